@@ -1,0 +1,1 @@
+//! pdfq-test-support
