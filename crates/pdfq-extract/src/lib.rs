@@ -1,1 +1,28 @@
-//! PDF text extraction: pages, chunks and sentences.
+//! PDF text extraction: pages in reading order, chunks of pages, and sentences.
+//!
+//! Untrusted bytes go through [`extract_pages`] (in-process, bounded by [`Limits`]) or,
+//! in production, [`extract_isolated`], which runs the same code in a child process with
+//! memory, CPU and wall-clock limits so a crash of the parser cannot take the caller down.
+
+mod chunks;
+mod cmap;
+mod content;
+mod encoding;
+mod error;
+mod extract;
+mod fonts;
+mod isolate;
+mod layout;
+mod lexer;
+mod limits;
+mod load;
+mod pagetree;
+mod sentences;
+mod streams;
+
+pub use chunks::{Chunk, DEFAULT_MAX_CHUNKS, chunk_pages};
+pub use error::{ExtractError, SizeLimit};
+pub use extract::{Document, PageText, extract_pages, extract_pages_streaming};
+pub use isolate::{IsolationLimits, child_main, extract_isolated};
+pub use limits::Limits;
+pub use sentences::{Sentence, segment, sentences_for_chunk, sentences_for_pages};

@@ -1,0 +1,209 @@
+//! `pdfq-extract FILE [--format text|sentences|chunks] [--json] [--isolated] [--out PATH]`
+//! prints a PDF's text, sentences or chunks; `pdfq-extract child` is the isolated child mode;
+//! `pdfq-extract measure -- CMD ARGS...` runs a command and reports its CPU time and peak RSS
+//! (used by `cargo xtask bench extract`).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use pdfq_extract::{
+    Document, ExtractError, IsolationLimits, Limits, chunk_pages, extract_isolated, extract_pages, sentences_for_pages,
+};
+
+const USAGE: &str = "usage: pdfq-extract FILE [--format text|sentences|chunks] [--json] [--isolated] [--out PATH]
+       pdfq-extract sentences [FILE|-]
+       pdfq-extract child
+       pdfq-extract measure -- CMD [ARGS...]";
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    match args.first().and_then(|a| a.to_str()) {
+        Some("child") => pdfq_extract::child_main(),
+        Some("measure") => measure(&args[1..]),
+        Some("sentences") => segment_text(args.get(1)),
+        Some("-h" | "--help") | None => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+        Some(_) => extract(&args),
+    }
+}
+
+#[derive(PartialEq)]
+enum Format {
+    Text,
+    Sentences,
+    Chunks,
+}
+
+fn extract(args: &[OsString]) -> ExitCode {
+    let mut file: Option<PathBuf> = None;
+    let mut format = Format::Text;
+    let mut json = false;
+    let mut isolated = false;
+    let mut out_path: Option<PathBuf> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.to_str() {
+            Some("--format") => {
+                format = match it.next().and_then(|v| v.to_str()) {
+                    Some("text") => Format::Text,
+                    Some("sentences") => Format::Sentences,
+                    Some("chunks") => Format::Chunks,
+                    _ => {
+                        eprintln!("{USAGE}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            Some("--json") => json = true,
+            Some("--isolated") => isolated = true,
+            Some("--out") => out_path = it.next().map(PathBuf::from),
+            _ => file = Some(PathBuf::from(a)),
+        }
+    }
+    let Some(file) = file else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("pdfq-extract: cannot read {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let result = if isolated {
+        match std::env::current_exe() {
+            Ok(me) => extract_isolated(&me, &[OsString::from("child")], &bytes, &IsolationLimits::default(), |_, _| {}),
+            Err(e) => Err(ExtractError::Internal { reason: format!("cannot find own executable: {e}") }),
+        }
+    } else {
+        extract_pages(&bytes, &Limits::default())
+    };
+    let rendered = match result {
+        Ok(doc) => render(&doc, &format, json),
+        Err(e) => {
+            if json {
+                let _ = writeln!(std::io::stdout(), "{}", serde_json::json!({"error": e, "message": e.to_string()}));
+            }
+            eprintln!("pdfq-extract: {}: {e} ({})", file.display(), e.code());
+            return ExitCode::from(1);
+        }
+    };
+    let written = match out_path {
+        Some(p) => std::fs::write(p, rendered.as_bytes()),
+        None => std::io::stdout().lock().write_all(rendered.as_bytes()),
+    };
+    if let Err(e) = written {
+        eprintln!("pdfq-extract: cannot write output: {e}");
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+fn render(doc: &Document, format: &Format, json: bool) -> String {
+    match (format, json) {
+        (Format::Text, false) => doc.to_text(),
+        (Format::Text, true) => serde_json::to_string(doc).unwrap_or_default() + "\n",
+        (Format::Sentences, as_json) => {
+            let sentences = sentences_for_pages(&doc.pages);
+            if as_json {
+                serde_json::to_string(&sentences).unwrap_or_default() + "\n"
+            } else {
+                sentences.iter().map(|s| s.text.clone() + "\n").collect()
+            }
+        }
+        (Format::Chunks, as_json) => {
+            let chunks = chunk_pages(&doc.pages, pdfq_extract::DEFAULT_MAX_CHUNKS);
+            if as_json {
+                let v: Vec<_> = chunks
+                    .iter()
+                    .map(|c| serde_json::json!({"chunk": c, "sentences": sentences_for_pages(c.pages(&doc.pages))}))
+                    .collect();
+                serde_json::to_string(&v).unwrap_or_default() + "\n"
+            } else {
+                let mut s = String::new();
+                for c in &chunks {
+                    s.push_str(&format!("# chunk {}/{}: pages {}-{}\n", c.index + 1, c.count, c.first_page, c.last_page));
+                    for sentence in sentences_for_pages(c.pages(&doc.pages)) {
+                        s.push_str(&format!("[p{}] {}\n", sentence.page, sentence.text));
+                    }
+                }
+                s
+            }
+        }
+    }
+}
+
+fn segment_text(path: Option<&OsString>) -> ExitCode {
+    let text = match path.and_then(|p| p.to_str()) {
+        None | Some("-") => {
+            let mut s = String::new();
+            if std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).is_err() {
+                return ExitCode::from(2);
+            }
+            s
+        }
+        Some(p) => match std::fs::read(p) {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => {
+                eprintln!("pdfq-extract: cannot read {p}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut out = std::io::stdout().lock();
+    for s in pdfq_extract::segment(&text) {
+        if writeln!(out, "{s}").is_err() {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs a command, waits for it, and prints one JSON line to stderr with its CPU seconds,
+/// peak RSS and wall time (from getrusage of the waited-for children).
+fn measure(args: &[OsString]) -> ExitCode {
+    let args = match args.first().and_then(|a| a.to_str()) {
+        Some("--") => &args[1..],
+        _ => args,
+    };
+    let Some(program) = args.first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new(program).args(&args[1..]).status();
+    let wall = started.elapsed().as_secs_f64();
+    let status = match status {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pdfq-extract measure: cannot run {}: {e}", program.to_string_lossy());
+            return ExitCode::from(127);
+        }
+    };
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN);
+    let (cpu, rss_kb) = match usage {
+        Ok(u) => {
+            let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+            (t(u.user_time()) + t(u.system_time()), u.max_rss())
+        }
+        Err(_) => (f64::NAN, 0),
+    };
+    use std::os::unix::process::ExitStatusExt;
+    eprintln!(
+        "{}",
+        serde_json::json!({
+            "measure": true,
+            "cpu_s": cpu,
+            "max_rss_kb": rss_kb,
+            "wall_s": wall,
+            "exit_code": status.code(),
+            "signal": status.signal(),
+        })
+    );
+    ExitCode::from(status.code().map_or(128, |c| c.clamp(0, 255) as u8))
+}

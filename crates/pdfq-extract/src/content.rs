@@ -1,0 +1,355 @@
+//! Content-stream interpreter: text and graphics state, Form XObjects; emits positioned glyphs.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use lopdf::{Dictionary, Document, Object, ObjectId};
+
+use crate::error::ExtractError;
+use crate::fonts::{Font, FontCache};
+use crate::layout::{Glyph, PageGlyphs};
+use crate::lexer::{Lexer, Operand, Token};
+use crate::limits::Budget;
+use crate::pagetree::{deref, resolve_dict};
+use crate::streams;
+
+/// q nesting beyond this is ignored (its Q still pops nothing it should not).
+const MAX_GSTATE_DEPTH: usize = 256;
+/// Operands kept before an operator; more means garbage, which is dropped.
+const MAX_OPERANDS: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Matrix([f32; 6]);
+
+impl Matrix {
+    pub const IDENTITY: Matrix = Matrix([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+
+    /// self × other, in PDF's row-vector convention (self applies first).
+    pub fn mul(&self, o: &Matrix) -> Matrix {
+        let [a, b, c, d, e, f] = self.0;
+        let [a2, b2, c2, d2, e2, f2] = o.0;
+        Matrix([
+            a * a2 + b * c2,
+            a * b2 + b * d2,
+            c * a2 + d * c2,
+            c * b2 + d * d2,
+            e * a2 + f * c2 + e2,
+            e * b2 + f * d2 + f2,
+        ])
+    }
+
+    pub fn apply(&self, x: f32, y: f32) -> (f32, f32) {
+        let [a, b, c, d, e, f] = self.0;
+        (x * a + y * c + e, x * b + y * d + f)
+    }
+
+    pub fn apply_vec(&self, x: f32, y: f32) -> (f32, f32) {
+        let [a, b, c, d, ..] = self.0;
+        (x * a + y * c, x * b + y * d)
+    }
+
+    fn translate(tx: f32, ty: f32) -> Matrix {
+        Matrix([1.0, 0.0, 0.0, 1.0, tx, ty])
+    }
+
+    fn from_operands(ops: &[Operand<'_>]) -> Option<Matrix> {
+        if ops.len() < 6 {
+            return None;
+        }
+        let s = &ops[ops.len() - 6..];
+        let mut m = [0.0f32; 6];
+        for (slot, o) in m.iter_mut().zip(s) {
+            *slot = o.num()?;
+        }
+        m.iter().all(|v| v.is_finite()).then_some(Matrix(m))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct GState {
+    ctm: Matrix,
+    font: Option<Rc<Font>>,
+    size: f32,
+    char_spacing: f32,
+    word_spacing: f32,
+    hscale: f32,
+    leading: f32,
+    rise: f32,
+}
+
+impl GState {
+    fn new(ctm: Matrix) -> Self {
+        GState {
+            ctm,
+            font: None,
+            size: 0.0,
+            char_spacing: 0.0,
+            word_spacing: 0.0,
+            hscale: 1.0,
+            leading: 0.0,
+            rise: 0.0,
+        }
+    }
+}
+
+/// Per-document interpreter state shared by all pages.
+#[derive(Debug, Default)]
+pub(crate) struct DocState {
+    pub fonts: FontCache,
+    forms: HashMap<ObjectId, Rc<Vec<u8>>>,
+}
+
+pub(crate) struct Interpreter<'a, 's> {
+    doc: &'a Document,
+    state: &'s mut DocState,
+    budget: &'s mut Budget,
+    pub out: PageGlyphs,
+    bbox: [f32; 4],
+    ops: u64,
+    form_chain: Vec<ObjectId>,
+    scratch: String,
+}
+
+impl<'a, 's> Interpreter<'a, 's> {
+    pub fn new(doc: &'a Document, state: &'s mut DocState, budget: &'s mut Budget, bbox: [f32; 4]) -> Self {
+        Interpreter {
+            doc,
+            state,
+            budget,
+            out: PageGlyphs::default(),
+            bbox,
+            ops: 0,
+            form_chain: Vec::new(),
+            scratch: String::new(),
+        }
+    }
+
+    /// Interprets a page's content streams (already concatenated).
+    pub fn run_page(&mut self, content: &[u8], resources: Option<&'a Dictionary>) -> Result<(), ExtractError> {
+        let gs = GState::new(Matrix::IDENTITY);
+        self.run(content, resources, gs)
+    }
+
+    fn run(&mut self, content: &[u8], resources: Option<&'a Dictionary>, gs: GState) -> Result<(), ExtractError> {
+        let max_depth = self.budget.limits.max_nesting_depth;
+        let mut lexer = Lexer::new(content, max_depth);
+        let mut operands: Vec<Operand<'_>> = Vec::new();
+        let mut gs = gs;
+        let mut stack: Vec<GState> = Vec::new();
+        let mut tm = Matrix::IDENTITY;
+        let mut tlm = Matrix::IDENTITY;
+        while let Some(tok) = lexer.next_token() {
+            let op = match tok {
+                Token::Operand(o) => {
+                    if operands.len() >= MAX_OPERANDS {
+                        operands.clear();
+                    }
+                    operands.push(o);
+                    continue;
+                }
+                Token::Operator(op) => op,
+            };
+            self.ops += 1;
+            if self.ops & 0xfff == 0 {
+                self.budget.check_time()?;
+            }
+            if self.ops > self.budget.limits.max_operators_per_page {
+                return Ok(());
+            }
+            let n = |i: usize| -> f32 {
+                operands.len().checked_sub(i).and_then(|k| operands.get(k)).and_then(Operand::num).unwrap_or(0.0)
+            };
+            match op {
+                b"q" => {
+                    if stack.len() < MAX_GSTATE_DEPTH {
+                        stack.push(gs.clone());
+                    }
+                }
+                b"Q" => {
+                    if let Some(s) = stack.pop() {
+                        gs = s;
+                    }
+                }
+                b"cm" => {
+                    if let Some(m) = Matrix::from_operands(&operands) {
+                        gs.ctm = m.mul(&gs.ctm);
+                    }
+                }
+                b"BT" => {
+                    tm = Matrix::IDENTITY;
+                    tlm = Matrix::IDENTITY;
+                }
+                b"Tf" => {
+                    gs.size = n(1);
+                    let name = operands.len().checked_sub(2).and_then(|k| operands.get(k));
+                    if let Some(Operand::Name(name)) = name {
+                        gs.font = self.font(resources, name);
+                    }
+                }
+                b"Tc" => gs.char_spacing = n(1),
+                b"Tw" => gs.word_spacing = n(1),
+                b"Tz" => gs.hscale = n(1) / 100.0,
+                b"TL" => gs.leading = n(1),
+                b"Ts" => gs.rise = n(1),
+                b"Td" => {
+                    tlm = Matrix::translate(n(2), n(1)).mul(&tlm);
+                    tm = tlm;
+                }
+                b"TD" => {
+                    gs.leading = -n(1);
+                    tlm = Matrix::translate(n(2), n(1)).mul(&tlm);
+                    tm = tlm;
+                }
+                b"Tm" => {
+                    if let Some(m) = Matrix::from_operands(&operands) {
+                        tm = m;
+                        tlm = m;
+                    }
+                }
+                b"T*" => {
+                    tlm = Matrix::translate(0.0, -gs.leading).mul(&tlm);
+                    tm = tlm;
+                }
+                b"Tj" | b"'" | b"\"" => {
+                    if op != b"Tj" {
+                        if op == b"\"" {
+                            gs.word_spacing = n(3);
+                            gs.char_spacing = n(2);
+                        }
+                        tlm = Matrix::translate(0.0, -gs.leading).mul(&tlm);
+                        tm = tlm;
+                    }
+                    if let Some(Operand::Str(s)) = operands.last() {
+                        self.show(&gs, &mut tm, s);
+                    }
+                }
+                b"TJ" => {
+                    if let Some(Operand::Array(items)) = operands.last() {
+                        for item in items {
+                            match item {
+                                Operand::Str(s) => self.show(&gs, &mut tm, s),
+                                Operand::Number(adj) => {
+                                    let d = -adj / 1000.0 * gs.size;
+                                    let vertical = gs.font.as_ref().is_some_and(|f| f.vertical);
+                                    tm = if vertical {
+                                        Matrix::translate(0.0, d).mul(&tm)
+                                    } else {
+                                        Matrix::translate(d * gs.hscale, 0.0).mul(&tm)
+                                    };
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                b"Do" => {
+                    if let Some(Operand::Name(name)) = operands.last() {
+                        self.form(resources, name, &gs)?;
+                    }
+                }
+                b"ID" => lexer.skip_inline_image(),
+                _ => {}
+            }
+            operands.clear();
+        }
+        Ok(())
+    }
+
+    fn font(&mut self, resources: Option<&'a Dictionary>, name: &[u8]) -> Option<Rc<Font>> {
+        let fonts = resolve_dict(self.doc, resources?.get(b"Font").ok())?;
+        let obj = fonts.get(name).ok()?;
+        self.state.fonts.get(self.doc, obj, self.budget)
+    }
+
+    fn form(&mut self, resources: Option<&'a Dictionary>, name: &[u8], gs: &GState) -> Result<(), ExtractError> {
+        let Some(xobjects) = resources.and_then(|r| resolve_dict(self.doc, r.get(b"XObject").ok())) else {
+            return Ok(());
+        };
+        let Ok(Object::Reference(id)) = xobjects.get(name) else { return Ok(()) };
+        let id = *id;
+        // A form that draws itself, directly or through others, is drawn once.
+        if self.form_chain.contains(&id) || self.form_chain.len() as u32 >= self.budget.limits.max_recursion_depth {
+            return Ok(());
+        }
+        let Ok(stream) = self.doc.get_object(id).and_then(Object::as_stream) else { return Ok(()) };
+        if stream.dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Form".as_slice()) {
+            return Ok(());
+        }
+        let content = match self.state.forms.get(&id) {
+            Some(c) => c.clone(),
+            None => {
+                let c = Rc::new(streams::decode(stream, self.budget)?);
+                self.state.forms.insert(id, c.clone());
+                c
+            }
+        };
+        let mut inner = gs.clone();
+        if let Some(m) = matrix_entry(self.doc, &stream.dict) {
+            inner.ctm = m.mul(&gs.ctm);
+        }
+        let form_resources = resolve_dict(self.doc, stream.dict.get(b"Resources").ok()).or(resources);
+        self.form_chain.push(id);
+        let r = self.run(&content, form_resources, inner);
+        self.form_chain.pop();
+        r
+    }
+
+    fn show(&mut self, gs: &GState, tm: &mut Matrix, bytes: &[u8]) {
+        let Some(font) = gs.font.clone() else { return };
+        let m = tm.mul(&gs.ctm);
+        let fs = gs.size;
+        let hs = gs.hscale;
+        let vertical = font.vertical;
+        // Glyph size and writing direction in device space.
+        let (ux, uy) = m.apply_vec(0.0, fs * font.em);
+        let size = (ux * ux + uy * uy).sqrt();
+        let (dx, dy) = if vertical { m.apply_vec(0.0, -1.0) } else { m.apply_vec(if hs < 0.0 { -1.0 } else { 1.0 }, 0.0) };
+        let dlen = (dx * dx + dy * dy).sqrt();
+        let (dx, dy) = if dlen > 0.0 { (dx / dlen, dy / dlen) } else { (1.0, 0.0) };
+        let mut off = 0.0f32;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let out = &mut self.out;
+        let bbox = self.bbox;
+        font.decode(bytes, &mut scratch, |g| {
+            let spacing = gs.char_spacing + if g.word_space { gs.word_spacing } else { 0.0 };
+            let (origin, end, next) = if vertical {
+                let adv = g.advance * fs + gs.char_spacing;
+                (m.apply(0.0, off), m.apply(0.0, off + adv), off + adv + if g.word_space { gs.word_spacing } else { 0.0 })
+            } else {
+                let w = g.advance * fs * hs;
+                let adv = (g.advance * fs + spacing) * hs;
+                (m.apply(off, gs.rise), m.apply(off + w + gs.char_spacing * hs, gs.rise), off + adv)
+            };
+            off = next;
+            if g.text.is_empty() || !origin.0.is_finite() || !origin.1.is_finite() {
+                return;
+            }
+            let margin = size.min(50.0);
+            if origin.0 < bbox[0] - margin
+                || origin.0 > bbox[2] + margin
+                || origin.1 < bbox[1] - margin
+                || origin.1 > bbox[3] + margin
+            {
+                return;
+            }
+            out.push(
+                Glyph { start: 0, end: 0, x: origin.0, y: origin.1, ex: end.0, ey: end.1, dx, dy, size },
+                g.text,
+            );
+        });
+        self.scratch = scratch;
+        *tm = if vertical { Matrix::translate(0.0, off).mul(tm) } else { Matrix::translate(off, 0.0).mul(tm) };
+    }
+}
+
+fn matrix_entry(doc: &Document, dict: &Dictionary) -> Option<Matrix> {
+    let arr = deref(doc, dict.get(b"Matrix").ok()?)?.as_array().ok()?;
+    if arr.len() != 6 {
+        return None;
+    }
+    let mut m = [0.0f32; 6];
+    for (slot, o) in m.iter_mut().zip(arr) {
+        *slot = crate::pagetree::number(deref(doc, o)?)?;
+    }
+    m.iter().all(|v| v.is_finite()).then_some(Matrix(m))
+}

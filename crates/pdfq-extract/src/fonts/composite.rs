@@ -1,0 +1,276 @@
+//! Composite (Type 0) fonts: CMaps split strings into codes, codes map to CIDs and widths.
+
+use std::collections::HashMap;
+
+use lopdf::{Dictionary, Document, Object};
+
+use super::{num_array, to_unicode};
+use crate::cmap::CMap;
+use crate::limits::Budget;
+use crate::pagetree::{deref, number};
+
+const MAX_WIDTH_ENTRIES: usize = 1 << 18;
+
+/// How codes are read from a string and what they mean.
+#[derive(Debug)]
+enum Codes {
+    /// Two-byte codes that are CIDs (Identity-H/V), the usual case.
+    Identity,
+    /// An embedded CMap stream.
+    Embedded(CMap),
+    /// Predefined Uni*-UCS2/UTF16 CMaps: the code is UTF-16.
+    Utf16,
+    /// Predefined CMaps named after a legacy multi-byte encoding (RKSJ, EUC, GBK, B5, UHC).
+    Legacy(&'static encoding_rs::Encoding),
+}
+
+#[derive(Debug)]
+pub(crate) struct CompositeFont {
+    codes: Codes,
+    to_unicode: Option<CMap>,
+    widths: HashMap<u32, f32>,
+    ranges: Vec<(u32, u32, f32)>,
+    default_width: f32,
+    v_advance: HashMap<u32, f32>,
+    default_v_advance: f32,
+    pub vertical: bool,
+}
+
+impl CompositeFont {
+    pub fn load(doc: &Document, dict: &Dictionary, budget: &mut Budget) -> CompositeFont {
+        let mut vertical = false;
+        let codes = match dict.get(b"Encoding").ok().and_then(|o| deref(doc, o)) {
+            Some(Object::Name(name)) => {
+                vertical = name.ends_with(b"-V");
+                predefined(name)
+            }
+            Some(Object::Stream(s)) => {
+                let cmap = crate::streams::decode(s, budget).map(|d| CMap::parse(&d)).unwrap_or_default();
+                let use_name = cmap.use_cmap.clone();
+                vertical = cmap.vertical || use_name.as_deref().is_some_and(|n| n.ends_with(b"-V"));
+                if cmap.has_codespace() {
+                    Codes::Embedded(cmap)
+                } else {
+                    use_name.as_deref().map_or(Codes::Identity, predefined)
+                }
+            }
+            _ => Codes::Identity,
+        };
+        let to_unicode = to_unicode(doc, dict, budget);
+        let descendant = dict
+            .get(b"DescendantFonts")
+            .ok()
+            .and_then(|o| deref(doc, o))
+            .and_then(|o| o.as_array().ok())
+            .and_then(|a| a.first())
+            .and_then(|o| deref(doc, o))
+            .and_then(|o| o.as_dict().ok());
+        let mut font = CompositeFont {
+            codes,
+            to_unicode,
+            widths: HashMap::new(),
+            ranges: Vec::new(),
+            default_width: 1.0,
+            v_advance: HashMap::new(),
+            default_v_advance: -1.0,
+            vertical,
+        };
+        if let Some(d) = descendant {
+            font.default_width =
+                d.get(b"DW").ok().and_then(|o| deref(doc, o)).and_then(number).map_or(1.0, |w| w * 0.001);
+            font.read_widths(doc, d);
+            let dw2 = num_array(doc, d.get(b"DW2").ok());
+            if dw2.len() == 2 {
+                font.default_v_advance = dw2[1] * 0.001;
+            }
+            font.read_vertical(doc, d);
+        }
+        font
+    }
+
+    fn read_widths(&mut self, doc: &Document, d: &Dictionary) {
+        let Some(w) = d.get(b"W").ok().and_then(|o| deref(doc, o)).and_then(|o| o.as_array().ok()) else { return };
+        let mut i = 0;
+        let num = |o: &Object| deref(doc, o).and_then(number);
+        while i < w.len() && self.widths.len() < MAX_WIDTH_ENTRIES {
+            let Some(first) = num(&w[i]) else { break };
+            let first = first.max(0.0) as u32;
+            match w.get(i + 1).and_then(|o| deref(doc, o)) {
+                Some(Object::Array(list)) => {
+                    for (k, o) in list.iter().enumerate() {
+                        if let Some(v) = num(o) {
+                            self.widths.insert(first.saturating_add(k as u32), v * 0.001);
+                        }
+                    }
+                    i += 2;
+                }
+                Some(o) => {
+                    let (Some(last), Some(v)) = (number(o), w.get(i + 2).and_then(num)) else { break };
+                    self.ranges.push((first, last.max(0.0) as u32, v * 0.001));
+                    i += 3;
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn read_vertical(&mut self, doc: &Document, d: &Dictionary) {
+        let Some(w) = d.get(b"W2").ok().and_then(|o| deref(doc, o)).and_then(|o| o.as_array().ok()) else { return };
+        let num = |o: &Object| deref(doc, o).and_then(number);
+        let mut i = 0;
+        while i < w.len() && self.v_advance.len() < MAX_WIDTH_ENTRIES {
+            let Some(first) = num(&w[i]) else { break };
+            let first = first.max(0.0) as u32;
+            match w.get(i + 1).and_then(|o| deref(doc, o)) {
+                Some(Object::Array(list)) => {
+                    for (k, triple) in list.chunks(3).enumerate() {
+                        if let Some(v) = triple.first().and_then(num) {
+                            self.v_advance.insert(first.saturating_add(k as u32), v * 0.001);
+                        }
+                    }
+                    i += 2;
+                }
+                Some(o) => {
+                    let (Some(last), Some(v)) = (number(o), w.get(i + 2).and_then(num)) else { break };
+                    let last = (last.max(0.0) as u32).min(first.saturating_add(65_535));
+                    for cid in first..=last {
+                        self.v_advance.insert(cid, v * 0.001);
+                    }
+                    i += 5;
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn width(&self, cid: u32) -> f32 {
+        if self.vertical {
+            return self.v_advance.get(&cid).copied().unwrap_or(self.default_v_advance);
+        }
+        if let Some(&w) = self.widths.get(&cid) {
+            return w;
+        }
+        self.ranges.iter().find(|r| cid >= r.0 && cid <= r.1).map_or(self.default_width, |r| r.2)
+    }
+
+    /// Reads one glyph off `bytes`: appends its text to `out`, returns (byte length, advance).
+    pub fn next_glyph(&self, bytes: &[u8], out: &mut String) -> (u8, f32) {
+        let (code, len, cid) = match &self.codes {
+            Codes::Identity | Codes::Utf16 => {
+                let n = bytes.len().min(2);
+                let code = bytes[..n].iter().fold(0u32, |a, &b| a << 8 | u32::from(b));
+                (code, n as u8, Some(code))
+            }
+            Codes::Embedded(cmap) => {
+                let (code, len) = cmap.next_code(bytes, 2);
+                (code, len, Some(cmap.cid(code, len).unwrap_or(code)))
+            }
+            Codes::Legacy(enc) => {
+                let len = legacy_len(enc, bytes);
+                let code = bytes[..len].iter().fold(0u32, |a, &b| a << 8 | u32::from(b));
+                (code, len as u8, None)
+            }
+        };
+        let mapped = self.to_unicode.as_ref().and_then(|c| c.unicode(code, len));
+        match mapped {
+            Some(t) => out.push_str(&t),
+            None => match &self.codes {
+                Codes::Utf16 => {
+                    out.extend(char::decode_utf16([code as u16]).map(|r| r.unwrap_or('\u{FFFD}')));
+                }
+                Codes::Legacy(enc) => {
+                    let (t, _) = enc.decode_without_bom_handling(&bytes[..len as usize]);
+                    out.push_str(&t);
+                }
+                _ => {}
+            },
+        }
+        let advance = match cid {
+            Some(cid) => self.width(cid),
+            None if self.vertical => self.default_v_advance,
+            None => {
+                if len == 1 {
+                    0.5
+                } else {
+                    1.0
+                }
+            }
+        };
+        (len.max(1), advance)
+    }
+}
+
+fn predefined(name: &[u8]) -> Codes {
+    let n = String::from_utf8_lossy(name);
+    if n.starts_with("Identity") {
+        return Codes::Identity;
+    }
+    if n.starts_with("Uni") && (n.contains("UCS2") || n.contains("UTF16")) {
+        return Codes::Utf16;
+    }
+    if n.starts_with("Uni") && n.contains("UTF8") {
+        return Codes::Legacy(encoding_rs::UTF_8);
+    }
+    let enc = if n.contains("RKSJ") {
+        encoding_rs::SHIFT_JIS
+    } else if n.contains("GBK2K") {
+        encoding_rs::GB18030
+    } else if n.starts_with("GB") {
+        encoding_rs::GBK
+    } else if n.starts_with("KSC") || n.starts_with("KSCms") {
+        encoding_rs::EUC_KR
+    } else if n.contains("B5") || n.starts_with("CNS") {
+        encoding_rs::BIG5
+    } else if n.starts_with("EUC") || n.starts_with("Ext-EUC") {
+        encoding_rs::EUC_JP
+    } else {
+        return Codes::Identity;
+    };
+    Codes::Legacy(enc)
+}
+
+/// Byte length of the next character in a legacy multi-byte encoding.
+fn legacy_len(enc: &'static encoding_rs::Encoding, bytes: &[u8]) -> usize {
+    let b = bytes[0];
+    let n = if enc == encoding_rs::SHIFT_JIS {
+        if (0x81..=0x9f).contains(&b) || (0xe0..=0xfc).contains(&b) { 2 } else { 1 }
+    } else if enc == encoding_rs::EUC_JP {
+        match b {
+            0x8f => 3,
+            0x80..=0xff => 2,
+            _ => 1,
+        }
+    } else if enc == encoding_rs::UTF_8 {
+        match b {
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf7 => 4,
+            _ => 1,
+        }
+    } else if enc == encoding_rs::GB18030 {
+        match (b, bytes.get(1)) {
+            (0x81..=0xfe, Some(0x30..=0x39)) => 4,
+            (0x81..=0xfe, _) => 2,
+            _ => 1,
+        }
+    } else if b >= 0x81 {
+        2
+    } else {
+        1
+    };
+    n.min(bytes.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_cmaps_decode_through_encoding_rs() {
+        let Codes::Legacy(enc) = predefined(b"90ms-RKSJ-H") else { panic!("not legacy") };
+        assert_eq!(legacy_len(enc, &[0x82, 0xa0, 0x41]), 2);
+        assert_eq!(legacy_len(enc, &[0x41, 0x82]), 1);
+        assert!(matches!(predefined(b"UniJIS-UCS2-H"), Codes::Utf16));
+        assert!(matches!(predefined(b"Identity-V"), Codes::Identity));
+    }
+}

@@ -1,0 +1,89 @@
+//! Resource limits for untrusted input, and the per-document budget that enforces them.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ExtractError, SizeLimit};
+
+/// Limits applied to one extraction. Defaults suit a worker with 512 MiB per child.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Largest accepted input file.
+    pub max_file_bytes: u64,
+    /// Most pages processed; a document with more is rejected.
+    pub max_pages: u32,
+    /// Most indirect objects in the file.
+    pub max_objects: u64,
+    /// Largest size one stream may decompress to.
+    pub max_stream_bytes: u64,
+    /// Largest total decompressed size over the whole document.
+    pub max_document_decompressed_bytes: u64,
+    /// Deepest nesting of arrays and dictionaries in the file and in content streams.
+    pub max_nesting_depth: u32,
+    /// Deepest page-tree and Form XObject recursion.
+    pub max_recursion_depth: u32,
+    /// Most content-stream operators interpreted per page (a cheap CPU bound).
+    pub max_operators_per_page: u64,
+    /// Wall-clock budget for the in-process extraction, in milliseconds (0: none).
+    pub timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 256 * 1024 * 1024,
+            max_pages: 10_000,
+            max_objects: 2_000_000,
+            max_stream_bytes: 64 * 1024 * 1024,
+            max_document_decompressed_bytes: 1024 * 1024 * 1024,
+            max_nesting_depth: 64,
+            max_recursion_depth: 32,
+            max_operators_per_page: 5_000_000,
+            timeout_ms: 60_000,
+        }
+    }
+}
+
+/// Running totals for one document, checked against its `Limits`.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    pub limits: Limits,
+    started: Instant,
+    decompressed: u64,
+}
+
+impl Budget {
+    pub fn new(limits: &Limits) -> Self {
+        Budget { limits: limits.clone(), started: Instant::now(), decompressed: 0 }
+    }
+
+    /// Accounts for `n` more decompressed bytes.
+    pub fn add_decompressed(&mut self, n: u64) -> Result<(), ExtractError> {
+        self.decompressed = self.decompressed.saturating_add(n);
+        let max = self.limits.max_document_decompressed_bytes;
+        if self.decompressed > max {
+            return Err(ExtractError::TooLarge {
+                limit: SizeLimit::DecompressedBytes,
+                actual: self.decompressed,
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    /// How much one more stream may still decompress to.
+    pub fn stream_allowance(&self) -> u64 {
+        let left = self.limits.max_document_decompressed_bytes.saturating_sub(self.decompressed);
+        left.min(self.limits.max_stream_bytes)
+    }
+
+    pub fn check_time(&self) -> Result<(), ExtractError> {
+        let ms = self.limits.timeout_ms;
+        if ms > 0 && self.started.elapsed() > Duration::from_millis(ms) {
+            return Err(ExtractError::TimedOut { seconds: ms.div_ceil(1000) });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,147 @@
+//! Walks the page tree with a visited set and a depth bound; never trusts /Count.
+
+use std::collections::HashSet;
+
+use lopdf::{Dictionary, Document, Object, ObjectId};
+
+use crate::error::{ExtractError, SizeLimit};
+use crate::limits::Limits;
+
+/// One page with its inherited attributes resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct PageNode<'a> {
+    pub dict: &'a Dictionary,
+    pub resources: Option<&'a Dictionary>,
+    /// The visible area (CropBox, else MediaBox) as x0, y0, x1, y1.
+    pub bbox: [f32; 4],
+}
+
+#[derive(Clone, Copy)]
+struct Inherited<'a> {
+    resources: Option<&'a Dictionary>,
+    media: Option<[f32; 4]>,
+    crop: Option<[f32; 4]>,
+}
+
+pub(crate) fn pages<'a>(doc: &'a Document, limits: &Limits) -> Result<Vec<PageNode<'a>>, ExtractError> {
+    let mut out = Vec::new();
+    let root = doc
+        .catalog()
+        .ok()
+        .and_then(|c| c.get(b"Pages").ok())
+        .and_then(|o| o.as_reference().ok());
+    if let Some(root) = root {
+        let mut visited = HashSet::new();
+        let inherited = Inherited { resources: None, media: None, crop: None };
+        walk(doc, root, inherited, 0, &mut visited, &mut out, limits)?;
+    }
+    if out.is_empty() {
+        // A broken tree: fall back to every /Type /Page object, in object order.
+        for obj in doc.objects.values() {
+            let Ok(dict) = obj.as_dict() else { continue };
+            if dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page".as_slice()) {
+                let inherited = Inherited { resources: None, media: None, crop: None };
+                push_page(doc, dict, inherited, &mut out, limits)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn walk<'a>(
+    doc: &'a Document,
+    id: ObjectId,
+    inherited: Inherited<'a>,
+    depth: u32,
+    visited: &mut HashSet<ObjectId>,
+    out: &mut Vec<PageNode<'a>>,
+    limits: &Limits,
+) -> Result<(), ExtractError> {
+    // A node seen twice is a cycle or a shared subtree; either way it is not walked again.
+    if depth > limits.max_recursion_depth || !visited.insert(id) {
+        return Ok(());
+    }
+    let Ok(dict) = doc.get_dictionary(id) else { return Ok(()) };
+    let inherited = Inherited {
+        resources: resolve_dict(doc, dict.get(b"Resources").ok()).or(inherited.resources),
+        media: rect(doc, dict.get(b"MediaBox").ok()).or(inherited.media),
+        crop: rect(doc, dict.get(b"CropBox").ok()).or(inherited.crop),
+    };
+    let kids = dict.get(b"Kids").ok().and_then(|k| deref(doc, k)).and_then(|k| k.as_array().ok());
+    let is_page = dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page".as_slice());
+    match kids {
+        Some(kids) if !is_page => {
+            for kid in kids {
+                if let Ok(kid_id) = kid.as_reference() {
+                    walk(doc, kid_id, inherited, depth + 1, visited, out, limits)?;
+                }
+            }
+            Ok(())
+        }
+        _ => push_page(doc, dict, inherited, out, limits),
+    }
+}
+
+fn push_page<'a>(
+    doc: &'a Document,
+    dict: &'a Dictionary,
+    inherited: Inherited<'a>,
+    out: &mut Vec<PageNode<'a>>,
+    limits: &Limits,
+) -> Result<(), ExtractError> {
+    if out.len() as u64 >= u64::from(limits.max_pages) {
+        return Err(ExtractError::TooLarge {
+            limit: SizeLimit::Pages,
+            actual: out.len() as u64 + 1,
+            max: u64::from(limits.max_pages),
+        });
+    }
+    let resources = resolve_dict(doc, dict.get(b"Resources").ok()).or(inherited.resources);
+    let media = rect(doc, dict.get(b"MediaBox").ok()).or(inherited.media).unwrap_or([0.0, 0.0, 612.0, 792.0]);
+    let crop = rect(doc, dict.get(b"CropBox").ok()).or(inherited.crop);
+    // The crop box is clipped to the media box; a degenerate one is ignored.
+    let bbox = match crop {
+        Some(c) => {
+            let b = [c[0].max(media[0]), c[1].max(media[1]), c[2].min(media[2]), c[3].min(media[3])];
+            if b[2] > b[0] && b[3] > b[1] { b } else { media }
+        }
+        None => media,
+    };
+    out.push(PageNode { dict, resources, bbox });
+    Ok(())
+}
+
+pub(crate) fn deref<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Object> {
+    doc.dereference(obj).ok().map(|(_, o)| o)
+}
+
+pub(crate) fn resolve_dict<'a>(doc: &'a Document, obj: Option<&'a Object>) -> Option<&'a Dictionary> {
+    match deref(doc, obj?)? {
+        Object::Dictionary(d) => Some(d),
+        Object::Stream(s) => Some(&s.dict),
+        _ => None,
+    }
+}
+
+pub(crate) fn number(obj: &Object) -> Option<f32> {
+    match obj {
+        Object::Integer(i) => Some(*i as f32),
+        Object::Real(r) => Some(*r),
+        _ => None,
+    }
+}
+
+fn rect(doc: &Document, obj: Option<&Object>) -> Option<[f32; 4]> {
+    let arr = deref(doc, obj?)?.as_array().ok()?;
+    if arr.len() != 4 {
+        return None;
+    }
+    let mut v = [0.0f32; 4];
+    for (slot, o) in v.iter_mut().zip(arr) {
+        *slot = number(deref(doc, o)?)?;
+    }
+    if !v.iter().all(|x| x.is_finite()) {
+        return None;
+    }
+    Some([v[0].min(v[2]), v[1].min(v[3]), v[0].max(v[2]), v[1].max(v[3])])
+}

@@ -1,0 +1,336 @@
+//! Rule-based multilingual sentence segmentation, and the line joining that precedes it.
+
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+use crate::extract::PageText;
+
+/// A sentence and the (1-based) page it starts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sentence {
+    pub text: String,
+    pub page: u32,
+}
+
+/// Abbreviations after which a period rarely ends a sentence (lower case, no final period).
+/// Titles and reference words, in English, German, French, Spanish and Italian.
+const ABBREVIATIONS: &[&str] = &[
+    "a.m", "abb", "abs", "adj", "adm", "adv", "al", "approx", "apr", "art", "assn", "aug", "av", "ave", "bd", "bldg",
+    "brig", "bros", "bzw", "ca", "capt", "cf", "ch", "chap", "cmdr", "co", "col", "comdr", "con", "corp", "cpl", "dec",
+    "dept", "dipl", "dist", "dr", "dra", "dres", "e.g", "ed", "eds", "eq", "eqs", "esp", "esq", "est", "etc", "ex",
+    "feb", "fig", "figs", "fr", "gen", "ggf", "gov", "hon", "hosp", "hr", "hrsg", "i.e", "inc", "ing", "insp", "jan",
+    "jr", "jul", "jun", "lt", "ltd", "maj", "mar", "max", "me", "messrs", "mgr", "min", "mlle", "mme", "mr", "mrs",
+    "ms", "msgr", "mt", "no", "nos", "nov", "nr", "oct", "op", "p", "p.m", "pp", "prof", "pt", "pvt", "ref", "refs",
+    "rep", "reps", "resp", "rev", "sec", "sen", "sens", "sep", "sept", "sgt", "sr", "sra", "srta", "st", "ste",
+    "supt", "tab", "tel", "u.a", "usw", "vgl", "viz", "vol", "vols", "vs", "z.b",
+];
+
+/// Abbreviations that can also end a sentence: they end one when a capital follows.
+const SOMETIMES_FINAL: &[&str] = &["etc", "al", "inc", "ltd", "corp", "co", "jr", "sr", "no"];
+
+fn is_terminator(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | '\u{2026}' | '\u{203C}' | '\u{2047}' | '\u{2048}' | '\u{2049}' | '\u{061F}' | '\u{06D4}' | '\u{0964}' | '\u{0965}')
+        || is_cjk_terminator(c)
+}
+
+/// Full-width terminators end a sentence with no space after them.
+fn is_cjk_terminator(c: char) -> bool {
+    matches!(c, '\u{3002}' | '\u{FF01}' | '\u{FF1F}' | '\u{FF61}')
+}
+
+fn is_closer(c: char) -> bool {
+    matches!(
+        c,
+        '"' | '\'' | ')' | ']' | '}' | '\u{2019}' | '\u{201D}' | '\u{00BB}' | '\u{203A}' | '\u{300D}' | '\u{300F}'
+            | '\u{FF09}' | '\u{3011}' | '\u{FF3D}' | '\u{300B}' | '\u{3009}'
+    )
+}
+
+fn is_opener(c: char) -> bool {
+    matches!(c, '(' | '[' | '{' | '\u{FF08}' | '\u{3010}' | '\u{FF3B}')
+}
+
+/// Splits plain text into sentences (whitespace inside each collapsed to single spaces).
+pub fn segment(text: &str) -> Vec<String> {
+    segment_spans(text).into_iter().map(|r| collapse_ws(&text[r])).filter(|s| !s.is_empty()).collect()
+}
+
+fn collapse_ws(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+/// Byte ranges of the sentences of `text`.
+pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    // Offset of the last unclosed opening bracket in the current sentence.
+    let mut open_bracket: Option<usize> = None;
+    let mut depth = 0u32;
+    let mut iter = text.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        if is_opener(c) {
+            depth += 1;
+            open_bracket.get_or_insert(i);
+            continue;
+        }
+        if matches!(c, ')' | ']' | '}' | '\u{FF09}' | '\u{3011}' | '\u{FF3D}') {
+            depth = depth.saturating_sub(1);
+            if depth == 0 {
+                open_bracket = None;
+            }
+            continue;
+        }
+        if c == '\n' {
+            // A blank line is a paragraph break.
+            let rest = &bytes[i + 1..];
+            let ws = rest.iter().take_while(|b| matches!(b, b' ' | b'\t' | b'\r')).count();
+            if rest.get(ws) == Some(&b'\n') {
+                push_span(text, start..i, &mut out);
+                start = i + 1;
+                depth = 0;
+                open_bracket = None;
+            }
+            continue;
+        }
+        if !is_terminator(c) {
+            continue;
+        }
+        // Swallow further terminators and closing quotes/brackets.
+        let mut end = i + c.len_utf8();
+        let mut cjk = is_cjk_terminator(c);
+        let mut multi = false;
+        while let Some(&(j, d)) = iter.peek() {
+            if is_terminator(d) {
+                cjk |= is_cjk_terminator(d);
+                multi = true;
+            } else if is_closer(d) {
+                if matches!(d, ')' | ']' | '}' | '\u{FF09}' | '\u{3011}' | '\u{FF3D}') {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        open_bracket = None;
+                    }
+                }
+            } else {
+                break;
+            }
+            end = j + d.len_utf8();
+            iter.next();
+        }
+        // A stale bracket (never closed) stops suppressing after a while.
+        if let Some(ob) = open_bracket
+            && i - ob > 400
+        {
+            open_bracket = None;
+            depth = 0;
+        }
+        let next = text[end..].chars().next();
+        if !cjk {
+            // Inside a word (3.14, example.com, e.g.x) a period ends nothing.
+            match next {
+                None => {}
+                Some(n) if n.is_whitespace() => {}
+                _ => continue,
+            }
+        }
+        if open_bracket.is_some() && !cjk {
+            continue;
+        }
+        let next_word = text[end..].trim_start().chars().next();
+        if c == '.' || c == '\u{2026}' {
+            if !cjk && !is_boundary_after_period(text, start, i, multi || c == '\u{2026}', next_word) {
+                continue;
+            }
+        } else if next_word.is_some_and(char::is_lowercase) && !cjk && c != '!' && c != '?' {
+            continue;
+        }
+        push_span(text, start..end, &mut out);
+        start = end;
+    }
+    push_span(text, start..text.len(), &mut out);
+    out
+}
+
+fn push_span(text: &str, r: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let s = &text[r.clone()];
+    let lead = s.len() - s.trim_start().len();
+    let trail = s.len() - s.trim_end().len();
+    if lead + trail < s.len() {
+        out.push(r.start + lead..r.end - trail);
+    }
+}
+
+/// Whether the period at `dot` (in the sentence starting at `start`) ends the sentence.
+fn is_boundary_after_period(text: &str, start: usize, dot: usize, ellipsis: bool, next: Option<char>) -> bool {
+    let Some(next) = next else { return true };
+    // A lower-case continuation means an abbreviation or an ellipsis inside the sentence.
+    if next.is_lowercase() {
+        return false;
+    }
+    if ellipsis {
+        return true;
+    }
+    let before = &text[start..dot];
+    let word_start = before
+        .rfind(|c: char| c.is_whitespace() || is_opener(c) || c == '"' || c == '\u{201C}')
+        .map_or(0, |p| p + before[p..].chars().next().map_or(1, char::len_utf8));
+    let word = &before[word_start..];
+    if word.is_empty() {
+        return true;
+    }
+    let lower = word.to_lowercase();
+    if ABBREVIATIONS.binary_search(&lower.as_str()).is_ok() {
+        return SOMETIMES_FINAL.contains(&lower.as_str()) && next.is_uppercase() && !is_title(&lower);
+    }
+    let letters: Vec<char> = word.chars().collect();
+    // An initial (J. Smith) or an initialism (U.S., e.g., Ph.D).
+    if letters.len() == 1 && letters[0].is_alphabetic() {
+        return false;
+    }
+    if word.contains('.') && word.split('.').all(|p| p.chars().count() <= 2 && p.chars().all(char::is_alphabetic)) {
+        return false;
+    }
+    // A list number at the start of a sentence (1. Introduction, iv. Results).
+    let at_start = before[..word_start].trim().is_empty();
+    if at_start && (word.len() <= 3 && word.chars().all(|c| c.is_ascii_digit()) || is_roman(word)) {
+        return false;
+    }
+    true
+}
+
+fn is_title(lower: &str) -> bool {
+    matches!(lower, "jr" | "sr")
+}
+
+fn is_roman(w: &str) -> bool {
+    !w.is_empty() && w.len() <= 5 && w.chars().all(|c| matches!(c, 'i' | 'v' | 'x' | 'I' | 'V' | 'X'))
+}
+
+/// Joins a page's wrapped lines into running text: a line ending in a hyphenated word
+/// part is joined to the next without the hyphen; other lines are joined with a space.
+fn join_lines(text: &str, out: &mut String) {
+    let mut lines = text.lines().map(str::trim).peekable();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            // Keep paragraph breaks: the segmenter treats a blank line as a boundary.
+            if !out.ends_with("\n\n") {
+                out.push_str("\n\n");
+            }
+            continue;
+        }
+        let next = lines.peek().copied().unwrap_or("");
+        let hyphenated = line.len() > 1
+            && (line.ends_with('-') || line.ends_with('\u{00AD}'))
+            && line[..line.len() - line.chars().last().map_or(1, char::len_utf8)]
+                .chars()
+                .last()
+                .is_some_and(char::is_alphabetic)
+            && next.chars().next().is_some_and(char::is_lowercase);
+        if hyphenated {
+            let cut = line.len() - line.chars().last().map_or(1, char::len_utf8);
+            out.push_str(&line[..cut]);
+        } else {
+            out.push_str(line);
+            if !next.is_empty() || lines.peek().is_none() {
+                out.push(' ');
+            }
+        }
+    }
+}
+
+/// Sentences of consecutive pages (a chunk), each tagged with the page it starts on.
+/// Sentences may run across a page break.
+pub fn sentences_for_pages(pages: &[PageText]) -> Vec<Sentence> {
+    let mut text = String::new();
+    let mut starts: Vec<(usize, u32)> = Vec::with_capacity(pages.len());
+    for p in pages {
+        starts.push((text.len(), p.number));
+        join_lines(&p.text, &mut text);
+        if !text.ends_with(' ') && !text.ends_with('\n') {
+            text.push(' ');
+        }
+    }
+    segment_spans(&text)
+        .into_iter()
+        .filter_map(|r| {
+            let page = match starts.binary_search_by(|(s, _)| s.cmp(&r.start)) {
+                Ok(k) => starts[k].1,
+                Err(0) => starts.first().map_or(1, |s| s.1),
+                Err(k) => starts[k - 1].1,
+            };
+            let s = collapse_ws(&text[r]);
+            (!s.is_empty()).then_some(Sentence { text: s, page })
+        })
+        .collect()
+}
+
+/// Alias of [`sentences_for_pages`] for a chunk's pages (`Chunk::pages`).
+pub fn sentences_for_chunk(pages: &[PageText]) -> Vec<Sentence> {
+    sentences_for_pages(pages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abbreviations_are_sorted() {
+        let mut v = ABBREVIATIONS.to_vec();
+        v.sort_unstable();
+        assert_eq!(v, ABBREVIATIONS);
+    }
+
+    fn seg(s: &str) -> Vec<String> {
+        segment(s)
+    }
+
+    #[test]
+    fn english_rules() {
+        assert_eq!(seg("Dr. Smith arrived. He sat down."), ["Dr. Smith arrived.", "He sat down."]);
+        assert_eq!(seg("It costs 3.50 dollars. Cheap!"), ["It costs 3.50 dollars.", "Cheap!"]);
+        assert_eq!(seg("See e.g. Smith et al. for details."), ["See e.g. Smith et al. for details."]);
+        assert_eq!(seg("He lives in the U.S. and works."), ["He lives in the U.S. and works."]);
+        assert_eq!(seg("John F. Kennedy was president. Yes."), ["John F. Kennedy was president.", "Yes."]);
+        assert_eq!(seg("Mail me at a.b@example.com. Or visit https://x.org/a.b today."), [
+            "Mail me at a.b@example.com.",
+            "Or visit https://x.org/a.b today."
+        ]);
+        assert_eq!(seg("1. Introduction. This is it."), ["1. Introduction.", "This is it."]);
+        assert_eq!(seg("Wait... what? \"Really.\" Yes (as in Fig. 2. or so) ok."), [
+            "Wait... what?",
+            "\"Really.\"",
+            "Yes (as in Fig. 2. or so) ok."
+        ]);
+        assert_eq!(seg("Hm... And then."), ["Hm...", "And then."]);
+    }
+
+    #[test]
+    fn cjk_and_other_scripts() {
+        assert_eq!(seg("今日は晴れです。明日は雨！本当？"), ["今日は晴れです。", "明日は雨！", "本当？"]);
+        assert_eq!(seg("「はい。」と言った。"), ["「はい。」", "と言った。"]);
+        assert_eq!(seg("Это тест. Второе предложение."), ["Это тест.", "Второе предложение."]);
+    }
+
+    #[test]
+    fn pages_join_lines_and_keep_page_numbers() {
+        let pages = vec![
+            PageText { number: 1, text: "The quick brown fox jum-\nped over the\nlazy dog. A second".into() },
+            PageText { number: 2, text: "sentence spans pages. Third one.\n".into() },
+        ];
+        let s = sentences_for_pages(&pages);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].text, "The quick brown fox jumped over the lazy dog.");
+        assert_eq!(s[0].page, 1);
+        assert_eq!(s[1].text, "A second sentence spans pages.");
+        assert_eq!(s[1].page, 1);
+        assert_eq!(s[2].page, 2);
+    }
+}
