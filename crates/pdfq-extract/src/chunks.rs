@@ -18,8 +18,14 @@ pub struct Chunk {
 impl Chunk {
     /// This chunk's pages out of the document's.
     pub fn pages<'a>(&self, pages: &'a [PageText]) -> &'a [PageText] {
-        let start = pages.iter().position(|p| p.number >= self.first_page).unwrap_or(pages.len());
-        let end = pages.iter().position(|p| p.number > self.last_page).unwrap_or(pages.len());
+        let start = pages
+            .iter()
+            .position(|p| p.number >= self.first_page)
+            .unwrap_or(pages.len());
+        let end = pages
+            .iter()
+            .position(|p| p.number > self.last_page)
+            .unwrap_or(pages.len());
         &pages[start..end.max(start)]
     }
 }
@@ -52,7 +58,12 @@ mod tests {
     use super::*;
 
     fn pages(n: u32) -> Vec<PageText> {
-        (1..=n).map(|number| PageText { number, text: String::new() }).collect()
+        (1..=n)
+            .map(|number| PageText {
+                number,
+                text: String::new(),
+            })
+            .collect()
     }
 
     #[test]

@@ -59,11 +59,22 @@ fn code_of(bytes: &[u8]) -> Option<(u8, u32)> {
 }
 
 fn utf16_units(bytes: &[u8]) -> Vec<u16> {
-    bytes.chunks(2).map(|c| if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { u16::from(c[0]) }).collect()
+    bytes
+        .chunks(2)
+        .map(|c| {
+            if c.len() == 2 {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from(c[0])
+            }
+        })
+        .collect()
 }
 
 fn units_to_string(units: &[u16]) -> String {
-    char::decode_utf16(units.iter().copied()).map(|r| r.unwrap_or('\u{FFFD}')).collect()
+    char::decode_utf16(units.iter().copied())
+        .map(|r| r.unwrap_or('\u{FFFD}'))
+        .collect()
 }
 
 impl CMap {
@@ -88,7 +99,11 @@ impl CMap {
                                     && lo.len() == hi.len()
                                     && lo.len() <= 4
                                 {
-                                    let mut cs = Codespace { len: lo.len() as u8, lo: [0; 4], hi: [0; 4] };
+                                    let mut cs = Codespace {
+                                        len: lo.len() as u8,
+                                        lo: [0; 4],
+                                        hi: [0; 4],
+                                    };
                                     cs.lo[..lo.len()].copy_from_slice(lo);
                                     cs.hi[..hi.len()].copy_from_slice(hi);
                                     cmap.codespaces.push(cs);
@@ -97,7 +112,9 @@ impl CMap {
                         }
                         b"endbfchar" => {
                             for pair in operands.chunks_exact(2) {
-                                let (Operand::Str(src), dst) = (&pair[0], &pair[1]) else { continue };
+                                let (Operand::Str(src), dst) = (&pair[0], &pair[1]) else {
+                                    continue;
+                                };
                                 let Some(code) = code_of(src) else { continue };
                                 let text = match dst {
                                     Operand::Str(d) => units_to_string(&utf16_units(d)),
@@ -112,8 +129,14 @@ impl CMap {
                         }
                         b"endbfrange" => {
                             for triple in operands.chunks_exact(3) {
-                                let (Operand::Str(lo), Operand::Str(hi)) = (&triple[0], &triple[1]) else { continue };
-                                let (Some((len, lo)), Some((_, hi))) = (code_of(lo), code_of(hi)) else { continue };
+                                let (Operand::Str(lo), Operand::Str(hi)) = (&triple[0], &triple[1])
+                                else {
+                                    continue;
+                                };
+                                let (Some((len, lo)), Some((_, hi))) = (code_of(lo), code_of(hi))
+                                else {
+                                    continue;
+                                };
                                 if hi < lo {
                                     continue;
                                 }
@@ -132,7 +155,10 @@ impl CMap {
                                                 if let Some(last) = units.last_mut() {
                                                     *last = last.wrapping_add(i as u16);
                                                 }
-                                                cmap.uni.insert((len, code), units_to_string(&units).into_boxed_str());
+                                                cmap.uni.insert(
+                                                    (len, code),
+                                                    units_to_string(&units).into_boxed_str(),
+                                                );
                                                 entries += 1;
                                             }
                                         } else if cmap.uni_ranges.len() < 10_000 {
@@ -159,7 +185,10 @@ impl CMap {
                         }
                         b"endcidchar" => {
                             for pair in operands.chunks_exact(2) {
-                                let (Operand::Str(src), Some(cid)) = (&pair[0], pair[1].num()) else { continue };
+                                let (Operand::Str(src), Some(cid)) = (&pair[0], pair[1].num())
+                                else {
+                                    continue;
+                                };
                                 if let Some(code) = code_of(src)
                                     && entries < MAX_ENTRIES
                                 {
@@ -175,9 +204,17 @@ impl CMap {
                                 else {
                                     continue;
                                 };
-                                let (Some((len, lo)), Some((_, hi))) = (code_of(lo), code_of(hi)) else { continue };
+                                let (Some((len, lo)), Some((_, hi))) = (code_of(lo), code_of(hi))
+                                else {
+                                    continue;
+                                };
                                 if hi >= lo && cmap.cid_ranges.len() < 100_000 {
-                                    cmap.cid_ranges.push(CidRange { lo, hi, len, cid: cid.max(0.0) as u32 });
+                                    cmap.cid_ranges.push(CidRange {
+                                        lo,
+                                        hi,
+                                        len,
+                                        cid: cid.max(0.0) as u32,
+                                    });
                                 }
                             }
                         }
@@ -187,7 +224,9 @@ impl CMap {
                             }
                         }
                         b"def" => {
-                            if let [Operand::Name(b"WMode"), Operand::Number(n)] = operands.as_slice() {
+                            if let [Operand::Name(b"WMode"), Operand::Number(n)] =
+                                operands.as_slice()
+                            {
                                 cmap.vertical = *n == 1.0;
                             }
                         }
@@ -216,7 +255,9 @@ impl CMap {
                 break;
             }
             for cs in &self.codespaces {
-                if cs.len == n && (0..n as usize).all(|i| bytes[i] >= cs.lo[i] && bytes[i] <= cs.hi[i]) {
+                if cs.len == n
+                    && (0..n as usize).all(|i| bytes[i] >= cs.lo[i] && bytes[i] <= cs.hi[i])
+                {
                     return (code_of(&bytes[..n as usize]).map_or(0, |c| c.1), n);
                 }
             }
@@ -264,7 +305,10 @@ impl CMap {
 }
 
 fn glyph_text(name: &[u8]) -> String {
-    std::str::from_utf8(name).ok().and_then(pdfboss_encoding::glyph_to_text).unwrap_or_default()
+    std::str::from_utf8(name)
+        .ok()
+        .and_then(pdfboss_encoding::glyph_to_text)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -111,7 +111,12 @@ pub(crate) struct Interpreter<'a, 's> {
 }
 
 impl<'a, 's> Interpreter<'a, 's> {
-    pub fn new(doc: &'a Document, state: &'s mut DocState, budget: &'s mut Budget, bbox: [f32; 4]) -> Self {
+    pub fn new(
+        doc: &'a Document,
+        state: &'s mut DocState,
+        budget: &'s mut Budget,
+        bbox: [f32; 4],
+    ) -> Self {
         Interpreter {
             doc,
             state,
@@ -125,12 +130,21 @@ impl<'a, 's> Interpreter<'a, 's> {
     }
 
     /// Interprets a page's content streams (already concatenated).
-    pub fn run_page(&mut self, content: &[u8], resources: Option<&'a Dictionary>) -> Result<(), ExtractError> {
+    pub fn run_page(
+        &mut self,
+        content: &[u8],
+        resources: Option<&'a Dictionary>,
+    ) -> Result<(), ExtractError> {
         let gs = GState::new(Matrix::IDENTITY);
         self.run(content, resources, gs)
     }
 
-    fn run(&mut self, content: &[u8], resources: Option<&'a Dictionary>, gs: GState) -> Result<(), ExtractError> {
+    fn run(
+        &mut self,
+        content: &[u8],
+        resources: Option<&'a Dictionary>,
+        gs: GState,
+    ) -> Result<(), ExtractError> {
         let max_depth = self.budget.limits.max_nesting_depth;
         let mut lexer = Lexer::new(content, max_depth);
         let mut operands: Vec<Operand<'_>> = Vec::new();
@@ -157,14 +171,15 @@ impl<'a, 's> Interpreter<'a, 's> {
                 return Ok(());
             }
             let n = |i: usize| -> f32 {
-                operands.len().checked_sub(i).and_then(|k| operands.get(k)).and_then(Operand::num).unwrap_or(0.0)
+                operands
+                    .len()
+                    .checked_sub(i)
+                    .and_then(|k| operands.get(k))
+                    .and_then(Operand::num)
+                    .unwrap_or(0.0)
             };
             match op {
-                b"q" => {
-                    if stack.len() < MAX_GSTATE_DEPTH {
-                        stack.push(gs.clone());
-                    }
-                }
+                b"q" if stack.len() < MAX_GSTATE_DEPTH => stack.push(gs.clone()),
                 b"Q" => {
                     if let Some(s) = stack.pop() {
                         gs = s;
@@ -261,17 +276,29 @@ impl<'a, 's> Interpreter<'a, 's> {
         self.state.fonts.get(self.doc, obj, self.budget)
     }
 
-    fn form(&mut self, resources: Option<&'a Dictionary>, name: &[u8], gs: &GState) -> Result<(), ExtractError> {
-        let Some(xobjects) = resources.and_then(|r| resolve_dict(self.doc, r.get(b"XObject").ok())) else {
+    fn form(
+        &mut self,
+        resources: Option<&'a Dictionary>,
+        name: &[u8],
+        gs: &GState,
+    ) -> Result<(), ExtractError> {
+        let Some(xobjects) = resources.and_then(|r| resolve_dict(self.doc, r.get(b"XObject").ok()))
+        else {
             return Ok(());
         };
-        let Ok(Object::Reference(id)) = xobjects.get(name) else { return Ok(()) };
+        let Ok(Object::Reference(id)) = xobjects.get(name) else {
+            return Ok(());
+        };
         let id = *id;
         // A form that draws itself, directly or through others, is drawn once.
-        if self.form_chain.contains(&id) || self.form_chain.len() as u32 >= self.budget.limits.max_recursion_depth {
+        if self.form_chain.contains(&id)
+            || self.form_chain.len() as u32 >= self.budget.limits.max_recursion_depth
+        {
             return Ok(());
         }
-        let Ok(stream) = self.doc.get_object(id).and_then(Object::as_stream) else { return Ok(()) };
+        let Ok(stream) = self.doc.get_object(id).and_then(Object::as_stream) else {
+            return Ok(());
+        };
         if stream.dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Form".as_slice()) {
             return Ok(());
         }
@@ -287,7 +314,8 @@ impl<'a, 's> Interpreter<'a, 's> {
         if let Some(m) = matrix_entry(self.doc, &stream.dict) {
             inner.ctm = m.mul(&gs.ctm);
         }
-        let form_resources = resolve_dict(self.doc, stream.dict.get(b"Resources").ok()).or(resources);
+        let form_resources =
+            resolve_dict(self.doc, stream.dict.get(b"Resources").ok()).or(resources);
         self.form_chain.push(id);
         let r = self.run(&content, form_resources, inner);
         self.form_chain.pop();
@@ -303,9 +331,17 @@ impl<'a, 's> Interpreter<'a, 's> {
         // Glyph size and writing direction in device space.
         let (ux, uy) = m.apply_vec(0.0, fs * font.em);
         let size = (ux * ux + uy * uy).sqrt();
-        let (dx, dy) = if vertical { m.apply_vec(0.0, -1.0) } else { m.apply_vec(if hs < 0.0 { -1.0 } else { 1.0 }, 0.0) };
+        let (dx, dy) = if vertical {
+            m.apply_vec(0.0, -1.0)
+        } else {
+            m.apply_vec(if hs < 0.0 { -1.0 } else { 1.0 }, 0.0)
+        };
         let dlen = (dx * dx + dy * dy).sqrt();
-        let (dx, dy) = if dlen > 0.0 { (dx / dlen, dy / dlen) } else { (1.0, 0.0) };
+        let (dx, dy) = if dlen > 0.0 {
+            (dx / dlen, dy / dlen)
+        } else {
+            (1.0, 0.0)
+        };
         let mut off = 0.0f32;
         let mut scratch = std::mem::take(&mut self.scratch);
         let out = &mut self.out;
@@ -314,11 +350,19 @@ impl<'a, 's> Interpreter<'a, 's> {
             let spacing = gs.char_spacing + if g.word_space { gs.word_spacing } else { 0.0 };
             let (origin, end, next) = if vertical {
                 let adv = g.advance * fs + gs.char_spacing;
-                (m.apply(0.0, off), m.apply(0.0, off + adv), off + adv + if g.word_space { gs.word_spacing } else { 0.0 })
+                (
+                    m.apply(0.0, off),
+                    m.apply(0.0, off + adv),
+                    off + adv + if g.word_space { gs.word_spacing } else { 0.0 },
+                )
             } else {
                 let w = g.advance * fs * hs;
                 let adv = (g.advance * fs + spacing) * hs;
-                (m.apply(off, gs.rise), m.apply(off + w + gs.char_spacing * hs, gs.rise), off + adv)
+                (
+                    m.apply(off, gs.rise),
+                    m.apply(off + w + gs.char_spacing * hs, gs.rise),
+                    off + adv,
+                )
             };
             off = next;
             if g.text.is_empty() || !origin.0.is_finite() || !origin.1.is_finite() {
@@ -333,12 +377,26 @@ impl<'a, 's> Interpreter<'a, 's> {
                 return;
             }
             out.push(
-                Glyph { start: 0, end: 0, x: origin.0, y: origin.1, ex: end.0, ey: end.1, dx, dy, size },
+                Glyph {
+                    start: 0,
+                    end: 0,
+                    x: origin.0,
+                    y: origin.1,
+                    ex: end.0,
+                    ey: end.1,
+                    dx,
+                    dy,
+                    size,
+                },
                 g.text,
             );
         });
         self.scratch = scratch;
-        *tm = if vertical { Matrix::translate(0.0, off).mul(tm) } else { Matrix::translate(off, 0.0).mul(tm) };
+        *tm = if vertical {
+            Matrix::translate(0.0, off).mul(tm)
+        } else {
+            Matrix::translate(off, 0.0).mul(tm)
+        };
     }
 }
 

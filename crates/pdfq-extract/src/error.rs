@@ -36,7 +36,11 @@ pub enum ExtractError {
     #[error("the PDF is damaged beyond repair: {reason}")]
     Damaged { reason: String },
     #[error("the PDF is too large: {limit} is {actual}, the limit is {max}")]
-    TooLarge { limit: SizeLimit, actual: u64, max: u64 },
+    TooLarge {
+        limit: SizeLimit,
+        actual: u64,
+        max: u64,
+    },
     #[error("the PDF has no text layer (scanned or image-only pages); OCR is needed")]
     NoTextLayer,
     #[error("extraction took longer than {seconds} s")]
@@ -82,7 +86,9 @@ impl ExtractError {
     }
 
     pub(crate) fn damaged(reason: impl Into<String>) -> Self {
-        ExtractError::Damaged { reason: reason.into() }
+        ExtractError::Damaged {
+            reason: reason.into(),
+        }
     }
 }
 
@@ -92,7 +98,11 @@ mod tests {
 
     #[test]
     fn codes_are_stable_and_serialised_as_tag() {
-        let e = ExtractError::TooLarge { limit: SizeLimit::Pages, actual: 10, max: 5 };
+        let e = ExtractError::TooLarge {
+            limit: SizeLimit::Pages,
+            actual: 10,
+            max: 5,
+        };
         assert_eq!(e.code(), "too_large");
         let json = serde_json::to_string(&e).unwrap();
         assert!(json.contains("\"code\":\"too_large\""), "{json}");

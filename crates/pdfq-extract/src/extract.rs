@@ -58,12 +58,18 @@ pub fn extract_pages_streaming(
                 .map(|s| (*s).to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "panic".into());
-            Err(ExtractError::ExtractorCrashed { reason: format!("internal error: {msg}") })
+            Err(ExtractError::ExtractorCrashed {
+                reason: format!("internal error: {msg}"),
+            })
         }
     }
 }
 
-fn run(bytes: &[u8], limits: &Limits, on_page: &mut dyn FnMut(&PageText, u32)) -> Result<Document, ExtractError> {
+fn run(
+    bytes: &[u8],
+    limits: &Limits,
+    on_page: &mut dyn FnMut(&PageText, u32),
+) -> Result<Document, ExtractError> {
     let doc = load::load(bytes, limits)?;
     let pages = pagetree::pages(&doc, limits)?;
     if pages.is_empty() {
@@ -72,13 +78,18 @@ fn run(bytes: &[u8], limits: &Limits, on_page: &mut dyn FnMut(&PageText, u32)) -
     let total = pages.len() as u32;
     let mut budget = Budget::new(limits);
     let mut state = DocState::default();
-    let mut out = Document { pages: Vec::with_capacity(pages.len()) };
+    let mut out = Document {
+        pages: Vec::with_capacity(pages.len()),
+    };
     let mut any_text = false;
     for (i, page) in pages.iter().enumerate() {
         budget.check_time()?;
         let text = page_text(&doc, page, &mut state, &mut budget)?;
         any_text |= text.chars().any(|c| !c.is_whitespace());
-        let p = PageText { number: i as u32 + 1, text };
+        let p = PageText {
+            number: i as u32 + 1,
+            text,
+        };
         on_page(&p, total);
         out.pages.push(p);
     }

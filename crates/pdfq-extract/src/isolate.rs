@@ -79,25 +79,34 @@ pub fn extract_isolated(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| ExtractError::Internal { reason: format!("cannot start {}: {e}", program.display()) })?;
+        .map_err(|e| ExtractError::Internal {
+            reason: format!("cannot start {}: {e}", program.display()),
+        })?;
     let request = ChildRequest {
         limits: limits.limits.clone(),
         memory_bytes: limits.memory_bytes,
         cpu_seconds: limits.cpu_seconds,
     };
-    let mut header = serde_json::to_vec(&request).map_err(|e| ExtractError::Internal { reason: e.to_string() })?;
+    let mut header = serde_json::to_vec(&request).map_err(|e| ExtractError::Internal {
+        reason: e.to_string(),
+    })?;
     header.push(b'\n');
 
-    let (Some(mut stdin), Some(stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    let (Some(mut stdin), Some(stdout), Some(mut stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         kill(&mut child);
-        return Err(ExtractError::Internal { reason: "child pipes unavailable".into() });
+        return Err(ExtractError::Internal {
+            reason: "child pipes unavailable".into(),
+        });
     };
     let (tx, rx) = mpsc::channel::<ChildMessage>();
-    let result = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         scope.spawn(move || {
             // A child that dies early closes the pipe: the write error is expected then.
-            let _ = stdin.write_all(&header).and_then(|()| stdin.write_all(bytes));
+            let _ = stdin
+                .write_all(&header)
+                .and_then(|()| stdin.write_all(bytes));
         });
         let stderr_reader = scope.spawn(move || {
             let mut buf = Vec::new();
@@ -158,12 +167,13 @@ pub fn extract_isolated(
             (None, None) => Err(timed_out(limits)),
             (None, Some(status)) => Err(crash_error(status, &stderr_text)),
         }
-    });
-    result
+    })
 }
 
 fn timed_out(limits: &IsolationLimits) -> ExtractError {
-    ExtractError::TimedOut { seconds: limits.wall_timeout.as_secs().max(1) }
+    ExtractError::TimedOut {
+        seconds: limits.wall_timeout.as_secs().max(1),
+    }
 }
 
 fn kill(child: &mut Child) {
@@ -194,11 +204,15 @@ fn crash_error(status: std::process::ExitStatus, stderr: &str) -> ExtractError {
     use std::os::unix::process::ExitStatusExt;
     let out_of_memory = stderr.contains("memory allocation") || stderr.contains("out of memory");
     if out_of_memory {
-        return ExtractError::ResourceLimit { resource: "memory".into() };
+        return ExtractError::ResourceLimit {
+            resource: "memory".into(),
+        };
     }
     match status.signal() {
         // SIGXCPU at the soft CPU limit, SIGKILL at the hard one.
-        Some(24) | Some(9) => ExtractError::ResourceLimit { resource: "cpu time".into() },
+        Some(24) | Some(9) => ExtractError::ResourceLimit {
+            resource: "cpu time".into(),
+        },
         Some(sig) => {
             let what = if stderr.contains("stack overflow") {
                 "stack overflow".to_string()
@@ -208,9 +222,16 @@ fn crash_error(status: std::process::ExitStatus, stderr: &str) -> ExtractError {
             ExtractError::ExtractorCrashed { reason: what }
         }
         None => {
-            let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+            let last = stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
             let code = status.code().unwrap_or(-1);
-            ExtractError::ExtractorCrashed { reason: format!("exit status {code}: {last}") }
+            ExtractError::ExtractorCrashed {
+                reason: format!("exit status {code}: {last}"),
+            }
         }
     }
 }
@@ -222,7 +243,11 @@ pub fn child_main() -> ExitCode {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut header = Vec::new();
-    if (&mut input).take(1 << 20).read_until(b'\n', &mut header).is_err() {
+    if (&mut input)
+        .take(1 << 20)
+        .read_until(b'\n', &mut header)
+        .is_err()
+    {
         return ExitCode::from(2);
     }
     let Ok(request) = serde_json::from_slice::<ChildRequest>(&header) else {
@@ -245,7 +270,10 @@ pub fn child_main() -> ExitCode {
     };
     let result = extract_pages_streaming(&bytes, &request.limits, |page, total| {
         // Moving the text into the message would need ownership; pages are small next to the PDF.
-        let msg = ChildMessage::Page { page: page.clone(), total };
+        let msg = ChildMessage::Page {
+            page: page.clone(),
+            total,
+        };
         send(&msg, &mut out);
     });
     match result {
@@ -258,10 +286,18 @@ pub fn child_main() -> ExitCode {
 fn apply_rlimits(request: &ChildRequest) {
     use nix::sys::resource::{Resource, setrlimit};
     if request.memory_bytes > 0 {
-        let _ = setrlimit(Resource::RLIMIT_AS, request.memory_bytes, request.memory_bytes);
+        let _ = setrlimit(
+            Resource::RLIMIT_AS,
+            request.memory_bytes,
+            request.memory_bytes,
+        );
     }
     if request.cpu_seconds > 0 {
         // SIGXCPU at the soft limit, SIGKILL a second later.
-        let _ = setrlimit(Resource::RLIMIT_CPU, request.cpu_seconds, request.cpu_seconds + 1);
+        let _ = setrlimit(
+            Resource::RLIMIT_CPU,
+            request.cpu_seconds,
+            request.cpu_seconds + 1,
+        );
     }
 }

@@ -42,7 +42,9 @@ impl PageGlyphs {
     }
 
     fn str_of(&self, g: &Glyph) -> &str {
-        self.text.get(g.start as usize..g.end as usize).unwrap_or("")
+        self.text
+            .get(g.start as usize..g.end as usize)
+            .unwrap_or("")
     }
 
     /// The page's text: one line per baseline run, in content order.
@@ -182,7 +184,10 @@ fn visual_to_logical(line: &str) -> String {
         }
     }
     let rtl_count = chars.iter().filter(|c| strong_rtl(**c)).count();
-    let ltr_count = chars.iter().filter(|c| c.is_alphabetic() && !strong_rtl(**c)).count();
+    let ltr_count = chars
+        .iter()
+        .filter(|c| c.is_alphabetic() && !strong_rtl(**c))
+        .count();
     if rtl_count > ltr_count {
         segments.reverse();
     }
@@ -207,7 +212,17 @@ mod tests {
     use super::*;
 
     fn g(x: f32, y: f32, w: f32) -> Glyph {
-        Glyph { start: 0, end: 0, x, y, ex: x + w, ey: y, dx: 1.0, dy: 0.0, size: 10.0 }
+        Glyph {
+            start: 0,
+            end: 0,
+            x,
+            y,
+            ex: x + w,
+            ey: y,
+            dx: 1.0,
+            dy: 0.0,
+            size: 10.0,
+        }
     }
 
     #[test]
@@ -231,7 +246,10 @@ mod tests {
 
     #[test]
     fn rtl_is_reversed() {
-        assert_eq!(visual_to_logical("\u{645}\u{644}\u{633} \u{627}\u{628}"), "\u{628}\u{627} \u{633}\u{644}\u{645}");
+        assert_eq!(
+            visual_to_logical("\u{645}\u{644}\u{633} \u{627}\u{628}"),
+            "\u{628}\u{627} \u{633}\u{644}\u{645}"
+        );
         assert_eq!(visual_to_logical("abc"), "abc");
     }
 }

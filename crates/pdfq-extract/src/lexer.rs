@@ -38,12 +38,19 @@ fn is_white(b: u8) -> bool {
 }
 
 fn is_delim(b: u8) -> bool {
-    matches!(b, b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%')
+    matches!(
+        b,
+        b'(' | b')' | b'<' | b'>' | b'[' | b']' | b'{' | b'}' | b'/' | b'%'
+    )
 }
 
 impl<'a> Lexer<'a> {
     pub fn new(data: &'a [u8], max_depth: u32) -> Self {
-        Lexer { data, pos: 0, max_depth }
+        Lexer {
+            data,
+            pos: 0,
+            max_depth,
+        }
     }
 
     fn skip_ws(&mut self) {
@@ -84,7 +91,10 @@ impl<'a> Lexer<'a> {
                         return Some(Token::Operand(op));
                     }
                     let start = self.pos;
-                    while self.pos < self.data.len() && !is_white(self.data[self.pos]) && !is_delim(self.data[self.pos]) {
+                    while self.pos < self.data.len()
+                        && !is_white(self.data[self.pos])
+                        && !is_delim(self.data[self.pos])
+                    {
                         self.pos += 1;
                     }
                     if self.pos == start {
@@ -104,7 +114,10 @@ impl<'a> Lexer<'a> {
             b'/' => {
                 self.pos += 1;
                 let start = self.pos;
-                while self.pos < self.data.len() && !is_white(self.data[self.pos]) && !is_delim(self.data[self.pos]) {
+                while self.pos < self.data.len()
+                    && !is_white(self.data[self.pos])
+                    && !is_delim(self.data[self.pos])
+                {
                     self.pos += 1;
                 }
                 Some(Operand::Name(&self.data[start..self.pos]))
@@ -172,7 +185,9 @@ impl<'a> Lexer<'a> {
                     out.push(c);
                 }
                 b'\\' => {
-                    let Some(&e) = self.data.get(self.pos) else { break };
+                    let Some(&e) = self.data.get(self.pos) else {
+                        break;
+                    };
                     self.pos += 1;
                     match e {
                         b'n' => out.push(b'\n'),
@@ -235,7 +250,9 @@ impl<'a> Lexer<'a> {
         let mut items = Vec::new();
         loop {
             self.skip_ws();
-            let Some(&b) = self.data.get(self.pos) else { break };
+            let Some(&b) = self.data.get(self.pos) else {
+                break;
+            };
             match b {
                 b']' => {
                     self.pos += 1;
@@ -384,7 +401,11 @@ mod tests {
         assert_eq!(t[0], "BT");
         assert_eq!(t[1], "Name([70, 49])");
         assert_eq!(t[2], "Number(12.0)");
-        assert!(t[4].contains("Str([97, 41, 98])") && t[4].contains("Number(-250.0)") && t[4].contains("Str([65, 66])"));
+        assert!(
+            t[4].contains("Str([97, 41, 98])")
+                && t[4].contains("Number(-250.0)")
+                && t[4].contains("Str([65, 66])")
+        );
         assert_eq!(t[6], "Str([120, 65])");
     }
 

@@ -56,7 +56,11 @@ pub(crate) struct Budget {
 
 impl Budget {
     pub fn new(limits: &Limits) -> Self {
-        Budget { limits: limits.clone(), started: Instant::now(), decompressed: 0 }
+        Budget {
+            limits: limits.clone(),
+            started: Instant::now(),
+            decompressed: 0,
+        }
     }
 
     /// Accounts for `n` more decompressed bytes.
@@ -75,14 +79,19 @@ impl Budget {
 
     /// How much one more stream may still decompress to.
     pub fn stream_allowance(&self) -> u64 {
-        let left = self.limits.max_document_decompressed_bytes.saturating_sub(self.decompressed);
+        let left = self
+            .limits
+            .max_document_decompressed_bytes
+            .saturating_sub(self.decompressed);
         left.min(self.limits.max_stream_bytes)
     }
 
     pub fn check_time(&self) -> Result<(), ExtractError> {
         let ms = self.limits.timeout_ms;
         if ms > 0 && self.started.elapsed() > Duration::from_millis(ms) {
-            return Err(ExtractError::TimedOut { seconds: ms.div_ceil(1000) });
+            return Err(ExtractError::TimedOut {
+                seconds: ms.div_ceil(1000),
+            });
         }
         Ok(())
     }

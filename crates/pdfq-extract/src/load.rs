@@ -22,7 +22,9 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Document, ExtractErr
     }
     let window = &bytes[..bytes.len().min(HEADER_WINDOW)];
     if memchr::memmem::find(window, b"%PDF-").is_none() {
-        return Err(ExtractError::NotAPdf { reason: "no %PDF- header in the first 1024 bytes".into() });
+        return Err(ExtractError::NotAPdf {
+            reason: "no %PDF- header in the first 1024 bytes".into(),
+        });
     }
     let depth = max_nesting_depth(bytes, limits.max_nesting_depth);
     if depth > limits.max_nesting_depth {
@@ -41,7 +43,9 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Document, ExtractErr
             .name("pdfq-parse".into())
             .stack_size(PARSE_STACK_BYTES)
             .spawn_scoped(scope, || Document::load_mem_with_options(bytes, options))
-            .map_err(|e| ExtractError::Internal { reason: format!("cannot start the parser thread: {e}") })?
+            .map_err(|e| ExtractError::Internal {
+                reason: format!("cannot start the parser thread: {e}"),
+            })?
             .join()
             .map_err(|_| ExtractError::damaged("the PDF parser failed on this file"))
     })?;
@@ -52,7 +56,11 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Document, ExtractErr
     }
     let objects = doc.objects.len() as u64;
     if objects > limits.max_objects {
-        return Err(ExtractError::TooLarge { limit: SizeLimit::Objects, actual: objects, max: limits.max_objects });
+        return Err(ExtractError::TooLarge {
+            limit: SizeLimit::Objects,
+            actual: objects,
+            max: limits.max_objects,
+        });
     }
     if doc.objects.is_empty() {
         return Err(ExtractError::damaged("no readable objects"));
@@ -63,11 +71,13 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Document, ExtractErr
 fn map_lopdf_error(e: &lopdf::Error, limits: &Limits) -> ExtractError {
     match e {
         lopdf::Error::InvalidPassword => ExtractError::PasswordRequired,
-        lopdf::Error::Decompress(DecompressError::MemoryLimitExceeded { .. }) => ExtractError::TooLarge {
-            limit: SizeLimit::DecompressedBytes,
-            actual: limits.max_stream_bytes.saturating_add(1),
-            max: limits.max_stream_bytes,
-        },
+        lopdf::Error::Decompress(DecompressError::MemoryLimitExceeded { .. }) => {
+            ExtractError::TooLarge {
+                limit: SizeLimit::DecompressedBytes,
+                actual: limits.max_stream_bytes.saturating_add(1),
+                max: limits.max_stream_bytes,
+            }
+        }
         lopdf::Error::Decryption(_) => ExtractError::PasswordRequired,
         other => ExtractError::damaged(other.to_string()),
     }
@@ -116,7 +126,9 @@ fn max_nesting_depth(bytes: &[u8], cap: u32) -> u32 {
             }
             b'[' => depth += 1,
             b']' => depth = depth.saturating_sub(1),
-            b's' if bytes[i..].starts_with(b"stream") && matches!(bytes.get(i + 6), Some(b'\r' | b'\n')) => {
+            b's' if bytes[i..].starts_with(b"stream")
+                && matches!(bytes.get(i + 6), Some(b'\r' | b'\n')) =>
+            {
                 match memchr::memmem::find(&bytes[i + 6..], b"endstream") {
                     Some(off) => i += 6 + off + 9,
                     None => return max,

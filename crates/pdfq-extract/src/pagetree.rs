@@ -23,7 +23,10 @@ struct Inherited<'a> {
     crop: Option<[f32; 4]>,
 }
 
-pub(crate) fn pages<'a>(doc: &'a Document, limits: &Limits) -> Result<Vec<PageNode<'a>>, ExtractError> {
+pub(crate) fn pages<'a>(
+    doc: &'a Document,
+    limits: &Limits,
+) -> Result<Vec<PageNode<'a>>, ExtractError> {
     let mut out = Vec::new();
     let root = doc
         .catalog()
@@ -32,7 +35,11 @@ pub(crate) fn pages<'a>(doc: &'a Document, limits: &Limits) -> Result<Vec<PageNo
         .and_then(|o| o.as_reference().ok());
     if let Some(root) = root {
         let mut visited = HashSet::new();
-        let inherited = Inherited { resources: None, media: None, crop: None };
+        let inherited = Inherited {
+            resources: None,
+            media: None,
+            crop: None,
+        };
         walk(doc, root, inherited, 0, &mut visited, &mut out, limits)?;
     }
     if out.is_empty() {
@@ -40,7 +47,11 @@ pub(crate) fn pages<'a>(doc: &'a Document, limits: &Limits) -> Result<Vec<PageNo
         for obj in doc.objects.values() {
             let Ok(dict) = obj.as_dict() else { continue };
             if dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page".as_slice()) {
-                let inherited = Inherited { resources: None, media: None, crop: None };
+                let inherited = Inherited {
+                    resources: None,
+                    media: None,
+                    crop: None,
+                };
                 push_page(doc, dict, inherited, &mut out, limits)?;
             }
         }
@@ -61,13 +72,19 @@ fn walk<'a>(
     if depth > limits.max_recursion_depth || !visited.insert(id) {
         return Ok(());
     }
-    let Ok(dict) = doc.get_dictionary(id) else { return Ok(()) };
+    let Ok(dict) = doc.get_dictionary(id) else {
+        return Ok(());
+    };
     let inherited = Inherited {
         resources: resolve_dict(doc, dict.get(b"Resources").ok()).or(inherited.resources),
         media: rect(doc, dict.get(b"MediaBox").ok()).or(inherited.media),
         crop: rect(doc, dict.get(b"CropBox").ok()).or(inherited.crop),
     };
-    let kids = dict.get(b"Kids").ok().and_then(|k| deref(doc, k)).and_then(|k| k.as_array().ok());
+    let kids = dict
+        .get(b"Kids")
+        .ok()
+        .and_then(|k| deref(doc, k))
+        .and_then(|k| k.as_array().ok());
     let is_page = dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page".as_slice());
     match kids {
         Some(kids) if !is_page => {
@@ -97,17 +114,28 @@ fn push_page<'a>(
         });
     }
     let resources = resolve_dict(doc, dict.get(b"Resources").ok()).or(inherited.resources);
-    let media = rect(doc, dict.get(b"MediaBox").ok()).or(inherited.media).unwrap_or([0.0, 0.0, 612.0, 792.0]);
+    let media = rect(doc, dict.get(b"MediaBox").ok())
+        .or(inherited.media)
+        .unwrap_or([0.0, 0.0, 612.0, 792.0]);
     let crop = rect(doc, dict.get(b"CropBox").ok()).or(inherited.crop);
     // The crop box is clipped to the media box; a degenerate one is ignored.
     let bbox = match crop {
         Some(c) => {
-            let b = [c[0].max(media[0]), c[1].max(media[1]), c[2].min(media[2]), c[3].min(media[3])];
+            let b = [
+                c[0].max(media[0]),
+                c[1].max(media[1]),
+                c[2].min(media[2]),
+                c[3].min(media[3]),
+            ];
             if b[2] > b[0] && b[3] > b[1] { b } else { media }
         }
         None => media,
     };
-    out.push(PageNode { dict, resources, bbox });
+    out.push(PageNode {
+        dict,
+        resources,
+        bbox,
+    });
     Ok(())
 }
 
@@ -115,7 +143,10 @@ pub(crate) fn deref<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Object
     doc.dereference(obj).ok().map(|(_, o)| o)
 }
 
-pub(crate) fn resolve_dict<'a>(doc: &'a Document, obj: Option<&'a Object>) -> Option<&'a Dictionary> {
+pub(crate) fn resolve_dict<'a>(
+    doc: &'a Document,
+    obj: Option<&'a Object>,
+) -> Option<&'a Dictionary> {
     match deref(doc, obj?)? {
         Object::Dictionary(d) => Some(d),
         Object::Stream(s) => Some(&s.dict),
@@ -143,5 +174,10 @@ fn rect(doc: &Document, obj: Option<&Object>) -> Option<[f32; 4]> {
     if !v.iter().all(|x| x.is_finite()) {
         return None;
     }
-    Some([v[0].min(v[2]), v[1].min(v[3]), v[0].max(v[2]), v[1].max(v[3])])
+    Some([
+        v[0].min(v[2]),
+        v[1].min(v[3]),
+        v[0].max(v[2]),
+        v[1].max(v[3]),
+    ])
 }

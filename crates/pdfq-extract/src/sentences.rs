@@ -16,22 +16,36 @@ pub struct Sentence {
 /// Abbreviations after which a period rarely ends a sentence (lower case, no final period).
 /// Titles and reference words, in English, German, French, Spanish and Italian.
 const ABBREVIATIONS: &[&str] = &[
-    "a.m", "abb", "abs", "adj", "adm", "adv", "al", "approx", "apr", "art", "assn", "aug", "av", "ave", "bd", "bldg",
-    "brig", "bros", "bzw", "ca", "capt", "cf", "ch", "chap", "cmdr", "co", "col", "comdr", "con", "corp", "cpl", "dec",
-    "dept", "dipl", "dist", "dr", "dra", "dres", "e.g", "ed", "eds", "eq", "eqs", "esp", "esq", "est", "etc", "ex",
-    "feb", "fig", "figs", "fr", "gen", "ggf", "gov", "hon", "hosp", "hr", "hrsg", "i.e", "inc", "ing", "insp", "jan",
-    "jr", "jul", "jun", "lt", "ltd", "maj", "mar", "max", "me", "messrs", "mgr", "min", "mlle", "mme", "mr", "mrs",
-    "ms", "msgr", "mt", "no", "nos", "nov", "nr", "oct", "op", "p", "p.m", "pp", "prof", "pt", "pvt", "ref", "refs",
-    "rep", "reps", "resp", "rev", "sec", "sen", "sens", "sep", "sept", "sgt", "sr", "sra", "srta", "st", "ste",
-    "supt", "tab", "tel", "u.a", "usw", "vgl", "viz", "vol", "vols", "vs", "z.b",
+    "a.m", "abb", "abs", "adj", "adm", "adv", "al", "approx", "apr", "art", "assn", "aug", "av",
+    "ave", "bd", "bldg", "brig", "bros", "bzw", "ca", "capt", "cf", "ch", "chap", "cmdr", "co",
+    "col", "comdr", "con", "corp", "cpl", "dec", "dept", "dipl", "dist", "dr", "dra", "dres",
+    "e.g", "ed", "eds", "eq", "eqs", "esp", "esq", "est", "etc", "ex", "feb", "fig", "figs", "fr",
+    "gen", "ggf", "gov", "hon", "hosp", "hr", "hrsg", "i.e", "inc", "ing", "insp", "jan", "jr",
+    "jul", "jun", "lt", "ltd", "maj", "mar", "max", "me", "messrs", "mgr", "min", "mlle", "mme",
+    "mr", "mrs", "ms", "msgr", "mt", "no", "nos", "nov", "nr", "oct", "op", "p", "p.m", "pp",
+    "prof", "pt", "pvt", "ref", "refs", "rep", "reps", "resp", "rev", "sec", "sen", "sens", "sep",
+    "sept", "sgt", "sr", "sra", "srta", "st", "ste", "supt", "tab", "tel", "u.a", "usw", "vgl",
+    "viz", "vol", "vols", "vs", "z.b",
 ];
 
 /// Abbreviations that can also end a sentence: they end one when a capital follows.
 const SOMETIMES_FINAL: &[&str] = &["etc", "al", "inc", "ltd", "corp", "co", "jr", "sr", "no"];
 
 fn is_terminator(c: char) -> bool {
-    matches!(c, '.' | '!' | '?' | '\u{2026}' | '\u{203C}' | '\u{2047}' | '\u{2048}' | '\u{2049}' | '\u{061F}' | '\u{06D4}' | '\u{0964}' | '\u{0965}')
-        || is_cjk_terminator(c)
+    matches!(
+        c,
+        '.' | '!'
+            | '?'
+            | '\u{2026}'
+            | '\u{203C}'
+            | '\u{2047}'
+            | '\u{2048}'
+            | '\u{2049}'
+            | '\u{061F}'
+            | '\u{06D4}'
+            | '\u{0964}'
+            | '\u{0965}'
+    ) || is_cjk_terminator(c)
 }
 
 /// Full-width terminators end a sentence with no space after them.
@@ -42,8 +56,21 @@ fn is_cjk_terminator(c: char) -> bool {
 fn is_closer(c: char) -> bool {
     matches!(
         c,
-        '"' | '\'' | ')' | ']' | '}' | '\u{2019}' | '\u{201D}' | '\u{00BB}' | '\u{203A}' | '\u{300D}' | '\u{300F}'
-            | '\u{FF09}' | '\u{3011}' | '\u{FF3D}' | '\u{300B}' | '\u{3009}'
+        '"' | '\''
+            | ')'
+            | ']'
+            | '}'
+            | '\u{2019}'
+            | '\u{201D}'
+            | '\u{00BB}'
+            | '\u{203A}'
+            | '\u{300D}'
+            | '\u{300F}'
+            | '\u{FF09}'
+            | '\u{3011}'
+            | '\u{FF3D}'
+            | '\u{300B}'
+            | '\u{3009}'
     )
 }
 
@@ -53,7 +80,11 @@ fn is_opener(c: char) -> bool {
 
 /// Splits plain text into sentences (whitespace inside each collapsed to single spaces).
 pub fn segment(text: &str) -> Vec<String> {
-    segment_spans(text).into_iter().map(|r| collapse_ws(&text[r])).filter(|s| !s.is_empty()).collect()
+    segment_spans(text)
+        .into_iter()
+        .map(|r| collapse_ws(&text[r]))
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn collapse_ws(s: &str) -> String {
@@ -92,7 +123,10 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
         if c == '\n' {
             // A blank line is a paragraph break.
             let rest = &bytes[i + 1..];
-            let ws = rest.iter().take_while(|b| matches!(b, b' ' | b'\t' | b'\r')).count();
+            let ws = rest
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t' | b'\r'))
+                .count();
             if rest.get(ws) == Some(&b'\n') {
                 push_span(text, start..i, &mut out);
                 start = i + 1;
@@ -146,7 +180,9 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
         }
         let next_word = text[end..].trim_start().chars().next();
         if c == '.' || c == '\u{2026}' {
-            if !cjk && !is_boundary_after_period(text, start, i, multi || c == '\u{2026}', next_word) {
+            if !cjk
+                && !is_boundary_after_period(text, start, i, multi || c == '\u{2026}', next_word)
+            {
                 continue;
             }
         } else if next_word.is_some_and(char::is_lowercase) && !cjk && c != '!' && c != '?' {
@@ -169,7 +205,13 @@ fn push_span(text: &str, r: Range<usize>, out: &mut Vec<Range<usize>>) {
 }
 
 /// Whether the period at `dot` (in the sentence starting at `start`) ends the sentence.
-fn is_boundary_after_period(text: &str, start: usize, dot: usize, ellipsis: bool, next: Option<char>) -> bool {
+fn is_boundary_after_period(
+    text: &str,
+    start: usize,
+    dot: usize,
+    ellipsis: bool,
+    next: Option<char>,
+) -> bool {
     let Some(next) = next else { return true };
     // A lower-case continuation means an abbreviation or an ellipsis inside the sentence.
     if next.is_lowercase() {
@@ -181,21 +223,29 @@ fn is_boundary_after_period(text: &str, start: usize, dot: usize, ellipsis: bool
     let before = &text[start..dot];
     let word_start = before
         .rfind(|c: char| c.is_whitespace() || is_opener(c) || c == '"' || c == '\u{201C}')
-        .map_or(0, |p| p + before[p..].chars().next().map_or(1, char::len_utf8));
+        .map_or(0, |p| {
+            p + before[p..].chars().next().map_or(1, char::len_utf8)
+        });
     let word = &before[word_start..];
     if word.is_empty() {
         return true;
     }
     let lower = word.to_lowercase();
     if ABBREVIATIONS.binary_search(&lower.as_str()).is_ok() {
-        return SOMETIMES_FINAL.contains(&lower.as_str()) && next.is_uppercase() && !is_title(&lower);
+        return SOMETIMES_FINAL.contains(&lower.as_str())
+            && next.is_uppercase()
+            && !is_title(&lower);
     }
     let letters: Vec<char> = word.chars().collect();
     // An initial (J. Smith) or an initialism (U.S., e.g., Ph.D).
     if letters.len() == 1 && letters[0].is_alphabetic() {
         return false;
     }
-    if word.contains('.') && word.split('.').all(|p| p.chars().count() <= 2 && p.chars().all(char::is_alphabetic)) {
+    if word.contains('.')
+        && word
+            .split('.')
+            .all(|p| p.chars().count() <= 2 && p.chars().all(char::is_alphabetic))
+    {
         return false;
     }
     // A list number at the start of a sentence (1. Introduction, iv. Results).
@@ -211,7 +261,10 @@ fn is_title(lower: &str) -> bool {
 }
 
 fn is_roman(w: &str) -> bool {
-    !w.is_empty() && w.len() <= 5 && w.chars().all(|c| matches!(c, 'i' | 'v' | 'x' | 'I' | 'V' | 'X'))
+    !w.is_empty()
+        && w.len() <= 5
+        && w.chars()
+            .all(|c| matches!(c, 'i' | 'v' | 'x' | 'I' | 'V' | 'X'))
 }
 
 /// Joins a page's wrapped lines into running text: a line ending in a hyphenated word
@@ -294,36 +347,72 @@ mod tests {
 
     #[test]
     fn english_rules() {
-        assert_eq!(seg("Dr. Smith arrived. He sat down."), ["Dr. Smith arrived.", "He sat down."]);
-        assert_eq!(seg("It costs 3.50 dollars. Cheap!"), ["It costs 3.50 dollars.", "Cheap!"]);
-        assert_eq!(seg("See e.g. Smith et al. for details."), ["See e.g. Smith et al. for details."]);
-        assert_eq!(seg("He lives in the U.S. and works."), ["He lives in the U.S. and works."]);
-        assert_eq!(seg("John F. Kennedy was president. Yes."), ["John F. Kennedy was president.", "Yes."]);
-        assert_eq!(seg("Mail me at a.b@example.com. Or visit https://x.org/a.b today."), [
-            "Mail me at a.b@example.com.",
-            "Or visit https://x.org/a.b today."
-        ]);
-        assert_eq!(seg("1. Introduction. This is it."), ["1. Introduction.", "This is it."]);
-        assert_eq!(seg("Wait... what? \"Really.\" Yes (as in Fig. 2. or so) ok."), [
-            "Wait... what?",
-            "\"Really.\"",
-            "Yes (as in Fig. 2. or so) ok."
-        ]);
+        assert_eq!(
+            seg("Dr. Smith arrived. He sat down."),
+            ["Dr. Smith arrived.", "He sat down."]
+        );
+        assert_eq!(
+            seg("It costs 3.50 dollars. Cheap!"),
+            ["It costs 3.50 dollars.", "Cheap!"]
+        );
+        assert_eq!(
+            seg("See e.g. Smith et al. for details."),
+            ["See e.g. Smith et al. for details."]
+        );
+        assert_eq!(
+            seg("He lives in the U.S. and works."),
+            ["He lives in the U.S. and works."]
+        );
+        assert_eq!(
+            seg("John F. Kennedy was president. Yes."),
+            ["John F. Kennedy was president.", "Yes."]
+        );
+        assert_eq!(
+            seg("Mail me at a.b@example.com. Or visit https://x.org/a.b today."),
+            [
+                "Mail me at a.b@example.com.",
+                "Or visit https://x.org/a.b today."
+            ]
+        );
+        assert_eq!(
+            seg("1. Introduction. This is it."),
+            ["1. Introduction.", "This is it."]
+        );
+        assert_eq!(
+            seg("Wait... what? \"Really.\" Yes (as in Fig. 2. or so) ok."),
+            [
+                "Wait... what?",
+                "\"Really.\"",
+                "Yes (as in Fig. 2. or so) ok."
+            ]
+        );
         assert_eq!(seg("Hm... And then."), ["Hm...", "And then."]);
     }
 
     #[test]
     fn cjk_and_other_scripts() {
-        assert_eq!(seg("今日は晴れです。明日は雨！本当？"), ["今日は晴れです。", "明日は雨！", "本当？"]);
+        assert_eq!(
+            seg("今日は晴れです。明日は雨！本当？"),
+            ["今日は晴れです。", "明日は雨！", "本当？"]
+        );
         assert_eq!(seg("「はい。」と言った。"), ["「はい。」", "と言った。"]);
-        assert_eq!(seg("Это тест. Второе предложение."), ["Это тест.", "Второе предложение."]);
+        assert_eq!(
+            seg("Это тест. Второе предложение."),
+            ["Это тест.", "Второе предложение."]
+        );
     }
 
     #[test]
     fn pages_join_lines_and_keep_page_numbers() {
         let pages = vec![
-            PageText { number: 1, text: "The quick brown fox jum-\nped over the\nlazy dog. A second".into() },
-            PageText { number: 2, text: "sentence spans pages. Third one.\n".into() },
+            PageText {
+                number: 1,
+                text: "The quick brown fox jum-\nped over the\nlazy dog. A second".into(),
+            },
+            PageText {
+                number: 2,
+                text: "sentence spans pages. Third one.\n".into(),
+            },
         ];
         let s = sentences_for_pages(&pages);
         assert_eq!(s.len(), 3);

@@ -1,8 +1,6 @@
 //! Stream decoding under the document budget. Flate is inflated here so a truncated stream
 //! still yields what precedes the damage (as other readers do); other filters go to lopdf.
 
-use std::io::Read;
-
 use lopdf::{DecompressError, Object, Stream};
 
 use crate::error::{ExtractError, SizeLimit};
@@ -10,7 +8,11 @@ use crate::limits::Budget;
 
 pub(crate) fn decode(stream: &Stream, budget: &mut Budget) -> Result<Vec<u8>, ExtractError> {
     let allowance = budget.stream_allowance();
-    let over = |actual: u64| ExtractError::TooLarge { limit: SizeLimit::DecompressedBytes, actual, max: allowance };
+    let over = |actual: u64| ExtractError::TooLarge {
+        limit: SizeLimit::DecompressedBytes,
+        actual,
+        max: allowance,
+    };
     let filters = stream.filters().unwrap_or_default();
     let data = if filters.is_empty() {
         if stream.content.len() as u64 > allowance {
@@ -40,40 +42,47 @@ fn is_flate(name: &[u8]) -> bool {
 
 fn has_predictor(stream: &Stream) -> bool {
     match stream.dict.get(b"DecodeParms") {
-        Ok(Object::Dictionary(d)) => d.get(b"Predictor").and_then(Object::as_i64).is_ok_and(|p| p > 1),
+        Ok(Object::Dictionary(d)) => d
+            .get(b"Predictor")
+            .and_then(Object::as_i64)
+            .is_ok_and(|p| p > 1),
         Ok(Object::Array(_)) => true,
         _ => false,
     }
 }
 
-/// Inflates at most `cap` bytes; `None` when the output would exceed it. Corrupt data ends
-/// the output where the damage starts.
+/// Inflates at most `cap` bytes; `None` when the output would exceed it. Corrupt or
+/// truncated data ends the output where the damage starts; a bad checksum is ignored.
 fn inflate(input: &[u8], cap: u64) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(input.len().saturating_mul(4).min(1 << 20));
-    let zlib = flate2::read::ZlibDecoder::new(input);
-    let ok = read_capped(zlib, &mut out, cap)?;
-    if !ok && out.is_empty() {
+    let clean = inflate_into(input, true, &mut out, cap)?;
+    if !clean && out.is_empty() {
         // Some writers omit the zlib header: retry as raw deflate.
-        let raw = flate2::read::DeflateDecoder::new(input);
-        read_capped(raw, &mut out, cap)?;
+        inflate_into(input, false, &mut out, cap)?;
     }
     Some(out)
 }
 
-/// Reads into `out` up to `cap` bytes: `Some(true)` at a clean end, `Some(false)` on
-/// corrupt input, `None` when `cap` is exceeded.
-fn read_capped(mut r: impl Read, out: &mut Vec<u8>, cap: u64) -> Option<bool> {
-    let mut buf = [0u8; 32 * 1024];
+/// `Some(true)` at a clean end, `Some(false)` on corrupt or truncated input, `None` when
+/// `cap` is exceeded.
+fn inflate_into(input: &[u8], zlib: bool, out: &mut Vec<u8>, cap: u64) -> Option<bool> {
+    let mut d = flate2::Decompress::new(zlib);
+    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        match r.read(&mut buf) {
-            Ok(0) => return Some(true),
-            Ok(n) => {
-                if out.len() as u64 + n as u64 > cap {
-                    return None;
-                }
-                out.extend_from_slice(&buf[..n]);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+        let (in0, out0) = (d.total_in(), d.total_out());
+        let at = usize::try_from(in0).unwrap_or(input.len()).min(input.len());
+        let res = d.decompress(&input[at..], &mut buf, flate2::FlushDecompress::None);
+        let produced = usize::try_from(d.total_out() - out0)
+            .unwrap_or(0)
+            .min(buf.len());
+        if out.len() as u64 + produced as u64 > cap {
+            return None;
+        }
+        out.extend_from_slice(&buf[..produced]);
+        match res {
+            Ok(flate2::Status::StreamEnd) => return Some(true),
+            Ok(_) if produced == 0 && d.total_in() == in0 => return Some(false),
+            Ok(_) => {}
             Err(_) => return Some(false),
         }
     }
@@ -97,7 +106,10 @@ mod tests {
         let mut dict = lopdf::Dictionary::new();
         dict.set("Filter", Object::Name(b"FlateDecode".to_vec()));
         let stream = Stream::new(dict, bomb);
-        let limits = Limits { max_stream_bytes: 1024 * 1024, ..Limits::default() };
+        let limits = Limits {
+            max_stream_bytes: 1024 * 1024,
+            ..Limits::default()
+        };
         let mut budget = Budget::new(&limits);
         let err = decode(&stream, &mut budget).unwrap_err();
         assert_eq!(err.code(), "too_large");

@@ -9,10 +9,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pdfq_extract::{
-    Document, ExtractError, IsolationLimits, Limits, chunk_pages, extract_isolated, extract_pages, sentences_for_pages,
+    Document, ExtractError, IsolationLimits, Limits, chunk_pages, extract_isolated, extract_pages,
+    sentences_for_pages,
 };
 
-const USAGE: &str = "usage: pdfq-extract FILE [--format text|sentences|chunks] [--json] [--isolated] [--out PATH]
+const USAGE: &str =
+    "usage: pdfq-extract FILE [--format text|sentences|chunks] [--json] [--isolated] [--out PATH]
        pdfq-extract sentences [FILE|-]
        pdfq-extract child
        pdfq-extract measure -- CMD [ARGS...]";
@@ -77,8 +79,16 @@ fn extract(args: &[OsString]) -> ExitCode {
     };
     let result = if isolated {
         match std::env::current_exe() {
-            Ok(me) => extract_isolated(&me, &[OsString::from("child")], &bytes, &IsolationLimits::default(), |_, _| {}),
-            Err(e) => Err(ExtractError::Internal { reason: format!("cannot find own executable: {e}") }),
+            Ok(me) => extract_isolated(
+                &me,
+                &[OsString::from("child")],
+                &bytes,
+                &IsolationLimits::default(),
+                |_, _| {},
+            ),
+            Err(e) => Err(ExtractError::Internal {
+                reason: format!("cannot find own executable: {e}"),
+            }),
         }
     } else {
         extract_pages(&bytes, &Limits::default())
@@ -87,7 +97,11 @@ fn extract(args: &[OsString]) -> ExitCode {
         Ok(doc) => render(&doc, &format, json),
         Err(e) => {
             if json {
-                let _ = writeln!(std::io::stdout(), "{}", serde_json::json!({"error": e, "message": e.to_string()}));
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{}",
+                    serde_json::json!({"error": e, "message": e.to_string()})
+                );
             }
             eprintln!("pdfq-extract: {}: {e} ({})", file.display(), e.code());
             return ExitCode::from(1);
@@ -127,7 +141,13 @@ fn render(doc: &Document, format: &Format, json: bool) -> String {
             } else {
                 let mut s = String::new();
                 for c in &chunks {
-                    s.push_str(&format!("# chunk {}/{}: pages {}-{}\n", c.index + 1, c.count, c.first_page, c.last_page));
+                    s.push_str(&format!(
+                        "# chunk {}/{}: pages {}-{}\n",
+                        c.index + 1,
+                        c.count,
+                        c.first_page,
+                        c.last_page
+                    ));
                     for sentence in sentences_for_pages(c.pages(&doc.pages)) {
                         s.push_str(&format!("[p{}] {}\n", sentence.page, sentence.text));
                     }
@@ -176,12 +196,17 @@ fn measure(args: &[OsString]) -> ExitCode {
         return ExitCode::from(2);
     };
     let started = std::time::Instant::now();
-    let status = std::process::Command::new(program).args(&args[1..]).status();
+    let status = std::process::Command::new(program)
+        .args(&args[1..])
+        .status();
     let wall = started.elapsed().as_secs_f64();
     let status = match status {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("pdfq-extract measure: cannot run {}: {e}", program.to_string_lossy());
+            eprintln!(
+                "pdfq-extract measure: cannot run {}: {e}",
+                program.to_string_lossy()
+            );
             return ExitCode::from(127);
         }
     };

@@ -34,6 +34,12 @@ pub(crate) struct CompositeFont {
     v_advance: HashMap<u32, f32>,
     default_v_advance: f32,
     pub vertical: bool,
+    /// CID -> Unicode of the font's Adobe character collection.
+    collection: Option<&'static [u32]>,
+    /// Glyph id -> text, from an embedded TrueType font's own cmap.
+    truetype: Option<HashMap<u16, char>>,
+    /// CID -> glyph id of an embedded TrueType font (`None`: identity).
+    cid_to_gid: Option<Vec<u16>>,
 }
 
 impl CompositeFont {
@@ -45,7 +51,9 @@ impl CompositeFont {
                 predefined(name)
             }
             Some(Object::Stream(s)) => {
-                let cmap = crate::streams::decode(s, budget).map(|d| CMap::parse(&d)).unwrap_or_default();
+                let cmap = crate::streams::decode(s, budget)
+                    .map(|d| CMap::parse(&d))
+                    .unwrap_or_default();
                 let use_name = cmap.use_cmap.clone();
                 vertical = cmap.vertical || use_name.as_deref().is_some_and(|n| n.ends_with(b"-V"));
                 if cmap.has_codespace() {
@@ -74,22 +82,110 @@ impl CompositeFont {
             v_advance: HashMap::new(),
             default_v_advance: -1.0,
             vertical,
+            collection: None,
+            truetype: None,
+            cid_to_gid: None,
         };
         if let Some(d) = descendant {
-            font.default_width =
-                d.get(b"DW").ok().and_then(|o| deref(doc, o)).and_then(number).map_or(1.0, |w| w * 0.001);
+            font.default_width = d
+                .get(b"DW")
+                .ok()
+                .and_then(|o| deref(doc, o))
+                .and_then(number)
+                .map_or(1.0, |w| w * 0.001);
             font.read_widths(doc, d);
             let dw2 = num_array(doc, d.get(b"DW2").ok());
             if dw2.len() == 2 {
                 font.default_v_advance = dw2[1] * 0.001;
             }
             font.read_vertical(doc, d);
+            if font.to_unicode.is_none()
+                && matches!(font.codes, Codes::Identity | Codes::Embedded(_))
+            {
+                font.unicode_fallbacks(doc, d, budget);
+            }
         }
         font
     }
 
+    /// Without a ToUnicode map, text comes from the character collection's table, or from
+    /// the embedded TrueType program's cmap read backwards.
+    fn unicode_fallbacks(&mut self, doc: &Document, d: &Dictionary, budget: &mut Budget) {
+        let info = super::dict_entry(doc, d, b"CIDSystemInfo");
+        let string = |k: &[u8]| {
+            info.and_then(|i| i.get(k).ok())
+                .and_then(|o| deref(doc, o))
+                .and_then(|o| o.as_str().ok())
+        };
+        if let (Some(reg), Some(ord)) = (string(b"Registry"), string(b"Ordering"))
+            && let Some(name) = super::cid_unicode::collection(reg, ord)
+        {
+            self.collection = super::cid_unicode::table(name);
+            if self.collection.is_some() {
+                return;
+            }
+        }
+        let Some(desc) = super::dict_entry(doc, d, b"FontDescriptor") else {
+            return;
+        };
+        let Some(program) = super::stream_entry(doc, desc, b"FontFile2", budget) else {
+            return;
+        };
+        let Ok(face) = ttf_parser::Face::parse(&program, 0) else {
+            return;
+        };
+        let mut reverse = HashMap::new();
+        if let Some(cmap) = face.tables().cmap {
+            for sub in cmap.subtables {
+                if !sub.is_unicode() {
+                    continue;
+                }
+                sub.codepoints(|cp| {
+                    if let (Some(g), Some(c)) = (sub.glyph_index(cp), char::from_u32(cp)) {
+                        reverse.entry(g.0).or_insert(c);
+                    }
+                });
+            }
+        }
+        if reverse.is_empty() {
+            return;
+        }
+        self.truetype = Some(reverse);
+        if let Some(Object::Stream(s)) = d.get(b"CIDToGIDMap").ok().and_then(|o| deref(doc, o))
+            && let Ok(data) = crate::streams::decode(s, budget)
+        {
+            self.cid_to_gid = Some(
+                data.chunks_exact(2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                    .collect(),
+            );
+        }
+    }
+
+    fn fallback_text(&self, cid: u32) -> Option<char> {
+        if let Some(table) = self.collection {
+            return table
+                .get(cid as usize)
+                .and_then(|&u| char::from_u32(u))
+                .filter(|&c| c != '\0');
+        }
+        let reverse = self.truetype.as_ref()?;
+        let gid = match &self.cid_to_gid {
+            Some(map) => *map.get(cid as usize)?,
+            None => u16::try_from(cid).ok()?,
+        };
+        reverse.get(&gid).copied()
+    }
+
     fn read_widths(&mut self, doc: &Document, d: &Dictionary) {
-        let Some(w) = d.get(b"W").ok().and_then(|o| deref(doc, o)).and_then(|o| o.as_array().ok()) else { return };
+        let Some(w) = d
+            .get(b"W")
+            .ok()
+            .and_then(|o| deref(doc, o))
+            .and_then(|o| o.as_array().ok())
+        else {
+            return;
+        };
         let mut i = 0;
         let num = |o: &Object| deref(doc, o).and_then(number);
         while i < w.len() && self.widths.len() < MAX_WIDTH_ENTRIES {
@@ -99,13 +195,16 @@ impl CompositeFont {
                 Some(Object::Array(list)) => {
                     for (k, o) in list.iter().enumerate() {
                         if let Some(v) = num(o) {
-                            self.widths.insert(first.saturating_add(k as u32), v * 0.001);
+                            self.widths
+                                .insert(first.saturating_add(k as u32), v * 0.001);
                         }
                     }
                     i += 2;
                 }
                 Some(o) => {
-                    let (Some(last), Some(v)) = (number(o), w.get(i + 2).and_then(num)) else { break };
+                    let (Some(last), Some(v)) = (number(o), w.get(i + 2).and_then(num)) else {
+                        break;
+                    };
                     self.ranges.push((first, last.max(0.0) as u32, v * 0.001));
                     i += 3;
                 }
@@ -115,7 +214,14 @@ impl CompositeFont {
     }
 
     fn read_vertical(&mut self, doc: &Document, d: &Dictionary) {
-        let Some(w) = d.get(b"W2").ok().and_then(|o| deref(doc, o)).and_then(|o| o.as_array().ok()) else { return };
+        let Some(w) = d
+            .get(b"W2")
+            .ok()
+            .and_then(|o| deref(doc, o))
+            .and_then(|o| o.as_array().ok())
+        else {
+            return;
+        };
         let num = |o: &Object| deref(doc, o).and_then(number);
         let mut i = 0;
         while i < w.len() && self.v_advance.len() < MAX_WIDTH_ENTRIES {
@@ -125,13 +231,16 @@ impl CompositeFont {
                 Some(Object::Array(list)) => {
                     for (k, triple) in list.chunks(3).enumerate() {
                         if let Some(v) = triple.first().and_then(num) {
-                            self.v_advance.insert(first.saturating_add(k as u32), v * 0.001);
+                            self.v_advance
+                                .insert(first.saturating_add(k as u32), v * 0.001);
                         }
                     }
                     i += 2;
                 }
                 Some(o) => {
-                    let (Some(last), Some(v)) = (number(o), w.get(i + 2).and_then(num)) else { break };
+                    let (Some(last), Some(v)) = (number(o), w.get(i + 2).and_then(num)) else {
+                        break;
+                    };
                     let last = (last.max(0.0) as u32).min(first.saturating_add(65_535));
                     for cid in first..=last {
                         self.v_advance.insert(cid, v * 0.001);
@@ -145,12 +254,19 @@ impl CompositeFont {
 
     fn width(&self, cid: u32) -> f32 {
         if self.vertical {
-            return self.v_advance.get(&cid).copied().unwrap_or(self.default_v_advance);
+            return self
+                .v_advance
+                .get(&cid)
+                .copied()
+                .unwrap_or(self.default_v_advance);
         }
         if let Some(&w) = self.widths.get(&cid) {
             return w;
         }
-        self.ranges.iter().find(|r| cid >= r.0 && cid <= r.1).map_or(self.default_width, |r| r.2)
+        self.ranges
+            .iter()
+            .find(|r| cid >= r.0 && cid <= r.1)
+            .map_or(self.default_width, |r| r.2)
     }
 
     /// Reads one glyph off `bytes`: appends its text to `out`, returns (byte length, advance).
@@ -167,7 +283,9 @@ impl CompositeFont {
             }
             Codes::Legacy(enc) => {
                 let len = legacy_len(enc, bytes);
-                let code = bytes[..len].iter().fold(0u32, |a, &b| a << 8 | u32::from(b));
+                let code = bytes[..len]
+                    .iter()
+                    .fold(0u32, |a, &b| a << 8 | u32::from(b));
                 (code, len as u8, None)
             }
         };
@@ -182,7 +300,11 @@ impl CompositeFont {
                     let (t, _) = enc.decode_without_bom_handling(&bytes[..len as usize]);
                     out.push_str(&t);
                 }
-                _ => {}
+                _ => {
+                    if let Some(c) = cid.and_then(|cid| self.fallback_text(cid)) {
+                        out.push(c);
+                    }
+                }
             },
         }
         let advance = match cid {
@@ -233,7 +355,11 @@ fn predefined(name: &[u8]) -> Codes {
 fn legacy_len(enc: &'static encoding_rs::Encoding, bytes: &[u8]) -> usize {
     let b = bytes[0];
     let n = if enc == encoding_rs::SHIFT_JIS {
-        if (0x81..=0x9f).contains(&b) || (0xe0..=0xfc).contains(&b) { 2 } else { 1 }
+        if (0x81..=0x9f).contains(&b) || (0xe0..=0xfc).contains(&b) {
+            2
+        } else {
+            1
+        }
     } else if enc == encoding_rs::EUC_JP {
         match b {
             0x8f => 3,
@@ -267,7 +393,9 @@ mod tests {
 
     #[test]
     fn legacy_cmaps_decode_through_encoding_rs() {
-        let Codes::Legacy(enc) = predefined(b"90ms-RKSJ-H") else { panic!("not legacy") };
+        let Codes::Legacy(enc) = predefined(b"90ms-RKSJ-H") else {
+            panic!("not legacy")
+        };
         assert_eq!(legacy_len(enc, &[0x82, 0xa0, 0x41]), 2);
         assert_eq!(legacy_len(enc, &[0x41, 0x82]), 1);
         assert!(matches!(predefined(b"UniJIS-UCS2-H"), Codes::Utf16));

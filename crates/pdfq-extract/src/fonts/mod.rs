@@ -1,5 +1,6 @@
 //! Fonts: how a shown string splits into glyphs, what text each stands for, how wide it is.
 
+mod cid_unicode;
 mod composite;
 mod simple;
 
@@ -41,15 +42,26 @@ pub(crate) struct Font {
 
 impl Font {
     pub fn load(doc: &Document, dict: &Dictionary, budget: &mut Budget) -> Font {
-        let subtype = dict.get(b"Subtype").and_then(Object::as_name).unwrap_or(b"");
+        let subtype = dict
+            .get(b"Subtype")
+            .and_then(Object::as_name)
+            .unwrap_or(b"");
         if subtype == b"Type0" {
             let c = CompositeFont::load(doc, dict, budget);
             let vertical = c.vertical;
-            return Font { kind: Kind::Composite(Box::new(c)), vertical, em: 1.0 };
+            return Font {
+                kind: Kind::Composite(Box::new(c)),
+                vertical,
+                em: 1.0,
+            };
         }
         let s = SimpleFont::load(doc, dict, budget);
         let em = s.em;
-        Font { kind: Kind::Simple(Box::new(s)), vertical: false, em }
+        Font {
+            kind: Kind::Simple(Box::new(s)),
+            vertical: false,
+            em,
+        }
     }
 
     /// Calls `f` for every glyph of `bytes`.
@@ -57,7 +69,11 @@ impl Font {
         match &self.kind {
             Kind::Simple(s) => {
                 for &b in bytes {
-                    f(Glyph { text: s.text(b), advance: s.width(b), word_space: b == b' ' });
+                    f(Glyph {
+                        text: s.text(b),
+                        advance: s.width(b),
+                        word_space: b == b' ',
+                    });
                 }
             }
             Kind::Composite(c) => {
@@ -67,7 +83,11 @@ impl Font {
                     let (len, advance) = c.next_glyph(rest, scratch);
                     let word_space = len == 1 && rest[0] == b' ';
                     rest = &rest[(len as usize).min(rest.len())..];
-                    f(Glyph { text: scratch, advance, word_space });
+                    f(Glyph {
+                        text: scratch,
+                        advance,
+                        word_space,
+                    });
                 }
             }
         }
@@ -82,7 +102,12 @@ pub(crate) struct FontCache {
 }
 
 impl FontCache {
-    pub fn get(&mut self, doc: &Document, obj: &Object, budget: &mut Budget) -> Option<std::rc::Rc<Font>> {
+    pub fn get(
+        &mut self,
+        doc: &Document,
+        obj: &Object,
+        budget: &mut Budget,
+    ) -> Option<std::rc::Rc<Font>> {
         match obj {
             Object::Reference(id) => {
                 if let Some(f) = self.by_id.get(id) {
@@ -108,7 +133,12 @@ impl FontCache {
 }
 
 /// Decodes a stream-valued entry (ToUnicode, an embedded CMap, a font program).
-pub(crate) fn stream_entry(doc: &Document, dict: &Dictionary, key: &[u8], budget: &mut Budget) -> Option<Vec<u8>> {
+pub(crate) fn stream_entry(
+    doc: &Document,
+    dict: &Dictionary,
+    key: &[u8],
+    budget: &mut Budget,
+) -> Option<Vec<u8>> {
     let s = deref(doc, dict.get(key).ok()?)?.as_stream().ok()?;
     streams::decode(s, budget).ok()
 }
@@ -122,11 +152,19 @@ pub(crate) fn to_unicode(doc: &Document, dict: &Dictionary, budget: &mut Budget)
 pub(crate) fn num_array(doc: &Document, obj: Option<&Object>) -> Vec<f32> {
     obj.and_then(|o| deref(doc, o))
         .and_then(|o| o.as_array().ok())
-        .map(|a| a.iter().map(|o| deref(doc, o).and_then(number).unwrap_or(0.0)).collect())
+        .map(|a| {
+            a.iter()
+                .map(|o| deref(doc, o).and_then(number).unwrap_or(0.0))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-pub(crate) fn dict_entry<'a>(doc: &'a Document, dict: &'a Dictionary, key: &[u8]) -> Option<&'a Dictionary> {
+pub(crate) fn dict_entry<'a>(
+    doc: &'a Document,
+    dict: &'a Dictionary,
+    key: &[u8],
+) -> Option<&'a Dictionary> {
     match deref(doc, dict.get(key).ok()?)? {
         Object::Dictionary(d) => Some(d),
         Object::Stream(s) => Some(&s.dict),

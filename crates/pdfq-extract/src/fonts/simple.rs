@@ -28,7 +28,10 @@ impl SimpleFont {
     }
 
     pub fn load(doc: &Document, dict: &Dictionary, budget: &mut Budget) -> SimpleFont {
-        let subtype = dict.get(b"Subtype").and_then(Object::as_name).unwrap_or(b"");
+        let subtype = dict
+            .get(b"Subtype")
+            .and_then(Object::as_name)
+            .unwrap_or(b"");
         let type3 = subtype == b"Type3";
         let base_font = dict
             .get(b"BaseFont")
@@ -37,9 +40,14 @@ impl SimpleFont {
             .and_then(|o| o.as_name().ok())
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
-        let bare_name = base_font.split_once('+').map_or(base_font.as_str(), |(_, n)| n);
+        let bare_name = base_font
+            .split_once('+')
+            .map_or(base_font.as_str(), |(_, n)| n);
         let descriptor = dict_entry(doc, dict, b"FontDescriptor");
-        let flags = descriptor.and_then(|d| d.get(b"Flags").ok()).and_then(number).unwrap_or(0.0) as u32;
+        let flags = descriptor
+            .and_then(|d| d.get(b"Flags").ok())
+            .and_then(number)
+            .unwrap_or(0.0) as u32;
         let symbolic = flags & 4 != 0 && flags & 32 == 0;
 
         // 1. Glyph names per code: the base encoding, then /Differences.
@@ -50,8 +58,16 @@ impl SimpleFont {
         match enc_obj {
             Some(Object::Name(n)) => base = BaseEncoding::from_name(n),
             Some(Object::Dictionary(d)) => {
-                base = d.get(b"BaseEncoding").and_then(Object::as_name).ok().and_then(BaseEncoding::from_name);
-                differences = d.get(b"Differences").ok().and_then(|o| deref(doc, o)).and_then(|o| o.as_array().ok());
+                base = d
+                    .get(b"BaseEncoding")
+                    .and_then(Object::as_name)
+                    .ok()
+                    .and_then(BaseEncoding::from_name);
+                differences = d
+                    .get(b"Differences")
+                    .ok()
+                    .and_then(|o| deref(doc, o))
+                    .and_then(|o| o.as_array().ok());
             }
             _ => {}
         }
@@ -71,7 +87,11 @@ impl SimpleFont {
         } else {
             None
         };
-        let default_base = if subtype == b"TrueType" { BaseEncoding::WinAnsi } else { BaseEncoding::Standard };
+        let default_base = if subtype == b"TrueType" {
+            BaseEncoding::WinAnsi
+        } else {
+            BaseEncoding::Standard
+        };
         let base_or_default = base.unwrap_or(default_base);
         for (code, slot) in names.iter_mut().enumerate() {
             *slot = match &builtin {
@@ -101,7 +121,10 @@ impl SimpleFont {
         let tounicode = to_unicode(doc, dict, budget);
         let mut text: Vec<Box<str>> = Vec::with_capacity(256);
         for code in 0..256usize {
-            let mapped = tounicode.as_ref().and_then(|c| c.unicode(code as u32, 1)).filter(|s| !is_junk(s));
+            let mapped = tounicode
+                .as_ref()
+                .and_then(|c| c.unicode(code as u32, 1))
+                .filter(|s| !is_junk(s));
             let t = mapped
                 .or_else(|| names[code].as_deref().and_then(glyph_name_text))
                 .or_else(|| {
@@ -129,28 +152,56 @@ impl SimpleFont {
             0.001
         };
         let widths_arr = num_array(doc, dict.get(b"Widths").ok());
-        let first = dict.get(b"FirstChar").ok().and_then(|o| deref(doc, o)).and_then(number).unwrap_or(0.0) as i64;
-        let missing = descriptor.and_then(|d| d.get(b"MissingWidth").ok()).and_then(number).unwrap_or(0.0);
+        let first = dict
+            .get(b"FirstChar")
+            .ok()
+            .and_then(|o| deref(doc, o))
+            .and_then(number)
+            .unwrap_or(0.0) as i64;
+        let missing = descriptor
+            .and_then(|d| d.get(b"MissingWidth").ok())
+            .and_then(number)
+            .unwrap_or(0.0);
         let std14 = pdfboss_encoding::is_standard_14(&base_font);
         let mut widths = vec![0.0f32; 256];
         for (code, w) in widths.iter_mut().enumerate() {
             let idx = code as i64 - first;
-            let stated = if idx >= 0 { widths_arr.get(idx as usize).copied() } else { None };
+            let stated = if idx >= 0 {
+                widths_arr.get(idx as usize).copied()
+            } else {
+                None
+            };
             *w = match stated {
                 Some(v) if v.is_finite() => v * scale,
                 _ if std14 || widths_arr.is_empty() => names[code]
                     .as_deref()
                     .and_then(|n| pdfboss_encoding::standard_14_width(&base_font, n))
                     .map(|v| v * 0.001)
-                    .unwrap_or(if missing > 0.0 { missing * scale } else { FALLBACK_WIDTH }),
+                    .unwrap_or(if missing > 0.0 {
+                        missing * scale
+                    } else {
+                        FALLBACK_WIDTH
+                    }),
                 _ => missing * scale,
             };
         }
         let em = if type3 && font_matrix.len() == 6 {
             let bbox = num_array(doc, dict.get(b"FontBBox").ok());
-            let h = if bbox.len() == 4 { (bbox[3] - bbox[1]).abs() } else { 0.0 };
-            let em = if h > 0.0 { h * font_matrix[3].abs() } else { 1.0 };
-            if em.is_finite() { em.clamp(0.05, 20.0) } else { 1.0 }
+            let h = if bbox.len() == 4 {
+                (bbox[3] - bbox[1]).abs()
+            } else {
+                0.0
+            };
+            let em = if h > 0.0 {
+                h * font_matrix[3].abs()
+            } else {
+                1.0
+            };
+            if em.is_finite() {
+                em.clamp(0.05, 20.0)
+            } else {
+                1.0
+            }
         } else {
             1.0
         };
