@@ -17,7 +17,8 @@ const USAGE: &str =
     "usage: pdfq-extract FILE [--format text|sentences|chunks] [--json] [--isolated] [--out PATH]
        pdfq-extract sentences [FILE|-]
        pdfq-extract child
-       pdfq-extract measure -- CMD [ARGS...]";
+       pdfq-extract segment-speed FILE
+       pdfq-extract measure [--discard-stderr] -- CMD [ARGS...]";
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         Some("child") => pdfq_extract::child_main(),
         Some("measure") => measure(&args[1..]),
         Some("sentences") => segment_text(args.get(1)),
+        Some("segment-speed") => segment_speed(args.get(1)),
         Some("-h" | "--help") | None => {
             eprintln!("{USAGE}");
             ExitCode::from(2)
@@ -187,21 +189,40 @@ fn segment_text(path: Option<&OsString>) -> ExitCode {
 /// Runs a command, waits for it, and prints one JSON line to stderr with its CPU seconds,
 /// peak RSS and wall time (from getrusage of the waited-for children).
 fn measure(args: &[OsString]) -> ExitCode {
-    let args = match args.first().and_then(|a| a.to_str()) {
-        Some("--") => &args[1..],
-        _ => args,
-    };
-    let Some(program) = args.first() else {
+    let mut discard_stderr = false;
+    let mut timeout: Option<f64> = None;
+    let mut rest = args;
+    while let Some(a) = rest.first().and_then(|a| a.to_str()) {
+        match a {
+            "--discard-stderr" => discard_stderr = true,
+            "--timeout" => {
+                timeout = rest
+                    .get(1)
+                    .and_then(|v| v.to_str())
+                    .and_then(|v| v.parse().ok());
+                rest = &rest[1..];
+            }
+            "--" => {
+                rest = &rest[1..];
+                break;
+            }
+            _ => break,
+        }
+        rest = &rest[1..];
+    }
+    let Some(program) = rest.first() else {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(&rest[1..]);
+    if discard_stderr {
+        // Some tools print an error per bad object: gigabytes on a hostile file.
+        cmd.stderr(std::process::Stdio::null());
+    }
     let started = std::time::Instant::now();
-    let status = std::process::Command::new(program)
-        .args(&args[1..])
-        .status();
-    let wall = started.elapsed().as_secs_f64();
-    let status = match status {
-        Ok(s) => s,
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
         Err(e) => {
             eprintln!(
                 "pdfq-extract measure: cannot run {}: {e}",
@@ -210,6 +231,21 @@ fn measure(args: &[OsString]) -> ExitCode {
             return ExitCode::from(127);
         }
     };
+    let mut killed = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) => {}
+            Err(_) => break None,
+        }
+        if timeout.is_some_and(|t| started.elapsed().as_secs_f64() > t) {
+            let _ = child.kill();
+            killed = true;
+            break child.wait().ok();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    let wall = started.elapsed().as_secs_f64();
     let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN);
     let (cpu, rss_kb) = match usage {
         Ok(u) => {
@@ -219,6 +255,7 @@ fn measure(args: &[OsString]) -> ExitCode {
         Err(_) => (f64::NAN, 0),
     };
     use std::os::unix::process::ExitStatusExt;
+    let code = status.and_then(|s| s.code());
     eprintln!(
         "{}",
         serde_json::json!({
@@ -226,9 +263,34 @@ fn measure(args: &[OsString]) -> ExitCode {
             "cpu_s": cpu,
             "max_rss_kb": rss_kb,
             "wall_s": wall,
-            "exit_code": status.code(),
-            "signal": status.signal(),
+            "exit_code": code,
+            "signal": status.and_then(|s| s.signal()),
+            "killed": killed,
         })
     );
-    ExitCode::from(status.code().map_or(128, |c| c.clamp(0, 255) as u8))
+    ExitCode::from(code.map_or(128, |c| c.clamp(0, 255) as u8))
+}
+
+/// Segments FILE repeatedly for at least a second; prints `{"mb_per_s": N, "sentences": N}`.
+fn segment_speed(path: Option<&OsString>) -> ExitCode {
+    let Some(text) = path
+        .and_then(|p| std::fs::read(p).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+    else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let started = std::time::Instant::now();
+    let mut bytes = 0usize;
+    let mut sentences = 0usize;
+    while started.elapsed().as_secs_f64() < 1.0 || bytes == 0 {
+        sentences = pdfq_extract::segment(&text).len();
+        bytes += text.len();
+    }
+    let mb_s = bytes as f64 / 1e6 / started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"mb_per_s": mb_s, "sentences": sentences, "bytes": text.len()})
+    );
+    ExitCode::SUCCESS
 }

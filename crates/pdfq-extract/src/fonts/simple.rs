@@ -80,9 +80,7 @@ impl SimpleFont {
                 base = Some(BaseEncoding::ZapfDingbats);
                 None
             } else {
-                descriptor
-                    .and_then(|d| stream_entry(doc, d, b"FontFile", budget))
-                    .and_then(|p| pdfboss_encoding::type1_builtin_encoding(&p))
+                descriptor.and_then(|d| builtin_encoding(doc, d, budget))
             }
         } else {
             None
@@ -207,6 +205,28 @@ impl SimpleFont {
         };
         SimpleFont { text, widths, em }
     }
+}
+
+/// The encoding built into an embedded Type 1 or CFF program: code -> glyph name.
+fn builtin_encoding(
+    doc: &Document,
+    descriptor: &Dictionary,
+    budget: &mut Budget,
+) -> Option<Box<[Option<String>; 256]>> {
+    if let Some(program) = stream_entry(doc, descriptor, b"FontFile", budget) {
+        return pdfboss_encoding::type1_builtin_encoding(&program);
+    }
+    let program = stream_entry(doc, descriptor, b"FontFile3", budget)?;
+    let cff = ttf_parser::cff::Table::parse(&program)?;
+    let mut table: Box<[Option<String>; 256]> = Box::new(std::array::from_fn(|_| None));
+    for (code, slot) in table.iter_mut().enumerate() {
+        *slot = cff
+            .glyph_index(code as u8)
+            .filter(|g| g.0 != 0)
+            .and_then(|g| cff.glyph_name(g))
+            .map(str::to_string);
+    }
+    Some(table)
 }
 
 /// A ToUnicode entry that maps to nothing useful (NUL, controls) is ignored in favour of names.
