@@ -1,6 +1,8 @@
 //! Glyph positions to text: baselines make lines, gaps make spaces, right-to-left runs are
 //! put in logical order.
 
+use unicode_normalization::UnicodeNormalization;
+
 /// A positioned glyph; its text is `PageGlyphs::text[start..end]`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Glyph {
@@ -22,6 +24,8 @@ pub(crate) struct Glyph {
 const WORD_GAP: f32 = 0.15;
 /// A baseline shift larger than this fraction of the font size starts a new line.
 const LINE_SHIFT: f32 = 0.5;
+/// Letter spacing up to this fraction of the font size can still be inside a word.
+const MAX_LETTER_SPACING: f32 = 0.4;
 
 #[derive(Debug, Default)]
 pub(crate) struct PageGlyphs {
@@ -51,31 +55,57 @@ impl PageGlyphs {
     pub fn into_text(self) -> String {
         let mut out = String::with_capacity(self.text.len() + self.text.len() / 4);
         let mut run: Vec<(f32, usize)> = Vec::new();
-        let mut i = 0;
+        let mut prev_line: Option<(String, f32, f32)> = None;
         let gl = &self.glyphs;
+        let mut i = 0;
         while i < gl.len() {
-            // A run: consecutive glyphs on one baseline and in one direction.
+            // A run: consecutive glyphs on one baseline, in one (possibly mirrored) direction,
+            // never jumping far back (that is another column, or text drawn again).
             let first = gl[i];
             let size = first.size.max(0.1);
             run.clear();
             let mut j = i;
+            let mut last_along = 0.0f32;
+            let mut has_rtl = false;
             while j < gl.len() {
                 let g = &gl[j];
+                let along = (g.x - first.x) * first.dx + (g.y - first.y) * first.dy;
+                let rtl = self.str_of(g).chars().any(is_rtl);
                 if j > i {
-                    let same_dir = g.dx * first.dx + g.dy * first.dy > 0.95;
+                    let dot = g.dx * first.dx + g.dy * first.dy;
                     let perp = -(g.x - first.x) * first.dy + (g.y - first.y) * first.dx;
-                    if !same_dir || perp.abs() > LINE_SHIFT * size.max(g.size) {
+                    let back = along < last_along - 1.0 * size.max(g.size);
+                    if dot.abs() < 0.95
+                        || perp.abs() > LINE_SHIFT * size.max(g.size)
+                        || (back && !rtl)
+                    {
                         break;
                     }
                 }
-                let along = (g.x - first.x) * first.dx + (g.y - first.y) * first.dy;
+                has_rtl |= rtl;
+                last_along = along;
                 run.push((along, j));
                 j += 1;
             }
-            // Visual order along the baseline (content order breaks ties).
-            run.sort_by(|a, b| a.0.total_cmp(&b.0));
+            // Right-to-left text may be drawn in logical order; put it in visual order.
+            if has_rtl {
+                run.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+            let before = out.len();
             self.emit_run(&run, &first, &mut out);
-            out.push('\n');
+            if out.len() > before {
+                // The same text drawn again at (nearly) the same place: fake bold or a shadow.
+                let tol = 0.2 * size;
+                let repeated = prev_line.as_ref().is_some_and(|(text, x, y)| {
+                    (x - first.x).abs() < tol && (y - first.y).abs() < tol && *text == out[before..]
+                });
+                if repeated {
+                    out.truncate(before);
+                } else {
+                    prev_line = Some((out[before..].to_string(), first.x, first.y));
+                    out.push('\n');
+                }
+            }
             i = j;
         }
         out
@@ -83,34 +113,72 @@ impl PageGlyphs {
 
     fn emit_run(&self, run: &[(f32, usize)], first: &Glyph, out: &mut String) {
         let line_start = out.len();
-        let mut prev: Option<(f32, &Glyph)> = None;
-        let mut rtl = false;
+        // Letter-spaced text: a word gap must clearly exceed the run's own letter spacing.
+        let mut min_gap = f32::INFINITY;
+        let mut prev_end: Option<f32> = None;
         for &(along, idx) in run {
+            let g = &self.glyphs[idx];
+            if self.str_of(g).chars().all(char::is_whitespace) {
+                prev_end = None;
+                continue;
+            }
+            if let Some(pe) = prev_end {
+                min_gap = min_gap.min(along - pe);
+            }
+            prev_end = Some(along + (g.ex - g.x) * first.dx + (g.ey - g.y) * first.dy);
+        }
+        let mut prev: Option<(f32, &Glyph)> = None;
+        let mut pending_space = false;
+        let mut rtl = false;
+        let mut k = 0;
+        while k < run.len() {
+            let (along, idx) = run[k];
+            k += 1;
             let g = &self.glyphs[idx];
             let t = self.str_of(g);
             if t.chars().all(char::is_whitespace) {
-                // An explicit space: remembered as a gap, not copied (avoids doubles).
-                if let Some((_, p)) = prev
-                    && !out[line_start..].ends_with(' ')
-                    && !out[line_start..].is_empty()
-                {
-                    let _ = p;
-                    out.push(' ');
-                }
+                // An explicit space: remembered, not copied (avoids doubles).
+                pending_space = prev.is_some();
                 continue;
             }
             if let Some((p_along, p)) = prev {
                 let p_len = (p.ex - p.x) * first.dx + (p.ey - p.y) * first.dy;
                 let gap = along - (p_along + p_len);
                 let size = p.size.max(g.size).max(0.1);
-                // The same glyph drawn again at (nearly) the same spot: fake bold or shadow.
                 if t == self.str_of(p) && (along - p_along).abs() < 0.1 * size {
                     continue;
                 }
-                if gap > WORD_GAP * size && !out.ends_with(' ') {
+                // A diacritic drawn over the previous letter joins it.
+                if let Some(mark) = combining_form(t)
+                    && along < p_along + p_len.max(0.0) + 0.05 * size
+                {
+                    out.push(mark);
+                    continue;
+                }
+                let wide = if min_gap.is_finite() {
+                    (min_gap * 1.3).min(MAX_LETTER_SPACING * size)
+                } else {
+                    0.0
+                };
+                let threshold = (WORD_GAP * size).max(wide);
+                if (pending_space || gap > threshold) && !out.ends_with(' ') {
                     out.push(' ');
                 }
+            } else if let Some(mark) = combining_form(t)
+                && let Some(&(n_along, n_idx)) = run.get(k)
+            {
+                // A diacritic drawn before the letter it sits on.
+                let n = &self.glyphs[n_idx];
+                let n_len = (n.ex - n.x) * first.dx + (n.ey - n.y) * first.dy;
+                if along + 0.05 * g.size >= n_along && along <= n_along + n_len {
+                    out.push_str(self.str_of(n));
+                    out.push(mark);
+                    prev = Some((n_along, n));
+                    k += 1;
+                    continue;
+                }
             }
+            pending_space = false;
             rtl |= t.chars().any(is_rtl);
             out.push_str(t);
             prev = Some((along, g));
@@ -118,12 +186,47 @@ impl PageGlyphs {
         while out.len() > line_start && out.ends_with(' ') {
             out.pop();
         }
-        if rtl {
-            let fixed = visual_to_logical(&out[line_start..]);
+        let line = &out[line_start..];
+        let needs_nfc = line.chars().any(|c| ('\u{0300}'..='\u{036F}').contains(&c));
+        if rtl || needs_nfc {
+            let mut fixed = if rtl {
+                visual_to_logical(line)
+            } else {
+                line.to_string()
+            };
+            if needs_nfc {
+                fixed = fixed.nfc().collect();
+            }
             out.truncate(line_start);
             out.push_str(&fixed);
         }
     }
+}
+
+/// The combining mark for a spacing diacritic (TeX and others draw accents as glyphs).
+fn combining_form(t: &str) -> Option<char> {
+    let mut chars = t.chars();
+    let c = chars.next()?;
+    if chars.next().is_some() {
+        return None;
+    }
+    Some(match c {
+        '`' | '\u{02CB}' => '\u{0300}',
+        '\u{00B4}' | '\u{02CA}' => '\u{0301}',
+        '^' | '\u{02C6}' => '\u{0302}',
+        '~' | '\u{02DC}' => '\u{0303}',
+        '\u{00AF}' | '\u{02C9}' => '\u{0304}',
+        '\u{02D8}' => '\u{0306}',
+        '\u{02D9}' => '\u{0307}',
+        '\u{00A8}' => '\u{0308}',
+        '\u{02DA}' => '\u{030A}',
+        '\u{02DD}' => '\u{030B}',
+        '\u{02C7}' => '\u{030C}',
+        '\u{00B8}' => '\u{0327}',
+        '\u{02DB}' => '\u{0328}',
+        c @ '\u{0300}'..='\u{036F}' => c,
+        _ => return None,
+    })
 }
 
 fn ligature(t: &str) -> Option<&'static str> {
@@ -149,62 +252,73 @@ pub(crate) fn is_rtl(c: char) -> bool {
 }
 
 /// Glyphs come in visual (left-to-right) order; right-to-left text is read the other way.
-/// Reverses each maximal stretch of right-to-left characters (with the spaces and marks
-/// between them), so words and the word order inside the stretch come out logical; a line
-/// that is mostly right-to-left also has its stretches put in right-to-left order.
+/// Word by word: inside a word, right-to-left stretches are reversed (digits and Latin keep
+/// their order); a line that is mostly right-to-left has its word order reversed too, with
+/// consecutive left-to-right words kept in their order.
 fn visual_to_logical(line: &str) -> String {
-    let chars: Vec<char> = line.chars().collect();
-    let strong_rtl = |c: char| is_rtl(c) && !is_arabic_digit(c);
-    // Segments: (is_rtl, chars)
-    let mut segments: Vec<(bool, Vec<char>)> = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        if strong_rtl(chars[i]) {
-            let mut j = i + 1;
-            let mut last_rtl = i;
-            while j < chars.len() {
-                let c = chars[j];
-                if strong_rtl(c) {
-                    last_rtl = j;
-                } else if !(c.is_whitespace() || is_neutral(c)) {
-                    break;
-                }
-                j += 1;
-            }
-            let mut seg: Vec<char> = chars[i..=last_rtl].to_vec();
-            seg.reverse();
-            segments.push((true, seg));
-            i = last_rtl + 1;
-        } else {
-            let start = i;
-            while i < chars.len() && !strong_rtl(chars[i]) {
-                i += 1;
-            }
-            segments.push((false, chars[start..i].to_vec()));
+    let words: Vec<String> = line
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(word_to_logical)
+        .collect();
+    let strong_rtl = |w: &String| w.chars().any(|c| is_rtl(c) && !is_arabic_digit(c));
+    let rtl_words = words.iter().filter(|w| strong_rtl(w)).count();
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    let mut last_rtl: Option<bool> = None;
+    for w in words {
+        let r = strong_rtl(&w);
+        match groups.last_mut() {
+            Some(g) if last_rtl == Some(r) => g.push(w),
+            _ => groups.push(vec![w]),
+        }
+        last_rtl = Some(r);
+    }
+    let mostly_rtl = rtl_words * 2 > groups.iter().map(Vec::len).sum::<usize>();
+    // Within a right-to-left group the visual word order is reversed.
+    for g in &mut groups {
+        if g.first().is_some_and(&strong_rtl) {
+            g.reverse();
         }
     }
-    let rtl_count = chars.iter().filter(|c| strong_rtl(**c)).count();
-    let ltr_count = chars
-        .iter()
-        .filter(|c| c.is_alphabetic() && !strong_rtl(**c))
-        .count();
-    if rtl_count > ltr_count {
-        segments.reverse();
+    if mostly_rtl {
+        groups.reverse();
     }
-    let mut s: String = segments.into_iter().flat_map(|(_, seg)| seg).collect();
-    // Reversal moves the boundary spaces; keep the line trimmed.
-    let trimmed = s.trim().to_string();
-    s.clear();
-    s.push_str(&trimmed);
-    s
+    groups.into_iter().flatten().collect::<Vec<_>>().join(" ")
+}
+
+fn word_to_logical(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let mut parts: Vec<(bool, Vec<char>)> = Vec::new();
+    for c in chars {
+        let r =
+            is_rtl(c) && !is_arabic_digit(c) || (is_mark(c) && parts.last().is_some_and(|p| p.0));
+        match parts.last_mut() {
+            Some(p) if p.0 == r => p.1.push(c),
+            _ => parts.push((r, vec![c])),
+        }
+    }
+    let rtl_len: usize = parts.iter().filter(|p| p.0).map(|p| p.1.len()).sum();
+    if rtl_len == 0 {
+        return word.to_string();
+    }
+    let ltr_len: usize = parts.iter().filter(|p| !p.0).map(|p| p.1.len()).sum();
+    for p in &mut parts {
+        if p.0 {
+            p.1.reverse();
+        }
+    }
+    if rtl_len >= ltr_len {
+        parts.reverse();
+    }
+    parts.into_iter().flat_map(|p| p.1).collect()
+}
+
+fn is_mark(c: char) -> bool {
+    matches!(c as u32, 0x0300..=0x036F | 0x064B..=0x065F | 0x0670 | 0x06D6..=0x06ED | 0x200C | 0x200D)
 }
 
 fn is_arabic_digit(c: char) -> bool {
     matches!(c as u32, 0x0660..=0x0669 | 0x06F0..=0x06F9)
-}
-
-fn is_neutral(c: char) -> bool {
-    !c.is_alphanumeric() || matches!(c as u32, 0x0300..=0x036F)
 }
 
 #[cfg(test)]
@@ -236,12 +350,36 @@ mod tests {
     }
 
     #[test]
-    fn fake_bold_is_dropped_and_order_is_visual() {
+    fn fake_bold_is_dropped() {
         let mut p = PageGlyphs::default();
-        p.push(g(5.0, 100.0, 5.0), "b");
         p.push(g(0.0, 100.0, 5.0), "a");
         p.push(g(0.2, 100.0, 5.0), "a");
-        assert_eq!(p.into_text(), "ab\n");
+        p.push(g(5.0, 100.0, 5.0), "b");
+        p.push(g(20.0, 100.0, 5.0), "c");
+        // The whole line drawn again, slightly offset.
+        p.push(g(0.3, 100.3, 5.0), "a");
+        p.push(g(5.3, 100.3, 5.0), "b");
+        p.push(g(20.3, 100.3, 5.0), "c");
+        assert_eq!(p.into_text(), "ab c\n");
+    }
+
+    #[test]
+    fn accents_join_their_letters() {
+        let mut p = PageGlyphs::default();
+        p.push(g(0.0, 100.0, 5.0), "e");
+        p.push(g(1.0, 100.0, 3.0), "\u{00B4}");
+        p.push(g(5.0, 100.0, 5.0), "t");
+        p.push(g(10.0, 100.0, 5.0), "e");
+        assert_eq!(p.into_text(), "\u{00E9}te\n");
+    }
+
+    #[test]
+    fn logical_order_rtl_is_sorted_visually_then_read_right_to_left() {
+        // Drawn in logical order (right to left positions): alef at the right.
+        let mut p = PageGlyphs::default();
+        p.push(g(20.0, 100.0, 5.0), "\u{0627}");
+        p.push(g(15.0, 100.0, 5.0), "\u{0628}");
+        assert_eq!(p.into_text(), "\u{0627}\u{0628}\n");
     }
 
     #[test]
