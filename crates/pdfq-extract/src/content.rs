@@ -129,6 +129,110 @@ impl<'a, 's> Interpreter<'a, 's> {
         }
     }
 
+    /// Draws the appearance streams of the page's visible annotations (form field values,
+    /// stamps, free text), as viewers and pdftotext do.
+    pub fn run_annotations(
+        &mut self,
+        page: &'a Dictionary,
+        resources: Option<&'a Dictionary>,
+    ) -> Result<(), ExtractError> {
+        let doc = self.doc;
+        let Some(annots) = page
+            .get(b"Annots")
+            .ok()
+            .and_then(|o| deref(doc, o))
+            .and_then(|o| o.as_array().ok())
+        else {
+            return Ok(());
+        };
+        for annot in annots.iter().take(10_000) {
+            let Some(a) = deref(doc, annot).and_then(|o| o.as_dict().ok()) else {
+                continue;
+            };
+            let flags = a
+                .get(b"F")
+                .ok()
+                .and_then(|o| deref(doc, o))
+                .and_then(crate::pagetree::number)
+                .unwrap_or(0.0) as u32;
+            let subtype = a.get(b"Subtype").and_then(Object::as_name).unwrap_or(b"");
+            // Hidden (2) or no-view (32) annotations, and pop-ups, are not drawn.
+            if flags & (2 | 32) != 0 || subtype == b"Popup" {
+                continue;
+            }
+            let Some(ap) = resolve_dict(doc, a.get(b"AP").ok()) else {
+                continue;
+            };
+            let Some(normal) = ap.get(b"N").ok() else {
+                continue;
+            };
+            let (id, stream) = match normal {
+                Object::Reference(id) => match doc.get_object(*id) {
+                    Ok(Object::Stream(s)) => (*id, s),
+                    Ok(Object::Dictionary(states)) => {
+                        let Some(state) = a.get(b"AS").and_then(Object::as_name).ok() else {
+                            continue;
+                        };
+                        let Ok(Object::Reference(sid)) = states.get(state) else {
+                            continue;
+                        };
+                        let Ok(s) = doc.get_object(*sid).and_then(Object::as_stream) else {
+                            continue;
+                        };
+                        (*sid, s)
+                    }
+                    _ => continue,
+                },
+                Object::Dictionary(states) => {
+                    let Some(state) = a.get(b"AS").and_then(Object::as_name).ok() else {
+                        continue;
+                    };
+                    let Ok(Object::Reference(sid)) = states.get(state) else {
+                        continue;
+                    };
+                    let Ok(s) = doc.get_object(*sid).and_then(Object::as_stream) else {
+                        continue;
+                    };
+                    (*sid, s)
+                }
+                _ => continue,
+            };
+            let Some(rect) = rect_entry(doc, a, b"Rect") else {
+                continue;
+            };
+            // Map the form's (transformed) bounding box onto the annotation rectangle.
+            let m = matrix_entry(doc, &stream.dict).unwrap_or(Matrix::IDENTITY);
+            let bbox = rect_entry(doc, &stream.dict, b"BBox").unwrap_or(rect);
+            let corners = [
+                m.apply(bbox[0], bbox[1]),
+                m.apply(bbox[2], bbox[1]),
+                m.apply(bbox[0], bbox[3]),
+                m.apply(bbox[2], bbox[3]),
+            ];
+            let (x0, x1) = corners.iter().fold((f32::MAX, f32::MIN), |(lo, hi), c| {
+                (lo.min(c.0), hi.max(c.0))
+            });
+            let (y0, y1) = corners.iter().fold((f32::MAX, f32::MIN), |(lo, hi), c| {
+                (lo.min(c.1), hi.max(c.1))
+            });
+            let (w, h) = (x1 - x0, y1 - y0);
+            let sx = if w.abs() > 1e-6 {
+                (rect[2] - rect[0]) / w
+            } else {
+                1.0
+            };
+            let sy = if h.abs() > 1e-6 {
+                (rect[3] - rect[1]) / h
+            } else {
+                1.0
+            };
+            let a_m = Matrix([sx, 0.0, 0.0, sy, rect[0] - x0 * sx, rect[1] - y0 * sy]);
+            let gs = GState::new(a_m);
+            self.draw_form(id, stream, resources, &gs)?;
+        }
+        Ok(())
+    }
+
     /// Interprets a page's content streams (already concatenated).
     pub fn run_page(
         &mut self,
@@ -302,6 +406,21 @@ impl<'a, 's> Interpreter<'a, 's> {
         if stream.dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Form".as_slice()) {
             return Ok(());
         }
+        self.draw_form(id, stream, resources, gs)
+    }
+
+    fn draw_form(
+        &mut self,
+        id: ObjectId,
+        stream: &'a lopdf::Stream,
+        resources: Option<&'a Dictionary>,
+        gs: &GState,
+    ) -> Result<(), ExtractError> {
+        if self.form_chain.contains(&id)
+            || self.form_chain.len() as u32 >= self.budget.limits.max_recursion_depth
+        {
+            return Ok(());
+        }
         let content = match self.state.forms.get(&id) {
             Some(c) => c.clone(),
             None => {
@@ -398,6 +517,23 @@ impl<'a, 's> Interpreter<'a, 's> {
             Matrix::translate(off, 0.0).mul(tm)
         };
     }
+}
+
+fn rect_entry(doc: &Document, dict: &Dictionary, key: &[u8]) -> Option<[f32; 4]> {
+    let arr = deref(doc, dict.get(key).ok()?)?.as_array().ok()?;
+    if arr.len() != 4 {
+        return None;
+    }
+    let mut v = [0.0f32; 4];
+    for (slot, o) in v.iter_mut().zip(arr) {
+        *slot = crate::pagetree::number(deref(doc, o)?)?;
+    }
+    v.iter().all(|x| x.is_finite()).then_some([
+        v[0].min(v[2]),
+        v[1].min(v[3]),
+        v[0].max(v[2]),
+        v[1].max(v[3]),
+    ])
 }
 
 fn matrix_entry(doc: &Document, dict: &Dictionary) -> Option<Matrix> {

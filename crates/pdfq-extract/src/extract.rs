@@ -122,5 +122,6 @@ fn page_text(
     }
     let mut interp = Interpreter::new(doc, state, budget, page.bbox);
     interp.run_page(&content, page.resources)?;
+    interp.run_annotations(page.dict, page.resources)?;
     Ok(interp.out.into_text())
 }
