@@ -8,6 +8,7 @@
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
@@ -73,7 +74,10 @@ pub fn extract_isolated(
 ) -> Result<Document, ExtractError> {
     let started = Instant::now();
     let deadline = started + limits.wall_timeout;
+    // Its own process group, so a kill also reaches anything it started (which would
+    // otherwise hold the pipes open).
     let mut child = Command::new(program)
+        .process_group(0)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -177,6 +181,12 @@ fn timed_out(limits: &IsolationLimits) -> ExtractError {
 }
 
 fn kill(child: &mut Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
