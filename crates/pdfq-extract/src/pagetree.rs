@@ -12,7 +12,8 @@ use crate::limits::Limits;
 pub(crate) struct PageNode<'a> {
     pub dict: &'a Dictionary,
     pub resources: Option<&'a Dictionary>,
-    /// The visible area (CropBox, else MediaBox) as x0, y0, x1, y1.
+    /// The media box as x0, y0, x1, y1. Text outside it is dropped; pdftotext also keeps
+    /// text outside the crop box by default, so it is not used.
     pub bbox: [f32; 4],
 }
 
@@ -20,7 +21,6 @@ pub(crate) struct PageNode<'a> {
 struct Inherited<'a> {
     resources: Option<&'a Dictionary>,
     media: Option<[f32; 4]>,
-    crop: Option<[f32; 4]>,
 }
 
 pub(crate) fn pages<'a>(
@@ -38,7 +38,6 @@ pub(crate) fn pages<'a>(
         let inherited = Inherited {
             resources: None,
             media: None,
-            crop: None,
         };
         walk(doc, root, inherited, 0, &mut visited, &mut out, limits)?;
     }
@@ -50,7 +49,6 @@ pub(crate) fn pages<'a>(
                 let inherited = Inherited {
                     resources: None,
                     media: None,
-                    crop: None,
                 };
                 push_page(doc, dict, inherited, &mut out, limits)?;
             }
@@ -78,7 +76,6 @@ fn walk<'a>(
     let inherited = Inherited {
         resources: resolve_dict(doc, dict.get(b"Resources").ok()).or(inherited.resources),
         media: rect(doc, dict.get(b"MediaBox").ok()).or(inherited.media),
-        crop: rect(doc, dict.get(b"CropBox").ok()).or(inherited.crop),
     };
     let kids = dict
         .get(b"Kids")
@@ -117,24 +114,10 @@ fn push_page<'a>(
     let media = rect(doc, dict.get(b"MediaBox").ok())
         .or(inherited.media)
         .unwrap_or([0.0, 0.0, 612.0, 792.0]);
-    let crop = rect(doc, dict.get(b"CropBox").ok()).or(inherited.crop);
-    // The crop box is clipped to the media box; a degenerate one is ignored.
-    let bbox = match crop {
-        Some(c) => {
-            let b = [
-                c[0].max(media[0]),
-                c[1].max(media[1]),
-                c[2].min(media[2]),
-                c[3].min(media[3]),
-            ];
-            if b[2] > b[0] && b[3] > b[1] { b } else { media }
-        }
-        None => media,
-    };
     out.push(PageNode {
         dict,
         resources,
-        bbox,
+        bbox: media,
     });
     Ok(())
 }

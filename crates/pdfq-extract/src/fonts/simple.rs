@@ -141,6 +141,24 @@ impl SimpleFont {
                 .unwrap_or_default();
             text.push(t.into_boxed_str());
         }
+        // Names the glyph list cannot read (`g18`, subset-specific names): the embedded
+        // program's own encoding may still name the glyph at that code.
+        let unreadable = (0..256).any(|c| text[c].is_empty() && from_differences[c]);
+        if unreadable && !type3 {
+            let table = match builtin {
+                Some(t) => Some(t),
+                None => descriptor.and_then(|d| builtin_encoding(doc, d, budget)),
+            };
+            if let Some(table) = table {
+                for code in 0..256usize {
+                    if text[code].is_empty()
+                        && let Some(t) = table[code].as_deref().and_then(glyph_name_text)
+                    {
+                        text[code] = t.into_boxed_str();
+                    }
+                }
+            }
+        }
 
         // 3. Widths.
         let font_matrix = num_array(doc, dict.get(b"FontMatrix").ok());
