@@ -24,6 +24,8 @@ pub(crate) struct Glyph {
 const WORD_GAP: f32 = 0.15;
 /// A baseline shift larger than this fraction of the font size starts a new line.
 const LINE_SHIFT: f32 = 0.5;
+/// Baselines further apart than this fraction of the font size are in different blocks.
+const BLOCK_GAP: f32 = 1.8;
 /// Letter spacing up to this fraction of the font size can still be inside a word.
 const MAX_LETTER_SPACING: f32 = 0.4;
 
@@ -55,7 +57,7 @@ impl PageGlyphs {
     pub fn into_text(self) -> String {
         let mut out = String::with_capacity(self.text.len() + self.text.len() / 4);
         let mut run: Vec<(f32, usize)> = Vec::new();
-        let mut prev_line: Option<(String, f32, f32)> = None;
+        let mut prev_line: Option<(String, f32, f32, f32)> = None;
         let gl = &self.glyphs;
         let mut i = 0;
         while i < gl.len() {
@@ -91,18 +93,33 @@ impl PageGlyphs {
             if has_rtl {
                 run.sort_by(|a, b| a.0.total_cmp(&b.0));
             }
-            let before = out.len();
+            // A wide gap between baselines (or a jump up, to another column) ends a block:
+            // a blank line, as pdftotext prints between blocks and as sentence splitting uses.
+            let block_break = prev_line.as_ref().is_some_and(|(_, px, py, psize)| {
+                let d = (first.y - py) * first.dx - (first.x - px) * first.dy;
+                d > 1.0 * size || -d > BLOCK_GAP * size.max(*psize)
+            });
+            let mut before = out.len();
+            if block_break {
+                out.push('\n');
+            }
+            let start = out.len();
             self.emit_run(&run, &first, &mut out);
-            if out.len() > before {
+            if out.len() == start {
+                out.truncate(before);
+            } else {
+                if block_break {
+                    before += 1;
+                }
                 // The same text drawn again at (nearly) the same place: fake bold or a shadow.
                 let tol = 0.2 * size;
-                let repeated = prev_line.as_ref().is_some_and(|(text, x, y)| {
+                let repeated = prev_line.as_ref().is_some_and(|(text, x, y, _)| {
                     (x - first.x).abs() < tol && (y - first.y).abs() < tol && *text == out[before..]
                 });
                 if repeated {
-                    out.truncate(before);
+                    out.truncate(before - usize::from(block_break));
                 } else {
-                    prev_line = Some((out[before..].to_string(), first.x, first.y));
+                    prev_line = Some((out[before..].to_string(), first.x, first.y, size));
                     out.push('\n');
                 }
             }

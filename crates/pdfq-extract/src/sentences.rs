@@ -269,32 +269,46 @@ fn is_roman(w: &str) -> bool {
 
 /// Joins a page's wrapped lines into running text: a line ending in a hyphenated word
 /// part is joined to the next without the hyphen; other lines are joined with a space.
+/// A blank line, or a short line without final punctuation before a capitalised line
+/// (a heading), ends a paragraph.
 fn join_lines(text: &str, out: &mut String) {
+    let longest = text
+        .lines()
+        .map(|l| l.trim().chars().count())
+        .max()
+        .unwrap_or(0);
     let mut lines = text.lines().map(str::trim).peekable();
     while let Some(line) = lines.next() {
         if line.is_empty() {
-            // Keep paragraph breaks: the segmenter treats a blank line as a boundary.
-            if !out.ends_with("\n\n") {
+            if !out.is_empty() && !out.ends_with("\n\n") {
                 out.push_str("\n\n");
             }
             continue;
         }
         let next = lines.peek().copied().unwrap_or("");
-        let hyphenated = line.len() > 1
-            && (line.ends_with('-') || line.ends_with('\u{00AD}'))
-            && line[..line.len() - line.chars().last().map_or(1, char::len_utf8)]
-                .chars()
-                .last()
-                .is_some_and(char::is_alphabetic)
+        let last = line.chars().last().unwrap_or(' ');
+        let hyphenated = line.chars().count() > 1
+            && (last == '-' || last == '\u{00AD}')
+            && line.chars().rev().nth(1).is_some_and(char::is_alphabetic)
             && next.chars().next().is_some_and(char::is_lowercase);
         if hyphenated {
-            let cut = line.len() - line.chars().last().map_or(1, char::len_utf8);
-            out.push_str(&line[..cut]);
+            out.push_str(&line[..line.len() - last.len_utf8()]);
+            continue;
+        }
+        out.push_str(line);
+        let heading = line.chars().count() * 10 < longest * 6
+            && !matches!(
+                last,
+                '.' | '!' | '?' | ':' | ';' | ',' | '-' | '(' | '\u{3002}'
+            )
+            && next
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+        if heading {
+            out.push_str("\n\n");
         } else {
-            out.push_str(line);
-            if !next.is_empty() || lines.peek().is_none() {
-                out.push(' ');
-            }
+            out.push(' ');
         }
     }
 }
@@ -399,6 +413,20 @@ mod tests {
         assert_eq!(
             seg("Это тест. Второе предложение."),
             ["Это тест.", "Второе предложение."]
+        );
+    }
+
+    #[test]
+    fn headings_are_their_own_sentences() {
+        let pages = vec![PageText {
+            number: 1,
+            text: "1. Introduction\nDynamic languages such as JavaScript are popular and widely used today\nsince they are expressive.\n".into(),
+        }];
+        let s = sentences_for_pages(&pages);
+        assert_eq!(s[0].text, "1. Introduction");
+        assert_eq!(
+            s[1].text,
+            "Dynamic languages such as JavaScript are popular and widely used today since they are expressive."
         );
     }
 
