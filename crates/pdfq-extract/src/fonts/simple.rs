@@ -123,7 +123,20 @@ impl SimpleFont {
                 .as_ref()
                 .and_then(|c| c.unicode(code as u32, 1))
                 .filter(|s| !is_junk(s));
+            // Symbol and ZapfDingbats name their glyphs a1, a2...: the table is read directly.
+            let symbol_table = matches!(
+                base,
+                Some(BaseEncoding::Symbol | BaseEncoding::ZapfDingbats)
+            ) && builtin.is_none()
+                && !from_differences[code];
             let t = mapped
+                .or_else(|| {
+                    if symbol_table {
+                        base_or_default.text(code as u8).map(String::from)
+                    } else {
+                        None
+                    }
+                })
                 .or_else(|| names[code].as_deref().and_then(glyph_name_text))
                 .or_else(|| {
                     if from_differences[code] {
