@@ -65,6 +65,18 @@ impl PageGlyphs {
             // never jumping far back (that is another column, or text drawn again).
             let first = gl[i];
             let size = first.size.max(0.1);
+            // CJK set upright, one glyph under the other, with a horizontal font: the run's
+            // axis is the stacking direction.
+            let stacked = gl.get(i + 1).is_some_and(|n| self.is_stacked(&first, n));
+            let mut axis = first;
+            if let Some(n) = gl.get(i + 1).filter(|_| stacked) {
+                let (vx, vy) = (n.x - first.x, n.y - first.y);
+                let len = (vx * vx + vy * vy).sqrt().max(1e-6);
+                axis.dx = vx / len;
+                axis.dy = vy / len;
+            }
+            let first = axis;
+            let own_dir = (gl[i].dx, gl[i].dy);
             run.clear();
             let mut j = i;
             let mut last_along = 0.0f32;
@@ -74,7 +86,7 @@ impl PageGlyphs {
                 let along = (g.x - first.x) * first.dx + (g.y - first.y) * first.dy;
                 let rtl = self.str_of(g).chars().any(is_rtl);
                 if j > i {
-                    let dot = g.dx * first.dx + g.dy * first.dy;
+                    let dot = g.dx * own_dir.0 + g.dy * own_dir.1;
                     let perp = -(g.x - first.x) * first.dy + (g.y - first.y) * first.dx;
                     let back = along < last_along - 1.0 * size.max(g.size);
                     if dot.abs() < 0.95
@@ -104,7 +116,7 @@ impl PageGlyphs {
                 out.push('\n');
             }
             let start = out.len();
-            self.emit_run(&run, &first, &mut out);
+            self.emit_run(&run, &first, stacked, &mut out);
             if out.len() == start {
                 out.truncate(before);
             } else {
@@ -128,7 +140,20 @@ impl PageGlyphs {
         out
     }
 
-    fn emit_run(&self, run: &[(f32, usize)], first: &Glyph, out: &mut String) {
+    /// Whether `n` sits right under `g` (one em down, not advanced along the baseline).
+    fn is_stacked(&self, g: &Glyph, n: &Glyph) -> bool {
+        let size = g.size.max(0.1);
+        let (vx, vy) = (n.x - g.x, n.y - g.y);
+        let along = vx * g.dx + vy * g.dy;
+        let down = -(-vx * g.dy + vy * g.dx);
+        let cjk = |t: &str| t.chars().next().is_some_and(is_cjk);
+        along.abs() < 0.3 * size
+            && (0.7 * size..1.6 * size).contains(&down)
+            && cjk(self.str_of(g))
+            && cjk(self.str_of(n))
+    }
+
+    fn emit_run(&self, run: &[(f32, usize)], first: &Glyph, stacked: bool, out: &mut String) {
         let line_start = out.len();
         // Letter-spaced text: a word gap must clearly exceed the run's own letter spacing.
         let mut min_gap = f32::INFINITY;
@@ -142,7 +167,7 @@ impl PageGlyphs {
             if let Some(pe) = prev_end {
                 min_gap = min_gap.min(along - pe);
             }
-            prev_end = Some(along + (g.ex - g.x) * first.dx + (g.ey - g.y) * first.dy);
+            prev_end = Some(along + extent(g, first, stacked));
         }
         let mut prev: Option<(f32, &Glyph)> = None;
         let mut pending_space = false;
@@ -159,7 +184,7 @@ impl PageGlyphs {
                 continue;
             }
             if let Some((p_along, p)) = prev {
-                let p_len = (p.ex - p.x) * first.dx + (p.ey - p.y) * first.dy;
+                let p_len = extent(p, first, stacked);
                 let gap = along - (p_along + p_len);
                 let size = p.size.max(g.size).max(0.1);
                 if t == self.str_of(p) && (along - p_along).abs() < 0.1 * size {
@@ -186,7 +211,7 @@ impl PageGlyphs {
             {
                 // A diacritic drawn before the letter it sits on.
                 let n = &self.glyphs[n_idx];
-                let n_len = (n.ex - n.x) * first.dx + (n.ey - n.y) * first.dy;
+                let n_len = extent(n, first, stacked);
                 if along + 0.05 * g.size >= n_along && along <= n_along + n_len {
                     out.push_str(self.str_of(n));
                     out.push(mark);
@@ -244,6 +269,20 @@ fn combining_form(t: &str) -> Option<char> {
         c @ '\u{0300}'..='\u{036F}' => c,
         _ => return None,
     })
+}
+
+/// A glyph's length along the run's axis (stacked glyphs take one em).
+fn extent(g: &Glyph, axis: &Glyph, stacked: bool) -> f32 {
+    if stacked {
+        g.size
+    } else {
+        (g.ex - g.x) * axis.dx + (g.ey - g.y) * axis.dy
+    }
+}
+
+/// Han, kana, Hangul, CJK punctuation and full-width forms.
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3000..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFE10..=0xFE4F | 0xFF00..=0xFFEF | 0x20000..=0x2FFFF)
 }
 
 fn ligature(t: &str) -> Option<&'static str> {
@@ -397,6 +436,16 @@ mod tests {
         p.push(g(20.0, 100.0, 5.0), "\u{0627}");
         p.push(g(15.0, 100.0, 5.0), "\u{0628}");
         assert_eq!(p.into_text(), "\u{0627}\u{0628}\n");
+    }
+
+    #[test]
+    fn stacked_cjk_is_one_vertical_line() {
+        let mut p = PageGlyphs::default();
+        for (k, t) in ["\u{7B2C}", "\u{4E8C}", "\u{6761}"].iter().enumerate() {
+            p.push(g(100.0, 700.0 - 10.0 * k as f32, 10.0), t);
+        }
+        p.push(g(80.0, 700.0, 10.0), "\u{306E}");
+        assert_eq!(p.into_text(), "\u{7B2C}\u{4E8C}\u{6761}\n\u{306E}\n");
     }
 
     #[test]
