@@ -300,7 +300,7 @@ impl CMap {
         self.cid_ranges
             .iter()
             .find(|r| r.len == len && code >= r.lo && code <= r.hi)
-            .map(|r| r.cid + (code - r.lo))
+            .map(|r| r.cid.wrapping_add(code - r.lo))
     }
 }
 

@@ -322,3 +322,48 @@ fn garbage_after_header_never_panics() {
         let _ = extract_pages(&m, &Limits::default());
     }
 }
+
+#[test]
+fn object_count_limit() {
+    let r = extract_pages(
+        &hello(),
+        &Limits {
+            max_objects: 2,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        matches!(
+            r,
+            Err(ExtractError::TooLarge {
+                limit: pdfq_extract::SizeLimit::Objects,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn deep_page_tree_chain_terminates() {
+    // 5,000 nested /Pages nodes above the one page: walked to the depth bound only.
+    let mut doc = with_content(b"BT /F1 12 Tf 72 720 Td (deep) Tj ET");
+    let root = pages_id(&doc);
+    let page = first_page(&doc);
+    let mut child = page;
+    for _ in 0..5_000 {
+        let id = doc.add_object(
+            dictionary! { "Type" => "Pages", "Kids" => vec![child.into()], "Count" => 1 },
+        );
+        child = id;
+    }
+    doc.get_dictionary_mut(root)
+        .unwrap()
+        .set("Kids", vec![child.into()]);
+    let r = extract_pages(&save(&mut doc), &Limits::default());
+    // The page is out of reach of the bounded walk, so the fallback scan finds it.
+    assert!(
+        ["ok", "no_text_layer", "damaged"].contains(&code(&r)),
+        "{r:?}"
+    );
+}
