@@ -111,9 +111,13 @@ fn is_local(url: &url::Url) -> bool {
     }
     match url.host() {
         None => true,
+        // postgres:// is not a "special" scheme to the url crate, so IP hosts arrive as names.
         Some(url::Host::Domain(name)) => {
-            let name = name.to_ascii_lowercase();
-            name == "localhost" || name.ends_with(".localhost") || name.is_empty()
+            let name = name.trim_matches(['[', ']']).to_ascii_lowercase();
+            match name.parse::<IpAddr>() {
+                Ok(ip) => ip.is_loopback(),
+                Err(_) => name == "localhost" || name.ends_with(".localhost") || name.is_empty(),
+            }
         }
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
@@ -162,6 +166,7 @@ mod tests {
             "postgres://root@127.0.0.1:5432/test",
             "postgres://root@localhost/test",
             "postgres://root@[::1]:5432/test",
+            "postgres://root@127.0.0.2/test",
             "postgres:///test?host=/var/run/postgresql",
         ] {
             assert_eq!(normalize_database_url(url).unwrap(), url);

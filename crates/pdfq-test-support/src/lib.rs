@@ -1,1 +1,17 @@
-//! pdfq-test-support
+//! The test harness: every test gets its own PostgreSQL database and its own Redis key prefix on
+//! the real servers of the machine, so tests run in parallel without touching each other.
+//!
+//! The servers are found through `TEST_DATABASE_URL` (default
+//! `postgres://root@127.0.0.1:5432/test`) and `TEST_REDIS_URL` (default `redis://127.0.0.1:6379`).
+//! `cargo xtask ci` starts throwaway servers and sets these when nothing listens.
+
+mod postgres;
+mod redis_prefix;
+
+pub use postgres::{TestDatabase, admin_database_url};
+pub use redis_prefix::{TestRedis, redis_url};
+
+/// A short random suffix for database names and key prefixes.
+fn unique_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
