@@ -174,27 +174,49 @@ impl PageGlyphs {
         let mut rtl = false;
         let mut k = 0;
         while k < run.len() {
-            let (along, idx) = run[k];
+            let (mut along, idx) = run[k];
             k += 1;
-            let g = &self.glyphs[idx];
-            let t = self.str_of(g);
+            let mut g = &self.glyphs[idx];
+            let mut t = self.str_of(g);
             if t.chars().all(char::is_whitespace) {
                 // An explicit space: remembered, not copied (avoids doubles).
                 pending_space = prev.is_some();
                 continue;
             }
+            let mut mark_after: Option<char> = None;
+            if let Some(mark) = combining_form(t) {
+                // A diacritic drawn over the previous letter joins it...
+                if let Some((p_along, p)) = prev {
+                    let size = p.size.max(g.size).max(0.1);
+                    if along < p_along + extent(p, first, stacked).max(0.0) + 0.05 * size
+                        && along + 0.05 * size >= p_along
+                    {
+                        out.push(mark);
+                        continue;
+                    }
+                }
+                // ...or the next one, when drawn before it.
+                if let Some(&(n_along, n_idx)) = run.get(k) {
+                    let n = &self.glyphs[n_idx];
+                    if along + 0.05 * g.size >= n_along
+                        && along <= n_along + extent(n, first, stacked)
+                    {
+                        mark_after = Some(mark);
+                        along = n_along;
+                        g = n;
+                        t = self.str_of(n);
+                        k += 1;
+                    }
+                }
+            }
             if let Some((p_along, p)) = prev {
                 let p_len = extent(p, first, stacked);
                 let gap = along - (p_along + p_len);
                 let size = p.size.max(g.size).max(0.1);
-                if t == self.str_of(p) && (along - p_along).abs() < 0.1 * size {
-                    continue;
-                }
-                // A diacritic drawn over the previous letter joins it.
-                if let Some(mark) = combining_form(t)
-                    && along < p_along + p_len.max(0.0) + 0.05 * size
+                if mark_after.is_none()
+                    && t == self.str_of(p)
+                    && (along - p_along).abs() < 0.1 * size
                 {
-                    out.push(mark);
                     continue;
                 }
                 let wide = if min_gap.is_finite() {
@@ -206,23 +228,13 @@ impl PageGlyphs {
                 if (pending_space || gap > threshold) && !out.ends_with(' ') {
                     out.push(' ');
                 }
-            } else if let Some(mark) = combining_form(t)
-                && let Some(&(n_along, n_idx)) = run.get(k)
-            {
-                // A diacritic drawn before the letter it sits on.
-                let n = &self.glyphs[n_idx];
-                let n_len = extent(n, first, stacked);
-                if along + 0.05 * g.size >= n_along && along <= n_along + n_len {
-                    out.push_str(self.str_of(n));
-                    out.push(mark);
-                    prev = Some((n_along, n));
-                    k += 1;
-                    continue;
-                }
             }
             pending_space = false;
             rtl |= t.chars().any(is_rtl);
             out.push_str(t);
+            if let Some(mark) = mark_after {
+                out.push(mark);
+            }
             prev = Some((along, g));
         }
         while out.len() > line_start && out.ends_with(' ') {
@@ -436,6 +448,15 @@ mod tests {
         p.push(g(20.0, 100.0, 5.0), "\u{0627}");
         p.push(g(15.0, 100.0, 5.0), "\u{0628}");
         assert_eq!(p.into_text(), "\u{0627}\u{0628}\n");
+    }
+
+    #[test]
+    fn accent_drawn_before_its_letter_mid_line() {
+        let mut p = PageGlyphs::default();
+        p.push(g(0.0, 100.0, 5.0), "x");
+        p.push(g(6.0, 100.0, 3.0), "\u{02C6}");
+        p.push(g(5.0, 100.0, 5.0), "u");
+        assert_eq!(p.into_text(), "x\u{00FB}\n");
     }
 
     #[test]
