@@ -265,11 +265,6 @@ pub fn child_main() -> ExitCode {
         return ExitCode::from(2);
     };
     apply_rlimits(&request);
-    let mut bytes = Vec::new();
-    let cap = request.limits.max_file_bytes.saturating_add(1);
-    if (&mut input).take(cap).read_to_end(&mut bytes).is_err() {
-        return ExitCode::from(2);
-    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let send = |msg: &ChildMessage, out: &mut std::io::BufWriter<std::io::StdoutLock<'_>>| {
@@ -278,6 +273,21 @@ pub fn child_main() -> ExitCode {
             let _ = out.flush();
         }
     };
+    let mut bytes = Vec::new();
+    let cap = request.limits.max_file_bytes.saturating_add(1);
+    if let Err(e) = (&mut input).take(cap).read_to_end(&mut bytes) {
+        let error = if e.kind() == std::io::ErrorKind::OutOfMemory {
+            ExtractError::ResourceLimit {
+                resource: "memory".into(),
+            }
+        } else {
+            ExtractError::Internal {
+                reason: format!("reading the PDF from stdin: {e}"),
+            }
+        };
+        send(&ChildMessage::Error { error }, &mut out);
+        return ExitCode::SUCCESS;
+    }
     let result = extract_pages_streaming(&bytes, &request.limits, |page, total| {
         // Moving the text into the message would need ownership; pages are small next to the PDF.
         let msg = ChildMessage::Page {

@@ -103,3 +103,24 @@ fn a_missing_program_is_an_internal_error() {
     .unwrap_err();
     assert_eq!(e.code(), "internal");
 }
+
+#[test]
+fn the_memory_limit_is_enforced_and_reported() {
+    // 96 MiB of PDF into a child allowed 64 MiB of address space.
+    let mut pdf = common::hello();
+    pdf.extend(std::iter::repeat_n(b' ', 96 * 1024 * 1024));
+    let limits = IsolationLimits {
+        memory_bytes: 64 * 1024 * 1024,
+        ..IsolationLimits::default()
+    };
+    let e = extract_isolated(
+        child_program(),
+        &[OsString::from("child")],
+        &pdf,
+        &limits,
+        |_, _| {},
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "resource_limit", "{e}");
+    assert!(!e.is_permanent());
+}
