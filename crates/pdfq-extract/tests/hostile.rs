@@ -367,3 +367,23 @@ fn deep_page_tree_chain_terminates() {
         "{r:?}"
     );
 }
+
+#[test]
+fn xref_prev_cycle_terminates() {
+    // An incremental update whose trailer's /Prev points at itself.
+    let mut pdf = hello();
+    let root = {
+        let doc = lopdf::Document::load_mem(&pdf).unwrap();
+        doc.trailer.get(b"Root").unwrap().as_reference().unwrap()
+    };
+    let at = pdf.len() + 1;
+    let tail = format!(
+        "\nxref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 1 /Root {} {} R /Prev {at} >>\nstartxref\n{at}\n%%EOF\n",
+        root.0, root.1
+    );
+    pdf.extend_from_slice(tail.as_bytes());
+    let started = Instant::now();
+    let r = extract_pages(&pdf, &Limits::default());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(["ok", "damaged"].contains(&code(&r)), "{r:?}");
+}
