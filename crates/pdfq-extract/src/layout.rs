@@ -20,8 +20,9 @@ pub(crate) struct Glyph {
     pub size: f32,
 }
 
-/// A gap wider than this fraction of the font size separates words.
-const WORD_GAP: f32 = 0.15;
+/// A gap wider than this fraction of the font size separates words: above kerning (under
+/// 0.1 em in common fonts), below the narrowest justified inter-word space (~0.2 em).
+const WORD_GAP: f32 = 0.12;
 /// A baseline shift larger than this fraction of the font size starts a new line.
 const LINE_SHIFT: f32 = 0.5;
 /// Baselines further apart than this fraction of the font size are in different blocks.
