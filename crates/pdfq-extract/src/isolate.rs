@@ -289,12 +289,14 @@ pub fn child_main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let result = extract_pages_streaming(&bytes, &request.limits, |page, total| {
-        // Moving the text into the message would need ownership; pages are small next to the PDF.
-        let msg = ChildMessage::Page {
-            page: page.clone(),
-            total,
-        };
-        send(&msg, &mut out);
+        // Written by hand to serialise the borrowed page (the `page` message, without a copy).
+        if let Ok(json) = serde_json::to_string(page) {
+            let _ = writeln!(
+                out,
+                "{{\"type\":\"page\",\"page\":{json},\"total\":{total}}}"
+            );
+            let _ = out.flush();
+        }
     });
     match result {
         Ok(_) => send(&ChildMessage::Done, &mut out),
