@@ -1,10 +1,34 @@
-//! pdfq's persistence.
+//! pdfq's persistence: one [`Store`] with a PostgreSQL backend (the distributed mode) and an
+//! SQLite backend (the embedded mode, `pdfctl up`), with the same operations and tests.
 //!
 //! - [`config`]: `DATABASE_URL` and the pool settings, with the sslmode rules of the original design.
-//! - [`pool`]: the PostgreSQL pool (10 + 5 overflow, recycled hourly, pre-pinged) and its migrations.
+//! - [`pool`]: the PostgreSQL pool (10 + 5 overflow, recycled hourly, pre-pinged) and the migrations.
+//! - [`store`]: the interface, dispatching to [`postgres`] or [`sqlite`].
+//! - [`model`]: the typed rows and inputs.
+//! - [`error`]: [`StoreError`] and the HTTP status of each variant.
+//! - [`retry`]: safe commit (at once, after 1 s, after 2 s).
+//! - [`verify`]: the live schema and applied migrations against the embedded migrations.
 
 pub mod config;
+mod decode;
+pub mod error;
+pub mod model;
 pub mod pool;
+pub mod postgres;
+pub mod retry;
+pub mod sqlite;
+pub mod store;
+pub mod verify;
 
 pub use config::{DatabaseConfig, normalize_database_url};
+pub use error::StoreError;
+pub use model::{
+    ChunkResult, Claimed, Commit, Job, JobEvent, JobFilter, JobSearch, JobSummary, MigrationStatus,
+    NewJob, NewRefreshToken, Page, RefreshOutcome, Role, Sentence, SentenceRow, StatusCounts, User,
+};
 pub use pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres, ping};
+pub use postgres::PgStore;
+pub use retry::{RetryPolicy, with_retry};
+pub use sqlite::SqliteStore;
+pub use store::Store;
+pub use verify::SchemaDifference;

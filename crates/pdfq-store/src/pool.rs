@@ -52,8 +52,9 @@ pub struct PoolStats {
 }
 
 impl PoolStats {
+    /// Works for any sqlx pool: the PostgreSQL one and the embedded store's SQLite one.
     #[must_use]
-    pub fn of(pool: &PgPool) -> Self {
+    pub fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Self {
         let size = pool.size();
         let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
         Self {

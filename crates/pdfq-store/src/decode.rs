@@ -1,0 +1,103 @@
+//! Conversions between stored values and domain types, shared by both backends.
+
+use pdfq_domain::job::JobEvent as Event;
+use pdfq_domain::{Attempt, JobStatus, Progress};
+
+use crate::StoreError;
+use crate::model::Role;
+
+pub(crate) fn status(s: &str) -> Result<JobStatus, StoreError> {
+    s.parse()
+        .map_err(|e: pdfq_domain::job::UnknownStatus| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn role(s: &str) -> Result<Role, StoreError> {
+    s.parse().map_err(StoreError::Corrupt)
+}
+
+pub(crate) fn u32_of(n: i64, what: &str) -> Result<u32, StoreError> {
+    u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} out of range: {n}")))
+}
+
+pub(crate) fn opt_u32(n: Option<i64>, what: &str) -> Result<Option<u32>, StoreError> {
+    n.map(|n| u32_of(n, what)).transpose()
+}
+
+pub(crate) fn u64_of(n: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} out of range: {n}")))
+}
+
+pub(crate) fn attempt(n: i64) -> Result<Attempt, StoreError> {
+    u32_of(n, "attempts").map(Attempt::new)
+}
+
+pub(crate) fn progress(n: i64) -> Result<Progress, StoreError> {
+    Progress::new(u32_of(n, "progress_percent")?).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A count or offset from the API as a bind value; beyond i64 nothing can match anyway.
+pub(crate) fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The statuses `event` may leave, as the text the database stores.
+pub(crate) fn sources(event: Event) -> Vec<&'static str> {
+    JobStatus::sources_of(event)
+        .into_iter()
+        .map(JobStatus::as_str)
+        .collect()
+}
+
+/// The same list as a JSON array, for SQLite's `in (select value from json_each(?))`.
+pub(crate) fn sources_json(event: Event) -> String {
+    let quoted: Vec<String> = sources(event)
+        .into_iter()
+        .map(|s| format!("\"{s}\""))
+        .collect();
+    format!("[{}]", quoted.join(","))
+}
+
+/// `text` with LIKE's wildcards escaped (escape character `\`), so user input matches literally.
+pub(crate) fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A case-insensitive "contains" pattern, lowercased (compare with `lower(column)`).
+pub(crate) fn contains_pattern(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("%{}%", escape_like(&t.to_lowercase())))
+}
+
+/// A job id prefix as a LIKE pattern on the id's text form (lowercase, hyphenated).
+pub(crate) fn id_prefix_pattern(text: Option<&str>) -> Option<String> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("{}%", escape_like(&t.to_lowercase())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_input_is_matched_literally() {
+        assert_eq!(escape_like("50%_a\\b"), "50\\%\\_a\\\\b");
+        assert_eq!(contains_pattern(Some(" Report ")).unwrap(), "%report%");
+        assert_eq!(contains_pattern(Some("  ")), None);
+        assert_eq!(id_prefix_pattern(Some("01AB")).unwrap(), "01ab%");
+    }
+
+    #[test]
+    fn sources_follow_the_state_machine() {
+        assert_eq!(sources(Event::Claim), ["pending", "retrying"]);
+        assert_eq!(sources_json(Event::Retry), r#"["failed","cancelled"]"#);
+    }
+}

@@ -1,0 +1,421 @@
+//! The job's status changes on PostgreSQL. Each one is a single conditional update: it names the
+//! statuses the state machine allows the change from (`JobStatus::sources_of`) and, for a
+//! worker's writes, the attempt, so a duplicate or late write matches nothing.
+
+use pdfq_domain::job::JobEvent as Event;
+use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, WorkerId};
+use time::OffsetDateTime;
+
+use super::{PgStore, job_columns, job_from_row, record_event};
+use crate::StoreError;
+use crate::decode;
+use crate::model::{ChunkResult, Claimed, Commit, Job};
+
+impl PgStore {
+    /// `repeat` is true when safe commit tries again: a claim of ours that committed but whose
+    /// answer was lost is then found and returned instead of being reported as lost.
+    pub(crate) async fn claim_job(
+        &self,
+        id: JobId,
+        worker: &WorkerId,
+        repeat: bool,
+    ) -> Result<Option<Claimed>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(concat!(
+            "update jobs
+             set status = 'processing', attempts = attempts + 1, worker_id = $2,
+                 started_at = now(), heartbeat_at = now(), updated_at = now(),
+                 progress_percent = 0, current_step = 'Starting', next_attempt_at = null
+             where id = $1 and status = any($3) and not cancel_requested
+             returning ",
+            job_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(worker.as_str())
+        .bind(decode::sources(Event::Claim))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let job = match row {
+            Some(row) => job_from_row(&row)?,
+            None if repeat => {
+                let mine = sqlx::query(concat!(
+                    "select ",
+                    job_columns!(),
+                    " from jobs where id = $1 and status = 'processing' and worker_id = $2"
+                ))
+                .bind(id.as_uuid())
+                .bind(worker.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                return mine
+                    .as_ref()
+                    .map(|row| {
+                        let job = job_from_row(row)?;
+                        Ok(Claimed {
+                            attempt: job.attempts,
+                            job,
+                        })
+                    })
+                    .transpose();
+            }
+            None => return Ok(None),
+        };
+        let message = format!("claimed for attempt {}", job.attempts);
+        record_event(
+            &mut tx,
+            id,
+            job.attempts,
+            "processing",
+            Some(worker),
+            &message,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(Claimed {
+            attempt: job.attempts,
+            job,
+        }))
+    }
+
+    pub(crate) async fn heartbeat(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        worker: &WorkerId,
+    ) -> Result<Commit, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "update jobs set heartbeat_at = now()
+             where id = $1 and attempts = $2 and status = 'processing' and worker_id = $3",
+        )
+        .bind(id.as_uuid())
+        .bind(attempt_bind(attempt))
+        .bind(worker.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let commit = if done.rows_affected() == 1 {
+            Commit::Applied
+        } else {
+            self.explain(&mut tx, id, attempt, |_| false).await?
+        };
+        tx.commit().await?;
+        Ok(commit)
+    }
+
+    pub(crate) async fn report_progress(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        progress: Progress,
+        step: &CurrentStep,
+    ) -> Result<Commit, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // A report behind the current value (a late or repeated one) is not applied at all, so
+        // the step text never goes back either.
+        let done = sqlx::query(
+            "update jobs
+             set progress_percent = $3, current_step = $4, heartbeat_at = now(), updated_at = now()
+             where id = $1 and attempts = $2 and status = 'processing' and progress_percent <= $3",
+        )
+        .bind(id.as_uuid())
+        .bind(attempt_bind(attempt))
+        .bind(i16::from(progress.get()))
+        .bind(step.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let commit = if done.rows_affected() == 1 {
+            Commit::Applied
+        } else {
+            self.explain(&mut tx, id, attempt, |job| {
+                job.status == JobStatus::Processing
+            })
+            .await?
+        };
+        tx.commit().await?;
+        Ok(commit)
+    }
+
+    pub(crate) async fn save_chunk(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        chunk: &ChunkResult,
+    ) -> Result<Commit, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The job row first: it checks the attempt and locks the row against a concurrent
+        // requeue or cancel until this chunk is in.
+        let current = sqlx::query(
+            "update jobs
+             set last_finished_chunk = greatest(coalesce(last_finished_chunk, -1), $3),
+                 heartbeat_at = now(), updated_at = now()
+             where id = $1 and attempts = $2 and status = 'processing'",
+        )
+        .bind(id.as_uuid())
+        .bind(attempt_bind(attempt))
+        .bind(i64::from(chunk.index))
+        .execute(&mut *tx)
+        .await?;
+        if current.rows_affected() == 0 {
+            let commit = self.explain(&mut tx, id, attempt, |_| false).await?;
+            tx.commit().await?;
+            return Ok(commit);
+        }
+        let inserted = sqlx::query(
+            "insert into job_chunks (job_id, chunk_index, attempt, first_page, last_page, sentences)
+             values ($1, $2, $3, $4, $5, $6)
+             on conflict (job_id, chunk_index) do nothing",
+        )
+        .bind(id.as_uuid())
+        .bind(i64::from(chunk.index))
+        .bind(attempt_bind(attempt))
+        .bind(i64::from(chunk.first_page))
+        .bind(i64::from(chunk.last_page))
+        .bind(sqlx::types::Json(&chunk.sentences))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // Write-once: a chunk already saved (by this attempt's earlier try or an earlier
+        // attempt) is kept as it is.
+        Ok(if inserted.rows_affected() == 1 {
+            Commit::Applied
+        } else {
+            Commit::AlreadyApplied
+        })
+    }
+
+    pub(crate) async fn complete_job(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        page_count: u32,
+        chunk_count: u32,
+    ) -> Result<Commit, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "update jobs
+             set status = 'completed', progress_percent = 100, current_step = 'Completed',
+                 page_count = $3, chunk_count = $4,
+                 chunk_results = coalesce(
+                     (select jsonb_agg(
+                                 jsonb_build_object(
+                                     'index', c.chunk_index,
+                                     'first_page', c.first_page,
+                                     'last_page', c.last_page,
+                                     'sentences', c.sentences)
+                                 order by c.chunk_index)
+                      from job_chunks c where c.job_id = $1),
+                     '[]'::jsonb),
+                 sentence_count = (select coalesce(sum(jsonb_array_length(c.sentences)), 0)
+                                   from job_chunks c where c.job_id = $1),
+                 error_code = null, error_message = null, next_attempt_at = null,
+                 finished_at = now(), updated_at = now()
+             where id = $1 and attempts = $2 and status = any($5)",
+        )
+        .bind(id.as_uuid())
+        .bind(attempt_bind(attempt))
+        .bind(i64::from(page_count))
+        .bind(i64::from(chunk_count))
+        .bind(decode::sources(Event::Complete))
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            let commit = self
+                .explain(&mut tx, id, attempt, |job| {
+                    job.status == JobStatus::Completed
+                })
+                .await?;
+            tx.commit().await?;
+            return Ok(commit);
+        }
+        sqlx::query("delete from job_chunks where job_id = $1")
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        let worker = current_worker(&mut tx, id).await?;
+        record_event(
+            &mut tx,
+            id,
+            attempt,
+            "completed",
+            worker.as_ref(),
+            "completed",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Commit::Applied)
+    }
+
+    pub(crate) async fn fail_job(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        code: &str,
+        message: &str,
+        retry_at: Option<OffsetDateTime>,
+    ) -> Result<Commit, StoreError> {
+        let (event, target, step) = match retry_at {
+            Some(_) => (
+                Event::FailWithRetry,
+                JobStatus::Retrying,
+                "Waiting to retry",
+            ),
+            None => (Event::Fail, JobStatus::Failed, "Failed"),
+        };
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "update jobs
+             set status = $3, error_code = $4, error_message = $5, next_attempt_at = $6,
+                 current_step = $7, heartbeat_at = null, updated_at = now(),
+                 finished_at = case when $3 = 'failed' then now() end
+             where id = $1 and attempts = $2 and status = any($8)",
+        )
+        .bind(id.as_uuid())
+        .bind(attempt_bind(attempt))
+        .bind(target.as_str())
+        .bind(code)
+        .bind(message)
+        .bind(retry_at)
+        .bind(step)
+        .bind(decode::sources(event))
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            let commit = self
+                .explain(&mut tx, id, attempt, |job| job.status == target)
+                .await?;
+            tx.commit().await?;
+            return Ok(commit);
+        }
+        let worker = current_worker(&mut tx, id).await?;
+        let text = format!("{code}: {message}");
+        record_event(
+            &mut tx,
+            id,
+            attempt,
+            target.as_str(),
+            worker.as_ref(),
+            &text,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Commit::Applied)
+    }
+
+    pub(crate) async fn requeue_job(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        reason: &str,
+    ) -> Result<Commit, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let worker = current_worker(&mut tx, id).await?;
+        let done = sqlx::query(
+            "update jobs
+             set status = 'pending', worker_id = null, heartbeat_at = null,
+                 current_step = 'Queued', updated_at = now()
+             where id = $1 and attempts = $2 and status = any($3)",
+        )
+        .bind(id.as_uuid())
+        .bind(attempt_bind(attempt))
+        .bind(decode::sources(Event::Requeue))
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            let commit = self
+                .explain(&mut tx, id, attempt, |job| job.status == JobStatus::Pending)
+                .await?;
+            tx.commit().await?;
+            return Ok(commit);
+        }
+        record_event(&mut tx, id, attempt, "pending", worker.as_ref(), reason).await?;
+        tx.commit().await?;
+        Ok(Commit::Applied)
+    }
+
+    pub(crate) async fn cancel_job(&self, id: JobId) -> Result<Job, StoreError> {
+        self.operator_change(
+            id,
+            Event::Cancel,
+            "update jobs
+             set status = 'cancelled', cancel_requested = true, current_step = 'Cancelled',
+                 heartbeat_at = null, next_attempt_at = null,
+                 finished_at = now(), updated_at = now()
+             where id = $1 and status = any($2)
+             returning ",
+            "cancelled",
+        )
+        .await
+    }
+
+    pub(crate) async fn retry_job(&self, id: JobId) -> Result<Job, StoreError> {
+        // attempts is kept: attempt numbers only grow, so no write of an old attempt can ever
+        // match again. The timeline keeps the history.
+        self.operator_change(
+            id,
+            Event::Retry,
+            "update jobs
+             set status = 'pending', cancel_requested = false, error_code = null,
+                 error_message = null, progress_percent = 0, current_step = 'Queued',
+                 worker_id = null, heartbeat_at = null, next_attempt_at = null,
+                 finished_at = null, updated_at = now()
+             where id = $1 and status = any($2)
+             returning ",
+            "retried by an operator",
+        )
+        .await
+    }
+
+    /// A change made by a person through the API: no attempt to check, and a refusal is an
+    /// error (409) rather than a stale result.
+    async fn operator_change(
+        &self,
+        id: JobId,
+        event: Event,
+        update: &str,
+        message: &str,
+    ) -> Result<Job, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!("{update}{}", job_columns!()))
+            .bind(id.as_uuid())
+            .bind(decode::sources(event))
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            let status: Option<String> =
+                sqlx::query_scalar("select status from jobs where id = $1")
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let from = decode::status(&status.ok_or(StoreError::NotFound)?)?;
+            return Err(pdfq_domain::TransitionError { from, event }.into());
+        };
+        let job = job_from_row(&row)?;
+        record_event(
+            &mut tx,
+            id,
+            job.attempts,
+            job.status.as_str(),
+            None,
+            message,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+}
+
+fn attempt_bind(attempt: Attempt) -> i64 {
+    i64::from(attempt.get())
+}
+
+async fn current_worker(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: JobId,
+) -> Result<Option<WorkerId>, StoreError> {
+    let worker: Option<Option<String>> =
+        sqlx::query_scalar("select worker_id from jobs where id = $1")
+            .bind(id.as_uuid())
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(worker.flatten().map(WorkerId::from_stored))
+}

@@ -1,0 +1,77 @@
+//! Users on PostgreSQL.
+
+use pdfq_domain::UserId;
+
+use super::{PgStore, user_from_row};
+use crate::StoreError;
+use crate::error::ResultExt;
+use crate::model::{Role, User};
+
+impl PgStore {
+    pub(crate) async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<User, StoreError> {
+        let row = sqlx::query(
+            "insert into users (id, email, password_hash, role)
+             values ($1, $2, $3, $4)
+             returning id, email, password_hash, role, created_at",
+        )
+        .bind(UserId::new().as_uuid())
+        .bind(email.trim())
+        .bind(password_hash)
+        .bind(role.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .on_constraint("users_email_key", |_| {
+            StoreError::Conflict("this email is already registered".into())
+        })?;
+        user_from_row(&row)
+    }
+
+    pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        sqlx::query(
+            "select id, email, password_hash, role, created_at
+             from users
+             where lower(email) = lower($1)",
+        )
+        .bind(email.trim())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
+
+    pub(crate) async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        sqlx::query("select id, email, password_hash, role, created_at from users where id = $1")
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    pub(crate) async fn set_role(&self, id: UserId, role: Role) -> Result<User, StoreError> {
+        let row = sqlx::query(
+            "update users set role = $2 where id = $1
+             returning id, email, password_hash, role, created_at",
+        )
+        .bind(id.as_uuid())
+        .bind(role.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        user_from_row(&row)
+    }
+
+    pub(crate) async fn count_admins(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("select count(*) from users where role = 'admin'")
+            .fetch_one(&self.pool)
+            .await?;
+        crate::decode::u64_of(n, "count")
+    }
+}

@@ -1,0 +1,393 @@
+//! The one interface the API and the worker use: a [`Store`] on PostgreSQL or on SQLite.
+//!
+//! Every method dispatches to the backend with a `match`; the worker's writes go through safe
+//! commit ([`crate::retry::with_retry`]) here, once, for both backends.
+
+use std::time::Duration;
+
+use pdfq_domain::{Attempt, CurrentStep, JobId, Progress, UserId, WorkerId};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::config::DatabaseConfig;
+use crate::model::{
+    ChunkResult, Claimed, Commit, Job, JobEvent, JobFilter, JobSearch, JobSummary, MigrationStatus,
+    NewJob, NewRefreshToken, Page, RefreshOutcome, Role, SentenceRow, StatusCounts, User,
+};
+use crate::pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres};
+use crate::postgres::PgStore;
+use crate::retry::{RetryPolicy, with_retry};
+use crate::sqlite::SqliteStore;
+use crate::{StoreError, verify};
+
+/// pdfq's database: PostgreSQL in the distributed mode, SQLite in the embedded one.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Postgres(PgStore),
+    Sqlite(SqliteStore),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self {
+            Store::Postgres($s) => $body,
+            Store::Sqlite($s) => $body,
+        }
+    };
+}
+
+impl Store {
+    /// Connects by URL: `sqlite:...` opens the embedded store, anything else is PostgreSQL with
+    /// the design's pool settings.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(SqliteStore::connect(url).await?))
+        } else {
+            Self::postgres(&DatabaseConfig::for_url(url))
+        }
+    }
+
+    /// PostgreSQL with the pool `config` describes. Connections open lazily, so this succeeds
+    /// while the database is down.
+    pub fn postgres(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        Ok(Self::Postgres(PgStore::new(connect_postgres(config)?)))
+    }
+
+    /// The embedded store in the SQLite file at `path`, created if missing.
+    pub async fn sqlite(path: &std::path::Path) -> Result<Self, StoreError> {
+        Ok(Self::Sqlite(SqliteStore::open(path).await?))
+    }
+
+    /// The same store with another safe-commit schedule (tests shorten it).
+    #[must_use]
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        dispatch!(&mut self, s => s.set_retry(policy));
+        self
+    }
+
+    #[must_use]
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        dispatch!(self, s => s.retry())
+    }
+
+    /// Applies the pending migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(s) => MIGRATOR.run(s.pool()).await?,
+            Self::Sqlite(s) => SQLITE_MIGRATOR.run(s.pool()).await?,
+        }
+        Ok(())
+    }
+
+    /// Each migration this binary knows, applied or pending.
+    pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>, StoreError> {
+        verify::migration_status(self).await
+    }
+
+    /// Differences between the live schema and the one the migrations define; empty when they
+    /// agree.
+    pub async fn verify_schema(&self) -> Result<Vec<verify::SchemaDifference>, StoreError> {
+        verify::verify_schema(self).await
+    }
+
+    /// Size, in use, idle and maximum connections of the pool, for metrics.
+    #[must_use]
+    pub fn pool_stats(&self) -> PoolStats {
+        dispatch!(self, s => PoolStats::of(s.pool()))
+    }
+
+    /// The health check's probe: one round trip on a pooled connection.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Postgres(s) => crate::pool::ping(s.pool()).await?,
+            Self::Sqlite(s) => {
+                sqlx::query("select 1").execute(s.pool()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes every connection; later calls fail.
+    pub async fn close(&self) {
+        dispatch!(self, s => s.pool().close().await);
+    }
+
+    // Users.
+
+    /// A new user. An email registered before, in any case, is [`StoreError::Conflict`].
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<User, StoreError> {
+        dispatch!(self, s => s.create_user(email, password_hash, role).await)
+    }
+
+    /// The user with this email, whatever its case.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        dispatch!(self, s => s.user_by_email(email).await)
+    }
+
+    pub async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        dispatch!(self, s => s.user_by_id(id).await)
+    }
+
+    pub async fn set_role(&self, id: UserId, role: Role) -> Result<User, StoreError> {
+        dispatch!(self, s => s.set_role(id, role).await)
+    }
+
+    pub async fn count_admins(&self) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.count_admins().await)
+    }
+
+    // Refresh tokens.
+
+    /// Stores a token issued at login (a new family) or by rotation.
+    pub async fn insert_refresh_token(&self, token: &NewRefreshToken) -> Result<(), StoreError> {
+        dispatch!(self, s => s.insert_refresh_token(token).await)
+    }
+
+    /// Spends a presented token. Of concurrent consumers of one token exactly one gets
+    /// [`RefreshOutcome::Valid`]; a spent or revoked token revokes its whole family.
+    pub async fn consume_refresh_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<RefreshOutcome, StoreError> {
+        dispatch!(self, s => s.consume_refresh_token(token_hash, None).await)
+    }
+
+    /// Spends a presented token and, if it was valid, stores `successor` in its family (the
+    /// successor's `user_id` and `family_id` are taken from the spent token) in the same
+    /// transaction, so a concurrent reuse that revokes the family also revokes the successor.
+    pub async fn rotate_refresh_token(
+        &self,
+        token_hash: &[u8],
+        successor: &NewRefreshToken,
+    ) -> Result<RefreshOutcome, StoreError> {
+        dispatch!(self, s => s.consume_refresh_token(token_hash, Some(successor)).await)
+    }
+
+    /// Revokes every token of a family; returns how many were still live.
+    pub async fn revoke_family(&self, family_id: Uuid) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.revoke_family(family_id).await)
+    }
+
+    /// Logout everywhere: revokes all of a user's tokens.
+    pub async fn revoke_all_for_user(&self, user_id: UserId) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.revoke_all_for_user(user_id).await)
+    }
+
+    // Jobs: the API's side.
+
+    /// Stores the job, its file and its first timeline entry in one transaction.
+    pub async fn create_job(&self, new: &NewJob) -> Result<Job, StoreError> {
+        dispatch!(self, s => s.create_job(new).await)
+    }
+
+    pub async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        dispatch!(self, s => s.get_job(id).await)
+    }
+
+    /// The job if `owner` owns it; another owner's job is `None`, as a missing one.
+    pub async fn get_job_for_owner(
+        &self,
+        id: JobId,
+        owner: UserId,
+    ) -> Result<Option<Job>, StoreError> {
+        dispatch!(self, s => s.get_job_for_owner(id, owner).await)
+    }
+
+    /// Jobs newest first, with the total that matches the filter.
+    pub async fn list_jobs(&self, filter: &JobFilter) -> Result<Page<JobSummary>, StoreError> {
+        dispatch!(self, s => s.list_jobs(filter).await)
+    }
+
+    /// The admin search, newest first, with the total.
+    pub async fn search_jobs(&self, search: &JobSearch) -> Result<Page<JobSummary>, StoreError> {
+        dispatch!(self, s => s.search_jobs(search).await)
+    }
+
+    /// The uploaded PDF.
+    pub async fn job_file(&self, id: JobId) -> Result<Option<Vec<u8>>, StoreError> {
+        dispatch!(self, s => s.job_file(id).await)
+    }
+
+    /// The job's timeline, oldest first.
+    pub async fn job_events(&self, id: JobId) -> Result<Vec<JobEvent>, StoreError> {
+        dispatch!(self, s => s.job_events(id).await)
+    }
+
+    /// Deletes the job with its file, chunks and timeline.
+    pub async fn delete_job(&self, id: JobId) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_job(id).await)
+    }
+
+    pub async fn count_by_status(&self) -> Result<StatusCounts, StoreError> {
+        dispatch!(self, s => s.count_by_status().await)
+    }
+
+    /// How long the job that has waited longest in `pending` has waited.
+    pub async fn oldest_pending_age(&self) -> Result<Option<Duration>, StoreError> {
+        dispatch!(self, s => s.oldest_pending_age().await)
+    }
+
+    /// A page of a completed job's sentences in reading order; the total is the job's sentence
+    /// count (0 while it has no result).
+    pub async fn sentences(
+        &self,
+        id: JobId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Page<SentenceRow>, StoreError> {
+        dispatch!(self, s => s.sentences(id, offset, limit).await)
+    }
+
+    /// The whole result of a completed job.
+    pub async fn job_results(&self, id: JobId) -> Result<Option<Vec<ChunkResult>>, StoreError> {
+        dispatch!(self, s => s.job_results(id).await)
+    }
+
+    /// Cancels a pending, retrying or running job (the running one's worker sees its next write
+    /// rejected). Any other status is [`StoreError::IllegalTransition`].
+    pub async fn cancel_job(&self, id: JobId) -> Result<Job, StoreError> {
+        dispatch!(self, s => s.cancel_job(id).await)
+    }
+
+    /// Puts a failed or cancelled job back to pending. Its attempt count is kept, so attempt
+    /// numbers never repeat.
+    pub async fn retry_job(&self, id: JobId) -> Result<Job, StoreError> {
+        dispatch!(self, s => s.retry_job(id).await)
+    }
+
+    // Jobs: the worker's side, every write through safe commit.
+
+    /// Takes a pending or retrying job for a new attempt; `None` if it is not claimable (a
+    /// duplicate delivery, a cancelled or finished job).
+    pub async fn claim_job(
+        &self,
+        id: JobId,
+        worker: &WorkerId,
+    ) -> Result<Option<Claimed>, StoreError> {
+        with_retry(self.retry_policy(), "claim_job", |try_no| async move {
+            dispatch!(self, s => s.claim_job(id, worker, try_no > 1).await)
+        })
+        .await
+    }
+
+    pub async fn heartbeat(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        worker: &WorkerId,
+    ) -> Result<Commit, StoreError> {
+        with_retry(self.retry_policy(), "heartbeat", |_| async move {
+            dispatch!(self, s => s.heartbeat(id, attempt, worker).await)
+        })
+        .await
+    }
+
+    /// Records progress; a report below the current value within the attempt changes nothing.
+    pub async fn report_progress(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        progress: Progress,
+        step: &CurrentStep,
+    ) -> Result<Commit, StoreError> {
+        with_retry(self.retry_policy(), "report_progress", |_| async move {
+            dispatch!(self, s => s.report_progress(id, attempt, progress, step).await)
+        })
+        .await
+    }
+
+    /// Saves one finished chunk, once: a chunk already saved is kept as it was.
+    pub async fn save_chunk(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        chunk: &ChunkResult,
+    ) -> Result<Commit, StoreError> {
+        with_retry(self.retry_policy(), "save_chunk", |_| async move {
+            dispatch!(self, s => s.save_chunk(id, attempt, chunk).await)
+        })
+        .await
+    }
+
+    /// The chunks saved so far, in order: a retried attempt resumes after the last one.
+    pub async fn finished_chunks(&self, id: JobId) -> Result<Vec<ChunkResult>, StoreError> {
+        dispatch!(self, s => s.finished_chunks(id).await)
+    }
+
+    /// Completes the job with the saved chunks as its result, exactly once.
+    pub async fn complete_job(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        page_count: u32,
+        chunk_count: u32,
+    ) -> Result<Commit, StoreError> {
+        with_retry(self.retry_policy(), "complete_job", |_| async move {
+            dispatch!(self, s => s.complete_job(id, attempt, page_count, chunk_count).await)
+        })
+        .await
+    }
+
+    /// Fails the attempt: to `retrying` until `retry_at` when given, else to `failed`.
+    pub async fn fail_job(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        code: &str,
+        message: &str,
+        retry_at: Option<OffsetDateTime>,
+    ) -> Result<Commit, StoreError> {
+        with_retry(self.retry_policy(), "fail_job", |_| async move {
+            dispatch!(self, s => s.fail_job(id, attempt, code, message, retry_at).await)
+        })
+        .await
+    }
+
+    /// Hands a running job back to `pending` without counting a failure (shutdown, or a reaped
+    /// job whose worker died).
+    pub async fn requeue_job(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        reason: &str,
+    ) -> Result<Commit, StoreError> {
+        with_retry(self.retry_policy(), "requeue_job", |_| async move {
+            dispatch!(self, s => s.requeue_job(id, attempt, reason).await)
+        })
+        .await
+    }
+
+    // Recovery.
+
+    /// Running jobs whose heartbeat is older than `older_than`, oldest first.
+    pub async fn stale_processing(
+        &self,
+        older_than: Duration,
+        limit: u32,
+    ) -> Result<Vec<(JobId, Attempt)>, StoreError> {
+        dispatch!(self, s => s.stale_processing(older_than, limit).await)
+    }
+
+    /// Jobs pending for longer than `age`: stored but perhaps never enqueued.
+    pub async fn pending_older_than(
+        &self,
+        age: Duration,
+        limit: u32,
+    ) -> Result<Vec<JobId>, StoreError> {
+        dispatch!(self, s => s.pending_older_than(age, limit).await)
+    }
+
+    /// Retrying jobs whose backoff has ended by `now`.
+    pub async fn retrying_due(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<(JobId, Attempt)>, StoreError> {
+        dispatch!(self, s => s.retrying_due(now, limit).await)
+    }
+}
