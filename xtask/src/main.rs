@@ -1,6 +1,8 @@
 //! pdfq's project tasks, run as `cargo xtask <task>`. One module per task; no shell strings.
 
 mod bench;
+mod ci;
+mod services;
 
 use clap::{Parser, Subcommand};
 
@@ -13,6 +15,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
+    /// Every check CI runs: cargo fmt --check, clippy -D warnings, and all tests against real
+    /// PostgreSQL and Redis (throwaway servers are started when none is running).
+    Ci(ci::Args),
     /// Benchmarks that print figures (never timed tests).
     Bench {
         #[command(subcommand)]
@@ -23,6 +28,7 @@ enum Task {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.task {
+        Task::Ci(args) => ci::run(&args),
         Task::Bench { which } => bench::run(which),
     }
 }

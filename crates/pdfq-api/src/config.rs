@@ -1,0 +1,225 @@
+//! The API's configuration: one typed struct from the environment (and an optional `.env`).
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use pdfq_domain::limits::{RateLimit, parse_bytes, parse_duration};
+use pdfq_domain::secret::Secret;
+use pdfq_queue::RedisConfig;
+use pdfq_store::DatabaseConfig;
+
+/// Where the API runs: development relaxes the JWT secret rule and logs as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// The shortest JWT secret accepted outside development (256 bits for HS256).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// pdfq-api: the REST API. Every option can be set by the environment variable shown.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "pdfq-api", version, about, long_about = None)]
+pub struct ApiConfig {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    #[command(flatten)]
+    pub redis: RedisConfig,
+
+    /// development or production. Outside development JWT_SECRET is required.
+    #[arg(
+        long = "env",
+        env = "PDFQ_ENV",
+        value_name = "PDFQ_ENV",
+        default_value = "production"
+    )]
+    pub environment: Environment,
+
+    /// Secret that signs access tokens (HS256); at least 32 bytes. Required outside development.
+    #[arg(
+        long,
+        env = "JWT_SECRET",
+        value_name = "JWT_SECRET",
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<Secret>,
+
+    /// Port to listen on, on every address ([::] accepts IPv4 and IPv6).
+    #[arg(long, env = "PORT", value_name = "PORT", default_value_t = 8000)]
+    pub port: u16,
+
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDR", value_name = "BIND_ADDR", default_value_t = IpAddr::V6(Ipv6Addr::UNSPECIFIED))]
+    pub bind_addr: IpAddr,
+
+    /// Uploads allowed per user, like 10/hour or 100/minute.
+    #[arg(
+        long,
+        env = "UPLOAD_RATE_LIMIT",
+        value_name = "UPLOAD_RATE_LIMIT",
+        default_value = "10/hour"
+    )]
+    pub upload_rate_limit: RateLimit,
+
+    /// Largest accepted upload (bytes, or 50MB, 1GiB...).
+    #[arg(long, env = "MAX_UPLOAD_BYTES", value_name = "MAX_UPLOAD_BYTES", default_value = "50MB",
+          value_parser = parse_bytes)]
+    pub max_upload_bytes: u64,
+
+    /// How long a finished job's result stays cached in Redis.
+    #[arg(long, env = "RESULT_TTL", value_name = "RESULT_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub result_ttl: Duration,
+
+    /// Origins allowed to call the API from a browser, comma-separated (e.g. https://app.vercel.app).
+    #[arg(
+        long,
+        env = "ALLOWED_ORIGINS",
+        value_name = "ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// A request that takes longer is answered 503 (uploads included).
+    #[arg(long, env = "REQUEST_TIMEOUT", value_name = "REQUEST_TIMEOUT", default_value = "60s",
+          value_parser = parse_duration)]
+    pub request_timeout: Duration,
+}
+
+/// A configuration that parsed but cannot be used; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl ApiConfig {
+    /// Reads `.env` (if present) and the environment; fails with one line naming the variable.
+    pub fn load() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_args(std::env::args_os())
+    }
+
+    /// Parses arguments (and the environment) then checks the rules that span variables.
+    pub fn from_args<I, T>(args: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let config = match Self::try_parse_from(args) {
+            Ok(config) => config,
+            Err(e) if !e.use_stderr() => e.exit(), // --help and --version
+            Err(e) => {
+                return Err(ConfigError(pdfq_domain::limits::one_line_error(
+                    &e.render().to_string(),
+                )));
+            }
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.environment == Environment::Production {
+            match &self.jwt_secret {
+                None => {
+                    return Err(ConfigError(
+                        "JWT_SECRET is required outside development (set PDFQ_ENV=development for a local run)".into(),
+                    ));
+                }
+                Some(secret) if secret.expose().len() < MIN_JWT_SECRET_BYTES => {
+                    return Err(ConfigError(format!(
+                        "JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (it has {}); generate one with `openssl rand -hex 32`",
+                        secret.expose().len()
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        self.redis
+            .url()
+            .map_err(|e| ConfigError(format!("REDIS_URL: {e}")))?;
+        if self.max_upload_bytes == 0 {
+            return Err(ConfigError("MAX_UPLOAD_BYTES must be more than 0".into()));
+        }
+        Ok(())
+    }
+
+    #[must_use]
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind_addr, self.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DB: &str = "--database-url=postgres://app:dbpass@db.example.com/pdfq";
+    const REDIS: &str = "--redis-url=redis://:redispass@cache:6379";
+    const SECRET: &str = "--jwt-secret=0123456789abcdef0123456789abcdef";
+
+    fn parse(extra: &[&str]) -> Result<ApiConfig, ConfigError> {
+        let mut args = vec!["pdfq-api", DB, REDIS];
+        args.extend_from_slice(extra);
+        ApiConfig::from_args(args)
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let config = parse(&[SECRET]).unwrap();
+        assert_eq!(config.port, 8000);
+        assert_eq!(config.listen_addr().to_string(), "[::]:8000");
+        assert_eq!(config.upload_rate_limit, RateLimit::DEFAULT_UPLOADS);
+        assert_eq!(config.result_ttl, Duration::from_secs(3600));
+        assert_eq!(config.database.max_connections(), 15);
+        assert_eq!(config.environment, Environment::Production);
+    }
+
+    #[test]
+    fn the_jwt_secret_is_required_and_strong_outside_development() {
+        let err = parse(&[]).unwrap_err().to_string();
+        assert!(err.starts_with("JWT_SECRET is required"), "{err}");
+        let err = parse(&["--jwt-secret=short"]).unwrap_err().to_string();
+        assert!(
+            err.contains("JWT_SECRET must be at least 32 bytes (it has 5)"),
+            "{err}"
+        );
+        assert!(parse(&["--env=development"]).is_ok());
+    }
+
+    #[test]
+    fn debug_output_redacts_every_secret() {
+        let shown = format!("{:?}", parse(&[SECRET]).unwrap());
+        for secret in ["dbpass", "redispass", "0123456789abcdef"] {
+            assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+        }
+        assert!(shown.contains("db.example.com"));
+    }
+
+    #[test]
+    fn malformed_values_fail_with_one_line_naming_the_variable() {
+        for (arg, name) in [
+            ("--port=eighty", "PORT"),
+            ("--upload-rate-limit=lots", "UPLOAD_RATE_LIMIT"),
+            ("--max-upload-bytes=big", "MAX_UPLOAD_BYTES"),
+            ("--result-ttl=forever", "RESULT_TTL"),
+        ] {
+            let err = parse(&[SECRET, arg]).unwrap_err().to_string();
+            assert!(err.contains(name), "{arg}: {err}");
+            assert!(!err.contains('\n'), "one line expected: {err}");
+        }
+        let err = ApiConfig::from_args(["pdfq-api", REDIS, SECRET])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_URL"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn rate_limits_are_read_as_written() {
+        let config = parse(&[SECRET, "--upload-rate-limit=100/minute"]).unwrap();
+        assert_eq!(config.upload_rate_limit.max, 100);
+        assert_eq!(config.upload_rate_limit.window, Duration::from_secs(60));
+    }
+}

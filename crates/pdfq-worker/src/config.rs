@@ -1,0 +1,153 @@
+//! The worker's configuration: one typed struct from the environment (and an optional `.env`).
+
+use std::time::Duration;
+
+use clap::Parser;
+use pdfq_domain::limits::parse_duration;
+use pdfq_queue::RedisConfig;
+use pdfq_store::DatabaseConfig;
+
+/// pdfq-worker: runs PDF jobs from the queue. Every option can be set by the environment variable
+/// shown.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "pdfq-worker", version, about, long_about = None)]
+pub struct WorkerConfig {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    #[command(flatten)]
+    pub redis: RedisConfig,
+
+    /// Jobs this process runs at the same time.
+    #[arg(long, env = "WORKER_CONCURRENCY", value_name = "WORKER_CONCURRENCY", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+
+    /// After this long a job is asked to stop and fails with "soft time limit exceeded".
+    #[arg(long, env = "TASK_SOFT_TIME_LIMIT", value_name = "TASK_SOFT_TIME_LIMIT", default_value = "25m",
+          value_parser = parse_duration)]
+    pub soft_time_limit: Duration,
+
+    /// After this long the job's extraction process is killed.
+    #[arg(long, env = "TASK_HARD_TIME_LIMIT", value_name = "TASK_HARD_TIME_LIMIT", default_value = "30m",
+          value_parser = parse_duration)]
+    pub hard_time_limit: Duration,
+
+    /// Retries after a failed attempt (so at most 1 + this many attempts); then dead-lettered.
+    #[arg(
+        long,
+        env = "TASK_MAX_RETRIES",
+        value_name = "TASK_MAX_RETRIES",
+        default_value_t = 3
+    )]
+    pub max_retries: u32,
+
+    /// How long a finished job's result stays cached in Redis.
+    #[arg(long, env = "RESULT_TTL", value_name = "RESULT_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub result_ttl: Duration,
+
+    /// On SIGTERM, how long running jobs may take to finish before they are handed back.
+    #[arg(long, env = "WORKER_DRAIN_TIMEOUT", value_name = "WORKER_DRAIN_TIMEOUT", default_value = "25s",
+          value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+/// A configuration that parsed but cannot be used; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl WorkerConfig {
+    /// Reads `.env` (if present) and the environment; fails with one line naming the variable.
+    pub fn load() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_args(std::env::args_os())
+    }
+
+    pub fn from_args<I, T>(args: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let config = match Self::try_parse_from(args) {
+            Ok(config) => config,
+            Err(e) if !e.use_stderr() => e.exit(), // --help and --version
+            Err(e) => {
+                return Err(ConfigError(pdfq_domain::limits::one_line_error(
+                    &e.render().to_string(),
+                )));
+            }
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.soft_time_limit.is_zero() {
+            return Err(ConfigError(
+                "TASK_SOFT_TIME_LIMIT must be more than 0".into(),
+            ));
+        }
+        if self.hard_time_limit <= self.soft_time_limit {
+            return Err(ConfigError(format!(
+                "TASK_HARD_TIME_LIMIT ({}s) must be longer than TASK_SOFT_TIME_LIMIT ({}s)",
+                self.hard_time_limit.as_secs(),
+                self.soft_time_limit.as_secs()
+            )));
+        }
+        self.redis
+            .url()
+            .map_err(|e| ConfigError(format!("REDIS_URL: {e}")))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<WorkerConfig, ConfigError> {
+        let mut args = vec![
+            "pdfq-worker",
+            "--database-url=postgres://w:secretpw@db.example.com/pdfq",
+            "--redis-url=redis://cache:6379",
+        ];
+        args.extend_from_slice(extra);
+        WorkerConfig::from_args(args)
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.concurrency, 2);
+        assert_eq!(config.soft_time_limit, Duration::from_secs(25 * 60));
+        assert_eq!(config.hard_time_limit, Duration::from_secs(30 * 60));
+        assert_eq!(config.max_retries, 3);
+        assert_eq!(config.result_ttl, Duration::from_secs(3600));
+        assert_eq!(config.drain_timeout, Duration::from_secs(25));
+        assert!(!format!("{config:?}").contains("secretpw"));
+    }
+
+    #[test]
+    fn the_hard_limit_must_exceed_the_soft_one() {
+        let err = parse(&["--soft-time-limit=30m", "--hard-time-limit=25m"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TASK_HARD_TIME_LIMIT"), "{err}");
+        assert!(parse(&["--soft-time-limit=1s", "--hard-time-limit=2s"]).is_ok());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let err = parse(&["--concurrency=0"]).unwrap_err().to_string();
+        assert!(err.contains("WORKER_CONCURRENCY"), "{err}");
+        let err = WorkerConfig::from_args([
+            "pdfq-worker",
+            "--database-url=postgres://w@localhost/pdfq",
+            "--redis-url=http://nope",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("REDIS_URL"), "{err}");
+    }
+}
