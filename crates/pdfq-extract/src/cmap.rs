@@ -7,8 +7,8 @@ use crate::lexer::{Lexer, Operand, Token};
 
 /// Ranges wider than this stay ranges instead of being expanded into the map.
 const EXPAND_LIMIT: u32 = 256;
-/// Bounds the work a hostile CMap can cause.
-const MAX_ENTRIES: usize = 1 << 20;
+/// Bounds the memory one hostile CMap can cause (real ones stay far below).
+pub(crate) const MAX_ENTRIES: usize = 1 << 17;
 
 #[derive(Debug, Clone, Copy)]
 struct Codespace {
@@ -78,7 +78,13 @@ fn units_to_string(units: &[u16]) -> String {
 }
 
 impl CMap {
+    #[cfg(test)]
     pub fn parse(data: &[u8]) -> CMap {
+        Self::parse_bounded(data, MAX_ENTRIES)
+    }
+
+    /// Parses keeping at most `max_entries` code mappings.
+    pub fn parse_bounded(data: &[u8], max_entries: usize) -> CMap {
         let mut cmap = CMap::default();
         let mut lexer = Lexer::new(data, 4);
         let mut operands: Vec<Operand<'_>> = Vec::new();
@@ -121,7 +127,7 @@ impl CMap {
                                     Operand::Name(n) => glyph_text(n),
                                     _ => continue,
                                 };
-                                if entries < MAX_ENTRIES {
+                                if entries < max_entries {
                                     cmap.uni.insert(code, text.into_boxed_str());
                                     entries += 1;
                                 }
@@ -148,7 +154,7 @@ impl CMap {
                                         }
                                         if hi - lo < EXPAND_LIMIT {
                                             for (i, code) in (lo..=hi).enumerate() {
-                                                if entries >= MAX_ENTRIES {
+                                                if entries >= max_entries {
                                                     break;
                                                 }
                                                 let mut units = base.clone();
@@ -167,7 +173,7 @@ impl CMap {
                                     }
                                     Operand::Array(items) => {
                                         for (code, item) in (lo..=hi).zip(items) {
-                                            if entries >= MAX_ENTRIES {
+                                            if entries >= max_entries {
                                                 break;
                                             }
                                             let text = match item {
@@ -190,7 +196,7 @@ impl CMap {
                                     continue;
                                 };
                                 if let Some(code) = code_of(src)
-                                    && entries < MAX_ENTRIES
+                                    && entries < max_entries
                                 {
                                     cmap.cids.insert(code, cid.max(0.0) as u32);
                                     entries += 1;
@@ -237,6 +243,11 @@ impl CMap {
             }
         }
         cmap
+    }
+
+    /// How many explicit mappings were kept (the cost counted against the document).
+    pub fn entry_count(&self) -> usize {
+        self.uni.len() + self.cids.len()
     }
 
     pub fn has_codespace(&self) -> bool {

@@ -117,11 +117,15 @@ impl<'a, 's> Interpreter<'a, 's> {
         budget: &'s mut Budget,
         bbox: [f32; 4],
     ) -> Self {
+        let max_glyphs = usize::try_from(budget.limits.max_glyphs_per_page).unwrap_or(usize::MAX);
         Interpreter {
             doc,
             state,
             budget,
-            out: PageGlyphs::default(),
+            out: PageGlyphs {
+                max_glyphs,
+                ..PageGlyphs::default()
+            },
             bbox,
             ops: 0,
             form_chain: Vec::new(),

@@ -30,14 +30,29 @@ const BLOCK_GAP: f32 = 1.8;
 /// Letter spacing up to this fraction of the font size can still be inside a word.
 const MAX_LETTER_SPACING: f32 = 0.4;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PageGlyphs {
     pub glyphs: Vec<Glyph>,
     pub text: String,
+    /// Glyphs past this are dropped.
+    pub max_glyphs: usize,
+}
+
+impl Default for PageGlyphs {
+    fn default() -> Self {
+        PageGlyphs {
+            glyphs: Vec::new(),
+            text: String::new(),
+            max_glyphs: usize::MAX,
+        }
+    }
 }
 
 impl PageGlyphs {
     pub fn push(&mut self, mut g: Glyph, text: &str) {
+        if self.glyphs.len() >= self.max_glyphs {
+            return;
+        }
         let start = self.text.len();
         match ligature(text) {
             Some(expanded) => self.text.push_str(expanded),

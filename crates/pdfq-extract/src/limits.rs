@@ -28,6 +28,10 @@ pub struct Limits {
     pub max_operators_per_page: u64,
     /// Wall-clock budget for the in-process extraction, in milliseconds (0: none).
     pub timeout_ms: u64,
+    /// Most glyphs kept per page (more are dropped: a page is not a memory bomb).
+    pub max_glyphs_per_page: u64,
+    /// Most CMap mappings kept over all fonts of a document.
+    pub max_cmap_entries: u64,
 }
 
 impl Default for Limits {
@@ -42,6 +46,8 @@ impl Default for Limits {
             max_recursion_depth: 32,
             max_operators_per_page: 5_000_000,
             timeout_ms: 60_000,
+            max_glyphs_per_page: 2_000_000,
+            max_cmap_entries: 4_000_000,
         }
     }
 }
@@ -52,6 +58,7 @@ pub(crate) struct Budget {
     pub limits: Limits,
     started: Instant,
     decompressed: u64,
+    cmap_entries: u64,
 }
 
 impl Budget {
@@ -60,6 +67,7 @@ impl Budget {
             limits: limits.clone(),
             started: Instant::now(),
             decompressed: 0,
+            cmap_entries: 0,
         }
     }
 
@@ -84,6 +92,20 @@ impl Budget {
             .max_document_decompressed_bytes
             .saturating_sub(self.decompressed);
         left.min(self.limits.max_stream_bytes)
+    }
+
+    /// Parses a CMap within what is left of the document's CMap allowance.
+    pub fn parse_cmap(&mut self, data: &[u8]) -> crate::cmap::CMap {
+        let left = self
+            .limits
+            .max_cmap_entries
+            .saturating_sub(self.cmap_entries);
+        let cap = usize::try_from(left)
+            .unwrap_or(usize::MAX)
+            .min(crate::cmap::MAX_ENTRIES);
+        let cmap = crate::cmap::CMap::parse_bounded(data, cap);
+        self.cmap_entries += cmap.entry_count() as u64;
+        cmap
     }
 
     pub fn check_time(&self) -> Result<(), ExtractError> {

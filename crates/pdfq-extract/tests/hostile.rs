@@ -387,3 +387,20 @@ fn xref_prev_cycle_terminates() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(["ok", "damaged"].contains(&code(&r)), "{r:?}");
 }
+
+#[test]
+fn glyphs_per_page_are_bounded() {
+    let mut content = b"BT /F1 1 Tf 72 720 Td (".to_vec();
+    content.extend(std::iter::repeat_n(b'x', 2_000_000));
+    content.extend_from_slice(b") Tj ET");
+    let limits = Limits {
+        max_glyphs_per_page: 1000,
+        ..Limits::default()
+    };
+    let doc = extract_pages(&save(&mut with_content(&content)), &limits).unwrap();
+    assert!(
+        doc.pages[0].text.len() <= 1001,
+        "{}",
+        doc.pages[0].text.len()
+    );
+}

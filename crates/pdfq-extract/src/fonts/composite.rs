@@ -52,7 +52,7 @@ impl CompositeFont {
             }
             Some(Object::Stream(s)) => {
                 let cmap = crate::streams::decode(s, budget)
-                    .map(|d| CMap::parse(&d))
+                    .map(|d| budget.parse_cmap(&d))
                     .unwrap_or_default();
                 let use_name = cmap.use_cmap.clone();
                 vertical = cmap.vertical || use_name.as_deref().is_some_and(|n| n.ends_with(b"-V"));

@@ -145,7 +145,7 @@ pub(crate) fn stream_entry(
 
 pub(crate) fn to_unicode(doc: &Document, dict: &Dictionary, budget: &mut Budget) -> Option<CMap> {
     let data = stream_entry(doc, dict, b"ToUnicode", budget)?;
-    let cmap = CMap::parse(&data);
+    let cmap = budget.parse_cmap(&data);
     cmap.has_unicode().then_some(cmap)
 }
 
