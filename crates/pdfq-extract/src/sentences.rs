@@ -195,12 +195,36 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
     out
 }
 
+/// Text with no sentence punctuation (tables, lists, code) would make one huge "sentence":
+/// past this many bytes it is cut at a space (or anywhere, for unspaced scripts).
+const MAX_SENTENCE_BYTES: usize = 2000;
+
 fn push_span(text: &str, r: Range<usize>, out: &mut Vec<Range<usize>>) {
     let s = &text[r.clone()];
     let lead = s.len() - s.trim_start().len();
     let trail = s.len() - s.trim_end().len();
-    if lead + trail < s.len() {
-        out.push(r.start + lead..r.end - trail);
+    if lead + trail >= s.len() {
+        return;
+    }
+    let (mut start, end) = (r.start + lead, r.end - trail);
+    while end - start > MAX_SENTENCE_BYTES {
+        let mut cut = start + MAX_SENTENCE_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let piece = &text[start..cut];
+        let at = match piece.rfind(char::is_whitespace) {
+            Some(p) if p > MAX_SENTENCE_BYTES / 2 => start + p,
+            _ => cut,
+        };
+        out.push(start..at);
+        start = at;
+        while start < end && text[start..].starts_with(char::is_whitespace) {
+            start += text[start..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    if start < end {
+        out.push(start..end);
     }
 }
 
@@ -401,6 +425,39 @@ mod tests {
             ]
         );
         assert_eq!(seg("Hm... And then."), ["Hm...", "And then."]);
+    }
+
+    #[test]
+    fn overlong_sentences_are_cut() {
+        let text = "word ".repeat(2000);
+        let s = seg(&text);
+        assert!(
+            s.len() >= 5 && s.iter().all(|x| x.len() <= MAX_SENTENCE_BYTES),
+            "{}",
+            s.len()
+        );
+        let cjk = "字".repeat(3000);
+        assert!(seg(&cjk).iter().all(|x| x.len() <= MAX_SENTENCE_BYTES));
+    }
+
+    #[test]
+    fn more_languages() {
+        assert_eq!(
+            seg("Das ist z. B. gut. Er kam um 10 Uhr. Dann ging er."),
+            ["Das ist z. B. gut.", "Er kam um 10 Uhr.", "Dann ging er."]
+        );
+        assert_eq!(
+            seg("¿Qué pasa? ¡Nada! Bien."),
+            ["¿Qué pasa?", "¡Nada!", "Bien."]
+        );
+        assert_eq!(
+            seg("他说：“你好。”然后走了。"),
+            ["他说：“你好。”", "然后走了。"]
+        );
+        assert_eq!(
+            seg("यह एक वाक्य है। यह दूसरा है।"),
+            ["यह एक वाक्य है।", "यह दूसरा है।"]
+        );
     }
 
     #[test]
