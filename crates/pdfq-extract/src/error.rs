@@ -69,18 +69,20 @@ impl ExtractError {
         }
     }
 
-    /// True when retrying the same bytes cannot succeed. Timeouts, crashes, resource limits
-    /// and internal failures (spawn errors, a loaded machine) may pass on another attempt.
+    /// True when retrying the same bytes (with the same limits) cannot succeed. Resource
+    /// limits are deterministic, so permanent; wall-clock timeouts depend on the machine's
+    /// load, a crash may come from outside (the OOM killer) and internal errors are about
+    /// the host: those may pass on another attempt (the caller bounds its retries).
     pub fn is_permanent(&self) -> bool {
         match self {
             ExtractError::NotAPdf { .. }
             | ExtractError::PasswordRequired
             | ExtractError::Damaged { .. }
             | ExtractError::TooLarge { .. }
-            | ExtractError::NoTextLayer => true,
+            | ExtractError::NoTextLayer
+            | ExtractError::ResourceLimit { .. } => true,
             ExtractError::TimedOut { .. }
             | ExtractError::ExtractorCrashed { .. }
-            | ExtractError::ResourceLimit { .. }
             | ExtractError::Internal { .. } => false,
         }
     }

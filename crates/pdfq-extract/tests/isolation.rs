@@ -122,5 +122,5 @@ fn the_memory_limit_is_enforced_and_reported() {
     )
     .unwrap_err();
     assert_eq!(e.code(), "resource_limit", "{e}");
-    assert!(!e.is_permanent());
+    assert!(e.is_permanent());
 }
