@@ -1,6 +1,7 @@
 //! The in-process pipeline: load, walk pages, interpret, lay out.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use lopdf::Object;
 use serde::{Deserialize, Serialize};
@@ -71,20 +72,38 @@ fn run(
     on_page: &mut dyn FnMut(&PageText, u32),
 ) -> Result<Document, ExtractError> {
     let doc = load::load(bytes, limits)?;
-    let pages = pagetree::pages(&doc, limits)?;
+    let mut state = DocState::default();
+    let result = extract_loaded(&doc, limits, &mut state, on_page);
+    if LEAK_ON_EXIT.load(Ordering::Relaxed) {
+        // The process exits next: freeing millions of small objects one by one is wasted work.
+        std::mem::forget(doc);
+        std::mem::forget(state);
+    }
+    result
+}
+
+/// Set by the child process, which exits right after one extraction.
+pub(crate) static LEAK_ON_EXIT: AtomicBool = AtomicBool::new(false);
+
+fn extract_loaded(
+    doc: &lopdf::Document,
+    limits: &Limits,
+    state: &mut DocState,
+    on_page: &mut dyn FnMut(&PageText, u32),
+) -> Result<Document, ExtractError> {
+    let pages = pagetree::pages(doc, limits)?;
     if pages.is_empty() {
         return Err(ExtractError::damaged("no pages found"));
     }
     let total = pages.len() as u32;
     let mut budget = Budget::new(limits);
-    let mut state = DocState::default();
     let mut out = Document {
         pages: Vec::with_capacity(pages.len()),
     };
     let mut any_text = false;
     for (i, page) in pages.iter().enumerate() {
         budget.check_time()?;
-        let text = page_text(&doc, page, &mut state, &mut budget)?;
+        let text = page_text(doc, page, state, &mut budget)?;
         any_text |= text.chars().any(|c| !c.is_whitespace());
         let p = PageText {
             number: i as u32 + 1,

@@ -265,6 +265,7 @@ pub fn child_main() -> ExitCode {
         return ExitCode::from(2);
     };
     apply_rlimits(&request);
+    crate::extract::LEAK_ON_EXIT.store(true, std::sync::atomic::Ordering::Relaxed);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let send = |msg: &ChildMessage, out: &mut std::io::BufWriter<std::io::StdoutLock<'_>>| {
