@@ -9,6 +9,8 @@ use crate::lexer::{Lexer, Operand, Token};
 const EXPAND_LIMIT: u32 = 256;
 /// Bounds the memory one hostile CMap can cause (real ones stay far below).
 pub(crate) const MAX_ENTRIES: usize = 1 << 17;
+/// Real CMaps have a handful of codespace ranges; each is tried per glyph.
+const MAX_CODESPACES: usize = 64;
 
 #[derive(Debug, Clone, Copy)]
 struct Codespace {
@@ -112,7 +114,9 @@ impl CMap {
                                     };
                                     cs.lo[..lo.len()].copy_from_slice(lo);
                                     cs.hi[..hi.len()].copy_from_slice(hi);
-                                    cmap.codespaces.push(cs);
+                                    if cmap.codespaces.len() < MAX_CODESPACES {
+                                        cmap.codespaces.push(cs);
+                                    }
                                 }
                             }
                         }
@@ -242,6 +246,9 @@ impl CMap {
                 }
             }
         }
+        // Sorted for binary search: lookups stay cheap however many ranges a CMap has.
+        cmap.uni_ranges.sort_by_key(|r| (r.len, r.lo));
+        cmap.cid_ranges.sort_by_key(|r| (r.len, r.lo));
         cmap
     }
 
@@ -281,14 +288,12 @@ impl CMap {
         if let Some(s) = self.uni.get(&(len, code)) {
             return Some(s.to_string());
         }
-        for r in &self.uni_ranges {
-            if r.len == len && code >= r.lo && code <= r.hi {
-                let mut units = r.base.clone();
-                if let Some(last) = units.last_mut() {
-                    *last = last.wrapping_add((code - r.lo) as u16);
-                }
-                return Some(units_to_string(&units));
+        if let Some(r) = find_range(&self.uni_ranges, len, code, |r| (r.len, r.lo, r.hi)) {
+            let mut units = r.base.clone();
+            if let Some(last) = units.last_mut() {
+                *last = last.wrapping_add((code - r.lo) as u16);
             }
+            return Some(units_to_string(&units));
         }
         // Some writers key 1-byte codes as 2-byte entries or the reverse.
         if len == 1 {
@@ -308,11 +313,26 @@ impl CMap {
         if let Some(&c) = self.cids.get(&(len, code)) {
             return Some(c);
         }
-        self.cid_ranges
-            .iter()
-            .find(|r| r.len == len && code >= r.lo && code <= r.hi)
+        find_range(&self.cid_ranges, len, code, |r| (r.len, r.lo, r.hi))
             .map(|r| r.cid.wrapping_add(code - r.lo))
     }
+}
+
+/// The range (sorted by length, then start) holding `code`: the last one starting at or
+/// before it, if it reaches that far.
+fn find_range<T>(
+    ranges: &[T],
+    len: u8,
+    code: u32,
+    key: impl Fn(&T) -> (u8, u32, u32),
+) -> Option<&T> {
+    let idx = ranges.partition_point(|r| {
+        let (l, lo, _) = key(r);
+        (l, lo) <= (len, code)
+    });
+    let r = ranges.get(idx.checked_sub(1)?)?;
+    let (l, lo, hi) = key(r);
+    (l == len && code >= lo && code <= hi).then_some(r)
 }
 
 fn glyph_text(name: &[u8]) -> String {
@@ -340,6 +360,24 @@ mod tests {
         assert_eq!(c.unicode(0x22, 2).as_deref(), Some("C"));
         assert_eq!(c.unicode(0x31, 2).as_deref(), Some("b"));
         assert_eq!(c.unicode(0x99, 2), None);
+    }
+
+    #[test]
+    fn many_ranges_are_found_by_binary_search() {
+        let mut data =
+            b"begincodespacerange <0000> <ffff> endcodespacerange begincidrange ".to_vec();
+        for k in 0..500u32 {
+            data.extend(
+                format!("<{:04x}> <{:04x}> {} ", k * 100, k * 100 + 49, k * 1000).as_bytes(),
+            );
+        }
+        data.extend(b"endcidrange");
+        let c = CMap::parse(&data);
+        assert_eq!(c.cid(0, 2), Some(0));
+        assert_eq!(c.cid(49, 2), Some(49));
+        assert_eq!(c.cid(50, 2), None);
+        assert_eq!(c.cid(49_910, 2), Some(499_010));
+        assert_eq!(c.cid(49_910, 1), None);
     }
 
     #[test]
