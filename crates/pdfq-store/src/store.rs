@@ -391,3 +391,83 @@ impl Store {
         dispatch!(self, s => s.retrying_due(now, limit).await)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use pdfq_domain::JobId;
+    use pdfq_test_support::TestDatabase;
+
+    use super::*;
+
+    async fn pending_job(store: &Store) -> JobId {
+        let owner = store
+            .create_user("a@example.com", "h", Role::User)
+            .await
+            .unwrap();
+        let new = NewJob {
+            id: JobId::new(),
+            owner: owner.id,
+            file_name: "a.pdf".into(),
+            file_size: 3,
+            sha256: [0; 32],
+            bytes: b"pdf".to_vec(),
+        };
+        store.create_job(&new).await.unwrap().id
+    }
+
+    /// A claim whose commit succeeded but whose answer was lost is found again by safe
+    /// commit's next try, by the same worker only, and never counts a second attempt.
+    async fn a_repeated_claim_finds_its_own_commit(store: &Store) {
+        let id = pending_job(store).await;
+        let (me, other) = (WorkerId::generate("h", 1), WorkerId::generate("h", 2));
+        let first = dispatch!(store, s => s.claim_job(id, &me, false).await)
+            .unwrap()
+            .unwrap();
+        let lost = dispatch!(store, s => s.claim_job(id, &me, true).await)
+            .unwrap()
+            .unwrap();
+        assert_eq!(lost.attempt, first.attempt);
+        assert_eq!(lost.attempt, Attempt::new(1));
+        let fresh = dispatch!(store, s => s.claim_job(id, &me, false).await).unwrap();
+        assert!(
+            fresh.is_none(),
+            "a first try never takes over a running job"
+        );
+        let theirs = dispatch!(store, s => s.claim_job(id, &other, true).await).unwrap();
+        assert!(theirs.is_none(), "another worker's repeat finds nothing");
+        let events = store.job_events(id).await.unwrap();
+        assert_eq!(events.len(), 2, "one claim event: {events:?}");
+    }
+
+    #[tokio::test]
+    async fn postgres_a_repeated_claim_finds_its_own_commit() {
+        let db = TestDatabase::migrated(&MIGRATOR).await;
+        let store = Store::postgres(&DatabaseConfig::for_url(&db.url)).unwrap();
+        a_repeated_claim_finds_its_own_commit(&store).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_repeated_claim_finds_its_own_commit() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        a_repeated_claim_finds_its_own_commit(&store).await;
+    }
+
+    #[tokio::test]
+    async fn connect_picks_the_backend_by_url() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        assert!(matches!(store, Store::Sqlite(_)));
+        store.migrate().await.unwrap();
+        store.ping().await.unwrap();
+        assert_eq!(
+            store.pool_stats().max,
+            1,
+            "one connection is the in-memory database"
+        );
+        let pg = Store::connect("postgres://root@127.0.0.1:1/none")
+            .await
+            .unwrap();
+        assert!(matches!(pg, Store::Postgres(_)));
+        assert_eq!(pg.pool_stats().max, 15);
+    }
+}

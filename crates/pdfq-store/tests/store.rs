@@ -1,0 +1,1016 @@
+//! The store's behaviour, run against both backends: every case is a function taking a `Store`,
+//! instantiated once on a real PostgreSQL database and once on an SQLite file.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::{job, new_job, tick, user, worker};
+use pdfq_domain::job::JobEvent as Event;
+use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, TransitionError};
+use pdfq_store::{
+    ChunkResult, Commit, JobFilter, JobSearch, NewRefreshToken, RefreshOutcome, Role, Sentence,
+    Store, StoreError,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+macro_rules! both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let h = crate::common::Harness::postgres().await;
+                    crate::cases::$case(&h.store).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let h = crate::common::Harness::sqlite().await;
+                    crate::cases::$case(&h.store).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    emails_are_unique_whatever_their_case,
+    roles_and_admin_count,
+    a_job_is_stored_with_its_file_and_first_event,
+    another_owners_job_is_invisible,
+    claims_follow_the_state_machine,
+    a_late_commit_after_requeue_and_reclaim_is_rejected,
+    progress_never_moves_backwards_within_an_attempt,
+    chunks_are_written_once_and_a_retry_resumes_after_them,
+    concurrent_completers_complete_once,
+    failures_retry_and_operator_actions,
+    cancelling_a_running_job_stops_its_worker,
+    refresh_tokens_rotate_and_reuse_revokes_the_family,
+    concurrent_consumers_of_one_token_one_wins,
+    lists_page_and_filter,
+    admin_search_narrows_by_each_field,
+    sentences_page_through_the_result,
+    recovery_queries_find_stale_and_forgotten_jobs,
+    pool_stats_are_reported,
+);
+
+fn sentences(texts: &[&str], page: u32) -> Vec<Sentence> {
+    texts
+        .iter()
+        .map(|t| Sentence {
+            text: (*t).to_owned(),
+            page,
+        })
+        .collect()
+}
+
+fn chunk(index: u32, texts: &[&str]) -> ChunkResult {
+    ChunkResult {
+        index,
+        first_page: index * 10 + 1,
+        last_page: index * 10 + 10,
+        sentences: sentences(texts, index * 10 + 1),
+    }
+}
+
+fn stale(status: JobStatus, attempts: u32) -> Commit {
+    Commit::Stale {
+        status: Some(status),
+        attempts: Attempt::new(attempts),
+    }
+}
+
+mod cases {
+    use super::*;
+
+    pub async fn emails_are_unique_whatever_their_case(store: &Store) {
+        let ann = user(store, "Ann@Example.com").await;
+        let err = store
+            .create_user("ann@example.COM", "h", Role::User)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(err.http_status(), 409);
+        let found = store
+            .user_by_email("ANN@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id, ann.id);
+        assert_eq!(found.email, "Ann@Example.com", "stored as typed");
+        assert!(
+            store
+                .user_by_email("bob@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    pub async fn roles_and_admin_count(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        assert_eq!(ann.role, Role::User);
+        assert_eq!(store.count_admins().await.unwrap(), 0);
+        let admin = store.set_role(ann.id, Role::Admin).await.unwrap();
+        assert_eq!(admin.role, Role::Admin);
+        assert_eq!(store.count_admins().await.unwrap(), 1);
+        assert_eq!(
+            store.user_by_id(ann.id).await.unwrap().unwrap().role,
+            Role::Admin
+        );
+        let missing = store
+            .set_role(pdfq_domain::UserId::new(), Role::Admin)
+            .await
+            .unwrap_err();
+        assert!(matches!(missing, StoreError::NotFound), "{missing:?}");
+    }
+
+    pub async fn a_job_is_stored_with_its_file_and_first_event(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let new = new_job(ann.id, "report.pdf");
+        let created = store.create_job(&new).await.unwrap();
+        assert_eq!(created.status, JobStatus::Pending);
+        assert_eq!(created.attempts, Attempt::NONE);
+        assert_eq!(created.progress, Progress::ZERO);
+        assert_eq!(created.file_size, new.file_size);
+        assert_eq!(created.file_sha256, new.sha256.to_vec());
+        let fetched = store.get_job(new.id).await.unwrap().unwrap();
+        assert_eq!(fetched, created);
+        assert_eq!(store.job_file(new.id).await.unwrap().unwrap(), new.bytes);
+        let events = store.job_events(new.id).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].status, JobStatus::Pending);
+        assert_eq!(events[0].attempt, Attempt::NONE);
+
+        let dup = store.create_job(&new).await.unwrap_err();
+        assert!(matches!(dup, StoreError::Conflict(_)), "{dup:?}");
+
+        store.delete_job(new.id).await.unwrap();
+        assert!(store.get_job(new.id).await.unwrap().is_none());
+        assert!(store.job_file(new.id).await.unwrap().is_none());
+        assert!(store.job_events(new.id).await.unwrap().is_empty());
+        assert!(matches!(
+            store.delete_job(new.id).await.unwrap_err(),
+            StoreError::NotFound
+        ));
+    }
+
+    pub async fn another_owners_job_is_invisible(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let bob = user(store, "bob@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        assert!(
+            store
+                .get_job_for_owner(j.id, ann.id)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .get_job_for_owner(j.id, bob.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    pub async fn claims_follow_the_state_machine(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let w1 = worker(1);
+        let claimed = store.claim_job(j.id, &w1).await.unwrap().unwrap();
+        assert_eq!(claimed.attempt, Attempt::new(1));
+        assert_eq!(claimed.job.status, JobStatus::Processing);
+        assert_eq!(claimed.job.worker_id.as_ref(), Some(&w1));
+        assert!(claimed.job.started_at.is_some() && claimed.job.heartbeat_at.is_some());
+
+        // A duplicate delivery, to this worker or another, matches nothing.
+        assert!(store.claim_job(j.id, &w1).await.unwrap().is_none());
+        assert!(store.claim_job(j.id, &worker(2)).await.unwrap().is_none());
+        assert_eq!(
+            store.get_job(j.id).await.unwrap().unwrap().attempts,
+            Attempt::new(1)
+        );
+
+        // Finished jobs are never claimed; nor are unknown ones.
+        assert_eq!(
+            store
+                .complete_job(j.id, claimed.attempt, 1, 0)
+                .await
+                .unwrap(),
+            Commit::Applied
+        );
+        assert!(store.claim_job(j.id, &w1).await.unwrap().is_none());
+        assert!(store.claim_job(JobId::new(), &w1).await.unwrap().is_none());
+
+        // Cancelled jobs are not claimable until an operator retries them.
+        let k = job(store, ann.id, "b.pdf").await;
+        store.cancel_job(k.id).await.unwrap();
+        assert!(store.claim_job(k.id, &w1).await.unwrap().is_none());
+        store.retry_job(k.id).await.unwrap();
+        let again = store.claim_job(k.id, &w1).await.unwrap().unwrap();
+        assert_eq!(again.attempt, Attempt::new(1));
+
+        let events: Vec<JobStatus> = store
+            .job_events(j.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.status)
+            .collect();
+        assert_eq!(
+            events,
+            [
+                JobStatus::Pending,
+                JobStatus::Processing,
+                JobStatus::Completed
+            ]
+        );
+    }
+
+    pub async fn a_late_commit_after_requeue_and_reclaim_is_rejected(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let (w1, w2) = (worker(1), worker(2));
+        let first = store.claim_job(j.id, &w1).await.unwrap().unwrap().attempt;
+        // The reaper hands the job back; another worker claims it.
+        assert_eq!(
+            store.requeue_job(j.id, first, "worker lost").await.unwrap(),
+            Commit::Applied
+        );
+        assert_eq!(
+            store.requeue_job(j.id, first, "worker lost").await.unwrap(),
+            Commit::AlreadyApplied,
+            "a repeated requeue is recognised"
+        );
+        let second = store.claim_job(j.id, &w2).await.unwrap().unwrap().attempt;
+        assert_eq!(second, Attempt::new(2));
+
+        // Everything the first worker still sends is stale.
+        let step = CurrentStep::chunk(1, 2);
+        let p = Progress::new(50).unwrap();
+        assert_eq!(
+            store.heartbeat(j.id, first, &w1).await.unwrap(),
+            stale(JobStatus::Processing, 2)
+        );
+        assert_eq!(
+            store.report_progress(j.id, first, p, &step).await.unwrap(),
+            stale(JobStatus::Processing, 2)
+        );
+        assert_eq!(
+            store
+                .save_chunk(j.id, first, &chunk(0, &["late"]))
+                .await
+                .unwrap(),
+            stale(JobStatus::Processing, 2)
+        );
+        let late = store.complete_job(j.id, first, 1, 1).await.unwrap();
+        assert_eq!(late, stale(JobStatus::Processing, 2));
+        assert!(matches!(
+            late.or_stale(j.id, first).unwrap_err(),
+            StoreError::StaleAttempt { .. }
+        ));
+        assert_eq!(
+            store.fail_job(j.id, first, "x", "y", None).await.unwrap(),
+            stale(JobStatus::Processing, 2)
+        );
+        // The heartbeat of the right attempt from the wrong worker is stale too.
+        assert!(matches!(
+            store.heartbeat(j.id, second, &w1).await.unwrap(),
+            Commit::Stale { .. }
+        ));
+        assert!(store.finished_chunks(j.id).await.unwrap().is_empty());
+
+        assert_eq!(
+            store.heartbeat(j.id, second, &w2).await.unwrap(),
+            Commit::Applied
+        );
+        assert_eq!(
+            store.complete_job(j.id, second, 1, 0).await.unwrap(),
+            Commit::Applied
+        );
+        let done = store.get_job(j.id).await.unwrap().unwrap();
+        assert_eq!(done.status, JobStatus::Completed);
+        assert_eq!(done.attempts, second);
+        let events = store.job_events(j.id).await.unwrap();
+        let summary: Vec<(JobStatus, u32)> =
+            events.iter().map(|e| (e.status, e.attempt.get())).collect();
+        assert_eq!(
+            summary,
+            [
+                (JobStatus::Pending, 0),
+                (JobStatus::Processing, 1),
+                (JobStatus::Pending, 1),
+                (JobStatus::Processing, 2),
+                (JobStatus::Completed, 2),
+            ]
+        );
+        assert_eq!(events[2].message, "worker lost");
+        assert_eq!(events[2].worker_id.as_ref(), Some(&w1));
+    }
+
+    pub async fn progress_never_moves_backwards_within_an_attempt(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let w = worker(1);
+        let a1 = store.claim_job(j.id, &w).await.unwrap().unwrap().attempt;
+        let pct = |n| Progress::new(n).unwrap();
+        assert_eq!(
+            store
+                .report_progress(j.id, a1, pct(40), &CurrentStep::chunk(4, 10))
+                .await
+                .unwrap(),
+            Commit::Applied
+        );
+        assert_eq!(
+            store
+                .report_progress(j.id, a1, pct(30), &CurrentStep::chunk(3, 10))
+                .await
+                .unwrap(),
+            Commit::AlreadyApplied,
+            "a report behind the current one changes nothing"
+        );
+        let now = store.get_job(j.id).await.unwrap().unwrap();
+        assert_eq!(now.progress, pct(40));
+        assert_eq!(now.current_step, "Processing chunk 4/10");
+        assert_eq!(
+            store
+                .report_progress(j.id, a1, pct(40), &CurrentStep::chunk(4, 10))
+                .await
+                .unwrap(),
+            Commit::Applied,
+            "the same value again is fine"
+        );
+        store
+            .report_progress(j.id, a1, pct(60), &CurrentStep::chunk(6, 10))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_job(j.id).await.unwrap().unwrap().progress,
+            pct(60)
+        );
+
+        // A new attempt starts again from zero and may report less than the last one did.
+        store.requeue_job(j.id, a1, "shutdown").await.unwrap();
+        let a2 = store.claim_job(j.id, &w).await.unwrap().unwrap();
+        assert_eq!(a2.job.progress, Progress::ZERO);
+        assert_eq!(
+            store
+                .report_progress(j.id, a2.attempt, pct(10), &CurrentStep::chunk(1, 10))
+                .await
+                .unwrap(),
+            Commit::Applied
+        );
+        assert_eq!(
+            store.get_job(j.id).await.unwrap().unwrap().progress,
+            pct(10)
+        );
+    }
+
+    pub async fn chunks_are_written_once_and_a_retry_resumes_after_them(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let w = worker(1);
+        let a1 = store.claim_job(j.id, &w).await.unwrap().unwrap().attempt;
+        let c0 = chunk(0, &["One.", "Two."]);
+        assert_eq!(
+            store.save_chunk(j.id, a1, &c0).await.unwrap(),
+            Commit::Applied
+        );
+        assert_eq!(
+            store
+                .save_chunk(j.id, a1, &chunk(0, &["Different."]))
+                .await
+                .unwrap(),
+            Commit::AlreadyApplied
+        );
+        let c1 = chunk(1, &["Three."]);
+        store.save_chunk(j.id, a1, &c1).await.unwrap();
+        assert_eq!(
+            store
+                .get_job(j.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_finished_chunk,
+            Some(1)
+        );
+
+        // The attempt fails transiently; the next resumes after chunk 1.
+        let retry_at = OffsetDateTime::now_utc();
+        store
+            .fail_job(j.id, a1, "extract_crashed", "child died", Some(retry_at))
+            .await
+            .unwrap();
+        let a2 = store.claim_job(j.id, &w).await.unwrap().unwrap();
+        assert_eq!(a2.job.last_finished_chunk, Some(1));
+        assert_eq!(
+            store.finished_chunks(j.id).await.unwrap(),
+            vec![c0.clone(), c1.clone()]
+        );
+        assert_eq!(
+            store.save_chunk(j.id, a2.attempt, &c1).await.unwrap(),
+            Commit::AlreadyApplied
+        );
+        let c2 = chunk(2, &["Four.", "Five.", "Six."]);
+        store.save_chunk(j.id, a2.attempt, &c2).await.unwrap();
+        // The old attempt can add nothing.
+        assert!(matches!(
+            store
+                .save_chunk(j.id, a1, &chunk(3, &["ghost"]))
+                .await
+                .unwrap(),
+            Commit::Stale { .. }
+        ));
+        assert_eq!(store.finished_chunks(j.id).await.unwrap().len(), 3);
+
+        assert_eq!(
+            store.complete_job(j.id, a2.attempt, 30, 3).await.unwrap(),
+            Commit::Applied
+        );
+        let done = store.get_job(j.id).await.unwrap().unwrap();
+        assert_eq!(done.status, JobStatus::Completed);
+        assert_eq!(done.progress, Progress::DONE);
+        assert_eq!(
+            (done.page_count, done.chunk_count, done.sentence_count),
+            (Some(30), Some(3), Some(6))
+        );
+        assert!(done.finished_at.is_some());
+        assert_eq!(done.error_code, None, "the earlier failure is cleared");
+        assert_eq!(
+            store.job_results(j.id).await.unwrap().unwrap(),
+            vec![c0, c1, c2]
+        );
+        assert!(
+            store.finished_chunks(j.id).await.unwrap().is_empty(),
+            "chunk rows go once the result is assembled"
+        );
+    }
+
+    pub async fn concurrent_completers_complete_once(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let a = store
+            .claim_job(j.id, &worker(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .attempt;
+        store
+            .save_chunk(j.id, a, &chunk(0, &["Only."]))
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.complete_job(j.id, a, 10, 1).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap().unwrap());
+        }
+        let applied = outcomes.iter().filter(|c| **c == Commit::Applied).count();
+        assert_eq!(applied, 1, "{outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .all(|c| matches!(c, Commit::Applied | Commit::AlreadyApplied)),
+            "{outcomes:?}"
+        );
+        let completions = store
+            .job_events(j.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.status == JobStatus::Completed)
+            .count();
+        assert_eq!(completions, 1);
+        assert_eq!(store.job_results(j.id).await.unwrap().unwrap().len(), 1);
+        // Later, too: a repeat is "already done", never an error that would fail the job.
+        assert_eq!(
+            store.complete_job(j.id, a, 10, 1).await.unwrap(),
+            Commit::AlreadyApplied
+        );
+    }
+
+    pub async fn failures_retry_and_operator_actions(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let w = worker(1);
+        let a1 = store.claim_job(j.id, &w).await.unwrap().unwrap().attempt;
+        let retry_at = OffsetDateTime::now_utc() + Duration::from_secs(30);
+        assert_eq!(
+            store
+                .fail_job(
+                    j.id,
+                    a1,
+                    "timeout",
+                    "soft time limit exceeded",
+                    Some(retry_at)
+                )
+                .await
+                .unwrap(),
+            Commit::Applied
+        );
+        let waiting = store.get_job(j.id).await.unwrap().unwrap();
+        assert_eq!(waiting.status, JobStatus::Retrying);
+        assert_eq!(waiting.error_code.as_deref(), Some("timeout"));
+        let next = waiting.next_attempt_at.unwrap();
+        assert!(
+            (next - retry_at).abs() < Duration::from_millis(2),
+            "{next} vs {retry_at}"
+        );
+        let later = OffsetDateTime::now_utc() + Duration::from_secs(60);
+        assert_eq!(store.retrying_due(later, 10).await.unwrap(), [(j.id, a1)]);
+        assert!(
+            store
+                .retrying_due(OffsetDateTime::now_utc(), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let a2 = store.claim_job(j.id, &w).await.unwrap().unwrap().attempt;
+        assert_eq!(a2, Attempt::new(2));
+        assert_eq!(
+            store
+                .fail_job(j.id, a2, "not_a_pdf", "no header", None)
+                .await
+                .unwrap(),
+            Commit::Applied
+        );
+        assert_eq!(
+            store
+                .fail_job(j.id, a2, "not_a_pdf", "no header", None)
+                .await
+                .unwrap(),
+            Commit::AlreadyApplied
+        );
+        let failed = store.get_job(j.id).await.unwrap().unwrap();
+        assert_eq!(failed.status, JobStatus::Failed);
+        assert!(failed.finished_at.is_some());
+        assert!(store.claim_job(j.id, &w).await.unwrap().is_none());
+
+        // Illegal operator actions are typed 409s.
+        let err = store.cancel_job(j.id).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::IllegalTransition(TransitionError {
+                    from: JobStatus::Failed,
+                    event: Event::Cancel
+                })
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.http_status(), 409);
+        assert!(matches!(
+            store.cancel_job(JobId::new()).await.unwrap_err(),
+            StoreError::NotFound
+        ));
+
+        let back = store.retry_job(j.id).await.unwrap();
+        assert_eq!(back.status, JobStatus::Pending);
+        assert_eq!(back.error_code, None);
+        assert_eq!(back.finished_at, None);
+        assert_eq!(back.attempts, a2, "attempt numbers are never reused");
+        assert!(matches!(
+            store.retry_job(j.id).await.unwrap_err(),
+            StoreError::IllegalTransition(_)
+        ));
+        let a3 = store.claim_job(j.id, &w).await.unwrap().unwrap().attempt;
+        assert_eq!(a3, Attempt::new(3));
+        let messages: Vec<String> = store
+            .job_events(j.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| format!("{}@{}", e.status, e.attempt))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "pending@0",
+                "processing@1",
+                "retrying@1",
+                "processing@2",
+                "failed@2",
+                "pending@2",
+                "processing@3"
+            ]
+        );
+    }
+
+    pub async fn cancelling_a_running_job_stops_its_worker(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let w = worker(1);
+        let a = store.claim_job(j.id, &w).await.unwrap().unwrap().attempt;
+        let cancelled = store.cancel_job(j.id).await.unwrap();
+        assert_eq!(cancelled.status, JobStatus::Cancelled);
+        assert!(cancelled.cancel_requested);
+        assert_eq!(
+            store.heartbeat(j.id, a, &w).await.unwrap(),
+            stale(JobStatus::Cancelled, 1)
+        );
+        assert_eq!(
+            store.complete_job(j.id, a, 1, 0).await.unwrap(),
+            stale(JobStatus::Cancelled, 1)
+        );
+        assert_eq!(
+            store.requeue_job(j.id, a, "shutdown").await.unwrap(),
+            stale(JobStatus::Cancelled, 1)
+        );
+        assert!(store.claim_job(j.id, &w).await.unwrap().is_none());
+        assert_eq!(
+            store.get_job(j.id).await.unwrap().unwrap().status,
+            JobStatus::Cancelled
+        );
+    }
+
+    fn token(user_id: pdfq_domain::UserId, family: Uuid, hash: &[u8], ttl: i64) -> NewRefreshToken {
+        NewRefreshToken {
+            id: Uuid::new_v4(),
+            user_id,
+            family_id: family,
+            token_hash: hash.to_vec(),
+            expires_at: OffsetDateTime::now_utc() + time::Duration::seconds(ttl),
+        }
+    }
+
+    pub async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let family = Uuid::new_v4();
+        store
+            .insert_refresh_token(&token(ann.id, family, b"t1", 3600))
+            .await
+            .unwrap();
+        // The successor's user and family come from the spent token.
+        let t2 = token(pdfq_domain::UserId::new(), Uuid::new_v4(), b"t2", 3600);
+        assert_eq!(
+            store.rotate_refresh_token(b"t1", &t2).await.unwrap(),
+            RefreshOutcome::Valid {
+                user_id: ann.id,
+                family_id: family
+            }
+        );
+        // t1 comes back: theft. The family, t2 included, is revoked.
+        assert_eq!(
+            store.consume_refresh_token(b"t1").await.unwrap(),
+            RefreshOutcome::Reused { family_id: family }
+        );
+        assert_eq!(
+            store.consume_refresh_token(b"t2").await.unwrap(),
+            RefreshOutcome::Reused { family_id: family }
+        );
+        assert_eq!(
+            store.consume_refresh_token(b"nope").await.unwrap(),
+            RefreshOutcome::Unknown
+        );
+
+        let other = Uuid::new_v4();
+        store
+            .insert_refresh_token(&token(ann.id, other, b"old", -10))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.consume_refresh_token(b"old").await.unwrap(),
+            RefreshOutcome::Expired
+        );
+
+        let third = Uuid::new_v4();
+        store
+            .insert_refresh_token(&token(ann.id, third, b"t3", 3600))
+            .await
+            .unwrap();
+        store
+            .insert_refresh_token(&token(ann.id, third, b"t4", 3600))
+            .await
+            .unwrap();
+        assert_eq!(store.revoke_family(third).await.unwrap(), 2);
+        assert_eq!(
+            store.consume_refresh_token(b"t3").await.unwrap(),
+            RefreshOutcome::Reused { family_id: third }
+        );
+
+        store
+            .insert_refresh_token(&token(ann.id, Uuid::new_v4(), b"t5", 3600))
+            .await
+            .unwrap();
+        assert!(store.revoke_all_for_user(ann.id).await.unwrap() >= 1);
+        assert!(matches!(
+            store.consume_refresh_token(b"t5").await.unwrap(),
+            RefreshOutcome::Reused { .. }
+        ));
+    }
+
+    pub async fn concurrent_consumers_of_one_token_one_wins(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        for round in 0..5u8 {
+            let family = Uuid::new_v4();
+            let hash = [b'r', round];
+            store
+                .insert_refresh_token(&token(ann.id, family, &hash, 3600))
+                .await
+                .unwrap();
+            let tasks: Vec<_> = (0..4u8)
+                .map(|n| {
+                    let store = store.clone();
+                    let next = token(ann.id, family, &[b's', round, n], 3600);
+                    tokio::spawn(async move { store.rotate_refresh_token(&hash, &next).await })
+                })
+                .collect();
+            let mut outcomes = Vec::new();
+            for t in tasks {
+                outcomes.push(t.await.unwrap().unwrap());
+            }
+            let valid: Vec<_> = outcomes
+                .iter()
+                .filter(|o| matches!(o, RefreshOutcome::Valid { .. }))
+                .collect();
+            assert_eq!(valid.len(), 1, "{outcomes:?}");
+            assert_eq!(
+                outcomes
+                    .iter()
+                    .filter(|o| **o == RefreshOutcome::Reused { family_id: family })
+                    .count(),
+                3,
+                "{outcomes:?}"
+            );
+            // The winner's successor went down with the family.
+            for n in 0..4u8 {
+                let outcome = store
+                    .consume_refresh_token(&[b's', round, n])
+                    .await
+                    .unwrap();
+                assert!(
+                    matches!(
+                        outcome,
+                        RefreshOutcome::Reused { .. } | RefreshOutcome::Unknown
+                    ),
+                    "successor {n}: {outcome:?}"
+                );
+            }
+        }
+    }
+
+    pub async fn lists_page_and_filter(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let bob = user(store, "bob@example.com").await;
+        let mut ids = Vec::new();
+        for n in 0..5 {
+            ids.push(job(store, ann.id, &format!("ann-{n}.pdf")).await.id);
+        }
+        for n in 0..2 {
+            job(store, bob.id, &format!("bob-{n}.pdf")).await;
+        }
+        let mut seen = Vec::new();
+        for offset in [0, 2, 4] {
+            let page = store
+                .list_jobs(&JobFilter {
+                    offset,
+                    ..JobFilter::owner(ann.id, 2)
+                })
+                .await
+                .unwrap();
+            assert_eq!(page.total, 5);
+            assert_eq!(page.items.len(), if offset == 4 { 1 } else { 2 });
+            assert!(
+                page.items
+                    .iter()
+                    .all(|j| j.owner_email == "ann@example.com")
+            );
+            seen.extend(page.items.iter().map(|j| (j.created_at, j.id)));
+        }
+        let unique: HashSet<JobId> = seen.iter().map(|s| s.1).collect();
+        assert_eq!(unique, ids.iter().copied().collect());
+        assert!(
+            seen.windows(2).all(|w| w[0] >= w[1]),
+            "newest first: {seen:?}"
+        );
+        let beyond = store
+            .list_jobs(&JobFilter {
+                offset: 50,
+                ..JobFilter::owner(ann.id, 2)
+            })
+            .await
+            .unwrap();
+        assert!(beyond.items.is_empty());
+        assert_eq!(beyond.total, 5);
+
+        store.claim_job(ids[2], &worker(1)).await.unwrap().unwrap();
+        let running = store
+            .list_jobs(&JobFilter {
+                status: Some(JobStatus::Processing),
+                ..JobFilter::owner(ann.id, 10)
+            })
+            .await
+            .unwrap();
+        assert_eq!(running.total, 1);
+        assert_eq!(running.items[0].id, ids[2]);
+        assert_eq!(running.items[0].attempts, Attempt::new(1));
+        let everyone = store
+            .list_jobs(&JobFilter {
+                owner: None,
+                status: None,
+                limit: 100,
+                offset: 0,
+            })
+            .await
+            .unwrap();
+        assert_eq!((everyone.total, everyone.items.len()), (7, 7));
+    }
+
+    pub async fn admin_search_narrows_by_each_field(store: &Store) {
+        let ann = user(store, "Ann@Example.com").await;
+        let bob = user(store, "bob@corp.example").await;
+        let report = job(store, ann.id, "Annual-Report.pdf").await;
+        let pct = job(store, bob.id, "100%_done.pdf").await;
+        let other = job(store, bob.id, "invoice.pdf").await;
+        let search = |s: JobSearch| async move {
+            store
+                .search_jobs(&JobSearch { limit: 50, ..s })
+                .await
+                .unwrap()
+        };
+        let ids = |page: pdfq_store::Page<pdfq_store::JobSummary>| -> HashSet<JobId> {
+            page.items.iter().map(|j| j.id).collect()
+        };
+
+        let all = search(JobSearch::default()).await;
+        assert_eq!(all.total, 3);
+        let by_prefix = search(JobSearch {
+            id: Some(report.id.to_string()[..13].to_uppercase()),
+            ..JobSearch::default()
+        })
+        .await;
+        assert!(ids(by_prefix).contains(&report.id));
+        let exact = search(JobSearch {
+            id: Some(other.id.to_string()),
+            ..JobSearch::default()
+        })
+        .await;
+        assert_eq!(ids(exact), HashSet::from([other.id]));
+        let by_email = search(JobSearch {
+            owner_email: Some("CORP".into()),
+            ..JobSearch::default()
+        })
+        .await;
+        assert_eq!(by_email.total, 2);
+        assert_eq!(ids(by_email), HashSet::from([pct.id, other.id]));
+        let by_name = search(JobSearch {
+            file_name: Some("report".into()),
+            ..JobSearch::default()
+        })
+        .await;
+        assert_eq!(ids(by_name), HashSet::from([report.id]));
+        // Wildcards in the input are matched literally.
+        let literal = search(JobSearch {
+            file_name: Some("%_".into()),
+            ..JobSearch::default()
+        })
+        .await;
+        assert_eq!(ids(literal), HashSet::from([pct.id]));
+        store
+            .claim_job(other.id, &worker(1))
+            .await
+            .unwrap()
+            .unwrap();
+        let by_status = search(JobSearch {
+            status: Some(JobStatus::Processing),
+            owner_email: Some("bob".into()),
+            ..JobSearch::default()
+        })
+        .await;
+        assert_eq!(ids(by_status), HashSet::from([other.id]));
+        let nothing = search(JobSearch {
+            id: Some("zz".into()),
+            ..JobSearch::default()
+        })
+        .await;
+        assert_eq!((nothing.total, nothing.items.len()), (0, 0));
+    }
+
+    pub async fn sentences_page_through_the_result(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let empty = store.sentences(j.id, 0, 10).await.unwrap();
+        assert_eq!((empty.total, empty.items.len()), (0, 0));
+        let a = store
+            .claim_job(j.id, &worker(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .attempt;
+        // Saved out of order: the result is still in chunk order.
+        store
+            .save_chunk(j.id, a, &chunk(1, &["Four.", "Five."]))
+            .await
+            .unwrap();
+        store
+            .save_chunk(j.id, a, &chunk(0, &["One.", "Two.", "Three."]))
+            .await
+            .unwrap();
+        store.complete_job(j.id, a, 20, 2).await.unwrap();
+
+        let first = store.sentences(j.id, 0, 2).await.unwrap();
+        assert_eq!(first.total, 5);
+        let shown: Vec<(u64, &str, u32, u32)> = first
+            .items
+            .iter()
+            .map(|s| (s.index, s.text.as_str(), s.page, s.chunk))
+            .collect();
+        assert_eq!(shown, [(0, "One.", 1, 0), (1, "Two.", 1, 0)]);
+        let rest = store.sentences(j.id, 2, 10).await.unwrap();
+        let shown: Vec<(u64, &str, u32, u32)> = rest
+            .items
+            .iter()
+            .map(|s| (s.index, s.text.as_str(), s.page, s.chunk))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (2, "Three.", 1, 0),
+                (3, "Four.", 11, 1),
+                (4, "Five.", 11, 1)
+            ]
+        );
+        let past = store.sentences(j.id, 9, 10).await.unwrap();
+        assert_eq!((past.total, past.items.len()), (5, 0));
+    }
+
+    pub async fn recovery_queries_find_stale_and_forgotten_jobs(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let running = job(store, ann.id, "a.pdf").await;
+        let waiting = job(store, ann.id, "b.pdf").await;
+        let a = store
+            .claim_job(running.id, &worker(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .attempt;
+        tick().await;
+        assert_eq!(
+            store.stale_processing(Duration::ZERO, 10).await.unwrap(),
+            [(running.id, a)]
+        );
+        assert!(
+            store
+                .stale_processing(Duration::from_secs(120), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.pending_older_than(Duration::ZERO, 10).await.unwrap(),
+            [waiting.id]
+        );
+        assert!(
+            store
+                .pending_older_than(Duration::from_secs(3600), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let counts = store.count_by_status().await.unwrap();
+        assert_eq!(
+            (counts.pending, counts.processing, counts.completed),
+            (1, 1, 0)
+        );
+        assert_eq!(counts.get(JobStatus::Pending), 1);
+        let age = store.oldest_pending_age().await.unwrap().unwrap();
+        assert!(age < Duration::from_secs(60), "{age:?}");
+
+        // A fresh heartbeat takes the job out of the stale list.
+        tick().await;
+        store.heartbeat(running.id, a, &worker(1)).await.unwrap();
+        assert!(
+            store
+                .stale_processing(Duration::from_secs(5), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store.cancel_job(waiting.id).await.unwrap();
+        assert!(store.oldest_pending_age().await.unwrap().is_none());
+    }
+
+    pub async fn pool_stats_are_reported(store: &Store) {
+        store.ping().await.unwrap();
+        let stats = store.pool_stats();
+        assert!(stats.size >= 1, "{stats:?}");
+        assert_eq!(stats.size, stats.idle + stats.in_use);
+        assert!(stats.max >= stats.size);
+        if matches!(store, Store::Postgres(_)) {
+            assert_eq!(stats.max, 15, "10 + 5 overflow");
+        }
+    }
+}
