@@ -211,6 +211,8 @@ impl CompositeFont {
                 None => break,
             }
         }
+        // Sorted for binary search in `width`.
+        self.ranges.sort_by_key(|r| r.0);
     }
 
     fn read_vertical(&mut self, doc: &Document, d: &Dictionary) {
@@ -263,10 +265,11 @@ impl CompositeFont {
         if let Some(&w) = self.widths.get(&cid) {
             return w;
         }
-        self.ranges
-            .iter()
-            .find(|r| cid >= r.0 && cid <= r.1)
-            .map_or(self.default_width, |r| r.2)
+        let idx = self.ranges.partition_point(|r| r.0 <= cid);
+        match idx.checked_sub(1).and_then(|k| self.ranges.get(k)) {
+            Some(r) if cid <= r.1 => r.2,
+            _ => self.default_width,
+        }
     }
 
     /// Reads one glyph off `bytes`: appends its text to `out`, returns (byte length, advance).
