@@ -122,6 +122,12 @@ impl Broker {
         dispatch!(self.renew(delivery))
     }
 
+    /// Hands a held delivery back to the queue at once (shutdown), so another worker takes it
+    /// without waiting for the lease; it goes to the back. `None` if no longer held.
+    pub async fn release(&self, delivery: &Delivery) -> Result<Option<String>, QueueError> {
+        dispatch!(self.release(delivery))
+    }
+
     /// Claims up to `count` entries idle longer than the lease for `consumer`, and removes dead
     /// consumers.
     pub async fn reap(

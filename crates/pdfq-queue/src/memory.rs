@@ -307,6 +307,32 @@ impl MemoryBroker {
         Ok(true)
     }
 
+    pub async fn release(&self, delivery: &Delivery) -> Result<Option<String>, QueueError> {
+        let key = {
+            let mut s = self.state();
+            let Some(old) = s.owned(delivery) else {
+                return Ok(None);
+            };
+            s.pending.remove(&old);
+            s.stream.remove(&old);
+            let key = next_id(&mut s.last_id);
+            s.stream.insert(
+                key,
+                Entry {
+                    job: delivery.job_id,
+                    attempt: delivery.attempt,
+                },
+            );
+            let slot = s.index.get(&delivery.job_id).copied();
+            if slot.is_none() || slot == Some(Slot::Stream(old)) {
+                s.index.insert(delivery.job_id, Slot::Stream(key));
+            }
+            key
+        };
+        self.inner.arrivals.notify_waiters();
+        Ok(Some(entry_text(key)))
+    }
+
     pub async fn reap(
         &self,
         consumer: &WorkerId,

@@ -200,6 +200,32 @@ mod cases {
         assert_eq!(c, vec![(holder.to_string(), 1)]);
     }
 
+    pub async fn a_released_delivery_goes_to_another_worker_at_once(b: &Broker) {
+        let (leaving, staying) = (worker("leaving"), worker("staying"));
+        let (j1, j2) = (JobId::new(), JobId::new());
+        b.enqueue(j1, Attempt::new(2)).await.unwrap();
+        b.enqueue(j2, Attempt::new(1)).await.unwrap();
+        let held = b.fetch(&leaving, 1, NOW).await.unwrap().remove(0);
+        assert_eq!(held.job_id, j1);
+        let new_id = b.release(&held).await.unwrap().unwrap();
+        assert_ne!(new_id, held.entry_id);
+        assert_eq!(b.release(&held).await.unwrap(), None, "released once");
+        assert!(!b.ack(&held).await.unwrap());
+        let got = b.fetch(&staying, 10, NOW).await.unwrap();
+        let jobs: Vec<(JobId, Attempt, u32)> = got
+            .iter()
+            .map(|d| (d.job_id, d.attempt, d.delivery_count))
+            .collect();
+        assert_eq!(
+            jobs,
+            vec![(j2, Attempt::new(1), 1), (j1, Attempt::new(2), 1)],
+            "to the back"
+        );
+        assert!(b.has_entry(j1).await.unwrap());
+        assert!(b.ack(&got[1]).await.unwrap());
+        assert!(!b.has_entry(j1).await.unwrap());
+    }
+
     pub async fn a_blocked_fetch_wakes_on_enqueue(b: &Broker) {
         let w = worker("w");
         let waiter = {
@@ -639,6 +665,7 @@ suite!(
     renewing_keeps_an_entry_from_being_reaped,
     dead_consumers_are_removed_from_the_group,
     a_consumer_holding_entries_is_kept,
+    a_released_delivery_goes_to_another_worker_at_once,
     a_blocked_fetch_wakes_on_enqueue,
     a_duplicate_enqueue_delivers_twice_and_both_ack,
     enqueue_if_absent_sees_every_kind_of_entry,

@@ -71,6 +71,23 @@ return 1
     )
 });
 
+/// Hands an entry the consumer holds back to the queue at once: ack and delete it and add the
+/// same job again, in one step, so another worker can take it without waiting for the lease.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
+if not ok or #p == 0 then return false end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
+redis.call('XDEL', KEYS[1], ARGV[3])
+local id = redis.call('XADD', KEYS[1], '*', 'job', ARGV[4], 'attempt', ARGV[5])
+local cur = redis.call('HGET', KEYS[2], ARGV[4])
+if not cur or cur == 's|' .. ARGV[3] then redis.call('HSET', KEYS[2], ARGV[4], 's|' .. id) end
+return id
+",
+    )
+});
+
 /// Claims entries idle longer than the lease and returns each with its delivery count (which
 /// XAUTOCLAIM increments but does not report), in one atomic step.
 static REAP: LazyLock<Script> = LazyLock::new(|| {
@@ -354,6 +371,22 @@ impl RedisBroker {
             .arg(&delivery.entry_id);
         let n: i64 = self.run("renew", call.invoke_async(&mut c)).await?;
         Ok(n == 1)
+    }
+
+    /// Gives a delivery back to the queue at once (shutdown: jobs not started or abandoned
+    /// within the drain budget), instead of leaving it to be reaped after the lease. The job
+    /// goes to the back of the queue. `None` when the consumer no longer held it.
+    pub async fn release(&self, delivery: &Delivery) -> Result<Option<String>, QueueError> {
+        let mut c = self.inner.conn.clone();
+        let mut call = RELEASE.prepare_invoke();
+        call.key(self.inner.keys.jobs())
+            .key(self.inner.keys.index())
+            .arg(GROUP)
+            .arg(delivery.consumer.as_str())
+            .arg(&delivery.entry_id)
+            .arg(delivery.job_id.to_string())
+            .arg(delivery.attempt.get());
+        self.run("release", call.invoke_async(&mut c)).await
     }
 
     /// Claims up to `count` entries idle longer than the lease (their worker died or hung) for
