@@ -24,6 +24,8 @@ create table refresh_tokens (
 );
 create unique index refresh_tokens_hash_key on refresh_tokens (token_hash);
 create index refresh_tokens_family_idx on refresh_tokens (family_id);
+-- Logout everywhere revokes by user; deleting a user cascades through it too.
+create index refresh_tokens_user_idx on refresh_tokens (user_id);
 
 create table jobs (
     id                  uuid primary key,
@@ -58,6 +60,12 @@ create index jobs_owner_created_idx on jobs (owner_id, created_at desc);
 create index jobs_status_created_idx on jobs (status, created_at);
 -- The sweeper looks for running jobs with a stale heartbeat.
 create index jobs_processing_heartbeat_idx on jobs (heartbeat_at) where status = 'processing';
+-- The admin list of every job, newest first.
+create index jobs_created_idx on jobs (created_at desc);
+-- The sweeper's pending jobs that may never have been enqueued, and the oldest waiting job.
+create index jobs_pending_updated_idx on jobs (updated_at) where status = 'pending';
+-- Retrying jobs whose backoff has ended.
+create index jobs_retrying_due_idx on jobs (next_attempt_at) where status = 'retrying';
 
 -- The uploaded PDF, apart from jobs so the row that is polled stays small.
 create table job_files (

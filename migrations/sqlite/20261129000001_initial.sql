@@ -22,6 +22,7 @@ create table refresh_tokens (
 );
 create unique index refresh_tokens_hash_key on refresh_tokens (token_hash);
 create index refresh_tokens_family_idx on refresh_tokens (family_id);
+create index refresh_tokens_user_idx on refresh_tokens (user_id);
 
 create table jobs (
     id                  text primary key,
@@ -53,6 +54,9 @@ create table jobs (
 create index jobs_owner_created_idx on jobs (owner_id, created_at desc);
 create index jobs_status_created_idx on jobs (status, created_at);
 create index jobs_processing_heartbeat_idx on jobs (heartbeat_at) where status = 'processing';
+create index jobs_created_idx on jobs (created_at desc);
+create index jobs_pending_updated_idx on jobs (updated_at) where status = 'pending';
+create index jobs_retrying_due_idx on jobs (next_attempt_at) where status = 'retrying';
 
 create table job_files (
     job_id  text primary key references jobs (id) on delete cascade,

@@ -45,6 +45,7 @@ both_backends!(
     a_job_is_stored_with_its_file_and_first_event,
     another_owners_job_is_invisible,
     claims_follow_the_state_machine,
+    concurrent_claims_one_wins,
     a_late_commit_after_requeue_and_reclaim_is_rejected,
     progress_never_moves_backwards_within_an_attempt,
     chunks_are_written_once_and_a_retry_resumes_after_them,
@@ -232,6 +233,28 @@ mod cases {
                 JobStatus::Processing,
                 JobStatus::Completed
             ]
+        );
+    }
+
+    pub async fn concurrent_claims_one_wins(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let tasks: Vec<_> = (0..6)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move { store.claim_job(j.id, &worker(n)).await })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for t in tasks {
+            if let Some(claimed) = t.await.unwrap().unwrap() {
+                winners.push(claimed.attempt);
+            }
+        }
+        assert_eq!(winners, [Attempt::new(1)]);
+        assert_eq!(
+            store.get_job(j.id).await.unwrap().unwrap().attempts,
+            Attempt::new(1)
         );
     }
 
