@@ -1,6 +1,8 @@
 //! Safe commit against real transient failures: a pool with one connection, held by someone
 //! else, makes every acquire time out (a transient error) until it is released.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
 //! The store's behaviour, run against both backends: every case is a function taking a `Store`,
 //! instantiated once on a real PostgreSQL database and once on an SQLite file.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
 mod common;
 
 use std::collections::HashSet;

@@ -2,6 +2,8 @@
 //! dropped column, a changed type, an extra index and missing or edited migrations are each
 //! reported.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
 mod common;
 
 use common::Harness;
