@@ -433,6 +433,13 @@ impl<'a, 's> Interpreter<'a, 's> {
                 c
             }
         };
+        // Each drawing costs its content's length: a big form drawn many times is bounded
+        // by the operator budget even if it holds few operators.
+        self.ops = self.ops.saturating_add(1 + content.len() as u64 / 32);
+        if self.ops > self.budget.limits.max_operators_per_page {
+            return Ok(());
+        }
+        self.budget.check_time()?;
         let mut inner = gs.clone();
         if let Some(m) = matrix_entry(self.doc, &stream.dict) {
             inner.ctm = m.mul(&gs.ctm);

@@ -404,3 +404,36 @@ fn glyphs_per_page_are_bounded() {
         doc.pages[0].text.len()
     );
 }
+
+#[test]
+fn a_big_form_drawn_many_times_is_bounded() {
+    // A 256 KiB form of operands only, drawn 100,000 times (25 GB to lex without a bound).
+    let mut doc = with_content(b"");
+    let mut form_content = b"BT /F1 12 Tf 72 700 Td (f) Tj ET ".to_vec();
+    form_content.extend(std::iter::repeat_n(b"1 ".as_slice(), 128 * 1024).flatten());
+    let font = doc
+        .objects
+        .iter()
+        .find(|(_, o)| o.as_dict().is_ok_and(|d| d.has_type(b"Font")))
+        .map(|(id, _)| *id)
+        .unwrap();
+    let form_id = doc.add_object(Stream::new(
+        dictionary! { "Subtype" => "Form", "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } } },
+        form_content,
+    ));
+    let content = b"/X0 Do ".repeat(100_000);
+    let content_id = doc.add_object(Stream::new(dictionary! {}, content));
+    page_dict(&mut doc).set("Contents", content_id);
+    page_dict(&mut doc).set(
+        "Resources",
+        dictionary! { "XObject" => dictionary! { "X0" => form_id } },
+    );
+    let started = Instant::now();
+    let r = extract_pages(&save(&mut doc), &Limits::default());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(["ok", "timed_out"].contains(&code(&r)), "{r:?}");
+}
