@@ -34,6 +34,34 @@ pub fn backoff_with(failed: Attempt, unit: f64) -> Duration {
     nominal.mul_f64(1.0 - JITTER + 2.0 * JITTER * unit)
 }
 
+/// What to do after an attempt failed with an error that a retry may fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// Queue `next_attempt` after `delay` (`retry_later`).
+    RetryAfter {
+        next_attempt: Attempt,
+        delay: Duration,
+    },
+    /// Retries are spent: fail the job and dead-letter it.
+    GiveUp,
+}
+
+/// The decision after `failed` (1 for the first run) failed transiently, allowing `max_retries`
+/// retries after the first run (TASK_MAX_RETRIES, as Celery counts them: 3 means at most 4
+/// runs). Permanent failures (not a PDF, password required) never get here: they fail at once.
+#[must_use]
+pub fn after_failure(failed: Attempt, max_retries: u32) -> RetryDecision {
+    let retries_used = failed.get().saturating_sub(1);
+    if retries_used < max_retries {
+        RetryDecision::RetryAfter {
+            next_attempt: failed.next(),
+            delay: backoff(failed),
+        }
+    } else {
+        RetryDecision::GiveUp
+    }
+}
+
 /// A uniform draw in [0, 1). A v4 UUID carries 122 random bits from the OS generator, which is
 /// plenty for jitter and saves a dependency on `rand`.
 fn random_unit() -> f64 {
@@ -58,6 +86,25 @@ mod tests {
             "attempt 0 is treated as the first"
         );
         assert_eq!(mid(40), MAX_DELAY, "capped");
+    }
+
+    #[test]
+    fn three_retries_then_give_up() {
+        for n in 1..=3 {
+            match after_failure(Attempt::new(n), 3) {
+                RetryDecision::RetryAfter {
+                    next_attempt,
+                    delay,
+                } => {
+                    assert_eq!(next_attempt, Attempt::new(n + 1));
+                    let nominal = BASE_DELAY * 4u32.pow(n - 1);
+                    assert!(delay >= nominal.mul_f64(0.8) && delay <= nominal.mul_f64(1.2));
+                }
+                RetryDecision::GiveUp => panic!("attempt {n} should be retried"),
+            }
+        }
+        assert_eq!(after_failure(Attempt::new(4), 3), RetryDecision::GiveUp);
+        assert_eq!(after_failure(Attempt::new(1), 0), RetryDecision::GiveUp);
     }
 
     #[test]

@@ -144,6 +144,25 @@ mod cases {
         assert_eq!(b.reap(&live, 5).await.unwrap().len(), 1);
     }
 
+    pub async fn an_abandoned_entry_behind_many_healthy_ones_is_reaped(b: &Broker) {
+        let (busy, dead, reaper) = (worker("busy"), worker("dead"), worker("reaper"));
+        for _ in 0..30 {
+            b.enqueue(JobId::new(), Attempt::new(1)).await.unwrap();
+        }
+        let healthy = b.fetch(&busy, 29, NOW).await.unwrap();
+        assert_eq!(healthy.len(), 29);
+        let lost = b.fetch(&dead, 1, NOW).await.unwrap().remove(0);
+        for _ in 0..4 {
+            tokio::time::sleep(LEASE / 3).await;
+            for d in &healthy {
+                assert!(b.renew(d).await.unwrap());
+            }
+        }
+        let reaped = b.reap(&reaper, 1).await.unwrap();
+        assert_eq!(reaped.len(), 1, "{reaped:?}");
+        assert_eq!(reaped[0].entry_id, lost.entry_id);
+    }
+
     pub async fn renewing_keeps_an_entry_from_being_reaped(b: &Broker) {
         let (runner, reaper) = (worker("runner"), worker("reaper"));
         b.enqueue(JobId::new(), Attempt::new(1)).await.unwrap();
@@ -663,6 +682,7 @@ suite!(
     a_dead_consumers_entry_is_reaped_and_redelivered,
     reaping_takes_at_most_count,
     renewing_keeps_an_entry_from_being_reaped,
+    an_abandoned_entry_behind_many_healthy_ones_is_reaped,
     dead_consumers_are_removed_from_the_group,
     a_consumer_holding_entries_is_kept,
     a_released_delivery_goes_to_another_worker_at_once,

@@ -64,7 +64,7 @@ return #due
 });
 
 impl RedisBroker {
-    /// Schedules the next attempt of a failed delivery after `delay` (see [`crate::backoff`]) and
+    /// Schedules the next attempt of a failed delivery after `delay` (see [`mod@crate::backoff`]) and
     /// acks the delivery, in one step.
     pub async fn retry_later(
         &self,

@@ -89,25 +89,31 @@ return id
 });
 
 /// Claims entries idle longer than the lease and returns each with its delivery count (which
-/// XAUTOCLAIM increments but does not report), in one atomic step.
+/// XAUTOCLAIM increments but does not report), in one atomic step. Follows XAUTOCLAIM's cursor:
+/// one call scans only about COUNT * 10 pending entries, and an abandoned entry may sit behind
+/// many healthy ones.
 static REAP: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local out = {}
-local ok, r = pcall(redis.call, 'XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0', 'COUNT', ARGV[4])
-if not ok then return out end
-for _, e in ipairs(r[2]) do
-  if type(e) == 'table' and type(e[2]) == 'table' then
-    local job, attempt = '', ''
-    for i = 1, #e[2], 2 do
-      if e[2][i] == 'job' then job = e[2][i + 1] elseif e[2][i] == 'attempt' then attempt = e[2][i + 1] end
+local out, cursor, want, rounds = {}, '0-0', tonumber(ARGV[4]), 0
+repeat
+  local ok, r = pcall(redis.call, 'XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor, 'COUNT', want - #out)
+  if not ok then return out end
+  cursor = r[1]
+  for _, e in ipairs(r[2]) do
+    if type(e) == 'table' and type(e[2]) == 'table' then
+      local job, attempt = '', ''
+      for i = 1, #e[2], 2 do
+        if e[2][i] == 'job' then job = e[2][i + 1] elseif e[2][i] == 'attempt' then attempt = e[2][i + 1] end
+      end
+      local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+      local count = 0
+      if #p > 0 then count = p[1][4] end
+      table.insert(out, {e[1], job, attempt, count})
     end
-    local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
-    local count = 0
-    if #p > 0 then count = p[1][4] end
-    table.insert(out, {e[1], job, attempt, count})
   end
-end
+  rounds = rounds + 1
+until cursor == '0-0' or #out >= want or rounds >= 100
 return out
 ",
     )
