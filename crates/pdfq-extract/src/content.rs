@@ -306,6 +306,8 @@ impl<'a, 's> Interpreter<'a, 's> {
                     gs.size = n(1);
                     let name = operands.len().checked_sub(2).and_then(|k| operands.get(k));
                     if let Some(Operand::Name(name)) = name {
+                        // Loading a font can be slow (CMaps, font programs): time is checked.
+                        self.budget.check_time()?;
                         gs.font = self.font(resources, name);
                     }
                 }

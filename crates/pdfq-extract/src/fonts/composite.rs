@@ -10,6 +10,8 @@ use crate::limits::Budget;
 use crate::pagetree::{deref, number};
 
 const MAX_WIDTH_ENTRIES: usize = 1 << 18;
+/// Code points read from an embedded TrueType cmap subtable (the BMP is 65,536).
+const MAX_CMAP_CODEPOINTS: u32 = 1 << 17;
 
 /// How codes are read from a string and what they mean.
 #[derive(Debug)]
@@ -140,7 +142,13 @@ impl CompositeFont {
                 if !sub.is_unicode() {
                     continue;
                 }
+                // A hostile subtable can claim the whole code space: look at a bounded part.
+                let mut seen = 0u32;
                 sub.codepoints(|cp| {
+                    seen += 1;
+                    if seen > MAX_CMAP_CODEPOINTS {
+                        return;
+                    }
                     if let (Some(g), Some(c)) = (sub.glyph_index(cp), char::from_u32(cp)) {
                         reverse.entry(g.0).or_insert(c);
                     }
