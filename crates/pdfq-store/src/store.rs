@@ -180,9 +180,24 @@ impl Store {
 
     // Jobs: the API's side.
 
-    /// Stores the job, its file and its first timeline entry in one transaction.
+    /// Stores the job, its file and its first timeline entry in one transaction, through safe
+    /// commit. A repeat that finds the job already there (the first try committed but its answer
+    /// was lost) returns it rather than a conflict.
     pub async fn create_job(&self, new: &NewJob) -> Result<Job, StoreError> {
-        dispatch!(self, s => s.create_job(new).await)
+        with_retry(self.retry_policy(), "create_job", |try_no| {
+            self.create_job_try(new, try_no > 1)
+        })
+        .await
+    }
+
+    async fn create_job_try(&self, new: &NewJob, repeat: bool) -> Result<Job, StoreError> {
+        match dispatch!(self, s => s.create_job(new).await) {
+            Err(StoreError::Conflict(why)) if repeat => match self.get_job(new.id).await? {
+                Some(job) if job.owner_id == new.owner && job.file_sha256 == new.sha256 => Ok(job),
+                _ => Err(StoreError::Conflict(why)),
+            },
+            other => other,
+        }
     }
 
     pub async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
@@ -451,6 +466,33 @@ mod tests {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         store.migrate().await.unwrap();
         a_repeated_claim_finds_its_own_commit(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_repeated_create_finds_its_own_commit() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        store.migrate().await.unwrap();
+        let id = pending_job(&store).await;
+        let job = store.get_job(id).await.unwrap().unwrap();
+        let mut new = NewJob {
+            id,
+            owner: job.owner_id,
+            file_name: "a.pdf".into(),
+            file_size: 3,
+            sha256: [0; 32],
+            bytes: b"pdf".to_vec(),
+        };
+        assert_eq!(store.create_job_try(&new, true).await.unwrap(), job);
+        assert!(matches!(
+            store.create_job_try(&new, false).await.unwrap_err(),
+            StoreError::Conflict(_)
+        ));
+        new.sha256 = [1; 32];
+        assert!(matches!(
+            store.create_job_try(&new, true).await.unwrap_err(),
+            StoreError::Conflict(_)
+        ));
+        assert_eq!(store.job_events(id).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -51,30 +51,40 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (`sqlite://path`, `sqlite:path` or
     /// `sqlite::memory:`), in WAL mode with foreign keys on and a busy timeout.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        Self::with_options(SqliteConnectOptions::from_str(url)?, in_memory).await
+    }
+
+    /// Opens (creating if needed) the database file at `path`. The path is used as it is, so
+    /// characters that mean something in a URL (`?`, `#`, `%`) are fine.
+    pub async fn open(path: &std::path::Path) -> Result<Self, StoreError> {
+        Self::with_options(SqliteConnectOptions::new().filename(path), false).await
+    }
+
+    async fn with_options(
+        options: SqliteConnectOptions,
+        in_memory: bool,
+    ) -> Result<Self, StoreError> {
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
-        // Each connection to an in-memory database is a database of its own: keep exactly one.
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let max = if in_memory { 1 } else { 4 };
-        let mut pool = SqlitePoolOptions::new().max_connections(max);
-        if in_memory {
-            // The only connection is the database; never let it be closed for being idle.
-            pool = pool
+        // Each connection to an in-memory database is a database of its own: keep exactly one,
+        // and never let it be closed for being idle or old.
+        let pool = if in_memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .min_connections(1);
-        }
+        } else {
+            // WAL lets readers run beside the one writer; writers queue on the busy timeout.
+            SqlitePoolOptions::new().max_connections(4)
+        };
         let pool = pool.connect_with(options).await?;
         Ok(Self::new(pool))
-    }
-
-    /// Opens the database file at `path`.
-    pub async fn open(path: &std::path::Path) -> Result<Self, StoreError> {
-        Self::connect(&format!("sqlite://{}", path.display())).await
     }
 
     /// A store on an existing pool, with the design's retry schedule.
