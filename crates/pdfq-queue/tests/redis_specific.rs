@@ -76,6 +76,29 @@ async fn an_unreachable_redis_is_unavailable_quickly() {
 }
 
 #[tokio::test]
+async fn tls_against_a_plain_or_closed_port_fails_without_panicking() {
+    let redis = TestRedis::new();
+    let plain = redis.url.replacen("redis://", "rediss://", 1);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for url in [plain, format!("rediss://127.0.0.1:{port}")] {
+        let b = RedisBroker::connect_url(&url, &redis.prefix, options())
+            .await
+            .unwrap();
+        let start = Instant::now();
+        let e = b.ping().await.unwrap_err();
+        assert!(
+            matches!(e, QueueError::Unavailable(_) | QueueError::Command(_)),
+            "{url}: {e:?}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+}
+
+#[tokio::test]
 async fn a_bad_url_is_a_config_error() {
     let e = RedisBroker::connect_url("http://nope", "p", options())
         .await

@@ -70,6 +70,10 @@ impl RedisBroker {
         prefix: &str,
         options: QueueOptions,
     ) -> Result<Self, QueueError> {
+        if url.starts_with("rediss:") {
+            // Err means a provider is installed already, which is just as good.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let client = redis::Client::open(url).map_err(|e| {
             QueueError::Config(format!("{}: {e}", pdfq_domain::secret::redact_url(url)))
         })?;
