@@ -51,6 +51,9 @@ pub enum ExtractError {
     ResourceLimit { resource: String },
     #[error("the extractor could not run: {reason}")]
     Internal { reason: String },
+    /// The caller asked the extraction to stop (a cancel, a time limit, a shutdown).
+    #[error("extraction stopped on request")]
+    Stopped,
 }
 
 impl ExtractError {
@@ -66,6 +69,7 @@ impl ExtractError {
             ExtractError::ExtractorCrashed { .. } => "extractor_crashed",
             ExtractError::ResourceLimit { .. } => "resource_limit",
             ExtractError::Internal { .. } => "internal",
+            ExtractError::Stopped => "stopped",
         }
     }
 
@@ -83,7 +87,8 @@ impl ExtractError {
             | ExtractError::ResourceLimit { .. } => true,
             ExtractError::TimedOut { .. }
             | ExtractError::ExtractorCrashed { .. }
-            | ExtractError::Internal { .. } => false,
+            | ExtractError::Internal { .. }
+            | ExtractError::Stopped => false,
         }
     }
 

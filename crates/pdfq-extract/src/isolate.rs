@@ -70,7 +70,24 @@ pub fn extract_isolated(
     args: &[OsString],
     bytes: &[u8],
     limits: &IsolationLimits,
+    on_page: impl FnMut(&PageText, u32),
+) -> Result<Document, ExtractError> {
+    extract_isolated_until(program, args, bytes, limits, on_page, || false)
+}
+
+/// How often a running extraction checks `should_stop`.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// [`extract_isolated`] that also kills the child as soon as `should_stop()` turns true
+/// (checked after each page and every 50 ms), returning [`ExtractError::Stopped`]: the worker
+/// uses it for cancels, its soft time limit and shutdown.
+pub fn extract_isolated_until(
+    program: &Path,
+    args: &[OsString],
+    bytes: &[u8],
+    limits: &IsolationLimits,
     mut on_page: impl FnMut(&PageText, u32),
+    should_stop: impl Fn() -> bool,
 ) -> Result<Document, ExtractError> {
     let started = Instant::now();
     let deadline = started + limits.wall_timeout;
@@ -146,7 +163,12 @@ pub fn extract_isolated(
                 outcome = Some(Err(timed_out(limits)));
                 break;
             }
-            match rx.recv_timeout(deadline - now) {
+            if should_stop() {
+                kill(&mut child);
+                outcome = Some(Err(ExtractError::Stopped));
+                break;
+            }
+            match rx.recv_timeout((deadline - now).min(STOP_POLL)) {
                 Ok(ChildMessage::Page { page, total }) => {
                     on_page(&page, total);
                     doc.pages.push(page);

@@ -23,6 +23,6 @@ mod streams;
 pub use chunks::{Chunk, DEFAULT_MAX_CHUNKS, chunk_pages};
 pub use error::{ExtractError, SizeLimit};
 pub use extract::{Document, PageText, extract_pages, extract_pages_streaming};
-pub use isolate::{IsolationLimits, child_main, extract_isolated};
+pub use isolate::{IsolationLimits, child_main, extract_isolated, extract_isolated_until};
 pub use limits::Limits;
 pub use sentences::{Sentence, segment, sentences_for_chunk, sentences_for_pages};

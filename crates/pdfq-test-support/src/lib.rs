@@ -5,6 +5,7 @@
 //! `postgres://root@127.0.0.1:5432/test`) and `TEST_REDIS_URL` (default `redis://127.0.0.1:6379`).
 //! `cargo xtask ci` starts throwaway servers and sets these when nothing listens.
 
+pub mod pdf;
 mod postgres;
 mod redis_prefix;
 

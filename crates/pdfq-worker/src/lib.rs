@@ -1,7 +1,23 @@
-//! pdfq's worker.
+//! pdfq's worker: takes jobs from the queue, claims them in the store, extracts the PDF in an
+//! isolated child process, commits progress after every chunk, and stores the result.
 //!
-//! - [`config`]: the worker's configuration, one typed struct read from the environment.
+//! - [`config`]: the binary's configuration, from the environment.
+//! - [`settings`]: what the run loop needs, built from the config (tests shorten the limits).
+//! - [`extractor`]: the isolated extraction child, stoppable between pages.
+//! - [`job`]: one delivery from claim to completed, failed, retrying or handed back.
+//! - [`lease`]: renews a running job's queue lease and heartbeat, and watches for cancels.
+//! - [`sweeper`]: promotes due retries, reaps entries of dead workers, re-enqueues lost jobs.
+//! - [`runner`]: the [`Worker`]: concurrency, shutdown with a drain budget, `run_until_empty`.
 
 pub mod config;
+pub mod extractor;
+pub mod job;
+pub mod lease;
+pub mod runner;
+pub mod settings;
+pub mod sweeper;
 
 pub use config::WorkerConfig;
+pub use extractor::Extractor;
+pub use runner::Worker;
+pub use settings::WorkerSettings;

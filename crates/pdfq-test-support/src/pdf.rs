@@ -1,0 +1,102 @@
+//! Small, valid PDFs built in code, so tests never depend on files they did not write.
+
+use std::fmt::Write as _;
+
+/// A PDF with one page per entry of `pages`; each page shows its text in Helvetica, one line
+/// per `\n`, 14 points apart, from the top left.
+#[must_use]
+pub fn text_pdf(pages: &[&str]) -> Vec<u8> {
+    let page_count = pages.len();
+    // Objects: 1 catalog, 2 page tree, 3 font, then a page and its content stream per page.
+    let mut objects: Vec<String> = Vec::new();
+    objects.push("<< /Type /Catalog /Pages 2 0 R >>".to_owned());
+    let kids: Vec<String> = (0..page_count)
+        .map(|i| format!("{} 0 R", 4 + 2 * i))
+        .collect();
+    objects.push(format!(
+        "<< /Type /Pages /Kids [{}] /Count {page_count} >>",
+        kids.join(" ")
+    ));
+    objects.push(
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_owned(),
+    );
+    for (i, text) in pages.iter().enumerate() {
+        let content_id = 5 + 2 * i;
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {content_id} 0 R >>"
+        ));
+        let mut stream = String::from("BT /F1 12 Tf 14 TL 72 720 Td\n");
+        for line in text.lines() {
+            let _ = writeln!(stream, "({}) Tj T*", escape(line));
+        }
+        stream.push_str("ET\n");
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{stream}endstream",
+            stream.len()
+        ));
+    }
+
+    let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::with_capacity(objects.len());
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref_at = out.len();
+    let mut xref = format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
+    for offset in offsets {
+        let _ = writeln!(xref, "{offset:010} 00000 n ");
+    }
+    let _ = write!(
+        xref,
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref_at}\n%%EOF\n",
+        objects.len() + 1
+    );
+    out.extend_from_slice(xref.as_bytes());
+    out
+}
+
+/// Escapes a line for a PDF literal string; characters outside Latin-1 become `?`.
+fn escape(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        match c {
+            '(' | ')' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if u32::from(c) < 0x80 => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_xref_points_at_each_object() {
+        let pdf = text_pdf(&["Hello (world).", "Second page."]);
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(text.starts_with("%PDF-1.4"));
+        assert!(text.contains("/Count 2"));
+        assert!(text.contains(r"(Hello \(world\).) Tj"));
+        let xref_at: usize = text
+            .rsplit("startxref\n")
+            .next()
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(text[xref_at..].starts_with("xref"));
+        let first_offset: usize = text[xref_at..].lines().nth(3).unwrap()[..10]
+            .parse()
+            .unwrap();
+        assert!(text[first_offset..].starts_with("1 0 obj"));
+    }
+}

@@ -1,0 +1,58 @@
+//! The extraction child process, as the worker runs it.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use pdfq_extract::{Document, ExtractError, IsolationLimits, PageText};
+
+/// How to start the isolated extraction child: a program that calls
+/// `pdfq_extract::child_main()` (by default this very binary, as `pdfq-worker extract-child`).
+#[derive(Debug, Clone)]
+pub struct Extractor {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub limits: IsolationLimits,
+}
+
+impl Extractor {
+    /// The current executable re-executed with `subcommand` (e.g. `extract-child`).
+    pub fn current_exe(subcommand: &str) -> std::io::Result<Self> {
+        Ok(Self {
+            program: std::env::current_exe()?,
+            args: vec![OsString::from(subcommand)],
+            limits: IsolationLimits::default(),
+        })
+    }
+
+    /// Extracts `bytes` in a child that is killed after `hard_limit`, sending each page to
+    /// `on_page` as it arrives. Blocking: call it from `spawn_blocking`.
+    ///
+    /// Once `stop` is set the child is killed within about 50 ms and the result is
+    /// [`ExtractError::Stopped`].
+    pub fn extract(
+        &self,
+        bytes: &[u8],
+        hard_limit: Duration,
+        stop: &Arc<AtomicBool>,
+        mut on_page: impl FnMut(&PageText, u32),
+    ) -> Result<Document, ExtractError> {
+        let mut limits = self.limits.clone();
+        limits.wall_timeout = limits.wall_timeout.max(hard_limit).min(hard_limit);
+        // The CPU limit never cuts a job shorter than its wall-clock budget.
+        limits.cpu_seconds = limits
+            .cpu_seconds
+            .max(hard_limit.as_secs().saturating_add(1));
+        limits.limits.timeout_ms = u64::try_from(hard_limit.as_millis()).unwrap_or(u64::MAX);
+        pdfq_extract::extract_isolated_until(
+            &self.program,
+            &self.args,
+            bytes,
+            &limits,
+            |page, total| on_page(page, total),
+            || stop.load(Ordering::Relaxed),
+        )
+    }
+}

@@ -1,0 +1,496 @@
+//! One delivery, from claim to its end: completed, failed, retrying, or handed back.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, WorkerId};
+use pdfq_extract::{Chunk, ExtractError, PageText};
+use pdfq_queue::{Broker, Delivery};
+use pdfq_store::{ChunkResult, Claimed, Sentence, Store, StoreError};
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use crate::lease::{JobControl, Running, StopReason, spawn_lease_keeper};
+use crate::settings::WorkerSettings;
+
+/// What the worker shares with every job it runs.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub store: Store,
+    pub broker: Broker,
+    pub worker: WorkerId,
+    pub settings: Arc<WorkerSettings>,
+    pub running: Running,
+}
+
+/// How a delivery ended, for logs, counters and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Completed {
+        job: JobId,
+        pages: u32,
+        chunks: u32,
+    },
+    /// Failed for good with this error code.
+    Failed {
+        job: JobId,
+        code: String,
+    },
+    /// Failed transiently; another attempt is scheduled.
+    Retrying {
+        job: JobId,
+        code: String,
+        delay: Duration,
+    },
+    /// Cancelled while it ran or before it started.
+    Cancelled {
+        job: JobId,
+    },
+    /// Handed back to the queue (shutdown).
+    HandedBack {
+        job: JobId,
+    },
+    /// Not ours to run: a duplicate delivery, a finished or deleted job, or another worker's.
+    Dropped {
+        job: JobId,
+    },
+    /// Left for recovery: another worker took over (a late commit was rejected), or the
+    /// database stayed unreachable. The queue entry is not acked, so it is reaped later.
+    Abandoned {
+        job: JobId,
+        why: String,
+    },
+}
+
+/// Why the pipeline of one attempt stopped early.
+#[derive(Debug)]
+enum Interrupted {
+    Extract(ExtractError),
+    Store(StoreError),
+    Stopped(StopReason),
+    /// A write matched nothing: the attempt is no longer current.
+    Stale,
+    /// A failure of the job itself that no retry can fix.
+    Permanent {
+        code: &'static str,
+        message: String,
+    },
+}
+
+impl From<StoreError> for Interrupted {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::StaleAttempt { .. } => Self::Stale,
+            e => Self::Store(e),
+        }
+    }
+}
+
+/// Runs one delivery to its end. Never panics on the job's content; every path decides what
+/// happens to the queue entry (ack, retry later, hand back, or leave it for the reaper).
+pub async fn execute(ctx: &Context, delivery: Delivery) -> Outcome {
+    let job = delivery.job_id;
+    match recover_if_orphaned(ctx, &delivery).await {
+        Ok(true) => {}
+        Ok(false) => return ack_and(ctx, &delivery, Outcome::Dropped { job }).await,
+        Err(e) => return abandoned(job, &e),
+    }
+    let claimed = match ctx.store.claim_job(job, &ctx.worker).await {
+        Ok(Some(claimed)) => claimed,
+        Ok(None) => return ack_and(ctx, &delivery, Outcome::Dropped { job }).await,
+        Err(e) => return abandoned(job, &e),
+    };
+    let attempt = claimed.attempt;
+    tracing::info!(%job, %attempt, file = %claimed.job.file_name, "job claimed");
+
+    let control = JobControl::new();
+    ctx.running.insert(job, control.clone());
+    let keeper = spawn_lease_keeper(
+        ctx.store.clone(),
+        ctx.broker.clone(),
+        ctx.worker.clone(),
+        delivery.clone(),
+        attempt,
+        control.clone(),
+    );
+    let soft_limit = {
+        let control = control.clone();
+        let limit = ctx.settings.soft_time_limit;
+        tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            control.stop(StopReason::SoftTimeLimit);
+        })
+    };
+
+    let result = run_attempt(ctx, &claimed, &control).await;
+
+    soft_limit.abort();
+    keeper.abort();
+    ctx.running.remove(job);
+    finish(ctx, &delivery, attempt, result).await
+}
+
+/// A reaped delivery may point at a job still marked `processing` by a worker that died. If
+/// its heartbeat is older than the lease, hand it back so it can be claimed. Returns false when
+/// the delivery should be dropped (the job is gone, or a live worker runs it).
+async fn recover_if_orphaned(ctx: &Context, delivery: &Delivery) -> Result<bool, StoreError> {
+    let Some(job) = ctx.store.get_job(delivery.job_id).await? else {
+        return Ok(false);
+    };
+    if job.status != JobStatus::Processing {
+        return Ok(true);
+    }
+    let lease = ctx.broker.options().lease;
+    let stale = job
+        .heartbeat_at
+        .is_none_or(|at| OffsetDateTime::now_utc() - at > lease);
+    if !stale {
+        return Ok(false);
+    }
+    let commit = ctx
+        .store
+        .requeue_job(
+            job.id,
+            job.attempts,
+            "worker lost: no heartbeat within the lease",
+        )
+        .await?;
+    tracing::warn!(job = %job.id, attempt = %job.attempts, ?commit, "recovered a job from a lost worker");
+    Ok(true)
+}
+
+/// Extracts, chunks and segments the job's PDF, committing each chunk as it is done.
+async fn run_attempt(
+    ctx: &Context,
+    claimed: &Claimed,
+    control: &JobControl,
+) -> Result<(u32, u32), Interrupted> {
+    let job = claimed.job.id;
+    let attempt = claimed.attempt;
+    let bytes = ctx
+        .store
+        .job_file(job)
+        .await?
+        .ok_or(Interrupted::Permanent {
+            code: "file_missing",
+            message: "the uploaded file is missing from the store".into(),
+        })?;
+    let already_done: HashSet<u32> = ctx
+        .store
+        .finished_chunks(job)
+        .await?
+        .into_iter()
+        .map(|chunk| chunk.index)
+        .collect();
+    if !already_done.is_empty() {
+        tracing::info!(%job, chunks = already_done.len(), "resuming after the chunks already finished");
+    }
+    progress(
+        ctx,
+        job,
+        attempt,
+        Progress::ZERO,
+        &CurrentStep::new("Extracting text"),
+    )
+    .await?;
+
+    let (page_tx, mut page_rx) = mpsc::unbounded_channel::<(PageText, u32)>();
+    let extractor = ctx.settings.extractor.clone();
+    let hard_limit = ctx.settings.hard_time_limit;
+    let stop_flag = control.flag();
+    let extraction = tokio::task::spawn_blocking(move || {
+        extractor.extract(&bytes, hard_limit, &stop_flag, |page, total| {
+            let _ = page_tx.send((page.clone(), total));
+        })
+    });
+
+    let mut pages: Vec<PageText> = Vec::new();
+    let mut plan: Vec<Chunk> = Vec::new();
+    let mut next_chunk = 0usize;
+    loop {
+        tokio::select! {
+            biased;
+            reason = control.stopped() => {
+                // The child is killed within moments; wait so the slot is free for real.
+                let _ = extraction.await;
+                return Err(Interrupted::Stopped(reason));
+            }
+            received = page_rx.recv() => match received {
+                Some((page, total)) => {
+                    if plan.is_empty() {
+                        plan = chunk_plan(total, ctx.settings.max_chunks);
+                    }
+                    pages.push(page);
+                    while let Some(chunk) = plan.get(next_chunk).filter(|c| c.last_page as usize <= pages.len()) {
+                        commit_chunk(ctx, job, attempt, chunk, &pages, &already_done).await?;
+                        next_chunk += 1;
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    let document = match extraction.await {
+        Ok(Ok(document)) => document,
+        Ok(Err(e)) => return Err(Interrupted::Extract(e)),
+        Err(join) => {
+            return Err(Interrupted::Extract(ExtractError::Internal {
+                reason: format!("extraction task failed: {join}"),
+            }));
+        }
+    };
+    if let Some(reason) = control.reason() {
+        return Err(Interrupted::Stopped(reason));
+    }
+    // Pages the child sent without a total (none), or chunks still open: finish them now.
+    if plan.is_empty() {
+        plan = chunk_plan(
+            u32::try_from(document.pages.len()).unwrap_or(u32::MAX),
+            ctx.settings.max_chunks,
+        );
+        pages = document.pages;
+    }
+    for chunk in plan.iter().skip(next_chunk) {
+        commit_chunk(ctx, job, attempt, chunk, &pages, &already_done).await?;
+    }
+    let page_count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
+    Ok((page_count, u32::try_from(plan.len()).unwrap_or(u32::MAX)))
+}
+
+/// The chunks of a document of `total` pages, numbered 1..=total.
+fn chunk_plan(total: u32, max_chunks: usize) -> Vec<Chunk> {
+    let numbered: Vec<PageText> = (1..=total)
+        .map(|number| PageText {
+            number,
+            text: String::new(),
+        })
+        .collect();
+    pdfq_extract::chunk_pages(&numbered, max_chunks)
+}
+
+async fn commit_chunk(
+    ctx: &Context,
+    job: JobId,
+    attempt: Attempt,
+    chunk: &Chunk,
+    pages: &[PageText],
+    already_done: &HashSet<u32>,
+) -> Result<(), Interrupted> {
+    if !already_done.contains(&chunk.index) {
+        let sentences = pdfq_extract::sentences_for_chunk(chunk.pages(pages))
+            .into_iter()
+            .map(|s| Sentence {
+                text: s.text,
+                page: s.page,
+            })
+            .collect();
+        let result = ChunkResult {
+            index: chunk.index,
+            first_page: chunk.first_page,
+            last_page: chunk.last_page,
+            sentences,
+        };
+        ctx.store
+            .save_chunk(job, attempt, &result)
+            .await?
+            .or_stale(job, attempt)?;
+    }
+    let done = u64::from(chunk.index) + 1;
+    let total = u64::from(chunk.count);
+    // 100 % is written by completion only.
+    let percent = Progress::fraction(done, total).min(Progress::new(99).unwrap_or(Progress::ZERO));
+    let step = CurrentStep::chunk(chunk.index as usize + 1, chunk.count as usize);
+    progress(ctx, job, attempt, percent, &step).await
+}
+
+async fn progress(
+    ctx: &Context,
+    job: JobId,
+    attempt: Attempt,
+    percent: Progress,
+    step: &CurrentStep,
+) -> Result<(), Interrupted> {
+    ctx.store
+        .report_progress(job, attempt, percent, step)
+        .await?
+        .or_stale(job, attempt)?;
+    Ok(())
+}
+
+/// Commits the end of an attempt and settles its queue entry.
+async fn finish(
+    ctx: &Context,
+    delivery: &Delivery,
+    attempt: Attempt,
+    result: Result<(u32, u32), Interrupted>,
+) -> Outcome {
+    let job = delivery.job_id;
+    match result {
+        Ok((pages, chunks)) => match ctx.store.complete_job(job, attempt, pages, chunks).await {
+            Ok(commit) if commit.is_ok() => {
+                let _ = ctx.broker.evict_result(job).await;
+                let _ = ctx.broker.count_processed().await;
+                tracing::info!(%job, %attempt, pages, chunks, "job completed");
+                ack_and(ctx, delivery, Outcome::Completed { job, pages, chunks }).await
+            }
+            Ok(_) => stale(job),
+            Err(e) => abandoned(job, &e),
+        },
+        Err(Interrupted::Stale | Interrupted::Stopped(StopReason::LeaseLost)) => stale(job),
+        Err(Interrupted::Store(e)) => abandoned(job, &e),
+        Err(Interrupted::Stopped(StopReason::Cancelled)) => {
+            tracing::info!(%job, "job cancelled while running");
+            let _ = ctx.broker.clear_cancel(job).await;
+            ack_and(ctx, delivery, Outcome::Cancelled { job }).await
+        }
+        Err(Interrupted::Stopped(StopReason::Shutdown)) => hand_back(ctx, delivery, attempt).await,
+        Err(Interrupted::Stopped(StopReason::SoftTimeLimit)) => {
+            let limit = ctx.settings.soft_time_limit.as_secs();
+            let message = format!("soft time limit exceeded ({limit} s)");
+            fail(ctx, delivery, attempt, "soft_time_limit", &message, true).await
+        }
+        Err(Interrupted::Permanent { code, message }) => {
+            fail(ctx, delivery, attempt, code, &message, true).await
+        }
+        Err(Interrupted::Extract(ExtractError::TimedOut { .. })) => {
+            let limit = ctx.settings.hard_time_limit.as_secs();
+            let message =
+                format!("hard time limit exceeded ({limit} s): the extraction was killed");
+            fail(ctx, delivery, attempt, "hard_time_limit", &message, true).await
+        }
+        Err(Interrupted::Extract(e)) => {
+            let permanent = e.is_permanent();
+            fail(ctx, delivery, attempt, e.code(), &e.to_string(), permanent).await
+        }
+    }
+}
+
+/// Fails the attempt: retried later with backoff while retries remain and the error is
+/// transient; otherwise failed for good (and dead-lettered when the retries ran out).
+async fn fail(
+    ctx: &Context,
+    delivery: &Delivery,
+    attempt: Attempt,
+    code: &str,
+    message: &str,
+    permanent: bool,
+) -> Outcome {
+    let job = delivery.job_id;
+    let retries_left = attempt.get() <= ctx.settings.max_retries;
+    if !permanent && retries_left {
+        let delay = ctx
+            .settings
+            .retry_delay
+            .unwrap_or_else(|| pdfq_queue::backoff(attempt));
+        let retry_at = OffsetDateTime::now_utc() + delay;
+        return match ctx
+            .store
+            .fail_job(job, attempt, code, message, Some(retry_at))
+            .await
+        {
+            Ok(commit) if commit.is_ok() => {
+                tracing::warn!(%job, %attempt, code, ?delay, "attempt failed; retrying later");
+                if let Err(e) = ctx
+                    .broker
+                    .retry_later(delivery, attempt.next(), delay)
+                    .await
+                {
+                    // The sweeper re-enqueues retrying jobs that are due with no queue entry.
+                    tracing::warn!(%job, error = %e, "could not schedule the retry; the sweeper will");
+                }
+                Outcome::Retrying {
+                    job,
+                    code: code.to_owned(),
+                    delay,
+                }
+            }
+            Ok(_) => stale(job),
+            Err(e) => abandoned(job, &e),
+        };
+    }
+    let exhausted = !permanent;
+    let message = if exhausted {
+        format!("{message} (gave up after {attempt} attempts)")
+    } else {
+        message.to_owned()
+    };
+    match ctx.store.fail_job(job, attempt, code, &message, None).await {
+        Ok(commit) if commit.is_ok() => {
+            tracing::warn!(%job, %attempt, code, %message, "job failed");
+            let _ = ctx.broker.count_failed().await;
+            if exhausted {
+                let _ = ctx.broker.dead_letter(job, attempt, code, &message).await;
+            }
+            ack_and(
+                ctx,
+                delivery,
+                Outcome::Failed {
+                    job,
+                    code: code.to_owned(),
+                },
+            )
+            .await
+        }
+        Ok(_) => stale(job),
+        Err(e) => abandoned(job, &e),
+    }
+}
+
+/// Shutdown: the job goes back to `pending` and to the queue at once, not after the lease.
+async fn hand_back(ctx: &Context, delivery: &Delivery, attempt: Attempt) -> Outcome {
+    let job = delivery.job_id;
+    match ctx
+        .store
+        .requeue_job(job, attempt, "handed back on worker shutdown")
+        .await
+    {
+        Ok(commit) if commit.is_ok() => {
+            if let Err(e) = ctx.broker.enqueue(job, attempt.next()).await {
+                tracing::warn!(%job, error = %e, "could not re-enqueue a handed-back job; the sweeper will");
+            }
+            ack_and(ctx, delivery, Outcome::HandedBack { job }).await
+        }
+        Ok(_) => stale(job),
+        Err(e) => abandoned(job, &e),
+    }
+}
+
+async fn ack_and(ctx: &Context, delivery: &Delivery, outcome: Outcome) -> Outcome {
+    if let Err(e) = ctx.broker.ack(delivery).await {
+        // An unacked entry is delivered again and then dropped by the claim: harmless.
+        tracing::warn!(job = %delivery.job_id, error = %e, "ack failed");
+    }
+    outcome
+}
+
+fn stale(job: JobId) -> Outcome {
+    tracing::warn!(%job, "the attempt is no longer current; its late commit was rejected");
+    Outcome::Abandoned {
+        job,
+        why: "attempt no longer current".into(),
+    }
+}
+
+fn abandoned(job: JobId, e: &StoreError) -> Outcome {
+    tracing::error!(%job, error = %e, "store unavailable; leaving the job to recovery");
+    Outcome::Abandoned {
+        job,
+        why: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_covers_every_page_in_at_most_ten_chunks() {
+        let plan = chunk_plan(23, 10);
+        assert_eq!(plan.len(), 10);
+        assert_eq!(plan[0].first_page, 1);
+        assert_eq!(plan[9].last_page, 23);
+        assert_eq!(chunk_plan(3, 10).len(), 3);
+        assert!(chunk_plan(0, 10).is_empty());
+    }
+}

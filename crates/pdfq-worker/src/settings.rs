@@ -1,0 +1,73 @@
+//! What the run loop needs, separate from how it is read, so tests can set short limits.
+
+use std::time::Duration;
+
+use crate::config::WorkerConfig;
+use crate::extractor::Extractor;
+
+/// The worker's behaviour. Built from [`WorkerConfig`] in production; tests shorten the limits.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Jobs run at the same time.
+    pub concurrency: usize,
+    /// A job is asked to stop after this long.
+    pub soft_time_limit: Duration,
+    /// The extraction child is killed after this long.
+    pub hard_time_limit: Duration,
+    /// Retries after a failed attempt; at most `1 + max_retries` attempts.
+    pub max_retries: u32,
+    /// How long a completed result stays cached in the broker.
+    pub result_ttl: Duration,
+    /// On shutdown, how long running jobs may take before they are handed back.
+    pub drain_timeout: Duration,
+    /// Pages are grouped into at most this many chunks.
+    pub max_chunks: usize,
+    /// How often the sweeper runs.
+    pub sweep_every: Duration,
+    /// A pending job older than this with no queue entry is enqueued again by the sweeper.
+    pub lost_pending_after: Duration,
+    /// How long a fetch waits for work.
+    pub fetch_block: Duration,
+    /// Delay between attempts to reach a broker or database that is down (doubles up to 30 s).
+    pub reconnect_delay: Duration,
+    /// Overrides the retry delay (tests); `None` uses the queue's backoff (30 s, 2 min, 8 min).
+    pub retry_delay: Option<Duration>,
+    /// The extraction child.
+    pub extractor: Extractor,
+}
+
+impl WorkerSettings {
+    /// Settings for `config`, running extraction through `extractor`.
+    #[must_use]
+    pub fn from_config(config: &WorkerConfig, extractor: Extractor) -> Self {
+        Self {
+            concurrency: usize::try_from(config.concurrency).unwrap_or(2),
+            soft_time_limit: config.soft_time_limit,
+            hard_time_limit: config.hard_time_limit,
+            max_retries: config.max_retries,
+            result_ttl: config.result_ttl,
+            drain_timeout: config.drain_timeout,
+            ..Self::defaults(extractor)
+        }
+    }
+
+    /// The original design's defaults.
+    #[must_use]
+    pub fn defaults(extractor: Extractor) -> Self {
+        Self {
+            concurrency: 2,
+            soft_time_limit: Duration::from_secs(25 * 60),
+            hard_time_limit: Duration::from_secs(30 * 60),
+            max_retries: 3,
+            result_ttl: Duration::from_secs(3600),
+            drain_timeout: Duration::from_secs(25),
+            max_chunks: pdfq_extract::DEFAULT_MAX_CHUNKS,
+            sweep_every: Duration::from_secs(15),
+            lost_pending_after: Duration::from_secs(60),
+            fetch_block: Duration::from_secs(2),
+            reconnect_delay: Duration::from_millis(500),
+            retry_delay: None,
+            extractor,
+        }
+    }
+}
