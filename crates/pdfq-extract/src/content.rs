@@ -97,6 +97,7 @@ impl GState {
 pub(crate) struct DocState {
     pub fonts: FontCache,
     forms: HashMap<ObjectId, Rc<Vec<u8>>>,
+    fallback_font: Option<Rc<Font>>,
 }
 
 pub(crate) struct Interpreter<'a, 's> {
@@ -381,9 +382,23 @@ impl<'a, 's> Interpreter<'a, 's> {
     }
 
     fn font(&mut self, resources: Option<&'a Dictionary>, name: &[u8]) -> Option<Rc<Font>> {
-        let fonts = resolve_dict(self.doc, resources?.get(b"Font").ok())?;
-        let obj = fonts.get(name).ok()?;
-        self.state.fonts.get(self.doc, obj, self.budget)
+        let found = resources
+            .and_then(|r| resolve_dict(self.doc, r.get(b"Font").ok()))
+            .and_then(|fonts| fonts.get(name).ok())
+            .and_then(|obj| self.state.fonts.get(self.doc, obj, self.budget));
+        // A font that is missing (a truncated or broken file) reads as WinAnsi, which keeps
+        // most Latin text rather than none.
+        found.or_else(|| {
+            let fallback = self.state.fallback_font.get_or_insert_with(|| {
+                let mut d = Dictionary::new();
+                d.set("Type", Object::Name(b"Font".to_vec()));
+                d.set("Subtype", Object::Name(b"Type1".to_vec()));
+                d.set("BaseFont", Object::Name(b"Helvetica".to_vec()));
+                d.set("Encoding", Object::Name(b"WinAnsiEncoding".to_vec()));
+                Rc::new(Font::load(self.doc, &d, self.budget))
+            });
+            Some(fallback.clone())
+        })
     }
 
     fn form(

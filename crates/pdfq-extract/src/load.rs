@@ -38,18 +38,19 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Document, ExtractErr
         max_decompressed_size: Some(usize::try_from(limits.max_stream_bytes).unwrap_or(usize::MAX)),
         ..LoadOptions::default()
     };
-    let loaded = std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("pdfq-parse".into())
-            .stack_size(PARSE_STACK_BYTES)
-            .spawn_scoped(scope, || Document::load_mem_with_options(bytes, options))
-            .map_err(|e| ExtractError::Internal {
-                reason: format!("cannot start the parser thread: {e}"),
-            })?
-            .join()
-            .map_err(|_| ExtractError::damaged("the PDF parser failed on this file"))
-    })?;
-    let doc = loaded.map_err(|e| map_lopdf_error(&e, limits))?;
+    let doc = match parse(bytes, options.clone(), limits) {
+        Ok(doc) => doc,
+        Err(ExtractError::Damaged { reason }) => {
+            // No usable trailer or catalog (a truncated upload, typically): give the page
+            // objects that survive a synthetic page tree and let lopdf rebuild the rest.
+            match with_synthetic_page_tree(bytes) {
+                Some(patched) => parse(&patched, options, limits)
+                    .map_err(|_| ExtractError::Damaged { reason })?,
+                None => return Err(ExtractError::Damaged { reason }),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     if doc.trailer.has(b"Encrypt") {
         // lopdf tries the empty user password itself; an /Encrypt left in place means it failed.
         return Err(ExtractError::PasswordRequired);
@@ -66,6 +67,93 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Document, ExtractErr
         return Err(ExtractError::damaged("no readable objects"));
     }
     Ok(doc)
+}
+
+fn parse(bytes: &[u8], options: LoadOptions, limits: &Limits) -> Result<Document, ExtractError> {
+    let loaded = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("pdfq-parse".into())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, || Document::load_mem_with_options(bytes, options))
+            .map_err(|e| ExtractError::Internal {
+                reason: format!("cannot start the parser thread: {e}"),
+            })?
+            .join()
+            .map_err(|_| ExtractError::damaged("the PDF parser failed on this file"))
+    })?;
+    loaded.map_err(|e| map_lopdf_error(&e, limits))
+}
+
+/// `bytes` with a page tree, a catalog and a trailer appended, listing every `/Type /Page`
+/// object found in the file (in file order); `None` when there is none.
+fn with_synthetic_page_tree(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut pages: Vec<(u32, u32)> = Vec::new();
+    let mut max_id = 0u32;
+    for at in memchr::memmem::find_iter(bytes, b"obj") {
+        if let Some((id, _)) = object_header_before(bytes, at + 3) {
+            max_id = max_id.max(id);
+        }
+    }
+    for at in memchr::memmem::find_iter(bytes, b"/Type") {
+        let mut i = at + 5;
+        while bytes.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+            i += 1;
+        }
+        let is_page = bytes[i..].starts_with(b"/Page")
+            && !bytes.get(i + 5).is_some_and(u8::is_ascii_alphanumeric);
+        if !is_page {
+            continue;
+        }
+        let window = &bytes[at.saturating_sub(4096)..at];
+        if let Some(pos) = memchr::memmem::rfind(window, b"obj")
+            && let Some(id) = object_header_before(window, pos + 3)
+            && !pages.contains(&id)
+        {
+            pages.push(id);
+        }
+    }
+    if pages.is_empty() || max_id >= u32::MAX - 2 {
+        return None;
+    }
+    let kids: Vec<String> = pages.iter().map(|(n, g)| format!("{n} {g} R")).collect();
+    let (tree, catalog) = (max_id + 1, max_id + 2);
+    let tail = format!(
+        "\n{tree} 0 obj\n<< /Type /Pages /Kids [{}] /Count {} >>\nendobj\n{catalog} 0 obj\n<< /Type /Catalog /Pages {tree} 0 R >>\nendobj\ntrailer\n<< /Size {} /Root {catalog} 0 R >>\n%%EOF\n",
+        kids.join(" "),
+        pages.len(),
+        catalog + 1
+    );
+    let mut out = Vec::with_capacity(bytes.len() + tail.len());
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(tail.as_bytes());
+    Some(out)
+}
+
+/// Parses `N G obj` ending at `end` (just after "obj"), if that is what precedes it.
+fn object_header_before(bytes: &[u8], end: usize) -> Option<(u32, u32)> {
+    let head = bytes.get(end.checked_sub(3)?..end)?;
+    if head != b"obj" {
+        return None;
+    }
+    let mut i = end - 3;
+    let mut numbers = [0u32; 2];
+    for slot in numbers.iter_mut().rev() {
+        while i > 0 && bytes[i - 1].is_ascii_whitespace() {
+            i -= 1;
+        }
+        let digits_end = i;
+        while i > 0 && bytes[i - 1].is_ascii_digit() && digits_end - i < 10 {
+            i -= 1;
+        }
+        if i == digits_end {
+            return None;
+        }
+        *slot = std::str::from_utf8(&bytes[i..digits_end])
+            .ok()?
+            .parse()
+            .ok()?;
+    }
+    Some((numbers[0], numbers[1]))
 }
 
 fn map_lopdf_error(e: &lopdf::Error, limits: &Limits) -> ExtractError {

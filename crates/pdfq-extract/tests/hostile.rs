@@ -437,3 +437,34 @@ fn a_big_form_drawn_many_times_is_bounded() {
     );
     assert!(["ok", "timed_out"].contains(&code(&r)), "{r:?}");
 }
+
+#[test]
+fn truncated_before_catalog_still_reads_pages() {
+    let pdf = hello();
+    // Cut where the catalog starts: no catalog, no xref, no trailer.
+    let at = pdf.windows(8).position(|w| w == b"/Catalog").unwrap();
+    let obj_at = pdf[..at].windows(3).rposition(|w| w == b"obj").unwrap();
+    let line_start = pdf[..obj_at].iter().rposition(|&b| b == b'\n').unwrap();
+    let doc =
+        extract_pages(&pdf[..line_start], &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        doc.pages[0].text.contains("Hello World"),
+        "{:?}",
+        doc.pages[0].text
+    );
+}
+
+#[test]
+fn a_missing_font_reads_as_winansi() {
+    let mut doc = with_content(b"BT /F1 12 Tf 72 720 Td (Hello World) Tj ET");
+    page_dict(&mut doc).set(
+        "Resources",
+        dictionary! { "Font" => dictionary! { "F1" => Object::Reference((999, 0)) } },
+    );
+    let out = extract_pages(&save(&mut doc), &Limits::default()).unwrap();
+    assert!(
+        out.pages[0].text.contains("Hello World"),
+        "{:?}",
+        out.pages[0].text
+    );
+}
