@@ -149,3 +149,91 @@ async fn sqlite_three_tries_then_unavailable() {
     let (store, _dir) = one_connection_sqlite().await;
     three_tries_then_unavailable(&store).await;
 }
+
+/// The server ends every connection of the database (as a restart does); returns how many.
+async fn terminate_connections(db: &TestDatabase) -> i64 {
+    let mut admin =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&pdfq_test_support::admin_database_url())
+            .await
+            .unwrap();
+    sqlx::query_scalar(
+        "select count(*) from (
+             select pg_terminate_backend(pid) from pg_stat_activity
+             where datname = $1 and pid <> pg_backend_pid()
+         ) as ended",
+    )
+    .bind(&db.name)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap()
+}
+
+async fn running_job_on(
+    config: DatabaseConfig,
+    policy: RetryPolicy,
+) -> (Store, pdfq_domain::JobId, pdfq_domain::Attempt) {
+    let store = Store::postgres(&config).unwrap().with_retry_policy(policy);
+    let ann = user(&store, "ann@example.com").await;
+    let j = job(&store, ann.id, "a.pdf").await;
+    let attempt = store
+        .claim_job(j.id, &worker(1))
+        .await
+        .unwrap()
+        .unwrap()
+        .attempt;
+    (store, j.id, attempt)
+}
+
+/// Without pre-ping, the first try runs on a connection the server has ended: a transient
+/// error, so safe commit tries again after the wait, on a new connection.
+#[tokio::test]
+async fn postgres_a_connection_ended_by_the_server_is_retried() {
+    let db = TestDatabase::migrated(&MIGRATOR).await;
+    let config = DatabaseConfig {
+        db_pool_size: 1,
+        db_max_overflow: 0,
+        db_pool_pre_ping: false,
+        ..DatabaseConfig::for_url(&db.url)
+    };
+    let (store, id, attempt) = running_job_on(config, policy()).await;
+    assert!(terminate_connections(&db).await >= 1);
+    let started = Instant::now();
+    let commit = store.complete_job(id, attempt, 1, 0).await.unwrap();
+    assert_eq!(commit, Commit::Applied);
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "the first try must have failed and waited: {:?}",
+        started.elapsed()
+    );
+    let events = store.job_events(id).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.status.as_str() == "completed")
+            .count(),
+        1
+    );
+}
+
+/// With pre-ping (the design's default) a dead connection is replaced before use: no retry.
+#[tokio::test]
+async fn postgres_pre_ping_replaces_a_dead_connection() {
+    let db = TestDatabase::migrated(&MIGRATOR).await;
+    let config = DatabaseConfig {
+        db_pool_size: 1,
+        db_max_overflow: 0,
+        ..DatabaseConfig::for_url(&db.url)
+    };
+    let (store, id, attempt) = running_job_on(config, RetryPolicy::design()).await;
+    assert!(terminate_connections(&db).await >= 1);
+    let started = Instant::now();
+    assert_eq!(
+        store.complete_job(id, attempt, 1, 0).await.unwrap(),
+        Commit::Applied
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+}
