@@ -1,10 +1,16 @@
 //! pdfctl: the operator's tool for pdfq.
 
+mod commands;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// pdfctl: run pdfq embedded, submit and inspect jobs, and operate a deployment.
+/// The hidden subcommand pdfctl re-executes itself with to extract in an isolated child.
+pub const EXTRACT_CHILD: &str = "extract-child";
+
+/// pdfctl: run pdfq embedded, extract PDFs locally, submit and inspect jobs, operate a
+/// deployment.
 #[derive(Debug, Parser)]
 #[command(name = "pdfctl", version, about, long_about = None)]
 struct Cli {
@@ -16,13 +22,32 @@ struct Cli {
 enum Command {
     /// Run the API and a worker in one process on SQLite and an in-process queue.
     Up,
+    /// Extract a PDF here, with no server: its text, sentences or chunks.
+    Extract(commands::extract::Args),
+    /// Split plain text into sentences, one per line.
+    Sentences(commands::sentences::Args),
 }
 
 fn main() -> ExitCode {
+    // The isolated extraction child: no argument parsing, no output but the protocol.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == EXTRACT_CHILD)
+    {
+        return pdfq_extract::child_main();
+    }
     let cli = Cli::parse();
-    match cli.command {
-        Command::Up => {
-            eprintln!("pdfctl up: the embedded service is not built yet (issue 5)");
+    let result = match cli.command {
+        Command::Up => Err(anyhow::anyhow!(
+            "the embedded service is not built yet; run `pdfctl extract FILE.pdf` to use the engine without a server"
+        )),
+        Command::Extract(args) => commands::extract::run(&args),
+        Command::Sentences(args) => commands::sentences::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pdfctl: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -17,6 +17,7 @@ mod lexer;
 mod limits;
 mod load;
 mod pagetree;
+mod render;
 mod sentences;
 mod streams;
 
@@ -25,4 +26,5 @@ pub use error::{ExtractError, SizeLimit};
 pub use extract::{Document, PageText, extract_pages, extract_pages_streaming};
 pub use isolate::{IsolationLimits, child_main, extract_isolated, extract_isolated_until};
 pub use limits::Limits;
+pub use render::{OutputFormat, render};
 pub use sentences::{Sentence, segment, sentences_for_chunk, sentences_for_pages};

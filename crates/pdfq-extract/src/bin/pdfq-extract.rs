@@ -9,8 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pdfq_extract::{
-    Document, ExtractError, IsolationLimits, Limits, chunk_pages, extract_isolated, extract_pages,
-    sentences_for_pages,
+    ExtractError, IsolationLimits, Limits, OutputFormat, extract_isolated, extract_pages,
 };
 
 const USAGE: &str =
@@ -35,16 +34,9 @@ fn main() -> ExitCode {
     }
 }
 
-#[derive(PartialEq)]
-enum Format {
-    Text,
-    Sentences,
-    Chunks,
-}
-
 fn extract(args: &[OsString]) -> ExitCode {
     let mut file: Option<PathBuf> = None;
-    let mut format = Format::Text;
+    let mut format = OutputFormat::Text;
     let mut json = false;
     let mut isolated = false;
     let mut out_path: Option<PathBuf> = None;
@@ -52,10 +44,8 @@ fn extract(args: &[OsString]) -> ExitCode {
     while let Some(a) = it.next() {
         match a.to_str() {
             Some("--format") => {
-                format = match it.next().and_then(|v| v.to_str()) {
-                    Some("text") => Format::Text,
-                    Some("sentences") => Format::Sentences,
-                    Some("chunks") => Format::Chunks,
+                format = match it.next().and_then(|v| v.to_str()).map(str::parse) {
+                    Some(Ok(format)) => format,
                     _ => {
                         eprintln!("{USAGE}");
                         return ExitCode::from(2);
@@ -96,7 +86,7 @@ fn extract(args: &[OsString]) -> ExitCode {
         extract_pages(&bytes, &Limits::default())
     };
     let rendered = match result {
-        Ok(doc) => render(&doc, &format, json),
+        Ok(doc) => pdfq_extract::render(&doc, format, json),
         Err(e) => {
             if json {
                 let _ = writeln!(
@@ -118,46 +108,6 @@ fn extract(args: &[OsString]) -> ExitCode {
         return ExitCode::from(2);
     }
     ExitCode::SUCCESS
-}
-
-fn render(doc: &Document, format: &Format, json: bool) -> String {
-    match (format, json) {
-        (Format::Text, false) => doc.to_text(),
-        (Format::Text, true) => serde_json::to_string(doc).unwrap_or_default() + "\n",
-        (Format::Sentences, as_json) => {
-            let sentences = sentences_for_pages(&doc.pages);
-            if as_json {
-                serde_json::to_string(&sentences).unwrap_or_default() + "\n"
-            } else {
-                sentences.iter().map(|s| s.text.clone() + "\n").collect()
-            }
-        }
-        (Format::Chunks, as_json) => {
-            let chunks = chunk_pages(&doc.pages, pdfq_extract::DEFAULT_MAX_CHUNKS);
-            if as_json {
-                let v: Vec<_> = chunks
-                    .iter()
-                    .map(|c| serde_json::json!({"chunk": c, "sentences": sentences_for_pages(c.pages(&doc.pages))}))
-                    .collect();
-                serde_json::to_string(&v).unwrap_or_default() + "\n"
-            } else {
-                let mut s = String::new();
-                for c in &chunks {
-                    s.push_str(&format!(
-                        "# chunk {}/{}: pages {}-{}\n",
-                        c.index + 1,
-                        c.count,
-                        c.first_page,
-                        c.last_page
-                    ));
-                    for sentence in sentences_for_pages(c.pages(&doc.pages)) {
-                        s.push_str(&format!("[p{}] {}\n", sentence.page, sentence.text));
-                    }
-                }
-                s
-            }
-        }
-    }
 }
 
 fn segment_text(path: Option<&OsString>) -> ExitCode {

@@ -1,0 +1,4 @@
+//! One module per pdfctl command.
+
+pub mod extract;
+pub mod sentences;
