@@ -334,7 +334,9 @@ impl Store {
         dispatch!(self, s => s.finished_chunks(id).await)
     }
 
-    /// Completes the job with the saved chunks as its result, exactly once.
+    /// Completes the job with the saved chunks as its result, exactly once. `chunk_count` must
+    /// equal the chunks saved (by this attempt and earlier ones); otherwise nothing changes and
+    /// the answer is [`StoreError::Conflict`], since the result would have holes.
     pub async fn complete_job(
         &self,
         id: JobId,

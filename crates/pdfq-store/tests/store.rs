@@ -456,6 +456,16 @@ mod cases {
         ));
         assert_eq!(store.finished_chunks(j.id).await.unwrap().len(), 3);
 
+        // A result with a chunk missing is refused, and changes nothing.
+        let err = store
+            .complete_job(j.id, a2.attempt, 40, 4)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(
+            store.get_job(j.id).await.unwrap().unwrap().status,
+            JobStatus::Processing
+        );
         assert_eq!(
             store.complete_job(j.id, a2.attempt, 30, 3).await.unwrap(),
             Commit::Applied

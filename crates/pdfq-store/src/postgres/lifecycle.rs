@@ -209,7 +209,8 @@ impl PgStore {
                                    from job_chunks c where c.job_id = $1),
                  error_code = null, error_message = null, next_attempt_at = null,
                  finished_at = now(), updated_at = now()
-             where id = $1 and attempts = $2 and status = any($5)",
+             where id = $1 and attempts = $2 and status = any($5)
+               and (select count(*) from job_chunks c where c.job_id = $1) = $4",
         )
         .bind(id.as_uuid())
         .bind(attempt_bind(attempt))
@@ -224,6 +225,26 @@ impl PgStore {
                     job.status == JobStatus::Completed
                 })
                 .await?;
+            // Still ours, so the chunk count is what did not match: completing now would
+            // publish a result with chunks missing.
+            if let Commit::Stale {
+                status: Some(JobStatus::Processing),
+                attempts,
+            } = commit
+                && attempts == attempt
+            {
+                let saved: i64 =
+                    sqlx::query_scalar("select count(*) from job_chunks where job_id = $1")
+                        .bind(id.as_uuid())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                return Err(StoreError::Conflict(
+                    format!(
+                        "job {id}: {saved} of {chunk_count} chunks are saved; the result would be incomplete"
+                    )
+                    .into(),
+                ));
+            }
             tx.commit().await?;
             return Ok(commit);
         }

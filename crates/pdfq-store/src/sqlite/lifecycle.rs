@@ -204,7 +204,8 @@ impl SqliteStore {
                                    from job_chunks c where c.job_id = $1),
                  error_code = null, error_message = null, next_attempt_at = null,
                  finished_at = $6, updated_at = $6
-             where id = $1 and attempts = $2 and status in (select value from json_each($5))",
+             where id = $1 and attempts = $2 and status in (select value from json_each($5))
+               and (select count(*) from job_chunks c where c.job_id = $1) = $4",
         )
         .bind(id.to_string())
         .bind(i64::from(attempt.get()))
@@ -220,6 +221,26 @@ impl SqliteStore {
                     job.status == JobStatus::Completed
                 })
                 .await?;
+            // Still ours, so the chunk count is what did not match: completing now would
+            // publish a result with chunks missing.
+            if let Commit::Stale {
+                status: Some(JobStatus::Processing),
+                attempts,
+            } = commit
+                && attempts == attempt
+            {
+                let saved: i64 =
+                    sqlx::query_scalar("select count(*) from job_chunks where job_id = $1")
+                        .bind(id.to_string())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                return Err(StoreError::Conflict(
+                    format!(
+                        "job {id}: {saved} of {chunk_count} chunks are saved; the result would be incomplete"
+                    )
+                    .into(),
+                ));
+            }
             tx.commit().await?;
             return Ok(commit);
         }
