@@ -9,6 +9,7 @@ use pdfq_domain::limits::RateLimit;
 use pdfq_domain::{Attempt, JobId, UserId, WorkerId};
 
 use crate::cancel::CancelSubscription;
+use crate::config::RedisConfig;
 use crate::error::QueueError;
 use crate::memory::MemoryBroker;
 use crate::options::QueueOptions;
@@ -47,6 +48,11 @@ macro_rules! dispatch {
 }
 
 impl Broker {
+    /// The Redis broker for `config` (see [`RedisBroker::connect`]: does not wait for Redis).
+    pub async fn redis(config: &RedisConfig, options: QueueOptions) -> Result<Self, QueueError> {
+        RedisBroker::connect(config, options).await.map(Self::Redis)
+    }
+
     /// The in-process broker with default options.
     #[must_use]
     pub fn memory() -> Self {
@@ -102,7 +108,8 @@ impl Broker {
     }
 
     /// Up to `count` new deliveries for `consumer`, waiting up to `block` (at most
-    /// `max_block`). Empty while paused.
+    /// `max_block`). Empty while paused. Run one fetch loop per process: blocking fetches share
+    /// one Redis connection, so concurrent ones wait for each other.
     pub async fn fetch(
         &self,
         consumer: &WorkerId,
@@ -150,7 +157,9 @@ impl Broker {
 
     // --- Retries and dead letters ---------------------------------------------------------
 
-    /// Acks `delivery` and queues `next_attempt` after `delay`, in one step.
+    /// Acks `delivery` (if still held) and queues `next_attempt` after `delay`, in one step. The
+    /// retry is scheduled even if the lease was lost: the store has recorded the failure, and
+    /// a duplicate is dropped by its claim.
     pub async fn retry_later(
         &self,
         delivery: &Delivery,
