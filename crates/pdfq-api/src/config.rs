@@ -9,6 +9,8 @@ use pdfq_domain::secret::Secret;
 use pdfq_queue::RedisConfig;
 use pdfq_store::DatabaseConfig;
 
+use crate::telemetry::LogFormat;
+
 /// Where the API runs: development relaxes the JWT secret rule and logs as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Environment {
@@ -86,6 +88,24 @@ pub struct ApiConfig {
     #[arg(long, env = "REQUEST_TIMEOUT", value_name = "REQUEST_TIMEOUT", default_value = "60s",
           value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// Email of an account made admin at start-up (created with PDFQ_ADMIN_PASSWORD if missing,
+    /// promoted if it exists). Set both or neither.
+    #[arg(long, env = "PDFQ_ADMIN_EMAIL", value_name = "PDFQ_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+
+    /// Password of that account when it has to be created.
+    #[arg(
+        long,
+        env = "PDFQ_ADMIN_PASSWORD",
+        value_name = "PDFQ_ADMIN_PASSWORD",
+        hide_env_values = true
+    )]
+    pub admin_password: Option<Secret>,
+
+    /// json or text; default json in production, text in development.
+    #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
 }
 
 /// A configuration that parsed but cannot be used; the message names the variable.
@@ -139,10 +159,24 @@ impl ApiConfig {
         self.redis
             .url()
             .map_err(|e| ConfigError(format!("REDIS_URL: {e}")))?;
+        if self.admin_email.is_some() != self.admin_password.is_some() {
+            return Err(ConfigError(
+                "PDFQ_ADMIN_EMAIL and PDFQ_ADMIN_PASSWORD must be set together".into(),
+            ));
+        }
         if self.max_upload_bytes == 0 {
             return Err(ConfigError("MAX_UPLOAD_BYTES must be more than 0".into()));
         }
         Ok(())
+    }
+
+    /// The log format: LOG_FORMAT, else JSON in production and text in development.
+    #[must_use]
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format.unwrap_or(match self.environment {
+            Environment::Production => LogFormat::Json,
+            Environment::Development => LogFormat::Text,
+        })
     }
 
     #[must_use]
@@ -214,6 +248,22 @@ mod tests {
             .to_string();
         assert!(err.contains("DATABASE_URL"), "{err}");
         assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn admin_variables_go_together_and_logs_follow_the_environment() {
+        let err = parse(&[SECRET, "--admin-email=a@b.c"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("PDFQ_ADMIN_PASSWORD"), "{err}");
+        let config =
+            parse(&[SECRET, "--admin-email=a@b.c", "--admin-password=longenough"]).unwrap();
+        assert!(!format!("{config:?}").contains("longenough"));
+        assert_eq!(config.log_format(), LogFormat::Json);
+        let dev = parse(&["--env=development"]).unwrap();
+        assert_eq!(dev.log_format(), LogFormat::Text);
+        let forced = parse(&["--env=development", "--log-format=json"]).unwrap();
+        assert_eq!(forced.log_format(), LogFormat::Json);
     }
 
     #[test]

@@ -1,7 +1,33 @@
-//! pdfq's REST API.
+//! pdfq's REST API (axum).
 //!
-//! - [`config`]: the API's configuration, one typed struct read from the environment.
+//! - [`Application`]: `build(ApiConfig)` (PostgreSQL + Redis) or `build_with(Store, Broker,
+//!   Settings)` (any store and broker, e.g. the embedded mode), then `run_until_stopped`.
+//! - [`router`]: every route with its middleware, over an [`AppState`].
+//! - [`bootstrap_admin`]: create or promote the first admin.
+//! - [`config`]: the binary's configuration; [`settings`]: what the running API needs.
+//! - [`error`]: [`ApiError`], the one error type, each variant with its status and code.
+//! - [`auth`]: JWT access tokens, argon2id passwords, rotating refresh tokens, extractors.
+//! - [`routes`]: the handlers; [`views`]: store rows to JSON; [`metrics`]: Prometheus text;
+//!   [`middleware`]: request ids, tracing, CORS, timeout; [`telemetry`]: logs.
 
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
 pub mod config;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod routes;
+pub mod settings;
+pub mod state;
+pub mod telemetry;
+pub mod views;
 
+pub use app::{Application, StartupError, shutdown_signal};
+pub use bootstrap::{BootstrapError, bootstrap_admin};
 pub use config::{ApiConfig, Environment};
+pub use error::ApiError;
+pub use routes::router;
+pub use settings::Settings;
+pub use state::AppState;

@@ -1,0 +1,11 @@
+//! Authentication: access tokens ([`jwt`]), passwords ([`password`]), refresh tokens
+//! ([`refresh`]), the extractors that guard handlers ([`extract`]) and the auth endpoints
+//! ([`handlers`]).
+
+pub mod extract;
+pub mod handlers;
+pub mod jwt;
+pub mod password;
+pub mod refresh;
+
+pub use extract::{AdminUser, AuthUser};

@@ -1,0 +1,86 @@
+//! Password hashing with argon2id (the crate's defaults: 19 MiB, 2 passes), always on the
+//! blocking pool: a hash takes tens of milliseconds of CPU that must not stall the async threads.
+
+use argon2::password_hash::SaltString;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+
+use crate::error::ApiError;
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password accepted: bounds the hashing work one request can ask for.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// A PHC string (`$argon2id$v=19$...`) of `password` with a fresh salt.
+pub async fn hash(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || hash_now(&password))
+        .await
+        .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
+}
+
+fn hash_now(password: &str) -> Result<String, ApiError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Internal(format!("hashing: {e}")))
+}
+
+/// Whether `password` matches `phc`. A malformed stored hash never matches.
+pub async fn verify(password: String, phc: String) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&phc).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))
+}
+
+/// A hash of nothing anyone knows, verified against when the email is unknown so a login takes
+/// as long for a missing account as for a wrong password (no account enumeration by timing).
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_now("pdfq: no such account").unwrap_or_default())
+}
+
+/// The password rules: 8 characters or more, 1 KiB at most.
+pub fn validate(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ApiError::Validation(format!(
+            "the password must have at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::Validation(format!(
+            "the password must have at most {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_salted_and_verify() {
+        let a = hash("correct horse".into()).await.unwrap();
+        let b = hash("correct horse".into()).await.unwrap();
+        assert!(a.starts_with("$argon2id$"), "{a}");
+        assert_ne!(a, b, "salts differ");
+        assert!(verify("correct horse".into(), a.clone()).await.unwrap());
+        assert!(!verify("wrong horse".into(), a).await.unwrap());
+        assert!(!verify("x".into(), "garbage".into()).await.unwrap());
+    }
+
+    #[test]
+    fn rules() {
+        assert!(validate("short").is_err());
+        assert!(validate("long enough").is_ok());
+        assert!(validate(&"x".repeat(2000)).is_err());
+    }
+}

@@ -1,0 +1,291 @@
+//! The API's one error type. Each variant documents its HTTP status and stable `code`; every
+//! error leaves the server as `{"error": {"code": "...", "message": "..."}}`.
+//!
+//! Extractor rejections (bad JSON, bad query, bad path) and store and queue errors convert into
+//! it, so no handler can answer with axum's plain-text rejections or leak an internal error.
+
+use std::time::Duration;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pdfq_client::types::{ErrorBody, ErrorDetail};
+use pdfq_queue::QueueError;
+use pdfq_store::StoreError;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `malformed_json`: the body is not JSON.
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// 422 `invalid_body`: JSON of the wrong shape (missing field, wrong type).
+    #[error("the request body does not have the expected fields: {0}")]
+    InvalidBody(String),
+    /// 400 `invalid_query`: a query parameter could not be read.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// 400 `invalid_path`: a path parameter (e.g. a job id) is malformed.
+    #[error("invalid path parameter: {0}")]
+    InvalidPath(String),
+    /// 422 `validation_failed`: well-formed input that breaks a rule (a short password...).
+    #[error("{0}")]
+    Validation(String),
+    /// 400 `missing_file`: the upload has no multipart field named `file`.
+    #[error("the upload must have a multipart field named \"file\"")]
+    MissingFile,
+    /// 400 `invalid_multipart`: the multipart body could not be read.
+    #[error("the multipart body could not be read: {0}")]
+    InvalidMultipart(String),
+    /// 401 `unauthorized`: no, or an invalid or expired, access token; wrong credentials.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403 `forbidden`: authenticated but not allowed (admin endpoints).
+    #[error("this needs the admin role")]
+    Forbidden,
+    /// 404 `not_found`: no such resource, or another user's.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 404 `route_not_found`: no such endpoint.
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    /// 405 `method_not_allowed`.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// 409 `email_taken`.
+    #[error("this email is already registered")]
+    EmailTaken,
+    /// 409 `conflict`: the job's status does not allow the action.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413 `payload_too_large`.
+    #[error("the body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
+    /// 415 `unsupported_media_type`: not a PDF, or not JSON where JSON is expected.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 429 `rate_limited`, with `Retry-After` and the RateLimit headers.
+    #[error("upload limit of {limit} per window reached; retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited { limit: u32, retry_after: Duration },
+    /// 503 `timeout`: the request took longer than REQUEST_TIMEOUT.
+    #[error("the request took longer than {0:?}")]
+    Timeout(Duration),
+    /// 503 `database_unavailable`.
+    #[error("the database is unavailable; retry later")]
+    DatabaseUnavailable,
+    /// 503 `queue_unavailable`.
+    #[error("the queue is unavailable; retry later")]
+    QueueUnavailable,
+    /// 500 `internal`: a bug or an unexpected failure; logged, never detailed to the client.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_)
+            | Self::InvalidQuery(_)
+            | Self::InvalidPath(_)
+            | Self::MissingFile
+            | Self::InvalidMultipart(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidBody(_) | Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::EmailTaken | Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout(_) | Self::DatabaseUnavailable | Self::QueueUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed_json",
+            Self::InvalidBody(_) => "invalid_body",
+            Self::InvalidQuery(_) => "invalid_query",
+            Self::InvalidPath(_) => "invalid_path",
+            Self::Validation(_) => "validation_failed",
+            Self::MissingFile => "missing_file",
+            Self::InvalidMultipart(_) => "invalid_multipart",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::RouteNotFound(_) => "route_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::EmailTaken => "email_taken",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Timeout(_) => "timeout",
+            Self::DatabaseUnavailable => "database_unavailable",
+            Self::QueueUnavailable => "queue_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The JSON body of an error with this code and message (also used by middleware that
+    /// answers before any handler runs).
+    #[must_use]
+    pub fn body(code: &str, message: String) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message,
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            match &self {
+                Self::Internal(detail) => {
+                    tracing::error!(code = self.code(), %detail, "request failed");
+                }
+                _ => tracing::warn!(code = self.code(), "request failed: {self}"),
+            }
+        }
+        let body = Self::body(self.code(), self.to_string());
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Self::RateLimited { retry_after, limit } = &self {
+            let secs = retry_after.as_secs().max(1);
+            let headers = response.headers_mut();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            headers.insert("ratelimit-limit", HeaderValue::from(*limit));
+            headers.insert("ratelimit-remaining", HeaderValue::from(0u32));
+            headers.insert("ratelimit-reset", HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        // The mapping follows StoreError::http_status, the store's documented contract.
+        match e {
+            StoreError::NotFound => Self::NotFound("resource"),
+            StoreError::Conflict(msg) => Self::Conflict(msg.into_owned()),
+            StoreError::IllegalTransition(t) => Self::Conflict(format!(
+                "a {} job cannot be {}",
+                t.from,
+                verb(&t.event.to_string())
+            )),
+            StoreError::StaleAttempt { .. } => Self::Conflict(e.to_string()),
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::DatabaseUnavailable
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// "cancel" → "cancelled", for "a completed job cannot be cancelled".
+fn verb(event: &str) -> String {
+    match event {
+        "cancel" => "cancelled".into(),
+        "retry" => "retried".into(),
+        other => format!("changed by {other}"),
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "queue unavailable");
+            Self::QueueUnavailable
+        } else {
+            Self::Internal(e.to_string())
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(e) => Self::InvalidBody(e.body_text()),
+            JsonRejection::JsonSyntaxError(e) => Self::MalformedJson(e.body_text()),
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType(
+                "expected a JSON body with Content-Type: application/json".into(),
+            ),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge {
+                limit: crate::routes::JSON_BODY_LIMIT as u64,
+            },
+            other => Self::MalformedJson(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::InvalidQuery(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::InvalidPath(rejection.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_a_4xx_or_5xx_status_and_a_snake_case_code() {
+        let all = [
+            ApiError::MalformedJson(String::new()),
+            ApiError::InvalidBody(String::new()),
+            ApiError::Unauthorized("x"),
+            ApiError::NotFound("job"),
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::RateLimited {
+                limit: 10,
+                retry_after: Duration::from_secs(5),
+            },
+            ApiError::Internal("boom".into()),
+        ];
+        for e in all {
+            assert!(e.status().is_client_error() || e.status().is_server_error());
+            assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        }
+    }
+
+    #[test]
+    fn internal_details_never_reach_the_message() {
+        let e = ApiError::Internal("password=hunter2".into());
+        assert_eq!(e.to_string(), "internal error");
+    }
+
+    #[test]
+    fn store_errors_follow_their_documented_status() {
+        for (e, status) in [
+            (StoreError::NotFound, 404),
+            (StoreError::Conflict("x".into()), 409),
+            (StoreError::Corrupt("x".into()), 500),
+        ] {
+            let expected = e.http_status();
+            assert_eq!(ApiError::from(e).status().as_u16(), expected);
+            assert_eq!(expected, status);
+        }
+    }
+}

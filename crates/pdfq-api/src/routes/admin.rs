@@ -1,0 +1,278 @@
+//! `/api/v1/admin/*` (role admin), for pdfctl's dashboard: the overview, job search, job
+//! actions on anyone's job, queue pause and resume, and the dead letters.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use pdfq_client::types::{
+    AdminJobQuery, DeadLetterView, ErrorBody, InstanceView, JobList, JobView, MinuteThroughput,
+    Overview, Purged, QueueState, QueueView,
+};
+use pdfq_domain::{JobId, JobStatus};
+use pdfq_queue::InstanceKind;
+use pdfq_store::{Job, JobSearch};
+use serde::Deserialize;
+
+use crate::auth::AdminUser;
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query};
+use crate::routes::health;
+use crate::routes::jobs::{cancel, delete, evict};
+use crate::state::AppState;
+use crate::views::{job_view, list_item, paging, pool_view};
+
+/// Minutes of throughput in the overview.
+const THROUGHPUT_MINUTES: usize = 60;
+
+/// Queue, throughput, instances with their pools, jobs by status, Redis memory and health.
+#[utoipa::path(get, path = "/api/v1/admin/overview", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Overview), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+pub async fn overview(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+) -> Result<Json<Overview>, ApiError> {
+    let (stats, throughput, instances, counts, oldest, health) = tokio::join!(
+        state.broker.stats(),
+        state.broker.throughput(THROUGHPUT_MINUTES),
+        state.broker.instances(),
+        state.store.count_by_status(),
+        state.store.oldest_pending_age(),
+        health::report(&state),
+    );
+    let (stats, throughput, instances, counts, oldest) =
+        (stats?, throughput?, instances?, counts?, oldest?);
+    let jobs_by_status: BTreeMap<String, u64> = JobStatus::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), counts.get(*s)))
+        .collect();
+    Ok(Json(Overview {
+        broker: state.broker.kind().to_owned(),
+        queue: QueueView {
+            waiting: stats.waiting,
+            in_flight: stats.in_flight,
+            delayed: stats.delayed,
+            dead: stats.dead,
+            oldest_waiting_age_secs: stats.oldest_waiting_age.map(|d| d.as_secs_f64()),
+            paused: stats.paused,
+        },
+        throughput: throughput
+            .into_iter()
+            .map(|m| MinuteThroughput {
+                minute: m.minute,
+                processed: m.processed,
+                failed: m.failed,
+            })
+            .collect(),
+        instances: instances
+            .into_iter()
+            .map(|i| {
+                let hb = i.heartbeat;
+                InstanceView {
+                    id: hb.id.to_string(),
+                    kind: match hb.kind {
+                        InstanceKind::Api => "api",
+                        InstanceKind::Worker => "worker",
+                    }
+                    .into(),
+                    host: hb.host,
+                    pid: hb.pid,
+                    version: hb.version,
+                    started_at: hb.started_at,
+                    concurrency: hb.concurrency,
+                    busy: hb.busy,
+                    current_jobs: hb.current_jobs,
+                    last_fetch_at: hb.last_fetch_at,
+                    status: hb.status,
+                    pool: hb.pool.map(|p| pdfq_client::types::PoolView {
+                        size: p.size,
+                        in_use: p.in_use,
+                        idle: p.idle,
+                        max: p.max,
+                    }),
+                    age_secs: i.age.as_secs_f64(),
+                    stale: i.stale,
+                }
+            })
+            .collect(),
+        jobs_by_status,
+        oldest_pending_age_secs: oldest.map(|d| d.as_secs_f64()),
+        redis_memory_bytes: stats.memory_used_bytes,
+        api_pool: pool_view(state.store.pool_stats()),
+        health,
+    }))
+}
+
+/// Every user's jobs, narrowed by id prefix, status, owner email or file name.
+#[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin", security(("bearer" = [])),
+    params(AdminJobQuery),
+    responses((status = 200, body = JobList), (status = 403, body = ErrorBody)))]
+pub async fn search_jobs(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<AdminJobQuery>,
+) -> Result<Json<JobList>, ApiError> {
+    let (page, per_page, offset) = paging(query.page, query.per_page, 50, 500);
+    let found = state
+        .store
+        .search_jobs(&JobSearch {
+            id: non_empty(query.id),
+            status: query.status,
+            owner_email: non_empty(query.owner),
+            file_name: non_empty(query.file_name),
+            limit: per_page,
+            offset,
+        })
+        .await?;
+    Ok(Json(JobList {
+        jobs: found
+            .items
+            .into_iter()
+            .map(|j| list_item(j, true))
+            .collect(),
+        page,
+        per_page,
+        total: found.total,
+    }))
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+async fn any_job(state: &AppState, id: JobId) -> Result<Job, ApiError> {
+    state
+        .store
+        .get_job(id)
+        .await?
+        .ok_or(ApiError::NotFound("job"))
+}
+
+/// Any user's job, without its sentences.
+#[utoipa::path(get, path = "/api/v1/admin/jobs/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
+pub async fn get_job(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<JobId>,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(job_view(&any_job(&state, id).await?, None)))
+}
+
+/// Puts a failed or cancelled job back in the queue.
+#[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/retry", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn retry_job(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<JobId>,
+) -> Result<Json<JobView>, ApiError> {
+    any_job(&state, id).await?;
+    let job = state.store.retry_job(id).await?;
+    evict(&state, id).await;
+    if let Err(e) = state.broker.clear_cancel(id).await {
+        tracing::warn!(job = %id, error = %e, "could not clear the cancel flag");
+    }
+    if let Err(e) = state.broker.enqueue(id, job.attempts.next()).await {
+        tracing::warn!(job = %id, error = %e, "enqueue failed; the sweeper will queue the job");
+    }
+    Ok(Json(job_view(&job, None)))
+}
+
+/// Cancels anyone's job.
+#[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/cancel", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn cancel_job(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<JobId>,
+) -> Result<Json<JobView>, ApiError> {
+    any_job(&state, id).await?;
+    Ok(Json(cancel(&state, id).await?))
+}
+
+/// Deletes anyone's job.
+#[utoipa::path(delete, path = "/api/v1/admin/jobs/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "job id")),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
+pub async fn delete_job(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<JobId>,
+) -> Result<StatusCode, ApiError> {
+    let job = any_job(&state, id).await?;
+    delete(&state, &job).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stops workers from taking new jobs (running ones finish).
+#[utoipa::path(post, path = "/api/v1/admin/queue/pause", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = QueueState)))]
+pub async fn pause(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+) -> Result<Json<QueueState>, ApiError> {
+    state.broker.pause().await?;
+    tracing::info!("queue paused");
+    Ok(Json(QueueState { paused: true }))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/queue/resume", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = QueueState)))]
+pub async fn resume(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+) -> Result<Json<QueueState>, ApiError> {
+    state.broker.resume().await?;
+    tracing::info!("queue resumed");
+    Ok(Json(QueueState { paused: false }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeadQuery {
+    /// How many, newest first (default 100, at most 1000).
+    limit: Option<u32>,
+}
+
+/// The newest dead letters.
+#[utoipa::path(get, path = "/api/v1/admin/dead-letters", tag = "admin", security(("bearer" = [])),
+    params(DeadQuery),
+    responses((status = 200, body = Vec<DeadLetterView>)))]
+pub async fn dead_letters(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<DeadQuery>,
+) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000) as usize;
+    let letters = state.broker.dead_letters(limit).await?;
+    Ok(Json(
+        letters
+            .into_iter()
+            .map(|d| DeadLetterView {
+                entry_id: d.entry_id,
+                job_id: d.job_id,
+                attempt: d.attempt.get(),
+                code: d.code,
+                reason: d.reason,
+                at: d.at,
+            })
+            .collect(),
+    ))
+}
+
+/// Removes every dead letter.
+#[utoipa::path(post, path = "/api/v1/admin/dead-letters/purge", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Purged)))]
+pub async fn purge_dead(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+) -> Result<Json<Purged>, ApiError> {
+    let purged = state.broker.purge_dead().await?;
+    tracing::info!(purged, "dead letters purged");
+    Ok(Json(Purged { purged }))
+}

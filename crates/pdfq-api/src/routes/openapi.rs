@@ -1,0 +1,65 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document, generated from the handlers'
+//! annotations and the shared DTOs ([`pdfq_client::types`]).
+
+use std::sync::OnceLock;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::auth::handlers as auth;
+use crate::routes::{admin, events, health, jobs, metrics, upload};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "pdfq API", description = "Asynchronous PDF processing: upload a PDF, follow its job, read its sentences."),
+    paths(
+        auth::register, auth::login, auth::refresh_tokens, auth::logout,
+        upload::upload,
+        jobs::list_jobs, jobs::get_job, jobs::sentences, jobs::cancel_job, jobs::delete_job,
+        events::job_events,
+        health::health, metrics::metrics, openapi_json,
+        admin::overview, admin::search_jobs, admin::get_job, admin::retry_job, admin::cancel_job,
+        admin::delete_job, admin::pause, admin::resume, admin::dead_letters, admin::purge_dead,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "auth"), (name = "jobs"), (name = "operations"), (name = "admin", description = "role admin"))
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// The `bearer` security scheme the handlers refer to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document as JSON, built once.
+pub fn document() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+        doc.to_pretty_json().unwrap_or_else(|_| "{}".into())
+    })
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, content_type = "application/json", description = "OpenAPI 3.1")))]
+pub async fn openapi_json() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], document())
+}

@@ -1,0 +1,195 @@
+//! `POST /api/v1/process-pdf-async`: the upload. The size limit is enforced while the body
+//! streams in, the `%PDF-` signature is checked whatever the client's Content-Type says, the
+//! user's rate limit is applied, then the job and its file are stored in one transaction and the
+//! job is queued.
+
+use axum::extract::multipart::MultipartError;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pdfq_client::types::{ErrorBody, UploadAccepted};
+use pdfq_domain::JobId;
+use pdfq_queue::RateDecision;
+use pdfq_store::NewJob;
+use sha2::{Digest, Sha256};
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::state::AppState;
+
+/// Room for the multipart framing (boundaries, part headers) over the file itself.
+const MULTIPART_OVERHEAD: u64 = 16 * 1024;
+/// The PDF header may follow some junk; readers look for it in the first kilobyte.
+const SIGNATURE_WINDOW: usize = 1024;
+const MAX_FILE_NAME_CHARS: usize = 255;
+
+/// Uploads a PDF (multipart field `file`) and queues a job for it.
+#[utoipa::path(post, path = "/api/v1/process-pdf-async", tag = "jobs",
+    request_body(content_type = "multipart/form-data", description = "a field named `file` with the PDF"),
+    security(("bearer" = [])),
+    responses((status = 202, body = UploadAccepted, description = "stored and queued"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 429, body = ErrorBody, description = "rate limited, with Retry-After")))]
+pub async fn upload(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let limit = state.settings.max_upload_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit.saturating_add(MULTIPART_OVERHEAD)) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let mut multipart = multipart.map_err(|_| {
+        ApiError::UnsupportedMediaType(
+            "expected multipart/form-data with the PDF in a field named \"file\"".into(),
+        )
+    })?;
+    let (file_name, bytes) = read_file(&mut multipart, limit).await?;
+    if !is_pdf(&bytes) {
+        return Err(ApiError::UnsupportedMediaType(
+            "the file is not a PDF: it does not start with the %PDF- signature".into(),
+        ));
+    }
+
+    // Counted only for files that passed the checks above, so a rejected file costs no quota.
+    let decision = state
+        .broker
+        .check_rate(user.id, state.settings.upload_rate_limit)
+        .await?;
+    if !decision.allowed {
+        return Err(ApiError::RateLimited {
+            limit: decision.limit,
+            retry_after: decision.reset_after,
+        });
+    }
+
+    let new = NewJob {
+        id: JobId::new(),
+        owner: user.id,
+        file_name,
+        file_size: bytes.len() as u64,
+        sha256: Sha256::digest(&bytes).into(),
+        bytes,
+    };
+    let job = state.store.create_job(&new).await?;
+    // The job is durable now; if the queue is down the worker's sweeper enqueues pending jobs
+    // it finds without an entry, so the upload still succeeds.
+    if let Err(e) = state.broker.enqueue(job.id, job.attempts.next()).await {
+        tracing::warn!(job = %job.id, error = %e, "enqueue failed; the sweeper will queue the job");
+    }
+    tracing::info!(job = %job.id, user = %user.id, size = job.file_size, "upload accepted");
+
+    let mut response = (
+        StatusCode::ACCEPTED,
+        Json(UploadAccepted {
+            job_id: job.id,
+            status: job.status,
+        }),
+    )
+        .into_response();
+    rate_headers(response.headers_mut(), &decision);
+    Ok(response)
+}
+
+/// The first field named `file`: its name and bytes, refused as soon as it passes `limit`.
+async fn read_file(multipart: &mut Multipart, limit: u64) -> Result<(String, Vec<u8>), ApiError> {
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e))?
+    {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let file_name = sanitize_file_name(field.file_name());
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return Ok((file_name, bytes));
+    }
+    Err(ApiError::MissingFile)
+}
+
+fn multipart_error(e: &MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge { limit: 0 }
+    } else {
+        ApiError::InvalidMultipart(e.body_text())
+    }
+}
+
+/// `%PDF-` within the first kilobyte.
+#[must_use]
+pub fn is_pdf(bytes: &[u8]) -> bool {
+    let window = &bytes[..bytes.len().min(SIGNATURE_WINDOW)];
+    window.windows(5).any(|w| w == b"%PDF-")
+}
+
+/// The last path component, without control characters, at most 255 characters.
+#[must_use]
+pub fn sanitize_file_name(name: Option<&str>) -> String {
+    let name = name
+        .unwrap_or_default()
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default();
+    let clean: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_FILE_NAME_CHARS)
+        .collect();
+    let clean = clean.trim();
+    if clean.is_empty() || clean == "." || clean == ".." {
+        "upload.pdf".into()
+    } else {
+        clean.to_owned()
+    }
+}
+
+/// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds), as in the IETF draft.
+pub fn rate_headers(headers: &mut HeaderMap, decision: &RateDecision) {
+    headers.insert("ratelimit-limit", HeaderValue::from(decision.limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from(decision.remaining));
+    headers.insert(
+        "ratelimit-reset",
+        HeaderValue::from(decision.reset_after.as_secs()),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_looked_for_in_the_first_kilobyte() {
+        assert!(is_pdf(b"%PDF-1.7\n"));
+        assert!(is_pdf(b"junk\n%PDF-1.4"));
+        assert!(!is_pdf(b"PK\x03\x04"));
+        assert!(!is_pdf(b""));
+        let mut late = vec![b' '; 2000];
+        late.extend_from_slice(b"%PDF-1.4");
+        assert!(!is_pdf(&late));
+    }
+
+    #[test]
+    fn file_names_lose_paths_and_control_characters() {
+        assert_eq!(sanitize_file_name(Some("../../etc/passwd")), "passwd");
+        assert_eq!(sanitize_file_name(Some("C:\\x\\a.pdf")), "a.pdf");
+        assert_eq!(sanitize_file_name(Some("a\nb.pdf")), "ab.pdf");
+        assert_eq!(sanitize_file_name(None), "upload.pdf");
+        assert_eq!(sanitize_file_name(Some("..")), "upload.pdf");
+        assert_eq!(sanitize_file_name(Some(&"x".repeat(300))).len(), 255);
+    }
+}

@@ -1,0 +1,61 @@
+//! The state every handler shares: store, broker, settings, keys and metrics.
+
+use std::sync::Arc;
+
+use pdfq_domain::WorkerId;
+use pdfq_queue::Broker;
+use pdfq_store::Store;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use crate::auth::jwt::JwtKeys;
+use crate::metrics::HttpMetrics;
+use crate::settings::Settings;
+
+/// Cheap to clone: everything inside is shared.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub broker: Broker,
+    pub settings: Arc<Settings>,
+    pub jwt: Arc<JwtKeys>,
+    pub metrics: Arc<HttpMetrics>,
+    /// This process's identity in heartbeats.
+    pub instance_id: WorkerId,
+    pub started_at: OffsetDateTime,
+    /// Turns true when the server begins to shut down, so open event streams end and graceful
+    /// shutdown is not held up by them.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// State for `settings`, and the sender that announces shutdown.
+    #[must_use]
+    pub fn new(store: Store, broker: Broker, settings: Settings) -> (Self, watch::Sender<bool>) {
+        let (tx, rx) = watch::channel(false);
+        let jwt = JwtKeys::new(&settings);
+        let state = Self {
+            store,
+            broker,
+            jwt: Arc::new(jwt),
+            settings: Arc::new(settings),
+            metrics: Arc::new(HttpMetrics::default()),
+            instance_id: WorkerId::generate(&hostname(), std::process::id()),
+            started_at: OffsetDateTime::now_utc(),
+            shutdown: rx,
+        };
+        (state, tx)
+    }
+}
+
+/// The machine's name for heartbeats: `HOSTNAME` (set in containers) or /etc/hostname.
+#[must_use]
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}

@@ -1,0 +1,414 @@
+//! The JSON bodies of the pdfq API, shared by the API (which serialises them and derives its
+//! OpenAPI schemas from them, feature `openapi`) and the client (which deserialises them), so the
+//! two cannot drift apart.
+
+use std::collections::BTreeMap;
+
+use pdfq_domain::{JobId, JobStatus, UserId};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+#[cfg(feature = "openapi")]
+use utoipa::{IntoParams, ToSchema};
+
+/// Every error the API answers: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// A stable machine-readable `code` and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// The body of register and login.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    // A password must never reach a log line through a `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A newly registered account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RegisteredUser {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
+    pub user_id: UserId,
+    pub email: String,
+    /// `user` or `admin`.
+    pub role: String,
+}
+
+/// What login and refresh answer.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenPair {
+    /// A JWT (HS256), valid `expires_in` seconds; send it as `Authorization: Bearer ...`.
+    pub access_token: String,
+    /// Opaque, valid 30 days, good for one use: each refresh returns a new one.
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    pub expires_in: u64,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The body of refresh.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest").finish_non_exhaustive()
+    }
+}
+
+/// The body of logout: the refresh token whose family ends; without one, every session of the
+/// caller ends.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogoutRequest {
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for LogoutRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogoutRequest")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// The answer to an accepted upload (202).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UploadAccepted {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
+    pub job_id: JobId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "pending"))]
+    pub status: JobStatus,
+}
+
+/// Why a job failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct JobError {
+    pub code: String,
+    pub message: String,
+}
+
+/// A job as its owner sees it: the original design's shape. `sentences` is present (strings, in
+/// reading order) only when the job is completed and only on `GET /api/v1/jobs/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct JobView {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
+    pub job_id: JobId,
+    /// pending, processing, retrying, completed, failed or cancelled.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "processing"))]
+    pub status: JobStatus,
+    /// Percent done, 0 to 100.
+    pub progress: u8,
+    /// e.g. "Processing chunk 5/10".
+    pub current_step: String,
+    pub file_name: String,
+    pub file_size: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub finished_at: Option<OffsetDateTime>,
+    /// The current (or last) attempt; 0 before a worker first takes the job.
+    pub attempts: u32,
+    pub error: Option<JobError>,
+    pub sentence_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentences: Option<Vec<String>>,
+}
+
+/// One row of a job list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct JobListItem {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
+    pub job_id: JobId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub status: JobStatus,
+    pub progress: u8,
+    pub current_step: String,
+    pub file_name: String,
+    pub file_size: u64,
+    pub attempts: u32,
+    pub error_code: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub finished_at: Option<OffsetDateTime>,
+    /// The owner's email: admin search only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct JobList {
+    pub jobs: Vec<JobListItem>,
+    pub page: u32,
+    pub per_page: u32,
+    /// Jobs matching the filter, over all pages.
+    pub total: u64,
+}
+
+/// The query of `GET /api/v1/jobs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct JobListQuery {
+    /// Only jobs in this status.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    pub status: Option<JobStatus>,
+    /// 1-based page number (default 1).
+    pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    pub per_page: Option<u32>,
+}
+
+/// Page and page size of any paginated list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct PageQuery {
+    /// 1-based page number (default 1).
+    pub page: Option<u32>,
+    /// Items per page (default 100 for sentences, 20 for jobs; at most 1000 and 100).
+    pub per_page: Option<u32>,
+}
+
+/// One sentence of a result, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SentenceItem {
+    /// Position in the whole result, from 0.
+    pub index: u64,
+    pub text: String,
+    /// The PDF page it was read from (1-based).
+    pub page: u32,
+    /// The chunk of pages that produced it (0-based).
+    pub chunk: u32,
+}
+
+/// A page of a completed job's sentences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SentencePage {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
+    pub job_id: JobId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub status: JobStatus,
+    pub page: u32,
+    pub per_page: u32,
+    /// Sentences in the whole result (0 until the job completes).
+    pub total: u64,
+    pub sentences: Vec<SentenceItem>,
+}
+
+/// One dependency's health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct HealthCheck {
+    /// `ok` or `error`.
+    pub status: String,
+    pub latency_ms: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `GET /api/v1/health`: 200 when every check is ok, 503 otherwise, with this body either way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct HealthReport {
+    /// `healthy` or `unhealthy`.
+    pub status: String,
+    /// `database` and `redis` (`queue` for the in-process broker of the embedded mode).
+    pub checks: BTreeMap<String, HealthCheck>,
+}
+
+impl HealthReport {
+    #[must_use]
+    pub fn is_healthy(&self) -> bool {
+        self.status == "healthy"
+    }
+}
+
+/// The admin job search.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct AdminJobQuery {
+    /// A job id or its first characters.
+    pub id: Option<String>,
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    pub status: Option<JobStatus>,
+    /// Part of the owner's email.
+    pub owner: Option<String>,
+    /// Part of the file name.
+    pub file_name: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// The queue's numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct QueueView {
+    pub waiting: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+    pub dead: u64,
+    pub oldest_waiting_age_secs: Option<f64>,
+    pub paused: bool,
+}
+
+/// Jobs finished in one minute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MinuteThroughput {
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub minute: OffsetDateTime,
+    pub processed: u64,
+    pub failed: u64,
+}
+
+/// A database pool's connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PoolView {
+    pub size: u32,
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+/// An API or worker process, from its latest heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InstanceView {
+    pub id: String,
+    /// `api` or `worker`.
+    pub kind: String,
+    pub host: String,
+    pub pid: u32,
+    pub version: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub started_at: OffsetDateTime,
+    pub concurrency: u32,
+    pub busy: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub current_jobs: Vec<JobId>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_fetch_at: Option<OffsetDateTime>,
+    pub status: Option<String>,
+    pub pool: Option<PoolView>,
+    /// Seconds since its last heartbeat.
+    pub age_secs: f64,
+    /// No heartbeat for a while: probably gone or stuck.
+    pub stale: bool,
+}
+
+/// Everything the operator's dashboard shows, in one call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Overview {
+    /// `redis` or `memory`.
+    pub broker: String,
+    pub queue: QueueView,
+    /// Processed and failed per minute, the last 60 minutes, oldest first.
+    pub throughput: Vec<MinuteThroughput>,
+    pub instances: Vec<InstanceView>,
+    /// Jobs in each status, from the database.
+    pub jobs_by_status: BTreeMap<String, u64>,
+    /// How long the oldest pending job has waited, from the database.
+    pub oldest_pending_age_secs: Option<f64>,
+    /// Memory used by Redis; absent for the in-process broker.
+    pub redis_memory_bytes: Option<u64>,
+    /// This API instance's database pool.
+    pub api_pool: PoolView,
+    pub health: HealthReport,
+}
+
+/// Whether the queue hands out jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct QueueState {
+    pub paused: bool,
+}
+
+/// How many dead letters a purge removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Purged {
+    pub purged: u64,
+}
+
+/// A job that will not be retried automatically.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeadLetterView {
+    pub entry_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
+    pub job_id: JobId,
+    pub attempt: u32,
+    pub code: String,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: OffsetDateTime,
+}
+
+/// One Server-Sent Event of `GET /api/v1/jobs/{id}/events`: `progress` while the job runs, then
+/// one `end` when it is completed, failed or cancelled (or deleted: `gone`, with no job).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobUpdate {
+    pub event: String,
+    pub job: Option<JobView>,
+}
