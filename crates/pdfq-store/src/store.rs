@@ -150,6 +150,9 @@ impl Store {
 
     /// Spends a presented token. Of concurrent consumers of one token exactly one gets
     /// [`RefreshOutcome::Valid`]; a spent or revoked token revokes its whole family.
+    ///
+    /// Not retried by safe commit: a repeat after a lost answer would find the token spent and
+    /// revoke the family; a lost answer costs the client a new login, the price of detecting theft.
     pub async fn consume_refresh_token(
         &self,
         token_hash: &[u8],
