@@ -50,6 +50,21 @@ pub struct WorkerConfig {
     #[arg(long, env = "WORKER_DRAIN_TIMEOUT", value_name = "WORKER_DRAIN_TIMEOUT", default_value = "25s",
           value_parser = parse_duration)]
     pub drain_timeout: Duration,
+
+    /// A running job's queue entry is reaped by another worker when not renewed for this long.
+    #[arg(long, env = "QUEUE_LEASE", value_name = "QUEUE_LEASE", default_value = "120s",
+          value_parser = parse_duration)]
+    pub lease: Duration,
+
+    /// How often a running job renews its lease and heartbeat (well under QUEUE_LEASE).
+    #[arg(long, env = "QUEUE_LEASE_RENEW_EVERY", value_name = "QUEUE_LEASE_RENEW_EVERY",
+          default_value = "10s", value_parser = parse_duration)]
+    pub lease_renew_every: Duration,
+
+    /// How often the sweeper looks for lost jobs, due retries and dead workers' entries.
+    #[arg(long, env = "WORKER_SWEEP_EVERY", value_name = "WORKER_SWEEP_EVERY", default_value = "15s",
+          value_parser = parse_duration)]
+    pub sweep_every: Duration,
 }
 
 /// A configuration that parsed but cannot be used; the message names the variable.
@@ -95,10 +110,29 @@ impl WorkerConfig {
                 self.soft_time_limit.as_secs()
             )));
         }
+        if self.lease_renew_every.is_zero() || self.lease_renew_every * 2 > self.lease {
+            return Err(ConfigError(format!(
+                "QUEUE_LEASE_RENEW_EVERY ({:?}) must be more than 0 and at most half of QUEUE_LEASE ({:?})",
+                self.lease_renew_every, self.lease
+            )));
+        }
+        if self.sweep_every.is_zero() {
+            return Err(ConfigError("WORKER_SWEEP_EVERY must be more than 0".into()));
+        }
         self.redis
             .url()
             .map_err(|e| ConfigError(format!("REDIS_URL: {e}")))?;
         Ok(())
+    }
+
+    /// The queue's lease settings from this configuration.
+    #[must_use]
+    pub fn queue_options(&self) -> pdfq_queue::QueueOptions {
+        pdfq_queue::QueueOptions {
+            lease: self.lease,
+            renew_every: self.lease_renew_every,
+            ..pdfq_queue::QueueOptions::default()
+        }
     }
 }
 
@@ -125,6 +159,12 @@ mod tests {
         assert_eq!(config.max_retries, 3);
         assert_eq!(config.result_ttl, Duration::from_secs(3600));
         assert_eq!(config.drain_timeout, Duration::from_secs(25));
+        assert_eq!(config.queue_options().lease, Duration::from_secs(120));
+        assert_eq!(config.queue_options().renew_every, Duration::from_secs(10));
+        let err = parse(&["--lease=10s", "--lease-renew-every=8s"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("QUEUE_LEASE_RENEW_EVERY"), "{err}");
         assert!(!format!("{config:?}").contains("secretpw"));
     }
 

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use pdfq_queue::{Broker, QueueOptions, RedisBroker};
+use pdfq_queue::{Broker, RedisBroker};
 use pdfq_store::Store;
 use pdfq_worker::{Extractor, Worker, WorkerConfig, WorkerSettings};
 
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
 
 async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let store = Store::postgres(&config.database).context("opening the database pool")?;
-    let broker: Broker = RedisBroker::connect(&config.redis, QueueOptions::default())
+    let broker: Broker = RedisBroker::connect(&config.redis, config.queue_options())
         .await
         .context("configuring Redis")?
         .into();

@@ -47,6 +47,7 @@ impl WorkerSettings {
             max_retries: config.max_retries,
             result_ttl: config.result_ttl,
             drain_timeout: config.drain_timeout,
+            sweep_every: config.sweep_every,
             ..Self::defaults(extractor)
         }
     }
