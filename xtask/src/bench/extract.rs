@@ -2,7 +2,8 @@
 //!
 //! For every `CORPUS/pdf/*.pdf`, runs `pdftotext -enc UTF-8 FILE OUT` and
 //! `pdfq-extract FILE --isolated --out OUT` (the release build, isolated child and all),
-//! one after the other, each pinned to core 0 with `taskset -c 0` when available.
+//! one after the other, each pinned to one core with `taskset` when available (core 0; with
+//! `--jobs N`, job k uses core k modulo the cores there are).
 //! CPU time and peak RSS come from `pdfq-extract measure -- CMD...`, which runs the command
 //! and reads getrusage(RUSAGE_CHILDREN) once it has been waited for: the same wrapper for
 //! both tools, std-only here. Quality is `python3 CORPUS/score.py` against CORPUS/reference.
@@ -133,7 +134,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         args.jobs.max(1)
     );
 
-    let results = run_all(&files, args.jobs.max(1), &|pdf: &Path| {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let results = run_all(&files, args.jobs.max(1), &|pdf: &Path, job: usize| {
+        // Job k runs on core k (modulo the cores there are): one core per run, as documented.
+        let core = job % cores;
         let name = pdf
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -142,7 +146,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let pq_out = out_pq.join(format!("{name}.txt"));
         let pdftotext = measure(
             &pdfq,
-            taskset,
+            taskset.then_some(core),
             true,
             &[
                 os("pdftotext"),
@@ -154,7 +158,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         );
         let pdfq_run = measure(
             &pdfq,
-            taskset,
+            taskset.then_some(core),
             false,
             &[
                 pdfq.as_os_str().to_owned(),
@@ -171,8 +175,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     });
 
-    let score_pq = score_dir(&score, &out_pq, &reference)?;
-    let score_pt = score_dir(&score, &out_pt, &reference)?;
+    // With --filter, only the files that ran are scored.
+    let names = if args.filter.is_some() {
+        let list = out.join("names.txt");
+        let text: String = results.iter().map(|r| format!("{}\n", r.name)).collect();
+        std::fs::write(&list, text)?;
+        Some(list)
+    } else {
+        None
+    };
+    let score_pq = score_dir(&score, &out_pq, &reference, names.as_deref())?;
+    let score_pt = score_dir(&score, &out_pt, &reference, names.as_deref())?;
     let seg = segmentation_speed(&pdfq, &reference)?;
 
     // Speed over the files both tools finished; the others are listed below.
@@ -358,13 +371,13 @@ fn require_tool(tool: &str, args: &[&str], message: &str) -> anyhow::Result<()> 
 /// Runs `cmd` under `pdfq-extract measure` (pinned to core 0 if possible).
 fn measure(
     pdfq: &Path,
-    taskset: bool,
+    core: Option<usize>,
     discard_stderr: bool,
     cmd: &[std::ffi::OsString],
 ) -> Measure {
-    let mut c = if taskset {
+    let mut c = if let Some(core) = core {
         let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(pdfq);
+        c.arg("-c").arg(core.to_string()).arg(pdfq);
         c
     } else {
         Command::new(pdfq)
@@ -447,17 +460,19 @@ fn json_num(line: &str, key: &str) -> Option<f64> {
 fn run_all(
     files: &[PathBuf],
     jobs: usize,
-    f: &(dyn Fn(&Path) -> FileResult + Sync),
+    f: &(dyn Fn(&Path, usize) -> FileResult + Sync),
 ) -> Vec<FileResult> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| {
+        for job in 0..jobs {
+            let next = &next;
+            let results = &results;
+            s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(file) = files.get(i) else { break };
-                    let r = f(file);
+                    let r = f(file, job);
                     eprintln!(
                         "  {:<55} pdftotext {:6.3}s  pdfq {:6.3}s {}",
                         r.name,
@@ -515,13 +530,18 @@ fn count_pages(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-fn score_dir(score: &Path, cand: &Path, reference: &Path) -> anyhow::Result<String> {
-    let out = Command::new("python3")
-        .arg(score)
-        .arg(cand)
-        .arg(reference)
-        .output()
-        .context("running score.py")?;
+fn score_dir(
+    score: &Path,
+    cand: &Path,
+    reference: &Path,
+    names: Option<&Path>,
+) -> anyhow::Result<String> {
+    let mut c = Command::new("python3");
+    c.arg(score).arg(cand).arg(reference);
+    if let Some(n) = names {
+        c.arg("--names").arg(n);
+    }
+    let out = c.output().context("running score.py")?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let last = text
         .lines()
