@@ -38,6 +38,14 @@ fn parse_entry(s: &str) -> Option<EntryKey> {
     Some((ms.parse().ok()?, seq.parse().ok()?))
 }
 
+/// Now plus `d`, without the overflow panic of `Instant + Duration` for absurd settings: a
+/// century is "never" for a queue.
+fn later(d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+    let now = Instant::now();
+    now.checked_add(d.min(CENTURY)).unwrap_or(now)
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -243,7 +251,7 @@ impl MemoryBroker {
         if count == 0 {
             return Ok(Vec::new());
         }
-        let deadline = Instant::now() + block.min(self.inner.options.max_block);
+        let deadline = later(block.min(self.inner.options.max_block));
         loop {
             // Registered before looking, so an enqueue between the look and the wait wakes us.
             let arrived = self.inner.arrivals.notified();
@@ -525,7 +533,7 @@ impl MemoryBroker {
     }
 
     pub async fn request_cancel(&self, job_id: JobId) -> Result<(), QueueError> {
-        let expires = Instant::now() + self.inner.options.cancel_ttl;
+        let expires = later(self.inner.options.cancel_ttl);
         self.state().cancels.insert(job_id, expires);
         // No subscriber is fine: the flag is what counts.
         let _ = self.inner.cancels.send(job_id);
@@ -631,7 +639,7 @@ impl MemoryBroker {
         let mut s = self.state();
         let now = Instant::now();
         s.results.retain(|_, (_, expires)| *expires > now);
-        s.results.insert(job_id, (json.to_owned(), now + ttl));
+        s.results.insert(job_id, (json.to_owned(), later(ttl)));
         Ok(())
     }
 
@@ -701,7 +709,34 @@ impl MemoryBroker {
 /// Puts the job's next attempt in the delayed set, replacing an earlier delayed attempt.
 fn schedule(s: &mut State, job: JobId, attempt: Attempt, delay: Duration) {
     s.unschedule(job);
-    let due = Instant::now() + delay;
+    let due = later(delay);
     s.delayed.insert((due, job, attempt));
     s.index.insert(job, Slot::Delayed(due, attempt));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn absurd_durations_do_not_panic() {
+        let b = MemoryBroker::new(QueueOptions {
+            cancel_ttl: Duration::MAX,
+            max_block: Duration::MAX,
+            ..QueueOptions::default()
+        });
+        let j = JobId::new();
+        b.request_cancel(j).await.unwrap();
+        assert!(b.cancel_requested(j).await.unwrap());
+        b.cache_result(j, "{}", Duration::MAX).await.unwrap();
+        assert!(b.cached_result(j).await.unwrap().is_some());
+        b.schedule(j, Attempt::new(2), Duration::MAX).await.unwrap();
+        assert_eq!(b.promote_due().await.unwrap(), 0);
+        b.enqueue(JobId::new(), Attempt::new(1)).await.unwrap();
+        let got = b
+            .fetch(&WorkerId::generate("h", 1), 1, Duration::MAX)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+    }
 }

@@ -99,6 +99,19 @@ async fn tls_against_a_plain_or_closed_port_fails_without_panicking() {
 }
 
 #[tokio::test]
+async fn absurd_durations_mean_never() {
+    let redis = TestRedis::new();
+    let b = broker(&redis).await;
+    let j = JobId::new();
+    b.cache_result(j, "{}", Duration::MAX).await.unwrap();
+    assert!(b.cached_result(j).await.unwrap().is_some());
+    b.schedule(JobId::new(), Attempt::new(2), Duration::MAX)
+        .await
+        .unwrap();
+    assert_eq!(b.promote_due().await.unwrap(), 0);
+}
+
+#[tokio::test]
 async fn a_bad_url_is_a_config_error() {
     let e = RedisBroker::connect_url("http://nope", "p", options())
         .await

@@ -82,7 +82,7 @@ impl RedisBroker {
         let manager_config = ConnectionManagerConfig::new()
             .set_number_of_retries(0)
             .set_connection_timeout(Some(options.op_timeout))
-            .set_response_timeout(Some(options.op_timeout + options.max_block));
+            .set_response_timeout(Some(options.op_timeout.saturating_add(options.max_block)));
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())?;
         let blocking = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)?;
         Ok(Self {
@@ -142,7 +142,10 @@ impl RedisBroker {
     }
 }
 
-/// Milliseconds in a duration, for Redis arguments (saturating; no duration pdfq uses is near).
+/// Milliseconds in a duration, for Redis arguments. Capped at a century ("never" for a queue),
+/// like the in-process broker, so absurd settings neither overflow Redis's expiry arithmetic
+/// nor lose precision in Lua's doubles (which would make a far-future retry due at once).
 fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    const CENTURY_MS: u64 = 100 * 365 * 86_400 * 1000;
+    u64::try_from(d.as_millis()).map_or(CENTURY_MS, |ms| ms.min(CENTURY_MS))
 }

@@ -305,7 +305,7 @@ impl RedisBroker {
         } else {
             self.inner.blocking.clone()
         };
-        let limit = self.inner.options.op_timeout + block;
+        let limit = self.inner.options.op_timeout.saturating_add(block);
         match tokio::time::timeout(limit, cmd.query_async(&mut c)).await {
             Ok(r) => r,
             Err(_) => Err(redis::RedisError::from(std::io::Error::new(
