@@ -131,3 +131,62 @@ async fn the_broker_recovers_when_redis_comes_back() {
     }
     assert!(seen, "the subscription did not come back");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_never_answers_times_out_instead_of_hanging() {
+    // Accepts connections and never answers (a stopped server, a black-holed network).
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+    let keep = held.clone();
+    let accept = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            keep.lock().unwrap().push(socket);
+        }
+    });
+    let options = QueueOptions {
+        op_timeout: Duration::from_millis(700),
+        max_block: Duration::from_millis(500),
+        ..QueueOptions::default()
+    };
+    let b: Broker = RedisBroker::connect_url(
+        &format!("redis://127.0.0.1:{port}"),
+        "pdfq-test-silent",
+        options,
+    )
+    .await
+    .unwrap()
+    .into();
+    let w = WorkerId::generate("t", 1);
+    for _ in 0..2 {
+        let start = Instant::now();
+        let e = b.ping().await.unwrap_err();
+        assert!(e.is_unavailable(), "{e:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+        let start = Instant::now();
+        let e = b
+            .fetch(&w, 1, Duration::from_millis(500))
+            .await
+            .unwrap_err();
+        assert!(e.is_unavailable(), "{e:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            start.elapsed()
+        );
+        let start = Instant::now();
+        let e = b.subscribe_cancels().await.unwrap_err();
+        assert!(e.is_unavailable(), "{e:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+    assert!(!held.lock().unwrap().is_empty(), "the broker did connect");
+    accept.abort();
+}
