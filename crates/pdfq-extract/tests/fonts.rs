@@ -1,0 +1,110 @@
+//! Font decoding through whole documents built in code: Type 0 with ToUnicode,
+//! /Differences with ligature names, Type 3 with numeric names, vertical writing.
+
+mod common;
+
+use common::*;
+use lopdf::{Object, Stream, dictionary};
+use pdfq_extract::{Limits, extract_pages};
+
+fn page_text(doc: &mut lopdf::Document) -> String {
+    let out = extract_pages(&save(doc), &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+    out.pages[0].text.clone()
+}
+
+fn with_font(font: lopdf::Dictionary, content: &[u8]) -> lopdf::Document {
+    let mut doc = with_content(content);
+    let font_id = doc.add_object(font);
+    page_dict(&mut doc).set(
+        "Resources",
+        dictionary! { "Font" => dictionary! { "F1" => font_id } },
+    );
+    doc
+}
+
+#[test]
+fn type0_identity_h_with_tounicode() {
+    let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap
+        1 begincodespacerange <0000> <FFFF> endcodespacerange
+        3 beginbfchar <0001> <0048> <0002> <0069> <0003> <4E2D> endbfchar
+        endcmap end end";
+    let mut doc = with_content(b"");
+    let tu = doc.add_object(Stream::new(dictionary! {}, cmap.to_vec()));
+    let cid_font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "CIDFontType2", "BaseFont" => "X",
+        "CIDSystemInfo" => dictionary! { "Registry" => Object::string_literal("Adobe"), "Ordering" => Object::string_literal("Identity"), "Supplement" => 0 },
+        "DW" => 1000, "W" => vec![1.into(), vec![600.into(), 300.into()].into()],
+    });
+    let font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type0", "BaseFont" => "X", "Encoding" => "Identity-H",
+        "DescendantFonts" => vec![cid_font.into()], "ToUnicode" => tu,
+    });
+    let content = doc.add_object(Stream::new(
+        dictionary! {},
+        b"BT /F1 10 Tf 72 700 Td <000100020003> Tj ET".to_vec(),
+    ));
+    page_dict(&mut doc).set("Contents", content);
+    page_dict(&mut doc).set(
+        "Resources",
+        dictionary! { "Font" => dictionary! { "F1" => font } },
+    );
+    assert_eq!(page_text(&mut doc), "Hi\u{4E2D}\n");
+}
+
+#[test]
+fn differences_with_ligature_and_uni_names() {
+    let font = dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Times-Roman",
+        "Encoding" => dictionary! {
+            "Type" => "Encoding", "BaseEncoding" => "WinAnsiEncoding",
+            "Differences" => vec![1.into(), Object::Name(b"fi".to_vec()), Object::Name(b"uni00E9".to_vec()), Object::Name(b"f_f_l".to_vec())],
+        },
+    };
+    let mut doc = with_font(
+        font,
+        b"BT /F1 12 Tf 72 700 Td (\\001nd caf\\002 wa\\003e) Tj ET",
+    );
+    assert_eq!(page_text(&mut doc), "find caf\u{e9} waffle\n");
+}
+
+#[test]
+fn type3_numeric_glyph_names() {
+    let font = dictionary! {
+        "Type" => "Font", "Subtype" => "Type3", "FontMatrix" => vec![0.001.into(), 0.into(), 0.into(), 0.001.into(), 0.into(), 0.into()],
+        "FontBBox" => vec![0.into(), 0.into(), 1000.into(), 1000.into()],
+        "FirstChar" => 65, "LastChar" => 66, "Widths" => vec![500.into(), 500.into()],
+        "Encoding" => dictionary! { "Differences" => vec![65.into(), Object::Name(b"a72".to_vec()), Object::Name(b"a105".to_vec())] },
+        "CharProcs" => dictionary! {}, "Resources" => dictionary! {},
+    };
+    let mut doc = with_font(font, b"BT /F1 12 Tf 72 700 Td (AB) Tj ET");
+    assert_eq!(page_text(&mut doc), "Hi\n");
+}
+
+#[test]
+fn vertical_identity_v_is_one_line_per_column() {
+    let mut doc = with_content(b"");
+    let cmap = b"begincodespacerange <0000> <FFFF> endcodespacerange 2 beginbfchar <0001> <65E5> <0002> <672C> endbfchar";
+    let tu = doc.add_object(Stream::new(dictionary! {}, cmap.to_vec()));
+    let cid_font = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "CIDFontType0", "BaseFont" => "X", "DW" => 1000 });
+    let font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type0", "BaseFont" => "X", "Encoding" => "Identity-V",
+        "DescendantFonts" => vec![cid_font.into()], "ToUnicode" => tu,
+    });
+    let content =
+        b"BT /F1 10 Tf 300 700 Td <00010002> Tj 0 0 Td ET BT /F1 10 Tf 280 700 Td <0002> Tj ET";
+    let content = doc.add_object(Stream::new(dictionary! {}, content.to_vec()));
+    page_dict(&mut doc).set("Contents", content);
+    page_dict(&mut doc).set(
+        "Resources",
+        dictionary! { "Font" => dictionary! { "F1" => font } },
+    );
+    // The second column starts a new block.
+    assert_eq!(page_text(&mut doc), "\u{65E5}\u{672C}\n\n\u{672C}\n");
+}
+
+#[test]
+fn rotated_text_stays_in_words() {
+    // Text rotated 90 degrees: the baseline runs up the page.
+    let mut doc = with_content(b"BT /F1 12 Tf 0 1 -1 0 300 100 Tm (Rotated words here) Tj ET");
+    assert_eq!(page_text(&mut doc), "Rotated words here\n");
+}
