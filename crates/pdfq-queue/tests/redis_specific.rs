@@ -145,6 +145,40 @@ async fn losing_redis_data_recreates_the_group() {
 }
 
 #[tokio::test]
+async fn a_stale_index_record_does_not_hide_a_lost_job() {
+    let redis = TestRedis::new();
+    let b = broker(&redis).await;
+    let (j, k) = (JobId::new(), JobId::new());
+    b.enqueue(j, Attempt::new(1)).await.unwrap();
+    b.schedule(k, Attempt::new(2), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(b.missing_entries(&[j, k]).await.unwrap().is_empty());
+    // The entries vanish behind the index's back (say, evicted).
+    let p = &redis.prefix;
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{p}:jobs"))
+        .arg(format!("{p}:delayed"))
+        .query(&mut raw(&redis))
+        .unwrap();
+    assert_eq!(b.missing_entries(&[j, k]).await.unwrap(), vec![j, k]);
+    assert!(!b.has_entry(j).await.unwrap());
+    assert!(
+        b.enqueue_if_absent(j, Attempt::new(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        b.enqueue_if_absent(k, Attempt::new(2))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(b.missing_entries(&[j, k]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn entries_queued_before_any_worker_are_delivered() {
     let redis = TestRedis::new();
     let b = broker(&redis).await;

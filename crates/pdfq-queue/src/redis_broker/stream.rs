@@ -41,6 +41,27 @@ return id
     )
 });
 
+/// For each job in ARGV, 1 when it has no live entry: the index is checked against the stream
+/// and the delayed set, so a stale index record never hides a job from the sweeper.
+static MISSING: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local out = {}
+for i, job in ipairs(ARGV) do
+  local live = false
+  local cur = redis.call('HGET', KEYS[2], job)
+  if cur then
+    local kind, ref = string.sub(cur, 1, 1), string.sub(cur, 3)
+    if kind == 's' then live = #redis.call('XRANGE', KEYS[1], ref, ref) > 0
+    elseif kind == 'd' then live = redis.call('ZSCORE', KEYS[3], ref) ~= false end
+  end
+  out[i] = live and 0 or 1
+end
+return out
+",
+    )
+});
+
 /// Acks and deletes an entry only if `consumer` still holds it: a worker that lost its lease
 /// must not take the entry away from the worker that now runs the job.
 static ACK: LazyLock<Script> = LazyLock::new(|| {
@@ -209,27 +230,25 @@ impl RedisBroker {
     }
 
     /// The jobs among `jobs` that have no queue entry (one round trip for the sweeper's batch).
-    /// Reads the index, which can briefly name an entry that was just acked; the sweeper then
-    /// uses [`RedisBroker::enqueue_if_absent`], which checks the entry itself.
     pub async fn missing_entries(&self, jobs: &[JobId]) -> Result<Vec<JobId>, QueueError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        let fields: Vec<String> = jobs.iter().map(ToString::to_string).collect();
         let mut c = self.inner.conn.clone();
-        let found: Vec<Option<String>> = self
-            .run(
-                "missing_entries",
-                redis::cmd("HMGET")
-                    .arg(self.inner.keys.index())
-                    .arg(&fields)
-                    .query_async(&mut c),
-            )
+        let mut call = MISSING.prepare_invoke();
+        call.key(self.inner.keys.jobs())
+            .key(self.inner.keys.index())
+            .key(self.inner.keys.delayed());
+        for job in jobs {
+            call.arg(job.to_string());
+        }
+        let missing: Vec<i64> = self
+            .run("missing_entries", call.invoke_async(&mut c))
             .await?;
         Ok(jobs
             .iter()
-            .zip(found)
-            .filter(|(_, f)| f.is_none())
+            .zip(missing)
+            .filter(|(_, m)| *m == 1)
             .map(|(j, _)| *j)
             .collect())
     }
