@@ -8,9 +8,11 @@
 pub mod pdf;
 mod postgres;
 mod redis_prefix;
+mod redis_server;
 
 pub use postgres::{TestDatabase, admin_database_url};
 pub use redis_prefix::{TestRedis, redis_url};
+pub use redis_server::RedisServer;
 
 /// A short random suffix for database names and key prefixes.
 fn unique_suffix() -> String {
