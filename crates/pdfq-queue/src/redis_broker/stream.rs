@@ -295,7 +295,11 @@ impl RedisBroker {
                     Err(e) => {
                         // Not pdfq's data: drop it, or it would be redelivered forever.
                         tracing::warn!(error = %e, "dropping malformed queue entry");
-                        self.drop_entry(&entry.id).await?;
+                        // Failing here must not lose the good deliveries already taken; a
+                        // malformed entry left behind is dropped again when reaped.
+                        if let Err(e) = self.drop_entry(&entry.id).await {
+                            tracing::warn!(error = %e, "could not drop malformed entry");
+                        }
                     }
                 }
             }
@@ -440,7 +444,9 @@ impl RedisBroker {
                 Ok(d) => out.push(d),
                 Err(e) => {
                     tracing::warn!(error = %e, "dropping malformed reaped entry");
-                    self.drop_entry(&id).await?;
+                    if let Err(e) = self.drop_entry(&id).await {
+                        tracing::warn!(error = %e, "could not drop malformed entry");
+                    }
                 }
             }
         }
