@@ -7,10 +7,12 @@
 
 pub mod pdf;
 mod postgres;
+mod postgres_server;
 mod redis_prefix;
 mod redis_server;
 
 pub use postgres::{TestDatabase, admin_database_url};
+pub use postgres_server::PostgresServer;
 pub use redis_prefix::{TestRedis, redis_url};
 pub use redis_server::RedisServer;
 

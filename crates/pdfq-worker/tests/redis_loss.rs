@@ -86,6 +86,11 @@ async fn every_job_completes_when_redis_loses_its_data_mid_run() {
         assert!(Instant::now() < deadline, "no job started");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let before = store.count_by_status().await.unwrap();
+    assert!(
+        before.completed < 6,
+        "the fault must come mid-run, not after it: {before:?}"
+    );
     redis.restart_empty();
 
     let deadline = Instant::now() + Duration::from_secs(170);
