@@ -63,3 +63,26 @@ pub fn document() -> &'static str {
 pub async fn openapi_json() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], document())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_and_schemas_are_documented() {
+        let doc: serde_json::Value = serde_json::from_str(document()).unwrap();
+        let params = &doc["paths"]["/api/v1/jobs"]["get"]["parameters"];
+        let names: Vec<&str> = params
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["status", "page", "per_page"]);
+        for schema in ["JobView", "TokenPair", "ErrorBody", "HealthReport", "Overview"] {
+            assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+        }
+        let job = &doc["components"]["schemas"]["JobView"]["properties"];
+        assert_eq!(job["job_id"]["format"], "uuid");
+    }
+}
