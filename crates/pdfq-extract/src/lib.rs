@@ -4,6 +4,7 @@
 //! in production, [`extract_isolated`], which runs the same code in a child process with
 //! memory, CPU and wall-clock limits so a crash of the parser cannot take the caller down.
 
+mod bidi;
 mod chunks;
 mod cmap;
 mod content;
