@@ -343,6 +343,19 @@ pub fn sentences_for_pages(pages: &[PageText]) -> Vec<Sentence> {
     let mut text = String::new();
     let mut starts: Vec<(usize, u32)> = Vec::with_capacity(pages.len());
     for p in pages {
+        // A word hyphenated across the page break is joined back.
+        let first = p.text.trim_start().chars().next();
+        let kept = text.trim_end().len();
+        let tail = &text[..kept];
+        if first.is_some_and(char::is_lowercase)
+            && tail.ends_with('-')
+            && tail[..kept - 1]
+                .chars()
+                .last()
+                .is_some_and(char::is_alphabetic)
+        {
+            text.truncate(kept - 1);
+        }
         starts.push((text.len(), p.number));
         join_lines(&p.text, &mut text);
         if !text.ends_with(' ') && !text.ends_with('\n') {
@@ -485,6 +498,23 @@ mod tests {
             s[1].text,
             "Dynamic languages such as JavaScript are popular and widely used today since they are expressive."
         );
+    }
+
+    #[test]
+    fn hyphenation_across_a_page_break() {
+        let pages = vec![
+            PageText {
+                number: 1,
+                text: "It was a wonder-\n".into(),
+            },
+            PageText {
+                number: 2,
+                text: "ful day.\n".into(),
+            },
+        ];
+        let s = sentences_for_pages(&pages);
+        assert_eq!(s[0].text, "It was a wonderful day.");
+        assert_eq!(s[0].page, 1);
     }
 
     #[test]
