@@ -20,8 +20,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the API and a worker in one process on SQLite and an in-process queue.
-    Up,
+    /// Run the API and a worker in one process: on SQLite and an in-process queue by default,
+    /// or on PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set.
+    Up(commands::up::Args),
     /// Extract a PDF here, with no server: its text, sentences or chunks.
     Extract(commands::extract::Args),
     /// Split plain text into sentences, one per line.
@@ -38,9 +39,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Up => Err(anyhow::anyhow!(
-            "the embedded service is not built yet; run `pdfctl extract FILE.pdf` to use the engine without a server"
-        )),
+        Command::Up(args) => commands::up::run(&args),
         Command::Extract(args) => commands::extract::run(&args),
         Command::Sentences(args) => commands::sentences::run(&args),
     };

@@ -1,0 +1,159 @@
+//! `pdfctl up`: the API and a worker in one process. On SQLite and the in-process queue by
+//! default (nothing to install); on PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use pdfq_api::{Application, Settings};
+use pdfq_domain::secret::Secret;
+use pdfq_queue::{Broker, QueueOptions, RedisBroker, RedisConfig};
+use pdfq_store::{DatabaseConfig, Store};
+use pdfq_worker::{Extractor, Worker, WorkerSettings};
+use tokio::sync::watch;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where the embedded database and the local credentials live.
+    #[arg(long, env = "PDFQ_DATA_DIR", default_value = ".pdfq")]
+    data_dir: PathBuf,
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    port: u16,
+    /// Address to listen on (127.0.0.1: this machine only; `::` for every interface).
+    #[arg(long, env = "BIND_ADDR", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind: IpAddr,
+    /// Jobs the embedded worker runs at once.
+    #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 2)]
+    concurrency: usize,
+    /// Use this PostgreSQL instead of the embedded SQLite (needs REDIS_URL too).
+    #[arg(long, env = "DATABASE_URL", requires = "redis_url", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Use this Redis instead of the in-process queue (needs DATABASE_URL too).
+    #[arg(long, env = "REDIS_URL", requires = "database_url", hide_env_values = true)]
+    redis_url: Option<String>,
+    /// Uploads allowed per user (like 10/hour).
+    #[arg(long, env = "UPLOAD_RATE_LIMIT", default_value = "10/hour")]
+    upload_rate_limit: pdfq_domain::limits::RateLimit,
+}
+
+/// The local administrator `pdfctl up` creates on first start.
+const ADMIN_EMAIL: &str = "admin@pdfq.local";
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: &Args) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    let data_dir = args.data_dir.canonicalize().unwrap_or_else(|_| args.data_dir.clone());
+
+    let (store, broker, where_data_lives) = match (&args.database_url, &args.redis_url) {
+        (Some(database_url), Some(redis_url)) => {
+            let store = Store::postgres(&DatabaseConfig::for_url(database_url)).context("DATABASE_URL")?;
+            let redis = RedisConfig::for_url(redis_url, "pdfq");
+            let broker: Broker = RedisBroker::connect(&redis, QueueOptions::default())
+                .await
+                .context("REDIS_URL")?
+                .into();
+            (store, broker, "PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)".to_owned())
+        }
+        _ => {
+            let file = data_dir.join("pdfq.db");
+            let store = Store::sqlite(&file)
+                .await
+                .with_context(|| format!("cannot open {}", file.display()))?;
+            (store, Broker::memory(), format!("{} (SQLite) and an in-process queue", file.display()))
+        }
+    };
+    store.migrate().await.context("applying the database migrations")?;
+
+    let jwt_secret = persistent_secret(&data_dir.join("jwt-secret"), 64)?;
+    let admin_password = persistent_secret(&data_dir.join("admin-password"), 24)?;
+    pdfq_api::bootstrap_admin(&store, ADMIN_EMAIL, admin_password.expose())
+        .await
+        .context("creating the local admin")?;
+
+    let mut settings = Settings::new(jwt_secret);
+    settings.bind_addr = SocketAddr::new(args.bind, args.port);
+    settings.upload_rate_limit = args.upload_rate_limit;
+    let app = Application::build_with(store.clone(), broker.clone(), settings)
+        .await
+        .with_context(|| format!("cannot listen on {}:{} (is another pdfq running? try --port)", args.bind, args.port))?;
+
+    let extractor = Extractor::current_exe(crate::EXTRACT_CHILD).context("cannot find pdfctl's own executable")?;
+    let worker_settings = WorkerSettings {
+        concurrency: args.concurrency.max(1),
+        ..WorkerSettings::defaults(extractor)
+    };
+    let worker = Worker::new(store.clone(), broker, worker_settings);
+
+    let host = match args.bind {
+        IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        IpAddr::V6(ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        IpAddr::V4(ip) => ip.to_string(),
+    };
+    let url = format!("http://{host}:{}", app.port());
+    println!("pdfq is up at {url}  (API docs: {url}/api/v1/openapi.json, health: {url}/api/v1/health)");
+    println!("data: {where_data_lives}");
+    println!("admin: {ADMIN_EMAIL} / {}  (kept in {})", admin_password.expose(), data_dir.join("admin-password").display());
+    println!("try:   pdfctl --api-url {url} login --email {ADMIN_EMAIL}   then   pdfctl submit FILE.pdf --wait");
+    println!("Ctrl-C stops it.");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    tokio::spawn(async move {
+        pdfq_api::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let (served, worked) = tokio::join!(
+        app.run_until_stopped(stopped(stop_rx.clone())),
+        worker.run(stopped(stop_rx)),
+    );
+    served.context("the API stopped with an error")?;
+    worked.context("the worker stopped with an error")?;
+    store.close().await;
+    println!("pdfq stopped cleanly.");
+    Ok(())
+}
+
+/// A random hex secret of `len` characters kept in `path` (mode 0600), so tokens and the admin
+/// password survive restarts.
+fn persistent_secret(path: &Path, len: usize) -> anyhow::Result<Secret> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim();
+        if existing.len() >= len.min(24) {
+            return Ok(Secret::new(existing.to_owned()));
+        }
+    }
+    let random = pdfq_api::settings::random_secret();
+    let secret = random.expose().get(..len).unwrap_or(random.expose()).to_owned();
+    write_private(path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(Secret::new(secret))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
