@@ -1,6 +1,8 @@
 //! Authentication: registration and login rules, refresh rotation, logout, and the token
 //! attacks, every one answered 401 in the error shape.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

@@ -2,6 +2,8 @@
 //! and every action on them, and the jobs are untouched afterwards. Admin endpoints are 403 for
 //! users.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
 use futures::StreamExt;
 use pdfq_client::types::{AdminJobQuery, JobListQuery, PageQuery};
 use pdfq_domain::{JobId, JobStatus};

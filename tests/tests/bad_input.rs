@@ -1,6 +1,8 @@
 //! Bad input of every kind gets a 4xx in the error shape `{"error": {"code", "message"}}`:
 //! never a 500, never plain text.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
 use pdfq_e2e::{Backend, TestApp, on_both_backends, pdf};
 use reqwest::{Method, Response};
 

@@ -2,6 +2,8 @@
 //! stream while a job runs (driven through the store's worker-side writes), completed with its
 //! sentences; then the sentence pages, the list, the result cache and deletion.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
 use futures::StreamExt;
 use pdfq_client::types::{JobListQuery, PageQuery};
 use pdfq_domain::JobStatus;

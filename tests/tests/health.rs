@@ -2,6 +2,8 @@
 //! 503 while Redis is stopped, 200 again once it is back. Redis here is a private
 //! `redis-server` on a free port, so stopping it disturbs no other test.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

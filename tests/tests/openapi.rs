@@ -2,6 +2,8 @@
 //! every operation answers something), lists every route of issue 5, and every route it lists
 //! exists on the server (no 404 `route_not_found`, no 405).
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
 use std::collections::BTreeSet;
 
 use pdfq_e2e::{Backend, TestApp};

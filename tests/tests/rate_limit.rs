@@ -2,6 +2,8 @@
 //! with the design's 10 per hour, exactly 10 are accepted; the others are 429 with Retry-After
 //! and the RateLimit headers. Another user has a quota of their own.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
 use pdfq_e2e::{TestApp, on_both_backends, pdf};
 
 on_both_backends!(fifty_concurrent_uploads_ten_accepted);

@@ -1,5 +1,7 @@
 //! Both stores' migrations apply to real servers and define the same tables and columns.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
 use std::collections::BTreeMap;
 
 use pdfq_store::{MIGRATOR, SQLITE_MIGRATOR};

@@ -79,7 +79,13 @@ mod tests {
             .map(|p| p["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["status", "page", "per_page"]);
-        for schema in ["JobView", "TokenPair", "ErrorBody", "HealthReport", "Overview"] {
+        for schema in [
+            "JobView",
+            "TokenPair",
+            "ErrorBody",
+            "HealthReport",
+            "Overview",
+        ] {
             assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
         }
         let job = &doc["components"]["schemas"]["JobView"]["properties"];

@@ -1,0 +1,167 @@
+//! Operations: Prometheus metrics, request ids, CORS, the request timeout's shape, and graceful
+//! shutdown (open event streams end, the server stops).
+
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use pdfq_e2e::{Backend, TestApp, on_both_backends, pdf};
+
+on_both_backends!(metrics_cover_the_monitoring_points);
+
+async fn metrics_cover_the_monitoring_points(app: TestApp) {
+    let user = app.user().await;
+    user.client.upload("a.pdf", pdf::hello()).await.unwrap();
+    app.client.health().await.unwrap();
+    let _ = reqwest::get(app.client.url("/nope")).await.unwrap();
+
+    let text = app.client.metrics().await.unwrap();
+    for needle in [
+        "# TYPE pdfq_http_requests_total counter",
+        r#"pdfq_http_requests_total{method="GET",route="/api/v1/health",status="2xx"} 1"#,
+        r#"pdfq_http_requests_total{method="POST",route="/api/v1/process-pdf-async",status="2xx"} 1"#,
+        r#"pdfq_http_requests_total{method="GET",route="unmatched",status="4xx"} 1"#,
+        "# TYPE pdfq_http_request_duration_seconds histogram",
+        r#"pdfq_http_request_duration_seconds_bucket{method="GET",route="/api/v1/health",le="+Inf"} 1"#,
+        r#"pdfq_http_request_duration_seconds_count{method="GET",route="/api/v1/health"} 1"#,
+        r#"pdfq_http_responses_total{status="4xx"} 1"#,
+        r#"pdfq_db_pool_connections{state="max"}"#,
+        r#"pdfq_queue_jobs{state="waiting"} 1"#,
+        r#"pdfq_jobs{status="pending"} 1"#,
+        "pdfq_scrape_errors 0",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    // Every sample line is `name{labels} value` with a number.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_are_made_or_kept() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let http = reqwest::Client::new();
+    let r = http
+        .get(app.client.url("/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    let made = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(made.len(), 36, "{made}");
+    let r = http
+        .get(app.client.url("/api/v1/nope"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "trace-me-42");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_the_configured_origins_only() {
+    let app = TestApp::spawn_with(Backend::Embedded, |s| {
+        s.allowed_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        http.request(reqwest::Method::OPTIONS, app.client.url("/api/v1/jobs"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let ok = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let allowed_headers = ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        allowed_headers.contains("authorization"),
+        "{allowed_headers}"
+    );
+    let other = preflight("https://evil.example.com").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    let simple = http
+        .get(app.client.url("/api/v1/health"))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        simple.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let exposed = simple.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        exposed.contains("retry-after") && exposed.contains("x-request-id"),
+        "{exposed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_request_is_a_503_in_the_error_shape() {
+    // A health check that cannot finish in time (its own limit is longer than the request's):
+    // the "database" accepts connections and never answers, so its ping hangs.
+    let silent = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let mut config =
+        pdfq_store::DatabaseConfig::for_url(&format!("postgres://root@127.0.0.1:{silent_port}/x"));
+    config.db_pool_timeout = Duration::from_secs(30);
+    let store = pdfq_store::Store::postgres(&config).unwrap();
+    let mut settings = pdfq_e2e::test_settings();
+    settings.request_timeout = Duration::from_millis(300);
+    settings.health_timeout = Duration::from_secs(10);
+    let app = TestApp::spawn_on(store, pdfq_queue::Broker::memory(), settings).await;
+    let r = reqwest::get(app.client.url("/api/v1/health"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "timeout");
+    drop(silent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_event_streams_and_stops_the_server() {
+    let mut app = TestApp::spawn(Backend::Embedded).await;
+    let user = app.user().await;
+    let id = user
+        .client
+        .upload("a.pdf", pdf::hello())
+        .await
+        .unwrap()
+        .job_id;
+    let mut events = Box::pin(user.client.events(id).await.unwrap());
+    assert_eq!(events.next().await.unwrap().unwrap().event, "progress");
+
+    tokio::time::timeout(Duration::from_secs(10), app.stop())
+        .await
+        .expect("graceful shutdown does not wait for the open stream")
+        .unwrap();
+    let rest = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut n = 0;
+        while events.next().await.is_some() {
+            n += 1;
+        }
+        n
+    })
+    .await
+    .expect("the stream ends");
+    assert_eq!(rest, 0);
+    assert!(
+        user.client.jobs(&Default::default()).await.is_err(),
+        "no longer listening"
+    );
+}
