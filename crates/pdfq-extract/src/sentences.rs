@@ -296,40 +296,51 @@ fn is_roman(w: &str) -> bool {
 /// A blank line, or a short line without final punctuation before a capitalised line
 /// (a heading), ends a paragraph.
 fn join_lines(text: &str, out: &mut String) {
-    let longest = text
+    // Line lengths are judged against the page's typical line (its 75th percentile): a
+    // two-column page's lines are short next to its full-width title.
+    let mut lengths: Vec<usize> = text
         .lines()
         .map(|l| l.trim().chars().count())
-        .max()
-        .unwrap_or(0);
-    let mut lines = text.lines().map(str::trim).peekable();
-    while let Some(line) = lines.next() {
+        .filter(|&n| n > 0)
+        .collect();
+    lengths.sort_unstable();
+    let typical = lengths.get(lengths.len() * 3 / 4).copied().unwrap_or(0);
+    // Blank lines are dropped in favour of the next text line, remembering the break.
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        i += 1;
         if line.is_empty() {
-            if !out.is_empty() && !out.ends_with("\n\n") {
-                out.push_str("\n\n");
-            }
             continue;
         }
-        let next = lines.peek().copied().unwrap_or("");
+        let gap = i < lines.len() && lines[i].is_empty();
+        let next = lines[i..]
+            .iter()
+            .copied()
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
+        let next_first = next.chars().next();
         let last = line.chars().last().unwrap_or(' ');
         let hyphenated = line.chars().count() > 1
             && (last == '-' || last == '\u{00AD}')
             && line.chars().rev().nth(1).is_some_and(char::is_alphabetic)
-            && next.chars().next().is_some_and(char::is_lowercase);
+            && next_first.is_some_and(char::is_lowercase);
         if hyphenated {
             out.push_str(&line[..line.len() - last.len_utf8()]);
             continue;
         }
         out.push_str(line);
-        let heading = line.chars().count() * 10 < longest * 6
+        // A block break (blank line) ends a paragraph unless the text plainly runs on (to the
+        // next column or page) in lower case.
+        let runs_on = next_first.is_some_and(char::is_lowercase);
+        let heading = line.chars().count() * 10 < typical * 6
             && !matches!(
                 last,
                 '.' | '!' | '?' | ':' | ';' | ',' | '-' | '(' | '\u{3002}'
             )
-            && next
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
-        if heading {
+            && next_first.is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+        if (gap && !runs_on) || heading {
             out.push_str("\n\n");
         } else {
             out.push(' ');
