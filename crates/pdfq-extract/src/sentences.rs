@@ -83,8 +83,13 @@ pub fn segment(text: &str) -> Vec<String> {
     segment_spans(text)
         .into_iter()
         .map(|r| collapse_ws(&text[r]))
-        .filter(|s| !s.is_empty())
+        .filter(|s| has_content(s))
         .collect()
+}
+
+/// A sentence needs a letter or digit: a lone "." or "•" is layout, not a sentence.
+fn has_content(s: &str) -> bool {
+    s.chars().any(char::is_alphanumeric)
 }
 
 fn collapse_ws(s: &str) -> String {
@@ -179,6 +184,11 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
             continue;
         }
         let next_word = text[end..].trim_start().chars().next();
+        // Dot leaders and spaced ellipses (". . . 5") end nothing.
+        let after_dot = text[..i].trim_end().ends_with('.') && text[..i].ends_with(' ');
+        if c == '.' && (next_word == Some('.') || after_dot) {
+            continue;
+        }
         if c == '.' || c == '\u{2026}' {
             if !cjk
                 && !is_boundary_after_period(text, start, i, multi || c == '\u{2026}', next_word)
@@ -382,7 +392,7 @@ pub fn sentences_for_pages(pages: &[PageText]) -> Vec<Sentence> {
                 Err(k) => starts[k - 1].1,
             };
             let s = collapse_ws(&text[r]);
-            (!s.is_empty()).then_some(Sentence { text: s, page })
+            has_content(&s).then_some(Sentence { text: s, page })
         })
         .collect()
 }
@@ -449,6 +459,18 @@ mod tests {
             ]
         );
         assert_eq!(seg("Hm... And then."), ["Hm...", "And then."]);
+    }
+
+    #[test]
+    fn dot_leaders_are_not_sentences() {
+        assert_eq!(
+            seg("1 Introduction . . . . . . . 5\n2 Methods . . . . 7\n\nText. More."),
+            [
+                "1 Introduction . . . . . . . 5 2 Methods . . . . 7",
+                "Text.",
+                "More."
+            ]
+        );
     }
 
     #[test]
