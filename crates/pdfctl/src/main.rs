@@ -1,6 +1,7 @@
 //! pdfctl: the operator's tool for pdfq.
 
 mod commands;
+mod session;
 
 use std::process::ExitCode;
 
@@ -14,6 +15,15 @@ pub const EXTRACT_CHILD: &str = "extract-child";
 #[derive(Debug, Parser)]
 #[command(name = "pdfctl", version, about, long_about = None)]
 struct Cli {
+    /// The pdfq API to talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "PDFQ_API_URL",
+        default_value = "http://127.0.0.1:8000"
+    )]
+    api_url: String,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -27,6 +37,12 @@ enum Command {
     Extract(commands::extract::Args),
     /// Split plain text into sentences, one per line.
     Sentences(commands::sentences::Args),
+    /// Log in to the API and keep the token for later commands (per API URL, mode 0600).
+    Login(commands::login::Args),
+    /// Forget the saved login for the API and revoke it.
+    Logout,
+    /// Upload a PDF; with --wait, show its progress and print its sentences.
+    Submit(commands::submit::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,10 +54,15 @@ fn main() -> ExitCode {
         return pdfq_extract::child_main();
     }
     let cli = Cli::parse();
+    let api_url = cli.api_url.trim_end_matches('/').to_owned();
+    let cli = Cli { api_url, ..cli };
     let result = match cli.command {
         Command::Up(args) => commands::up::run(&args),
         Command::Extract(args) => commands::extract::run(&args),
         Command::Sentences(args) => commands::sentences::run(&args),
+        Command::Login(args) => block_on(commands::login::login(&cli.api_url, &args)),
+        Command::Logout => block_on(commands::login::logout(&cli.api_url)),
+        Command::Submit(args) => block_on(commands::submit::run(&cli.api_url, &args)),
     };
     match result {
         Ok(code) => code,
@@ -50,4 +71,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a command that talks to the API.
+fn block_on(command: impl Future<Output = anyhow::Result<ExitCode>>) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(command)
 }

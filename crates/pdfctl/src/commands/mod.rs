@@ -1,5 +1,7 @@
 //! One module per pdfctl command.
 
 pub mod extract;
+pub mod login;
 pub mod sentences;
+pub mod submit;
 pub mod up;

@@ -28,10 +28,20 @@ pub struct Args {
     #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 2)]
     concurrency: usize,
     /// Use this PostgreSQL instead of the embedded SQLite (needs REDIS_URL too).
-    #[arg(long, env = "DATABASE_URL", requires = "redis_url", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        requires = "redis_url",
+        hide_env_values = true
+    )]
     database_url: Option<String>,
     /// Use this Redis instead of the in-process queue (needs DATABASE_URL too).
-    #[arg(long, env = "REDIS_URL", requires = "database_url", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        requires = "database_url",
+        hide_env_values = true
+    )]
     redis_url: Option<String>,
     /// Uploads allowed per user (like 10/hour).
     #[arg(long, env = "UPLOAD_RATE_LIMIT", default_value = "10/hour")]
@@ -49,29 +59,48 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: &Args) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
-    let data_dir = args.data_dir.canonicalize().unwrap_or_else(|_| args.data_dir.clone());
+    std::fs::create_dir_all(&args.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
+    let data_dir = args
+        .data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| args.data_dir.clone());
 
     let (store, broker, where_data_lives) = match (&args.database_url, &args.redis_url) {
         (Some(database_url), Some(redis_url)) => {
-            let store = Store::postgres(&DatabaseConfig::for_url(database_url)).context("DATABASE_URL")?;
+            let store =
+                Store::postgres(&DatabaseConfig::for_url(database_url)).context("DATABASE_URL")?;
             let redis = RedisConfig::for_url(redis_url, "pdfq");
             let broker: Broker = RedisBroker::connect(&redis, QueueOptions::default())
                 .await
                 .context("REDIS_URL")?
                 .into();
-            (store, broker, "PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)".to_owned())
+            (
+                store,
+                broker,
+                "PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)".to_owned(),
+            )
         }
         _ => {
             let file = data_dir.join("pdfq.db");
             let store = Store::sqlite(&file)
                 .await
                 .with_context(|| format!("cannot open {}", file.display()))?;
-            (store, Broker::memory(), format!("{} (SQLite) and an in-process queue", file.display()))
+            (
+                store,
+                Broker::memory(),
+                format!("{} (SQLite) and an in-process queue", file.display()),
+            )
         }
     };
-    store.migrate().await.context("applying the database migrations")?;
+    store
+        .migrate()
+        .await
+        .context("applying the database migrations")?;
 
     let jwt_secret = persistent_secret(&data_dir.join("jwt-secret"), 64)?;
     let admin_password = persistent_secret(&data_dir.join("admin-password"), 24)?;
@@ -84,9 +113,15 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     settings.upload_rate_limit = args.upload_rate_limit;
     let app = Application::build_with(store.clone(), broker.clone(), settings)
         .await
-        .with_context(|| format!("cannot listen on {}:{} (is another pdfq running? try --port)", args.bind, args.port))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {}:{} (is another pdfq running? try --port)",
+                args.bind, args.port
+            )
+        })?;
 
-    let extractor = Extractor::current_exe(crate::EXTRACT_CHILD).context("cannot find pdfctl's own executable")?;
+    let extractor = Extractor::current_exe(crate::EXTRACT_CHILD)
+        .context("cannot find pdfctl's own executable")?;
     let worker_settings = WorkerSettings {
         concurrency: args.concurrency.max(1),
         ..WorkerSettings::defaults(extractor)
@@ -100,10 +135,18 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         IpAddr::V4(ip) => ip.to_string(),
     };
     let url = format!("http://{host}:{}", app.port());
-    println!("pdfq is up at {url}  (API docs: {url}/api/v1/openapi.json, health: {url}/api/v1/health)");
+    println!(
+        "pdfq is up at {url}  (API docs: {url}/api/v1/openapi.json, health: {url}/api/v1/health)"
+    );
     println!("data: {where_data_lives}");
-    println!("admin: {ADMIN_EMAIL} / {}  (kept in {})", admin_password.expose(), data_dir.join("admin-password").display());
-    println!("try:   pdfctl --api-url {url} login --email {ADMIN_EMAIL}   then   pdfctl submit FILE.pdf --wait");
+    println!(
+        "admin: {ADMIN_EMAIL} / {}  (kept in {})",
+        admin_password.expose(),
+        data_dir.join("admin-password").display()
+    );
+    println!(
+        "try:   pdfctl --api-url {url} login --email {ADMIN_EMAIL}   then   pdfctl submit FILE.pdf --wait"
+    );
     println!("Ctrl-C stops it.");
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -135,7 +178,11 @@ fn persistent_secret(path: &Path, len: usize) -> anyhow::Result<Secret> {
         }
     }
     let random = pdfq_api::settings::random_secret();
-    let secret = random.expose().get(..len).unwrap_or(random.expose()).to_owned();
+    let secret = random
+        .expose()
+        .get(..len)
+        .unwrap_or(random.expose())
+        .to_owned();
     write_private(path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(Secret::new(secret))
 }
@@ -155,5 +202,8 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -1,0 +1,123 @@
+//! `pdfctl up`, then `pdfctl login` and `pdfctl submit --wait`, as a newcomer runs them.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "in tests an unwrap failing is the test failing"
+)]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+struct Up(Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn pdfctl(config: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pdfctl"));
+    command
+        .env("PDFQ_CONFIG_DIR", config)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL");
+    command
+}
+
+#[test]
+fn up_login_and_submit_wait_print_the_sentences_then_ctrl_c_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("config");
+    let mut child = pdfctl(&config)
+        .args(["up", "--port", "0", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let up = Up(child);
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_owned();
+    let mut banner = String::new();
+    for _ in 0..4 {
+        stdout.read_line(&mut banner).unwrap();
+    }
+    assert!(banner.contains("SQLite"), "{banner}");
+    assert!(banner.contains("admin@pdfq.local"), "{banner}");
+
+    let password = std::fs::read_to_string(data.join("admin-password")).unwrap();
+    let login = pdfctl(&config)
+        .args([
+            "--api-url",
+            &url,
+            "login",
+            "--email",
+            "admin@pdfq.local",
+            "--password",
+            password.trim(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+
+    let pdf = dir.path().join("hello.pdf");
+    std::fs::write(
+        &pdf,
+        pdfq_test_support::pdf::text_pdf(&["Hello there. General Kenobi!", "A second page."]),
+    )
+    .unwrap();
+    let submit = pdfctl(&config)
+        .args(["--api-url", &url, "submit", "--wait"])
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    assert!(
+        submit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&submit.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&submit.stdout),
+        "Hello there.\nGeneral Kenobi!\nA second page.\n"
+    );
+    assert!(String::from_utf8_lossy(&submit.stderr).contains("100% Completed"));
+
+    // Ctrl-C: a clean stop.
+    let status = Command::new("kill")
+        .arg("-INT")
+        .arg(up.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(rest.contains("pdfq stopped cleanly."), "{rest}");
+}
+
+#[test]
+fn submit_without_login_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pdfctl(dir.path())
+        .args(["--api-url", "http://127.0.0.1:9", "submit", "x.pdf"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not logged in") && err.contains("pdfctl --api-url http://127.0.0.1:9 login"),
+        "{err}"
+    );
+}
