@@ -196,3 +196,20 @@ async fn oversized_uploads_are_413() {
     fits.resize(60 * 1024, b' ');
     user.client.upload("fits.pdf", fits).await.unwrap();
 }
+
+/// Uploads far over axum's 2 MB default body limit and the 64 KiB JSON limit are accepted when
+/// MAX_UPLOAD_BYTES allows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_uploads_within_the_limit_are_accepted() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    assert_eq!(app.settings.max_upload_bytes, 50 << 20);
+    let user = app.user().await;
+    let mut big = pdf::hello();
+    big.resize(5 << 20, b' ');
+    let id = user.client.upload("big.pdf", big).await.unwrap().job_id;
+    assert_eq!(user.client.job(id).await.unwrap().file_size, 5 << 20);
+    assert_eq!(
+        app.store.job_file(id).await.unwrap().unwrap().len(),
+        5 << 20
+    );
+}

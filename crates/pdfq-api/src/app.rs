@@ -111,7 +111,9 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = tx.send(true);
         };
-        tracing::info!(addr = ?listener.local_addr().ok(), "pdfq-api listening");
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "pdfq-api listening");
+        }
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(signal)
             .await;

@@ -20,6 +20,7 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder
             .json()
             .with_current_span(true)
+            .with_span_list(false)
             .flatten_event(true)
             .try_init(),
         LogFormat::Text => builder.try_init(),

@@ -7,8 +7,9 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::{HeaderName, header};
+use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::Stream;
 use pdfq_client::types::{ErrorBody, JobView};
 use pdfq_domain::{JobId, JobStatus, UserId};
 use tokio::sync::watch;
@@ -43,7 +44,7 @@ pub async fn job_events(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<JobId>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     owned_job(&state, id, user.id).await?;
     let shutdown = state.shutdown.clone();
     let watch = Watch {
@@ -56,7 +57,15 @@ pub async fn job_events(
         shutdown,
     };
     let stream = futures::stream::unfold(watch, next_event);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
+    // Proxies (nginx, Railway's edge) must pass events on as they come, not buffer them.
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-cache"),
+            (HeaderName::from_static("x-accel-buffering"), "no"),
+        ],
+        sse,
+    ))
 }
 
 async fn next_event(mut w: Watch) -> Option<(Result<Event, Infallible>, Watch)> {

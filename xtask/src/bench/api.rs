@@ -1,0 +1,402 @@
+//! `cargo xtask bench api`: requests per second and latency percentiles of
+//! `GET /api/v1/jobs/{id}` and `GET /api/v1/health`, from a load generator on loopback.
+//!
+//! By default it builds the release `pdfctl`, starts `pdfctl up` (embedded: SQLite and the
+//! in-process queue) on a free port with a throwaway data directory, registers a user, uploads
+//! one small PDF, then for each endpoint runs `--connections` keep-alive connections, each on
+//! its own thread sending requests back to back for `--duration`. `--url` benchmarks an API
+//! that is already running instead (e.g. the distributed one). HTTP/1.1 is written by hand:
+//! xtask has only std, anyhow and clap.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// An API already running (e.g. http://127.0.0.1:8000); without it `pdfctl up` is started.
+    #[arg(long)]
+    url: Option<String>,
+    /// Seconds of load per endpoint.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds of warm-up per endpoint, not counted.
+    #[arg(long, default_value_t = 1)]
+    warmup: u64,
+    /// Do not build the release pdfctl first.
+    #[arg(long)]
+    no_build: bool,
+}
+
+/// A started `pdfctl up`, stopped (SIGKILL is enough: its data directory is thrown away) on drop.
+struct Server {
+    child: Child,
+    _dir: TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory under target/ removed on drop (no tempfile crate in xtask).
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let (_server, host) = match &args.url {
+        Some(url) => (None, host_of(url)?),
+        None => {
+            let (server, host) = start_pdfctl_up(args.no_build)?;
+            (Some(server), host)
+        }
+    };
+    let token = login(&host)?;
+    let job = upload(&host, &token)?;
+    let status = wait_for_job(&host, &token, &job)?;
+    println!("job {job}: {status}");
+    println!(
+        "target http://{host}  connections {}  {} s per endpoint",
+        args.connections, args.duration
+    );
+    println!(
+        "{:<28} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8}",
+        "endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms"
+    );
+    for (name, path, auth) in [
+        (
+            "GET /api/v1/jobs/{id}",
+            format!("/api/v1/jobs/{job}"),
+            Some(token.as_str()),
+        ),
+        ("GET /api/v1/health", "/api/v1/health".to_owned(), None),
+    ] {
+        let request = get_request(&host, &path, auth);
+        let _ = load(
+            &host,
+            &request,
+            args.connections,
+            Duration::from_secs(args.warmup),
+        );
+        let result = load(
+            &host,
+            &request,
+            args.connections,
+            Duration::from_secs(args.duration),
+        )?;
+        result.print(name);
+    }
+    Ok(())
+}
+
+fn host_of(url: &str) -> anyhow::Result<String> {
+    let rest = url
+        .strip_prefix("http://")
+        .context("--url must be http://HOST:PORT (loopback)")?;
+    Ok(rest.trim_end_matches('/').to_owned())
+}
+
+fn start_pdfctl_up(no_build: bool) -> anyhow::Result<(Server, String)> {
+    if !no_build {
+        let status = Command::new("cargo")
+            .args(["build", "--release", "-p", "pdfctl"])
+            .status()
+            .context("running cargo build")?;
+        if !status.success() {
+            bail!("building pdfctl failed");
+        }
+    }
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let dir = TempDir(PathBuf::from(format!("target/bench-api-{port}")));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    let child = Command::new("target/release/pdfctl")
+        .args(["up", "--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .arg("--data-dir")
+        .arg(&dir.0)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        // A limit the single upload never meets, whatever the environment says.
+        .env("UPLOAD_RATE_LIMIT", "1000/hour")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting target/release/pdfctl up")?;
+    let server = Server { child, _dir: dir };
+    let host = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut conn) = Connection::open(&host)
+            && conn
+                .send(&get_request(&host, "/api/v1/health", None))
+                .is_ok_and(|(s, _)| s == 200)
+        {
+            return Ok((server, host));
+        }
+        if Instant::now() > deadline {
+            bail!("pdfctl up did not answer /api/v1/health within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Registers a fresh user and returns an access token.
+fn login(host: &str) -> anyhow::Result<String> {
+    let email = format!("bench-{}@example.com", std::process::id());
+    let body = format!(r#"{{"email":"{email}","password":"benchmark password"}}"#);
+    let mut conn = Connection::open(host)?;
+    let (status, text) = conn.send(&post_json(host, "/api/v1/auth/register", &body))?;
+    if status != 201 && status != 409 {
+        bail!("register answered {status}: {text}");
+    }
+    let (status, text) = conn.send(&post_json(host, "/api/v1/auth/login", &body))?;
+    if status != 200 {
+        bail!("login answered {status}: {text}");
+    }
+    json_string(&text, "access_token").context("no access_token in the login answer")
+}
+
+/// A valid one-page PDF with a few sentences, cross-reference table and all.
+fn small_pdf() -> Vec<u8> {
+    let text = "BT /F1 12 Tf 72 720 Td (pdfq benchmark. A second sentence. And a third one.) Tj ET";
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [4 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>".to_owned(),
+        format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()),
+    ];
+    let mut out = String::from("%PDF-1.4\n");
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.push_str(&format!("{} 0 obj\n{body}\nendobj\n", i + 1));
+    }
+    let xref = out.len();
+    out.push_str(&format!(
+        "xref\n0 {}\n0000000000 65535 f \n",
+        objects.len() + 1
+    ));
+    for offset in offsets {
+        out.push_str(&format!("{offset:010} 00000 n \n"));
+    }
+    out.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
+    out.into_bytes()
+}
+
+/// Waits up to 60 s for the job to finish (a worker must be running: `pdfctl up` has one), so
+/// the benchmark reads a completed job with its sentences; returns its status.
+fn wait_for_job(host: &str, token: &str, job: &str) -> anyhow::Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut conn = Connection::open(host)?;
+    loop {
+        let (_, text) = conn.send(&get_request(
+            host,
+            &format!("/api/v1/jobs/{job}"),
+            Some(token),
+        ))?;
+        let status = json_string(&text, "status").unwrap_or_default();
+        if ["completed", "failed", "cancelled"].contains(&status.as_str())
+            || Instant::now() > deadline
+        {
+            return Ok(status);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Uploads a one-page PDF; returns its job id.
+fn upload(host: &str, token: &str) -> anyhow::Result<String> {
+    let pdf = small_pdf();
+    let pdf = pdf.as_slice();
+    let boundary = "pdfqbenchboundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(pdf);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut request = format!(
+        "POST /api/v1/process-pdf-async HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let (status, text) = Connection::open(host)?.send(&request)?;
+    if status != 202 {
+        bail!("upload answered {status}: {text}");
+    }
+    json_string(&text, "job_id").context("no job_id in the upload answer")
+}
+
+/// The string value of `"key":"..."` in a flat JSON answer.
+fn json_string(json: &str, key: &str) -> Option<String> {
+    let start = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    let end = json[start..].find('"')? + start;
+    Some(json[start..end].to_owned())
+}
+
+fn get_request(host: &str, path: &str, token: Option<&str>) -> Vec<u8> {
+    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
+    format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n").into_bytes()
+}
+
+fn post_json(host: &str, path: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Connection {
+    reader: BufReader<TcpStream>,
+}
+
+impl Connection {
+    fn open(host: &str) -> anyhow::Result<Self> {
+        let stream = TcpStream::connect(host).with_context(|| format!("connecting to {host}"))?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(Self {
+            reader: BufReader::new(stream),
+        })
+    }
+
+    /// Sends a request and reads the answer (Content-Length bodies only: what the API sends).
+    fn send(&mut self, request: &[u8]) -> anyhow::Result<(u16, String)> {
+        self.reader.get_mut().write_all(request)?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("bad status line {line:?}"))?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            if self.reader.read_line(&mut line)? == 0 {
+                bail!("connection closed in the headers");
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse()?;
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body)?;
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+}
+
+struct LoadResult {
+    latencies: Vec<Duration>,
+    errors: u64,
+    elapsed: Duration,
+}
+
+impl LoadResult {
+    fn print(mut self, name: &str) {
+        self.latencies.sort_unstable();
+        let pct = |p: f64| -> f64 {
+            if self.latencies.is_empty() {
+                return 0.0;
+            }
+            let i = ((self.latencies.len() as f64 * p).ceil() as usize)
+                .clamp(1, self.latencies.len())
+                - 1;
+            self.latencies[i].as_secs_f64() * 1000.0
+        };
+        let n = self.latencies.len();
+        println!(
+            "{name:<28} {n:>9} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            self.errors,
+            n as f64 / self.elapsed.as_secs_f64(),
+            pct(0.50),
+            pct(0.95),
+            pct(0.99),
+            pct(1.0),
+        );
+    }
+}
+
+/// `connections` threads, each sending `request` back to back on its own connection until
+/// `duration` has passed. Non-2xx answers and I/O failures count as errors.
+fn load(
+    host: &str,
+    request: &[u8],
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<LoadResult> {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let threads: Vec<_> = (0..connections.max(1))
+        .map(|_| {
+            let host = host.to_owned();
+            let request = request.to_vec();
+            std::thread::spawn(move || {
+                let mut latencies = Vec::new();
+                let mut errors = 0u64;
+                let mut conn = Connection::open(&host).ok();
+                while Instant::now() < deadline {
+                    let Some(c) = conn.as_mut() else {
+                        errors += 1;
+                        std::thread::sleep(Duration::from_millis(10));
+                        conn = Connection::open(&host).ok();
+                        continue;
+                    };
+                    let sent = Instant::now();
+                    match c.send(&request) {
+                        Ok((status, _)) if (200..300).contains(&status) => {
+                            latencies.push(sent.elapsed())
+                        }
+                        Ok(_) => errors += 1,
+                        Err(_) => {
+                            errors += 1;
+                            conn = Connection::open(&host).ok();
+                        }
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut result = LoadResult {
+        latencies: Vec::new(),
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    for thread in threads {
+        let (latencies, errors) = thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("a load thread panicked"))?;
+        result.latencies.extend(latencies);
+        result.errors += errors;
+    }
+    result.elapsed = start.elapsed();
+    Ok(result)
+}
