@@ -124,3 +124,25 @@ fn the_memory_limit_is_enforced_and_reported() {
     assert_eq!(e.code(), "resource_limit", "{e}");
     assert!(e.is_permanent());
 }
+
+#[test]
+fn should_stop_kills_the_child_promptly() {
+    let sh = Path::new("/bin/sh");
+    let args = [OsString::from("-c"), OsString::from("sleep 30")];
+    let started = Instant::now();
+    let e = pdfq_extract::extract_isolated_until(
+        sh,
+        &args,
+        b"%PDF-1.4",
+        &IsolationLimits::default(),
+        |_, _| {},
+        || started.elapsed() > Duration::from_millis(100),
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "stopped");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
