@@ -165,3 +165,43 @@ async fn shutdown_ends_event_streams_and_stops_the_server() {
         "no longer listening"
     );
 }
+
+/// Shutdown lets a request in flight finish: an upload still streaming in when the signal
+/// comes is read to the end, stored and answered 202.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let mut app = TestApp::spawn(Backend::Embedded).await;
+    let user = app.user().await;
+    let mut bytes = pdf::hello();
+    bytes.resize(64 * 1024, b' ');
+    let chunks: Vec<Vec<u8>> = bytes.chunks(8 * 1024).map(<[u8]>::to_vec).collect();
+    // Eight chunks, 150 ms apart: the upload takes over a second.
+    let stream = futures::stream::unfold(chunks.into_iter(), |mut rest| async move {
+        let chunk = rest.next()?;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        Some((Ok::<_, std::io::Error>(chunk), rest))
+    });
+    let part =
+        reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(stream)).file_name("slow.pdf");
+    let url = app.client.url("/api/v1/process-pdf-async");
+    let token = user.tokens.access_token.clone();
+    let upload = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let store = app.store.clone();
+    tokio::time::timeout(Duration::from_secs(10), app.stop())
+        .await
+        .unwrap()
+        .unwrap();
+    let response = upload.await.unwrap().unwrap();
+    assert_eq!(response.status(), 202);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let id: pdfq_domain::JobId = body["job_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(store.job_file(id).await.unwrap().unwrap().len(), 64 * 1024);
+}

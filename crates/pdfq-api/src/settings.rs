@@ -7,7 +7,7 @@ use std::time::Duration;
 use pdfq_domain::limits::RateLimit;
 use pdfq_domain::secret::Secret;
 
-use crate::config::{ApiConfig, Environment};
+use crate::config::ApiConfig;
 
 /// The API's run-time settings.
 #[derive(Debug, Clone)]
@@ -68,10 +68,8 @@ impl Settings {
     /// used: tokens then stop working at the next start, which is fine on a laptop.
     #[must_use]
     pub fn from_config(config: &ApiConfig) -> Self {
-        let secret = match (&config.jwt_secret, config.environment) {
-            (Some(secret), _) => secret.clone(),
-            (None, Environment::Development | Environment::Production) => random_secret(),
-        };
+        // Production without a secret never gets here: the configuration refuses it.
+        let secret = config.jwt_secret.clone().unwrap_or_else(random_secret);
         Self {
             bind_addr: config.listen_addr(),
             upload_rate_limit: config.upload_rate_limit,
