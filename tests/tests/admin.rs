@@ -46,8 +46,9 @@ async fn overview_search_and_actions(app: TestApp) {
     assert_eq!(overview.jobs_by_status["pending"], 3);
     assert_eq!(overview.jobs_by_status["completed"], 0);
     assert_eq!(overview.jobs_by_status.len(), 6);
-    assert_eq!(overview.queue.waiting, 3);
-    assert!(!overview.queue.paused);
+    assert_eq!(overview.queue.as_ref().unwrap().waiting, 3);
+    assert!(!overview.queue.as_ref().unwrap().paused);
+    assert!(overview.problems.is_empty(), "{:?}", overview.problems);
     assert_eq!(overview.throughput.len(), 60);
     assert!(overview.oldest_pending_age_secs.is_some());
     assert!(overview.health.is_healthy());
@@ -146,9 +147,27 @@ async fn overview_search_and_actions(app: TestApp) {
 
     // The queue.
     assert!(admin.client.pause_queue().await.unwrap().paused);
-    assert!(admin.client.admin_overview().await.unwrap().queue.paused);
+    assert!(
+        admin
+            .client
+            .admin_overview()
+            .await
+            .unwrap()
+            .queue
+            .unwrap()
+            .paused
+    );
     assert!(!admin.client.resume_queue().await.unwrap().paused);
-    assert!(!admin.client.admin_overview().await.unwrap().queue.paused);
+    assert!(
+        !admin
+            .client
+            .admin_overview()
+            .await
+            .unwrap()
+            .queue
+            .unwrap()
+            .paused
+    );
 
     // Dead letters.
     app.broker

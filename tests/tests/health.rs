@@ -139,6 +139,21 @@ async fn health_is_503_while_redis_is_down_and_200_when_it_is_back() {
         (Some(503), Some("queue_unavailable"))
     );
 
+    // The admin overview still answers, with what it could not read named.
+    let admin = app.admin().await;
+    let overview = admin.client.admin_overview().await.unwrap();
+    assert!(!overview.health.is_healthy());
+    assert_eq!(overview.queue, None);
+    assert!(
+        overview
+            .problems
+            .iter()
+            .any(|p| p.starts_with("queue statistics")),
+        "{:?}",
+        overview.problems
+    );
+    assert_eq!(overview.jobs_by_status["pending"], 0);
+
     redis.restart();
     let back = wait_for(&app, true).await;
     assert_eq!(back.status, "healthy", "{back:?}");

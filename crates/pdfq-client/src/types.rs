@@ -355,13 +355,16 @@ pub struct InstanceView {
     pub stale: bool,
 }
 
-/// Everything the operator's dashboard shows, in one call.
+/// Everything the operator's dashboard shows, in one call. A source that cannot be read (Redis
+/// or the database down) leaves its fields empty and is named in `problems`, so the dashboard
+/// still shows the rest, health included.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Overview {
     /// `redis` or `memory`.
     pub broker: String,
-    pub queue: QueueView,
+    /// Absent when the queue could not be read.
+    pub queue: Option<QueueView>,
     /// Processed and failed per minute, the last 60 minutes, oldest first.
     pub throughput: Vec<MinuteThroughput>,
     pub instances: Vec<InstanceView>,
@@ -374,6 +377,9 @@ pub struct Overview {
     /// This API instance's database pool.
     pub api_pool: PoolView,
     pub health: HealthReport,
+    /// What could not be read, e.g. "queue statistics: queue unavailable: ...".
+    #[serde(default)]
+    pub problems: Vec<String>,
 }
 
 /// Whether the queue hands out jobs.

@@ -26,6 +26,7 @@ use crate::views::{job_view, list_item, paging, pool_view};
 const THROUGHPUT_MINUTES: usize = 60;
 
 /// Queue, throughput, instances with their pools, jobs by status, Redis memory and health.
+/// Answers 200 with `problems` filled when Redis or the database cannot be read.
 #[utoipa::path(get, path = "/api/v1/admin/overview", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = Overview), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 503, body = ErrorBody)))]
@@ -41,22 +42,39 @@ pub async fn overview(
         state.store.oldest_pending_age(),
         health::report(&state),
     );
-    let (stats, throughput, instances, counts, oldest) =
-        (stats?, throughput?, instances?, counts?, oldest?);
-    let jobs_by_status: BTreeMap<String, u64> = JobStatus::ALL
-        .iter()
-        .map(|s| (s.as_str().to_owned(), counts.get(*s)))
-        .collect();
+    let mut problems = Vec::new();
+    let mut note = |what: &str, e: &dyn std::fmt::Display| problems.push(format!("{what}: {e}"));
+    let stats = stats.map_err(|e| note("queue statistics", &e)).ok();
+    let throughput = throughput
+        .map_err(|e| note("throughput", &e))
+        .unwrap_or_default();
+    let instances = instances
+        .map_err(|e| note("instances", &e))
+        .unwrap_or_default();
+    let jobs_by_status: BTreeMap<String, u64> = match counts {
+        Ok(counts) => JobStatus::ALL
+            .iter()
+            .map(|s| (s.as_str().to_owned(), counts.get(*s)))
+            .collect(),
+        Err(e) => {
+            note("jobs by status", &e);
+            BTreeMap::new()
+        }
+    };
+    let oldest = oldest
+        .map_err(|e| note("oldest pending job", &e))
+        .ok()
+        .flatten();
     Ok(Json(Overview {
         broker: state.broker.kind().to_owned(),
-        queue: QueueView {
+        queue: stats.as_ref().map(|stats| QueueView {
             waiting: stats.waiting,
             in_flight: stats.in_flight,
             delayed: stats.delayed,
             dead: stats.dead,
             oldest_waiting_age_secs: stats.oldest_waiting_age.map(|d| d.as_secs_f64()),
             paused: stats.paused,
-        },
+        }),
         throughput: throughput
             .into_iter()
             .map(|m| MinuteThroughput {
@@ -98,9 +116,10 @@ pub async fn overview(
             .collect(),
         jobs_by_status,
         oldest_pending_age_secs: oldest.map(|d| d.as_secs_f64()),
-        redis_memory_bytes: stats.memory_used_bytes,
+        redis_memory_bytes: stats.and_then(|s| s.memory_used_bytes),
         api_pool: pool_view(state.store.pool_stats()),
         health,
+        problems,
     }))
 }
 
