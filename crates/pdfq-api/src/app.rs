@@ -41,13 +41,18 @@ pub struct Application {
 
 impl Application {
     /// The distributed deployment: PostgreSQL and Redis from `config` (both connect lazily, so
-    /// the API starts, and says so in its health check, while either is down). Creates or
-    /// promotes the first admin when PDFQ_ADMIN_EMAIL and PDFQ_ADMIN_PASSWORD are set.
+    /// the API starts, and says so in its health check, while either is down). Applies the
+    /// migrations when MIGRATE_ON_START is true; creates or promotes the first admin when
+    /// PDFQ_ADMIN_EMAIL and PDFQ_ADMIN_PASSWORD are set (both need the database up).
     pub async fn build(config: ApiConfig) -> Result<Self, StartupError> {
         let store = Store::postgres(&config.database)?;
         let broker: Broker = RedisBroker::connect(&config.redis, QueueOptions::default())
             .await?
             .into();
+        if config.migrate_on_start {
+            store.migrate().await?;
+            tracing::info!("database migrations applied");
+        }
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
             let admin = bootstrap_admin(&store, email, password.expose()).await?;
             tracing::info!(email = %admin.email, "admin account ready");

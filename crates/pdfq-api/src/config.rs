@@ -103,6 +103,12 @@ pub struct ApiConfig {
     )]
     pub admin_password: Option<Secret>,
 
+    /// Apply pending database migrations at start-up (PostgreSQL takes a lock, so several
+    /// instances starting at once are safe). Off by default: deployments migrate as a step.
+    #[arg(long, env = "MIGRATE_ON_START", value_name = "MIGRATE_ON_START", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
+
     /// json or text; default json in production, text in development.
     #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -208,6 +214,12 @@ mod tests {
         assert_eq!(config.result_ttl, Duration::from_secs(3600));
         assert_eq!(config.database.max_connections(), 15);
         assert_eq!(config.environment, Environment::Production);
+        assert!(!config.migrate_on_start);
+        assert!(
+            parse(&[SECRET, "--migrate-on-start=true"])
+                .unwrap()
+                .migrate_on_start
+        );
     }
 
     #[test]

@@ -11,6 +11,22 @@ use time::OffsetDateTime;
 #[cfg(feature = "openapi")]
 use utoipa::{IntoParams, ToSchema};
 
+/// The statuses of a job, for the OpenAPI document (the field type is
+/// [`pdfq_domain::JobStatus`], which serialises the same way).
+#[cfg(feature = "openapi")]
+#[derive(Debug, Clone, Copy, ToSchema)]
+#[schema(as = JobStatus)]
+#[allow(dead_code)] // only its schema is used
+#[serde(rename_all = "snake_case")]
+pub enum JobStatusSchema {
+    Pending,
+    Processing,
+    Retrying,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
 /// Every error the API answers: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -115,7 +131,7 @@ impl std::fmt::Debug for LogoutRequest {
 pub struct UploadAccepted {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
     pub job_id: JobId,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "pending"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = JobStatusSchema, example = "pending"))]
     pub status: JobStatus,
 }
 
@@ -135,7 +151,7 @@ pub struct JobView {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
     pub job_id: JobId,
     /// pending, processing, retrying, completed, failed or cancelled.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "processing"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = JobStatusSchema, example = "processing"))]
     pub status: JobStatus,
     /// Percent done, 0 to 100.
     pub progress: u8,
@@ -166,7 +182,7 @@ pub struct JobView {
 pub struct JobListItem {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
     pub job_id: JobId,
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = JobStatusSchema))]
     pub status: JobStatus,
     pub progress: u8,
     pub current_step: String,
@@ -202,7 +218,7 @@ pub struct JobList {
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct JobListQuery {
     /// Only jobs in this status.
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<JobStatusSchema>))]
     pub status: Option<JobStatus>,
     /// 1-based page number (default 1).
     pub page: Option<u32>,
@@ -240,7 +256,7 @@ pub struct SentenceItem {
 pub struct SentencePage {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
     pub job_id: JobId,
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = JobStatusSchema))]
     pub status: JobStatus,
     pub page: u32,
     pub per_page: u32,
@@ -284,7 +300,7 @@ impl HealthReport {
 pub struct AdminJobQuery {
     /// A job id or its first characters.
     pub id: Option<String>,
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<JobStatusSchema>))]
     pub status: Option<JobStatus>,
     /// Part of the owner's email.
     pub owner: Option<String>,

@@ -90,5 +90,18 @@ mod tests {
         }
         let job = &doc["components"]["schemas"]["JobView"]["properties"];
         assert_eq!(job["job_id"]["format"], "uuid");
+        assert_eq!(job["status"]["$ref"], "#/components/schemas/JobStatus");
+        let statuses = &doc["components"]["schemas"]["JobStatus"]["enum"];
+        assert_eq!(
+            statuses,
+            &serde_json::json!([
+                "pending",
+                "processing",
+                "retrying",
+                "completed",
+                "failed",
+                "cancelled"
+            ])
+        );
     }
 }
