@@ -1,0 +1,72 @@
+//! The whole flow with the real worker in the same process (as `pdfctl up` runs it): a PDF
+//! made in code is uploaded, extracted by the worker's isolated child, followed over SSE, and
+//! read back as sentences.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use pdfq_domain::JobStatus;
+use pdfq_e2e::{TestApp, on_both_backends, pdf};
+use pdfq_worker::{Extractor, Worker, WorkerSettings};
+
+on_both_backends!(a_real_worker_completes_an_upload);
+
+async fn a_real_worker_completes_an_upload(app: TestApp) {
+    let extractor = Extractor {
+        program: env!("CARGO_BIN_EXE_pdfq-e2e-extract-child").into(),
+        args: Vec::new(),
+        limits: Default::default(),
+    };
+    let settings = WorkerSettings {
+        concurrency: 1,
+        fetch_block: Duration::from_millis(200),
+        ..WorkerSettings::defaults(extractor)
+    };
+    let worker = Worker::new(app.store.clone(), app.broker.clone(), settings);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker_task = tokio::spawn(async move {
+        worker
+            .run(async {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+
+    let user = app.user().await;
+    let bytes = pdf::with_pages(&[
+        "The first page says hello. It has two sentences.",
+        "The second page ends the story.",
+    ]);
+    let id = user.client.upload("story.pdf", bytes).await.unwrap().job_id;
+    let mut events = Box::pin(user.client.events(id).await.unwrap());
+    let mut last = None;
+    while let Some(update) = tokio::time::timeout(Duration::from_secs(60), events.next())
+        .await
+        .expect("the job ends within a minute")
+    {
+        last = Some(update.unwrap());
+    }
+    let last = last.unwrap();
+    assert_eq!(last.event, "end");
+    let job = user.client.job(id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Completed, "{job:?}");
+    let sentences = job.sentences.unwrap();
+    let text = sentences.join(" ");
+    assert!(text.contains("The first page says hello."), "{sentences:?}");
+    assert!(
+        text.contains("The second page ends the story."),
+        "{sentences:?}"
+    );
+    let page = user.client.sentences(id, Default::default()).await.unwrap();
+    assert_eq!(page.total, sentences.len() as u64);
+    assert_eq!(page.sentences.last().unwrap().page, 2);
+
+    let _ = stop_tx.send(());
+    tokio::time::timeout(Duration::from_secs(30), worker_task)
+        .await
+        .expect("the worker stops")
+        .unwrap()
+        .unwrap();
+}
