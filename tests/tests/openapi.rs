@@ -25,6 +25,7 @@ const ROUTES: &[&str] = &[
     "GET /api/v1/jobs/{id}/events",
     "GET /api/v1/health",
     "GET /api/v1/openapi.json",
+    "GET /api/v1/docs",
     "GET /metrics",
     "GET /api/v1/admin/overview",
     "GET /api/v1/admin/jobs",

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/jobs/{id}/events", get(events::job_events))
         .route("/api/v1/health", get(health::health))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .route("/api/v1/docs", get(openapi::docs_page))
         .route("/metrics", get(metrics::metrics))
         .route("/api/v1/admin/overview", get(admin::overview))
         .route("/api/v1/admin/jobs", get(admin::search_jobs))

@@ -19,7 +19,7 @@ use crate::routes::{admin, events, health, jobs, metrics, upload};
         upload::upload,
         jobs::list_jobs, jobs::get_job, jobs::sentences, jobs::cancel_job, jobs::delete_job,
         events::job_events,
-        health::health, metrics::metrics, openapi_json,
+        health::health, metrics::metrics, openapi_json, docs_page,
         admin::overview, admin::search_jobs, admin::get_job, admin::retry_job, admin::cancel_job,
         admin::delete_job, admin::pause, admin::resume, admin::dead_letters, admin::purge_dead,
     ),
@@ -55,6 +55,17 @@ pub fn document() -> &'static str {
         doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
         doc.to_pretty_json().unwrap_or_else(|_| "{}".into())
     })
+}
+
+/// A page that reads this document in the browser: one self-contained file, no assets to
+/// download at build or run time.
+#[utoipa::path(get, path = "/api/v1/docs", tag = "operations",
+    responses((status = 200, content_type = "text/html", description = "the API reference page")))]
+pub async fn docs_page() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("docs.html"),
+    )
 }
 
 /// This document.
