@@ -84,7 +84,7 @@ pub async fn login(
     let user = state.store.user_by_email(body.email.trim()).await?;
     let Some(user) = user else {
         // Same work as a wrong password, so timing does not reveal which emails exist.
-        let _ = password::verify(body.password, password::dummy_hash().to_owned()).await;
+        let _ = password::verify_against_dummy(body.password).await;
         return Err(WRONG);
     };
     if !password::verify(body.password, user.password_hash.clone()).await? {

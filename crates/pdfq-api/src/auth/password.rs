@@ -12,11 +12,32 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Longest password accepted: bounds the hashing work one request can ask for.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
+/// Hashes running at once: each takes 19 MiB and a core for tens of milliseconds, so a burst
+/// of logins queues here instead of filling the blocking pool (512 threads, ~10 GiB).
+fn permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        tokio::sync::Semaphore::new(cores * 2)
+    })
+}
+
+/// Runs `work` on the blocking pool once a hashing permit is free.
+async fn limited<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let _permit = permits()
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("hashing permits: {e}")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))
+}
+
 /// A PHC string (`$argon2id$v=19$...`) of `password` with a fresh salt.
 pub async fn hash(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || hash_now(&password))
-        .await
-        .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
+    limited(move || hash_now(&password)).await?
 }
 
 fn hash_now(password: &str) -> Result<String, ApiError> {
@@ -29,7 +50,7 @@ fn hash_now(password: &str) -> Result<String, ApiError> {
 
 /// Whether `password` matches `phc`. A malformed stored hash never matches.
 pub async fn verify(password: String, phc: String) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || {
+    limited(move || {
         PasswordHash::new(&phc).is_ok_and(|parsed| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
@@ -37,14 +58,21 @@ pub async fn verify(password: String, phc: String) -> Result<bool, ApiError> {
         })
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))
 }
 
-/// A hash of nothing anyone knows, verified against when the email is unknown so a login takes
-/// as long for a missing account as for a wrong password (no account enumeration by timing).
-pub fn dummy_hash() -> &'static str {
+/// Verifies `password` against a hash of nothing anyone knows, for a login whose email is
+/// unknown: it takes as long as a wrong password, so timing does not reveal which emails exist.
+pub async fn verify_against_dummy(password: String) -> Result<bool, ApiError> {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_now("pdfq: no such account").unwrap_or_default())
+    limited(move || {
+        let phc = DUMMY.get_or_init(|| hash_now("pdfq: no such account").unwrap_or_default());
+        PasswordHash::new(phc).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await
 }
 
 /// The password rules: 8 characters or more, 1 KiB at most.
