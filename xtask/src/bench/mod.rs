@@ -1,6 +1,7 @@
 //! `cargo xtask bench <which>`: benchmarks that print figures.
 
 mod extract;
+mod pipeline;
 
 use clap::Subcommand;
 
@@ -8,10 +9,13 @@ use clap::Subcommand;
 pub enum Which {
     /// Extraction quality and speed against pdftotext on ../shared/corpus.
     Extract(extract::Args),
+    /// Jobs per second, overhead per job and enqueue-to-start latency of the job pipeline.
+    Pipeline(pipeline::Args),
 }
 
 pub fn run(which: Which) -> anyhow::Result<()> {
     match which {
         Which::Extract(args) => extract::run(&args),
+        Which::Pipeline(args) => pipeline::run(&args),
     }
 }
