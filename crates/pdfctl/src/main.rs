@@ -43,6 +43,8 @@ enum Command {
     Logout,
     /// Upload a PDF; with --wait, show its progress and print its sentences.
     Submit(commands::submit::Args),
+    /// Apply, list or verify the database migrations (on DATABASE_URL).
+    Migrate(commands::migrate::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Command::Login(args) => block_on(commands::login::login(&cli.api_url, &args)),
         Command::Logout => block_on(commands::login::logout(&cli.api_url)),
         Command::Submit(args) => block_on(commands::submit::run(&cli.api_url, &args)),
+        Command::Migrate(args) => block_on(commands::migrate::run(&args)),
     };
     match result {
         Ok(code) => code,
