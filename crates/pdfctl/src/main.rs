@@ -45,6 +45,17 @@ enum Command {
     Submit(commands::submit::Args),
     /// Apply, list or verify the database migrations (on DATABASE_URL).
     Migrate(commands::migrate::Args),
+    /// Any user's jobs (admin): list, show, retry, cancel, delete.
+    Jobs(commands::jobs::Args),
+    /// The queue (admin): stats, pause, resume, dead letters, purge them.
+    Queue(commands::queue::Args),
+    /// The API and worker processes, from their heartbeats (admin).
+    Workers(commands::workers::Args),
+    /// Size the database pools for a Railway plan and check the total against the database's
+    /// connection limit (the original design's sizing rules).
+    Plan(commands::plan::Args),
+    /// Print a shell completion script.
+    Completions(commands::completions::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +77,14 @@ fn main() -> ExitCode {
         Command::Logout => block_on(commands::login::logout(&cli.api_url)),
         Command::Submit(args) => block_on(commands::submit::run(&cli.api_url, &args)),
         Command::Migrate(args) => block_on(commands::migrate::run(&args)),
+        Command::Jobs(args) => block_on(commands::jobs::run(&cli.api_url, &args)),
+        Command::Queue(args) => block_on(commands::queue::run(&cli.api_url, &args)),
+        Command::Workers(args) => block_on(commands::workers::run(&cli.api_url, &args)),
+        Command::Plan(args) => commands::plan::run(&args),
+        Command::Completions(args) => Ok(commands::completions::run(
+            &args,
+            <Cli as clap::CommandFactory>::command(),
+        )),
     };
     match result {
         Ok(code) => code,

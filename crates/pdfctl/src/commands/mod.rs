@@ -1,8 +1,16 @@
-//! One module per pdfctl command.
+//! One module per pdfctl command, and the helpers they share.
 
+pub mod admin;
+pub mod completions;
+pub mod confirm;
 pub mod extract;
+pub mod format;
+pub mod jobs;
 pub mod login;
 pub mod migrate;
+pub mod plan;
+pub mod queue;
 pub mod sentences;
 pub mod submit;
 pub mod up;
+pub mod workers;

@@ -1,0 +1,231 @@
+//! `pdfctl jobs list|show|retry|cancel|delete`: any user's jobs, through the admin API.
+
+use std::process::ExitCode;
+
+use pdfq_client::types::{AdminJobQuery, JobList, JobView};
+use pdfq_domain::JobStatus;
+
+use super::admin::{client, explain, resolve_job};
+use super::confirm::confirm;
+use super::format;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+    /// Print JSON (the API's own shapes) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// List jobs, newest first, optionally filtered.
+    List(ListArgs),
+    /// Show one job: status, progress, attempts, timings, error.
+    Show { id: String },
+    /// Put a failed or cancelled job back in the queue.
+    Retry { id: String },
+    /// Cancel a pending or running job (asks first unless --yes).
+    Cancel {
+        id: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Delete a job, its file and its results (asks first unless --yes).
+    Delete {
+        id: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    /// Only jobs in this status: pending, processing, retrying, completed, failed, cancelled.
+    #[arg(long)]
+    status: Option<JobStatus>,
+    /// Only jobs whose owner's email contains this.
+    #[arg(long)]
+    owner: Option<String>,
+    /// Only jobs whose file name contains this.
+    #[arg(long)]
+    file: Option<String>,
+    /// Only jobs whose id starts with this.
+    #[arg(long)]
+    id: Option<String>,
+    /// Page number, from 1.
+    #[arg(long, default_value_t = 1)]
+    page: u32,
+    /// Jobs per page, at most 100.
+    #[arg(long, default_value_t = 20)]
+    per_page: u32,
+}
+
+pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
+    let client = client(api_url).await?;
+    match &args.action {
+        Action::List(list) => {
+            let query = AdminJobQuery {
+                id: list.id.clone(),
+                status: list.status,
+                owner: list.owner.clone(),
+                file_name: list.file.clone(),
+                page: Some(list.page),
+                per_page: Some(list.per_page),
+            };
+            let jobs = client
+                .admin_jobs(&query)
+                .await
+                .map_err(|e| explain(api_url, "listing jobs", &e))?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&jobs)?);
+            } else {
+                print!("{}", list_table(&jobs, time::OffsetDateTime::now_utc()));
+            }
+        }
+        Action::Show { id } => {
+            let id = resolve_job(&client, api_url, id).await?;
+            let job = client
+                .admin_job(id)
+                .await
+                .map_err(|e| explain(api_url, "reading the job", &e))?;
+            print_job(&job, args.json)?;
+        }
+        Action::Retry { id } => {
+            let id = resolve_job(&client, api_url, id).await?;
+            let job = client
+                .admin_retry(id)
+                .await
+                .map_err(|e| explain(api_url, "retrying the job", &e))?;
+            print_job(&job, args.json)?;
+        }
+        Action::Cancel { id, yes } => {
+            let id = resolve_job(&client, api_url, id).await?;
+            if !confirm(&format!("cancel job {id}"), *yes)? {
+                eprintln!("not cancelled");
+                return Ok(ExitCode::FAILURE);
+            }
+            let job = client
+                .admin_cancel(id)
+                .await
+                .map_err(|e| explain(api_url, "cancelling the job", &e))?;
+            print_job(&job, args.json)?;
+        }
+        Action::Delete { id, yes } => {
+            let id = resolve_job(&client, api_url, id).await?;
+            if !confirm(&format!("delete job {id}, its file and its results"), *yes)? {
+                eprintln!("not deleted");
+                return Ok(ExitCode::FAILURE);
+            }
+            client
+                .admin_delete(id)
+                .await
+                .map_err(|e| explain(api_url, "deleting the job", &e))?;
+            if args.json {
+                println!("{}", serde_json::json!({"job_id": id, "deleted": true}));
+            } else {
+                println!("deleted job {id}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_job(job: &JobView, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(job)?);
+    } else {
+        print!("{}", job_text(job, time::OffsetDateTime::now_utc()));
+    }
+    Ok(())
+}
+
+/// The list as a table, with how many more pages there are.
+#[must_use]
+pub fn list_table(list: &JobList, now: time::OffsetDateTime) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "{:<36}  {:<10}  {:>4}  {:>3}  {:>7}  {:<24}  {:<22}  step\n",
+        "id", "status", "done", "try", "age", "file", "owner"
+    );
+    for job in &list.jobs {
+        let _ = writeln!(
+            out,
+            "{:<36}  {:<10}  {:>3}%  {:>3}  {:>7}  {:<24}  {:<22}  {}",
+            job.job_id,
+            job.status.to_string(),
+            job.progress,
+            job.attempts,
+            format::duration(format::secs_between(job.created_at, now)),
+            format::truncate(&job.file_name, 24),
+            format::truncate(job.owner_email.as_deref().unwrap_or("-"), 22),
+            job.error_code.as_deref().map_or_else(
+                || job.current_step.clone(),
+                |code| format!("{} [{code}]", job.current_step)
+            ),
+        );
+    }
+    let pages = list.total.div_ceil(u64::from(list.per_page.max(1))).max(1);
+    let _ = writeln!(
+        out,
+        "{} of {} jobs, page {} of {pages}",
+        list.jobs.len(),
+        list.total,
+        list.page
+    );
+    out
+}
+
+/// One job, a field a line.
+#[must_use]
+pub fn job_text(job: &JobView, now: time::OffsetDateTime) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "job       {}", job.job_id);
+    let _ = writeln!(out, "status    {} ({}%)", job.status, job.progress);
+    let _ = writeln!(out, "step      {}", job.current_step);
+    let _ = writeln!(
+        out,
+        "file      {} ({})",
+        job.file_name,
+        format::bytes(job.file_size)
+    );
+    let _ = writeln!(out, "attempts  {}", job.attempts);
+    let _ = writeln!(out, "created   {}", format::timestamp(job.created_at));
+    if let Some(started) = job.started_at {
+        let _ = writeln!(out, "started   {}", format::timestamp(started));
+    }
+    match job.finished_at {
+        Some(finished) => {
+            let _ = writeln!(
+                out,
+                "finished  {} (took {})",
+                format::timestamp(finished),
+                format::duration(format::secs_between(
+                    job.started_at.unwrap_or(job.created_at),
+                    finished
+                ))
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "elapsed   {}",
+                format::duration(format::secs_between(
+                    job.started_at.unwrap_or(job.created_at),
+                    now
+                ))
+            );
+        }
+    }
+    if let Some(count) = job.sentence_count {
+        let _ = writeln!(out, "sentences {count}");
+    }
+    if let Some(error) = &job.error {
+        let _ = writeln!(out, "error     {}: {}", error.code, error.message);
+    }
+    out
+}

@@ -1,0 +1,189 @@
+//! The operator commands (jobs, queue, workers, plan, completions) against a live `pdfctl up`.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "in tests an unwrap failing is the test failing"
+)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Deployment, text};
+
+/// Polls `jobs show` until the job is in a final state.
+fn wait_terminal(up: &Deployment, id: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let job = up.json(&["jobs", "show", id, "--json"]);
+        let status = job["status"].as_str().unwrap().to_owned();
+        if ["completed", "failed", "cancelled"].contains(&status.as_str()) {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job {id} stuck in {status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn jobs_queue_and_workers_commands_operate_a_live_deployment() {
+    let up = Deployment::start();
+    let id = up.submit("kenobi.pdf");
+
+    // list: the job, with its owner, in JSON and as a table.
+    let list = up.json(&["jobs", "list", "--json"]);
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["jobs"][0]["job_id"], id.as_str());
+    assert_eq!(list["jobs"][0]["owner_email"], "admin@pdfq.local");
+    let table = up.run(&["jobs", "list", "--file", "kenobi"]);
+    let table = text(&table.stdout);
+    assert!(
+        table.contains(&id) && table.contains("1 of 1 jobs"),
+        "{table}"
+    );
+
+    // show by the first characters of the id.
+    let job = wait_terminal(&up, &id[..8]);
+    assert_eq!(job["status"], "completed", "{job}");
+    let shown = text(&up.run(&["jobs", "show", &id]).stdout);
+    assert!(
+        shown.contains("completed (100%)") && shown.contains("kenobi.pdf"),
+        "{shown}"
+    );
+
+    // retry of a completed job is refused with what to do next.
+    let retry = up.run(&["jobs", "retry", &id]);
+    assert!(!retry.status.success());
+    assert!(
+        text(&retry.stderr).contains("next:"),
+        "{}",
+        text(&retry.stderr)
+    );
+
+    // queue: stats, then pause (confirmed with --yes) and resume.
+    let stats = up.json(&["queue", "stats", "--json"]);
+    assert_eq!(stats["broker"], "memory", "{stats}");
+    assert_eq!(stats["jobs_by_status"]["completed"], 1, "{stats}");
+    let paused = up.json(&["queue", "pause", "--yes", "--json"]);
+    assert_eq!(paused["paused"], true);
+    let stats = up.json(&["queue", "stats", "--json"]);
+    assert_eq!(stats["queue"]["paused"], true, "{stats}");
+    // While paused a new job waits.
+    let waiting = up.submit("waiting.pdf");
+    let stats = up.json(&["queue", "stats", "--json"]);
+    assert_eq!(stats["queue"]["waiting"], 1, "{stats}");
+    let resumed = up.json(&["queue", "resume", "--json"]);
+    assert_eq!(resumed["paused"], false);
+    assert_eq!(wait_terminal(&up, &waiting)["status"], "completed");
+
+    // Destructive commands refuse without --yes when nobody can be asked.
+    let purge = up.run(&["queue", "purge-dead"]);
+    assert!(!purge.status.success());
+    assert!(
+        text(&purge.stderr).contains("pass --yes"),
+        "{}",
+        text(&purge.stderr)
+    );
+    let purged = up.json(&["queue", "purge-dead", "--yes", "--json"]);
+    assert_eq!(purged["purged"], 0);
+    let delete = up.run(&["jobs", "delete", &id]);
+    assert!(!delete.status.success());
+    assert!(text(&delete.stderr).contains("pass --yes"));
+
+    // workers: the embedded instance is there and fresh.
+    let workers = up.json(&["workers", "list", "--json"]);
+    let instances = workers.as_array().unwrap();
+    assert!(!instances.is_empty(), "{workers}");
+    assert!(instances.iter().all(|i| i["stale"] == false), "{workers}");
+    let drain = up.run(&["workers", "drain", "some-worker"]);
+    assert!(!drain.status.success());
+    assert!(text(&drain.stderr).contains("no drain endpoint"));
+
+    // delete, confirmed.
+    let deleted = up.json(&["jobs", "delete", &id, "--yes", "--json"]);
+    assert_eq!(deleted["deleted"], true);
+    let list = up.json(&["jobs", "list", "--json"]);
+    assert_eq!(list["total"], 1, "{list}");
+}
+
+#[test]
+fn an_unreachable_api_says_what_to_do() {
+    let mut up = Deployment::start();
+    up.stop();
+    let out = up.run(&["jobs", "list"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("is the API running at") && err.contains("pdfctl up"),
+        "{err}"
+    );
+
+    let other = common::pdfctl_in(&up.config())
+        .args(["--api-url", "http://127.0.0.1:9", "queue", "stats"])
+        .output()
+        .unwrap();
+    assert!(text(&other.stderr).contains("not logged in"));
+}
+
+#[test]
+fn plan_prints_the_sizing_and_fails_when_over_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = common::pdfctl_in(dir.path())
+        .args([
+            "plan",
+            "--api-replicas",
+            "1",
+            "--workers",
+            "3",
+            "--concurrency",
+            "2",
+            "--plan",
+            "hobby",
+        ])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", text(&ok.stdout));
+    let table = text(&ok.stdout);
+    assert!(
+        table.contains("verdict: ok") && table.contains("= 12 connections"),
+        "{table}"
+    );
+
+    let over = common::pdfctl_in(dir.path())
+        .args([
+            "plan",
+            "--api-replicas",
+            "3",
+            "--workers",
+            "4",
+            "--concurrency",
+            "4",
+            "--plan",
+            "pro",
+            "--db-max-connections",
+            "100",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(!over.status.success());
+    let sizing: serde_json::Value = serde_json::from_slice(&over.stdout).unwrap();
+    assert_eq!(sizing["verdict"], "fail");
+    assert_eq!(sizing["total"], 177);
+}
+
+#[test]
+fn completions_are_printed_for_bash() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::pdfctl_in(dir.path())
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let script = text(&out.stdout);
+    assert!(
+        script.contains("_pdfctl") && script.contains("purge-dead"),
+        "{}",
+        &script[..200.min(script.len())]
+    );
+}
