@@ -13,6 +13,7 @@ use serde::Serialize;
 
 on_both_backends!(
     registration_and_login,
+    logins_are_limited_per_email,
     refresh_rotates_and_reuse_revokes_the_family,
     logout_ends_sessions,
     token_attacks_are_all_401,
@@ -61,6 +62,47 @@ async fn registration_and_login(app: TestApp) {
             (Some(401), Some("unauthorized"))
         );
     }
+}
+
+async fn logins_are_limited_per_email(app: TestApp) {
+    assert_eq!(app.settings.login_rate_limit.max, 30);
+    let user = app.user().await; // one login spent
+    for _ in 0..20 {
+        let err = app
+            .client
+            .login(&user.email, "wrong password")
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(401));
+    }
+    for _ in 0..9 {
+        app.client.login(&user.email, &user.password).await.unwrap();
+    }
+    // The 31st attempt within the hour is refused, even with the right password.
+    let err = app
+        .client
+        .login(&user.email.to_uppercase(), &user.password)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(429), Some("rate_limited")),
+        "{err}"
+    );
+    let pdfq_client::ClientError::Api { retry_after, .. } = err else {
+        unreachable!()
+    };
+    assert!(retry_after.is_some_and(|s| s > 0));
+    // Another account is not affected, nor are this user's tokens.
+    let other = app.user().await;
+    app.client
+        .login(&other.email, &other.password)
+        .await
+        .unwrap();
+    app.client
+        .refresh(&user.tokens.refresh_token)
+        .await
+        .unwrap();
 }
 
 async fn refresh_rotates_and_reuse_revokes_the_family(app: TestApp) {

@@ -66,6 +66,15 @@ pub struct ApiConfig {
     )]
     pub upload_rate_limit: RateLimit,
 
+    /// Login attempts per email, right or wrong, like 30/hour.
+    #[arg(
+        long,
+        env = "LOGIN_RATE_LIMIT",
+        value_name = "LOGIN_RATE_LIMIT",
+        default_value = "30/hour"
+    )]
+    pub login_rate_limit: RateLimit,
+
     /// Largest accepted upload (bytes, or 50MB, 1GiB...).
     #[arg(long, env = "MAX_UPLOAD_BYTES", value_name = "MAX_UPLOAD_BYTES", default_value = "50MB",
           value_parser = parse_bytes)]
@@ -215,6 +224,7 @@ mod tests {
         assert_eq!(config.database.max_connections(), 15);
         assert_eq!(config.environment, Environment::Production);
         assert!(!config.migrate_on_start);
+        assert_eq!(config.login_rate_limit, crate::settings::DEFAULT_LOGINS);
         assert!(
             parse(&[SECRET, "--migrate-on-start=true"])
                 .unwrap()
@@ -248,6 +258,7 @@ mod tests {
         for (arg, name) in [
             ("--port=eighty", "PORT"),
             ("--upload-rate-limit=lots", "UPLOAD_RATE_LIMIT"),
+            ("--login-rate-limit=many", "LOGIN_RATE_LIMIT"),
             ("--max-upload-bytes=big", "MAX_UPLOAD_BYTES"),
             ("--result-ttl=forever", "RESULT_TTL"),
         ] {

@@ -64,8 +64,9 @@ pub enum ApiError {
     /// 415 `unsupported_media_type`: not a PDF, or not JSON where JSON is expected.
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// 429 `rate_limited`, with `Retry-After` and the RateLimit headers.
-    #[error("upload limit of {limit} per window reached; retry in {} s", retry_after.as_secs().max(1))]
+    /// 429 `rate_limited` (uploads per user, logins per email), with `Retry-After` and the
+    /// RateLimit headers.
+    #[error("rate limit of {limit} per window reached; retry in {} s", retry_after.as_secs().max(1))]
     RateLimited { limit: u32, retry_after: Duration },
     /// 503 `timeout`: the request took longer than REQUEST_TIMEOUT.
     #[error("the request took longer than {0:?}")]

@@ -9,6 +9,12 @@ use pdfq_domain::secret::Secret;
 
 use crate::config::ApiConfig;
 
+/// Login attempts allowed per email: 30 an hour.
+pub const DEFAULT_LOGINS: RateLimit = RateLimit {
+    max: 30,
+    window: Duration::from_secs(3600),
+};
+
 /// The API's run-time settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -27,6 +33,8 @@ pub struct Settings {
     /// Clock skew tolerated on `exp`; a few seconds at most.
     pub jwt_leeway: Duration,
     pub upload_rate_limit: RateLimit,
+    /// Login attempts per email, right or wrong: slows password guessing against one account.
+    pub login_rate_limit: RateLimit,
     pub max_upload_bytes: u64,
     /// How long a completed job's answer stays in the result cache.
     pub result_ttl: Duration,
@@ -54,6 +62,7 @@ impl Settings {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             jwt_leeway: Duration::from_secs(5),
             upload_rate_limit: RateLimit::DEFAULT_UPLOADS,
+            login_rate_limit: DEFAULT_LOGINS,
             max_upload_bytes: 50 << 20,
             result_ttl: Duration::from_secs(3600),
             allowed_origins: Vec::new(),
@@ -73,6 +82,7 @@ impl Settings {
         Self {
             bind_addr: config.listen_addr(),
             upload_rate_limit: config.upload_rate_limit,
+            login_rate_limit: config.login_rate_limit,
             max_upload_bytes: config.max_upload_bytes,
             result_ttl: config.result_ttl,
             allowed_origins: config.allowed_origins.clone(),

@@ -7,6 +7,7 @@ use pdfq_client::types::{
 };
 use pdfq_domain::UserId;
 use pdfq_store::{RefreshOutcome, Role, StoreError, User};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, password, refresh};
@@ -72,7 +73,8 @@ pub(crate) fn normalize_email(email: &str) -> Result<String, ApiError> {
 
 /// Exchanges an email and password for an access token and a refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Credentials,
-    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody),
+              (status = 429, body = ErrorBody, description = "too many attempts for this email")))]
 pub async fn login(
     State(state): State<AppState>,
     Json(body): Json<Credentials>,
@@ -80,6 +82,21 @@ pub async fn login(
     const WRONG: ApiError = ApiError::Unauthorized("wrong email or password");
     if body.password.len() > password::MAX_PASSWORD_BYTES {
         return Err(WRONG);
+    }
+    match state
+        .broker
+        .check_rate(login_key(&body.email), state.settings.login_rate_limit)
+        .await
+    {
+        Ok(decision) if !decision.allowed => {
+            return Err(ApiError::RateLimited {
+                limit: decision.limit,
+                retry_after: decision.reset_after,
+            });
+        }
+        Ok(_) => {}
+        // Logging in matters more than the limiter: with Redis down, attempts go unthrottled.
+        Err(e) => tracing::warn!(error = %e, "login limiter unavailable; attempt allowed"),
     }
     let user = state.store.user_by_email(body.email.trim()).await?;
     let Some(user) = user else {
@@ -94,6 +111,15 @@ pub async fn login(
         refresh::generate(user.id, Uuid::new_v4(), state.settings.refresh_token_ttl)?;
     state.store.insert_refresh_token(&row).await?;
     Ok(Json(pair(&state, user.id, user.role, refresh_token)?))
+}
+
+/// The login limiter's key for an email, in the rate limiter's per-user keyspace: a UUID made
+/// from the email's digest, which no real (random) user id collides with.
+fn login_key(email: &str) -> UserId {
+    let digest = Sha256::digest(format!("pdfq-login:{}", email.trim().to_lowercase()));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    UserId::from_uuid(Uuid::from_bytes(bytes))
 }
 
 /// Spends a refresh token for a new pair. A token presented a second time revokes every token
@@ -191,6 +217,12 @@ fn pair(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_keys_ignore_case_and_differ_per_email() {
+        assert_eq!(login_key("A@b.c "), login_key("a@B.c"));
+        assert_ne!(login_key("a@b.c"), login_key("b@b.c"));
+    }
 
     #[test]
     fn emails_are_checked_loosely_but_surely() {
