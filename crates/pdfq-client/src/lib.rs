@@ -24,7 +24,6 @@ use std::time::Duration;
 use futures::Stream;
 use pdfq_domain::JobId;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use error::ClientError;
@@ -323,7 +322,3 @@ fn truncate(text: &str) -> &str {
     }
     &text[..end]
 }
-
-/// Keeps `Serialize` in use for query types when built without features.
-#[allow(dead_code)]
-fn _assert_serialize<T: Serialize>() {}
