@@ -1,5 +1,6 @@
 //! `cargo xtask bench <which>`: benchmarks that print figures.
 
+mod api;
 mod extract;
 mod pipeline;
 
@@ -11,11 +12,14 @@ pub enum Which {
     Extract(extract::Args),
     /// Jobs per second, overhead per job and enqueue-to-start latency of the job pipeline.
     Pipeline(pipeline::Args),
+    /// Requests per second and latency percentiles of GET /api/v1/jobs/{id} and /api/v1/health.
+    Api(api::Args),
 }
 
 pub fn run(which: Which) -> anyhow::Result<()> {
     match which {
         Which::Extract(args) => extract::run(&args),
         Which::Pipeline(args) => pipeline::run(&args),
+        Which::Api(args) => api::run(&args),
     }
 }
