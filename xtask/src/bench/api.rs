@@ -372,7 +372,7 @@ fn load(
                     let sent = Instant::now();
                     match c.send(&request) {
                         Ok((status, _)) if (200..300).contains(&status) => {
-                            latencies.push(sent.elapsed())
+                            latencies.push(sent.elapsed());
                         }
                         Ok(_) => errors += 1,
                         Err(_) => {
