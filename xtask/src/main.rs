@@ -2,6 +2,7 @@
 
 mod bench;
 mod ci;
+mod deploy;
 mod services;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,9 @@ enum Task {
         #[command(subcommand)]
         which: bench::Which,
     },
+    /// Deploy: the six-step sequence (project, redis, backend, migrations, worker, verify) on
+    /// Railway or, with --target local, on this machine.
+    Deploy(deploy::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,5 +34,6 @@ fn main() -> anyhow::Result<()> {
     match cli.task {
         Task::Ci(args) => ci::run(&args),
         Task::Bench { which } => bench::run(which),
+        Task::Deploy(args) => deploy::run(&args),
     }
 }

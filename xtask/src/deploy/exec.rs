@@ -1,0 +1,148 @@
+//! Running commands (std::process::Command with arguments, never a shell string), printing each
+//! one first with its secrets masked; in a dry run, printing only.
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use anyhow::Context;
+
+#[derive(Debug)]
+pub struct Exec {
+    pub dry_run: bool,
+    pub cwd: PathBuf,
+}
+
+/// What a command did. A dry run returns `ran: false` and nothing else.
+#[derive(Debug, Default)]
+pub struct Out {
+    pub ran: bool,
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// stderr, or stdout when stderr is empty: where CLIs put their error message.
+    pub fn message(&self) -> String {
+        let text = if self.stderr.trim().is_empty() {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        text.trim().to_owned()
+    }
+}
+
+impl Exec {
+    pub fn new(dry_run: bool, cwd: PathBuf) -> Self {
+        Self { dry_run, cwd }
+    }
+
+    /// Runs `program args` in the repository root and captures its output; in a dry run only
+    /// prints it. A program that cannot be started is an error; a non-zero exit is not (the
+    /// caller reads `ok`).
+    pub fn run<S: AsRef<OsStr>>(&self, program: &str, args: &[S]) -> anyhow::Result<Out> {
+        self.run_with(program, args, &[])
+    }
+
+    /// As `run`, with extra environment variables (their values are never printed).
+    pub fn run_with<S: AsRef<OsStr>>(
+        &self,
+        program: &str,
+        args: &[S],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Out> {
+        println!("{}", shown(program, args, self.dry_run));
+        if self.dry_run {
+            return Ok(Out::default());
+        }
+        let output = Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("running {program}"))?;
+        Ok(Out {
+            ran: true,
+            ok: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    /// Prints a step of the plan that is not a command (e.g. "wait for the deployment").
+    pub fn note(&self, what: &str) {
+        if self.dry_run {
+            println!("  [dry-run] {what}");
+        } else {
+            println!("  {what}");
+        }
+    }
+}
+
+fn shown<S: AsRef<OsStr>>(program: &str, args: &[S], dry_run: bool) -> String {
+    let mut line = String::from(if dry_run { "  [dry-run] $ " } else { "  $ " });
+    line.push_str(program);
+    for arg in args {
+        line.push(' ');
+        let arg = mask(&arg.as_ref().to_string_lossy());
+        if arg.is_empty() || arg.contains([' ', '"', '\'', '$', '{']) {
+            line.push_str(&format!("'{arg}'"));
+        } else {
+            line.push_str(&arg);
+        }
+    }
+    line
+}
+
+/// Variables whose values are secrets.
+const SECRET_KEYS: [&str; 4] = [
+    "JWT_SECRET",
+    "DATABASE_URL",
+    "PDFQ_ADMIN_PASSWORD",
+    "REDIS_URL",
+];
+
+/// Masks `KEY=value` for secret keys (unless the value is a `${{...}}` reference, which is no
+/// secret) and the password of any `scheme://user:password@host` URL.
+pub fn mask(arg: &str) -> String {
+    if let Some((key, value)) = arg.split_once('=')
+        && SECRET_KEYS.contains(&key)
+        && !value.starts_with("${{")
+    {
+        return format!(
+            "{key}={}",
+            mask_url(value).unwrap_or_else(|| "***".to_owned())
+        );
+    }
+    mask_url(arg).unwrap_or_else(|| arg.to_owned())
+}
+
+fn mask_url(text: &str) -> Option<String> {
+    let scheme_end = text.find("://")? + 3;
+    let at = text[scheme_end..].find('@')? + scheme_end;
+    let colon = text[scheme_end..at].find(':')? + scheme_end;
+    Some(format!("{}***{}", &text[..=colon], &text[at..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked() {
+        assert_eq!(mask("JWT_SECRET=abc"), "JWT_SECRET=***");
+        assert_eq!(
+            mask("DATABASE_URL=postgres://u:pw@h:5432/db"),
+            "DATABASE_URL=postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            mask("REDIS_URL=${{Redis.REDIS_URL}}"),
+            "REDIS_URL=${{Redis.REDIS_URL}}"
+        );
+        assert_eq!(mask("PORT=8000"), "PORT=8000");
+        assert_eq!(mask("redis://default:x@h:1"), "redis://default:***@h:1");
+    }
+}
