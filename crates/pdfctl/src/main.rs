@@ -1,6 +1,7 @@
 //! pdfctl: the operator's tool for pdfq.
 
 mod commands;
+mod doctor;
 mod session;
 
 use std::process::ExitCode;
@@ -54,6 +55,9 @@ enum Command {
     /// Size the database pools for a Railway plan and check the total against the database's
     /// connection limit (the original design's sizing rules).
     Plan(commands::plan::Args),
+    /// Check a deployment: environment, database, Redis, queue and workers, API. Each check
+    /// prints ok, warn or fail, what it saw and the fix; exits 1 on any failure.
+    Doctor(doctor::Args),
     /// Print a shell completion script.
     Completions(commands::completions::Args),
 }
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Jobs(args) => block_on(commands::jobs::run(&cli.api_url, &args)),
         Command::Queue(args) => block_on(commands::queue::run(&cli.api_url, &args)),
         Command::Workers(args) => block_on(commands::workers::run(&cli.api_url, &args)),
+        Command::Doctor(args) => block_on(doctor::run(&cli.api_url, &args)),
         Command::Plan(args) => commands::plan::run(&args),
         Command::Completions(args) => Ok(commands::completions::run(
             &args,

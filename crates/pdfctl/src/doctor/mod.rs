@@ -1,0 +1,115 @@
+//! `pdfctl doctor`: the original design's troubleshoot.py, grown up. Every check says ok, warn
+//! or fail, what it saw and the fix; --json; exit 1 on any failure; no secret is ever printed.
+
+mod api;
+mod database;
+mod env;
+mod queue;
+mod redis;
+pub mod report;
+
+use std::process::ExitCode;
+
+use report::{Level, Report};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The database to check (PostgreSQL URL, or sqlite:PATH).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// The Redis to check.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
+    /// Whether the deployment connects to Redis with TLS.
+    #[arg(long, env = "REDIS_TLS", default_value_t = false, action = clap::ArgAction::Set)]
+    redis_tls: bool,
+    /// The deployment's Redis key prefix.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "pdfq")]
+    redis_key_prefix: String,
+    /// API replicas, for the database connection budget.
+    #[arg(long, default_value_t = 1)]
+    api_replicas: u32,
+    /// Worker replicas, for the database connection budget.
+    #[arg(long, default_value_t = 1)]
+    workers: u32,
+    /// Each process's pool size, as the deployment sets it.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10)]
+    db_pool_size: u32,
+    /// Each process's overflow, as the deployment sets it.
+    #[arg(long, env = "DB_MAX_OVERFLOW", default_value_t = 5)]
+    db_max_overflow: u32,
+    /// Do not check the API (e.g. before it is deployed).
+    #[arg(long)]
+    no_api: bool,
+    /// Print JSON: {"ok", "summary", "checks": [{section, name, level, saw, fix}]}.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What the checks look at. JWT_SECRET is read from the environment only, never from a flag,
+/// so it does not end up in shell history or `ps`.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub redis_tls: bool,
+    pub redis_key_prefix: String,
+    pub jwt_secret: Option<String>,
+    pub api_replicas: u32,
+    pub workers: u32,
+    pub db_pool_size: u32,
+    pub db_max_overflow: u32,
+}
+
+pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
+    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+    let inputs = Inputs {
+        database_url: nonempty(&args.database_url),
+        redis_url: nonempty(&args.redis_url),
+        redis_tls: args.redis_tls,
+        redis_key_prefix: args.redis_key_prefix.clone(),
+        jwt_secret: std::env::var("JWT_SECRET").ok().filter(|s| !s.is_empty()),
+        api_replicas: args.api_replicas,
+        workers: args.workers,
+        db_pool_size: args.db_pool_size,
+        db_max_overflow: args.db_max_overflow,
+    };
+    let report = diagnose(api_url, &inputs, !args.no_api).await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.json())?);
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(if report.worst() == Level::Fail {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Every check, in the order an operator would look.
+pub async fn diagnose(api_url: &str, inputs: &Inputs, check_api: bool) -> Report {
+    let mut report = Report::default();
+    for url in [&inputs.database_url, &inputs.redis_url]
+        .into_iter()
+        .flatten()
+    {
+        report.secret_url(url);
+    }
+    if let Some(secret) = &inputs.jwt_secret {
+        report.secret(secret);
+    }
+    report.add(env::check(inputs));
+    let (database, store) = database::check(inputs).await;
+    report.add(database);
+    let (redis, broker) = redis::check(inputs).await;
+    report.add(redis);
+    report.add(queue::check(broker.as_ref(), store.as_ref()).await);
+    if check_api {
+        report.add(api::check(api_url).await);
+    }
+    if let Some(store) = store {
+        store.close().await;
+    }
+    report
+}
