@@ -32,6 +32,11 @@ impl Out {
         };
         text.trim().to_owned()
     }
+
+    /// The first line of `message`: a check's one-line reason.
+    pub fn first_line(&self) -> String {
+        self.message().lines().next().unwrap_or_default().to_owned()
+    }
 }
 
 impl Exec {

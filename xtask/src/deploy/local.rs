@@ -274,7 +274,7 @@ impl Target6 for Local<'_> {
                 Ok(if out.ok {
                     Check::Done("the schema matches the migrations".to_owned())
                 } else {
-                    Check::Todo(format!("pdfctl migrate verify: {}", out.message()))
+                    Check::Todo(format!("pdfctl migrate verify: {}", out.first_line()))
                 })
             }
             Step::Worker => {

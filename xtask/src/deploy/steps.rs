@@ -402,7 +402,7 @@ impl Target6 for Railway<'_> {
                 Ok(if out.ok {
                     Check::Done("the deployed schema matches the migrations".to_owned())
                 } else {
-                    Check::Todo(format!("pdfctl migrate verify: {}", out.message()))
+                    Check::Todo(format!("pdfctl migrate verify: {}", out.first_line()))
                 })
             }
             Step::Worker => {
