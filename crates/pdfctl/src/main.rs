@@ -1,6 +1,7 @@
 //! pdfctl: the operator's tool for pdfq.
 
 mod commands;
+mod dash;
 mod doctor;
 mod session;
 
@@ -55,6 +56,8 @@ enum Command {
     /// Size the database pools for a Railway plan and check the total against the database's
     /// connection limit (the original design's sizing rules).
     Plan(commands::plan::Args),
+    /// The terminal dashboard: overview, jobs and workers, live (admin). `?` lists the keys.
+    Dash(dash::Args),
     /// Check a deployment: environment, database, Redis, queue and workers, API. Each check
     /// prints ok, warn or fail, what it saw and the fix; exits 1 on any failure.
     Doctor(doctor::Args),
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Command::Jobs(args) => block_on(commands::jobs::run(&cli.api_url, &args)),
         Command::Queue(args) => block_on(commands::queue::run(&cli.api_url, &args)),
         Command::Workers(args) => block_on(commands::workers::run(&cli.api_url, &args)),
+        Command::Dash(args) => block_on(dash::run(&cli.api_url, &args)),
         Command::Doctor(args) => block_on(doctor::run(&cli.api_url, &args)),
         Command::Plan(args) => commands::plan::run(&args),
         Command::Completions(args) => Ok(commands::completions::run(

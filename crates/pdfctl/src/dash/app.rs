@@ -1,0 +1,451 @@
+//! The dashboard's state and what keys do to it. No terminal types here: keys arrive as
+//! [`Key`], data as [`Update`], and what should happen outside (fetch, act, quit) leaves as
+//! [`Effect`], so the whole behaviour is testable without a terminal.
+
+use std::time::Duration;
+
+use pdfq_client::types::{AdminJobQuery, JobList, JobView, Overview};
+use pdfq_domain::{JobId, JobStatus};
+use time::OffsetDateTime;
+
+/// A key press, already decoded from the terminal's event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    Up,
+    Down,
+    Home,
+    End,
+    Enter,
+    Esc,
+    Tab,
+    BackTab,
+    Backspace,
+    CtrlC,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Overview,
+    Jobs,
+    Workers,
+}
+
+impl View {
+    pub const ALL: [Self; 3] = [Self::Overview, Self::Jobs, Self::Workers];
+
+    #[must_use]
+    pub const fn title(self) -> &'static str {
+        match self {
+            Self::Overview => "Overview",
+            Self::Jobs => "Jobs",
+            Self::Workers => "Workers",
+        }
+    }
+}
+
+/// A change the operator asked for, carried out by the fetcher once confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Retry(JobId),
+    Cancel(JobId),
+    Delete(JobId),
+    Pause,
+    Resume,
+    PurgeDead,
+}
+
+impl Action {
+    #[must_use]
+    pub fn question(self) -> String {
+        match self {
+            Self::Retry(id) => format!("Retry job {}?", short(id)),
+            Self::Cancel(id) => format!("Cancel job {}?", short(id)),
+            Self::Delete(id) => format!("Delete job {} with its file and results?", short(id)),
+            Self::Pause => "Pause the queue (workers take no new jobs)?".to_owned(),
+            Self::Resume => "Resume the queue?".to_owned(),
+            Self::PurgeDead => "Remove every dead letter?".to_owned(),
+        }
+    }
+}
+
+/// The first 8 characters of a job id, as the jobs table shows it.
+fn short(id: JobId) -> String {
+    id.to_string().chars().take(8).collect()
+}
+
+/// What the background fetcher reports.
+#[derive(Debug, Clone)]
+pub enum Update {
+    Data {
+        overview: Box<Overview>,
+        jobs: JobList,
+        detail: Option<Box<JobView>>,
+        at: OffsetDateTime,
+    },
+    /// The API could not be read; the last data stays on screen under a banner.
+    Lost { error: String },
+    /// The outcome of an [`Action`], for the status line.
+    Done(String),
+}
+
+/// What the app asks of the world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+    /// Fetch now with these settings (after a change of filter, detail, freeze or interval).
+    Settings(FetchSettings),
+    Act(Action),
+}
+
+/// What the fetcher fetches, and how often.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchSettings {
+    pub interval: Duration,
+    pub frozen: bool,
+    pub query: AdminJobQuery,
+    pub detail: Option<JobId>,
+}
+
+/// What the bottom line is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    None,
+    /// Typing a filter after `/`.
+    Filter(String),
+    Confirm(Action),
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub api_url: String,
+    pub read_only: bool,
+    pub view: View,
+    pub overview: Option<Overview>,
+    pub jobs: Option<JobList>,
+    pub detail: Option<JobView>,
+    /// Enter was pressed on this job; its detail shows once fetched.
+    pub detail_open: Option<JobId>,
+    pub selected: usize,
+    pub filter: String,
+    pub prompt: Prompt,
+    pub help: bool,
+    pub frozen: bool,
+    pub interval: Duration,
+    pub last_ok: Option<OffsetDateTime>,
+    pub lost: Option<String>,
+    pub status: Option<String>,
+}
+
+const MIN_INTERVAL: Duration = Duration::from_millis(500);
+const MAX_INTERVAL: Duration = Duration::from_secs(60);
+
+impl App {
+    #[must_use]
+    pub fn new(api_url: &str, interval: Duration, read_only: bool) -> Self {
+        Self {
+            api_url: api_url.to_owned(),
+            read_only,
+            view: View::Overview,
+            overview: None,
+            jobs: None,
+            detail: None,
+            detail_open: None,
+            selected: 0,
+            filter: String::new(),
+            prompt: Prompt::None,
+            help: false,
+            frozen: false,
+            interval: interval.clamp(MIN_INTERVAL, MAX_INTERVAL),
+            last_ok: None,
+            lost: None,
+            status: None,
+        }
+    }
+
+    /// What the fetcher should do now.
+    #[must_use]
+    pub fn settings(&self) -> FetchSettings {
+        FetchSettings {
+            interval: self.interval,
+            frozen: self.frozen,
+            query: filter_query(&self.filter),
+            detail: self.detail_open,
+        }
+    }
+
+    pub fn update(&mut self, update: Update) {
+        match update {
+            Update::Data {
+                overview,
+                jobs,
+                detail,
+                at,
+            } => {
+                self.overview = Some(*overview);
+                self.jobs = Some(jobs);
+                self.detail = detail.map(|d| *d);
+                self.last_ok = Some(at);
+                self.lost = None;
+                self.clamp_selection();
+            }
+            Update::Lost { error } => self.lost = Some(error),
+            Update::Done(message) => self.status = Some(message),
+        }
+    }
+
+    fn rows(&self) -> usize {
+        match self.view {
+            View::Overview => 0,
+            View::Jobs => self.jobs.as_ref().map_or(0, |j| j.jobs.len()),
+            View::Workers => self.overview.as_ref().map_or(0, |o| o.instances.len()),
+        }
+    }
+
+    fn clamp_selection(&mut self) {
+        self.selected = self.selected.min(self.rows().saturating_sub(1));
+    }
+
+    /// The job under the cursor in the jobs view.
+    #[must_use]
+    pub fn selected_job(&self) -> Option<JobId> {
+        if self.view != View::Jobs {
+            return None;
+        }
+        self.jobs
+            .as_ref()
+            .and_then(|j| j.jobs.get(self.selected))
+            .map(|j| j.job_id)
+    }
+
+    pub fn on_key(&mut self, key: Key) -> Vec<Effect> {
+        if key == Key::CtrlC {
+            return vec![Effect::Quit];
+        }
+        match self.prompt.clone() {
+            Prompt::Filter(text) => return self.on_filter_key(key, text),
+            Prompt::Confirm(action) => {
+                self.prompt = Prompt::None;
+                return if matches!(key, Key::Char('y' | 'Y')) {
+                    self.status = Some(format!("{}...", action.question().trim_end_matches('?')));
+                    vec![Effect::Act(action)]
+                } else {
+                    self.status = Some("cancelled".to_owned());
+                    Vec::new()
+                };
+            }
+            Prompt::None => {}
+        }
+        if self.help {
+            // Any key closes the help; q still quits.
+            self.help = false;
+            return if key == Key::Char('q') {
+                vec![Effect::Quit]
+            } else {
+                Vec::new()
+            };
+        }
+        if self.detail_open.is_some() && matches!(key, Key::Esc | Key::Enter | Key::Char('q')) {
+            self.detail_open = None;
+            self.detail = None;
+            return vec![Effect::Settings(self.settings())];
+        }
+        match key {
+            Key::Char('q') => vec![Effect::Quit],
+            Key::Esc => {
+                self.status = None;
+                Vec::new()
+            }
+            Key::Char('?') => {
+                self.help = true;
+                Vec::new()
+            }
+            Key::Tab => {
+                self.switch(1);
+                Vec::new()
+            }
+            Key::BackTab => {
+                self.switch(View::ALL.len() - 1);
+                Vec::new()
+            }
+            Key::Char('1') => self.go(View::Overview),
+            Key::Char('2') => self.go(View::Jobs),
+            Key::Char('3') => self.go(View::Workers),
+            Key::Char('j') | Key::Down => {
+                if self.selected + 1 < self.rows() {
+                    self.selected += 1;
+                }
+                Vec::new()
+            }
+            Key::Char('k') | Key::Up => {
+                self.selected = self.selected.saturating_sub(1);
+                Vec::new()
+            }
+            Key::Char('g') | Key::Home => {
+                self.selected = 0;
+                Vec::new()
+            }
+            Key::Char('G') | Key::End => {
+                self.selected = self.rows().saturating_sub(1);
+                Vec::new()
+            }
+            Key::Char(' ') => {
+                self.frozen = !self.frozen;
+                vec![Effect::Settings(self.settings())]
+            }
+            Key::Char('+' | '=') => {
+                self.interval = (self.interval * 2).min(MAX_INTERVAL);
+                vec![Effect::Settings(self.settings())]
+            }
+            Key::Char('-') => {
+                self.interval = (self.interval / 2).max(MIN_INTERVAL);
+                vec![Effect::Settings(self.settings())]
+            }
+            Key::Char('/') => {
+                self.view = View::Jobs;
+                self.prompt = Prompt::Filter(self.filter.clone());
+                Vec::new()
+            }
+            Key::Enter => match self.selected_job() {
+                Some(id) => {
+                    self.detail_open = Some(id);
+                    vec![Effect::Settings(self.settings())]
+                }
+                None => Vec::new(),
+            },
+            Key::Char(c @ ('R' | 'C' | 'D' | 'P' | 'X')) => {
+                self.ask(c);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn go(&mut self, view: View) -> Vec<Effect> {
+        if self.view != view {
+            self.view = view;
+            self.selected = 0;
+        }
+        Vec::new()
+    }
+
+    fn switch(&mut self, by: usize) {
+        let at = View::ALL.iter().position(|v| *v == self.view).unwrap_or(0);
+        self.go(View::ALL[(at + by) % View::ALL.len()]);
+    }
+
+    /// Asks to confirm the action on an uppercase key; nothing in --read-only mode.
+    fn ask(&mut self, key: char) {
+        if self.read_only {
+            self.status = Some("read-only: actions are off (started with --read-only)".to_owned());
+            return;
+        }
+        let paused = self
+            .overview
+            .as_ref()
+            .and_then(|o| o.queue.as_ref())
+            .is_some_and(|q| q.paused);
+        let action = match key {
+            'P' if paused => Some(Action::Resume),
+            'P' => Some(Action::Pause),
+            'X' => Some(Action::PurgeDead),
+            'R' => self.selected_job().map(Action::Retry),
+            'C' => self.selected_job().map(Action::Cancel),
+            'D' => self.selected_job().map(Action::Delete),
+            _ => None,
+        };
+        match action {
+            Some(action) => self.prompt = Prompt::Confirm(action),
+            None => self.status = Some("select a job in the Jobs view first".to_owned()),
+        }
+    }
+
+    fn on_filter_key(&mut self, key: Key, mut text: String) -> Vec<Effect> {
+        match key {
+            Key::Enter => {
+                self.prompt = Prompt::None;
+                self.filter = text.trim().to_owned();
+                self.selected = 0;
+                vec![Effect::Settings(self.settings())]
+            }
+            Key::Esc => {
+                self.prompt = Prompt::None;
+                Vec::new()
+            }
+            Key::Backspace => {
+                text.pop();
+                self.prompt = Prompt::Filter(text);
+                Vec::new()
+            }
+            Key::Char(c) => {
+                text.push(c);
+                self.prompt = Prompt::Filter(text);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The admin search for a filter: a status name, an email (has `@`), the start of an id (hex),
+/// or else part of a file name. Several words combine.
+#[must_use]
+pub fn filter_query(filter: &str) -> AdminJobQuery {
+    let mut query = AdminJobQuery {
+        per_page: Some(100),
+        ..AdminJobQuery::default()
+    };
+    for word in filter.split_whitespace() {
+        if let Ok(status) = word.parse::<JobStatus>() {
+            query.status = Some(status);
+        } else if word.contains('@') || word.starts_with("owner:") {
+            query.owner = Some(word.trim_start_matches("owner:").to_owned());
+        } else if word.len() >= 4 && word.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            query.id = Some(word.to_owned());
+        } else {
+            query.file_name = Some(word.to_owned());
+        }
+    }
+    query
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_become_searches() {
+        let q = filter_query("failed alice@example.com");
+        assert_eq!(q.status, Some(JobStatus::Failed));
+        assert_eq!(q.owner.as_deref(), Some("alice@example.com"));
+        assert_eq!(filter_query("3f2a").id.as_deref(), Some("3f2a"));
+        assert_eq!(filter_query("report").file_name.as_deref(), Some("report"));
+    }
+
+    #[test]
+    fn keys_move_freeze_and_confirm() {
+        let mut app = App::new("http://x", Duration::from_secs(2), false);
+        assert_eq!(app.on_key(Key::Char('q')), vec![Effect::Quit]);
+        app.on_key(Key::Tab);
+        assert_eq!(app.view, View::Jobs);
+        let effects = app.on_key(Key::Char(' '));
+        assert!(app.frozen && matches!(effects[0], Effect::Settings(_)));
+        app.on_key(Key::Char('+'));
+        assert_eq!(app.interval, Duration::from_secs(4));
+        app.on_key(Key::Char('P'));
+        assert_eq!(app.prompt, Prompt::Confirm(Action::Pause));
+        assert_eq!(app.on_key(Key::Char('n')), Vec::new());
+        app.on_key(Key::Char('P'));
+        assert_eq!(app.on_key(Key::Char('y')), vec![Effect::Act(Action::Pause)]);
+
+        let mut ro = App::new("http://x", Duration::from_secs(2), true);
+        ro.on_key(Key::Char('X'));
+        assert_eq!(ro.prompt, Prompt::None);
+        assert!(
+            ro.status
+                .as_deref()
+                .unwrap_or_default()
+                .contains("read-only")
+        );
+    }
+}

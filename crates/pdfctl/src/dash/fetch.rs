@@ -1,0 +1,124 @@
+//! The background fetcher: reads the admin API on a timer and sends what it got over a
+//! channel, so the UI never waits on the network; also carries out confirmed actions.
+
+use std::time::Duration;
+
+use pdfq_client::Client;
+use time::OffsetDateTime;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use super::Event;
+use super::app::{Action, FetchSettings, Update};
+
+/// What the UI tells the fetcher.
+#[derive(Debug)]
+pub enum Command {
+    Settings(FetchSettings),
+    Act(Action),
+}
+
+/// Every call is cut off after this, so a hung API shows as lost instead of a frozen screen.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs until the UI drops either end of the channels.
+pub async fn run(
+    api_url: String,
+    mut client: Client,
+    mut settings: FetchSettings,
+    mut commands: UnboundedReceiver<Command>,
+    events: UnboundedSender<Event>,
+) {
+    loop {
+        if !settings.frozen {
+            let update = fetch(&client, &settings).await;
+            if let Update::Lost { error } = &update
+                && error.contains("401")
+            {
+                // The access token expired while the dashboard ran: refresh it for next time.
+                if let Ok(fresh) = crate::session::authenticated(&api_url).await {
+                    client = fresh;
+                }
+            }
+            if events.send(Event::Update(update)).is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(settings.interval) => {}
+            command = commands.recv() => match command {
+                None => return,
+                Some(Command::Settings(new)) => settings = new,
+                Some(Command::Act(action)) => {
+                    let message = act(&client, action).await;
+                    if events.send(Event::Update(Update::Done(message))).is_err() {
+                        return;
+                    }
+                }
+            },
+        }
+    }
+}
+
+async fn fetch(client: &Client, settings: &FetchSettings) -> Update {
+    let detail = async {
+        match settings.detail {
+            Some(id) => client.admin_job(id).await.map(|j| Some(Box::new(j))),
+            None => Ok(None),
+        }
+    };
+    let all = async {
+        tokio::try_join!(
+            client.admin_overview(),
+            client.admin_jobs(&settings.query),
+            detail
+        )
+    };
+    let at = OffsetDateTime::now_utc();
+    match tokio::time::timeout(CALL_TIMEOUT, all).await {
+        Ok(Ok((overview, jobs, detail))) => Update::Data {
+            overview: Box::new(overview),
+            jobs,
+            detail,
+            at,
+        },
+        Ok(Err(e)) => Update::Lost {
+            error: match e.status() {
+                Some(status) => format!("{status}: {e}"),
+                None => e.to_string(),
+            },
+        },
+        Err(_) => Update::Lost {
+            error: format!("no answer within {}s", CALL_TIMEOUT.as_secs()),
+        },
+    }
+}
+
+async fn act(client: &Client, action: Action) -> String {
+    let result = match action {
+        Action::Retry(id) => client
+            .admin_retry(id)
+            .await
+            .map(|_| format!("job {id} queued again")),
+        Action::Cancel(id) => client
+            .admin_cancel(id)
+            .await
+            .map(|_| format!("job {id} cancelled")),
+        Action::Delete(id) => client
+            .admin_delete(id)
+            .await
+            .map(|()| format!("job {id} deleted")),
+        Action::Pause => client
+            .pause_queue()
+            .await
+            .map(|_| "queue paused".to_owned()),
+        Action::Resume => client
+            .resume_queue()
+            .await
+            .map(|_| "queue resumed".to_owned()),
+        Action::PurgeDead => client
+            .purge_dead_letters()
+            .await
+            .map(|p| format!("{} dead letters purged", p.purged)),
+    };
+    result.unwrap_or_else(|e| format!("failed: {e}"))
+}

@@ -1,0 +1,133 @@
+//! `pdfctl dash`: the operator's terminal dashboard. A background task fetches from the admin
+//! API and a thread reads the keyboard; both send over one channel to the loop that owns the
+//! state and draws, so neither the network nor the keyboard ever blocks the screen.
+
+pub mod app;
+mod fetch;
+mod keys;
+pub mod ui;
+
+#[cfg(test)]
+mod tests;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use app::{App, Effect, Key, Update};
+use ratatui::crossterm::event;
+use tokio::sync::mpsc;
+
+use crate::commands::admin::explain;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Seconds between refreshes (+ and - change it while running).
+    #[arg(long, default_value_t = 2.0)]
+    interval: f64,
+    /// Turn the uppercase actions (retry, cancel, delete, pause, purge) off.
+    #[arg(long)]
+    read_only: bool,
+}
+
+/// What the drawing loop waits for.
+#[derive(Debug)]
+pub enum Event {
+    Key(Key),
+    Resize,
+    Update(Update),
+}
+
+pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
+    let client = crate::session::authenticated(api_url).await?;
+    // One call before taking the terminal over, so a wrong URL or a non-admin login is a plain
+    // error message on a normal screen.
+    client
+        .admin_overview()
+        .await
+        .map_err(|e| explain(api_url, "reading the overview", &e))?;
+    let interval = Duration::try_from_secs_f64(args.interval)
+        .map_err(|_| anyhow::anyhow!("--interval must be a positive number of seconds, e.g. 2"))?;
+    let mut app = App::new(api_url, interval, args.read_only);
+
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let (commands, commands_rx) = mpsc::unbounded_channel();
+    let fetcher = tokio::spawn(fetch::run(
+        api_url.to_owned(),
+        client,
+        app.settings(),
+        commands_rx,
+        events_tx.clone(),
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let input = spawn_input(events_tx, Arc::clone(&stop));
+
+    // ratatui::init installs a panic hook that restores the terminal before the panic message
+    // prints, so a bug never leaves the operator's shell in raw mode.
+    let mut terminal = ratatui::init();
+    let result = async {
+        loop {
+            let now = time::OffsetDateTime::now_utc();
+            terminal.draw(|frame| ui::draw(frame, &app, now))?;
+            let Some(event) = events.recv().await else {
+                return Ok(());
+            };
+            let effects = match event {
+                Event::Key(key) => app.on_key(key),
+                Event::Resize => Vec::new(),
+                Event::Update(update) => {
+                    app.update(update);
+                    Vec::new()
+                }
+            };
+            for effect in effects {
+                match effect {
+                    Effect::Quit => return Ok(()),
+                    Effect::Settings(settings) => {
+                        let _ = commands.send(fetch::Command::Settings(settings));
+                    }
+                    Effect::Act(action) => {
+                        let _ = commands.send(fetch::Command::Act(action));
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    ratatui::restore();
+    stop.store(true, Ordering::Relaxed);
+    fetcher.abort();
+    let _ = input.join();
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+/// Reads the keyboard on its own thread: crossterm's reads block, and must not hold up the
+/// runtime the fetcher runs on.
+fn spawn_input(
+    events: mpsc::UnboundedSender<Event>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            // Wake up regularly to notice `stop`.
+            match event::poll(Duration::from_millis(100)) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(_) => return,
+            }
+            let sent = match event::read() {
+                Ok(event::Event::Key(key)) => match keys::decode(key) {
+                    Some(key) => events.send(Event::Key(key)),
+                    None => Ok(()),
+                },
+                Ok(event::Event::Resize(..)) => events.send(Event::Resize),
+                Ok(_) => Ok(()),
+                Err(_) => return,
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    })
+}

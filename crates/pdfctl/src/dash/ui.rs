@@ -1,0 +1,680 @@
+//! Drawing the dashboard from [`App`]: a pure function of the state and the time, so whole
+//! screens can be snapshot-tested on a `TestBackend`.
+
+use pdfq_client::types::{InstanceView, JobListItem, JobView, Overview};
+use pdfq_domain::JobStatus;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize as _};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Block, Cell, Clear, LineGauge, Paragraph, Row, Sparkline, Table, TableState, Tabs, Wrap,
+};
+use time::OffsetDateTime;
+
+use super::app::{App, Prompt, View};
+use crate::commands::format;
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame<'_>, app: &App, now: OffsetDateTime) {
+    // Two lines: the error and what the screen is showing instead, without truncation at 80.
+    let banner = if app.lost.is_some() { 2 } else { 0 };
+    let [header, banner_area, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(banner),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    draw_header(frame, header, app, now);
+    if let Some(error) = &app.lost {
+        let since = app.last_ok.map_or_else(
+            || "no data yet".to_owned(),
+            |at| {
+                format!(
+                    "showing data from {} ago",
+                    format::duration(format::secs_between(at, now))
+                )
+            },
+        );
+        frame.render_widget(
+            Paragraph::new(format!(
+                " connection lost: {error}; retrying every {}; {since}",
+                format::duration(app.interval.as_secs_f64())
+            ))
+            .wrap(Wrap { trim: true })
+            .style(Style::new().fg(Color::White).bg(Color::Red).bold()),
+            banner_area,
+        );
+    }
+    match (app.view, &app.overview) {
+        (_, None) => frame.render_widget(
+            Paragraph::new(format!("waiting for {} ...", app.api_url)).block(Block::bordered()),
+            body,
+        ),
+        (View::Overview, Some(overview)) => draw_overview(frame, body, overview),
+        (View::Jobs, Some(_)) => draw_jobs(frame, body, app, now),
+        (View::Workers, Some(overview)) => draw_workers(frame, body, app, overview, now),
+    }
+    draw_footer(frame, footer, app);
+    if let Some(detail) = app.detail.as_ref().filter(|_| app.detail_open.is_some()) {
+        draw_detail(frame, body, detail, now);
+    }
+    if app.help {
+        draw_help(frame, body, app.read_only);
+    }
+}
+
+fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) {
+    let refresh = if app.frozen {
+        Span::styled(" FROZEN ", Style::new().black().on_yellow())
+    } else {
+        Span::raw(format!(
+            "every {}",
+            format::duration(app.interval.as_secs_f64())
+        ))
+    };
+    let updated = app.last_ok.map_or_else(String::new, |at| {
+        format!(" · {} ago", format::duration(format::secs_between(at, now)))
+    });
+    let right = Line::from(vec![refresh, Span::raw(updated), Span::raw(" ")]).right_aligned();
+    let right_width = u16::try_from(right.width()).unwrap_or(u16::MAX);
+    let [left, tabs, right_area] = Layout::horizontal([
+        Constraint::Length(12),
+        Constraint::Min(0),
+        Constraint::Length(right_width),
+    ])
+    .areas(area);
+    frame.render_widget(Span::styled(" pdfctl dash", Style::new().bold()), left);
+    let selected = View::ALL.iter().position(|v| *v == app.view).unwrap_or(0);
+    frame.render_widget(
+        Tabs::new(View::ALL.iter().map(|v| v.title()))
+            .select(selected)
+            .highlight_style(Style::new().reversed())
+            .padding(" ", " ")
+            .divider("|"),
+        tabs,
+    );
+    frame.render_widget(right, right_area);
+}
+
+fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let line = match &app.prompt {
+        Prompt::Filter(text) => Line::from(vec![
+            Span::styled(" filter: ", Style::new().bold()),
+            Span::raw(text.clone()),
+            Span::styled("█", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+            Span::raw("  (status, email, id start or file name; Enter applies, Esc cancels)").dim(),
+        ]),
+        Prompt::Confirm(action) => Line::from(vec![
+            Span::styled(
+                format!(" {} ", action.question()),
+                Style::new().black().on_yellow(),
+            ),
+            Span::raw(" y/N"),
+        ]),
+        Prompt::None => match &app.status {
+            Some(status) => Line::from(format!(" {status}")).bold(),
+            None => {
+                let mut spans =
+                    vec![Span::raw(
+                    " ? help  q quit  Tab views  j/k move  / filter  space freeze  +/- rate",
+                )
+                .dim()];
+                if app.read_only {
+                    spans.push(Span::styled("  READ-ONLY", Style::new().yellow()));
+                }
+                if !app.filter.is_empty() {
+                    spans.push(Span::styled(
+                        format!("  filter: {}", app.filter),
+                        Style::new().cyan(),
+                    ));
+                }
+                Line::from(spans)
+            }
+        },
+    };
+    frame.render_widget(line, area);
+}
+
+fn check_span(status: &str) -> Span<'static> {
+    match status {
+        "ok" | "healthy" => Span::styled(status.to_owned(), Style::new().green()),
+        _ => Span::styled(status.to_owned(), Style::new().red().bold()),
+    }
+}
+
+fn draw_overview(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
+    let problems = u16::try_from(o.problems.len().min(3)).unwrap_or(3);
+    let [top, spark, bottom, problems_area] = Layout::vertical([
+        Constraint::Length(8),
+        Constraint::Length(4),
+        Constraint::Min(3),
+        Constraint::Length(if problems > 0 { problems + 2 } else { 0 }),
+    ])
+    .areas(area);
+    let [health, queue] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
+
+    // Health: the API's own view of its dependencies, and the workers' heartbeats.
+    let mut lines = vec![Line::from(vec![
+        Span::raw(format!("{:<10}", "api")),
+        check_span(&o.health.status),
+        Span::raw(format!("  broker {}", o.broker)).dim(),
+    ])];
+    for (name, check) in &o.health.checks {
+        let mut spans = vec![Span::raw(format!("{name:<10}")), check_span(&check.status)];
+        match &check.error {
+            Some(error) => spans.push(Span::raw(format!(" {error}")).red()),
+            None => spans.push(Span::raw(format!(" {:.1} ms", check.latency_ms))),
+        }
+        lines.push(Line::from(spans));
+    }
+    let workers: Vec<&InstanceView> = o.instances.iter().filter(|i| i.kind == "worker").collect();
+    let stale = workers.iter().filter(|i| i.stale).count();
+    let alive = workers.len() - stale;
+    let busy: u32 = workers.iter().filter(|i| !i.stale).map(|i| i.busy).sum();
+    let slots: u32 = workers
+        .iter()
+        .filter(|i| !i.stale)
+        .map(|i| i.concurrency)
+        .sum();
+    lines.push(Line::from(vec![
+        Span::raw(format!("{:<10}", "workers")),
+        if alive == 0 {
+            Span::styled("none alive", Style::new().red().bold())
+        } else {
+            Span::styled(format!("{alive} alive"), Style::new().green())
+        },
+        Span::raw(format!(", {busy}/{slots} busy")),
+    ]));
+    if stale > 0 {
+        lines.push(Line::from(vec![
+            Span::raw(format!("{:<10}", "stale")),
+            Span::styled(format!("{stale} (no heartbeat)"), Style::new().red().bold()),
+        ]));
+    }
+    if let Some(memory) = o.redis_memory_bytes {
+        lines.push(Line::from(format!(
+            "{:<10}{}",
+            "redis mem",
+            format::bytes(memory)
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Health ")),
+        health,
+    );
+
+    // Queue: the broker's numbers and the database's counts side by side.
+    let mut lines = Vec::new();
+    match &o.queue {
+        Some(q) => {
+            let state = if q.paused {
+                Span::styled("PAUSED", Style::new().black().on_yellow())
+            } else {
+                Span::styled("running", Style::new().green())
+            };
+            lines.push(Line::from(vec![
+                Span::raw(format!("waiting  {:>6}   oldest  ", q.waiting)),
+                Span::raw(
+                    q.oldest_waiting_age_secs
+                        .map_or_else(|| "-".to_owned(), format::duration),
+                ),
+            ]));
+            lines.push(Line::from(format!(
+                "in flight{:>6}   delayed {}",
+                q.in_flight, q.delayed
+            )));
+            let dead = Span::styled(
+                format!("dead     {:>6}", q.dead),
+                if q.dead > 0 {
+                    Style::new().red()
+                } else {
+                    Style::new()
+                },
+            );
+            lines.push(Line::from(vec![dead, Span::raw("   "), state]));
+        }
+        None => lines.push(Line::from("queue unavailable").red()),
+    }
+    let count = |s: &str| o.jobs_by_status.get(s).copied().unwrap_or(0);
+    lines.push(Line::from(format!(
+        "pending {}  processing {}  retrying {}",
+        count("pending"),
+        count("processing"),
+        count("retrying")
+    )));
+    lines.push(Line::from(format!(
+        "completed {}  failed {}  cancelled {}",
+        count("completed"),
+        count("failed"),
+        count("cancelled")
+    )));
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Queue ")),
+        queue,
+    );
+
+    draw_throughput(frame, spark, o);
+    draw_pools(frame, bottom, o);
+
+    if problems > 0 {
+        let lines: Vec<Line<'_>> = o
+            .problems
+            .iter()
+            .take(3)
+            .map(|p| Line::from(p.as_str()).red())
+            .collect();
+        frame.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: true })
+                .block(Block::bordered().title(" Problems ")),
+            problems_area,
+        );
+    }
+}
+
+fn draw_throughput(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
+    let processed: Vec<u64> = o.throughput.iter().map(|m| m.processed).collect();
+    let failed: Vec<u64> = o.throughput.iter().map(|m| m.failed).collect();
+    let last = |v: &[u64]| v.last().copied().unwrap_or(0);
+    let total = |v: &[u64]| v.iter().sum::<u64>();
+    let block = Block::bordered().title(format!(
+        " Per minute, last {} min: {} processed, {} failed ",
+        processed.len(),
+        total(&processed),
+        total(&failed)
+    ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [p_row, f_row] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(inner);
+    for (row, label, data, color) in [
+        (p_row, "processed", &processed, Color::Green),
+        (f_row, "failed", &failed, Color::Red),
+    ] {
+        let [label_area, spark_area] =
+            Layout::horizontal([Constraint::Length(16), Constraint::Min(0)]).areas(row);
+        frame.render_widget(
+            Line::from(format!("{label:<10}{:>4}/m", last(data))),
+            label_area,
+        );
+        // The newest minutes matter most: show as many as fit, ending now.
+        let width = usize::from(spark_area.width);
+        let shown = &data[data.len().saturating_sub(width)..];
+        frame.render_widget(
+            Sparkline::default()
+                .data(shown)
+                .style(Style::new().fg(color)),
+            spark_area,
+        );
+    }
+}
+
+fn draw_pools(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
+    let block = Block::bordered().title(" Database pools (in use / max) ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let pools: Vec<(String, pdfq_client::types::PoolView)> = o
+        .instances
+        .iter()
+        .filter_map(|i| i.pool.map(|p| (format!("{} {}", i.kind, i.host), p)))
+        .collect();
+    let (in_use, max) = pools
+        .iter()
+        .fold((0u32, 0u32), |(u, m), (_, p)| (u + p.in_use, m + p.max));
+    let mut rows: Vec<(String, u32, u32)> = pools
+        .iter()
+        .map(|(name, p)| (name.clone(), p.in_use, p.max))
+        .collect();
+    if pools.is_empty() {
+        rows.push(("this api".to_owned(), o.api_pool.in_use, o.api_pool.max));
+    }
+    let height = usize::from(inner.height);
+    let show = rows.len().min(height.saturating_sub(1));
+    let mut constraints = vec![Constraint::Length(1); show];
+    constraints.push(Constraint::Length(1));
+    let areas = Layout::vertical(constraints).split(inner);
+    for (i, (name, used, limit)) in rows.iter().take(show).enumerate() {
+        let ratio = if *limit == 0 {
+            0.0
+        } else {
+            (f64::from(*used) / f64::from(*limit)).clamp(0.0, 1.0)
+        };
+        frame.render_widget(
+            LineGauge::default()
+                .ratio(ratio)
+                .label(format!(
+                    "{:<22} {used:>3}/{limit:<3}",
+                    format::truncate(name, 22)
+                ))
+                .filled_style(Style::new().fg(if ratio > 0.8 { Color::Red } else { Color::Cyan })),
+            areas[i],
+        );
+    }
+    if let Some(total_area) = areas.get(show) {
+        let hidden = rows.len() - show;
+        frame.render_widget(
+            Line::from(format!(
+                "total {in_use}/{max} in use{}; the database's own limit: `pdfctl doctor`",
+                if hidden > 0 {
+                    format!(" ({hidden} more)")
+                } else {
+                    String::new()
+                }
+            ))
+            .dim(),
+            *total_area,
+        );
+    }
+}
+
+fn status_style(status: JobStatus) -> Style {
+    match status {
+        JobStatus::Pending => Style::new().fg(Color::Gray),
+        JobStatus::Processing => Style::new().fg(Color::Cyan),
+        JobStatus::Retrying => Style::new().fg(Color::Yellow),
+        JobStatus::Completed => Style::new().fg(Color::Green),
+        JobStatus::Failed => Style::new().fg(Color::Red),
+        JobStatus::Cancelled => Style::new().fg(Color::DarkGray),
+    }
+}
+
+fn bar(progress: u8, width: usize) -> String {
+    let filled = usize::from(progress.min(100)) * width / 100;
+    format!(
+        "{}{} {:>3}%",
+        "█".repeat(filled),
+        "░".repeat(width - filled),
+        progress
+    )
+}
+
+/// Elapsed time and, for a running job, the remaining time at the pace so far.
+fn timing(job: &JobListItem, now: OffsetDateTime) -> (String, String) {
+    let end = job.finished_at.unwrap_or(now);
+    let elapsed = format::secs_between(job.created_at, end);
+    let eta = if job.status == JobStatus::Processing && job.progress > 0 && job.progress < 100 {
+        format::duration(elapsed * f64::from(100 - job.progress) / f64::from(job.progress))
+    } else {
+        "-".to_owned()
+    };
+    (format::duration(elapsed), eta)
+}
+
+fn draw_jobs(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) {
+    let Some(list) = &app.jobs else {
+        return;
+    };
+    let wide = area.width >= 120;
+    let mut header = vec!["ID", "STATUS", "PROGRESS", "STEP", "TIME", "ETA", "FILE"];
+    let mut widths = vec![
+        Constraint::Length(8),
+        Constraint::Length(10),
+        Constraint::Length(11),
+        Constraint::Fill(3),
+        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Fill(1),
+    ];
+    if wide {
+        header.push("OWNER");
+        widths.push(Constraint::Fill(1));
+    }
+    let rows = list.jobs.iter().map(|job| {
+        let (elapsed, eta) = timing(job, now);
+        let step = job.error_code.as_ref().map_or_else(
+            || job.current_step.clone(),
+            |code| format!("{} [{code}]", job.current_step),
+        );
+        let mut cells = vec![
+            Cell::from(job.job_id.to_string().chars().take(8).collect::<String>()),
+            Cell::from(job.status.to_string()).style(status_style(job.status)),
+            Cell::from(bar(job.progress, 6)),
+            Cell::from(step),
+            Cell::from(elapsed),
+            Cell::from(eta),
+            Cell::from(job.file_name.clone()),
+        ];
+        if wide {
+            cells.push(Cell::from(job.owner_email.clone().unwrap_or_default()));
+        }
+        Row::new(cells)
+    });
+    let title = format!(
+        " Jobs: {} of {}{} ",
+        list.jobs.len(),
+        list.total,
+        if app.filter.is_empty() {
+            String::new()
+        } else {
+            format!(" matching \"{}\"", app.filter)
+        }
+    );
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::new().bold()))
+        .row_highlight_style(Style::new().reversed())
+        .highlight_symbol("> ")
+        .block(Block::bordered().title(title));
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now: OffsetDateTime) {
+    let wide = area.width >= 120;
+    let mut header = vec!["ID", "KIND", "BEAT", "BUSY", "JOBS", "FETCHED", "POOL"];
+    let mut widths = vec![
+        Constraint::Fill(2),
+        Constraint::Length(6),
+        Constraint::Length(8),
+        Constraint::Length(5),
+        Constraint::Fill(1),
+        Constraint::Length(8),
+        Constraint::Length(7),
+    ];
+    if wide {
+        header.push("VERSION");
+        widths.push(Constraint::Length(10));
+        header.push("HOST");
+        widths.push(Constraint::Fill(1));
+    }
+    let rows = o.instances.iter().map(|i| {
+        let beat = if i.stale {
+            Cell::from(format!("{} !", format::duration(i.age_secs)))
+                .style(Style::new().red().bold())
+        } else {
+            Cell::from(format::duration(i.age_secs))
+        };
+        let mut cells = vec![
+            Cell::from(i.id.clone()),
+            Cell::from(i.kind.clone()),
+            beat,
+            Cell::from(format!("{}/{}", i.busy, i.concurrency)),
+            Cell::from(
+                i.current_jobs
+                    .iter()
+                    .map(|j| j.to_string().chars().take(8).collect::<String>())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            Cell::from(i.last_fetch_at.map_or_else(
+                || "-".to_owned(),
+                |at| format::duration(format::secs_between(at, now)),
+            )),
+            Cell::from(
+                i.pool
+                    .map_or_else(|| "-".to_owned(), |p| format!("{}/{}", p.in_use, p.max)),
+            ),
+        ];
+        if wide {
+            cells.push(Cell::from(i.version.clone()));
+            cells.push(Cell::from(format!("{} pid {}", i.host, i.pid)));
+        }
+        let row = Row::new(cells);
+        if i.stale {
+            row.style(Style::new().red())
+        } else {
+            row
+        }
+    });
+    let stale = o.instances.iter().filter(|i| i.stale).count();
+    let title = format!(
+        " Instances: {}{} ",
+        o.instances.len(),
+        if stale > 0 {
+            format!(", {stale} STALE (no heartbeat for 30s+)")
+        } else {
+            String::new()
+        }
+    );
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::new().bold()))
+        .row_highlight_style(Style::new().reversed())
+        .highlight_symbol("> ")
+        .block(Block::bordered().title(title));
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// `area` shrunk to a centred box of at most `width` x `height`.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+/// "Processing chunk 5/10" -> (5, 10).
+fn chunks(step: &str) -> Option<(u32, u32)> {
+    let rest = &step[step.find("chunk ")? + 6..];
+    let (done, total) = rest.split_once('/')?;
+    let total: String = total.chars().take_while(char::is_ascii_digit).collect();
+    Some((done.trim().parse().ok()?, total.parse().ok()?))
+}
+
+fn draw_detail(frame: &mut Frame<'_>, area: Rect, job: &JobView, now: OffsetDateTime) {
+    let popup = centered(area, 76, 16);
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered()
+        .title(format!(" Job {} ", job.job_id))
+        .title_bottom(Line::from(" Esc closes ").right_aligned());
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let field = |name: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("{name:<10}"), Style::new().bold()),
+            Span::raw(value),
+        ])
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{:<10}", "status"), Style::new().bold()),
+            Span::styled(job.status.to_string(), status_style(job.status)),
+            Span::raw(format!("  {}", bar(job.progress, 20))),
+        ]),
+        field("step", job.current_step.clone()),
+        field(
+            "file",
+            format!("{} ({})", job.file_name, format::bytes(job.file_size)),
+        ),
+        field("attempts", job.attempts.to_string()),
+    ];
+    if let Some((done, total)) = chunks(&job.current_step) {
+        lines.push(field("chunks", format!("{done} of {total} done")));
+    }
+    lines.push(field("created", format::timestamp(job.created_at)));
+    if let Some(started) = job.started_at {
+        lines.push(field(
+            "started",
+            format!(
+                "{} (waited {})",
+                format::timestamp(started),
+                format::duration(format::secs_between(job.created_at, started))
+            ),
+        ));
+    }
+    let from = job.started_at.unwrap_or(job.created_at);
+    match job.finished_at {
+        Some(finished) => lines.push(field(
+            "finished",
+            format!(
+                "{} (ran {})",
+                format::timestamp(finished),
+                format::duration(format::secs_between(from, finished))
+            ),
+        )),
+        None => lines.push(field(
+            "running",
+            format::duration(format::secs_between(from, now)),
+        )),
+    }
+    if let Some(count) = job.sentence_count {
+        lines.push(field("sentences", count.to_string()));
+    }
+    if let Some(error) = &job.error {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<10}", "error"), Style::new().bold()),
+            Span::styled(
+                format!("{}: {}", error.code, error.message),
+                Style::new().red(),
+            ),
+        ]));
+    }
+    lines.push(
+        Line::from("event timeline: not served by the API to admins yet (owner-only SSE)").dim(),
+    );
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+fn draw_help(frame: &mut Frame<'_>, area: Rect, read_only: bool) {
+    let popup = centered(area, 60, 20);
+    frame.render_widget(Clear, popup);
+    let keys: &[(&str, &str)] = &[
+        ("?", "this help (any key closes it)"),
+        ("q, Ctrl-C", "quit"),
+        ("Tab, 1 2 3", "overview, jobs, workers"),
+        ("j/k, arrows", "move"),
+        ("g / G", "first / last row"),
+        ("space", "freeze or resume refreshing"),
+        ("+ / -", "slower / faster refreshing"),
+        ("/", "filter jobs: status, email, id start, file"),
+        ("Enter", "job detail (Esc closes)"),
+        ("R  C  D", "retry, cancel, delete the selected job"),
+        ("P", "pause or resume the queue"),
+        ("X", "purge dead letters"),
+    ];
+    let mut lines: Vec<Line<'_>> = keys
+        .iter()
+        .map(|(key, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {key:<13}"), Style::new().bold()),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(if read_only {
+        " read-only: the uppercase actions are off"
+    } else {
+        " every uppercase action asks y/N first"
+    }));
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Keys ")),
+        popup,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_progress_is_read_from_the_step() {
+        assert_eq!(chunks("Processing chunk 5/10"), Some((5, 10)));
+        assert_eq!(chunks("Queued"), None);
+    }
+}
