@@ -176,3 +176,28 @@ fn the_local_target_deploys_verifies_with_a_real_upload_and_stops() {
     assert!(!alive(worker), "pdfq-worker still runs");
     assert!(d.state().get("api_pid").is_none());
 }
+
+#[test]
+fn a_local_dry_run_prints_the_plan_and_starts_nothing() {
+    let mut d = Deployment::new();
+    d.instance = format!("dry{}", std::process::id());
+    d.build = vec!["--profile".to_owned(), "release".to_owned()];
+    let out = d.deploy(&["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = text(&out);
+    for expected in [
+        "[dry-run] $ psql",
+        "CREATE DATABASE",
+        "$ cargo build --release -p pdfq-api -p pdfq-worker -p pdfctl",
+        "pdfctl migrate run",
+        "start pdfq-worker",
+        "upload a PDF",
+        "dry run: nothing was run",
+    ] {
+        assert!(
+            printed.contains(expected),
+            "missing {expected:?} in:\n{printed}"
+        );
+    }
+    assert!(!d.state_dir.exists(), "a dry run wrote the state");
+}

@@ -313,6 +313,9 @@ fn a_fresh_deploy_runs_the_exact_sequence_and_a_rerun_changes_nothing() {
             "logs --service pdfq-worker --lines 500 --json",
             "deployment list --service pdfq-api --limit 1 --json",
             "deployment list --service pdfq-worker --limit 1 --json",
+            // no GitHub source: the dashboard clicks are printed
+            "status --json",
+            "environment config --json",
             "deployment list --service pdfq-api --limit 1 --json",
             "deployment list --service pdfq-worker --limit 1 --json",
         ]
@@ -321,6 +324,7 @@ fn a_fresh_deploy_runs_the_exact_sequence_and_a_rerun_changes_nothing() {
     );
     assert_eq!(calls, expected, "stdout:\n{}", stdout(&out));
     assert!(stdout(&out).contains("deployed: every step done"));
+    assert!(stdout(&out).contains("Settings → Source → Connect Repo"));
 
     // A re-run checks every step and changes nothing.
     let out = fake.deploy(&[]);

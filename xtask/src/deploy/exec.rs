@@ -93,7 +93,9 @@ fn shown<S: AsRef<OsStr>>(program: &str, args: &[S], dry_run: bool) -> String {
     for arg in args {
         line.push(' ');
         let arg = mask(&arg.as_ref().to_string_lossy());
-        if arg.is_empty() || arg.contains([' ', '"', '\'', '$', '{']) {
+        if arg.contains('\'') {
+            line.push_str(&format!("\"{}\"", arg.replace('"', "\\\"")));
+        } else if arg.is_empty() || arg.contains([' ', '"', '$', '{']) {
             line.push_str(&format!("'{arg}'"));
         } else {
             line.push_str(&arg);

@@ -321,6 +321,10 @@ impl Target6 for Local<'_> {
                 }
                 Ok(())
             }
+            Step::Redis if self.exec.dry_run => {
+                self.exec.note("PING the Redis of REDIS_URL");
+                Ok(())
+            }
             Step::Redis => bail!(
                 "Redis at {} does not answer: start redis-server, or set REDIS_URL and re-run \
                  from the project step (--from project)",

@@ -439,14 +439,6 @@ impl Target6 for Railway<'_> {
                     Some(project) => self.cli.link(project)?,
                     None => self.cli.init(&self.project_name)?,
                 }
-                println!(
-                    "  optional, for a deploy on every push (the dashboard is the only place for \
-                     it): Railway → project {} → service pdfq-api → Settings → Source → Connect \
-                     Repo → this repository, branch main; the same for pdfq-worker. Each service \
-                     keeps its config file path: railway.json for pdfq-api, railway.worker.json \
-                     for pdfq-worker (Settings → Config-as-code).",
-                    self.project_name
-                );
                 Ok(())
             }
             Step::Redis => self.cli.add_redis(),
@@ -548,13 +540,47 @@ impl Target6 for Railway<'_> {
                     state.set("verified_deployment", pair);
                 }
                 println!("  verified: health 200, a PDF upload completed, no errors in the logs");
-                Ok(())
+                self.github_note()
             }
         }
     }
 }
 
 impl Railway<'_> {
+    /// Connecting the GitHub repository can only be done in Railway's dashboard: when a
+    /// service has no repository source, says what to click (deploys keep working through
+    /// `railway up`, so this is advice, not a failure).
+    fn github_note(&mut self) -> anyhow::Result<()> {
+        self.refresh()?;
+        let config = self.cli.environment_config()?;
+        for service in [WEB, WORKER] {
+            let id = self.service_id(service);
+            let repo = config
+                .get("services")
+                .and_then(|s| s.get(&id))
+                .and_then(|s| s.get("source"))
+                .and_then(|s| s.get("repo"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if repo.is_empty() {
+                println!(
+                    "  note: {service} is not connected to GitHub, so a push does not deploy it \
+                     (this command does). To deploy on push: Railway dashboard → project → \
+                     {service} → Settings → Source → Connect Repo → this repository, branch main; \
+                     then Settings → Config-as-code → {}. Re-run with --only verify to check.",
+                    if service == WEB {
+                        "railway.json"
+                    } else {
+                        "railway.worker.json"
+                    }
+                );
+            } else {
+                println!("  {service} deploys from GitHub: {repo}");
+            }
+        }
+        Ok(())
+    }
+
     /// "web deployment id + worker deployment id": verify runs again when either changed.
     fn deployed_pair(&self) -> anyhow::Result<Option<String>> {
         let web = self.cli.latest_deployment(WEB)?;
