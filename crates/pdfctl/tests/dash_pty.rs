@@ -1,0 +1,118 @@
+//! `pdfctl dash` in a real pseudo-terminal against a live `pdfctl up`: the screen (read back
+//! through a terminal emulator) shows the queue depth and a job's progress change, and `q`
+//! quits cleanly.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "in tests an unwrap failing is the test failing"
+)]
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::Deployment;
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+struct Screen(Arc<Mutex<vt100::Parser>>);
+
+impl Screen {
+    fn contents(&self) -> String {
+        self.0.lock().unwrap().screen().contents()
+    }
+
+    /// Waits until every one of `needles` is on screen at once.
+    fn wait_for(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.contents();
+            if needles.iter().all(|n| screen.contains(n)) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {needles:?}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn dash_in_a_pty_shows_the_queue_and_a_job_progress_change() {
+    let up = Deployment::start();
+    // Paused, so submitted jobs wait where the dashboard can count them.
+    assert!(up.run(&["queue", "pause", "--yes"]).status.success());
+
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 30,
+            cols: 100,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_pdfctl"));
+    command.args(["--api-url", &up.url, "dash", "--interval", "0.5"]);
+    command.env("PDFQ_CONFIG_DIR", up.config());
+    command.env("TERM", "xterm-256color");
+    let mut child = pair.slave.spawn_command(command).unwrap();
+    drop(pair.slave);
+    let parser = Arc::new(Mutex::new(vt100::Parser::new(30, 100, 0)));
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let feed = Arc::clone(&parser);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            feed.lock().unwrap().process(&buf[..n]);
+        }
+    });
+    let mut keys = pair.master.take_writer().unwrap();
+    let screen = Screen(parser);
+
+    screen.wait_for(&["Health", "waiting       0", "PAUSED"]);
+    let first = up.submit("first.pdf");
+    up.submit("second.pdf");
+    screen.wait_for(&["waiting       2", "pending 2"]);
+
+    // The jobs view: both wait at 0%.
+    keys.write_all(b"\t").unwrap();
+    keys.flush().unwrap();
+    let jobs = screen.wait_for(&["Jobs: 2 of 2", "first.pdf", "second.pdf"]);
+    assert!(jobs.contains(&first[..8]), "{jobs}");
+    assert!(jobs.contains("  0%"), "{jobs}");
+
+    // Resume from the dashboard itself: P, then y to confirm.
+    keys.write_all(b"P").unwrap();
+    keys.flush().unwrap();
+    screen.wait_for(&["Resume the queue?"]);
+    keys.write_all(b"y").unwrap();
+    keys.flush().unwrap();
+    let done = screen.wait_for(&["completed", "100%"]);
+    assert!(!done.contains("pending"), "{done}");
+
+    // Back on the overview the queue is empty and running.
+    keys.write_all(b"1").unwrap();
+    keys.flush().unwrap();
+    screen.wait_for(&["waiting       0", "running", "completed 2"]);
+
+    keys.write_all(b"q").unwrap();
+    keys.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("dash did not quit on q:\n{}", screen.contents());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
