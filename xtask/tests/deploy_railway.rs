@@ -54,7 +54,12 @@ impl Fake {
             std::env::var("PATH").unwrap_or_default()
         );
         Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(["deploy", "--yes", "--poll-ms", "10", "--timeout", "5"])
+            .args(["deploy", "--yes", "--poll-ms", "10"])
+            .args(if extra.contains(&"--timeout") {
+                &[][..]
+            } else {
+                &["--timeout", "5"][..]
+            })
             .arg("--state-dir")
             .arg(self.dir.join("state"))
             .args(["--pdfctl", "/opt/pdfq/pdfctl", "--key-prefix", &self.prefix])
@@ -445,4 +450,16 @@ fn only_and_from_select_steps() {
     assert!(out.status.success());
     assert!(!stdout(&out).contains("[1/6]"));
     assert!(stdout(&out).contains("[2/6] redis"));
+}
+
+#[test]
+fn a_deployment_whose_health_check_never_passes_times_out_with_advice() {
+    let fake = Fake::new("stuck");
+    fake.scenario("stuck_pdfq-api", 1);
+    let out = fake.deploy(&["--timeout", "1"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("is still dep-1 DEPLOYING after 1 s"), "{err}");
+    assert!(err.contains("health check has not passed"), "{err}");
+    assert!(err.contains("--from backend"), "{err}");
 }

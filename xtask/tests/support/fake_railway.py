@@ -9,6 +9,8 @@ in $FAKE_RAILWAY_DIR/state.json. Scenarios are files in $FAKE_RAILWAY_DIR:
   fail_up_<service>           the next deployment of <service> FAILED (build error); the file
                               holds how many deployments fail
   healthcheck_<service>       the next deployment of <service> FAILED on its health check
+  stuck_<service>             the next deployment of <service> stays DEPLOYING (its health check
+                              never passes while the caller waits)
 """
 import json
 import os
@@ -156,6 +158,8 @@ if cmd == "up":
     elif scenario("healthcheck_" + name):
         dep["status"] = "FAILED"
         dep["log"] = "Starting Healthcheck\nPath: /api/v1/health\nAttempt #1 failed with service unavailable\nHealthcheck failed!"
+    elif scenario("stuck_" + name):
+        dep["status"] = "DEPLOYING"
     elif name == "pdfq-api":
         # Railway runs the preDeployCommand (pdfctl migrate run) before the deployment goes live.
         s["migrated"] = True
