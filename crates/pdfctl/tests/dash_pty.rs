@@ -100,6 +100,8 @@ fn dash_in_a_pty_shows_the_queue_and_a_job_progress_change() {
     keys.write_all(b"1").unwrap();
     keys.flush().unwrap();
     screen.wait_for(&["waiting       0", "running", "completed 2"]);
+    // The API's traffic, from two reads of /metrics.
+    screen.wait_for(&["p50 ", "p99 ", "in flight"]);
 
     keys.write_all(b"q").unwrap();
     keys.flush().unwrap();

@@ -8,6 +8,8 @@ use pdfq_client::types::{AdminJobQuery, JobList, JobView, Overview};
 use pdfq_domain::{JobId, JobStatus};
 use time::OffsetDateTime;
 
+use super::metrics::Traffic;
+
 /// A key press, already decoded from the terminal's event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
@@ -81,6 +83,8 @@ pub enum Update {
         overview: Box<Overview>,
         jobs: JobList,
         detail: Option<Box<JobView>>,
+        /// API traffic since the previous fetch; `None` on the first, or without `/metrics`.
+        traffic: Option<Traffic>,
         at: OffsetDateTime,
     },
     /// The API could not be read; the last data stays on screen under a banner.
@@ -124,6 +128,7 @@ pub struct App {
     pub overview: Option<Overview>,
     pub jobs: Option<JobList>,
     pub detail: Option<JobView>,
+    pub traffic: Option<Traffic>,
     /// Enter was pressed on this job; its detail shows once fetched.
     pub detail_open: Option<JobId>,
     pub selected: usize,
@@ -150,6 +155,7 @@ impl App {
             overview: None,
             jobs: None,
             detail: None,
+            traffic: None,
             detail_open: None,
             selected: 0,
             filter: String::new(),
@@ -180,8 +186,12 @@ impl App {
                 overview,
                 jobs,
                 detail,
+                traffic,
                 at,
             } => {
+                if traffic.is_some() {
+                    self.traffic = traffic;
+                }
                 self.overview = Some(*overview);
                 self.jobs = Some(jobs);
                 self.detail = detail.map(|d| *d);

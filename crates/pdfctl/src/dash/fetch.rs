@@ -1,7 +1,7 @@
 //! The background fetcher: reads the admin API on a timer and sends what it got over a
 //! channel, so the UI never waits on the network; also carries out confirmed actions.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pdfq_client::Client;
 use time::OffsetDateTime;
@@ -9,6 +9,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::Event;
 use super::app::{Action, FetchSettings, Update};
+use super::metrics::{self, Sample, Traffic};
 
 /// What the UI tells the fetcher.
 #[derive(Debug)]
@@ -28,9 +29,13 @@ pub async fn run(
     mut commands: UnboundedReceiver<Command>,
     events: UnboundedSender<Event>,
 ) {
+    let mut previous: Option<(Sample, Instant)> = None;
     loop {
         if !settings.frozen {
-            let update = fetch(&client, &settings).await;
+            let mut update = fetch(&client, &settings).await;
+            if let Update::Data { traffic, .. } = &mut update {
+                *traffic = sample_traffic(&client, &mut previous).await;
+            }
             if let Update::Lost { error } = &update
                 && error.contains("401")
             {
@@ -79,6 +84,7 @@ async fn fetch(client: &Client, settings: &FetchSettings) -> Update {
             overview: Box::new(overview),
             jobs,
             detail,
+            traffic: None,
             at,
         },
         Ok(Err(e)) => Update::Lost {
@@ -91,6 +97,25 @@ async fn fetch(client: &Client, settings: &FetchSettings) -> Update {
             error: format!("no answer within {}s", CALL_TIMEOUT.as_secs()),
         },
     }
+}
+
+/// Reads `/metrics` and compares it with the previous read. Traffic is an extra: when the
+/// metrics cannot be read the rest of the screen still updates.
+async fn sample_traffic(
+    client: &Client,
+    previous: &mut Option<(Sample, Instant)>,
+) -> Option<Traffic> {
+    let text = tokio::time::timeout(CALL_TIMEOUT, client.metrics())
+        .await
+        .ok()?
+        .ok()?;
+    let sample = metrics::parse(&text);
+    let now = Instant::now();
+    let traffic = previous.as_ref().map(|(before, at)| {
+        metrics::traffic(before, &sample, now.duration_since(*at).as_secs_f64())
+    });
+    *previous = Some((sample, now));
+    traffic
 }
 
 async fn act(client: &Client, action: Action) -> String {

@@ -5,6 +5,7 @@
 pub mod app;
 mod fetch;
 mod keys;
+pub mod metrics;
 pub mod ui;
 
 #[cfg(test)]
@@ -22,6 +23,21 @@ use tokio::sync::mpsc;
 use crate::commands::admin::explain;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Views: Overview (health, queue, per-minute throughput, API traffic, database pools),
+Jobs (live list, progress, ETA; Enter for the detail), Workers (heartbeats, stale ones in red).
+
+Keys:
+  ?             help              q, Ctrl-C     quit
+  Tab, 1 2 3    switch view       j/k, arrows   move;  g/G first/last
+  space         freeze/resume     + / -         slower / faster refresh
+  /             filter jobs by status, owner email, id start or file name
+  Enter         job detail        Esc           close detail / prompt
+  R C D         retry, cancel, delete the selected job (asks y/N)
+  P             pause or resume the queue (asks y/N)
+  X             purge dead letters (asks y/N)
+
+Needs an admin login: `pdfctl login --email ADMIN_EMAIL` first.")]
 pub struct Args {
     /// Seconds between refreshes (+ and - change it while running).
     #[arg(long, default_value_t = 2.0)]
@@ -29,6 +45,9 @@ pub struct Args {
     /// Turn the uppercase actions (retry, cancel, delete, pause, purge) off.
     #[arg(long)]
     read_only: bool,
+    /// Print the overview once as JSON and exit, instead of the interactive screen.
+    #[arg(long)]
+    json: bool,
 }
 
 /// What the drawing loop waits for.
@@ -43,10 +62,14 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
     let client = crate::session::authenticated(api_url).await?;
     // One call before taking the terminal over, so a wrong URL or a non-admin login is a plain
     // error message on a normal screen.
-    client
+    let overview = client
         .admin_overview()
         .await
         .map_err(|e| explain(api_url, "reading the overview", &e))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&overview)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let interval = Duration::try_from_secs_f64(args.interval)
         .map_err(|_| anyhow::anyhow!("--interval must be a positive number of seconds, e.g. 2"))?;
     let mut app = App::new(api_url, interval, args.read_only);

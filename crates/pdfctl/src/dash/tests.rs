@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::app::{App, Key, Update};
+use super::metrics::Traffic;
 use super::ui;
 
 const NOW: OffsetDateTime = datetime!(2026-11-29 03:00:00 UTC);
@@ -218,6 +219,14 @@ fn app_with_data(paused: bool) -> App {
         overview: Box::new(overview(paused)),
         jobs: jobs(),
         detail: None,
+        traffic: Some(Traffic {
+            per_second: 4.2,
+            error_rate: 0.004,
+            p50: Some(0.012),
+            p95: Some(0.085),
+            p99: Some(0.31),
+            in_flight: 2.0,
+        }),
         at: ago(1),
     });
     app
@@ -284,6 +293,7 @@ fn job_detail_over_the_jobs_view() {
         overview: Box::new(overview(false)),
         jobs: jobs(),
         detail: Some(Box::new(detail())),
+        traffic: None,
         at: ago(1),
     });
     insta::assert_snapshot!(screen(&app, 80, 24));

@@ -13,6 +13,7 @@ use ratatui::widgets::{
 use time::OffsetDateTime;
 
 use super::app::{App, Prompt, View};
+use super::metrics::Traffic;
 use crate::commands::format;
 
 /// Draws the whole screen.
@@ -52,7 +53,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, now: OffsetDateTime) {
             Paragraph::new(format!("waiting for {} ...", app.api_url)).block(Block::bordered()),
             body,
         ),
-        (View::Overview, Some(overview)) => draw_overview(frame, body, overview),
+        (View::Overview, Some(overview)) => {
+            draw_overview(frame, body, overview, app.traffic.as_ref());
+        }
         (View::Jobs, Some(_)) => draw_jobs(frame, body, app, now),
         (View::Workers, Some(overview)) => draw_workers(frame, body, app, overview, now),
     }
@@ -144,11 +147,11 @@ fn check_span(status: &str) -> Span<'static> {
     }
 }
 
-fn draw_overview(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
+fn draw_overview(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Option<&Traffic>) {
     let problems = u16::try_from(o.problems.len().min(3)).unwrap_or(3);
     let [top, spark, bottom, problems_area] = Layout::vertical([
         Constraint::Length(8),
-        Constraint::Length(4),
+        Constraint::Length(5),
         Constraint::Min(3),
         Constraint::Length(if problems > 0 { problems + 2 } else { 0 }),
     ])
@@ -256,7 +259,7 @@ fn draw_overview(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
         queue,
     );
 
-    draw_throughput(frame, spark, o);
+    draw_throughput(frame, spark, o, traffic);
     draw_pools(frame, bottom, o);
 
     if problems > 0 {
@@ -275,7 +278,7 @@ fn draw_overview(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
     }
 }
 
-fn draw_throughput(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
+fn draw_throughput(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Option<&Traffic>) {
     let processed: Vec<u64> = o.throughput.iter().map(|m| m.processed).collect();
     let failed: Vec<u64> = o.throughput.iter().map(|m| m.failed).collect();
     let last = |v: &[u64]| v.last().copied().unwrap_or(0);
@@ -288,8 +291,8 @@ fn draw_throughput(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
     ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [p_row, f_row] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(inner);
+    let [p_row, f_row, api_row] = Layout::vertical([Constraint::Length(1); 3]).areas(inner);
+    frame.render_widget(traffic_line(traffic), api_row);
     for (row, label, data, color) in [
         (p_row, "processed", &processed, Color::Green),
         (f_row, "failed", &failed, Color::Red),
@@ -310,6 +313,37 @@ fn draw_throughput(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
             spark_area,
         );
     }
+}
+
+/// The API's request rate, errors and latency percentiles (the design's monitoring points).
+fn traffic_line(traffic: Option<&Traffic>) -> Line<'static> {
+    let Some(t) = traffic else {
+        return Line::from(format!(
+            "{:<16}measuring (needs two reads of /metrics)",
+            "api requests"
+        ))
+        .dim();
+    };
+    let ms = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |s| format!("{:.0}ms", s * 1000.0));
+    let errors = Span::styled(
+        format!("5xx {:.1}%", t.error_rate * 100.0),
+        if t.error_rate > 0.01 {
+            Style::new().red().bold()
+        } else {
+            Style::new()
+        },
+    );
+    Line::from(vec![
+        Span::raw(format!("{:<10}{:>4.1}/s  ", "api", t.per_second)),
+        errors,
+        Span::raw(format!(
+            "  p50 {}  p95 {}  p99 {}  in flight {:.0}",
+            ms(t.p50),
+            ms(t.p95),
+            ms(t.p99),
+            t.in_flight
+        )),
+    ])
 }
 
 fn draw_pools(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
