@@ -107,6 +107,61 @@ fn jobs_queue_and_workers_commands_operate_a_live_deployment() {
 }
 
 #[test]
+fn cancel_retry_and_dead_letters_of_a_broken_pdf() {
+    let up = Deployment::start();
+    // A file that is not a PDF fails for good.
+    let broken = up.dir.path().join("broken.pdf");
+    std::fs::write(&broken, b"%PDF-1.4 this is not really a pdf").unwrap();
+    let out = up
+        .pdfctl()
+        .args(["submit", "--json"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let accepted: serde_json::Value = if out.status.success() {
+        serde_json::from_slice(&out.stdout).unwrap()
+    } else {
+        panic!("{}", text(&out.stderr));
+    };
+    let id = accepted["job_id"].as_str().unwrap().to_owned();
+    let job = wait_terminal(&up, &id);
+    assert_eq!(job["status"], "failed", "{job}");
+    let shown = text(&up.run(&["jobs", "show", &id]).stdout);
+    assert!(shown.contains("error"), "{shown}");
+    let failed = up.json(&["jobs", "list", "--status", "failed", "--json"]);
+    assert_eq!(failed["total"], 1, "{failed}");
+
+    let dead = up.json(&["queue", "dead", "--json"]);
+    let dead_text = dead.to_string();
+    let stats = up.json(&["queue", "stats", "--json"]);
+    assert_eq!(
+        stats["queue"]["dead"].as_u64().unwrap(),
+        u64::try_from(dead.as_array().unwrap().len()).unwrap(),
+        "{stats} {dead_text}"
+    );
+
+    // Retry puts it back in the queue (it fails again, the file has not changed).
+    let retried = up.json(&["jobs", "retry", &id[..8], "--json"]);
+    assert_ne!(retried["status"], "failed", "{retried}");
+    assert_eq!(wait_terminal(&up, &id)["status"], "failed");
+
+    // Cancel a job that waits in a paused queue.
+    assert!(up.run(&["queue", "pause", "--yes"]).status.success());
+    let waiting = up.submit("waiting.pdf");
+    let cancelled = up.json(&["jobs", "cancel", &waiting, "--yes", "--json"]);
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    // Purge removes exactly what the queue counted as dead.
+    let before = up.json(&["queue", "stats", "--json"]);
+    let purged = up.json(&["queue", "purge-dead", "--yes", "--json"]);
+    assert_eq!(
+        purged["purged"], before["queue"]["dead"],
+        "{purged} {before}"
+    );
+    let after = up.json(&["queue", "stats", "--json"]);
+    assert_eq!(after["queue"]["dead"], 0, "{after}");
+}
+
+#[test]
 fn an_unreachable_api_says_what_to_do() {
     let mut up = Deployment::start();
     up.stop();
