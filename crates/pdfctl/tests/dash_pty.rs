@@ -40,12 +40,15 @@ impl Screen {
     }
 }
 
-#[test]
-fn dash_in_a_pty_shows_the_queue_and_a_job_progress_change() {
-    let up = Deployment::start();
-    // Paused, so submitted jobs wait where the dashboard can count them.
-    assert!(up.run(&["queue", "pause", "--yes"]).status.success());
-
+/// Runs `pdfctl dash ARGS` in a 100x30 pseudo-terminal; the screen is read back through vt100.
+fn spawn_dash(
+    up: &Deployment,
+    args: &[&str],
+) -> (
+    Box<dyn portable_pty::Child + Send + Sync>,
+    Box<dyn std::io::Write + Send>,
+    Screen,
+) {
     let pair = native_pty_system()
         .openpty(PtySize {
             rows: 30,
@@ -55,10 +58,13 @@ fn dash_in_a_pty_shows_the_queue_and_a_job_progress_change() {
         })
         .unwrap();
     let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_pdfctl"));
-    command.args(["--api-url", &up.url, "dash", "--interval", "0.5"]);
+    command.args(["--api-url", &up.url, "dash"]);
+    command.args(args);
     command.env("PDFQ_CONFIG_DIR", up.config());
     command.env("TERM", "xterm-256color");
-    let mut child = pair.slave.spawn_command(command).unwrap();
+    // A backtrace would scroll the panic message off the screen the test reads.
+    command.env("RUST_BACKTRACE", "0");
+    let child = pair.slave.spawn_command(command).unwrap();
     drop(pair.slave);
     let parser = Arc::new(Mutex::new(vt100::Parser::new(30, 100, 0)));
     let mut reader = pair.master.try_clone_reader().unwrap();
@@ -72,8 +78,49 @@ fn dash_in_a_pty_shows_the_queue_and_a_job_progress_change() {
             feed.lock().unwrap().process(&buf[..n]);
         }
     });
-    let mut keys = pair.master.take_writer().unwrap();
-    let screen = Screen(parser);
+    let keys = pair.master.take_writer().unwrap();
+    // The reader and writer hold their own handles on the master: the terminal stays open.
+    drop(pair.master);
+    (child, keys, Screen(parser))
+}
+
+#[test]
+fn a_panic_restores_the_terminal() {
+    let up = Deployment::start();
+    let (mut child, _keys, screen) = spawn_dash(&up, &["--panic-after-draw"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dash did not exit:\n{}",
+            screen.contents()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    // Give the reader a moment to take in the last bytes.
+    std::thread::sleep(Duration::from_millis(300));
+    let parser = screen.0.lock().unwrap();
+    let term = parser.screen();
+    assert!(!term.alternate_screen(), "still on the alternate screen");
+    assert!(!term.hide_cursor(), "the cursor is still hidden");
+    assert!(
+        term.contents().contains("deliberate panic"),
+        "{}",
+        term.contents()
+    );
+}
+
+#[test]
+fn dash_in_a_pty_shows_the_queue_and_a_job_progress_change() {
+    let up = Deployment::start();
+    // Paused, so submitted jobs wait where the dashboard can count them.
+    assert!(up.run(&["queue", "pause", "--yes"]).status.success());
+
+    let (mut child, mut keys, screen) = spawn_dash(&up, &["--interval", "0.5"]);
 
     screen.wait_for(&["Health", "waiting       0", "PAUSED"]);
     let first = up.submit("first.pdf");

@@ -48,6 +48,9 @@ pub struct Args {
     /// Print the overview once as JSON and exit, instead of the interactive screen.
     #[arg(long)]
     json: bool,
+    /// Panic right after the first screen is drawn: lets a test check the terminal is restored.
+    #[arg(long, hide = true)]
+    panic_after_draw: bool,
 }
 
 /// What the drawing loop waits for.
@@ -93,6 +96,10 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
         loop {
             let now = time::OffsetDateTime::now_utc();
             terminal.draw(|frame| ui::draw(frame, &app, now))?;
+            assert!(
+                !args.panic_after_draw,
+                "deliberate panic (--panic-after-draw)"
+            );
             let Some(event) = events.recv().await else {
                 return Ok(());
             };
