@@ -233,6 +233,27 @@ async fn a_stale_worker_heartbeat_is_flagged() {
     let saw = workers["saw"].as_str().unwrap();
     assert!(saw.contains("stale") && saw.contains(id.as_str()), "{saw}");
     assert!(saw.contains("2m"), "{saw}");
+
+    // A fresh dead letter: counted, and flagged as still growing.
+    broker
+        .dead_letter(
+            pdfq_domain::JobId::new(),
+            pdfq_domain::Attempt::new(4),
+            "extraction_failed",
+            "the PDF could not be parsed",
+        )
+        .await
+        .unwrap();
+    let (_, report) = doctor(&env, &["--no-api"]);
+    let dead = finding(&report, "queue.dead-letters");
+    assert_eq!(dead["level"], "warn", "{dead}");
+    assert!(
+        dead["saw"]
+            .as_str()
+            .unwrap()
+            .contains("1 of them in the last hour"),
+        "{dead}"
+    );
 }
 
 #[test]

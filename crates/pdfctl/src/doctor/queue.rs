@@ -105,9 +105,19 @@ async fn stats(s: &mut Section, broker: &RedisBroker) {
         );
     }
     if stats.dead > 0 {
+        // "Growing": how many of the newest arrived in the last hour, from their timestamps.
+        let hour_ago = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+        let recent = broker.dead_letters(100).await.map_or(0, |letters| {
+            letters.iter().filter(|d| d.at > hour_ago).count()
+        });
+        let growing = if recent > 0 {
+            format!(", {recent} of them in the last hour: still growing")
+        } else {
+            ", none in the last hour".to_owned()
+        };
         s.warn(
             "dead-letters",
-            format!("{} jobs will not be retried automatically", stats.dead),
+            format!("{} jobs will not be retried automatically{growing}", stats.dead),
             "read them with `pdfctl queue dead`, retry with `pdfctl jobs retry ID`, then `pdfctl queue purge-dead`",
         );
     } else {
