@@ -177,6 +177,48 @@ async fn an_unapplied_migration_fails_until_migrate_run() {
 }
 
 #[tokio::test]
+async fn a_running_job_without_a_heartbeat_is_reported_stuck() {
+    let db = TestDatabase::empty().await;
+    let store = pdfq_store::Store::connect(&db.url).await.unwrap();
+    store.migrate().await.unwrap();
+    let user = store
+        .create_user(
+            "owner@example.com",
+            "not-a-real-hash",
+            pdfq_store::Role::User,
+        )
+        .await
+        .unwrap();
+    let id = pdfq_domain::JobId::new();
+    store
+        .create_job(&pdfq_store::NewJob {
+            id,
+            owner: user.id,
+            file_name: "stuck.pdf".to_owned(),
+            file_size: 3,
+            sha256: [0; 32],
+            bytes: b"pdf".to_vec(),
+        })
+        .await
+        .unwrap();
+    let worker = pdfq_domain::WorkerId::generate("worker-9", 99);
+    store.claim_job(id, &worker).await.unwrap().unwrap();
+    // The worker died ten minutes ago.
+    sqlx::query("update jobs set heartbeat_at = now() - interval '10 minutes' where id = $1")
+        .bind(id.as_uuid())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let (_, report) = doctor(&[("DATABASE_URL", &db.url)], &["--no-api"]);
+    let stuck = finding(&report, "queue.stuck");
+    assert_eq!(stuck["level"], "warn", "{stuck}");
+    let saw = stuck["saw"].as_str().unwrap();
+    assert!(saw.contains(&id.to_string()), "{saw}");
+    store.close().await;
+}
+
+#[tokio::test]
 async fn a_stale_worker_heartbeat_is_flagged() {
     use pdfq_queue::{Heartbeat, InstanceKind, QueueOptions, RedisBroker};
 
