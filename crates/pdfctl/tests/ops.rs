@@ -162,6 +162,21 @@ fn cancel_retry_and_dead_letters_of_a_broken_pdf() {
 }
 
 #[test]
+fn dash_without_a_terminal_points_to_json_which_prints_the_overview() {
+    let up = Deployment::start();
+    let out = up.run(&["dash"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("pdfctl dash --json"),
+        "{}",
+        text(&out.stderr)
+    );
+    let overview = up.json(&["dash", "--json"]);
+    assert_eq!(overview["broker"], "memory", "{overview}");
+    assert_eq!(overview["health"]["status"], "healthy", "{overview}");
+}
+
+#[test]
 fn an_unreachable_api_says_what_to_do() {
     let mut up = Deployment::start();
     up.stop();

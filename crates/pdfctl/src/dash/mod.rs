@@ -11,6 +11,7 @@ pub mod ui;
 #[cfg(test)]
 mod tests;
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,6 +74,11 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&overview)?);
         return Ok(ExitCode::SUCCESS);
     }
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "pdfctl dash needs a terminal; for a one-off snapshot in a script use `pdfctl dash --json`"
+        );
+    }
     let interval = Duration::try_from_secs_f64(args.interval)
         .map_err(|_| anyhow::anyhow!("--interval must be a positive number of seconds, e.g. 2"))?;
     let mut app = App::new(api_url, interval, args.read_only);
@@ -89,9 +95,19 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
     let stop = Arc::new(AtomicBool::new(false));
     let input = spawn_input(events_tx, Arc::clone(&stop));
 
-    // ratatui::init installs a panic hook that restores the terminal before the panic message
+    // try_init installs a panic hook that restores the terminal before the panic message
     // prints, so a bug never leaves the operator's shell in raw mode.
-    let mut terminal = ratatui::init();
+    let mut terminal = match ratatui::try_init() {
+        Ok(terminal) => terminal,
+        Err(e) => {
+            ratatui::restore();
+            fetcher.abort();
+            stop.store(true, Ordering::Relaxed);
+            anyhow::bail!(
+                "cannot take over the terminal ({e}); try another terminal, or `pdfctl dash --json`"
+            );
+        }
+    };
     let result = async {
         loop {
             let now = time::OffsetDateTime::now_utc();
