@@ -497,19 +497,20 @@ fn draw_jobs(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) 
 
 fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now: OffsetDateTime) {
     let wide = area.width >= 120;
-    let mut header = vec!["ID", "KIND", "BEAT", "BUSY", "JOBS", "FETCHED", "POOL"];
+    let mut header = vec![
+        "ID", "KIND", "BEAT", "BUSY", "JOBS", "FETCHED", "POOL", "VERSION",
+    ];
     let mut widths = vec![
         Constraint::Fill(2),
         Constraint::Length(6),
         Constraint::Length(8),
         Constraint::Length(5),
         Constraint::Fill(1),
-        Constraint::Length(8),
         Constraint::Length(7),
+        Constraint::Length(5),
+        Constraint::Length(8),
     ];
     if wide {
-        header.push("VERSION");
-        widths.push(Constraint::Length(10));
         header.push("HOST");
         widths.push(Constraint::Fill(1));
     }
@@ -525,13 +526,7 @@ fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now:
             Cell::from(i.kind.clone()),
             beat,
             Cell::from(format!("{}/{}", i.busy, i.concurrency)),
-            Cell::from(
-                i.current_jobs
-                    .iter()
-                    .map(|j| j.to_string().chars().take(8).collect::<String>())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
+            Cell::from(current_jobs(&i.current_jobs, wide)),
             Cell::from(i.last_fetch_at.map_or_else(
                 || "-".to_owned(),
                 |at| format::duration(format::secs_between(at, now)),
@@ -540,9 +535,9 @@ fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now:
                 i.pool
                     .map_or_else(|| "-".to_owned(), |p| format!("{}/{}", p.in_use, p.max)),
             ),
+            Cell::from(i.version.clone()),
         ];
         if wide {
-            cells.push(Cell::from(i.version.clone()));
             cells.push(Cell::from(format!("{} pid {}", i.host, i.pid)));
         }
         let row = Row::new(cells);
@@ -569,6 +564,18 @@ fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now:
         .block(Block::bordered().title(title));
     let mut state = TableState::default().with_selected(Some(app.selected));
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// Short ids of the jobs an instance runs; on a narrow screen the first and how many more.
+fn current_jobs(jobs: &[pdfq_domain::JobId], wide: bool) -> String {
+    let short = |j: &pdfq_domain::JobId| j.to_string().chars().take(8).collect::<String>();
+    match jobs {
+        [] => String::new(),
+        [first, rest @ ..] if !wide && !rest.is_empty() => {
+            format!("{}+{}", short(first), rest.len())
+        }
+        _ => jobs.iter().map(short).collect::<Vec<_>>().join(" "),
+    }
 }
 
 /// `area` shrunk to a centred box of at most `width` x `height`.
