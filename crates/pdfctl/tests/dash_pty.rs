@@ -85,6 +85,32 @@ fn spawn_dash(
 }
 
 #[test]
+fn a_lost_api_shows_as_a_banner_not_a_crash() {
+    let mut up = Deployment::start();
+    let (mut child, mut keys, screen) = spawn_dash(&up, &["--interval", "0.5"]);
+    screen.wait_for(&["Health", "healthy"]);
+    up.stop();
+    let lost = screen.wait_for(&["connection lost", "showing data from"]);
+    // The last data stays on screen under the banner.
+    assert!(lost.contains("Health"), "{lost}");
+    keys.write_all(b"q").unwrap();
+    keys.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dash did not quit:\n{}",
+            screen.contents()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn a_panic_restores_the_terminal() {
     let up = Deployment::start();
     let (mut child, _keys, screen) = spawn_dash(&up, &["--panic-after-draw"]);

@@ -7,6 +7,13 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Each process may open pool_size + max_overflow connections; the plan sets pool_size (Starter 5,
+Hobby 10, Pro 20). The verdict is fail when every process together may open more than
+--db-max-connections, warn above 80% (a rolling deploy runs old and new replicas at once) or
+when a worker's pool is below concurrency x 2. Exit status 1 on fail.
+
+Example: pdfctl plan --api-replicas 2 --workers 3 --concurrency 2 --plan hobby --db-max-connections 60")]
 pub struct Args {
     /// API replicas.
     #[arg(long, default_value_t = 1)]

@@ -13,6 +13,25 @@ use std::process::ExitCode;
 use report::{Level, Report};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Checks, in order:
+  env       DATABASE_URL and REDIS_URL present and well-formed; JWT_SECRET at least 32 bytes
+            and not a placeholder (read from the environment only, never from a flag)
+  database  reachable and latency; TLS in use for a non-local host; server version;
+            max_connections against (API replicas + workers) x (DB_POOL_SIZE + DB_MAX_OVERFLOW)
+            + 2; migrations applied and the schema verified; Supabase: transaction pooler on
+            6543, IPv6-only db.<ref>.supabase.co
+  redis     reachable and latency; TLS; maxmemory-policy noeviction; persistence; memory
+  queue     live worker heartbeats; running jobs with a stale heartbeat; dead letters and
+            whether they still grow; age of the oldest waiting job; paused
+  api       GET /api/v1/health from here (--no-api skips it)
+
+Each line: ok, warn, FAIL or skip, what was seen, and the fix. Exit status 1 on any FAIL.
+Passwords and JWT_SECRET are never printed.
+
+Example, against a Railway deployment from a laptop:
+  DATABASE_URL=... REDIS_URL=... JWT_SECRET=... pdfctl --api-url https://pdfq.up.railway.app \\
+    doctor --api-replicas 2 --workers 3")]
 pub struct Args {
     /// The database to check (PostgreSQL URL, or sqlite:PATH).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
