@@ -83,6 +83,9 @@ pub enum Update {
         overview: Box<Overview>,
         jobs: JobList,
         detail: Option<Box<JobView>>,
+        /// The job whose detail was asked for: a fetch that started before Enter was pressed
+        /// answers for no job, which must not read as "the job is gone".
+        detail_of: Option<JobId>,
         /// API traffic since the previous fetch; `None` on the first, or without `/metrics`.
         traffic: Option<Traffic>,
         at: OffsetDateTime,
@@ -186,6 +189,7 @@ impl App {
                 overview,
                 jobs,
                 detail,
+                detail_of,
                 traffic,
                 at,
             } => {
@@ -194,7 +198,18 @@ impl App {
                 }
                 self.overview = Some(*overview);
                 self.jobs = Some(jobs);
-                self.detail = detail.map(|d| *d);
+                if detail_of == self.detail_open {
+                    self.detail = detail.map(|d| *d);
+                }
+                if let (Some(id), None, true) = (
+                    self.detail_open,
+                    &self.detail,
+                    detail_of == self.detail_open,
+                ) {
+                    // The job went away (deleted) while its detail was open.
+                    self.detail_open = None;
+                    self.status = Some(format!("job {} is gone", short(id)));
+                }
                 self.last_ok = Some(at);
                 self.lost = None;
                 self.clamp_selection();

@@ -65,18 +65,20 @@ pub async fn run(
 }
 
 async fn fetch(client: &Client, settings: &FetchSettings) -> Update {
+    // The detail is an extra: a job deleted while its detail is open must not look like a
+    // lost connection, so its failure only empties the detail.
     let detail = async {
         match settings.detail {
-            Some(id) => client.admin_job(id).await.map(|j| Some(Box::new(j))),
-            None => Ok(None),
+            Some(id) => client.admin_job(id).await.ok().map(Box::new),
+            None => None,
         }
     };
     let all = async {
-        tokio::try_join!(
-            client.admin_overview(),
-            client.admin_jobs(&settings.query),
+        let (main, detail) = tokio::join!(
+            async { tokio::try_join!(client.admin_overview(), client.admin_jobs(&settings.query)) },
             detail
-        )
+        );
+        main.map(|(overview, jobs)| (overview, jobs, detail))
     };
     let at = OffsetDateTime::now_utc();
     match tokio::time::timeout(CALL_TIMEOUT, all).await {
@@ -84,6 +86,7 @@ async fn fetch(client: &Client, settings: &FetchSettings) -> Update {
             overview: Box::new(overview),
             jobs,
             detail,
+            detail_of: settings.detail,
             traffic: None,
             at,
         },

@@ -219,6 +219,7 @@ fn app_with_data(paused: bool) -> App {
         overview: Box::new(overview(paused)),
         jobs: jobs(),
         detail: None,
+        detail_of: None,
         traffic: Some(Traffic {
             per_second: 4.2,
             error_rate: 0.004,
@@ -293,6 +294,7 @@ fn job_detail_over_the_jobs_view() {
         overview: Box::new(overview(false)),
         jobs: jobs(),
         detail: Some(Box::new(detail())),
+        detail_of: Some(id(1)),
         traffic: None,
         at: ago(1),
     });
@@ -335,4 +337,26 @@ fn filter_prompt_then_confirmation() {
 fn waiting_for_first_data() {
     let app = App::new("http://127.0.0.1:8000", Duration::from_secs(2), true);
     insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+#[test]
+fn a_fetch_from_before_enter_keeps_the_detail_and_a_deleted_job_closes_it() {
+    let data = |detail_of, detail: Option<JobView>| Update::Data {
+        overview: Box::new(overview(false)),
+        jobs: jobs(),
+        detail: detail.map(Box::new),
+        detail_of,
+        traffic: None,
+        at: NOW,
+    };
+    let mut app = app_with_data(false);
+    app.on_key(Key::Tab);
+    app.on_key(Key::Enter);
+    app.update(data(None, None));
+    assert_eq!(app.detail_open, Some(id(1)));
+    app.update(data(Some(id(1)), Some(detail())));
+    assert!(app.detail.is_some());
+    app.update(data(Some(id(1)), None));
+    assert_eq!(app.detail_open, None);
+    assert_eq!(app.status.as_deref(), Some("job 00000001 is gone"));
 }
