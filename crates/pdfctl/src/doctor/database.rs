@@ -158,6 +158,12 @@ fn diagnose_connect_error(message: &str, host: &str, user: &str) -> (String, Str
             "put the right password in DATABASE_URL (Supabase: Project settings > Database > Reset password), percent-encoding special characters".to_owned(),
         );
     }
+    if lower.contains("tenant or user not found") {
+        return (
+            format!("{host}: {message}"),
+            "Supabase's pooler needs the user as postgres.<project-ref> (not just postgres): copy the Session pooler string from Project settings > Database".to_owned(),
+        );
+    }
     if lower.contains("does not exist") && lower.contains("database") {
         return (
             format!("{host}: {message}"),
@@ -350,6 +356,13 @@ mod tests {
         );
         assert!(saw.contains("IPv6"), "{saw}");
         assert!(fix.contains("pooler.supabase.com:5432"), "{fix}");
+
+        let (_, fix) = diagnose_connect_error(
+            "error returned from database: FATAL: Tenant or user not found",
+            "aws-0-eu-west-1.pooler.supabase.com",
+            "postgres",
+        );
+        assert!(fix.contains("postgres.<project-ref>"), "{fix}");
 
         let mut s = Section::new("database");
         supabase_pooler(&mut s, "aws-0-eu-west-1.pooler.supabase.com", 6543);
