@@ -37,7 +37,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     // Started after the build-only checks so a formatting slip fails fast; stopped on drop.
     let services = TestServices::ensure(args.fresh_services)
         .context("preparing PostgreSQL and Redis for the tests")?;
-    let mut test = cargo(&["test", "--workspace", "--locked"]);
+    // --no-fail-fast: one failing crate must not hide the others' failures.
+    let mut test = cargo(&["test", "--workspace", "--locked", "--no-fail-fast"]);
     test.env("TEST_DATABASE_URL", &services.database_url)
         .env("TEST_REDIS_URL", &services.redis_url);
     step("tests", test)?;

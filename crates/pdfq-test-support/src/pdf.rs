@@ -84,7 +84,9 @@ mod tests {
         assert!(text.starts_with("%PDF-1.4"));
         assert!(text.contains("/Count 2"));
         assert!(text.contains(r"(Hello \(world\).) Tj"));
-        let xref_at: usize = text
+        // Offsets are in bytes: the binary comment line is not UTF-8, so index the bytes.
+        let tail = String::from_utf8_lossy(&pdf[pdf.len() - 40..]).into_owned();
+        let xref_at: usize = tail
             .rsplit("startxref\n")
             .next()
             .unwrap()
@@ -93,10 +95,16 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        assert!(text[xref_at..].starts_with("xref"));
-        let first_offset: usize = text[xref_at..].lines().nth(3).unwrap()[..10]
-            .parse()
-            .unwrap();
-        assert!(text[first_offset..].starts_with("1 0 obj"));
+        assert!(pdf[xref_at..].starts_with(b"xref"));
+        let xref = String::from_utf8_lossy(&pdf[xref_at..]).into_owned();
+        for (n, line) in xref.lines().skip(3).take(7).enumerate() {
+            let offset: usize = line[..10].parse().unwrap();
+            let expected = format!("{} 0 obj", n + 1);
+            assert!(
+                pdf[offset..].starts_with(expected.as_bytes()),
+                "object {}",
+                n + 1
+            );
+        }
     }
 }
