@@ -76,6 +76,19 @@ impl<'a> Local<'a> {
         if let (Some(db), Some(redis)) = (&self.server_url, &self.redis_url) {
             return Ok((db.clone(), redis.clone()));
         }
+        // TestServices would start (even install) throwaway servers when none listens; they
+        // would stop when this command ends, taking the deployment with them. Refuse first.
+        let listens = |port: u16| {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
+        };
+        let configured = |var: &str, port: u16| std::env::var_os(var).is_some() || listens(port);
+        if !configured("TEST_DATABASE_URL", 5432) || !configured("TEST_REDIS_URL", 6379) {
+            bail!(
+                "no PostgreSQL (5432) or Redis (6379) is running here: start them (apt-get install \
+                 postgresql redis-server), or set DATABASE_URL and REDIS_URL"
+            );
+        }
         let services = TestServices::ensure(false)?;
         let db = self
             .server_url

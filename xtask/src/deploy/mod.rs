@@ -161,8 +161,24 @@ trait Target6 {
     fn act(&mut self, step: Step, state: &mut State) -> anyhow::Result<()>;
 }
 
-/// The repository root: xtask lives in ROOT/xtask.
+/// The repository root: xtask lives in ROOT/xtask. Read at run time (cargo sets
+/// CARGO_MANIFEST_DIR for `cargo xtask` and for tests), then from the working directory up: the
+/// compile-time path is the last resort, since the target directory is shared and the binary
+/// may have been built from another checkout.
 pub fn repo_root() -> PathBuf {
+    let is_root =
+        |dir: &Path| dir.join("xtask/Cargo.toml").is_file() && dir.join("Cargo.toml").is_file();
+    if let Some(manifest) = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from)
+        && let Some(root) = manifest.parent()
+        && is_root(root)
+    {
+        return root.to_path_buf();
+    }
+    if let Ok(cwd) = std::env::current_dir()
+        && let Some(root) = cwd.ancestors().find(|d| is_root(d))
+    {
+        return root.to_path_buf();
+    }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
