@@ -15,29 +15,14 @@ struct Deployment {
     state_dir: PathBuf,
     database_url: String,
     redis_url: String,
-    /// --profile and --no-build: binaries already built are used, else debug ones are built
-    /// (their dependencies are the tests' own, so that build is the quick one).
+    /// The deploy builds the dev binaries itself (`--profile dev`): the test runs the code as
+    /// it is now, and the dev profile's dependencies are the ones the tests built already.
     build: Vec<String>,
 }
 
 impl Deployment {
     fn new() -> Self {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        let built = |dir: &str| {
-            ["pdfq-api", "pdfq-worker", "pdfctl"]
-                .iter()
-                .all(|b| root.join("target").join(dir).join(b).exists())
-        };
-        let build = if built("release") {
-            vec!["--profile", "release", "--no-build"]
-        } else if built("debug") {
-            vec!["--profile", "dev", "--no-build"]
-        } else {
-            vec!["--profile", "dev"]
-        };
+        let build = vec!["--profile", "dev"];
         let instance = format!("t{}", std::process::id());
         Self {
             state_dir: std::env::temp_dir().join(format!("pdfq-deploy-local-{instance}")),
