@@ -463,3 +463,28 @@ fn a_deployment_whose_health_check_never_passes_times_out_with_advice() {
     assert!(err.contains("health check has not passed"), "{err}");
     assert!(err.contains("--from backend"), "{err}");
 }
+
+#[test]
+fn without_yes_a_non_interactive_run_asks_and_changes_nothing() {
+    let fake = Fake::new("noyes");
+    let path = format!(
+        "{}:{}",
+        fake.bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["deploy", "--state-dir"])
+        .arg(fake.dir.join("state"))
+        .env("PATH", path)
+        .env("FAKE_RAILWAY_DIR", &fake.dir)
+        .env("RUST_BACKTRACE", "0")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("pass --yes"), "{}", stderr(&out));
+    assert!(
+        fake.take().is_empty(),
+        "the CLI was run without confirmation"
+    );
+}
