@@ -3,6 +3,7 @@
 mod bench;
 mod ci;
 mod deploy;
+mod paths;
 mod services;
 
 use clap::{Parser, Subcommand};

@@ -123,7 +123,8 @@ fn start_pdfctl_up(no_build: bool) -> anyhow::Result<(Server, String)> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let dir = TempDir(PathBuf::from(format!("target/bench-api-{port}")));
     let _ = std::fs::remove_dir_all(&dir.0);
-    let child = Command::new("target/release/pdfctl")
+    let pdfctl = crate::paths::target_dir(&std::env::current_dir()?).join("release/pdfctl");
+    let child = Command::new(&pdfctl)
         .args(["up", "--port", &port.to_string(), "--bind", "127.0.0.1"])
         .arg("--data-dir")
         .arg(&dir.0)
@@ -135,7 +136,7 @@ fn start_pdfctl_up(no_build: bool) -> anyhow::Result<(Server, String)> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .context("starting target/release/pdfctl up")?;
+        .with_context(|| format!("starting {} up", pdfctl.display()))?;
     let server = Server { child, _dir: dir };
     let host = format!("127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -95,8 +95,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             bail!("cargo build --release -p pdfq-extract failed");
         }
     }
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target = crate::paths::target_dir(&root);
     let pdfq = target.join("release").join("pdfq-extract");
     if !pdfq.is_file() {
         bail!(

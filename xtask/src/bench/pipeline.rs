@@ -34,9 +34,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let services = TestServices::ensure(false)?;
     let root = std::env::current_dir()?;
-    let status = Command::new(root.join("target/release/examples/bench_pipeline"))
+    let target = crate::paths::target_dir(&root);
+    let status = Command::new(target.join("release/examples/bench_pipeline"))
         .args(["--jobs", &args.jobs.to_string(), "--worker-bin"])
-        .arg(root.join("target/release/pdfq-worker"))
+        .arg(target.join("release/pdfq-worker"))
         .env("TEST_DATABASE_URL", &services.database_url)
         .env("TEST_REDIS_URL", &services.redis_url)
         .status()

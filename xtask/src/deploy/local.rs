@@ -66,7 +66,7 @@ impl<'a> Local<'a> {
         } else {
             "debug"
         };
-        self.root.join("target").join(dir).join(name)
+        crate::paths::target_dir(&self.root).join(dir).join(name)
     }
 
     /// The servers to deploy against: DATABASE_URL / REDIS_URL, else the test servers. A

@@ -331,9 +331,8 @@ impl<'a> Railway<'a> {
         if out.ran && !out.ok {
             bail!("building pdfctl failed:\n{}", out.stderr);
         }
-        Ok(self
-            .root
-            .join("target/release/pdfctl")
+        Ok(crate::paths::target_dir(&self.root)
+            .join("release/pdfctl")
             .display()
             .to_string())
     }
