@@ -24,7 +24,9 @@ pub struct WorkerSettings {
     pub max_chunks: usize,
     /// How often the sweeper runs.
     pub sweep_every: Duration,
-    /// A pending job older than this with no queue entry is enqueued again by the sweeper.
+    /// A pending job older than this with no queue entry is enqueued again by the sweeper. The
+    /// API enqueues within milliseconds of its commit, so 10 s means the entry was lost (the API
+    /// died in between, or Redis lost its data); a duplicate would be dropped by the claim anyway.
     pub lost_pending_after: Duration,
     /// How long a fetch waits for work.
     pub fetch_block: Duration,
@@ -64,7 +66,7 @@ impl WorkerSettings {
             drain_timeout: Duration::from_secs(25),
             max_chunks: pdfq_extract::DEFAULT_MAX_CHUNKS,
             sweep_every: Duration::from_secs(15),
-            lost_pending_after: Duration::from_secs(60),
+            lost_pending_after: Duration::from_secs(10),
             fetch_block: Duration::from_secs(2),
             reconnect_delay: Duration::from_millis(500),
             retry_delay: None,

@@ -6,22 +6,14 @@
     reason = "in tests an unwrap failing is the test failing"
 )]
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use pdfq_domain::{Attempt, JobId, JobStatus};
-use pdfq_store::{NewJob, Role, Store};
-use pdfq_test_support::pdf::text_pdf;
+use std::time::Duration;
+
+use pdfq_store::{Role, Store};
 use pdfq_test_support::{PostgresServer, TestRedis};
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{WorkerProcess, assert_all_complete_once, submit_six_jobs, wait_until_running};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_job_completes_when_postgres_restarts_mid_run() {
@@ -42,80 +34,16 @@ async fn every_job_completes_when_postgres_restarts_mid_run() {
         .await
         .unwrap()
         .id;
-    let mut jobs = Vec::new();
-    for n in 0..6 {
-        let pages: Vec<String> = (1..=300 + n * 40)
-            .map(|i| format!("Job {n} page {i} says hello."))
-            .collect();
-        let refs: Vec<&str> = pages.iter().map(String::as_str).collect();
-        let bytes = text_pdf(&refs);
-        let id = JobId::new();
-        store
-            .create_job(&NewJob {
-                id,
-                owner,
-                file_name: format!("{n}.pdf"),
-                file_size: bytes.len() as u64,
-                sha256: [0; 32],
-                bytes,
-            })
-            .await
-            .unwrap();
-        broker.enqueue(id, Attempt::new(1)).await.unwrap();
-        jobs.push((id, pages.len() as u32));
-    }
+    let jobs = submit_six_jobs(&store, &broker, owner).await;
 
-    let _worker = Killed(
-        Command::new(env!("CARGO_BIN_EXE_pdfq-worker"))
-            .env("DATABASE_URL", postgres.url())
-            .env("REDIS_URL", &redis.url)
-            .env("REDIS_KEY_PREFIX", &redis.prefix)
-            .env("QUEUE_LEASE", "2s")
-            .env("QUEUE_LEASE_RENEW_EVERY", "500ms")
-            .env("WORKER_SWEEP_EVERY", "1s")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _worker = WorkerProcess::start(
+        &postgres.url(),
+        &redis.url,
+        &[("REDIS_KEY_PREFIX", &redis.prefix)],
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let counts = store.count_by_status().await.unwrap();
-        if counts.processing + counts.completed > 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no job started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let before = store.count_by_status().await.unwrap();
-    assert!(
-        before.completed < 6,
-        "the fault must come mid-run, not after it: {before:?}"
-    );
+    wait_until_running(&store, jobs.len()).await;
     postgres.restart();
 
-    let deadline = Instant::now() + Duration::from_secs(170);
-    for (job, pages) in jobs {
-        loop {
-            // Our own pool recovers too: errors right after the restart are retried here.
-            if let Ok(Some(current)) = store.get_job(job).await {
-                if current.status == JobStatus::Completed {
-                    assert_eq!(current.page_count, Some(pages));
-                    let events = store.job_events(job).await.unwrap();
-                    let completions = events
-                        .iter()
-                        .filter(|e| e.status == JobStatus::Completed)
-                        .count();
-                    assert_eq!(completions, 1, "{job} completed more than once");
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "job {job} never completed: {current:#?}"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    // Our own pool recovers too: reads right after the restart are retried until they work.
+    assert_all_complete_once(&store, &jobs, Duration::from_secs(170)).await;
 }
