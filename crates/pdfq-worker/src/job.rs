@@ -7,7 +7,7 @@ use std::time::Duration;
 use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, WorkerId};
 use pdfq_extract::{Chunk, ExtractError, PageText};
 use pdfq_queue::{Broker, Delivery};
-use pdfq_store::{ChunkResult, Claimed, Sentence, Store, StoreError};
+use pdfq_store::{ChunkResult, Claimed, Commit, Sentence, Store, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
@@ -291,10 +291,7 @@ async fn commit_chunk(
             last_page: chunk.last_page,
             sentences,
         };
-        ctx.store
-            .save_chunk(job, attempt, &result)
-            .await?
-            .or_stale(job, attempt)?;
+        settle(ctx.store.save_chunk(job, attempt, &result).await?)?;
     }
     let done = u64::from(chunk.index) + 1;
     let total = u64::from(chunk.count);
@@ -311,11 +308,24 @@ async fn progress(
     percent: Progress,
     step: &CurrentStep,
 ) -> Result<(), Interrupted> {
-    ctx.store
-        .report_progress(job, attempt, percent, step)
-        .await?
-        .or_stale(job, attempt)?;
-    Ok(())
+    settle(
+        ctx.store
+            .report_progress(job, attempt, percent, step)
+            .await?,
+    )
+}
+
+/// A write that matched nothing: cancelled (the owner's cancel landed between two of our
+/// writes, before its signal reached us) or taken by another worker.
+fn settle(commit: Commit) -> Result<(), Interrupted> {
+    match commit {
+        Commit::Stale {
+            status: Some(JobStatus::Cancelled),
+            ..
+        } => Err(Interrupted::Stopped(StopReason::Cancelled)),
+        Commit::Stale { .. } => Err(Interrupted::Stale),
+        Commit::Applied | Commit::AlreadyApplied => Ok(()),
+    }
 }
 
 /// Commits the end of an attempt and settles its queue entry.
@@ -328,6 +338,14 @@ async fn finish(
     let job = delivery.job_id;
     match result {
         Ok((pages, chunks)) => match ctx.store.complete_job(job, attempt, pages, chunks).await {
+            Ok(Commit::Stale {
+                status: Some(JobStatus::Cancelled),
+                ..
+            }) => {
+                tracing::info!(%job, "job cancelled just before it completed");
+                let _ = ctx.broker.clear_cancel(job).await;
+                ack_and(ctx, delivery, Outcome::Cancelled { job }).await
+            }
             Ok(commit) if commit.is_ok() => {
                 let _ = ctx.broker.evict_result(job).await;
                 let _ = ctx.broker.count_processed().await;
@@ -483,6 +501,24 @@ fn abandoned(job: JobId, e: &StoreError) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_refused_because_of_a_cancel_counts_as_the_cancel() {
+        let cancelled = Commit::Stale {
+            status: Some(JobStatus::Cancelled),
+            attempts: Attempt::new(1),
+        };
+        assert!(matches!(
+            settle(cancelled),
+            Err(Interrupted::Stopped(StopReason::Cancelled))
+        ));
+        let taken = Commit::Stale {
+            status: Some(JobStatus::Processing),
+            attempts: Attempt::new(2),
+        };
+        assert!(matches!(settle(taken), Err(Interrupted::Stale)));
+        assert!(settle(Commit::AlreadyApplied).is_ok());
+    }
 
     #[test]
     fn the_plan_covers_every_page_in_at_most_ten_chunks() {
