@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use pdfq_queue::{Broker, Heartbeat, InstanceKind, PoolStats, QueueOptions, RedisBroker};
+use pdfq_queue::{Broker, Heartbeat, InstanceKind, QueueOptions, RedisBroker};
 use pdfq_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -151,12 +151,7 @@ async fn heartbeat_loop(state: AppState) {
             current_jobs: Vec::new(),
             last_fetch_at: None,
             status: None,
-            pool: Some(PoolStats {
-                size: pool.size,
-                in_use: pool.in_use,
-                idle: pool.idle,
-                max: pool.max,
-            }),
+            pool: Some(pool),
         };
         match tokio::time::timeout(Duration::from_secs(5), state.broker.heartbeat(&beat)).await {
             Ok(Ok(())) => {}

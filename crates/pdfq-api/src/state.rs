@@ -48,14 +48,4 @@ impl AppState {
     }
 }
 
-/// The machine's name for heartbeats: `HOSTNAME` (set in containers) or /etc/hostname.
-#[must_use]
-pub fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.trim().is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
+pub use pdfq_queue::hostname;

@@ -8,7 +8,9 @@
 pub mod ids;
 pub mod job;
 pub mod limits;
+pub mod pool;
 pub mod secret;
 
 pub use ids::{JobId, UserId, WorkerId};
 pub use job::{Attempt, CurrentStep, JobStatus, Progress, TransitionError};
+pub use pool::PoolStats;

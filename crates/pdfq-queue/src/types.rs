@@ -76,13 +76,7 @@ pub enum InstanceKind {
 }
 
 /// A database pool's numbers, as the instance sees them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct PoolStats {
-    pub size: u32,
-    pub in_use: u32,
-    pub idle: u32,
-    pub max: u32,
-}
+pub use pdfq_domain::PoolStats;
 
 /// What an API or worker process says about itself every few seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -42,26 +42,18 @@ pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
     conn.ping().await
 }
 
-/// The pool's size, in use and idle connections, for metrics and heartbeats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct PoolStats {
-    pub max: u32,
-    pub size: u32,
-    pub idle: u32,
-    pub in_use: u32,
-}
+pub use pdfq_domain::PoolStats;
 
-impl PoolStats {
-    /// Works for any sqlx pool: the PostgreSQL one and the embedded store's SQLite one.
-    #[must_use]
-    pub fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Self {
-        let size = pool.size();
-        let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
-        Self {
-            max: pool.options().get_max_connections(),
-            size,
-            idle,
-            in_use: size - idle,
-        }
+/// The pool's size, in use and idle connections, for metrics and heartbeats. Works for any sqlx
+/// pool: the PostgreSQL one and the embedded store's SQLite one.
+#[must_use]
+pub fn pool_stats_of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> PoolStats {
+    let size = pool.size();
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
+    PoolStats {
+        max: pool.options().get_max_connections(),
+        size,
+        idle,
+        in_use: size - idle,
     }
 }

@@ -14,7 +14,7 @@ use crate::model::{
     ChunkResult, Claimed, Commit, Job, JobEvent, JobFilter, JobSearch, JobSummary, MigrationStatus,
     NewJob, NewRefreshToken, Page, RefreshOutcome, Role, SentenceRow, StatusCounts, User,
 };
-use crate::pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres};
+use crate::pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres, pool_stats_of};
 use crate::postgres::PgStore;
 use crate::retry::{RetryPolicy, with_retry};
 use crate::sqlite::SqliteStore;
@@ -93,7 +93,7 @@ impl Store {
     /// Size, in use, idle and maximum connections of the pool, for metrics.
     #[must_use]
     pub fn pool_stats(&self) -> PoolStats {
-        dispatch!(self, s => PoolStats::of(s.pool()))
+        dispatch!(self, s => pool_stats_of(s.pool()))
     }
 
     /// The health check's probe: one round trip on a pooled connection.

@@ -40,7 +40,7 @@ impl Extractor {
         mut on_page: impl FnMut(&PageText, u32),
     ) -> Result<Document, ExtractError> {
         let mut limits = self.limits.clone();
-        limits.wall_timeout = limits.wall_timeout.max(hard_limit).min(hard_limit);
+        limits.wall_timeout = hard_limit;
         // The CPU limit never cuts a job shorter than its wall-clock budget.
         limits.cpu_seconds = limits
             .cpu_seconds

@@ -134,7 +134,13 @@ pub async fn execute(ctx: &Context, delivery: Delivery) -> Outcome {
 /// A reaped delivery may point at a job still marked `processing` by a worker that died. If
 /// its heartbeat is older than the lease, hand it back so it can be claimed. Returns false when
 /// the delivery should be dropped (the job is gone, or a live worker runs it).
+///
+/// A first delivery was never held by another worker, so the claim alone decides it: the extra
+/// read is paid only for reaped entries.
 async fn recover_if_orphaned(ctx: &Context, delivery: &Delivery) -> Result<bool, StoreError> {
+    if delivery.delivery_count <= 1 {
+        return Ok(true);
+    }
     let Some(job) = ctx.store.get_job(delivery.job_id).await? else {
         return Ok(false);
     };

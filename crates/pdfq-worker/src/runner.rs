@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pdfq_domain::WorkerId;
-use pdfq_queue::{Broker, Delivery, Heartbeat, InstanceKind, PoolStats};
+use pdfq_queue::{Broker, Delivery, Heartbeat, InstanceKind, hostname};
 use pdfq_store::Store;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
@@ -215,7 +215,6 @@ impl Worker {
             .map(|s| (s.last_fetch_at, s.status.clone()))
             .unwrap_or_default();
         let current_jobs = self.ctx.running.jobs();
-        let pool = self.ctx.store.pool_stats();
         Heartbeat {
             id: self.ctx.worker.clone(),
             kind: InstanceKind::Worker,
@@ -228,12 +227,7 @@ impl Worker {
             current_jobs,
             last_fetch_at,
             status,
-            pool: Some(PoolStats {
-                size: pool.size,
-                in_use: pool.in_use,
-                idle: pool.idle,
-                max: pool.max,
-            }),
+            pool: Some(self.ctx.store.pool_stats()),
         }
     }
 
@@ -280,13 +274,4 @@ fn log_outcome(done: Result<Outcome, tokio::task::JoinError>) {
         Ok(outcome) => tracing::debug!(?outcome, "delivery finished"),
         Err(e) => tracing::error!(error = %e, "a job task panicked"),
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|h| h.trim().to_owned())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }
