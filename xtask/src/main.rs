@@ -1,8 +1,10 @@
 //! pdfq's project tasks, run as `cargo xtask <task>`. One module per task; no shell strings.
 
 mod bench;
+mod chaos;
 mod ci;
 mod deploy;
+mod fuzz;
 mod paths;
 mod services;
 
@@ -28,6 +30,13 @@ enum Task {
     /// Deploy: the six-step sequence (project, redis, backend, migrations, worker, verify) on
     /// Railway or, with --target local, on this machine.
     Deploy(deploy::Args),
+    /// The chaos suite: the API and two workers on throwaway PostgreSQL and Redis, 1,000 jobs
+    /// (some poison) while workers are killed and stopped, Redis loses its data and PostgreSQL
+    /// restarts and is cut off; nothing may be lost or written twice, no 5xx but 503.
+    Chaos(chaos::Args),
+    /// API fuzzing: schemathesis (`pip install schemathesis`) drives the OpenAPI document
+    /// against `pdfctl up` with every check; fails on any 5xx or answer that breaks the schema.
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,5 +45,7 @@ fn main() -> anyhow::Result<()> {
         Task::Ci(args) => ci::run(&args),
         Task::Bench { which } => bench::run(which),
         Task::Deploy(args) => deploy::run(&args),
+        Task::Chaos(args) => chaos::run(&args),
+        Task::Fuzz(args) => fuzz::run(&args),
     }
 }

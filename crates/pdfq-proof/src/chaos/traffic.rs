@@ -1,0 +1,293 @@
+//! The driver's HTTP traffic: users registering and logging in, uploads paced over the run
+//! (retried on 503, 429 and transport errors, as a client would), and a poller reading health
+//! and job status. Every answer's status is logged with its time, so the report can show what
+//! the API answered during each fault.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use pdfq_client::{Client, ClientError};
+use pdfq_domain::JobId;
+use reqwest::Method;
+use tokio::sync::Semaphore;
+
+use super::jobs::JobSpec;
+
+/// Which kind of call an answer belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Call {
+    Upload,
+    Health,
+    JobStatus,
+}
+
+impl Call {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Call::Upload => "upload",
+            Call::Health => "health",
+            Call::JobStatus => "job status",
+        }
+    }
+}
+
+/// One answer (or a failure to get one: `status` `None`).
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    pub at: Instant,
+    pub call: Call,
+    pub status: Option<u16>,
+}
+
+/// Every answer seen, in order.
+#[derive(Debug, Default)]
+pub struct AnswerLog(Mutex<Vec<Answer>>);
+
+impl AnswerLog {
+    pub fn record(&self, call: Call, status: Option<u16>) {
+        if let Ok(mut log) = self.0.lock() {
+            log.push(Answer {
+                at: Instant::now(),
+                call,
+                status,
+            });
+        }
+    }
+
+    #[must_use]
+    pub fn all(&self) -> Vec<Answer> {
+        self.0.lock().map(|log| log.clone()).unwrap_or_default()
+    }
+}
+
+/// The status key used in the report: the code, or `transport` when there was no answer.
+#[must_use]
+pub fn status_key(status: Option<u16>) -> String {
+    status.map_or_else(|| "transport".to_owned(), |s| s.to_string())
+}
+
+/// Counts answers by status.
+#[must_use]
+pub fn count(answers: &[&Answer]) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for answer in answers {
+        *out.entry(status_key(answer.status)).or_insert(0) += 1;
+    }
+    out
+}
+
+/// A user of the run with a logged-in client.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub email: String,
+    pub client: Client,
+}
+
+fn http(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(timeout)
+        .build()
+        .context("building the HTTP client")
+}
+
+/// Registers and logs in `count` users (retrying while the API is busy).
+pub async fn create_users(api_url: &str, count: usize) -> anyhow::Result<Vec<User>> {
+    let anon = Client::with_http(http(Duration::from_secs(60))?, api_url);
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let mut users = Vec::with_capacity(count);
+    for n in 0..count {
+        let email = format!("chaos-{n}-{}@example.invalid", &run[..8]);
+        let password = format!("chaos-password-{run}");
+        retry(|| anon.register(&email, &password))
+            .await
+            .with_context(|| format!("registering {email}"))?;
+        let tokens = retry(|| anon.login(&email, &password))
+            .await
+            .with_context(|| format!("logging in {email}"))?;
+        users.push(User {
+            email,
+            client: anon.with_token(&tokens.access_token),
+        });
+    }
+    Ok(users)
+}
+
+async fn retry<T, F, Fut>(mut call: F) -> Result<T, ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ClientError>>,
+{
+    let mut tries = 0;
+    loop {
+        match call().await {
+            Err(e) if tries < 20 && transient(&e) => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn transient(e: &ClientError) -> bool {
+    match e.status() {
+        None => true,
+        Some(status) => status == 429 || status >= 500,
+    }
+}
+
+/// A job the API accepted (202).
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted {
+    pub job: JobId,
+    pub spec: JobSpec,
+    pub at: Instant,
+    /// Upload attempts it took.
+    pub tries: u32,
+}
+
+/// How the uploads went.
+#[derive(Debug, Default)]
+pub struct Submissions {
+    pub accepted: Mutex<Vec<Accepted>>,
+    /// Uploads answered with a 4xx other than 429: (file name, status, message).
+    pub rejected: Mutex<Vec<(String, u16, String)>>,
+    /// Uploads given up on at the submission deadline (file name, last error).
+    pub abandoned: Mutex<Vec<(String, String)>>,
+}
+
+impl Submissions {
+    #[must_use]
+    pub fn accepted(&self) -> Vec<Accepted> {
+        self.accepted.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
+    #[must_use]
+    pub fn last_accepted(&self) -> Option<Accepted> {
+        self.accepted.lock().ok().and_then(|a| a.last().copied())
+    }
+}
+
+/// Uploads every spec at `per_second`, from its user, at most `parallel` at once, each retried
+/// until accepted or `deadline`.
+pub async fn submit_all(
+    users: Arc<Vec<User>>,
+    specs: Vec<JobSpec>,
+    per_second: f64,
+    parallel: usize,
+    deadline: Instant,
+    log: Arc<AnswerLog>,
+    out: Arc<Submissions>,
+) {
+    let slots = Arc::new(Semaphore::new(parallel.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second.max(0.01)));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for spec in specs {
+        interval.tick().await;
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let Some(user) = users.get(spec.user).cloned() else {
+            continue;
+        };
+        let (log, out) = (log.clone(), out.clone());
+        tasks.spawn(async move {
+            upload_one(&user, spec, deadline, &log, &out).await;
+            drop(permit);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn upload_one(
+    user: &User,
+    spec: JobSpec,
+    deadline: Instant,
+    log: &AnswerLog,
+    out: &Submissions,
+) {
+    let name = spec.file_name();
+    let bytes = spec.bytes();
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        let result = user.client.upload(&name, bytes.clone()).await;
+        let status = match &result {
+            Ok(_) => Some(202),
+            Err(e) => e.status(),
+        };
+        log.record(Call::Upload, status);
+        let error = match result {
+            Ok(accepted) => {
+                if let Ok(mut list) = out.accepted.lock() {
+                    list.push(Accepted {
+                        job: accepted.job_id,
+                        spec,
+                        at: Instant::now(),
+                        tries,
+                    });
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        if !transient(&error) {
+            if let Ok(mut list) = out.rejected.lock() {
+                list.push((name, error.status().unwrap_or(0), error.to_string()));
+            }
+            return;
+        }
+        let wait = match &error {
+            ClientError::Api {
+                retry_after: Some(secs),
+                ..
+            } => Duration::from_secs((*secs).min(10)),
+            _ => Duration::from_millis(250 * u64::from(tries.min(12))),
+        };
+        if Instant::now() + wait > deadline {
+            if let Ok(mut list) = out.abandoned.lock() {
+                list.push((name, error.to_string()));
+            }
+            return;
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Until `stop` is set: every 500 ms, the health check and the newest accepted job's status.
+pub async fn poll(
+    users: Arc<Vec<User>>,
+    submissions: Arc<Submissions>,
+    log: Arc<AnswerLog>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let Some(first) = users.first() else {
+        return;
+    };
+    let Ok(http) = http(Duration::from_secs(30)) else {
+        return;
+    };
+    let anon = Client::with_http(http, first.client.base_url());
+    while !*stop.borrow() {
+        let health = anon.request(Method::GET, "/api/v1/health").send().await;
+        log.record(
+            Call::Health,
+            health.as_ref().ok().map(|r| r.status().as_u16()),
+        );
+        if let Some(job) = submissions.last_accepted()
+            && let Some(user) = users.get(job.spec.user)
+        {
+            let status = match user.client.job(job.job).await {
+                Ok(_) => Some(200),
+                Err(e) => e.status(),
+            };
+            log.record(Call::JobStatus, status);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
