@@ -60,9 +60,17 @@ async fn overview_search_and_actions(app: TestApp) {
         .expect("this API's heartbeat");
     assert!(api.pool.is_some_and(|p| p.max == overview.api_pool.max));
     assert!(!api.stale);
+    assert!(api.rss_bytes.is_some_and(|b| b > 0), "{api:?}");
     match overview.broker.as_str() {
-        "redis" => assert!(overview.redis_memory_bytes.is_some_and(|b| b > 0)),
-        other => assert_eq!((other, overview.redis_memory_bytes), ("memory", None)),
+        "redis" => {
+            assert!(overview.redis_memory_bytes.is_some_and(|b| b > 0));
+            // PostgreSQL's max_connections, which every instance's pool shares.
+            assert!(overview.db_max_connections.is_some_and(|n| n > 0));
+        }
+        other => {
+            assert_eq!((other, overview.redis_memory_bytes), ("memory", None));
+            assert_eq!(overview.db_max_connections, None, "SQLite has no limit");
+        }
     }
 
     // Search by owner, file name, status and id prefix.

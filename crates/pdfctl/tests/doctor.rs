@@ -241,6 +241,8 @@ async fn a_stale_worker_heartbeat_is_flagged() {
             last_fetch_at: None,
             status: None,
             pool: None,
+            rss_bytes: None,
+            draining: false,
         })
         .await
         .unwrap();

@@ -95,15 +95,40 @@ fn jobs_queue_and_workers_commands_operate_a_live_deployment() {
     let instances = workers.as_array().unwrap();
     assert!(!instances.is_empty(), "{workers}");
     assert!(instances.iter().all(|i| i["stale"] == false), "{workers}");
-    let drain = up.run(&["workers", "drain", "some-worker"]);
-    assert!(!drain.status.success());
-    assert!(text(&drain.stderr).contains("no drain endpoint"));
+    let worker = instances
+        .iter()
+        .find(|i| i["kind"] == "worker")
+        .and_then(|i| i["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let unknown = up.run(&["workers", "drain", "no-such-worker", "--yes"]);
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown.stderr).contains("no such worker"),
+        "{}",
+        text(&unknown.stderr)
+    );
+    let unconfirmed = up.run(&["workers", "drain", &worker]);
+    assert!(!unconfirmed.status.success());
+    assert!(text(&unconfirmed.stderr).contains("pass --yes"));
+    // Drained and idle: a new job waits; listed as draining; undrained, the job runs.
+    let drained = up.json(&["workers", "drain", &worker, "--yes", "--wait", "--json"]);
+    assert_eq!(drained["outcome"], "drained, idle", "{drained}");
+    let held = up.submit("held.pdf");
+    let listed = text(&up.run(&["workers", "list"]).stdout);
+    assert!(listed.contains("DRAINING"), "{listed}");
+    std::thread::sleep(Duration::from_secs(1));
+    let job = up.json(&["jobs", "show", &held, "--json"]);
+    assert_eq!(job["status"], "pending", "{job}");
+    let undrained = up.json(&["workers", "undrain", &worker, "--json"]);
+    assert_eq!(undrained["draining"], false, "{undrained}");
+    assert_eq!(wait_terminal(&up, &held)["status"], "completed");
 
     // delete, confirmed.
     let deleted = up.json(&["jobs", "delete", &id, "--yes", "--json"]);
     assert_eq!(deleted["deleted"], true);
     let list = up.json(&["jobs", "list", "--json"]);
-    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["total"], 2, "{list}");
 }
 
 #[test]

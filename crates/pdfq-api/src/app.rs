@@ -152,6 +152,8 @@ async fn heartbeat_loop(state: AppState) {
             last_fetch_at: None,
             status: None,
             pool: Some(pool),
+            rss_bytes: pdfq_queue::resident_memory_bytes(),
+            draining: false,
         };
         match tokio::time::timeout(Duration::from_secs(5), state.broker.heartbeat(&beat)).await {
             Ok(Ok(())) => {}

@@ -28,9 +28,9 @@ use serde::de::DeserializeOwned;
 
 pub use error::ClientError;
 use types::{
-    AdminJobQuery, Credentials, DeadLetterView, HealthReport, JobList, JobListQuery, JobUpdate,
-    JobView, LogoutRequest, Overview, PageQuery, Purged, QueueState, RefreshRequest,
-    RegisteredUser, SentencePage, TokenPair, UploadAccepted,
+    AdminJobQuery, Credentials, DeadLetterView, DrainQuery, HealthReport, JobList, JobListQuery,
+    JobTimeline, JobUpdate, JobView, LogoutRequest, Overview, PageQuery, Purged, QueueState,
+    RefreshRequest, RegisteredUser, SentencePage, TokenPair, UploadAccepted, WorkerDrain,
 };
 
 /// A handle on one pdfq API, optionally authenticated with an access token. Cheap to clone.
@@ -253,6 +253,36 @@ impl Client {
         json(self.request(Method::GET, &format!("/api/v1/admin/jobs/{id}"))).await
     }
 
+    /// Any user's job with its whole event history.
+    pub async fn admin_job_timeline(&self, id: JobId) -> Result<JobTimeline, ClientError> {
+        json(self.request(Method::GET, &format!("/api/v1/admin/jobs/{id}/timeline"))).await
+    }
+
+    /// Asks a worker to take no new jobs; with `exit`, to exit once its running jobs finish.
+    pub async fn drain_worker(
+        &self,
+        worker_id: &str,
+        exit: bool,
+    ) -> Result<WorkerDrain, ClientError> {
+        json(
+            self.request(
+                Method::POST,
+                &format!("/api/v1/admin/workers/{}/drain", segment(worker_id)),
+            )
+            .query(&DrainQuery { exit }),
+        )
+        .await
+    }
+
+    /// Lifts a drain request: the worker takes jobs again (if it has not exited).
+    pub async fn undrain_worker(&self, worker_id: &str) -> Result<WorkerDrain, ClientError> {
+        json(self.request(
+            Method::DELETE,
+            &format!("/api/v1/admin/workers/{}/drain", segment(worker_id)),
+        ))
+        .await
+    }
+
     /// Puts a failed or cancelled job back in the queue.
     pub async fn admin_retry(&self, id: JobId) -> Result<JobView, ClientError> {
         json(self.request(Method::POST, &format!("/api/v1/admin/jobs/{id}/retry"))).await
@@ -289,6 +319,20 @@ impl Client {
 }
 
 /// Sends and decodes a JSON answer.
+/// A value as one URL path segment: everything but RFC 3986's unreserved characters escaped.
+fn segment(value: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
 async fn json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ClientError> {
     decode(check(request.send().await?).await?).await
 }
@@ -321,4 +365,16 @@ fn truncate(text: &str) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment;
+
+    #[test]
+    fn path_segments_escape_all_but_unreserved() {
+        assert_eq!(segment("web-1.internal-42-ab12"), "web-1.internal-42-ab12");
+        assert_eq!(segment("a/b c?d%"), "a%2Fb%20c%3Fd%25");
+        assert_eq!(segment("é"), "%C3%A9");
+    }
 }

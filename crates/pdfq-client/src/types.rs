@@ -46,7 +46,21 @@ pub struct ErrorDetail {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Credentials {
+    /// An address: one `@` with text on both sides, no whitespace, at most 254 bytes.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(format = "email", max_length = 254, example = "ada@example.com")
+    )]
     pub email: String,
+    /// 8 to 1024 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 8,
+            max_length = 1024,
+            example = "correct horse battery staple"
+        )
+    )]
     pub password: String,
 }
 
@@ -365,6 +379,12 @@ pub struct InstanceView {
     pub last_fetch_at: Option<OffsetDateTime>,
     pub status: Option<String>,
     pub pool: Option<PoolView>,
+    /// The process's resident memory in bytes (extraction children not included).
+    #[serde(default)]
+    pub rss_bytes: Option<u64>,
+    /// An operator asked this worker to take no new jobs (`pdfctl workers drain`).
+    #[serde(default)]
+    pub draining: bool,
     /// Seconds since its last heartbeat.
     pub age_secs: f64,
     /// No heartbeat for a while: probably gone or stuck.
@@ -392,10 +412,59 @@ pub struct Overview {
     pub redis_memory_bytes: Option<u64>,
     /// This API instance's database pool.
     pub api_pool: PoolView,
+    /// The database server's connection limit (PostgreSQL's max_connections), which every
+    /// instance's pool shares; absent for SQLite or when it could not be read.
+    #[serde(default)]
+    pub db_max_connections: Option<u32>,
     pub health: HealthReport,
     /// What could not be read, e.g. "queue statistics: queue unavailable: ...".
     #[serde(default)]
     pub problems: Vec<String>,
+}
+
+/// One entry of a job's history: a status change or a note by the worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct JobEventView {
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: OffsetDateTime,
+    /// The attempt it belongs to (0 before the first claim).
+    pub attempt: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = JobStatusSchema))]
+    pub status: JobStatus,
+    /// The worker that wrote it, if a worker did.
+    pub worker_id: Option<String>,
+    pub message: String,
+}
+
+/// A job and its whole history, oldest event first: the dashboard's job detail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct JobTimeline {
+    pub job: JobView,
+    pub events: Vec<JobEventView>,
+}
+
+/// A worker's drain request as it now stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WorkerDrain {
+    pub worker_id: String,
+    /// The worker takes no new jobs.
+    pub draining: bool,
+    /// It exits once its running jobs have finished.
+    pub exit_when_idle: bool,
+}
+
+/// `?exit=true` on a drain request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct DrainQuery {
+    /// Exit once the running jobs have finished, instead of staying up idle.
+    #[serde(default)]
+    pub exit: bool,
 }
 
 /// Whether the queue hands out jobs.

@@ -15,7 +15,8 @@ use crate::memory::MemoryBroker;
 use crate::options::QueueOptions;
 use crate::redis_broker::RedisBroker;
 use crate::types::{
-    DeadLetter, Delivery, Heartbeat, InstanceStatus, MinuteCounts, Ping, QueueStats, RateDecision,
+    DeadLetter, Delivery, DrainMode, Heartbeat, InstanceStatus, MinuteCounts, Ping, QueueStats,
+    RateDecision,
 };
 
 /// The queue: Redis Streams in production, in memory for the embedded mode.
@@ -218,6 +219,28 @@ impl Broker {
     }
 
     /// Sets the cancel flag of a job and announces it to subscribed workers.
+    /// Asks one worker to take no new jobs (and, with [`DrainMode::Exit`], to exit when idle).
+    pub async fn request_drain(
+        &self,
+        worker: &WorkerId,
+        mode: DrainMode,
+    ) -> Result<(), QueueError> {
+        dispatch!(self.request_drain(worker, mode))
+    }
+
+    /// Lifts a drain request; `true` when there was one.
+    pub async fn cancel_drain(&self, worker: &WorkerId) -> Result<bool, QueueError> {
+        dispatch!(self.cancel_drain(worker))
+    }
+
+    /// What an operator asked of this worker, read before each fetch.
+    pub async fn drain_requested(
+        &self,
+        worker: &WorkerId,
+    ) -> Result<Option<DrainMode>, QueueError> {
+        dispatch!(self.drain_requested(worker))
+    }
+
     pub async fn request_cancel(&self, job_id: JobId) -> Result<(), QueueError> {
         dispatch!(self.request_cancel(job_id))
     }

@@ -37,6 +37,10 @@ impl Keys {
     pub(crate) fn paused(&self) -> String {
         format!("{}:paused", self.prefix)
     }
+    /// A worker's drain request (`stay` or `exit`).
+    pub(crate) fn drain(&self, worker: &str) -> String {
+        format!("{}:drain:{worker}", self.prefix)
+    }
     pub(crate) fn cancel(&self, job: JobId) -> String {
         format!("{}:cancel:{job}", self.prefix)
     }

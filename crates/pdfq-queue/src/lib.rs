@@ -39,6 +39,7 @@
 //! | `{p}:delayed` | zset | retries: member `<job>\|<attempt>`, score due ms (Redis clock) |
 //! | `{p}:dead` | stream, MAXLEN cap | dead letters: `job`, `attempt`, `code`, `reason`, `at` |
 //! | `{p}:paused` | string | present while paused |
+//! | `{p}:drain:<worker id>` | string `stay` or `exit`, TTL 24 h | drain request |
 //! | `{p}:cancel:<job>` | string, TTL `cancel_ttl` | cancel flag |
 //! | `{p}:cancel` | pub/sub channel | cancelled job ids |
 //! | `{p}:stats:processed:<yyyymmddHHMM>`, `{p}:stats:failed:<..>` | counter, TTL 48 h | per minute |
@@ -64,11 +65,11 @@ pub use broker::Broker;
 pub use cancel::CancelSubscription;
 pub use config::{RedisConfig, normalize_redis_url};
 pub use error::QueueError;
-pub use host::hostname;
+pub use host::{hostname, resident_memory_bytes};
 pub use memory::MemoryBroker;
 pub use options::QueueOptions;
 pub use redis_broker::RedisBroker;
 pub use types::{
-    DeadLetter, Delivery, Heartbeat, InstanceKind, InstanceStatus, MinuteCounts, Ping, PoolStats,
-    QueueStats, RateDecision,
+    DeadLetter, Delivery, DrainMode, Heartbeat, InstanceKind, InstanceStatus, MinuteCounts, Ping,
+    PoolStats, QueueStats, RateDecision,
 };

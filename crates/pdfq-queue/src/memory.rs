@@ -22,8 +22,8 @@ use crate::cancel::CancelSubscription;
 use crate::error::QueueError;
 use crate::options::QueueOptions;
 use crate::types::{
-    DeadLetter, Delivery, Heartbeat, InstanceStatus, MinuteCounts, Ping, QueueStats, RateDecision,
-    last_minutes, minute_key,
+    DeadLetter, Delivery, DrainMode, Heartbeat, InstanceStatus, MinuteCounts, Ping, QueueStats,
+    RateDecision, last_minutes, minute_key,
 };
 
 /// A stream entry id as Redis makes them: (milliseconds, sequence).
@@ -85,6 +85,7 @@ struct State {
     dead: VecDeque<DeadLetter>,
     dead_last_id: EntryKey,
     paused: bool,
+    drains: HashMap<String, DrainMode>,
     cancels: HashMap<JobId, Instant>,
     counters: BTreeMap<String, (u64, u64)>,
     instances: HashMap<String, (Heartbeat, Instant)>,
@@ -530,6 +531,26 @@ impl MemoryBroker {
 
     pub async fn is_paused(&self) -> Result<bool, QueueError> {
         Ok(self.state().paused)
+    }
+
+    pub async fn request_drain(
+        &self,
+        worker: &WorkerId,
+        mode: DrainMode,
+    ) -> Result<(), QueueError> {
+        self.state().drains.insert(worker.as_str().to_owned(), mode);
+        Ok(())
+    }
+
+    pub async fn cancel_drain(&self, worker: &WorkerId) -> Result<bool, QueueError> {
+        Ok(self.state().drains.remove(worker.as_str()).is_some())
+    }
+
+    pub async fn drain_requested(
+        &self,
+        worker: &WorkerId,
+    ) -> Result<Option<DrainMode>, QueueError> {
+        Ok(self.state().drains.get(worker.as_str()).copied())
     }
 
     pub async fn request_cancel(&self, job_id: JobId) -> Result<(), QueueError> {

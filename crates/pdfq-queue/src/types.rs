@@ -75,6 +75,35 @@ pub enum InstanceKind {
     Api,
 }
 
+/// What an operator asked of one worker (`pdfctl workers drain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DrainMode {
+    /// Take no new jobs, finish the running ones, stay up idle until the drain is lifted.
+    Stay,
+    /// Take no new jobs, finish the running ones, then exit.
+    Exit,
+}
+
+impl DrainMode {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Stay => "stay",
+            Self::Exit => "exit",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "stay" => Some(Self::Stay),
+            "exit" => Some(Self::Exit),
+            _ => None,
+        }
+    }
+}
+
 /// A database pool's numbers, as the instance sees them.
 pub use pdfq_domain::PoolStats;
 
@@ -103,6 +132,12 @@ pub struct Heartbeat {
     /// The process's database pool.
     #[serde(default)]
     pub pool: Option<PoolStats>,
+    /// The process's resident memory (Linux); extraction children are not included.
+    #[serde(default)]
+    pub rss_bytes: Option<u64>,
+    /// An operator asked this worker to take no new jobs.
+    #[serde(default)]
+    pub draining: bool,
 }
 
 /// A heartbeat as listed for the admin overview.
@@ -207,6 +242,8 @@ mod tests {
                 idle: 8,
                 max: 15,
             }),
+            rss_bytes: Some(64 << 20),
+            draining: true,
         };
         let text = serde_json::to_string(&hb).unwrap();
         assert!(text.contains("\"kind\":\"api\""), "{text}");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use pdfq_domain::limits::RateLimit;
 use pdfq_domain::{Attempt, JobId, UserId, WorkerId};
 use pdfq_queue::{
-    Broker, Heartbeat, InstanceKind, MemoryBroker, PoolStats, QueueOptions, RedisBroker,
+    Broker, DrainMode, Heartbeat, InstanceKind, MemoryBroker, PoolStats, QueueOptions, RedisBroker,
 };
 use pdfq_test_support::TestRedis;
 
@@ -434,6 +434,19 @@ mod cases {
         assert_eq!(b.fetch(&w, 1, NOW).await.unwrap().len(), 1);
     }
 
+    pub async fn a_drain_request_is_per_worker_and_can_be_lifted(b: &Broker) {
+        let (w, other) = (worker("w"), worker("other"));
+        assert_eq!(b.drain_requested(&w).await.unwrap(), None);
+        b.request_drain(&w, DrainMode::Stay).await.unwrap();
+        assert_eq!(b.drain_requested(&w).await.unwrap(), Some(DrainMode::Stay));
+        assert_eq!(b.drain_requested(&other).await.unwrap(), None);
+        b.request_drain(&w, DrainMode::Exit).await.unwrap();
+        assert_eq!(b.drain_requested(&w).await.unwrap(), Some(DrainMode::Exit));
+        assert!(b.cancel_drain(&w).await.unwrap());
+        assert!(!b.cancel_drain(&w).await.unwrap());
+        assert_eq!(b.drain_requested(&w).await.unwrap(), None);
+    }
+
     pub async fn cancel_is_announced_and_flagged(b: &Broker) {
         let mut sub = b.subscribe_cancels().await.unwrap();
         let (j, other) = (JobId::new(), JobId::new());
@@ -487,6 +500,8 @@ mod cases {
                 idle: 7,
                 max: 15,
             }),
+            rss_bytes: Some(48 << 20),
+            draining: false,
         }
     }
 
@@ -693,6 +708,7 @@ suite!(
     a_newer_retry_replaces_the_delayed_one,
     dead_letters_are_capped_newest_first,
     pause_stops_delivery_and_resume_restores_it,
+    a_drain_request_is_per_worker_and_can_be_lifted,
     cancel_is_announced_and_flagged,
     counters_feed_throughput,
     heartbeats_expire_and_go_stale,

@@ -266,6 +266,8 @@ async fn every_key_is_under_the_prefix_with_a_ttl_where_it_should_have_one() {
         last_fetch_at: None,
         status: None,
         pool: None,
+        rss_bytes: None,
+        draining: false,
     })
     .await
     .unwrap();

@@ -107,6 +107,20 @@ impl Store {
         Ok(())
     }
 
+    /// The server's connection limit (PostgreSQL's `max_connections`), against which the
+    /// dashboard sets the pools of every instance; `None` for SQLite, which has none.
+    pub async fn max_connections(&self) -> Result<Option<u32>, StoreError> {
+        match self {
+            Self::Postgres(s) => {
+                let value: String = sqlx::query_scalar("show max_connections")
+                    .fetch_one(s.pool())
+                    .await?;
+                Ok(value.trim().parse().ok())
+            }
+            Self::Sqlite(_) => Ok(None),
+        }
+    }
+
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
         dispatch!(self, s => s.pool().close().await);

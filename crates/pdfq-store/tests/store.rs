@@ -61,6 +61,7 @@ both_backends!(
     sentences_page_through_the_result,
     recovery_queries_find_stale_and_forgotten_jobs,
     pool_stats_are_reported,
+    the_servers_connection_limit_is_read,
 );
 
 fn sentences(texts: &[&str], page: u32) -> Vec<Sentence> {
@@ -1046,6 +1047,16 @@ mod cases {
         assert!(stats.max >= stats.size);
         if matches!(store, Store::Postgres(_)) {
             assert_eq!(stats.max, 15, "10 + 5 overflow");
+        }
+    }
+
+    pub async fn the_servers_connection_limit_is_read(store: &Store) {
+        let limit = store.max_connections().await.unwrap();
+        if matches!(store, Store::Postgres(_)) {
+            // PostgreSQL refuses to start below 1 connection; its default is 100.
+            assert!(limit.is_some_and(|n| n >= 1), "{limit:?}");
+        } else {
+            assert_eq!(limit, None, "SQLite has no connection limit");
         }
     }
 }

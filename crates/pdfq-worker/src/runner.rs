@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pdfq_domain::WorkerId;
-use pdfq_queue::{Broker, Delivery, Heartbeat, InstanceKind, hostname};
+use pdfq_queue::{
+    Broker, Delivery, DrainMode, Heartbeat, InstanceKind, hostname, resident_memory_bytes,
+};
 use pdfq_store::Store;
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
@@ -31,7 +33,12 @@ pub struct Worker {
 struct State {
     last_fetch_at: Option<OffsetDateTime>,
     status: Option<String>,
+    /// What an operator asked of this worker (`pdfctl workers drain`), as last read.
+    drain: Option<DrainMode>,
 }
+
+/// How often a draining worker looks whether its jobs finished or the drain was lifted.
+const DRAIN_POLL: Duration = Duration::from_millis(500);
 
 impl Worker {
     /// A worker with a fresh identity (host, pid, random suffix: never reused).
@@ -85,7 +92,9 @@ impl Worker {
     }
 
     /// Runs until `shutdown` resolves, then stops fetching, lets running jobs finish within the
-    /// drain budget, and hands the rest back to the queue.
+    /// drain budget, and hands the rest back to the queue. An operator's drain request stops
+    /// fetching without a budget: running jobs finish, then the worker idles until the drain
+    /// is lifted, or returns when it was asked to exit.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let settings = Arc::clone(&self.ctx.settings);
         tracing::info!(worker = %self.ctx.worker, concurrency = settings.concurrency, "worker started");
@@ -101,6 +110,29 @@ impl Worker {
         loop {
             while let Some(done) = jobs.try_join_next() {
                 log_outcome(done);
+            }
+            if let Some(mode) = self.read_drain().await {
+                // Deliveries reaped for us would wait until the drain ends: others take them now.
+                for delivery in reaped.drain(..) {
+                    if let Err(e) = self.ctx.broker.release(&delivery).await {
+                        tracing::warn!(job = %delivery.job_id, error = %e, "release failed; the reaper will hand it on");
+                    }
+                }
+                if mode == DrainMode::Exit && jobs.is_empty() {
+                    tracing::info!(worker = %self.ctx.worker, "drained: exiting as asked");
+                    break;
+                }
+                self.set_status(Some(if jobs.is_empty() {
+                    "drained: taking no new jobs".to_owned()
+                } else {
+                    format!("draining: {} running", jobs.len())
+                }));
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(DRAIN_POLL) => {}
+                    Some(done) = jobs.join_next(), if !jobs.is_empty() => log_outcome(done),
+                }
+                continue;
             }
             let permit = tokio::select! {
                 () = &mut shutdown => break,
@@ -192,6 +224,40 @@ impl Worker {
         Ok(())
     }
 
+    /// Reads the drain request; on a queue error the last answer stands. A change is put in
+    /// the heartbeat at once, so `pdfctl workers drain --wait` sees it without a delay.
+    async fn read_drain(&self) -> Option<DrainMode> {
+        let read = self.ctx.broker.drain_requested(&self.ctx.worker).await;
+        let (drain, changed) = {
+            let Ok(mut state) = self.state.lock() else {
+                return None;
+            };
+            let before = state.drain;
+            match read {
+                Ok(drain) => state.drain = drain,
+                Err(e) => tracing::debug!(error = %e, "drain request unreadable"),
+            }
+            if before.is_some() && state.drain.is_none() {
+                state.status = None;
+            }
+            (state.drain, before != state.drain)
+        };
+        if changed {
+            match drain {
+                Some(mode) => {
+                    tracing::info!(worker = %self.ctx.worker, ?mode, "drain requested: taking no new jobs")
+                }
+                None => {
+                    tracing::info!(worker = %self.ctx.worker, "drain lifted: taking jobs again")
+                }
+            }
+            if let Err(e) = self.ctx.broker.heartbeat(&self.heartbeat()).await {
+                tracing::debug!(error = %e, "heartbeat not written");
+            }
+        }
+        drain
+    }
+
     fn fetched(&self) {
         if let Ok(mut state) = self.state.lock() {
             state.last_fetch_at = Some(OffsetDateTime::now_utc());
@@ -209,10 +275,10 @@ impl Worker {
     /// last successful fetch, the database pool, and what is wrong if anything.
     #[must_use]
     pub fn heartbeat(&self) -> Heartbeat {
-        let (last_fetch_at, status) = self
+        let (last_fetch_at, status, draining) = self
             .state
             .lock()
-            .map(|s| (s.last_fetch_at, s.status.clone()))
+            .map(|s| (s.last_fetch_at, s.status.clone(), s.drain.is_some()))
             .unwrap_or_default();
         let current_jobs = self.ctx.running.jobs();
         Heartbeat {
@@ -228,6 +294,8 @@ impl Worker {
             last_fetch_at,
             status,
             pool: Some(self.ctx.store.pool_stats()),
+            rss_bytes: resident_memory_bytes(),
+            draining,
         }
     }
 

@@ -21,6 +21,10 @@ pub fn explain(api_url: &str, doing: &str, e: &ClientError) -> anyhow::Error {
         Some(403) => format!(
             "this needs an admin account; log in as one with `pdfctl --api-url {api_url} login --email ADMIN_EMAIL` (`pdfctl up` creates admin@pdfq.local, its password in DATA_DIR/admin-password)"
         ),
+        Some(404) if doing.contains("worker") || doing.contains("drain") => {
+            "no such worker; list them with `pdfctl workers list` (a worker that stopped has no heartbeat)"
+                .to_owned()
+        }
         Some(404) => "no such job; list them with `pdfctl jobs list`".to_owned(),
         Some(409) => {
             "the job is not in a state that allows this; see `pdfctl jobs show ID`".to_owned()

@@ -58,6 +58,13 @@ pub fn truncate(text: &str, width: usize) -> String {
     cut
 }
 
+/// "14:03:07": the UTC time of day, for timelines whose date is plain from context.
+#[must_use]
+pub fn clock(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second())
+}
+
 /// An RFC 3339 timestamp to the second, for tables.
 #[must_use]
 pub fn timestamp(at: OffsetDateTime) -> String {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pdfq_client::types::{AdminJobQuery, JobList, JobView, Overview};
+use pdfq_client::types::{AdminJobQuery, JobList, JobTimeline, Overview};
 use pdfq_domain::{JobId, JobStatus};
 use time::OffsetDateTime;
 
@@ -82,7 +82,7 @@ pub enum Update {
     Data {
         overview: Box<Overview>,
         jobs: JobList,
-        detail: Option<Box<JobView>>,
+        detail: Option<Box<JobTimeline>>,
         /// The job whose detail was asked for: a fetch that started before Enter was pressed
         /// answers for no job, which must not read as "the job is gone".
         detail_of: Option<JobId>,
@@ -130,7 +130,7 @@ pub struct App {
     pub view: View,
     pub overview: Option<Overview>,
     pub jobs: Option<JobList>,
-    pub detail: Option<JobView>,
+    pub detail: Option<JobTimeline>,
     pub traffic: Option<Traffic>,
     /// Enter was pressed on this job; its detail shows once fetched.
     pub detail_open: Option<JobId>,

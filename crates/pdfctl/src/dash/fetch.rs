@@ -69,7 +69,7 @@ async fn fetch(client: &Client, settings: &FetchSettings) -> Update {
     // lost connection, so its failure only empties the detail.
     let detail = async {
         match settings.detail {
-            Some(id) => client.admin_job(id).await.ok().map(Box::new),
+            Some(id) => client.admin_job_timeline(id).await.ok().map(Box::new),
             None => None,
         }
     };

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use pdfq_client::types::{
-    HealthCheck, HealthReport, InstanceView, JobError, JobList, JobListItem, JobView,
-    MinuteThroughput, Overview, PoolView, QueueView,
+    HealthCheck, HealthReport, InstanceView, JobError, JobEventView, JobList, JobListItem,
+    JobTimeline, JobView, MinuteThroughput, Overview, PoolView, QueueView,
 };
 use pdfq_domain::{JobId, JobStatus};
 use ratatui::Terminal;
@@ -56,6 +56,12 @@ fn instance(
             idle: pool.1 - pool.0,
             max: 15,
         }),
+        rss_bytes: Some(if kind == "worker" {
+            61_440_000
+        } else {
+            23_552_000
+        }),
+        draining: false,
         age_secs: age,
         stale: age > 30.0,
     }
@@ -107,6 +113,10 @@ fn overview(paused: bool) -> Overview {
             instance("worker-a1", "worker", 2, &[1, 2], 4.0, (3, 10)),
             instance("worker-b2", "worker", 1, &[3], 6.0, (2, 10)),
             instance("worker-c3", "worker", 0, &[], 95.0, (0, 10)),
+            InstanceView {
+                draining: true,
+                ..instance("worker-d4", "worker", 1, &[5], 2.0, (1, 10))
+            },
         ],
         jobs_by_status,
         oldest_pending_age_secs: Some(245.0),
@@ -117,6 +127,7 @@ fn overview(paused: bool) -> Overview {
             idle: 6,
             max: 15,
         },
+        db_max_connections: Some(100),
         health: HealthReport {
             status: "healthy".to_owned(),
             checks,
@@ -192,7 +203,58 @@ fn jobs() -> JobList {
     }
 }
 
-fn detail() -> JobView {
+fn detail() -> JobTimeline {
+    let event = |secs, attempt, status, worker: Option<&str>, message: &str| JobEventView {
+        at: ago(secs),
+        attempt,
+        status,
+        worker_id: worker.map(str::to_owned),
+        message: message.to_owned(),
+    };
+    JobTimeline {
+        job: detail_job(),
+        events: vec![
+            event(60, 0, JobStatus::Pending, None, "queued"),
+            event(
+                58,
+                1,
+                JobStatus::Processing,
+                Some("worker-c3-4123-1a2b3c"),
+                "claimed",
+            ),
+            event(
+                56,
+                1,
+                JobStatus::Processing,
+                Some("worker-c3-4123-1a2b3c"),
+                "Processing chunk 1/10",
+            ),
+            event(
+                53,
+                1,
+                JobStatus::Retrying,
+                None,
+                "worker_lost: the worker stopped heartbeating",
+            ),
+            event(
+                52,
+                2,
+                JobStatus::Processing,
+                Some("worker-a1-4123-1a2b3c"),
+                "claimed",
+            ),
+            event(
+                30,
+                2,
+                JobStatus::Processing,
+                Some("worker-a1-4123-1a2b3c"),
+                "Processing chunk 5/10",
+            ),
+        ],
+    }
+}
+
+fn detail_job() -> JobView {
     JobView {
         job_id: id(1),
         status: JobStatus::Processing,
@@ -302,6 +364,22 @@ fn job_detail_over_the_jobs_view() {
 }
 
 #[test]
+fn job_detail_with_its_timeline_at_120x40() {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Tab);
+    app.on_key(Key::Enter);
+    app.update(Update::Data {
+        overview: Box::new(overview(false)),
+        jobs: jobs(),
+        detail: Some(Box::new(detail())),
+        detail_of: Some(id(1)),
+        traffic: None,
+        at: ago(1),
+    });
+    insta::assert_snapshot!(screen(&app, 120, 40));
+}
+
+#[test]
 fn help_overlay() {
     let mut app = app_with_data(false);
     app.on_key(Key::Char('?'));
@@ -341,7 +419,7 @@ fn waiting_for_first_data() {
 
 #[test]
 fn a_fetch_from_before_enter_keeps_the_detail_and_a_deleted_job_closes_it() {
-    let data = |detail_of, detail: Option<JobView>| Update::Data {
+    let data = |detail_of, detail: Option<JobTimeline>| Update::Data {
         overview: Box::new(overview(false)),
         jobs: jobs(),
         detail: detail.map(Box::new),

@@ -1,7 +1,7 @@
 //! Drawing the dashboard from [`App`]: a pure function of the state and the time, so whole
 //! screens can be snapshot-tested on a `TestBackend`.
 
-use pdfq_client::types::{InstanceView, JobListItem, JobView, Overview};
+use pdfq_client::types::{InstanceView, JobListItem, JobTimeline, Overview};
 use pdfq_domain::JobStatus;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -347,7 +347,10 @@ fn traffic_line(traffic: Option<&Traffic>) -> Line<'static> {
 }
 
 fn draw_pools(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
-    let block = Block::bordered().title(" Database pools (in use / max) ");
+    let block = Block::bordered().title(match o.db_max_connections {
+        Some(limit) => format!(" Database pools (in use / max), server limit {limit} "),
+        None => " Database pools (in use / max) ".to_owned(),
+    });
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let pools: Vec<(String, pdfq_client::types::PoolView)> = o
@@ -389,18 +392,39 @@ fn draw_pools(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
     }
     if let Some(total_area) = areas.get(show) {
         let hidden = rows.len() - show;
-        frame.render_widget(
-            Line::from(format!(
-                "total {in_use}/{max} in use{}; the database's own limit: `pdfctl doctor`",
-                if hidden > 0 {
-                    format!(" ({hidden} more)")
+        let more = if hidden > 0 {
+            format!(" ({hidden} more)")
+        } else {
+            String::new()
+        };
+        // The pools' maximums together against what the server accepts: past it, connections
+        // are refused under load (the design's sizing rule; `pdfctl plan` does the arithmetic).
+        let total = match o.db_max_connections {
+            Some(limit) => {
+                let ratio = if limit == 0 {
+                    1.0
                 } else {
-                    String::new()
-                }
-            ))
-            .dim(),
-            *total_area,
-        );
+                    (f64::from(max) / f64::from(limit)).clamp(0.0, 1.0)
+                };
+                let over = max > limit;
+                LineGauge::default()
+                    .ratio(ratio)
+                    .label(format!(
+                        "{:<22} {max:>3}/{limit:<3}{}{more}",
+                        format!("all pools, {in_use} in use"),
+                        if over { " OVER THE SERVER'S LIMIT" } else { "" }
+                    ))
+                    .filled_style(Style::new().fg(if over || ratio > 0.8 {
+                        Color::Red
+                    } else {
+                        Color::Green
+                    }))
+            }
+            None => LineGauge::default().ratio(0.0).label(format!(
+                "total {in_use}/{max} in use{more}; no server limit (SQLite)"
+            )),
+        };
+        frame.render_widget(total, *total_area);
     }
 }
 
@@ -498,11 +522,11 @@ fn draw_jobs(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) 
 fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now: OffsetDateTime) {
     let wide = area.width >= 120;
     let mut header = vec![
-        "ID", "KIND", "BEAT", "BUSY", "JOBS", "FETCHED", "POOL", "VERSION",
+        "ID", "KIND", "BEAT", "BUSY", "JOBS", "FETCHED", "POOL", "MEM",
     ];
     let mut widths = vec![
         Constraint::Fill(2),
-        Constraint::Length(6),
+        Constraint::Length(8),
         Constraint::Length(8),
         Constraint::Length(5),
         Constraint::Fill(1),
@@ -511,8 +535,8 @@ fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now:
         Constraint::Length(8),
     ];
     if wide {
-        header.push("HOST");
-        widths.push(Constraint::Fill(1));
+        header.extend(["VERSION", "HOST"]);
+        widths.extend([Constraint::Length(8), Constraint::Fill(1)]);
     }
     let rows = o.instances.iter().map(|i| {
         let beat = if i.stale {
@@ -523,7 +547,11 @@ fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now:
         };
         let mut cells = vec![
             Cell::from(i.id.clone()),
-            Cell::from(i.kind.clone()),
+            if i.draining {
+                Cell::from("draining").style(Style::new().yellow().bold())
+            } else {
+                Cell::from(i.kind.clone())
+            },
             beat,
             Cell::from(format!("{}/{}", i.busy, i.concurrency)),
             Cell::from(current_jobs(&i.current_jobs, wide)),
@@ -535,9 +563,10 @@ fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now:
                 i.pool
                     .map_or_else(|| "-".to_owned(), |p| format!("{}/{}", p.in_use, p.max)),
             ),
-            Cell::from(i.version.clone()),
+            Cell::from(i.rss_bytes.map_or_else(|| "-".to_owned(), format::bytes)),
         ];
         if wide {
+            cells.push(Cell::from(i.version.clone()));
             cells.push(Cell::from(format!("{} pid {}", i.host, i.pid)));
         }
         let row = Row::new(cells);
@@ -597,14 +626,8 @@ fn chunks(step: &str) -> Option<(u32, u32)> {
     Some((done.trim().parse().ok()?, total.parse().ok()?))
 }
 
-fn draw_detail(frame: &mut Frame<'_>, area: Rect, job: &JobView, now: OffsetDateTime) {
-    let popup = centered(area, 76, 16);
-    frame.render_widget(Clear, popup);
-    let block = Block::bordered()
-        .title(format!(" Job {} ", job.job_id))
-        .title_bottom(Line::from(" Esc closes ").right_aligned());
-    let inner = block.inner(popup);
-    frame.render_widget(block, popup);
+fn draw_detail(frame: &mut Frame<'_>, area: Rect, detail: &JobTimeline, now: OffsetDateTime) {
+    let job = &detail.job;
     let field = |name: &str, value: String| {
         Line::from(vec![
             Span::styled(format!("{name:<10}"), Style::new().bold()),
@@ -665,10 +688,44 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, job: &JobView, now: OffsetDate
             ),
         ]));
     }
-    lines.push(
-        Line::from("event timeline: not served by the API to admins yet (owner-only SSE)").dim(),
-    );
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    // Room for the fields and as much of the timeline as the screen allows: the newest events
+    // that fit, oldest of them first.
+    let wanted = lines.len() + 1 + detail.events.len() + 2;
+    let popup = centered(area, 100, u16::try_from(wanted).unwrap_or(u16::MAX));
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered()
+        .title(format!(" Job {} ", job.job_id))
+        .title_bottom(Line::from(" Esc closes ").right_aligned());
+    let inner = block.inner(popup);
+    frame.render_widget(block, popup);
+    let room = usize::from(inner.height).saturating_sub(lines.len() + 1);
+    let events = &detail.events;
+    let shown = &events[events.len().saturating_sub(room)..];
+    lines.push(Line::from(vec![
+        Span::styled("timeline", Style::new().bold()),
+        Span::raw(if shown.len() < events.len() {
+            format!("  (last {} of {})", shown.len(), events.len())
+        } else {
+            format!("  ({} events)", events.len())
+        })
+        .dim(),
+    ]));
+    for event in shown {
+        let worker = event
+            .worker_id
+            .as_deref()
+            .map_or_else(String::new, |w| format!("  [{w}]"));
+        lines.push(Line::from(vec![
+            Span::raw(format!("{} #{} ", format::clock(event.at), event.attempt)).dim(),
+            Span::styled(
+                format!("{:<10}", event.status.to_string()),
+                status_style(event.status),
+            ),
+            Span::raw(format!(" {}", event.message)),
+            Span::raw(worker).dim(),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn draw_help(frame: &mut Frame<'_>, area: Rect, read_only: bool) {

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use pdfq_client::types::{
-    AdminJobQuery, DeadLetterView, ErrorBody, InstanceView, JobList, JobView, MinuteThroughput,
-    Overview, Purged, QueueState, QueueView,
+    AdminJobQuery, DeadLetterView, DrainQuery, ErrorBody, InstanceView, JobEventView, JobList,
+    JobTimeline, JobView, MinuteThroughput, Overview, Purged, QueueState, QueueView, WorkerDrain,
 };
-use pdfq_domain::{JobId, JobStatus};
-use pdfq_queue::InstanceKind;
+use pdfq_domain::{JobId, JobStatus, WorkerId};
+use pdfq_queue::{DrainMode, InstanceKind};
 use pdfq_store::{Job, JobSearch};
 use serde::Deserialize;
 
@@ -34,12 +34,13 @@ pub async fn overview(
     State(state): State<AppState>,
     _admin: AdminUser,
 ) -> Result<Json<Overview>, ApiError> {
-    let (stats, throughput, instances, counts, oldest, health) = tokio::join!(
+    let (stats, throughput, instances, counts, oldest, max_connections, health) = tokio::join!(
         state.broker.stats(),
         state.broker.throughput(THROUGHPUT_MINUTES),
         state.broker.instances(),
         state.store.count_by_status(),
         state.store.oldest_pending_age(),
+        state.store.max_connections(),
         health::report(&state),
     );
     let mut problems = Vec::new();
@@ -63,6 +64,10 @@ pub async fn overview(
     };
     let oldest = oldest
         .map_err(|e| note("oldest pending job", &e))
+        .ok()
+        .flatten();
+    let db_max_connections = max_connections
+        .map_err(|e| note("database connection limit", &e))
         .ok()
         .flatten();
     Ok(Json(Overview {
@@ -109,6 +114,8 @@ pub async fn overview(
                         idle: p.idle,
                         max: p.max,
                     }),
+                    rss_bytes: hb.rss_bytes,
+                    draining: hb.draining,
                     age_secs: i.age.as_secs_f64(),
                     stale: i.stale,
                 }
@@ -118,6 +125,7 @@ pub async fn overview(
         oldest_pending_age_secs: oldest.map(|d| d.as_secs_f64()),
         redis_memory_bytes: stats.and_then(|s| s.memory_used_bytes),
         api_pool: pool_view(state.store.pool_stats()),
+        db_max_connections,
         health,
         problems,
     }))
@@ -178,6 +186,96 @@ pub async fn get_job(
     Path(id): Path<JobId>,
 ) -> Result<Json<JobView>, ApiError> {
     Ok(Json(job_view(&any_job(&state, id).await?, None)))
+}
+
+/// Any user's job with its whole history (status changes, claims, retries, errors), oldest
+/// first: the dashboard's job detail.
+#[utoipa::path(get, path = "/api/v1/admin/jobs/{id}/timeline", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "job id")),
+    responses((status = 200, body = JobTimeline), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn job_timeline(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<JobId>,
+) -> Result<Json<JobTimeline>, ApiError> {
+    let (job, events) = tokio::join!(any_job(&state, id), state.store.job_events(id));
+    Ok(Json(JobTimeline {
+        job: job_view(&job?, None),
+        events: events?
+            .into_iter()
+            .map(|e| JobEventView {
+                at: e.at,
+                attempt: e.attempt.get(),
+                status: e.status,
+                worker_id: e.worker_id.map(|w| w.as_str().to_owned()),
+                message: e.message,
+            })
+            .collect(),
+    }))
+}
+
+/// Asks a worker to take no new jobs; its running jobs finish. With `exit=true` it then exits
+/// (before a machine is removed); otherwise it stays up idle until the drain is lifted.
+#[utoipa::path(post, path = "/api/v1/admin/workers/{id}/drain", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "worker id, as `pdfctl workers list` shows it"), DrainQuery),
+    responses((status = 200, body = WorkerDrain), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+pub async fn drain_worker(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+    Query(query): Query<DrainQuery>,
+) -> Result<Json<WorkerDrain>, ApiError> {
+    let worker = known_worker(&state, &id).await?;
+    let mode = if query.exit {
+        DrainMode::Exit
+    } else {
+        DrainMode::Stay
+    };
+    state.broker.request_drain(&worker, mode).await?;
+    tracing::info!(worker = %worker, exit = query.exit, "drain requested");
+    Ok(Json(WorkerDrain {
+        worker_id: id,
+        draining: true,
+        exit_when_idle: query.exit,
+    }))
+}
+
+/// Lifts a drain request: the worker takes jobs again (unless it has already exited).
+#[utoipa::path(delete, path = "/api/v1/admin/workers/{id}/drain", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "worker id")),
+    responses((status = 200, body = WorkerDrain), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+pub async fn undrain_worker(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<WorkerDrain>, ApiError> {
+    let worker = WorkerId::from_stored(id.clone());
+    let lifted = state.broker.cancel_drain(&worker).await?;
+    if !lifted {
+        known_worker(&state, &id).await?;
+    }
+    tracing::info!(worker = %worker, lifted, "drain lifted");
+    Ok(Json(WorkerDrain {
+        worker_id: id,
+        draining: false,
+        exit_when_idle: false,
+    }))
+}
+
+/// The worker with this id among the live heartbeats (stale ones included: a stopped process
+/// may come back).
+async fn known_worker(state: &AppState, id: &str) -> Result<WorkerId, ApiError> {
+    let instances = state.broker.instances().await?;
+    instances
+        .into_iter()
+        .find(|i| i.heartbeat.kind == InstanceKind::Worker && i.heartbeat.id.as_str() == id)
+        .map(|i| i.heartbeat.id)
+        .ok_or(ApiError::NotFound("worker"))
 }
 
 /// Puts a failed or cancelled job back in the queue.

@@ -51,6 +51,11 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/jobs/{id}",
             get(admin::get_job).delete(admin::delete_job),
         )
+        .route("/api/v1/admin/jobs/{id}/timeline", get(admin::job_timeline))
+        .route(
+            "/api/v1/admin/workers/{id}/drain",
+            post(admin::drain_worker).delete(admin::undrain_worker),
+        )
         .route("/api/v1/admin/jobs/{id}/retry", post(admin::retry_job))
         .route("/api/v1/admin/jobs/{id}/cancel", post(admin::cancel_job))
         .route("/api/v1/admin/queue/pause", post(admin::pause))

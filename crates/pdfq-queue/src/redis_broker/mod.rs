@@ -9,6 +9,7 @@ mod cancel;
 mod dashboard;
 mod dead;
 mod delayed;
+mod drain;
 mod heartbeat;
 mod pause;
 mod rate;
