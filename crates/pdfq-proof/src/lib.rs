@@ -7,8 +7,10 @@
 //! - [`netns`]: a network namespace of the suite's own and nftables rules inside it, to cut a
 //!   port off without touching the machine's network.
 //! - [`chaos`]: the chaos suite run by `cargo xtask chaos`.
+//! - [`load`]: the load suite run by `cargo xtask load`.
 
 pub mod chaos;
 pub mod deployment;
+pub mod load;
 pub mod netns;
 pub mod procfs;
