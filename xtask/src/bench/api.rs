@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use super::summary::Row;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// An API already running (e.g. http://127.0.0.1:8000); without it `pdfctl up` is started.
@@ -57,7 +59,7 @@ impl Drop for TempDir {
     }
 }
 
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let (_server, host) = match &args.url {
         Some(url) => (None, host_of(url)?),
         None => {
@@ -68,6 +70,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let token = login(&host)?;
     let job = upload(&host, &token)?;
     let status = wait_for_job(&host, &token, &job)?;
+    // The server's memory once it has served a little, before the load.
+    let pid = _server.as_ref().map(|s| s.child.id());
+    let idle_kib = pid.and_then(rss_kib);
     println!("job {job}: {status}");
     println!(
         "target http://{host}  connections {}  {} s per endpoint",
@@ -77,6 +82,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "{:<28} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8}",
         "endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms"
     );
+    let mut rows = Vec::new();
     for (name, path, auth) in [
         (
             "GET /api/v1/jobs/{id}",
@@ -98,9 +104,29 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             args.connections,
             Duration::from_secs(args.duration),
         )?;
-        result.print(name);
+        rows.push(result.print(name, args.connections));
     }
-    Ok(())
+    if let (Some(idle), Some(loaded)) = (idle_kib, pid.and_then(rss_kib)) {
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        println!(
+            "pdfctl up resident memory: {:.1} MiB idle, {:.1} MiB after the load",
+            mib(idle),
+            mib(loaded)
+        );
+        rows.push(Row::new(
+            "api",
+            "memory of `pdfctl up` (API + worker, SQLite): idle / after the load",
+            format!("{:.0} / {:.0} MiB", mib(idle), mib(loaded)),
+        ));
+    }
+    Ok(rows)
+}
+
+/// `VmRSS` of a process in KiB.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    line.trim().strip_suffix("kB")?.trim().parse().ok()
 }
 
 fn host_of(url: &str) -> anyhow::Result<String> {
@@ -321,7 +347,7 @@ struct LoadResult {
 }
 
 impl LoadResult {
-    fn print(mut self, name: &str) {
+    fn print(mut self, name: &str, connections: usize) -> Row {
         self.latencies.sort_unstable();
         let pct = |p: f64| -> f64 {
             if self.latencies.is_empty() {
@@ -333,15 +359,27 @@ impl LoadResult {
             self.latencies[i].as_secs_f64() * 1000.0
         };
         let n = self.latencies.len();
+        let per_second = n as f64 / self.elapsed.as_secs_f64();
         println!(
             "{name:<28} {n:>9} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
             self.errors,
-            n as f64 / self.elapsed.as_secs_f64(),
+            per_second,
             pct(0.50),
             pct(0.95),
             pct(0.99),
             pct(1.0),
         );
+        Row::new(
+            "api",
+            format!("`{name}`, {connections} connections: req/s, p50 / p95 / p99"),
+            format!(
+                "{per_second:.0}, {:.2} / {:.2} / {:.2} ms ({} errors)",
+                pct(0.50),
+                pct(0.95),
+                pct(0.99),
+                self.errors
+            ),
+        )
     }
 }
 

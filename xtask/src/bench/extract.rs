@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use super::summary::Row;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The corpus directory (holding pdf/, reference/, score.py), relative to the repo root.
@@ -58,7 +60,7 @@ struct FileResult {
     pdfq: Measure,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let root = repo_root()?;
     let corpus = root.join(&args.corpus);
     let pdf_dir = corpus.join("pdf");
@@ -338,7 +340,40 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         slow.len(),
         peak_pq as f64 / 1024.0
     );
-    Ok(())
+    let files = format!("{} files", results.len());
+    Ok(vec![
+        Row::new(
+            "extract",
+            format!("word F1, mean over {files} (micro)"),
+            format!(
+                "{} ({})",
+                g(&score_pq, "word_f1_mean"),
+                g(&score_pq, "word_f1_micro")
+            ),
+        )
+        .against(format!(
+            "pdftotext {} ({})",
+            g(&score_pt, "word_f1_mean"),
+            g(&score_pt, "word_f1_micro")
+        )),
+        Row::new(
+            "extract",
+            format!("pages per CPU-second, one core ({pages} pages)"),
+            format!("{pps_pq:.0} ({:.2}x)", pps_pq / pps_pt.max(1e-9)),
+        )
+        .against(format!("pdftotext {pps_pt:.0}")),
+        Row::new(
+            "extract",
+            "peak memory of one extraction",
+            format!("{:.0} MiB", peak_pq as f64 / 1024.0),
+        )
+        .against(format!("pdftotext {:.0} MiB", peak_pt as f64 / 1024.0)),
+        Row::new(
+            "extract",
+            "panics escaping, aborts, runs over 20 s",
+            format!("{panics}, {aborts}, {}", slow.len()),
+        ),
+    ])
 }
 
 fn os(s: &str) -> std::ffi::OsString {

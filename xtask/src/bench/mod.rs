@@ -1,8 +1,10 @@
 //! `cargo xtask bench <which>`: benchmarks that print figures.
 
+mod all;
 mod api;
 mod extract;
 mod pipeline;
+mod summary;
 
 use clap::Subcommand;
 
@@ -14,12 +16,16 @@ pub enum Which {
     Pipeline(pipeline::Args),
     /// Requests per second and latency percentiles of GET /api/v1/jobs/{id} and /api/v1/health.
     Api(api::Args),
+    /// Every benchmark above plus the load suite (memory at idle and under load), then one
+    /// Markdown table written into the README's performance section.
+    All(all::Args),
 }
 
 pub fn run(which: Which) -> anyhow::Result<()> {
     match which {
-        Which::Extract(args) => extract::run(&args),
-        Which::Pipeline(args) => pipeline::run(&args),
-        Which::Api(args) => api::run(&args),
+        Which::Extract(args) => extract::run(&args).map(drop),
+        Which::Pipeline(args) => pipeline::run(&args).map(drop),
+        Which::Api(args) => api::run(&args).map(drop),
+        Which::All(args) => all::run(&args),
     }
 }

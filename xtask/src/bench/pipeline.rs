@@ -7,6 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use super::summary::{Row, rows_from_markdown};
 use crate::services::TestServices;
 
 #[derive(Debug, clap::Args)]
@@ -16,7 +17,7 @@ pub struct Args {
     jobs: usize,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let built = Command::new(&cargo)
         .args([
@@ -35,15 +36,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let services = TestServices::ensure(false)?;
     let root = std::env::current_dir()?;
     let target = crate::paths::target_dir(&root);
-    let status = Command::new(target.join("release/examples/bench_pipeline"))
+    let output = Command::new(target.join("release/examples/bench_pipeline"))
         .args(["--jobs", &args.jobs.to_string(), "--worker-bin"])
         .arg(target.join("release/pdfq-worker"))
         .env("TEST_DATABASE_URL", &services.database_url)
         .env("TEST_REDIS_URL", &services.redis_url)
-        .status()
+        .stderr(std::process::Stdio::inherit())
+        .output()
         .context("running the pipeline benchmark")?;
-    if !status.success() {
-        bail!("the pipeline benchmark failed ({status})");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    print!("{printed}");
+    if !output.status.success() {
+        bail!("the pipeline benchmark failed ({})", output.status);
     }
-    Ok(())
+    Ok(rows_from_markdown("pipeline", &printed))
 }
