@@ -4,6 +4,7 @@ mod bench;
 mod chaos;
 mod ci;
 mod deploy;
+mod fuzz;
 mod load;
 mod paths;
 mod services;
@@ -34,6 +35,9 @@ enum Task {
     /// (some poison) while workers are killed and stopped, Redis loses its data and PostgreSQL
     /// restarts and is cut off; nothing may be lost or written twice, no 5xx but 503.
     Chaos(chaos::Args),
+    /// API fuzzing: schemathesis (`pip install schemathesis`) drives the OpenAPI document
+    /// against `pdfctl up` with every check; fails on any 5xx or answer that breaks the schema.
+    Fuzz(fuzz::Args),
     /// The load suite: many users uploading and polling at once (rate limit raised) against the
     /// API and two workers on throwaway PostgreSQL and Redis; throughput, p50/p95/p99, error
     /// rate, and the memory of every process over time, which must stay flat.
@@ -47,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         Task::Bench { which } => bench::run(which),
         Task::Deploy(args) => deploy::run(&args),
         Task::Chaos(args) => chaos::run(&args),
+        Task::Fuzz(args) => fuzz::run(&args),
         Task::Load(args) => load::run(&args),
     }
 }
