@@ -60,11 +60,10 @@ impl JobSpec {
         let rest = name.strip_prefix("chaos-u")?.strip_suffix(".pdf")?;
         let (user, rest) = rest.split_once("-j")?;
         let (index, what) = rest.split_once('-')?;
-        let kind = if let Some(pages) = what.strip_prefix('p') {
-            Kind::Pages(pages.parse().ok()?)
-        } else {
-            let tag = what.strip_prefix("poison-")?;
+        let kind = if let Some(tag) = what.strip_prefix("poison-") {
             Kind::Poison(Poison::ALL.into_iter().find(|p| p.tag() == tag)?)
+        } else {
+            Kind::Pages(what.strip_prefix('p')?.parse().ok()?)
         };
         Some(Self {
             index: index.parse().ok()?,

@@ -50,8 +50,11 @@ pub struct Plan {
     pub jobs: usize,
     pub users: usize,
     pub workers: usize,
-    /// Uploads per second.
+    /// Uploads per second of the steady stream.
     pub pace: f64,
+    /// Jobs uploaded at once just before each fault (taken from the plan's last jobs), so that
+    /// every fault hits running jobs and a backlog.
+    pub burst: usize,
     /// Page range of the occasional large job.
     pub large: (u32, u32),
     pub faults: Vec<Fault>,
@@ -77,8 +80,9 @@ impl Plan {
             jobs: 1000,
             users: 8,
             workers: 2,
-            pace: 3.5,
-            large: (300, 1200),
+            pace: 2.5,
+            burst: 40,
+            large: (1000, 3000),
             faults: vec![
                 Fault::KillWorker,
                 Fault::RestartPostgres,
@@ -90,7 +94,7 @@ impl Plan {
                 Fault::KillWorker,
                 Fault::KillWorker,
             ],
-            warm_up: Duration::from_secs(20),
+            warm_up: Duration::from_secs(15),
             gap: Duration::from_secs(5),
             limit: Duration::from_secs(15 * 60),
             fault_settings: FaultSettings {
@@ -111,10 +115,11 @@ impl Plan {
             jobs: 100,
             users: 4,
             workers: 2,
-            pace: 2.0,
-            large: (200, 500),
+            pace: 1.5,
+            burst: 25,
+            large: (1000, 3000),
             faults: vec![Fault::KillWorker, Fault::RestartRedisEmpty],
-            warm_up: Duration::from_secs(10),
+            warm_up: Duration::from_secs(8),
             gap: Duration::from_secs(3),
             limit: Duration::from_secs(4 * 60),
             fault_settings: FaultSettings {
@@ -194,15 +199,16 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     let submissions = Arc::new(Submissions::default());
     // Uploads stop being retried well before the end, so every accepted job has time to end.
     let submit_deadline = deadline - plan.limit / 3;
-    let submitter = tokio::spawn(traffic::submit_all(
+    let uploader = traffic::Uploader::new(
         users.clone(),
-        specs.clone(),
-        plan.pace,
+        specs,
+        plan.burst * plan.faults.len(),
         16,
         submit_deadline,
         answers.clone(),
         submissions.clone(),
-    ));
+    );
+    let steady = tokio::spawn(uploader.clone().run_steady(plan.pace));
     let (stop_polling, polling) = tokio::sync::watch::channel(false);
     let poller = tokio::spawn(traffic::poll(
         users.clone(),
@@ -224,10 +230,12 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
             ));
             break;
         }
-        let done =
+        let sent = uploader.burst(plan.burst);
+        let backlog = wait_for_backlog(&db, sent).await;
+        let mut done =
             faults::inject(&mut deployment, &db, fault, &plan.fault_settings, &mut turn).await?;
         eprintln!(
-            "pdfq-chaos: [{:>4.0} s] fault {}/{}: {}{}: {} jobs hit, {} after {:.1} s",
+            "pdfq-chaos: [{:>4.0} s] fault {}/{}: {}{} ({backlog}): {} jobs hit, {} after {:.1} s",
             since(start),
             n + 1,
             plan.faults.len(),
@@ -246,12 +254,18 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
                 .duration_since(done.started_at)
                 .as_secs_f64()
         );
-        injected.push(done);
         tokio::time::sleep(plan.gap).await;
+        // What the API answers while the deployment settles is the fault's too.
+        done.window_end = Instant::now();
+        injected.push(done);
     }
 
     let remaining = deadline.saturating_duration_since(Instant::now());
-    if tokio::time::timeout(remaining, submitter).await.is_err() {
+    let uploads = async {
+        let _ = steady.await;
+        uploader.finish().await;
+    };
+    if tokio::time::timeout(remaining, uploads).await.is_err() {
         failures.push("the uploads did not finish before the time limit".to_owned());
     }
     let accepted = submissions.accepted();
@@ -303,6 +317,30 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     report.passed = failures.is_empty();
     report.failures = failures;
     Ok(report)
+}
+
+/// Waits (at most 20 s) until a burst of `sent` uploads has made a backlog: jobs running and
+/// jobs waiting. Returns what it saw, for the progress line.
+async fn wait_for_backlog(db: &PgPool, sent: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let want_waiting = i64::try_from(sent / 3).unwrap_or(0);
+    let mut seen = (0, 0);
+    while Instant::now() < deadline {
+        let query = sqlx::query_as::<_, (i64, i64)>(
+            "select count(*) filter (where status = 'processing'),
+                    count(*) filter (where status = 'pending')
+             from jobs",
+        )
+        .fetch_one(db);
+        if let Ok(Ok(counts)) = tokio::time::timeout(Duration::from_secs(3), query).await {
+            seen = counts;
+            if counts.0 >= 2 && counts.1 >= want_waiting {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    format!("{} running, {} waiting", seen.0, seen.1)
 }
 
 /// Waits until no job is left unfinished (or the deadline), printing progress.

@@ -3,7 +3,7 @@
 //! and job status. Every answer's status is logged with its time, so the report can show what
 //! the API answered during each fault.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -172,36 +172,114 @@ impl Submissions {
     }
 }
 
-/// Uploads every spec at `per_second`, from its user, at most `parallel` at once, each retried
-/// until accepted or `deadline`.
-pub async fn submit_all(
+/// Uploads jobs from their users: a steady stream, and bursts taken from a reserve just before
+/// a fault so that it hits a backlog. At most `parallel` uploads run at once; each is retried
+/// until accepted or the deadline.
+#[derive(Debug)]
+pub struct Uploader {
     users: Arc<Vec<User>>,
-    specs: Vec<JobSpec>,
-    per_second: f64,
-    parallel: usize,
     deadline: Instant,
     log: Arc<AnswerLog>,
     out: Arc<Submissions>,
-) {
-    let slots = Arc::new(Semaphore::new(parallel.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second.max(0.01)));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    for spec in specs {
-        interval.tick().await;
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            break;
-        };
-        let Some(user) = users.get(spec.user).cloned() else {
-            continue;
-        };
-        let (log, out) = (log.clone(), out.clone());
-        tasks.spawn(async move {
-            upload_one(&user, spec, deadline, &log, &out).await;
-            drop(permit);
-        });
+    slots: Arc<Semaphore>,
+    steady: Mutex<VecDeque<JobSpec>>,
+    reserve: Mutex<VecDeque<JobSpec>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Uploader {
+    /// The last `reserve` specs are kept for bursts; the others go out steadily.
+    #[must_use]
+    pub fn new(
+        users: Arc<Vec<User>>,
+        mut specs: Vec<JobSpec>,
+        reserve: usize,
+        parallel: usize,
+        deadline: Instant,
+        log: Arc<AnswerLog>,
+        out: Arc<Submissions>,
+    ) -> Arc<Self> {
+        let kept = specs.split_off(specs.len().saturating_sub(reserve));
+        Arc::new(Self {
+            users,
+            deadline,
+            log,
+            out,
+            slots: Arc::new(Semaphore::new(parallel.max(1))),
+            steady: Mutex::new(specs.into()),
+            reserve: Mutex::new(kept.into()),
+            tasks: Mutex::new(Vec::new()),
+        })
     }
-    while tasks.join_next().await.is_some() {}
+
+    /// Uploads the steady specs at `per_second` until they are all out.
+    pub async fn run_steady(self: Arc<Self>, per_second: f64) {
+        let mut interval =
+            tokio::time::interval(Duration::from_secs_f64(1.0 / per_second.max(0.01)));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let next = self.steady.lock().ok().and_then(|mut q| q.pop_front());
+            match next {
+                Some(spec) => self.spawn(spec),
+                None => return,
+            }
+        }
+    }
+
+    /// Starts `count` uploads from the reserve at once; returns how many.
+    pub fn burst(&self, count: usize) -> usize {
+        let specs: Vec<JobSpec> = match self.reserve.lock() {
+            Ok(mut reserve) => {
+                let n = count.min(reserve.len());
+                reserve.drain(..n).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        let n = specs.len();
+        for spec in specs {
+            self.spawn(spec);
+        }
+        n
+    }
+
+    /// Sends whatever the reserve still holds, then waits for every upload to end.
+    pub async fn finish(&self) {
+        self.burst(usize::MAX);
+        loop {
+            let tasks: Vec<_> = match self.tasks.lock() {
+                Ok(mut tasks) => tasks.drain(..).collect(),
+                Err(_) => return,
+            };
+            if tasks.is_empty() {
+                return;
+            }
+            for task in tasks {
+                let _ = task.await;
+            }
+        }
+    }
+
+    fn spawn(&self, spec: JobSpec) {
+        let Some(user) = self.users.get(spec.user).cloned() else {
+            return;
+        };
+        let (slots, log, out, deadline) = (
+            self.slots.clone(),
+            self.log.clone(),
+            self.out.clone(),
+            self.deadline,
+        );
+        let task = tokio::spawn(async move {
+            let Ok(_permit) = slots.acquire_owned().await else {
+                return;
+            };
+            upload_one(&user, spec, deadline, &log, &out).await;
+        });
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.push(task);
+        }
+    }
 }
 
 async fn upload_one(
