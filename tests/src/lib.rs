@@ -167,6 +167,12 @@ impl TestApp {
         }
     }
 
+    /// The embedded backend's data directory (its SQLite files); none for the distributed one.
+    #[must_use]
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(tempfile::TempDir::path)
+    }
+
     /// Signals shutdown and waits for the server to finish.
     pub async fn stop(&mut self) -> std::io::Result<()> {
         if let Some(tx) = self.shutdown.take() {

@@ -119,9 +119,9 @@ impl Application {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "pdfq-api listening");
         }
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .await;
+        // REQUEST_TIMEOUT also bounds reading a request's head (see `serve`).
+        let served =
+            crate::serve::serve(listener, app, signal, state.settings.request_timeout).await;
         let _ = shutdown_tx.send(true);
         beat.abort();
         if let Err(e) = state.broker.remove_heartbeat(&state.instance_id).await {

@@ -22,7 +22,8 @@ pub enum ApiError {
     /// 422 `invalid_body`: JSON of the wrong shape (missing field, wrong type).
     #[error("the request body does not have the expected fields: {0}")]
     InvalidBody(String),
-    /// 400 `invalid_query`: a query parameter could not be read.
+    /// 400 `invalid_query`: a query parameter could not be read, or is outside the range the
+    /// OpenAPI document gives it (never clamped silently).
     #[error("invalid query: {0}")]
     InvalidQuery(String),
     /// 400 `invalid_path`: a path parameter (e.g. a job id) is malformed.
@@ -68,6 +69,10 @@ pub enum ApiError {
     /// RateLimit headers.
     #[error("rate limit of {limit} per window reached; retry in {} s", retry_after.as_secs().max(1))]
     RateLimited { limit: u32, retry_after: Duration },
+    /// 408 `request_timeout`: the client had not sent its whole body when REQUEST_TIMEOUT ran
+    /// out (a stalled or very slow upload); the connection is closed.
+    #[error("the request body did not arrive within {0:?}")]
+    RequestTimeout(Duration),
     /// 503 `timeout`: the request took longer than REQUEST_TIMEOUT.
     #[error("the request took longer than {0:?}")]
     Timeout(Duration),
@@ -96,6 +101,7 @@ impl ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::EmailTaken | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -128,6 +134,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
+            Self::RequestTimeout(_) => "request_timeout",
             Self::Timeout(_) => "timeout",
             Self::DatabaseUnavailable => "database_unavailable",
             Self::QueueUnavailable => "queue_unavailable",
@@ -168,6 +175,12 @@ impl IntoResponse for ApiError {
             headers.insert("ratelimit-limit", HeaderValue::from(*limit));
             headers.insert("ratelimit-remaining", HeaderValue::from(0u32));
             headers.insert("ratelimit-reset", HeaderValue::from(secs));
+        }
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body is not read: the connection cannot carry another request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if status == StatusCode::UNAUTHORIZED {
             response

@@ -9,7 +9,10 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// A JSON body; rejections become 400 `malformed_json`, 422 `invalid_body`, 413 or 415.
+/// A JSON body, which must be an object (every body of this API is one); rejections become
+/// 400 `malformed_json`, 422 `invalid_body`, 413 or 415. Read as a JSON value first: serde's
+/// derived structs would also take an array of their fields in order (`["a@b.c", "pw"]`),
+/// which the OpenAPI document does not allow.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -21,8 +24,27 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(Self(value))
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(ApiError::InvalidBody(format!(
+                "expected a JSON object, not {}",
+                json_kind(&value)
+            )));
+        }
+        T::deserialize(value)
+            .map(Self)
+            .map_err(|e| ApiError::InvalidBody(e.to_string()))
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 

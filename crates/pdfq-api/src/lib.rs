@@ -9,6 +9,7 @@
 //! - [`auth`]: JWT access tokens, argon2id passwords, rotating refresh tokens, extractors.
 //! - [`routes`]: the handlers; [`views`]: store rows to JSON; [`metrics`]: Prometheus text;
 //!   [`middleware`]: request ids, tracing, CORS, timeout; [`telemetry`]: logs.
+//! - [`serve`]: the HTTP/1.1 server loop, with limits on the request head.
 
 pub mod app;
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod extract;
 pub mod metrics;
 pub mod middleware;
 pub mod routes;
+pub mod serve;
 pub mod settings;
 pub mod state;
 pub mod telemetry;

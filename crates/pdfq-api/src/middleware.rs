@@ -2,13 +2,19 @@
 //! the request timeout.
 
 use std::any::Any;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::{Body, BodyDataStream, Bytes};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
+use futures::Stream;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -95,10 +101,52 @@ async fn record_metrics(State(state): State<AppState>, req: Request, next: Next)
 }
 
 /// REQUEST_TIMEOUT for producing the response head (an event stream's body is not limited).
+/// When it runs out while the handler waits for the client's body (a stalled upload), the
+/// answer is 408 `request_timeout`, the client's doing; otherwise 503 `timeout`.
 async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let limit = state.settings.request_timeout;
+    let (req, waiting) = watch_body(req);
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
+        Err(_) if waiting.load(Ordering::Relaxed) => {
+            ApiError::RequestTimeout(limit).into_response()
+        }
         Err(_) => ApiError::Timeout(limit).into_response(),
+    }
+}
+
+/// The request with its body wrapped so that the flag tells whether the handler is waiting for
+/// the client's next bytes right now. Requests without a body are left as they are.
+fn watch_body(req: Request) -> (Request, Arc<AtomicBool>) {
+    let waiting = Arc::new(AtomicBool::new(false));
+    let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
+        || req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    if !has_body {
+        return (req, waiting);
+    }
+    let (parts, body) = req.into_parts();
+    let body = Body::from_stream(WatchedBody {
+        inner: body.into_data_stream(),
+        waiting: Arc::clone(&waiting),
+    });
+    (Request::from_parts(parts, body), waiting)
+}
+
+/// A body stream that records whether its last poll found no data ready.
+struct WatchedBody {
+    inner: BodyDataStream,
+    waiting: Arc<AtomicBool>,
+}
+
+impl Stream for WatchedBody {
+    type Item = Result<Bytes, axum::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = Pin::new(&mut self.inner).poll_next(cx);
+        self.waiting.store(polled.is_pending(), Ordering::Relaxed);
+        polled
     }
 }

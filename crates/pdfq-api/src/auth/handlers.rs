@@ -20,8 +20,10 @@ const MAX_EMAIL_BYTES: usize = 254;
 
 /// Creates an account with the user role.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = Credentials,
-    responses((status = 201, body = RegisteredUser), (status = 409, description = "email_taken", body = ErrorBody),
-              (status = 422, description = "invalid email or password", body = ErrorBody)))]
+    responses((status = 201, body = RegisteredUser),
+              (status = 409, body = ErrorBody, description = "`email_taken`: an account has this email"),
+              (status = 422, body = ErrorBody,
+               description = "`validation_failed`: the email is not an address, or the password has fewer than 8 or more than 1024 characters; `invalid_body`: a field is missing or of the wrong type")))]
 pub async fn register(
     State(state): State<AppState>,
     Json(body): Json<Credentials>,
@@ -54,14 +56,15 @@ pub(crate) async fn create_user(
     }
 }
 
-/// Trimmed; one `@` with text on both sides; 254 bytes at most.
+/// Trimmed; one `@` with text on both sides; no whitespace or control characters; 254 bytes at
+/// most.
 pub(crate) fn normalize_email(email: &str) -> Result<String, ApiError> {
     let email = email.trim();
     let valid = email.len() <= MAX_EMAIL_BYTES
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && !domain.is_empty() && !domain.contains('@')
         })
-        && !email.chars().any(char::is_whitespace);
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if valid {
         Ok(email.to_owned())
     } else {
@@ -73,14 +76,21 @@ pub(crate) fn normalize_email(email: &str) -> Result<String, ApiError> {
 
 /// Exchanges an email and password for an access token and a refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Credentials,
-    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody),
-              (status = 429, body = ErrorBody, description = "too many attempts for this email")))]
+    responses((status = 200, body = TokenPair),
+              (status = 401, body = ErrorBody, description = "`unauthorized`: wrong email or password"),
+              (status = 429, body = ErrorBody, description = "`rate_limited`: LOGIN_RATE_LIMIT attempts for this email",
+               headers(("retry-after" = u64, description = "seconds to wait")))))]
 pub async fn login(
     State(state): State<AppState>,
     Json(body): Json<Credentials>,
 ) -> Result<Json<TokenPair>, ApiError> {
     const WRONG: ApiError = ApiError::Unauthorized("wrong email or password");
-    if body.password.len() > password::MAX_PASSWORD_BYTES {
+    // No account can have an email that registration refuses, nor a password over the limit:
+    // such attempts are wrong without a look at the database (a NUL byte would not even reach
+    // PostgreSQL's text type).
+    if body.password.chars().count() > password::MAX_PASSWORD_CHARS
+        || normalize_email(&body.email).is_err()
+    {
         return Err(WRONG);
     }
     match state
@@ -126,7 +136,9 @@ fn login_key(email: &str) -> UserId {
 /// of its login (its family): whoever holds a copy is locked out with the owner, who logs in
 /// again.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = TokenPair),
+              (status = 401, body = ErrorBody,
+               description = "`unauthorized`: the refresh token is unknown, expired or already used (which revokes its whole login)")))]
 pub async fn refresh_tokens(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
@@ -164,7 +176,7 @@ pub async fn refresh_tokens(
 /// caller when none is given.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = LogoutRequest,
     security(("bearer" = [])),
-    responses((status = 204, description = "logged out"), (status = 401, body = ErrorBody)))]
+    responses((status = 204, description = "logged out")))]
 pub async fn logout(
     State(state): State<AppState>,
     user: AuthUser,
@@ -234,6 +246,7 @@ mod tests {
             "a@",
             "a@b@c",
             "a b@c",
+            "a\0@b.c",
             &format!("{}@x", "a".repeat(300)),
         ] {
             assert!(normalize_email(bad).is_err(), "{bad}");

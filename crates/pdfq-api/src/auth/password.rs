@@ -9,8 +9,9 @@ use crate::error::ApiError;
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Longest password accepted: bounds the hashing work one request can ask for.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Longest password accepted, in characters (as the OpenAPI `maxLength` counts): bounds the
+/// hashing work one request can ask for (4 KiB at most).
+pub const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// Hashes running at once: each takes 19 MiB and a core for tens of milliseconds, so a burst
 /// of logins queues here instead of filling the blocking pool (512 threads, ~10 GiB).
@@ -75,16 +76,16 @@ pub async fn verify_against_dummy(password: String) -> Result<bool, ApiError> {
     .await
 }
 
-/// The password rules: 8 characters or more, 1 KiB at most.
+/// The password rules: 8 to 1024 characters.
 pub fn validate(password: &str) -> Result<(), ApiError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(ApiError::Validation(format!(
             "the password must have at least {MIN_PASSWORD_CHARS} characters"
         )));
     }
-    if password.len() > MAX_PASSWORD_BYTES {
+    if password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(ApiError::Validation(format!(
-            "the password must have at most {MAX_PASSWORD_BYTES} bytes"
+            "the password must have at most {MAX_PASSWORD_CHARS} characters"
         )));
     }
     Ok(())

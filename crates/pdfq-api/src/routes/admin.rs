@@ -20,7 +20,7 @@ use crate::extract::{Json, Path, Query};
 use crate::routes::health;
 use crate::routes::jobs::{cancel, delete, evict};
 use crate::state::AppState;
-use crate::views::{job_view, list_item, paging, pool_view};
+use crate::views::{ADMIN_JOB_PAGES, in_range, job_view, list_item, paging, pool_view};
 
 /// Minutes of throughput in the overview.
 const THROUGHPUT_MINUTES: usize = 60;
@@ -28,8 +28,7 @@ const THROUGHPUT_MINUTES: usize = 60;
 /// Queue, throughput, instances with their pools, jobs by status, Redis memory and health.
 /// Answers 200 with `problems` filled when Redis or the database cannot be read.
 #[utoipa::path(get, path = "/api/v1/admin/overview", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Overview), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Overview)))]
 pub async fn overview(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -133,21 +132,28 @@ pub async fn overview(
 
 /// Every user's jobs, narrowed by id prefix, status, owner email or file name.
 #[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin", security(("bearer" = [])),
-    params(AdminJobQuery),
-    responses((status = 200, body = JobList), (status = 403, body = ErrorBody)))]
+    params(
+        ("id" = Option<String>, Query, pattern = "^[^\\x00]*$", description = "a job id or its first characters"),
+        ("status" = Option<pdfq_client::types::JobStatusSchema>, Query, description = "only jobs in this status"),
+        ("owner" = Option<String>, Query, pattern = "^[^\\x00]*$", description = "part of the owner's email"),
+        ("file_name" = Option<String>, Query, pattern = "^[^\\x00]*$", description = "part of the file name"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1000000, description = "1-based page number (default 1)"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 500, description = "jobs per page (default 50)"),
+    ),
+    responses((status = 200, body = JobList)))]
 pub async fn search_jobs(
     State(state): State<AppState>,
     _admin: AdminUser,
     Query(query): Query<AdminJobQuery>,
 ) -> Result<Json<JobList>, ApiError> {
-    let (page, per_page, offset) = paging(query.page, query.per_page, 50, 500);
+    let (page, per_page, offset) = paging(query.page, query.per_page, ADMIN_JOB_PAGES)?;
     let found = state
         .store
         .search_jobs(&JobSearch {
-            id: non_empty(query.id),
+            id: non_empty("id", query.id)?,
             status: query.status,
-            owner_email: non_empty(query.owner),
-            file_name: non_empty(query.file_name),
+            owner_email: non_empty("owner", query.owner)?,
+            file_name: non_empty("file_name", query.file_name)?,
             limit: per_page,
             offset,
         })
@@ -164,8 +170,15 @@ pub async fn search_jobs(
     }))
 }
 
-fn non_empty(s: Option<String>) -> Option<String> {
-    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+/// A search term, trimmed; none when empty. A NUL byte is refused (400 `invalid_query`): no
+/// stored value can hold one, and PostgreSQL's text type does not accept it.
+fn non_empty(name: &str, s: Option<String>) -> Result<Option<String>, ApiError> {
+    if s.as_deref().is_some_and(|s| s.contains('\0')) {
+        return Err(ApiError::InvalidQuery(format!(
+            "{name} must not contain a NUL byte"
+        )));
+    }
+    Ok(s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()))
 }
 
 async fn any_job(state: &AppState, id: JobId) -> Result<Job, ApiError> {
@@ -178,8 +191,8 @@ async fn any_job(state: &AppState, id: JobId) -> Result<Job, ApiError> {
 
 /// Any user's job, without its sentences.
 #[utoipa::path(get, path = "/api/v1/admin/jobs/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "job id")),
-    responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, format = "uuid", description = "job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody, description = "`not_found`: no such job")))]
 pub async fn get_job(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -280,8 +293,9 @@ async fn known_worker(state: &AppState, id: &str) -> Result<WorkerId, ApiError> 
 
 /// Puts a failed or cancelled job back in the queue.
 #[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/retry", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "job id")),
-    responses((status = 200, body = JobView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("id" = String, Path, format = "uuid", description = "job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody, description = "`not_found`: no such job"),
+              (status = 409, body = ErrorBody, description = "`conflict`: only a failed or cancelled job can be retried")))]
 pub async fn retry_job(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -301,8 +315,9 @@ pub async fn retry_job(
 
 /// Cancels anyone's job.
 #[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/cancel", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "job id")),
-    responses((status = 200, body = JobView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("id" = String, Path, format = "uuid", description = "job id")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody, description = "`not_found`: no such job"),
+              (status = 409, body = ErrorBody, description = "`conflict`: the job has already ended")))]
 pub async fn cancel_job(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -314,8 +329,8 @@ pub async fn cancel_job(
 
 /// Deletes anyone's job.
 #[utoipa::path(delete, path = "/api/v1/admin/jobs/{id}", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "job id")),
-    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, format = "uuid", description = "job id")),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody, description = "`not_found`: no such job")))]
 pub async fn delete_job(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -352,7 +367,8 @@ pub async fn resume(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeadQuery {
-    /// How many, newest first (default 100, at most 1000).
+    /// How many, newest first (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -365,7 +381,7 @@ pub async fn dead_letters(
     _admin: AdminUser,
     Query(query): Query<DeadQuery>,
 ) -> Result<Json<Vec<DeadLetterView>>, ApiError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000) as usize;
+    let limit = in_range("limit", query.limit.unwrap_or(100), 1, 1000)? as usize;
     let letters = state.broker.dead_letters(limit).await?;
     Ok(Json(
         letters

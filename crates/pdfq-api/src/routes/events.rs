@@ -36,10 +36,10 @@ struct Watch {
 
 /// Progress events until the job ends.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "jobs", security(("bearer" = [])),
-    params(("id" = String, Path, description = "job id")),
+    params(("id" = String, Path, format = "uuid", description = "job id")),
     responses((status = 200, content_type = "text/event-stream",
                description = "`progress` events (a job as data), then `end`"),
-              (status = 404, body = ErrorBody)))]
+              (status = 404, body = ErrorBody, description = "`not_found`: no such job, or another user's")))]
 pub async fn job_events(
     State(state): State<AppState>,
     user: AuthUser,

@@ -5,7 +5,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use pdfq_client::types::{
-    ErrorBody, JobList, JobListQuery, JobView, PageQuery, SentenceItem, SentencePage,
+    ErrorBody, JobList, JobListQuery, JobStatusSchema, JobView, PageQuery, SentenceItem,
+    SentencePage,
 };
 use pdfq_domain::{JobId, JobStatus, UserId};
 use pdfq_store::{Job, JobFilter};
@@ -15,7 +16,7 @@ use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
-use crate::views::{job_view, list_item, paging};
+use crate::views::{JOB_PAGES, SENTENCE_PAGES, job_view, list_item, paging};
 
 /// What the result cache holds for a completed job: its answer and its owner, so a hit can be
 /// served without the database and still be refused to anyone else.
@@ -27,8 +28,9 @@ struct CachedJob {
 
 /// A job with its sentences once completed.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
-    params(("id" = String, Path, description = "job id")),
-    responses((status = 200, body = JobView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, format = "uuid", description = "job id")),
+    responses((status = 200, body = JobView),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such job, or another user's")))]
 pub async fn get_job(
     State(state): State<AppState>,
     user: AuthUser,
@@ -89,14 +91,18 @@ pub(crate) async fn owned_job(state: &AppState, id: JobId, owner: UserId) -> Res
 
 /// The caller's jobs, newest first.
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", security(("bearer" = [])),
-    params(JobListQuery),
-    responses((status = 200, body = JobList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    params(
+        ("status" = Option<JobStatusSchema>, Query, description = "only jobs in this status"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1000000, description = "1-based page number (default 1)"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "jobs per page (default 20)"),
+    ),
+    responses((status = 200, body = JobList)))]
 pub async fn list_jobs(
     State(state): State<AppState>,
     user: AuthUser,
     Query(query): Query<JobListQuery>,
 ) -> Result<Json<JobList>, ApiError> {
-    let (page, per_page, offset) = paging(query.page, query.per_page, 20, 100);
+    let (page, per_page, offset) = paging(query.page, query.per_page, JOB_PAGES)?;
     let found = state
         .store
         .list_jobs(&JobFilter {
@@ -120,16 +126,21 @@ pub async fn list_jobs(
 
 /// A page of a job's sentences, each with its PDF page number and chunk.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/sentences", tag = "jobs", security(("bearer" = [])),
-    params(("id" = String, Path, description = "job id"), PageQuery),
-    responses((status = 200, body = SentencePage), (status = 404, body = ErrorBody)))]
+    params(
+        ("id" = String, Path, format = "uuid", description = "job id"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1000000, description = "1-based page number (default 1)"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "sentences per page (default 100)"),
+    ),
+    responses((status = 200, body = SentencePage),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such job, or another user's")))]
 pub async fn sentences(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<JobId>,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<SentencePage>, ApiError> {
+    let (page, per_page, offset) = paging(query.page, query.per_page, SENTENCE_PAGES)?;
     let job = owned_job(&state, id, user.id).await?;
-    let (page, per_page, offset) = paging(query.page, query.per_page, 100, 1000);
     let rows = state.store.sentences(id, offset, per_page).await?;
     Ok(Json(SentencePage {
         job_id: id,
@@ -152,9 +163,10 @@ pub async fn sentences(
 
 /// Cancels a pending, retrying or running job.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", security(("bearer" = [])),
-    params(("id" = String, Path, description = "job id")),
-    responses((status = 200, body = JobView), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "the job has already ended")))]
+    params(("id" = String, Path, format = "uuid", description = "job id")),
+    responses((status = 200, body = JobView),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such job, or another user's"),
+              (status = 409, body = ErrorBody, description = "`conflict`: the job has already ended")))]
 pub async fn cancel_job(
     State(state): State<AppState>,
     user: AuthUser,
@@ -177,8 +189,9 @@ pub(crate) async fn cancel(state: &AppState, id: JobId) -> Result<JobView, ApiEr
 
 /// Deletes a job with its file and result; a running job is cancelled first.
 #[utoipa::path(delete, path = "/api/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
-    params(("id" = String, Path, description = "job id")),
-    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, format = "uuid", description = "job id")),
+    responses((status = 204, description = "deleted"),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such job, or another user's")))]
 pub async fn delete_job(
     State(state): State<AppState>,
     user: AuthUser,

@@ -11,6 +11,10 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::handlers as auth;
 use crate::routes::{admin, events, health, jobs, metrics, upload};
 
+mod errors;
+
+use errors::SharedErrors;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "pdfq API", description = "Asynchronous PDF processing: upload a PDF, follow its job, read its sentences."),
@@ -24,7 +28,7 @@ use crate::routes::{admin, events, health, jobs, metrics, upload};
         admin::drain_worker, admin::undrain_worker, admin::retry_job, admin::cancel_job,
         admin::delete_job, admin::pause, admin::resume, admin::dead_letters, admin::purge_dead,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedErrors),
     tags((name = "auth"), (name = "jobs"), (name = "operations"), (name = "admin", description = "role admin"))
 )]
 #[derive(Debug)]

@@ -25,14 +25,36 @@ const MULTIPART_OVERHEAD: u64 = 16 * 1024;
 const SIGNATURE_WINDOW: usize = 1024;
 const MAX_FILE_NAME_CHARS: usize = 255;
 
+/// The upload's form, for the OpenAPI document (the handler streams it field by field): one
+/// field, `file`, and no other (`additionalProperties: false`, from `deny_unknown_fields`).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "only its schema is used")]
+pub struct UploadForm {
+    /// The PDF (it must start with `%PDF-` within its first kilobyte). Its file name is kept
+    /// without any directory part or control characters, at most 255 characters.
+    #[schema(value_type = String, format = Binary, content_media_type = "application/pdf")]
+    file: Vec<u8>,
+}
+
 /// Uploads a PDF (multipart field `file`) and queues a job for it.
 #[utoipa::path(post, path = "/api/v1/process-pdf-async", tag = "jobs",
-    request_body(content_type = "multipart/form-data", description = "a field named `file` with the PDF"),
+    request_body(content = UploadForm, content_type = "multipart/form-data",
+                 description = "one field, named `file`, with the PDF"),
     security(("bearer" = [])),
-    responses((status = 202, body = UploadAccepted, description = "stored and queued"),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-              (status = 429, body = ErrorBody, description = "rate limited, with Retry-After")))]
+    responses((status = 202, body = UploadAccepted, description = "stored and queued",
+               headers(("ratelimit-limit" = u32, description = "uploads allowed per window"),
+                       ("ratelimit-remaining" = u32, description = "uploads left in this window"),
+                       ("ratelimit-reset" = u64, description = "seconds until the window resets"))),
+              (status = 400, body = ErrorBody,
+               description = "`missing_file`: no multipart field named `file`; `invalid_multipart`: the body is not readable multipart, or has a field other than one `file`"),
+              (status = 408, body = ErrorBody,
+               description = "`request_timeout`: the body had not arrived when REQUEST_TIMEOUT passed; the connection is closed"),
+              (status = 413, body = ErrorBody, description = "`payload_too_large`: over MAX_UPLOAD_BYTES"),
+              (status = 415, body = ErrorBody,
+               description = "`unsupported_media_type`: not `multipart/form-data`, or the file is not a PDF"),
+              (status = 429, body = ErrorBody, description = "`rate_limited`: UPLOAD_RATE_LIMIT reached",
+               headers(("retry-after" = u64, description = "seconds to wait")))))]
 pub async fn upload(
     State(state): State<AppState>,
     user: AuthUser,
@@ -99,15 +121,35 @@ pub async fn upload(
     Ok(response)
 }
 
-/// The first field named `file`: its name and bytes, refused as soon as it passes `limit`.
+/// The one field named `file`: its name and bytes, refused as soon as it passes `limit`. The
+/// whole body is read, so that a broken ending is noticed and the form must be exactly what the
+/// document says: a second `file` field (which one was meant?) or any other field is refused
+/// with 400 `invalid_multipart`; a form without a `file` field is 400 `missing_file`.
 async fn read_file(multipart: &mut Multipart, limit: u64) -> Result<(String, Vec<u8>), ApiError> {
+    let mut file: Option<(String, Vec<u8>)> = None;
+    let mut unexpected: Option<String> = None;
+    let mut skipped: u64 = 0;
     while let Some(mut field) = multipart
         .next_field()
         .await
         .map_err(|e| multipart_error(&e))?
     {
         if field.name() != Some("file") {
+            if unexpected.is_none() {
+                unexpected = Some(field.name().unwrap_or_default().chars().take(64).collect());
+            }
+            while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
+                skipped += chunk.len() as u64;
+                if skipped > MULTIPART_OVERHEAD {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+            }
             continue;
+        }
+        if file.is_some() {
+            return Err(ApiError::InvalidMultipart(
+                "more than one field named \"file\": send one PDF per upload".into(),
+            ));
         }
         let file_name = sanitize_file_name(field.file_name());
         let mut bytes = Vec::new();
@@ -117,9 +159,15 @@ async fn read_file(multipart: &mut Multipart, limit: u64) -> Result<(String, Vec
             }
             bytes.extend_from_slice(&chunk);
         }
-        return Ok((file_name, bytes));
+        file = Some((file_name, bytes));
     }
-    Err(ApiError::MissingFile)
+    match (file, unexpected) {
+        (None, _) => Err(ApiError::MissingFile),
+        (Some(_), Some(name)) => Err(ApiError::InvalidMultipart(format!(
+            "unexpected field {name:?}: the form has one field, \"file\""
+        ))),
+        (Some(file), None) => Ok(file),
+    }
 }
 
 fn multipart_error(e: &MultipartError) -> ApiError {
@@ -137,7 +185,9 @@ pub fn is_pdf(bytes: &[u8]) -> bool {
     window.windows(5).any(|w| w == b"%PDF-")
 }
 
-/// The last path component, without control characters, at most 255 characters.
+/// The last path component, without control characters or bidirectional overrides (which make
+/// `evil\u{202e}fdp.exe` read as `evilexe.pdf`), at most 255 characters. The name is only
+/// shown back: files are stored in the database, never on disk under this name.
 #[must_use]
 pub fn sanitize_file_name(name: Option<&str>) -> String {
     let name = name
@@ -147,7 +197,7 @@ pub fn sanitize_file_name(name: Option<&str>) -> String {
         .unwrap_or_default();
     let clean: String = name
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
         .take(MAX_FILE_NAME_CHARS)
         .collect();
     let clean = clean.trim();
@@ -156,6 +206,11 @@ pub fn sanitize_file_name(name: Option<&str>) -> String {
     } else {
         clean.to_owned()
     }
+}
+
+/// The Unicode bidirectional formatting characters (embeddings, overrides, isolates, marks).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds), as in the IETF draft.
@@ -188,6 +243,16 @@ mod tests {
         assert_eq!(sanitize_file_name(Some("../../etc/passwd")), "passwd");
         assert_eq!(sanitize_file_name(Some("C:\\x\\a.pdf")), "a.pdf");
         assert_eq!(sanitize_file_name(Some("a\nb.pdf")), "ab.pdf");
+        assert_eq!(sanitize_file_name(Some("a\0b.pdf")), "ab.pdf");
+        assert_eq!(
+            sanitize_file_name(Some("evil\u{202e}fdp.exe")),
+            "evilfdp.exe"
+        );
+        assert_eq!(sanitize_file_name(Some("/etc/passwd.pdf")), "passwd.pdf");
+        assert_eq!(
+            sanitize_file_name(Some("résumé 日本.pdf")),
+            "résumé 日本.pdf"
+        );
         assert_eq!(sanitize_file_name(None), "upload.pdf");
         assert_eq!(sanitize_file_name(Some("..")), "upload.pdf");
         assert_eq!(sanitize_file_name(Some(&"x".repeat(300))).len(), 255);
