@@ -148,6 +148,26 @@ pub fn plan_jobs(count: usize, users: usize, large: (u32, u32)) -> Vec<JobSpec> 
         .collect()
 }
 
+/// Makes the first `per_burst` valid jobs of each of the last `bursts` chunks of `burst` specs
+/// heavy (`heavy` pages), so that the burst sent before a fault keeps workers busy when it hits.
+pub fn heavy_bursts(
+    specs: &mut [JobSpec],
+    bursts: usize,
+    burst: usize,
+    per_burst: usize,
+    heavy: (u32, u32),
+) {
+    let reserved = (bursts * burst).min(specs.len());
+    let first = specs.len() - reserved;
+    let span = u64::from(heavy.1.saturating_sub(heavy.0)) + 1;
+    for chunk in specs[first..].chunks_mut(burst.max(1)) {
+        for spec in chunk.iter_mut().filter(|s| !s.is_poison()).take(per_burst) {
+            let extra = u32::try_from((spec.index as u64 * 7919) % span).unwrap_or(0);
+            spec.kind = Kind::Pages(heavy.0 + extra);
+        }
+    }
+}
+
 /// A tiny deterministic generator (xorshift64): the run must be the same every time.
 #[derive(Debug)]
 pub struct XorShift(u64);

@@ -67,6 +67,10 @@ pub struct Plan {
     pub fault_settings: FaultSettings,
 }
 
+/// The first jobs of each burst are this heavy (a few hundred ms of extraction each).
+const HEAVY_PAGES: (u32, u32) = (4000, 8000);
+const HEAVY_PER_BURST: usize = 3;
+
 /// Workers' lease: short, so a stopped worker's jobs are reaped quickly.
 const LEASE: &str = "5s";
 
@@ -194,7 +198,14 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         .context("connecting the driver to PostgreSQL")?;
 
     let users = Arc::new(traffic::create_users(deployment.api_url(), plan.users).await?);
-    let specs = jobs::plan_jobs(plan.jobs, plan.users, plan.large);
+    let mut specs = jobs::plan_jobs(plan.jobs, plan.users, plan.large);
+    jobs::heavy_bursts(
+        &mut specs,
+        plan.faults.len(),
+        plan.burst,
+        HEAVY_PER_BURST,
+        HEAVY_PAGES,
+    );
     let answers = Arc::new(AnswerLog::default());
     let submissions = Arc::new(Submissions::default());
     // Uploads stop being retried well before the end, so every accepted job has time to end.
@@ -324,6 +335,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
 async fn wait_for_backlog(db: &PgPool, sent: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     let want_waiting = i64::try_from(sent / 3).unwrap_or(0);
+    let started = Instant::now();
     let mut seen = (0, 0);
     while Instant::now() < deadline {
         let query = sqlx::query_as::<_, (i64, i64)>(
@@ -334,7 +346,10 @@ async fn wait_for_backlog(db: &PgPool, sent: usize) -> String {
         .fetch_one(db);
         if let Ok(Ok(counts)) = tokio::time::timeout(Duration::from_secs(3), query).await {
             seen = counts;
-            if counts.0 >= 2 && counts.1 >= want_waiting {
+            // Running jobs and a backlog; after a few seconds running jobs are enough.
+            if counts.0 >= 2 && counts.1 >= want_waiting
+                || counts.0 >= 1 && started.elapsed() > Duration::from_secs(5)
+            {
                 break;
             }
         }
@@ -635,6 +650,7 @@ async fn fault_reports(
                 _ => None,
             },
             answers: by_call(&window),
+            slowest_answer_secs: window.iter().map(|a| a.took.as_secs_f64()).reduce(f64::max),
         });
     }
     Ok(out)
@@ -677,17 +693,17 @@ fn bad_5xx_in_log(path: &Path) -> BTreeMap<String, u64> {
         let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        let fields = value.get("fields");
-        if fields
-            .and_then(|f| f.get("message"))
-            .and_then(serde_json::Value::as_str)
-            != Some("answered")
-        {
+        // tracing's JSON puts an event's fields at the top level (or under "fields" when not
+        // flattened): read either.
+        let field = |name: &str| {
+            value
+                .get(name)
+                .or_else(|| value.get("fields").and_then(|f| f.get(name)))
+        };
+        if field("message").and_then(serde_json::Value::as_str) != Some("answered") {
             continue;
         }
-        if let Some(status) = fields
-            .and_then(|f| f.get("status"))
-            .and_then(serde_json::Value::as_u64)
+        if let Some(status) = field("status").and_then(serde_json::Value::as_u64)
             && status >= 500
             && status != 503
         {
@@ -759,4 +775,29 @@ fn verdict(report: &Report, answers: &[traffic::Answer]) -> Vec<String> {
         ));
     }
     failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_bad_5xx_from_the_api_log() {
+        let dir = std::env::temp_dir().join(format!("pdfq-proof-log-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let log = dir.join("api.log");
+        let lines = [
+            r#"{"level":"INFO","message":"answered","status":200,"span":{"path":"/api/v1/health"}}"#,
+            r#"{"level":"INFO","message":"answered","status":503,"span":{"path":"/api/v1/health"}}"#,
+            r#"{"level":"INFO","message":"answered","status":500,"span":{"path":"/api/v1/jobs/x"}}"#,
+            r#"{"level":"INFO","fields":{"message":"answered","status":502}}"#,
+            "not json",
+        ];
+        std::fs::write(&log, lines.join("\n")).unwrap_or_default();
+        let bad = bad_5xx_in_log(&log);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(bad.get("500 /api/v1/jobs/x"), Some(&1));
+        assert_eq!(bad.get("502 ?"), Some(&1));
+        assert_eq!(bad.len(), 2);
+    }
 }

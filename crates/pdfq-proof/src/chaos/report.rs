@@ -78,6 +78,8 @@ pub struct FaultReport {
     pub recovered_after_secs: Option<f64>,
     /// API answers during the fault and its recovery, by call and status.
     pub answers: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The slowest answer in that window (a request may wait for a database coming back).
+    pub slowest_answer_secs: Option<f64>,
 }
 
 fn secs(value: Option<f64>) -> String {
@@ -178,9 +180,9 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\n| # | fault | at | lasted | jobs hit | queue resumed after | hit jobs ended after | API answers in the window |"
+            "\n| # | fault | at | lasted | jobs hit | queue resumed after | hit jobs ended after | API answers in the window | slowest answer |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
         for (n, fault) in self.faults.iter().enumerate() {
             let name = match &fault.target {
                 Some(target) => format!("{} ({target})", fault.fault),
@@ -188,14 +190,15 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "| {} | {name} | {:.0} s | {:.1} s | {} | {} | {} | {} |",
+                "| {} | {name} | {:.0} s | {:.1} s | {} | {} | {} | {} | {} |",
                 n + 1,
                 fault.at_secs,
                 fault.duration_secs,
                 fault.touched_jobs,
                 secs(fault.resumed_after_secs),
                 secs(fault.recovered_after_secs),
-                statuses(&fault.answers)
+                statuses(&fault.answers),
+                secs(fault.slowest_answer_secs)
             );
         }
         let _ = writeln!(

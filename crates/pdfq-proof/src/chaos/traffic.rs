@@ -40,6 +40,8 @@ pub struct Answer {
     pub at: Instant,
     pub call: Call,
     pub status: Option<u16>,
+    /// How long the call took.
+    pub took: Duration,
 }
 
 /// Every answer seen, in order.
@@ -47,12 +49,14 @@ pub struct Answer {
 pub struct AnswerLog(Mutex<Vec<Answer>>);
 
 impl AnswerLog {
-    pub fn record(&self, call: Call, status: Option<u16>) {
+    /// Records the answer to a call sent at `sent`.
+    pub fn record(&self, call: Call, status: Option<u16>, sent: Instant) {
         if let Ok(mut log) = self.0.lock() {
             log.push(Answer {
                 at: Instant::now(),
                 call,
                 status,
+                took: sent.elapsed(),
             });
         }
     }
@@ -294,12 +298,13 @@ async fn upload_one(
     let mut tries = 0u32;
     loop {
         tries += 1;
+        let sent = Instant::now();
         let result = user.client.upload(&name, bytes.clone()).await;
         let status = match &result {
             Ok(_) => Some(202),
             Err(e) => e.status(),
         };
-        log.record(Call::Upload, status);
+        log.record(Call::Upload, status, sent);
         let error = match result {
             Ok(accepted) => {
                 if let Ok(mut list) = out.accepted.lock() {
@@ -352,19 +357,22 @@ pub async fn poll(
     };
     let anon = Client::with_http(http, first.client.base_url());
     while !*stop.borrow() {
+        let sent = Instant::now();
         let health = anon.request(Method::GET, "/api/v1/health").send().await;
         log.record(
             Call::Health,
             health.as_ref().ok().map(|r| r.status().as_u16()),
+            sent,
         );
         if let Some(job) = submissions.last_accepted()
             && let Some(user) = users.get(job.spec.user)
         {
+            let sent = Instant::now();
             let status = match user.client.job(job.job).await {
                 Ok(_) => Some(200),
                 Err(e) => e.status(),
             };
-            log.record(Call::JobStatus, status);
+            log.record(Call::JobStatus, status, sent);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
