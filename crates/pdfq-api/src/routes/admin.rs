@@ -204,9 +204,9 @@ pub async fn get_job(
 /// Any user's job with its whole history (status changes, claims, retries, errors), oldest
 /// first: the dashboard's job detail.
 #[utoipa::path(get, path = "/api/v1/admin/jobs/{id}/timeline", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path, description = "job id")),
-    responses((status = 200, body = JobTimeline), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, format = "uuid", description = "job id")),
+    responses((status = 200, body = JobTimeline),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such job")))]
 pub async fn job_timeline(
     State(state): State<AppState>,
     _admin: AdminUser,
