@@ -126,3 +126,80 @@ fn error_response(description: &str) -> Response {
         )
         .build()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn param<'a>(op: &'a Value, name: &str) -> &'a Value {
+        op["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .unwrap_or_else(|| panic!("no parameter {name}"))
+    }
+
+    #[test]
+    fn every_operation_documents_its_errors_and_parameters_their_bounds() {
+        let doc: Value = serde_json::from_str(super::super::document()).unwrap();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                let has = |status: &str| responses.contains_key(status);
+                assert!(has("503"), "{method} {path}");
+                if op.get("security").is_some() {
+                    assert!(has("401"), "{method} {path}");
+                }
+                if path.starts_with("/api/v1/admin/") {
+                    assert!(has("403"), "{method} {path}");
+                }
+                if op.get("parameters").is_some() || op.get("requestBody").is_some() {
+                    assert!(has("400"), "{method} {path}");
+                }
+                for (status, response) in responses {
+                    if status.starts_with('4') {
+                        assert_eq!(
+                            response["content"]["application/json"]["schema"]["$ref"],
+                            "#/components/schemas/ErrorBody",
+                            "{method} {path} {status}"
+                        );
+                    }
+                }
+                if path.starts_with("/api/v1/jobs/{id}")
+                    || path.starts_with("/api/v1/admin/jobs/{id}")
+                {
+                    assert_eq!(
+                        param(op, "id")["schema"]["format"],
+                        "uuid",
+                        "{method} {path}"
+                    );
+                }
+            }
+        }
+        for (path, name, max) in [
+            ("/api/v1/jobs", "per_page", 100),
+            ("/api/v1/jobs/{id}/sentences", "per_page", 1000),
+            ("/api/v1/admin/jobs", "per_page", 500),
+            ("/api/v1/admin/dead-letters", "limit", 1000),
+            ("/api/v1/jobs", "page", 1_000_000),
+        ] {
+            let schema = &param(&doc["paths"][path]["get"], name)["schema"];
+            assert_eq!(
+                schema["minimum"].as_f64(),
+                Some(1.0),
+                "{path} {name}: {schema}"
+            );
+            assert_eq!(
+                schema["maximum"].as_f64(),
+                Some(f64::from(max)),
+                "{path} {name}: {schema}"
+            );
+        }
+        let upload = &doc["paths"]["/api/v1/process-pdf-async"]["post"];
+        for status in ["202", "400", "401", "408", "413", "415", "429", "503"] {
+            assert!(upload["responses"][status].is_object(), "upload {status}");
+        }
+        let form = &doc["components"]["schemas"]["UploadForm"];
+        assert_eq!(form["additionalProperties"], false, "{form}");
+        assert_eq!(form["required"], serde_json::json!(["file"]), "{form}");
+    }
+}
