@@ -9,7 +9,7 @@
 //! | is tagged `admin` | 403 `forbidden` |
 //! | has path parameters | 400 `invalid_path` (e.g. a job id that is not a UUID) |
 //! | has query parameters | 400 `invalid_query` (unreadable, or outside the documented range) |
-//! | takes a JSON body | 400 `malformed_json`, 413 `payload_too_large` (64 KiB), 415 `unsupported_media_type` (no JSON Content-Type), 422 `invalid_body` (missing field, wrong type) |
+//! | takes a JSON body | 400 `malformed_json`, 408 `request_timeout` (the body stopped arriving), 413 `payload_too_large` (64 KiB), 415 `unsupported_media_type` (no JSON Content-Type), 422 `invalid_body` (missing field, wrong type) |
 //!
 //! An operation's own annotation wins: a status it documents is left as it wrote it (e.g. the
 //! health check's 503 carries a health report, not an error body).
@@ -85,6 +85,12 @@ fn add_shared(op: &mut Operation) {
         );
     }
     if json_body {
+        add(
+            op,
+            "408",
+            "`request_timeout`: the body had not arrived when REQUEST_TIMEOUT passed; the \
+             connection is closed",
+        );
         add(
             op,
             "413",
@@ -193,6 +199,12 @@ mod tests {
                 Some(f64::from(max)),
                 "{path} {name}: {schema}"
             );
+        }
+        let login = &doc["paths"]["/api/v1/auth/login"]["post"]["responses"];
+        for status in [
+            "200", "400", "401", "408", "413", "415", "422", "429", "503",
+        ] {
+            assert!(login[status].is_object(), "login {status}");
         }
         let upload = &doc["paths"]["/api/v1/process-pdf-async"]["post"];
         for status in ["202", "400", "401", "408", "413", "415", "429", "503"] {
