@@ -1,5 +1,6 @@
 //! `cargo xtask ci`: every check CI runs, in order: formatting, clippy with warnings denied, and
-//! every test, against a real PostgreSQL and Redis (started here when none is running).
+//! every test, against a real PostgreSQL and Redis (started here when none is running), then the
+//! short chaos run (`cargo xtask chaos --short`).
 
 use std::process::Command;
 
@@ -43,6 +44,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .env("TEST_REDIS_URL", &services.redis_url);
     step("tests", test)?;
     drop(services);
+    // Last, after every test passed: the short chaos run (a release deployment on its own
+    // throwaway servers, ~100 jobs, a worker killed and Redis lost; about two minutes).
+    eprintln!("xtask ci: chaos --short");
+    crate::chaos::run(&crate::chaos::Args {
+        short: true,
+        ..crate::chaos::Args::default()
+    })
+    .context("the short chaos run")?;
     eprintln!("xtask ci: all checks passed");
     Ok(())
 }
