@@ -245,10 +245,10 @@ impl Worker {
         if changed {
             match drain {
                 Some(mode) => {
-                    tracing::info!(worker = %self.ctx.worker, ?mode, "drain requested: taking no new jobs")
+                    tracing::info!(worker = %self.ctx.worker, ?mode, "drain requested: taking no new jobs");
                 }
                 None => {
-                    tracing::info!(worker = %self.ctx.worker, "drain lifted: taking jobs again")
+                    tracing::info!(worker = %self.ctx.worker, "drain lifted: taking jobs again");
                 }
             }
             if let Err(e) = self.ctx.broker.heartbeat(&self.heartbeat()).await {

@@ -57,10 +57,10 @@ struct ListArgs {
     #[arg(long)]
     id: Option<String>,
     /// Page number, from 1.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     page: u32,
-    /// Jobs per page, at most 100.
-    #[arg(long, default_value_t = 20)]
+    /// Jobs per page, 1 to 500.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=500))]
     per_page: u32,
 }
 
