@@ -433,6 +433,17 @@ async fn judge(
         .into_iter()
         .collect();
 
+    // Completing a job moves its chunk rows into the result and deletes them: a chunk row left
+    // on an ended job was written after it ended (a stale worker's late write).
+    let late_chunks: BTreeMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i64)>(
+        "select c.job_id, count(*) from job_chunks c join jobs j on j.id = c.job_id
+         where j.status in ('completed', 'failed', 'cancelled') group by c.job_id",
+    )
+    .fetch_all(db)
+    .await
+    .context("reading chunks left on ended jobs")?
+    .into_iter()
+    .collect();
     let accepted_ids: HashSet<Uuid> = accepted.iter().map(|a| a.job.as_uuid()).collect();
     let mut report = Report {
         mode: plan.name.to_owned(),
@@ -503,6 +514,12 @@ async fn judge(
         if completions + fails > 1 {
             report.duplicates.push(issue(format!(
                 "{completions} completion and {fails} failure events; status {status}, {attempts} attempts"
+            )));
+        } else if let Some(late) = late_chunks.get(&id)
+            && status == "completed"
+        {
+            report.duplicates.push(issue(format!(
+                "{late} chunk rows written after it completed ({attempts} attempts)"
             )));
         }
         match (status.as_str(), spec.kind) {
