@@ -185,9 +185,8 @@ pub async fn verify(password: String, phc: String) -> Result<bool, ApiError> {
 pub async fn verify_against_dummy(password: String) -> Result<bool, ApiError> {
     static DUMMY: OnceLock<String> = OnceLock::new();
     on_hasher(move |memory| {
-        let phc = DUMMY.get_or_init(|| {
-            hash_now(memory, "pdfq: no such account").unwrap_or_default()
-        });
+        let phc =
+            DUMMY.get_or_init(|| hash_now(memory, "pdfq: no such account").unwrap_or_default());
         verify_now(memory, &password, phc)
     })
     .await
@@ -232,7 +231,11 @@ mod tests {
             .hash_password(b"correct horse", &salt)
             .unwrap()
             .to_string();
-        assert!(verify("correct horse".into(), theirs.clone()).await.unwrap());
+        assert!(
+            verify("correct horse".into(), theirs.clone())
+                .await
+                .unwrap()
+        );
         assert!(!verify("correct horsf".into(), theirs).await.unwrap());
         // Ours: the crate's verifier accepts it.
         let ours = hash("correct horse".into()).await.unwrap();
