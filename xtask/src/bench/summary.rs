@@ -39,7 +39,8 @@ pub const END: &str = "<!-- bench-table:end -->";
 /// The table, with a line saying where and when it was measured.
 #[must_use]
 pub fn markdown(rows: &[Row], measured_on: &str) -> String {
-    let mut out = format!("{measured_on}\n\n| benchmark | figure | pdfq | baseline |\n|---|---|---|---|\n");
+    let mut out =
+        format!("{measured_on}\n\n| benchmark | figure | pdfq | baseline |\n|---|---|---|---|\n");
     for r in rows {
         let _ = writeln!(
             out,
@@ -47,7 +48,11 @@ pub fn markdown(rows: &[Row], measured_on: &str) -> String {
             r.bench,
             r.figure,
             r.pdfq,
-            if r.baseline.is_empty() { "" } else { &r.baseline }
+            if r.baseline.is_empty() {
+                ""
+            } else {
+                &r.baseline
+            }
         );
     }
     out
@@ -69,8 +74,8 @@ pub fn replace_between_markers(text: &str, table: &str) -> anyhow::Result<String
 }
 
 pub fn write_readme(readme: &Path, table: &str) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(readme)
-        .with_context(|| format!("reading {}", readme.display()))?;
+    let text =
+        std::fs::read_to_string(readme).with_context(|| format!("reading {}", readme.display()))?;
     let updated = replace_between_markers(&text, table)?;
     std::fs::write(readme, updated).with_context(|| format!("writing {}", readme.display()))
 }
@@ -104,7 +109,10 @@ mod tests {
     #[test]
     fn the_table_goes_between_the_markers_and_nowhere_else() {
         let readme = format!("# pdfq\n\n## Performance\n\n{START}\nold table\n{END}\n\nafter\n");
-        let table = markdown(&[Row::new("api", "req/s", "40000").against("-")], "measured here");
+        let table = markdown(
+            &[Row::new("api", "req/s", "40000").against("-")],
+            "measured here",
+        );
         let updated = replace_between_markers(&readme, &table).unwrap();
         assert!(updated.starts_with("# pdfq\n\n## Performance\n\n"));
         assert!(updated.contains("| api | req/s | 40000 | - |"));
