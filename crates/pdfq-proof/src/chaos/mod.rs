@@ -662,7 +662,8 @@ async fn fault_reports(
             resumed_after_secs: first_after.map(|t| (t - fault.ended).as_seconds_f64()),
             recovered_after_secs: match last {
                 Some(last) if open == 0 && !fault.touched.is_empty() => {
-                    Some((last - fault.started).as_seconds_f64())
+                    // A hit job may have ended between the snapshot and the fault: 0, not less.
+                    Some((last - fault.started).as_seconds_f64().max(0.0))
                 }
                 _ => None,
             },
