@@ -44,11 +44,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .env("TEST_REDIS_URL", &services.redis_url);
     step("tests", test)?;
     drop(services);
-    // Last, after every test passed: the short chaos run (a release deployment on its own
-    // throwaway servers, ~100 jobs, a worker killed and Redis lost; about two minutes).
-    eprintln!("xtask ci: chaos --short");
+    // Last, after every test passed: the short chaos run (a deployment on its own throwaway
+    // servers, ~100 jobs, a worker killed and Redis lost; under a minute), on dev-profile
+    // binaries whose dependencies the tests have just built.
+    eprintln!("xtask ci: chaos --short --dev");
     crate::chaos::run(&crate::chaos::Args {
         short: true,
+        dev: true,
         ..crate::chaos::Args::default()
     })
     .context("the short chaos run")?;
