@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use futures::Stream;
 use pdfq_domain::JobId;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -318,21 +319,19 @@ impl Client {
     }
 }
 
-/// Sends and decodes a JSON answer.
-/// A value as one URL path segment: everything but RFC 3986's unreserved characters escaped.
+/// Everything but RFC 3986's unreserved characters (letters, digits, `-._~`).
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A value as one URL path segment.
 fn segment(value: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
+    utf8_percent_encode(value, NOT_UNRESERVED).to_string()
 }
 
+/// Sends and decodes a JSON answer.
 async fn json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ClientError> {
     decode(check(request.send().await?).await?).await
 }

@@ -14,6 +14,7 @@ use pdfq_client::{Client, ClientError};
 use pdfq_domain::JobStatus;
 use serde::Serialize;
 
+use crate::chaos::traffic::create_users;
 use crate::deployment::{Deployment, DeploymentOptions};
 use crate::procfs;
 
@@ -261,7 +262,11 @@ async fn drive(deployment: &Deployment, options: &Options) -> anyhow::Result<Rep
     let processes: Vec<String> = pids.iter().map(|(name, _)| name.clone()).collect();
     let pids: Vec<Option<u32>> = pids.into_iter().map(|(_, pid)| pid).collect();
 
-    let users = create_users(deployment.api_url(), options.users).await?;
+    let users: Vec<Client> = create_users(deployment.api_url(), "load", options.users)
+        .await?
+        .into_iter()
+        .map(|user| user.client)
+        .collect();
     // Idle: everything started, nothing asked of it yet.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle: Vec<Option<u64>> = pids.iter().map(|p| p.and_then(procfs::rss_kib)).collect();
@@ -406,25 +411,6 @@ fn documents() -> Vec<Vec<u8>> {
             pdfq_test_support::pdf::text_pdf(&refs)
         })
         .collect()
-}
-
-async fn create_users(api_url: &str, count: usize) -> anyhow::Result<Vec<Client>> {
-    let anon = Client::new(api_url)?;
-    let run = uuid::Uuid::new_v4().simple().to_string();
-    let mut users = Vec::with_capacity(count);
-    for n in 0..count {
-        let email = format!("load-{n}-{}@example.invalid", &run[..8]);
-        let password = format!("load-password-{run}");
-        anon.register(&email, &password)
-            .await
-            .with_context(|| format!("registering {email}"))?;
-        let tokens = anon
-            .login(&email, &password)
-            .await
-            .with_context(|| format!("logging in {email}"))?;
-        users.push(anon.with_token(&tokens.access_token));
-    }
-    Ok(users)
 }
 
 #[allow(

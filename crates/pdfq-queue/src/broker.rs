@@ -218,7 +218,6 @@ impl Broker {
         dispatch!(self.is_paused())
     }
 
-    /// Sets the cancel flag of a job and announces it to subscribed workers.
     /// Asks one worker to take no new jobs (and, with [`DrainMode::Exit`], to exit when idle).
     pub async fn request_drain(
         &self,
@@ -241,6 +240,7 @@ impl Broker {
         dispatch!(self.drain_requested(worker))
     }
 
+    /// Sets the cancel flag of a job and announces it to subscribed workers.
     pub async fn request_cancel(&self, job_id: JobId) -> Result<(), QueueError> {
         dispatch!(self.request_cancel(job_id))
     }

@@ -37,7 +37,8 @@ struct State {
     drain: Option<DrainMode>,
 }
 
-/// How often a draining worker looks whether its jobs finished or the drain was lifted.
+/// How often the worker reads its drain request (not before every fetch: that would be a Redis
+/// round trip per job), and how often a draining worker looks whether its jobs finished.
 const DRAIN_POLL: Duration = Duration::from_millis(500);
 
 impl Worker {
@@ -105,13 +106,20 @@ impl Worker {
         let mut sweep_due = tokio::time::Instant::now();
         let mut first_sweep = true;
         let mut delay = settings.reconnect_delay;
+        let mut drain_read_at: Option<tokio::time::Instant> = None;
         tokio::pin!(shutdown);
 
         loop {
             while let Some(done) = jobs.try_join_next() {
                 log_outcome(done);
             }
-            if let Some(mode) = self.read_drain().await {
+            let drain = if drain_read_at.is_none_or(|at| at.elapsed() >= DRAIN_POLL) {
+                drain_read_at = Some(tokio::time::Instant::now());
+                self.read_drain().await
+            } else {
+                self.state.lock().ok().and_then(|s| s.drain)
+            };
+            if let Some(mode) = drain {
                 // Deliveries reaped for us would wait until the drain ends: others take them now.
                 for delivery in reaped.drain(..) {
                     if let Err(e) = self.ctx.broker.release(&delivery).await {

@@ -347,8 +347,8 @@ fn workers_at_130x24() {
     insta::assert_snapshot!(screen(&app, 130, 24));
 }
 
-#[test]
-fn job_detail_over_the_jobs_view() {
+/// The jobs view with Enter pressed on the first job and its detail fetched.
+fn app_with_detail_open() -> App {
     let mut app = app_with_data(false);
     app.on_key(Key::Tab);
     app.on_key(Key::Enter);
@@ -360,23 +360,17 @@ fn job_detail_over_the_jobs_view() {
         traffic: None,
         at: ago(1),
     });
-    insta::assert_snapshot!(screen(&app, 80, 24));
+    app
+}
+
+#[test]
+fn job_detail_over_the_jobs_view() {
+    insta::assert_snapshot!(screen(&app_with_detail_open(), 80, 24));
 }
 
 #[test]
 fn job_detail_with_its_timeline_at_120x40() {
-    let mut app = app_with_data(false);
-    app.on_key(Key::Tab);
-    app.on_key(Key::Enter);
-    app.update(Update::Data {
-        overview: Box::new(overview(false)),
-        jobs: jobs(),
-        detail: Some(Box::new(detail())),
-        detail_of: Some(id(1)),
-        traffic: None,
-        at: ago(1),
-    });
-    insta::assert_snapshot!(screen(&app, 120, 40));
+    insta::assert_snapshot!(screen(&app_with_detail_open(), 120, 40));
 }
 
 #[test]

@@ -197,7 +197,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         .await
         .context("connecting the driver to PostgreSQL")?;
 
-    let users = Arc::new(traffic::create_users(deployment.api_url(), plan.users).await?);
+    let users = Arc::new(traffic::create_users(deployment.api_url(), "chaos", plan.users).await?);
     let mut specs = jobs::plan_jobs(plan.jobs, plan.users, plan.large);
     jobs::heavy_bursts(
         &mut specs,

@@ -98,14 +98,15 @@ fn http(timeout: Duration) -> anyhow::Result<reqwest::Client> {
         .context("building the HTTP client")
 }
 
-/// Registers and logs in `count` users (retrying while the API is busy).
-pub async fn create_users(api_url: &str, count: usize) -> anyhow::Result<Vec<User>> {
+/// Registers and logs in `count` users named `<suite>-<n>-...` (retrying while the API is
+/// busy); their clients give up on a call after 60 s. The load suite uses them too.
+pub async fn create_users(api_url: &str, suite: &str, count: usize) -> anyhow::Result<Vec<User>> {
     let anon = Client::with_http(http(Duration::from_secs(60))?, api_url);
     let run = uuid::Uuid::new_v4().simple().to_string();
     let mut users = Vec::with_capacity(count);
     for n in 0..count {
-        let email = format!("chaos-{n}-{}@example.invalid", &run[..8]);
-        let password = format!("chaos-password-{run}");
+        let email = format!("{suite}-{n}-{}@example.invalid", &run[..8]);
+        let password = format!("{suite}-password-{run}");
         retry(|| anon.register(&email, &password))
             .await
             .with_context(|| format!("registering {email}"))?;
