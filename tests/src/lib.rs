@@ -37,6 +37,8 @@ pub fn test_settings() -> Settings {
     settings.bind_addr = "127.0.0.1:0".parse().expect("a literal address");
     settings.events_poll_interval = Duration::from_millis(50);
     settings.heartbeat_interval = Duration::from_millis(200);
+    // Every test user registers from 127.0.0.1; tests of the limit set it lower.
+    settings.register_rate_limit = "100000/hour".parse().expect("a literal limit");
     settings
 }
 
@@ -207,10 +209,15 @@ impl TestApp {
         }
     }
 
+    /// Deletes a user behind the API's back, as an operator with SQL would.
+    pub async fn delete_user(&self, id: UserId) {
+        self.store.delete_user(id).await.expect("delete the user");
+    }
+
     /// A user promoted to admin through [`pdfq_api::bootstrap_admin`].
     pub async fn admin(&self) -> TestUser {
         let user = self.user().await;
-        pdfq_api::bootstrap_admin(&self.store, &user.email, &user.password)
+        pdfq_api::bootstrap_admin(&self.store, &self.broker, &user.email, &user.password)
             .await
             .expect("promote to admin");
         user
@@ -278,6 +285,28 @@ impl Drop for TestApp {
 
 fn uuid_suffix() -> String {
     JobId::new().to_string().replace('-', "")[..12].to_owned()
+}
+
+/// Like [`on_both_backends!`], each app's settings changed first by a function of the test file
+/// (`on_both_backends_with!(configure => test_a, test_b)`).
+#[macro_export]
+macro_rules! on_both_backends_with {
+    ($configure:ident => $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_redis() {
+                let app =
+                    $crate::TestApp::spawn_with($crate::Backend::Distributed, super::$configure);
+                super::$name(app.await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite_memory() {
+                let app = $crate::TestApp::spawn_with($crate::Backend::Embedded, super::$configure);
+                super::$name(app.await).await;
+            }
+        }
+    )*};
 }
 
 /// Defines `mod $name` with two tests running `async fn $name(app: TestApp)` on each backend.

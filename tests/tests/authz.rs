@@ -117,8 +117,8 @@ async fn admin_endpoints_need_the_admin_role(app: TestApp) {
         JobStatus::Pending
     );
 
-    // Promotion takes effect at once, with the same token.
-    pdfq_api::bootstrap_admin(&app.store, &user.email, "ignored for an existing account")
+    // Promotion (with the account's own password) takes effect at once, with the same token.
+    pdfq_api::bootstrap_admin(&app.store, &app.broker, &user.email, &user.password)
         .await
         .unwrap();
     user.client.admin_overview().await.unwrap();

@@ -48,6 +48,7 @@ hostile!(
     broken_multipart_is_4xx,
     file_names_cannot_escape,
     oversized_uploads_are_413_at_once,
+    uploads_in_flight_are_bounded_per_user_and_process,
 );
 
 async fn spawn(backend: Backend) -> TestApp {
@@ -55,6 +56,8 @@ async fn spawn(backend: Backend) -> TestApp {
         s.request_timeout = REQUEST_TIMEOUT;
         s.max_upload_bytes = MAX_UPLOAD_BYTES;
         s.upload_rate_limit = "1000/hour".parse().unwrap();
+        s.max_concurrent_uploads = 3;
+        s.max_concurrent_uploads_per_user = 2;
     })
     .await
 }
@@ -723,4 +726,56 @@ async fn oversized_uploads_are_413_at_once(app: TestApp) {
         0
     );
     still_serves(&app).await;
+}
+
+/// Starts an upload of `user` that declares 200 KB and sends 1 KB of it: it holds its slot
+/// until the request timeout.
+async fn stalled_upload(port: u16, user: &TestUser) -> TcpStream {
+    let body = multipart("B0undary", "slow.pdf", &vec![b'%'; 200 * 1024]);
+    let mut request = upload_head(
+        user,
+        "multipart/form-data; boundary=B0undary",
+        &format!("Content-Length: {}\r\n", body.len()),
+    )
+    .into_bytes();
+    request.extend_from_slice(&body[..1024]);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stream.write_all(&request).await.unwrap();
+    stream
+}
+
+async fn uploads_in_flight_are_bounded_per_user_and_process(app: TestApp) {
+    let (ann, bob, cid) = (app.user().await, app.user().await, app.user().await);
+    let _a1 = stalled_upload(app.port, &ann).await;
+    let _a2 = stalled_upload(app.port, &ann).await;
+    // Give the server time to take both slots.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let err = ann
+        .client
+        .upload("third.pdf", pdf::hello())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(429), Some("too_many_uploads")),
+        "{err}"
+    );
+    let pdfq_client::ClientError::Api { retry_after, .. } = err else {
+        unreachable!()
+    };
+    assert!(retry_after.is_some_and(|s| s > 0));
+    // Another user takes the process's third and last slot, then the fourth upload anywhere is
+    // refused with 503 and Retry-After.
+    let _b1 = stalled_upload(app.port, &bob).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let err = cid.client.upload("c.pdf", pdf::hello()).await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(503), Some("busy")),
+        "{err}"
+    );
+    // Once the stalled uploads time out, the slots are free again.
+    tokio::time::sleep(REQUEST_TIMEOUT + SLACK).await;
+    ann.client.upload("later.pdf", pdf::hello()).await.unwrap();
+    cid.client.upload("c.pdf", pdf::hello()).await.unwrap();
 }

@@ -6,9 +6,58 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use pdfq_e2e::{Backend, TestApp, on_both_backends, pdf};
+use pdfq_e2e::{Backend, TestApp, on_both_backends, on_both_backends_with, pdf};
 
 on_both_backends!(metrics_cover_the_monitoring_points);
+on_both_backends_with!(with_a_metrics_token => metrics_need_their_token_and_count_jobs_seldom);
+
+const METRICS_TOKEN: &str = "metrics-token-0123456789";
+
+fn with_a_metrics_token(settings: &mut pdfq_api::Settings) {
+    settings.metrics_token = Some(pdfq_domain::secret::Secret::new(METRICS_TOKEN.to_owned()));
+}
+
+async fn metrics_need_their_token_and_count_jobs_seldom(app: TestApp) {
+    let http = reqwest::Client::new();
+    let scrape = |token: Option<&str>| {
+        let mut request = http.get(app.client.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(scrape(None).await.unwrap().status(), 401);
+    assert_eq!(
+        scrape(Some("metrics-token-wrong")).await.unwrap().status(),
+        401
+    );
+    let first = scrape(Some(METRICS_TOKEN)).await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(
+        first
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"pdfq_jobs{status="pending"} 0"#)
+    );
+    // A job arrives; the next scrapes within metrics_cache reuse the last count instead of
+    // running the count over every job again.
+    let user = app.user().await;
+    user.client.upload("a.pdf", pdf::hello()).await.unwrap();
+    for _ in 0..3 {
+        let text = scrape(Some(METRICS_TOKEN))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(text.contains(r#"pdfq_jobs{status="pending"} 0"#), "{text}");
+        assert!(
+            text.contains(r#"route="/api/v1/process-pdf-async",status="2xx"} 1"#),
+            "request counters are live"
+        );
+    }
+}
 
 async fn metrics_cover_the_monitoring_points(app: TestApp) {
     let user = app.user().await;

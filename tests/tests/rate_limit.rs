@@ -4,9 +4,15 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
 
-use pdfq_e2e::{TestApp, on_both_backends, pdf};
+use pdfq_e2e::{TestApp, on_both_backends_with, pdf};
 
-on_both_backends!(fifty_concurrent_uploads_ten_accepted);
+on_both_backends_with!(many_slots => fifty_concurrent_uploads_ten_accepted);
+
+/// Enough upload slots for all 50 at once, so only the rate limit refuses.
+fn many_slots(settings: &mut pdfq_api::Settings) {
+    settings.max_concurrent_uploads = 64;
+    settings.max_concurrent_uploads_per_user = 64;
+}
 
 async fn fifty_concurrent_uploads_ten_accepted(app: TestApp) {
     assert_eq!(app.settings.upload_rate_limit.max, 10);

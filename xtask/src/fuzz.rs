@@ -290,6 +290,10 @@ fn start_pdfctl_up(no_build: bool, log_path: &Path) -> anyhow::Result<(Server, S
         .env_remove("REDIS_URL")
         // The fuzzer logs in and uploads far more than a person would.
         .env("UPLOAD_RATE_LIMIT", "100000/hour")
+        // schemathesis registers and logs in from 127.0.0.1 thousands of times.
+        .env("REGISTER_RATE_LIMIT", "1000000/hour")
+        .env("LOGIN_ADDRESS_RATE_LIMIT", "1000000/hour")
+        .env("LOGIN_RATE_LIMIT", "1000000/hour")
         .env("LOGIN_RATE_LIMIT", "100000/hour")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

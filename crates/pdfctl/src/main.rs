@@ -34,7 +34,7 @@ struct Cli {
 enum Command {
     /// Run the API and a worker in one process: on SQLite and an in-process queue by default,
     /// or on PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set.
-    Up(commands::up::Args),
+    Up(Box<commands::up::Args>),
     /// Extract a PDF here, with no server: its text, sentences or chunks.
     Extract(commands::extract::Args),
     /// Split plain text into sentences, one per line.

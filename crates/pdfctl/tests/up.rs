@@ -6,7 +6,9 @@
 )]
 
 use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 struct Up(Child);
 
@@ -17,7 +19,7 @@ impl Drop for Up {
     }
 }
 
-fn pdfctl(config: &std::path::Path) -> Command {
+fn pdfctl(config: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pdfctl"));
     command
         .env("PDFQ_CONFIG_DIR", config)
@@ -26,14 +28,12 @@ fn pdfctl(config: &std::path::Path) -> Command {
     command
 }
 
-#[test]
-fn up_login_and_submit_wait_print_the_sentences_then_ctrl_c_stops_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("config");
-    let mut child = pdfctl(&config)
+/// A running `pdfctl up` on a free port with its data in `data`: the process, its stdout after
+/// the banner, the URL and the banner's other lines.
+fn start_up(config: &Path, data: &Path) -> (Up, BufReader<ChildStdout>, String, String) {
+    let mut child = pdfctl(config)
         .args(["up", "--port", "0", "--data-dir"])
-        .arg(&data)
+        .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -51,6 +51,83 @@ fn up_login_and_submit_wait_print_the_sentences_then_ctrl_c_stops_cleanly() {
     for _ in 0..4 {
         stdout.read_line(&mut banner).unwrap();
     }
+    (up, stdout, url, banner)
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn the_data_directory_is_private_and_the_password_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("config");
+    // Left open by an older pdfq or a permissive umask.
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (up, _stdout, _url, banner) = start_up(&config, &data);
+    let password = std::fs::read_to_string(data.join("admin-password")).unwrap();
+    assert!(
+        banner.contains(password.trim()),
+        "printed when generated: {banner}"
+    );
+    drop(up);
+    std::fs::set_permissions(
+        data.join("admin-password"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::fs::set_permissions(data.join("pdfq.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let (_up, _stdout, _url, banner) = start_up(&config, &data);
+    assert!(
+        !banner.contains(password.trim()),
+        "not printed again: {banner}"
+    );
+    assert!(banner.contains("admin-password"), "{banner}");
+    assert_eq!(mode(&data), 0o700);
+    let mut files = 0;
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            files += 1;
+            assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+        }
+    }
+    assert!(
+        files >= 3,
+        "the database, the secret and the password at least"
+    );
+}
+
+#[test]
+fn a_weak_kept_secret_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("jwt-secret"), "secret\n").unwrap();
+    let out = pdfctl(&dir.path().join("config"))
+        .args(["up", "--port", "0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("jwt-secret")
+            && err.contains("weak secret")
+            && err.contains("delete the file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn up_login_and_submit_wait_print_the_sentences_then_ctrl_c_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("config");
+    let (up, mut stdout, url, banner) = start_up(&config, &data);
     assert!(banner.contains("SQLite"), "{banner}");
     assert!(banner.contains("admin@pdfq.local"), "{banner}");
 

@@ -54,7 +54,7 @@ impl Application {
             tracing::info!("database migrations applied");
         }
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
-            let admin = bootstrap_admin(&store, email, password.expose()).await?;
+            let admin = bootstrap_admin(&store, &broker, email, password.expose()).await?;
             tracing::info!(email = %admin.email, "admin account ready");
         }
         Self::build_with(store, broker, Settings::from_config(&config)).await

@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use ipnet::IpNet;
 use pdfq_domain::limits::{RateLimit, parse_bytes, parse_duration};
 use pdfq_domain::secret::Secret;
 use pdfq_queue::RedisConfig;
@@ -20,6 +21,111 @@ pub enum Environment {
 
 /// The shortest JWT secret accepted outside development (256 bits for HS256).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// The API's limits and HTTP settings, read the same way by both ways to run: `pdfq-api`
+/// flattens it into [`ApiConfig`], `pdfctl up` into its own arguments. A value left unset keeps
+/// the running mode's default ([`crate::Settings::new`], or `pdfctl up`'s).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServiceConfig {
+    /// Uploads allowed per user, like 10/hour or 100/minute [default: 10/hour; pdfctl up:
+    /// 100/hour].
+    #[arg(long, env = "UPLOAD_RATE_LIMIT", value_name = "UPLOAD_RATE_LIMIT")]
+    pub upload_rate_limit: Option<RateLimit>,
+
+    /// Failed logins allowed per account from one client address [default: 10/hour]. Only
+    /// failures count, and per address, so nobody elsewhere can lock the owner out.
+    #[arg(long, env = "LOGIN_RATE_LIMIT", value_name = "LOGIN_RATE_LIMIT")]
+    pub login_rate_limit: Option<RateLimit>,
+
+    /// Failed logins allowed from one client address, whatever the account (password
+    /// spraying) [default: 30/hour].
+    #[arg(
+        long,
+        env = "LOGIN_ADDRESS_RATE_LIMIT",
+        value_name = "LOGIN_ADDRESS_RATE_LIMIT"
+    )]
+    pub login_address_rate_limit: Option<RateLimit>,
+
+    /// Registrations allowed from one client address [default: 10/hour].
+    #[arg(long, env = "REGISTER_RATE_LIMIT", value_name = "REGISTER_RATE_LIMIT")]
+    pub register_rate_limit: Option<RateLimit>,
+
+    /// Largest accepted upload (bytes, or 50MB, 1GiB...) [default: 50MB].
+    #[arg(long, env = "MAX_UPLOAD_BYTES", value_name = "MAX_UPLOAD_BYTES", value_parser = parse_bytes)]
+    pub max_upload_bytes: Option<u64>,
+
+    /// Uploads received at once by this process; more are answered 503 with Retry-After
+    /// [default: 8].
+    #[arg(
+        long,
+        env = "MAX_CONCURRENT_UPLOADS",
+        value_name = "MAX_CONCURRENT_UPLOADS"
+    )]
+    pub max_concurrent_uploads: Option<usize>,
+
+    /// Uploads one user may send at once; more are answered 429 with Retry-After [default: 2].
+    #[arg(
+        long,
+        env = "MAX_CONCURRENT_UPLOADS_PER_USER",
+        value_name = "MAX_CONCURRENT_UPLOADS_PER_USER"
+    )]
+    pub max_concurrent_uploads_per_user: Option<usize>,
+
+    /// Open progress streams (SSE) allowed per user [default: 8].
+    #[arg(
+        long,
+        env = "EVENT_STREAMS_PER_USER",
+        value_name = "EVENT_STREAMS_PER_USER"
+    )]
+    pub event_streams_per_user: Option<usize>,
+
+    /// How long a finished job's result stays cached [default: 1h].
+    #[arg(long, env = "RESULT_TTL", value_name = "RESULT_TTL", value_parser = parse_duration)]
+    pub result_ttl: Option<Duration>,
+
+    /// Origins allowed to call the API from a browser, comma-separated (e.g.
+    /// https://app.vercel.app), or * for any.
+    #[arg(
+        long,
+        env = "ALLOWED_ORIGINS",
+        value_name = "ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// A request that takes longer is answered 503 (uploads included) [default: 60s].
+    #[arg(long, env = "REQUEST_TIMEOUT", value_name = "REQUEST_TIMEOUT", value_parser = parse_duration)]
+    pub request_timeout: Option<Duration>,
+
+    /// Proxies whose X-Forwarded-For is believed, comma-separated addresses or CIDR ranges
+    /// (e.g. 10.0.0.0/8,fd00::/8 behind Railway's proxy). Unset: the client address is the
+    /// connection's peer, and X-Forwarded-For is ignored.
+    #[arg(
+        long,
+        env = "TRUSTED_PROXIES",
+        value_name = "TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_proxy
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Bearer token that GET /metrics requires; unset, /metrics is public.
+    #[arg(
+        long,
+        env = "METRICS_TOKEN",
+        value_name = "METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<Secret>,
+}
+
+/// An address (a one-host range) or a CIDR range.
+fn parse_proxy(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("expected an IP address or a CIDR range like 10.0.0.0/8, got {s:?}"))
+}
 
 /// pdfq-api: the REST API. Every option can be set by the environment variable shown.
 #[derive(Debug, Clone, Parser)]
@@ -57,46 +163,8 @@ pub struct ApiConfig {
     #[arg(long, env = "BIND_ADDR", value_name = "BIND_ADDR", default_value_t = IpAddr::V6(Ipv6Addr::UNSPECIFIED))]
     pub bind_addr: IpAddr,
 
-    /// Uploads allowed per user, like 10/hour or 100/minute.
-    #[arg(
-        long,
-        env = "UPLOAD_RATE_LIMIT",
-        value_name = "UPLOAD_RATE_LIMIT",
-        default_value = "10/hour"
-    )]
-    pub upload_rate_limit: RateLimit,
-
-    /// Login attempts per email, right or wrong, like 30/hour.
-    #[arg(
-        long,
-        env = "LOGIN_RATE_LIMIT",
-        value_name = "LOGIN_RATE_LIMIT",
-        default_value = "30/hour"
-    )]
-    pub login_rate_limit: RateLimit,
-
-    /// Largest accepted upload (bytes, or 50MB, 1GiB...).
-    #[arg(long, env = "MAX_UPLOAD_BYTES", value_name = "MAX_UPLOAD_BYTES", default_value = "50MB",
-          value_parser = parse_bytes)]
-    pub max_upload_bytes: u64,
-
-    /// How long a finished job's result stays cached in Redis.
-    #[arg(long, env = "RESULT_TTL", value_name = "RESULT_TTL", default_value = "1h", value_parser = parse_duration)]
-    pub result_ttl: Duration,
-
-    /// Origins allowed to call the API from a browser, comma-separated (e.g. https://app.vercel.app).
-    #[arg(
-        long,
-        env = "ALLOWED_ORIGINS",
-        value_name = "ALLOWED_ORIGINS",
-        value_delimiter = ','
-    )]
-    pub allowed_origins: Vec<String>,
-
-    /// A request that takes longer is answered 503 (uploads included).
-    #[arg(long, env = "REQUEST_TIMEOUT", value_name = "REQUEST_TIMEOUT", default_value = "60s",
-          value_parser = parse_duration)]
-    pub request_timeout: Duration,
+    #[command(flatten)]
+    pub service: ServiceConfig,
 
     /// Email of an account made admin at start-up (created with PDFQ_ADMIN_PASSWORD if missing,
     /// promoted if it exists). Set both or neither.
@@ -127,6 +195,40 @@ pub struct ApiConfig {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(String);
+
+impl ServiceConfig {
+    /// The rules that parsing alone does not check.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            (
+                "MAX_UPLOAD_BYTES",
+                self.max_upload_bytes.map(|v| v as usize),
+            ),
+            ("MAX_CONCURRENT_UPLOADS", self.max_concurrent_uploads),
+            (
+                "MAX_CONCURRENT_UPLOADS_PER_USER",
+                self.max_concurrent_uploads_per_user,
+            ),
+            ("EVENT_STREAMS_PER_USER", self.event_streams_per_user),
+        ];
+        for (name, value) in positive {
+            if value == Some(0) {
+                return Err(ConfigError(format!("{name} must be more than 0")));
+            }
+        }
+        if self.request_timeout == Some(Duration::ZERO) {
+            return Err(ConfigError("REQUEST_TIMEOUT must be more than 0".into()));
+        }
+        if let Some(token) = &self.metrics_token
+            && token.expose().len() < 16
+        {
+            return Err(ConfigError(
+                "METRICS_TOKEN must be at least 16 characters; generate one with `openssl rand -hex 16`".into(),
+            ));
+        }
+        Ok(())
+    }
+}
 
 impl ApiConfig {
     /// Reads `.env` (if present) and the environment; fails with one line naming the variable.
@@ -179,9 +281,7 @@ impl ApiConfig {
                 "PDFQ_ADMIN_EMAIL and PDFQ_ADMIN_PASSWORD must be set together".into(),
             ));
         }
-        if self.max_upload_bytes == 0 {
-            return Err(ConfigError("MAX_UPLOAD_BYTES must be more than 0".into()));
-        }
+        self.service.validate()?;
         Ok(())
     }
 
@@ -219,12 +319,11 @@ mod tests {
         let config = parse(&[SECRET]).unwrap();
         assert_eq!(config.port, 8000);
         assert_eq!(config.listen_addr().to_string(), "[::]:8000");
-        assert_eq!(config.upload_rate_limit, RateLimit::DEFAULT_UPLOADS);
-        assert_eq!(config.result_ttl, Duration::from_secs(3600));
+        assert_eq!(config.service.upload_rate_limit, None);
+        assert_eq!(config.service.result_ttl, None);
         assert_eq!(config.database.max_connections(), 15);
         assert_eq!(config.environment, Environment::Production);
         assert!(!config.migrate_on_start);
-        assert_eq!(config.login_rate_limit, crate::settings::DEFAULT_LOGINS);
         assert!(
             parse(&[SECRET, "--migrate-on-start=true"])
                 .unwrap()
@@ -261,6 +360,8 @@ mod tests {
             ("--login-rate-limit=many", "LOGIN_RATE_LIMIT"),
             ("--max-upload-bytes=big", "MAX_UPLOAD_BYTES"),
             ("--result-ttl=forever", "RESULT_TTL"),
+            ("--register-rate-limit=x", "REGISTER_RATE_LIMIT"),
+            ("--max-concurrent-uploads=-1", "MAX_CONCURRENT_UPLOADS"),
         ] {
             let err = parse(&[SECRET, arg]).unwrap_err().to_string();
             assert!(err.contains(name), "{arg}: {err}");
@@ -292,7 +393,28 @@ mod tests {
     #[test]
     fn rate_limits_are_read_as_written() {
         let config = parse(&[SECRET, "--upload-rate-limit=100/minute"]).unwrap();
-        assert_eq!(config.upload_rate_limit.max, 100);
-        assert_eq!(config.upload_rate_limit.window, Duration::from_secs(60));
+        let rate = config.service.upload_rate_limit.unwrap();
+        assert_eq!(rate.max, 100);
+        assert_eq!(rate.window, Duration::from_secs(60));
+        let config = parse(&[SECRET, "--trusted-proxies=10.0.0.0/8, 192.0.2.7,fd00::/8"]).unwrap();
+        assert_eq!(config.service.trusted_proxies.len(), 3);
+        assert!(
+            config.service.trusted_proxies[1].contains(&"192.0.2.7".parse::<IpAddr>().unwrap())
+        );
+        let err = parse(&[SECRET, "--trusted-proxies=railway"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TRUSTED_PROXIES"), "{err}");
+        let err = parse(&[SECRET, "--metrics-token=short"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("METRICS_TOKEN must be at least 16"), "{err}");
+        let err = parse(&[SECRET, "--max-concurrent-uploads=0"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MAX_CONCURRENT_UPLOADS must be more than 0"),
+            "{err}"
+        );
     }
 }

@@ -69,6 +69,17 @@ pub enum ApiError {
     /// RateLimit headers.
     #[error("rate limit of {limit} per window reached; retry in {} s", retry_after.as_secs().max(1))]
     RateLimited { limit: u32, retry_after: Duration },
+    /// 429 `too_many_uploads`: this user already sends MAX_CONCURRENT_UPLOADS_PER_USER
+    /// uploads at once; with `Retry-After`.
+    #[error("{max} of your uploads are already being received; retry when one has finished")]
+    TooManyUploads { max: usize },
+    /// 429 `too_many_streams`: this user has EVENT_STREAMS_PER_USER progress streams open.
+    #[error("{max} of your progress streams are open already; close one first")]
+    TooManyStreams { max: usize },
+    /// 503 `busy`: the server receives as many uploads at once as MAX_CONCURRENT_UPLOADS
+    /// allows; with `Retry-After`.
+    #[error("the server is receiving as many uploads as it can; retry in {} s", retry_after.as_secs().max(1))]
+    Busy { retry_after: Duration },
     /// 408 `request_timeout`: the client had not sent its whole body when REQUEST_TIMEOUT ran
     /// out (a stalled or very slow upload); the connection is closed.
     #[error("the request body did not arrive within {0:?}")]
@@ -105,10 +116,13 @@ impl ApiError {
             Self::EmailTaken | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Timeout(_) | Self::DatabaseUnavailable | Self::QueueUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::RateLimited { .. }
+            | Self::TooManyUploads { .. }
+            | Self::TooManyStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout(_)
+            | Self::Busy { .. }
+            | Self::DatabaseUnavailable
+            | Self::QueueUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -134,6 +148,9 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
+            Self::TooManyUploads { .. } => "too_many_uploads",
+            Self::TooManyStreams { .. } => "too_many_streams",
+            Self::Busy { .. } => "busy",
             Self::RequestTimeout(_) => "request_timeout",
             Self::Timeout(_) => "timeout",
             Self::DatabaseUnavailable => "database_unavailable",
@@ -176,6 +193,21 @@ impl IntoResponse for ApiError {
             headers.insert("ratelimit-remaining", HeaderValue::from(0u32));
             headers.insert("ratelimit-reset", HeaderValue::from(secs));
         }
+        match &self {
+            Self::TooManyUploads { .. } | Self::TooManyStreams { .. } => {
+                let secs = crate::limits::UPLOAD_RETRY_AFTER.as_secs();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            Self::Busy { retry_after } => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after.as_secs().max(1)),
+                );
+            }
+            _ => {}
+        }
         if status == StatusCode::REQUEST_TIMEOUT {
             // The rest of the body is not read: the connection cannot carry another request.
             response
@@ -197,11 +229,8 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::NotFound("resource"),
             StoreError::Conflict(msg) => Self::Conflict(msg.into_owned()),
-            StoreError::IllegalTransition(t) => Self::Conflict(format!(
-                "a {} job cannot be {}",
-                t.from,
-                verb(&t.event.to_string())
-            )),
+            // The domain says it in full: "a completed job cannot be cancelled".
+            StoreError::IllegalTransition(t) => Self::Conflict(t.to_string()),
             StoreError::StaleAttempt { .. } => Self::Conflict(e.to_string()),
             StoreError::Unavailable(_) => {
                 tracing::warn!(error = %e, "database unavailable");
@@ -209,15 +238,6 @@ impl From<StoreError> for ApiError {
             }
             other => Self::Internal(other.to_string()),
         }
-    }
-}
-
-/// "cancel" → "cancelled", for "a completed job cannot be cancelled".
-fn verb(event: &str) -> String {
-    match event {
-        "cancel" => "cancelled".into(),
-        "retry" => "retried".into(),
-        other => format!("changed by {other}"),
     }
 }
 
@@ -288,6 +308,21 @@ mod tests {
     fn internal_details_never_reach_the_message() {
         let e = ApiError::Internal("password=hunter2".into());
         assert_eq!(e.to_string(), "internal error");
+    }
+
+    #[test]
+    fn an_illegal_transition_reads_as_english() {
+        use pdfq_domain::{JobEvent, JobStatus, TransitionError};
+        for (event, said) in [
+            (JobEvent::Cancel, "a completed job cannot be cancelled"),
+            (JobEvent::Retry, "a completed job cannot be retried"),
+        ] {
+            let e = ApiError::from(StoreError::IllegalTransition(TransitionError {
+                from: JobStatus::Completed,
+                event,
+            }));
+            assert_eq!(e.to_string(), said);
+        }
     }
 
     #[test]

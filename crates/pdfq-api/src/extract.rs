@@ -37,6 +37,38 @@ where
     }
 }
 
+/// A JSON body that may be left out: an empty body is `None` whatever its headers say (a
+/// client sending nothing should not have to invent a Content-Type); anything else is read as
+/// [`Json`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+/// The largest optional body read (they are small objects).
+const MAX_OPTIONAL_BODY: usize = 64 * 1024;
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, MAX_OPTIONAL_BODY)
+            .await
+            .map_err(|_| {
+                ApiError::InvalidBody(format!("the body is over {MAX_OPTIONAL_BODY} bytes"))
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(Self(Some(value)))
+    }
+}
+
 fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",

@@ -10,13 +10,17 @@
 //! - [`routes`]: the handlers; [`views`]: store rows to JSON; [`metrics`]: Prometheus text;
 //!   [`middleware`]: request ids, tracing, CORS, timeout; [`telemetry`]: logs.
 //! - [`serve`]: the HTTP/1.1 server loop, with limits on the request head.
+//! - [`limits`]: rate limits with a local fallback, concurrent uploads; [`client_addr`]: the
+//!   client's address behind TRUSTED_PROXIES.
 
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
+pub mod client_addr;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod routes;
@@ -28,7 +32,7 @@ pub mod views;
 
 pub use app::{Application, StartupError, shutdown_signal};
 pub use bootstrap::{BootstrapError, bootstrap_admin};
-pub use config::{ApiConfig, Environment};
+pub use config::{ApiConfig, Environment, ServiceConfig};
 pub use error::ApiError;
 pub use routes::router;
 pub use settings::Settings;

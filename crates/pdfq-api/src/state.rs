@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::auth::jwt::JwtKeys;
+use crate::limits::{Limiter, PerUser, UploadSlots};
 use crate::metrics::HttpMetrics;
 use crate::settings::Settings;
 
@@ -20,6 +21,14 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub jwt: Arc<JwtKeys>,
     pub metrics: Arc<HttpMetrics>,
+    /// Rate limits (on the broker, local when it is unreachable).
+    pub limits: Arc<Limiter>,
+    /// Uploads being received at once.
+    pub uploads: Arc<UploadSlots>,
+    /// Open progress streams per user.
+    pub streams: Arc<PerUser>,
+    /// `/metrics`'s queue and job gauges, counted at most every `metrics_cache`.
+    pub gauges: Arc<crate::routes::metrics::CachedGauges>,
     /// This process's identity in heartbeats.
     pub instance_id: WorkerId,
     pub started_at: OffsetDateTime,
@@ -36,6 +45,13 @@ impl AppState {
         let jwt = JwtKeys::new(&settings);
         let state = Self {
             store,
+            limits: Arc::new(Limiter::new(broker.clone())),
+            uploads: Arc::new(UploadSlots::new(
+                settings.max_concurrent_uploads,
+                settings.max_concurrent_uploads_per_user,
+            )),
+            streams: Arc::new(PerUser::new(settings.event_streams_per_user)),
+            gauges: Arc::default(),
             broker,
             jwt: Arc::new(jwt),
             settings: Arc::new(settings),

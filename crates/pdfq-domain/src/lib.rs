@@ -12,5 +12,5 @@ pub mod pool;
 pub mod secret;
 
 pub use ids::{JobId, UserId, WorkerId};
-pub use job::{Attempt, CurrentStep, JobStatus, Progress, TransitionError};
+pub use job::{Attempt, CurrentStep, JobEvent, JobStatus, Progress, TransitionError};
 pub use pool::PoolStats;

@@ -243,6 +243,8 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         }
         // The design's 10 uploads per hour per user would stop the run at once.
         .api_env("UPLOAD_RATE_LIMIT", "1000000/minute")
+        // Every simulated user registers from 127.0.0.1.
+        .api_env("REGISTER_RATE_LIMIT", "100000/hour")
         .api_env("RUST_LOG", "warn")
         .worker_env("WORKER_CONCURRENCY", &options.concurrency.to_string())
         .worker_env("RUST_LOG", "warn"),

@@ -6,13 +6,14 @@
 use std::time::Duration;
 
 use pdfq_domain::limits::RateLimit;
-use pdfq_domain::{Attempt, JobId, UserId, WorkerId};
+use pdfq_domain::{Attempt, JobId, WorkerId};
 
 use crate::cancel::CancelSubscription;
 use crate::config::RedisConfig;
 use crate::error::QueueError;
 use crate::memory::MemoryBroker;
 use crate::options::QueueOptions;
+use crate::rate::{RateKey, RateTicket};
 use crate::redis_broker::RedisBroker;
 use crate::types::{
     DeadLetter, Delivery, DrainMode, Heartbeat, InstanceStatus, MinuteCounts, Ping, QueueStats,
@@ -309,12 +310,29 @@ impl Broker {
         dispatch!(self.stats())
     }
 
-    /// Counts one upload for `user` if `limit` allows it.
+    /// Marks a login session (the `sid` of its access tokens) ended for `ttl`, the longest an
+    /// access token lives: its tokens are refused from now on.
+    pub async fn end_session(&self, session: uuid::Uuid, ttl: Duration) -> Result<(), QueueError> {
+        dispatch!(self.end_session(session, ttl))
+    }
+
+    /// Whether a login session was ended within its tokens' lifetime.
+    pub async fn session_ended(&self, session: uuid::Uuid) -> Result<bool, QueueError> {
+        dispatch!(self.session_ended(session))
+    }
+
+    /// Counts one event under `key` if `limit` allows it; the ticket of an admitted event
+    /// uncounts it through [`Broker::refund_rate`].
     pub async fn check_rate(
         &self,
-        user: UserId,
+        key: &RateKey,
         limit: RateLimit,
-    ) -> Result<RateDecision, QueueError> {
-        dispatch!(self.check_rate(user, limit))
+    ) -> Result<(RateDecision, Option<RateTicket>), QueueError> {
+        dispatch!(self.check_rate(key, limit))
+    }
+
+    /// Uncounts one admitted event (a login that succeeded, an upload refused after all).
+    pub async fn refund_rate(&self, ticket: &RateTicket) -> Result<(), QueueError> {
+        dispatch!(self.refund_rate(ticket))
     }
 }

@@ -1,6 +1,6 @@
 //! Every Redis key pdfq writes, in one place, all under the configured prefix.
 
-use pdfq_domain::{JobId, UserId};
+use pdfq_domain::JobId;
 
 /// The key layout of one deployment (one prefix).
 #[derive(Debug, Clone)]
@@ -64,7 +64,12 @@ impl Keys {
     pub(crate) fn result(&self, job: JobId) -> String {
         format!("{}:result:{job}", self.prefix)
     }
-    pub(crate) fn rate(&self, user: UserId) -> String {
-        format!("{}:rate:{user}", self.prefix)
+    /// An ended login session (see `RedisBroker::end_session`).
+    pub(crate) fn ended_session(&self, session: uuid::Uuid) -> String {
+        format!("{}:session-ended:{session}", self.prefix)
+    }
+    /// Sliding log of one rate key (see `crate::rate::RateKey`).
+    pub(crate) fn rate(&self, key: &str) -> String {
+        format!("{}:rate:{key}", self.prefix)
     }
 }

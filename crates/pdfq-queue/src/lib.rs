@@ -4,7 +4,7 @@
 //!   the embedded single-process mode (`pdfctl up`). Both have the same semantics.
 //! - [`RedisBroker`]: jobs on a Redis stream with a consumer group (at-least-once), leases and
 //!   the reaper, delayed retries, dead letters, pause, cancel, counters, heartbeats, the result
-//!   cache, dashboard reads and the upload rate limiter.
+//!   cache, dashboard reads and the rate limiter ([`rate`]).
 //! - [`MemoryBroker`]: the same in process. It keeps nothing across restarts: on start the
 //!   worker's sweeper re-enqueues every unfinished job (pending, retrying, processing) from the
 //!   store, which is the only durable record.
@@ -46,7 +46,8 @@
 //! | `{p}:workers` | zset | instance ids by last heartbeat (Redis clock) |
 //! | `{p}:workers:<id>` | string (JSON [`Heartbeat`]), TTL `heartbeat_ttl` | API or worker |
 //! | `{p}:result:<job>` | string (JSON), TTL RESULT_TTL | cached result |
-//! | `{p}:rate:<user>` | zset, TTL window | sliding log of the user's uploads |
+//! | `{p}:session-ended:<sid>` | string, TTL access-token lifetime | a logged-out or revoked login |
+//! | `{p}:rate:<key>` | zset, TTL window | sliding log of one rate key: `<user>` (uploads), `login:<email digest>:<client>`, `login-from:<client>`, `register-from:<client>` |
 
 pub mod backoff;
 mod broker;
@@ -57,6 +58,7 @@ mod host;
 mod keys;
 mod memory;
 mod options;
+pub mod rate;
 mod redis_broker;
 mod types;
 
@@ -68,6 +70,7 @@ pub use error::QueueError;
 pub use host::{hostname, resident_memory_bytes};
 pub use memory::MemoryBroker;
 pub use options::QueueOptions;
+pub use rate::{LocalRateLimiter, RateKey, RateTicket};
 pub use redis_broker::RedisBroker;
 pub use types::{
     DeadLetter, Delivery, DrainMode, Heartbeat, InstanceKind, InstanceStatus, MinuteCounts, Ping,

@@ -14,13 +14,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pdfq_domain::limits::RateLimit;
-use pdfq_domain::{Attempt, JobId, UserId, WorkerId};
+use pdfq_domain::{Attempt, JobId, WorkerId};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, broadcast};
 
 use crate::cancel::CancelSubscription;
 use crate::error::QueueError;
 use crate::options::QueueOptions;
+use crate::rate::{LocalRateLimiter, RateKey, RateTicket};
 use crate::types::{
     DeadLetter, Delivery, DrainMode, Heartbeat, InstanceStatus, MinuteCounts, Ping, QueueStats,
     RateDecision, last_minutes, minute_key,
@@ -90,7 +91,7 @@ struct State {
     counters: BTreeMap<String, (u64, u64)>,
     instances: HashMap<String, (Heartbeat, Instant)>,
     results: HashMap<JobId, (String, Instant)>,
-    rates: HashMap<UserId, VecDeque<Instant>>,
+    ended_sessions: HashMap<uuid::Uuid, Instant>,
 }
 
 /// Redis-style ids: the time in ms, and a sequence within the same ms (or a clock step back).
@@ -158,6 +159,7 @@ struct Inner {
     arrivals: Notify,
     cancels: broadcast::Sender<JobId>,
     options: QueueOptions,
+    rates: LocalRateLimiter,
 }
 
 /// The broker in memory. Cheap to clone; clones share the queue.
@@ -182,6 +184,7 @@ impl MemoryBroker {
                 arrivals: Notify::new(),
                 cancels,
                 options,
+                rates: LocalRateLimiter::new(),
             }),
         }
     }
@@ -673,6 +676,21 @@ impl MemoryBroker {
             .map(|(json, _)| json.clone()))
     }
 
+    pub async fn end_session(&self, session: uuid::Uuid, ttl: Duration) -> Result<(), QueueError> {
+        let mut s = self.state();
+        let now = Instant::now();
+        s.ended_sessions.retain(|_, expires| *expires > now);
+        s.ended_sessions.insert(session, later(ttl));
+        Ok(())
+    }
+
+    pub async fn session_ended(&self, session: uuid::Uuid) -> Result<bool, QueueError> {
+        let s = self.state();
+        Ok(s.ended_sessions
+            .get(&session)
+            .is_some_and(|expires| *expires > Instant::now()))
+    }
+
     pub async fn evict_result(&self, job_id: JobId) -> Result<(), QueueError> {
         self.state().results.remove(&job_id);
         Ok(())
@@ -680,34 +698,15 @@ impl MemoryBroker {
 
     pub async fn check_rate(
         &self,
-        user: UserId,
+        key: &RateKey,
         limit: RateLimit,
-    ) -> Result<RateDecision, QueueError> {
-        let mut s = self.state();
-        let now = Instant::now();
-        let log = s.rates.entry(user).or_default();
-        // Same window rule as the Redis script: an event exactly `window` old has left it.
-        while log
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= limit.window)
-        {
-            log.pop_front();
-        }
-        let max = usize::try_from(limit.max).unwrap_or(usize::MAX);
-        let allowed = log.len() < max;
-        if allowed {
-            log.push_back(now);
-        }
-        let remaining = u32::try_from(max.saturating_sub(log.len())).unwrap_or(0);
-        let reset_after = log.front().map_or(Duration::ZERO, |t| {
-            limit.window.saturating_sub(now.duration_since(*t))
-        });
-        Ok(RateDecision {
-            allowed,
-            limit: limit.max,
-            remaining,
-            reset_after,
-        })
+    ) -> Result<(RateDecision, Option<RateTicket>), QueueError> {
+        Ok(self.inner.rates.check(key, limit))
+    }
+
+    pub async fn refund_rate(&self, ticket: &RateTicket) -> Result<(), QueueError> {
+        self.inner.rates.refund(ticket);
+        Ok(())
     }
 
     pub async fn stats(&self) -> Result<QueueStats, QueueError> {

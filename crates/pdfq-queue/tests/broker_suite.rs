@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use pdfq_domain::limits::RateLimit;
 use pdfq_domain::{Attempt, JobId, UserId, WorkerId};
 use pdfq_queue::{
-    Broker, DrainMode, Heartbeat, InstanceKind, MemoryBroker, PoolStats, QueueOptions, RedisBroker,
+    Broker, DrainMode, Heartbeat, InstanceKind, MemoryBroker, PoolStats, QueueOptions, RateKey,
+    RedisBroker,
 };
 use pdfq_test_support::TestRedis;
 
@@ -595,7 +596,10 @@ mod cases {
         for _ in 0..50 {
             let b = b.clone();
             tasks.push(tokio::spawn(async move {
-                b.check_rate(user, limit).await.unwrap()
+                b.check_rate(&RateKey::uploads(user), limit)
+                    .await
+                    .unwrap()
+                    .0
             }));
         }
         let mut allowed = 0;
@@ -609,7 +613,11 @@ mod cases {
             }
         }
         assert_eq!(allowed, 10);
-        let d = b.check_rate(user, limit).await.unwrap();
+        let d = b
+            .check_rate(&RateKey::uploads(user), limit)
+            .await
+            .unwrap()
+            .0;
         assert!(!d.allowed);
         assert_eq!(d.remaining, 0);
         assert!(
@@ -618,7 +626,11 @@ mod cases {
             d.reset_after
         );
         // Another user has a window of their own.
-        let d = b.check_rate(UserId::new(), limit).await.unwrap();
+        let d = b
+            .check_rate(&RateKey::uploads(UserId::new()), limit)
+            .await
+            .unwrap()
+            .0;
         assert!(d.allowed);
         assert_eq!(d.remaining, 9);
     }
@@ -629,7 +641,11 @@ mod cases {
             max: 2,
             window: Duration::from_millis(400),
         };
-        let first = b.check_rate(user, limit).await.unwrap();
+        let first = b
+            .check_rate(&RateKey::uploads(user), limit)
+            .await
+            .unwrap()
+            .0;
         assert!(first.allowed);
         assert_eq!(first.remaining, 1);
         assert!(
@@ -637,8 +653,18 @@ mod cases {
                 && first.reset_after > Duration::from_millis(300)
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(b.check_rate(user, limit).await.unwrap().allowed);
-        let refused = b.check_rate(user, limit).await.unwrap();
+        assert!(
+            b.check_rate(&RateKey::uploads(user), limit)
+                .await
+                .unwrap()
+                .0
+                .allowed
+        );
+        let refused = b
+            .check_rate(&RateKey::uploads(user), limit)
+            .await
+            .unwrap()
+            .0;
         assert!(!refused.allowed);
         assert!(
             refused.reset_after <= Duration::from_millis(250),
@@ -647,10 +673,56 @@ mod cases {
         );
         // The first event leaves the window; the second still counts.
         tokio::time::sleep(Duration::from_millis(260)).await;
-        let d = b.check_rate(user, limit).await.unwrap();
+        let d = b
+            .check_rate(&RateKey::uploads(user), limit)
+            .await
+            .unwrap()
+            .0;
         assert!(d.allowed, "{d:?}");
         assert_eq!(d.remaining, 0);
-        assert!(!b.check_rate(user, limit).await.unwrap().allowed);
+        assert!(
+            !b.check_rate(&RateKey::uploads(user), limit)
+                .await
+                .unwrap()
+                .0
+                .allowed
+        );
+    }
+
+    pub async fn an_ended_session_is_known_for_its_ttl(b: &Broker) {
+        let (ended, live) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        b.end_session(ended, Duration::from_millis(300))
+            .await
+            .unwrap();
+        assert!(b.session_ended(ended).await.unwrap());
+        assert!(!b.session_ended(live).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        assert!(
+            !b.session_ended(ended).await.unwrap(),
+            "forgotten once no token of it can be alive"
+        );
+    }
+
+    pub async fn a_refunded_event_no_longer_counts(b: &Broker) {
+        let key = RateKey::login_failures("owner@example.com", "192.0.2.1".parse().unwrap());
+        let limit = RateLimit {
+            max: 2,
+            window: Duration::from_secs(60),
+        };
+        let (first, ticket) = b.check_rate(&key, limit).await.unwrap();
+        assert!(first.allowed);
+        let (second, _) = b.check_rate(&key, limit).await.unwrap();
+        assert!(second.allowed);
+        let (third, none) = b.check_rate(&key, limit).await.unwrap();
+        assert!(!third.allowed);
+        assert!(none.is_none(), "a refused event has no ticket");
+        b.refund_rate(&ticket.unwrap()).await.unwrap();
+        let (again, _) = b.check_rate(&key, limit).await.unwrap();
+        assert!(again.allowed, "the refunded slot is free again: {again:?}");
+        assert_eq!(again.remaining, 0);
+        // Keys are separate: the same account from another address has its own log.
+        let other = RateKey::login_failures("owner@example.com", "192.0.2.2".parse().unwrap());
+        assert!(b.check_rate(&other, limit).await.unwrap().0.allowed);
     }
 }
 
@@ -716,4 +788,6 @@ suite!(
     stats_count_each_place_a_job_can_be,
     the_rate_limiter_is_exact_under_concurrency,
     the_rate_window_slides,
+    a_refunded_event_no_longer_counts,
+    an_ended_session_is_known_for_its_ttl,
 );

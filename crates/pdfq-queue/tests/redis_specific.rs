@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pdfq_domain::limits::RateLimit;
 use pdfq_domain::{Attempt, JobId, UserId, WorkerId};
-use pdfq_queue::{Broker, Heartbeat, InstanceKind, QueueError, QueueOptions, RedisBroker};
+use pdfq_queue::{Broker, Heartbeat, InstanceKind, QueueError, QueueOptions, RateKey, RedisBroker};
 use pdfq_test_support::TestRedis;
 
 fn options() -> QueueOptions {
@@ -62,7 +62,7 @@ async fn an_unreachable_redis_is_unavailable_quickly() {
     unavailable(b.fetch(&w, 1, Duration::from_millis(500)).await.map(drop));
     unavailable(b.stats().await.map(drop));
     unavailable(
-        b.check_rate(UserId::new(), RateLimit::DEFAULT_UPLOADS)
+        b.check_rate(&RateKey::uploads(UserId::new()), RateLimit::DEFAULT_UPLOADS)
             .await
             .map(drop),
     );
@@ -250,7 +250,7 @@ async fn every_key_is_under_the_prefix_with_a_ttl_where_it_should_have_one() {
     b.cache_result(j, "{}", QueueOptions::DEFAULT_RESULT_TTL)
         .await
         .unwrap();
-    b.check_rate(user, RateLimit::DEFAULT_UPLOADS)
+    b.check_rate(&RateKey::uploads(user), RateLimit::DEFAULT_UPLOADS)
         .await
         .unwrap();
     b.heartbeat(&Heartbeat {

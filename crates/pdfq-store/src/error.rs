@@ -58,6 +58,13 @@ impl StoreError {
         }
     }
 
+    /// A write that refers to a row that does not exist (a job for a deleted user).
+    #[must_use]
+    pub fn is_missing_reference(&self) -> bool {
+        matches!(self, Self::Other(sqlx::Error::Database(db))
+            if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation)
+    }
+
     /// A transient failure: safe commit retries these.
     #[must_use]
     pub fn is_transient(&self) -> bool {

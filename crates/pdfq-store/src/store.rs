@@ -151,6 +151,24 @@ impl Store {
         dispatch!(self, s => s.set_role(id, role).await)
     }
 
+    /// Sets the account's password and role and revokes every refresh token it has, in one
+    /// transaction: how the configured admin takes back an account someone else registered.
+    /// Returns the account and the login sessions (token families) that were ended.
+    pub async fn reset_credentials(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<(User, Vec<Uuid>), StoreError> {
+        dispatch!(self, s => s.reset_credentials(id, password_hash, role).await)
+    }
+
+    /// Deletes the account with everything it owns (jobs, files, tokens: the foreign keys
+    /// cascade). [`StoreError::NotFound`] when there is none.
+    pub async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_user(id).await)
+    }
+
     pub async fn count_admins(&self) -> Result<u64, StoreError> {
         dispatch!(self, s => s.count_admins().await)
     }
@@ -171,18 +189,35 @@ impl Store {
         &self,
         token_hash: &[u8],
     ) -> Result<RefreshOutcome, StoreError> {
-        dispatch!(self, s => s.consume_refresh_token(token_hash, None).await)
+        dispatch!(self, s => s.consume_refresh_token(token_hash, None, Duration::ZERO).await)
     }
 
     /// Spends a presented token and, if it was valid, stores `successor` in its family (the
     /// successor's `user_id` and `family_id` are taken from the spent token) in the same
     /// transaction, so a concurrent reuse that revokes the family also revokes the successor.
+    ///
+    /// A token spent less than `grace` ago whose `successor` (same hash: the caller derives
+    /// successors from the token, so a replay presents the same one) is stored and still
+    /// unused is answered [`RefreshOutcome::Valid`] again without a new row: two tabs or a
+    /// retry refreshing at once both keep the session (RFC 9700, 4.14.2). Once the successor
+    /// is used, the old token revokes the family as always.
     pub async fn rotate_refresh_token(
         &self,
         token_hash: &[u8],
         successor: &NewRefreshToken,
+        grace: Duration,
     ) -> Result<RefreshOutcome, StoreError> {
-        dispatch!(self, s => s.consume_refresh_token(token_hash, Some(successor)).await)
+        dispatch!(self, s => s.consume_refresh_token(token_hash, Some(successor), grace).await)
+    }
+
+    /// Revokes the family of the token `token_hash` when it is `user_id`'s (logout); its id,
+    /// or `None` when the token is unknown or someone else's (left untouched).
+    pub async fn revoke_family_of(
+        &self,
+        token_hash: &[u8],
+        user_id: UserId,
+    ) -> Result<Option<Uuid>, StoreError> {
+        dispatch!(self, s => s.revoke_family_of(token_hash, user_id).await)
     }
 
     /// Revokes every token of a family; returns how many were still live.
@@ -190,8 +225,9 @@ impl Store {
         dispatch!(self, s => s.revoke_family(family_id).await)
     }
 
-    /// Logout everywhere: revokes all of a user's tokens.
-    pub async fn revoke_all_for_user(&self, user_id: UserId) -> Result<u64, StoreError> {
+    /// Logout everywhere: revokes all of a user's tokens; the login sessions (token families)
+    /// that were live.
+    pub async fn revoke_all_for_user(&self, user_id: UserId) -> Result<Vec<Uuid>, StoreError> {
         dispatch!(self, s => s.revoke_all_for_user(user_id).await)
     }
 

@@ -56,6 +56,9 @@ both_backends!(
     cancelling_a_running_job_stops_its_worker,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     concurrent_consumers_of_one_token_one_wins,
+    a_replay_within_the_grace_gets_the_same_successor,
+    logout_revokes_only_the_callers_family,
+    resetting_credentials_ends_every_session,
     lists_page_and_filter,
     admin_search_narrows_by_each_field,
     sentences_page_through_the_result,
@@ -692,7 +695,10 @@ mod cases {
         // The successor's user and family come from the spent token.
         let t2 = token(pdfq_domain::UserId::new(), Uuid::new_v4(), b"t2", 3600);
         assert_eq!(
-            store.rotate_refresh_token(b"t1", &t2).await.unwrap(),
+            store
+                .rotate_refresh_token(b"t1", &t2, Duration::ZERO)
+                .await
+                .unwrap(),
             RefreshOutcome::Valid {
                 user_id: ann.id,
                 family_id: family
@@ -741,10 +747,139 @@ mod cases {
             .insert_refresh_token(&token(ann.id, Uuid::new_v4(), b"t5", 3600))
             .await
             .unwrap();
-        assert!(store.revoke_all_for_user(ann.id).await.unwrap() >= 1);
+        assert!(!store.revoke_all_for_user(ann.id).await.unwrap().is_empty());
         assert!(matches!(
             store.consume_refresh_token(b"t5").await.unwrap(),
             RefreshOutcome::Reused { .. }
+        ));
+    }
+
+    pub async fn a_replay_within_the_grace_gets_the_same_successor(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let family = Uuid::new_v4();
+        store
+            .insert_refresh_token(&token(ann.id, family, b"g1", 3600))
+            .await
+            .unwrap();
+        let grace = Duration::from_secs(30);
+        // Four at once, all presenting the same successor (derived from the token): all keep
+        // the session, and the successor is stored once.
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                let next = token(ann.id, Uuid::new_v4(), b"g2", 3600);
+                tokio::spawn(async move { store.rotate_refresh_token(b"g1", &next, grace).await })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(
+                t.await.unwrap().unwrap(),
+                RefreshOutcome::Valid {
+                    user_id: ann.id,
+                    family_id: family
+                }
+            );
+        }
+        // Once the successor is used, the old token is a theft signal again.
+        let g3 = token(ann.id, family, b"g3", 3600);
+        assert!(matches!(
+            store.rotate_refresh_token(b"g2", &g3, grace).await.unwrap(),
+            RefreshOutcome::Valid { .. }
+        ));
+        let again = token(ann.id, family, b"g2", 3600);
+        assert_eq!(
+            store
+                .rotate_refresh_token(b"g1", &again, grace)
+                .await
+                .unwrap(),
+            RefreshOutcome::Reused { family_id: family }
+        );
+        assert_eq!(
+            store.consume_refresh_token(b"g3").await.unwrap(),
+            RefreshOutcome::Reused { family_id: family },
+            "the family is revoked"
+        );
+        // Without a grace window the first replay revokes at once.
+        let other = Uuid::new_v4();
+        store
+            .insert_refresh_token(&token(ann.id, other, b"h1", 3600))
+            .await
+            .unwrap();
+        let h2 = token(ann.id, other, b"h2", 3600);
+        store
+            .rotate_refresh_token(b"h1", &h2, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .rotate_refresh_token(b"h1", &h2, Duration::ZERO)
+                .await
+                .unwrap(),
+            RefreshOutcome::Reused { family_id: other }
+        );
+    }
+
+    pub async fn logout_revokes_only_the_callers_family(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let bob = user(store, "bob@example.com").await;
+        let family = Uuid::new_v4();
+        store
+            .insert_refresh_token(&token(ann.id, family, b"a1", 3600))
+            .await
+            .unwrap();
+        assert_eq!(store.revoke_family_of(b"a1", bob.id).await.unwrap(), None);
+        assert_eq!(store.revoke_family_of(b"zz", ann.id).await.unwrap(), None);
+        let next = token(ann.id, family, b"a2", 3600);
+        assert!(
+            matches!(
+                store
+                    .rotate_refresh_token(b"a1", &next, Duration::ZERO)
+                    .await
+                    .unwrap(),
+                RefreshOutcome::Valid { .. }
+            ),
+            "bob's attempt neither spent nor revoked it"
+        );
+        assert_eq!(
+            store.revoke_family_of(b"a1", ann.id).await.unwrap(),
+            Some(family)
+        );
+        assert!(matches!(
+            store.consume_refresh_token(b"a2").await.unwrap(),
+            RefreshOutcome::Reused { .. }
+        ));
+    }
+
+    pub async fn resetting_credentials_ends_every_session(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let (f1, f2) = (Uuid::new_v4(), Uuid::new_v4());
+        for (family, hash) in [(f1, b"r1"), (f2, b"r2")] {
+            store
+                .insert_refresh_token(&token(ann.id, family, hash, 3600))
+                .await
+                .unwrap();
+        }
+        let (user, mut sessions) = store
+            .reset_credentials(ann.id, "new-hash", Role::Admin)
+            .await
+            .unwrap();
+        sessions.sort();
+        let mut expected = vec![f1, f2];
+        expected.sort();
+        assert_eq!(sessions, expected);
+        assert_eq!(
+            (user.role, user.password_hash.as_str()),
+            (Role::Admin, "new-hash")
+        );
+        assert!(matches!(
+            store.consume_refresh_token(b"r1").await.unwrap(),
+            RefreshOutcome::Reused { .. }
+        ));
+        store.delete_user(ann.id).await.unwrap();
+        assert!(store.user_by_id(ann.id).await.unwrap().is_none());
+        assert!(matches!(
+            store.delete_user(ann.id).await,
+            Err(StoreError::NotFound)
         ));
     }
 
@@ -761,7 +896,11 @@ mod cases {
                 .map(|n| {
                     let store = store.clone();
                     let next = token(ann.id, family, &[b's', round, n], 3600);
-                    tokio::spawn(async move { store.rotate_refresh_token(&hash, &next).await })
+                    tokio::spawn(async move {
+                        store
+                            .rotate_refresh_token(&hash, &next, Duration::ZERO)
+                            .await
+                    })
                 })
                 .collect();
             let mut outcomes = Vec::new();

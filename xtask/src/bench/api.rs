@@ -158,6 +158,7 @@ fn start_pdfctl_up(no_build: bool) -> anyhow::Result<(Server, String)> {
         .env_remove("REDIS_URL")
         // A limit the single upload never meets, whatever the environment says.
         .env("UPLOAD_RATE_LIMIT", "1000/hour")
+        .env("REGISTER_RATE_LIMIT", "100000/hour")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

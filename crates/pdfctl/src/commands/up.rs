@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use pdfq_api::{Application, Settings};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+
+use pdfq_api::{Application, ServiceConfig, Settings};
+use pdfq_domain::limits::RateLimit;
 use pdfq_domain::secret::Secret;
 use pdfq_queue::{Broker, QueueOptions, RedisBroker, RedisConfig};
 use pdfq_store::{DatabaseConfig, Store};
@@ -43,10 +46,17 @@ pub struct Args {
         hide_env_values = true
     )]
     redis_url: Option<String>,
-    /// Uploads allowed per user (like 10/hour).
-    #[arg(long, env = "UPLOAD_RATE_LIMIT", default_value = "10/hour")]
-    upload_rate_limit: pdfq_domain::limits::RateLimit,
+    /// The API's limits and HTTP settings, the same variables as pdfq-api reads.
+    #[command(flatten)]
+    service: ServiceConfig,
 }
+
+/// Uploads per user when UPLOAD_RATE_LIMIT is unset: a first-time user trying pdfq on their own
+/// machine should not meet the production limit at the eleventh file.
+const EMBEDDED_UPLOADS: RateLimit = RateLimit {
+    max: 100,
+    window: std::time::Duration::from_secs(3600),
+};
 
 /// The local administrator `pdfctl up` creates on first start.
 const ADMIN_EMAIL: &str = "admin@pdfq.local";
@@ -59,16 +69,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: &Args) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            args.data_dir.display()
-        )
-    })?;
-    let data_dir = args
-        .data_dir
-        .canonicalize()
-        .unwrap_or_else(|_| args.data_dir.clone());
+    args.service
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let data_dir = private_dir(&args.data_dir)?;
 
     let (store, broker, where_data_lives) = match (&args.database_url, &args.redis_url) {
         (Some(database_url), Some(redis_url)) => {
@@ -102,15 +106,20 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         .await
         .context("applying the database migrations")?;
 
-    let jwt_secret = persistent_secret(&data_dir.join("jwt-secret"), 64)?;
-    let admin_password = persistent_secret(&data_dir.join("admin-password"), 24)?;
-    pdfq_api::bootstrap_admin(&store, ADMIN_EMAIL, admin_password.expose())
+    // The SQLite file and its -wal/-shm exist now: private, whatever the umask made them.
+    private_files(&data_dir)?;
+
+    let (jwt_secret, _) = persistent_secret(&data_dir.join("jwt-secret"), 64)?;
+    let (admin_password, generated) = persistent_secret(&data_dir.join("admin-password"), 24)?;
+    pdfq_api::bootstrap_admin(&store, &broker, ADMIN_EMAIL, admin_password.expose())
         .await
         .context("creating the local admin")?;
 
     let mut settings = Settings::new(jwt_secret);
     settings.bind_addr = SocketAddr::new(args.bind, args.port);
-    settings.upload_rate_limit = args.upload_rate_limit;
+    settings.upload_rate_limit = EMBEDDED_UPLOADS;
+    settings.apply(&args.service);
+    settings.reserve_email(ADMIN_EMAIL);
     let app = Application::build_with(store.clone(), broker.clone(), settings)
         .await
         .with_context(|| {
@@ -139,11 +148,19 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         "pdfq is up at {url}  (API docs: {url}/api/v1/openapi.json, health: {url}/api/v1/health)"
     );
     println!("data: {where_data_lives}");
-    println!(
-        "admin: {ADMIN_EMAIL} / {}  (kept in {})",
-        admin_password.expose(),
-        data_dir.join("admin-password").display()
-    );
+    let password_file = data_dir.join("admin-password");
+    if generated {
+        println!(
+            "admin: {ADMIN_EMAIL} / {}  (generated now; kept in {}, readable only by you)",
+            admin_password.expose(),
+            password_file.display()
+        );
+    } else {
+        println!(
+            "admin: {ADMIN_EMAIL}, password in {}",
+            password_file.display()
+        );
+    }
     println!(
         "try:   pdfctl --api-url {url} login --email {ADMIN_EMAIL}   then   pdfctl submit FILE.pdf --wait"
     );
@@ -169,27 +186,100 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
 }
 
 /// A random hex secret of `len` characters kept in `path` (mode 0600), so tokens and the admin
-/// password survive restarts.
-fn persistent_secret(path: &Path, len: usize) -> anyhow::Result<Secret> {
-    if let Ok(existing) = std::fs::read_to_string(path) {
-        let existing = existing.trim();
-        if existing.len() >= len.min(24) {
-            return Ok(Secret::new(existing.to_owned()));
+/// password survive restarts; `true` when it was generated now. A kept secret shorter than
+/// `len` or with fewer than [`MIN_DISTINCT`] distinct characters (typed by hand, truncated,
+/// a repeated pattern) is refused: whoever could guess it could sign tokens or log in as the
+/// admin.
+fn persistent_secret(path: &Path, len: usize) -> anyhow::Result<(Secret, bool)> {
+    match std::fs::read_to_string(path) {
+        Ok(existing) => {
+            restrict(path, 0o600)?;
+            let existing = existing.trim();
+            let distinct = distinct_chars(existing);
+            if existing.len() < len || distinct < MIN_DISTINCT {
+                anyhow::bail!(
+                    "{} holds a weak secret ({} characters, {distinct} distinct; at least {len} random ones are needed): delete the file and pdfctl up makes a new one{}",
+                    path.display(),
+                    existing.len(),
+                    if path.ends_with("jwt-secret") {
+                        " (everyone then logs in again)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            return Ok((Secret::new(existing.to_owned()), false));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    // Drawn again in the rare case a random one would fail the rule above on the next start.
+    let secret = loop {
+        let random = pdfq_api::settings::random_secret();
+        let secret = random
+            .expose()
+            .get(..len)
+            .unwrap_or(random.expose())
+            .to_owned();
+        if distinct_chars(&secret) >= MIN_DISTINCT {
+            break secret;
+        }
+    };
+    write_private(path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok((Secret::new(secret), true))
+}
+
+/// Distinct characters a kept secret needs: a random hex secret of 24 characters has about 12,
+/// and fewer than 8 with a chance of 1 in 37,000 (such draws are not kept).
+const MIN_DISTINCT: usize = 8;
+
+fn distinct_chars(s: &str) -> usize {
+    s.chars().collect::<std::collections::HashSet<_>>().len()
+}
+
+/// Creates `dir` (and its parents) if missing and makes it 0700: it holds every uploaded PDF,
+/// email and password hash.
+fn private_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    restrict(dir, 0o700)?;
+    Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_owned()))
+}
+
+/// Every file directly in `dir` made 0600 (the database and its journal files, secrets).
+fn private_files(dir: &Path) -> anyhow::Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            restrict(&entry.path(), 0o600)?;
         }
     }
-    let random = pdfq_api::settings::random_secret();
-    let secret = random
-        .expose()
-        .get(..len)
-        .unwrap_or(random.expose())
-        .to_owned();
-    write_private(path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(Secret::new(secret))
+    Ok(())
+}
+
+/// Sets `path`'s permission bits to `mode` when they allow more.
+fn restrict(path: &Path, mode: u32) -> anyhow::Result<()> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.permissions().mode() & 0o777 & !mode != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).with_context(
+            || {
+                format!(
+                    "cannot make {} private (chmod {mode:o}); fix its owner or permissions",
+                    path.display()
+                )
+            },
+        )?;
+    }
+    Ok(())
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -1,12 +1,14 @@
-//! The extractors that guard handlers: [`AuthUser`] needs a valid access token, [`AdminUser`]
-//! also needs the admin role as the database has it now (a demotion takes effect at once, not
-//! when the token expires).
+//! The extractors that guard handlers: [`AuthUser`] needs a valid access token of a session
+//! that has not ended (logout, a reused refresh token, the admin password reset at start-up),
+//! [`AdminUser`] also needs the admin role as the database has it now (a demotion takes effect
+//! at once, not when the token expires).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use pdfq_domain::UserId;
 use pdfq_store::Role;
+use uuid::Uuid;
 
 use crate::auth::jwt::TokenError;
 use crate::error::ApiError;
@@ -17,6 +19,8 @@ use crate::state::AppState;
 pub struct AuthUser {
     pub id: UserId,
     pub role: Role,
+    /// The login session the token belongs to.
+    pub session: Uuid,
 }
 
 /// A caller whose account has the admin role.
@@ -52,9 +56,15 @@ impl FromRequestParts<AppState> for AuthUser {
             .role
             .parse()
             .map_err(|_| ApiError::Unauthorized("the access token is invalid"))?;
+        if session_ended(state, claims.sid).await {
+            return Err(ApiError::Unauthorized(
+                "this session has ended (logged out or revoked); log in again",
+            ));
+        }
         Ok(Self {
             id: UserId::from_uuid(claims.sub),
             role,
+            session: claims.sid,
         })
     }
 }
@@ -73,8 +83,21 @@ impl FromRequestParts<AppState> for AdminUser {
             return Err(ApiError::Forbidden);
         }
         Ok(Self(AuthUser {
-            id: user.id,
             role: Role::Admin,
+            ..user
         }))
+    }
+}
+
+/// Whether `session` has ended. With the broker unreachable the token is accepted (and the
+/// outage logged): refusing every request while Redis is down would take the whole API down
+/// with it, and a logged-out token is at most one access-token lifetime old.
+pub(crate) async fn session_ended(state: &AppState, session: Uuid) -> bool {
+    match state.broker.session_ended(session).await {
+        Ok(ended) => ended,
+        Err(e) => {
+            tracing::warn!(error = %e, "ended sessions unknown: the broker is unreachable");
+            false
+        }
     }
 }

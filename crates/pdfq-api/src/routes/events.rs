@@ -1,7 +1,9 @@
 //! `GET /api/v1/jobs/{id}/events`: the job's progress as Server-Sent Events, so a frontend need
 //! not poll. Each connection looks at its job every `events_poll_interval` (500 ms) and sends a
 //! `progress` event when something changed, then one `end` event when the job is completed,
-//! failed or cancelled (`gone` if it was deleted), and closes. Server shutdown closes it too.
+//! failed or cancelled (`gone` if it was deleted), and closes. Server shutdown closes it too,
+//! and so does the end of the login session it was opened with (logout, revocation). A user
+//! has at most EVENT_STREAMS_PER_USER streams open in one API process.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -13,10 +15,13 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use pdfq_client::types::{ErrorBody, JobView};
 use pdfq_domain::{JobId, JobStatus, UserId};
 use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::auth::extract::session_ended;
 use crate::error::ApiError;
 use crate::extract::Path;
+use crate::limits::PerUserSlot;
 use crate::routes::jobs::owned_job;
 use crate::state::AppState;
 use crate::views::job_view;
@@ -28,6 +33,8 @@ struct Watch {
     state: AppState,
     id: JobId,
     owner: UserId,
+    session: Uuid,
+    _slot: PerUserSlot,
     seen: Option<Seen>,
     first: bool,
     done: bool,
@@ -39,18 +46,28 @@ struct Watch {
     params(("id" = String, Path, format = "uuid", description = "job id")),
     responses((status = 200, content_type = "text/event-stream",
                description = "`progress` events (a job as data), then `end`"),
-              (status = 404, body = ErrorBody, description = "`not_found`: no such job, or another user's")))]
+              (status = 404, body = ErrorBody, description = "`not_found`: no such job, or another user's"),
+              (status = 429, body = ErrorBody, description = "`too_many_streams`: EVENT_STREAMS_PER_USER streams of this user are open",
+               headers(("retry-after" = u64, description = "seconds to wait")))))]
 pub async fn job_events(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<JobId>,
 ) -> Result<impl IntoResponse, ApiError> {
     owned_job(&state, id, user.id).await?;
+    let slot = state
+        .streams
+        .try_acquire(user.id)
+        .ok_or(ApiError::TooManyStreams {
+            max: state.streams.max(),
+        })?;
     let shutdown = state.shutdown.clone();
     let watch = Watch {
         state,
         id,
         owner: user.id,
+        session: user.session,
+        _slot: slot,
         seen: None,
         first: true,
         done: false,
@@ -83,6 +100,9 @@ async fn next_event(mut w: Watch) -> Option<(Result<Event, Infallible>, Watch)> 
                     }
                 }
             }
+        }
+        if !w.first && session_ended(&w.state, w.session).await {
+            return None;
         }
         w.first = false;
         let job = match w.state.store.get_job_for_owner(w.id, w.owner).await {

@@ -1,7 +1,9 @@
-//! `POST /api/v1/process-pdf-async`: the upload. The size limit is enforced while the body
-//! streams in, the `%PDF-` signature is checked whatever the client's Content-Type says, the
-//! user's rate limit is applied, then the job and its file are stored in one transaction and the
-//! job is queued.
+//! `POST /api/v1/process-pdf-async`: the upload. Everything that can refuse it without the
+//! body comes first: the token, the declared size, a free upload slot (per user and per
+//! process) and the user's rate limit, so a refused client costs no memory. Then the body
+//! streams in under the size limit, the `%PDF-` signature is checked whatever the client's
+//! Content-Type says, the job and its file are stored in one transaction and the job is
+//! queued. A file refused after its rate slot was taken gets the slot back.
 
 use axum::extract::multipart::MultipartError;
 use axum::extract::multipart::MultipartRejection;
@@ -10,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pdfq_client::types::{ErrorBody, UploadAccepted};
 use pdfq_domain::JobId;
-use pdfq_queue::RateDecision;
+use pdfq_queue::{RateDecision, RateKey};
 use pdfq_store::NewJob;
 use sha2::{Digest, Sha256};
 
@@ -53,7 +55,11 @@ pub struct UploadForm {
               (status = 413, body = ErrorBody, description = "`payload_too_large`: over MAX_UPLOAD_BYTES"),
               (status = 415, body = ErrorBody,
                description = "`unsupported_media_type`: not `multipart/form-data`, or the file is not a PDF"),
-              (status = 429, body = ErrorBody, description = "`rate_limited`: UPLOAD_RATE_LIMIT reached",
+              (status = 429, body = ErrorBody,
+               description = "`rate_limited`: UPLOAD_RATE_LIMIT reached; `too_many_uploads`: MAX_CONCURRENT_UPLOADS_PER_USER of this user's uploads are being received already",
+               headers(("retry-after" = u64, description = "seconds to wait"))),
+              (status = 503, body = ErrorBody,
+               description = "`busy`: the server receives MAX_CONCURRENT_UPLOADS uploads already; also `timeout`, `database_unavailable`",
                headers(("retry-after" = u64, description = "seconds to wait")))))]
 pub async fn upload(
     State(state): State<AppState>,
@@ -69,39 +75,25 @@ pub async fn upload(
     if declared.is_some_and(|len| len > limit.saturating_add(MULTIPART_OVERHEAD)) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    let mut multipart = multipart.map_err(|_| {
+    let multipart = multipart.map_err(|_| {
         ApiError::UnsupportedMediaType(
             "expected multipart/form-data with the PDF in a field named \"file\"".into(),
         )
     })?;
-    let (file_name, bytes) = read_file(&mut multipart, limit).await?;
-    if !is_pdf(&bytes) {
-        return Err(ApiError::UnsupportedMediaType(
-            "the file is not a PDF: it does not start with the %PDF- signature".into(),
-        ));
-    }
-
-    // Counted only for files that passed the checks above, so a rejected file costs no quota.
-    let decision = state
-        .broker
-        .check_rate(user.id, state.settings.upload_rate_limit)
+    let _slot = state.uploads.acquire(user.id)?;
+    let admission = state
+        .limits
+        .admit(&RateKey::uploads(user.id), state.settings.upload_rate_limit)
         .await?;
-    if !decision.allowed {
-        return Err(ApiError::RateLimited {
-            limit: decision.limit,
-            retry_after: decision.reset_after,
-        });
-    }
-
-    let new = NewJob {
-        id: JobId::new(),
-        owner: user.id,
-        file_name,
-        file_size: bytes.len() as u64,
-        sha256: Sha256::digest(&bytes).into(),
-        bytes,
+    let decision = admission.decision;
+    let job = match receive(&state, user, multipart, limit).await {
+        Ok(job) => job,
+        Err(e) => {
+            // Nothing was stored: a refused file costs no quota.
+            state.limits.refund(admission).await;
+            return Err(e);
+        }
     };
-    let job = state.store.create_job(&new).await?;
     // The job is durable now; if the queue is down the worker's sweeper enqueues pending jobs
     // it finds without an entry, so the upload still succeeds.
     if let Err(e) = state.broker.enqueue(job.id, job.attempts.next()).await {
@@ -121,12 +113,43 @@ pub async fn upload(
     Ok(response)
 }
 
+/// Reads the file, checks it is a PDF and stores the job with it.
+async fn receive(
+    state: &AppState,
+    user: AuthUser,
+    mut multipart: Multipart,
+    limit: u64,
+) -> Result<pdfq_store::Job, ApiError> {
+    let (file_name, bytes) = read_file(&mut multipart, limit).await?;
+    if !is_pdf(&bytes) {
+        return Err(ApiError::UnsupportedMediaType(
+            "the file is not a PDF: it does not start with the %PDF- signature".into(),
+        ));
+    }
+    let new = NewJob {
+        id: JobId::new(),
+        owner: user.id,
+        file_name,
+        file_size: bytes.len() as u64,
+        sha256: Sha256::digest(&bytes).into(),
+        bytes,
+    };
+    state.store.create_job(&new).await.map_err(|e| {
+        if e.is_missing_reference() {
+            // The token outlived its account (deleted since it was issued).
+            ApiError::Unauthorized("the account no longer exists")
+        } else {
+            e.into()
+        }
+    })
+}
+
 /// The one field named `file`: its name and bytes, refused as soon as it passes `limit`. The
 /// whole body is read, so that a broken ending is noticed and the form must be exactly what the
 /// document says: a second `file` field (which one was meant?) or any other field is refused
 /// with 400 `invalid_multipart`; a form without a `file` field is 400 `missing_file`.
 async fn read_file(multipart: &mut Multipart, limit: u64) -> Result<(String, Vec<u8>), ApiError> {
-    let mut file: Option<(String, Vec<u8>)> = None;
+    let mut file: Option<(String, Spool)> = None;
     let mut unexpected: Option<String> = None;
     let mut skipped: u64 = 0;
     while let Some(mut field) = multipart
@@ -152,22 +175,82 @@ async fn read_file(multipart: &mut Multipart, limit: u64) -> Result<(String, Vec
             ));
         }
         let file_name = sanitize_file_name(field.file_name());
-        let mut bytes = Vec::new();
+        let mut spool = Spool::default();
         while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
-            if (bytes.len() + chunk.len()) as u64 > limit {
+            if spool.len + chunk.len() as u64 > limit {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
-            bytes.extend_from_slice(&chunk);
+            spool.push(&chunk).await?;
         }
-        file = Some((file_name, bytes));
+        file = Some((file_name, spool));
     }
     match (file, unexpected) {
         (None, _) => Err(ApiError::MissingFile),
         (Some(_), Some(name)) => Err(ApiError::InvalidMultipart(format!(
             "unexpected field {name:?}: the form has one field, \"file\""
         ))),
-        (Some(file), None) => Ok(file),
+        (Some((name, spool)), None) => Ok((name, spool.into_bytes().await?)),
     }
+}
+
+/// What stays in memory of a file being received; past it, the file goes to a temporary file.
+const SPOOL_IN_MEMORY: usize = 1 << 20;
+
+/// A file being received: in memory up to [`SPOOL_IN_MEMORY`], then in an anonymous temporary
+/// file (gone when dropped), so a slow or large upload holds a small buffer while it arrives
+/// and its bytes are in memory only for the moment they are stored.
+#[derive(Default)]
+struct Spool {
+    memory: Vec<u8>,
+    file: Option<tokio::fs::File>,
+    len: u64,
+}
+
+impl Spool {
+    async fn push(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
+        use tokio::io::AsyncWriteExt as _;
+        self.len += chunk.len() as u64;
+        if self.file.is_none() && self.memory.len() + chunk.len() <= SPOOL_IN_MEMORY {
+            self.memory.extend_from_slice(chunk);
+            return Ok(());
+        }
+        if self.file.is_none() {
+            let file = tokio::task::spawn_blocking(tempfile::tempfile)
+                .await
+                .map_err(|e| spool_error(&e))?
+                .map_err(|e| spool_error(&e))?;
+            let mut file = tokio::fs::File::from_std(file);
+            file.write_all(&self.memory)
+                .await
+                .map_err(|e| spool_error(&e))?;
+            self.memory = Vec::new();
+            self.file = Some(file);
+        }
+        if let Some(file) = &mut self.file {
+            file.write_all(chunk).await.map_err(|e| spool_error(&e))?;
+        }
+        Ok(())
+    }
+
+    async fn into_bytes(self) -> Result<Vec<u8>, ApiError> {
+        use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+        let Some(mut file) = self.file else {
+            return Ok(self.memory);
+        };
+        file.seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(|e| spool_error(&e))?;
+        let mut bytes = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        file.read_to_end(&mut bytes)
+            .await
+            .map_err(|e| spool_error(&e))?;
+        Ok(bytes)
+    }
+}
+
+fn spool_error(e: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %e, "an upload could not be spooled to a temporary file");
+    ApiError::Internal(format!("spooling the upload: {e}"))
 }
 
 fn multipart_error(e: &MultipartError) -> ApiError {

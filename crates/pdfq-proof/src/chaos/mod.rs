@@ -173,6 +173,8 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     );
     let mut deployment_options = DeploymentOptions::new(&options.bin_dir, &options.log_dir)
         .api_env("UPLOAD_RATE_LIMIT", "100000/hour")
+        // Every simulated user registers from 127.0.0.1.
+        .api_env("REGISTER_RATE_LIMIT", "100000/hour")
         .api_env("LOGIN_RATE_LIMIT", "1000/hour")
         .api_env("REQUEST_TIMEOUT", "30s")
         .worker_env("WORKER_CONCURRENCY", "2")

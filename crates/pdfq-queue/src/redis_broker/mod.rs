@@ -13,6 +13,7 @@ mod drain;
 mod heartbeat;
 mod pause;
 mod rate;
+mod sessions;
 mod stats;
 mod stream;
 

@@ -1,15 +1,15 @@
-//! The upload rate limiter: a sliding log per user in a sorted set, checked and updated by one
+//! The rate limiter: a sliding log per [`RateKey`] in a sorted set, checked and updated by one
 //! script so concurrent requests cannot both take the last slot.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use pdfq_domain::UserId;
 use pdfq_domain::limits::RateLimit;
 use redis::Script;
 
 use super::{RedisBroker, millis};
 use crate::error::QueueError;
+use crate::rate::{RateKey, RateTicket};
 use crate::types::RateDecision;
 
 /// Drops events older than the window, admits this one if there is room, and reports what
@@ -40,27 +40,49 @@ return {allowed, max - n, reset}
 });
 
 impl RedisBroker {
-    /// Counts one event (an upload) for `user` against `limit` if it fits; atomic under
-    /// concurrency across API instances.
+    /// Counts one event under `key` against `limit` if it fits; atomic under concurrency across
+    /// API instances. The ticket (when admitted) uncounts it again through [`Self::refund_rate`].
     pub async fn check_rate(
         &self,
-        user: UserId,
+        key: &RateKey,
         limit: RateLimit,
-    ) -> Result<RateDecision, QueueError> {
+    ) -> Result<(RateDecision, Option<RateTicket>), QueueError> {
         let mut c = self.inner.conn.clone();
+        // A unique member per event: two events in the same millisecond both count.
+        let member = uuid::Uuid::new_v4().simple().to_string();
         let mut call = CHECK_RATE.prepare_invoke();
-        call.key(self.inner.keys.rate(user))
+        call.key(self.inner.keys.rate(key.as_str()))
             .arg(millis(limit.window).max(1))
             .arg(limit.max)
-            // A unique member per event: two events in the same millisecond both count.
-            .arg(uuid::Uuid::new_v4().simple().to_string());
+            .arg(&member);
         let (allowed, remaining, reset): (i64, i64, i64) =
             self.run("check_rate", call.invoke_async(&mut c)).await?;
-        Ok(RateDecision {
+        let decision = RateDecision {
             allowed: allowed == 1,
             limit: limit.max,
             remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
             reset_after: Duration::from_millis(u64::try_from(reset.max(0)).unwrap_or(0)),
-        })
+        };
+        let ticket = decision.allowed.then(|| RateTicket {
+            key: key.clone(),
+            member,
+        });
+        Ok((decision, ticket))
+    }
+
+    /// Uncounts the event of `ticket`.
+    pub async fn refund_rate(&self, ticket: &RateTicket) -> Result<(), QueueError> {
+        let mut c = self.inner.conn.clone();
+        let key = self.inner.keys.rate(ticket.key.as_str());
+        let _: i64 = self
+            .run(
+                "refund_rate",
+                redis::cmd("ZREM")
+                    .arg(&key)
+                    .arg(&ticket.member)
+                    .query_async(&mut c),
+            )
+            .await?;
+        Ok(())
     }
 }

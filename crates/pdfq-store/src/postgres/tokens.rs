@@ -19,13 +19,16 @@ impl PgStore {
 
     /// Spends the token and, when it was live and `successor` is given, stores the successor in
     /// the same family, all in one transaction. The update only matches a live token, so of two
-    /// concurrent consumers exactly one sees it live; the other sees it spent and revokes the
-    /// family, including a successor the winner stored (the winner's row lock makes the loser
-    /// wait for its commit).
+    /// concurrent consumers exactly one sees it live (the winner's row lock makes the loser
+    /// wait for its commit). The loser is a replay within `grace` when the token was spent that
+    /// recently and `successor` (the same row: successors are derived from the token) is
+    /// stored and still unused: it is answered as valid. Any other spent token revokes the
+    /// family, successors included.
     pub(crate) async fn consume_refresh_token(
         &self,
         token_hash: &[u8],
         successor: Option<&NewRefreshToken>,
+        grace: std::time::Duration,
     ) -> Result<RefreshOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
         let spent = sqlx::query(
@@ -53,15 +56,30 @@ impl PgStore {
         }
 
         let found = sqlx::query(
-            "select family_id, (used_at is not null or revoked_at is not null) as spent
-             from refresh_tokens
-             where token_hash = $1",
+            "select t.user_id, t.family_id,
+                    (t.used_at is not null or t.revoked_at is not null) as spent,
+                    (t.revoked_at is null
+                     and t.used_at > now() - make_interval(secs => $3)
+                     and exists (select 1 from refresh_tokens s
+                                 where s.token_hash = $2 and s.family_id = t.family_id
+                                   and s.used_at is null and s.revoked_at is null
+                                   and s.expires_at > now())) as replay
+             from refresh_tokens t
+             where t.token_hash = $1",
         )
         .bind(token_hash)
+        .bind(successor.map(|s| s.token_hash.as_slice()))
+        .bind(grace.as_secs_f64())
         .fetch_optional(&mut *tx)
         .await?;
         let outcome = match found {
             None => RefreshOutcome::Unknown,
+            Some(row) if row.try_get::<Option<bool>, _>("replay")? == Some(true) => {
+                RefreshOutcome::Valid {
+                    user_id: UserId::from_uuid(row.try_get("user_id")?),
+                    family_id: row.try_get("family_id")?,
+                }
+            }
             Some(row) if row.try_get::<bool, _>("spent")? => {
                 let family_id: Uuid = row.try_get("family_id")?;
                 revoke(&mut tx, family_id).await?;
@@ -77,15 +95,31 @@ impl PgStore {
         revoke(&mut *self.pool.acquire().await?, family_id).await
     }
 
-    pub(crate) async fn revoke_all_for_user(&self, user_id: UserId) -> Result<u64, StoreError> {
-        let done = sqlx::query(
+    /// Revokes the family of the token `token_hash` if it belongs to `user_id`; its family id.
+    pub(crate) async fn revoke_family_of(
+        &self,
+        token_hash: &[u8],
+        user_id: UserId,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let family = sqlx::query_scalar(
             "update refresh_tokens set revoked_at = now()
-             where user_id = $1 and revoked_at is null",
+             where family_id = (select family_id from refresh_tokens
+                                where token_hash = $1 and user_id = $2)
+               and revoked_at is null
+             returning family_id",
         )
+        .bind(token_hash)
         .bind(user_id.as_uuid())
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        Ok(family.into_iter().next())
+    }
+
+    pub(crate) async fn revoke_all_for_user(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        revoke_user(&mut *self.pool.acquire().await?, user_id).await
     }
 }
 
@@ -113,4 +147,22 @@ async fn revoke(conn: &mut sqlx::PgConnection, family_id: Uuid) -> Result<u64, S
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Revokes every live token of `user_id`; the families that had one.
+pub(super) async fn revoke_user(
+    conn: &mut sqlx::PgConnection,
+    user_id: UserId,
+) -> Result<Vec<Uuid>, StoreError> {
+    let mut families: Vec<Uuid> = sqlx::query_scalar(
+        "update refresh_tokens set revoked_at = now()
+         where user_id = $1 and revoked_at is null
+         returning family_id",
+    )
+    .bind(user_id.as_uuid())
+    .fetch_all(conn)
+    .await?;
+    families.sort_unstable();
+    families.dedup();
+    Ok(families)
 }

@@ -68,6 +68,39 @@ impl PgStore {
         user_from_row(&row)
     }
 
+    pub(crate) async fn reset_credentials(
+        &self,
+        id: UserId,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<(User, Vec<uuid::Uuid>), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "update users set password_hash = $2, role = $3 where id = $1
+             returning id, email, password_hash, role, created_at",
+        )
+        .bind(id.as_uuid())
+        .bind(password_hash)
+        .bind(role.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let sessions = super::tokens::revoke_user(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok((user_from_row(&row)?, sessions))
+    }
+
+    pub(crate) async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+        let done = sqlx::query("delete from users where id = $1")
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     pub(crate) async fn count_admins(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("select count(*) from users where role = 'admin'")
             .fetch_one(&self.pool)

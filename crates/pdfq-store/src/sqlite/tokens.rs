@@ -17,10 +17,12 @@ impl SqliteStore {
         insert(&mut *self.pool.acquire().await?, token).await
     }
 
+    /// See the PostgreSQL twin for the rules, the grace replay included.
     pub(crate) async fn consume_refresh_token(
         &self,
         token_hash: &[u8],
         successor: Option<&NewRefreshToken>,
+        grace: std::time::Duration,
     ) -> Result<RefreshOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
         let at = now();
@@ -49,16 +51,34 @@ impl SqliteStore {
             return Ok(RefreshOutcome::Valid { user_id, family_id });
         }
 
+        let since = ts(time::OffsetDateTime::now_utc()
+            - time::Duration::try_from(grace).unwrap_or(time::Duration::ZERO));
         let found = sqlx::query(
-            "select family_id, (used_at is not null or revoked_at is not null) as spent
-             from refresh_tokens
-             where token_hash = $1",
+            "select t.user_id, t.family_id,
+                    (t.used_at is not null or t.revoked_at is not null) as spent,
+                    (t.revoked_at is null
+                     and t.used_at > $3
+                     and exists (select 1 from refresh_tokens s
+                                 where s.token_hash = $2 and s.family_id = t.family_id
+                                   and s.used_at is null and s.revoked_at is null
+                                   and s.expires_at > $4)) as replay
+             from refresh_tokens t
+             where t.token_hash = $1",
         )
         .bind(token_hash)
+        .bind(successor.map(|s| s.token_hash.as_slice()))
+        .bind(&since)
+        .bind(&at)
         .fetch_optional(&mut *tx)
         .await?;
         let outcome = match found {
             None => RefreshOutcome::Unknown,
+            Some(row) if row.try_get::<Option<bool>, _>("replay")? == Some(true) => {
+                RefreshOutcome::Valid {
+                    user_id: parse_id(&row.try_get::<String, _>("user_id")?)?,
+                    family_id: parse_id(&row.try_get::<String, _>("family_id")?)?,
+                }
+            }
             Some(row) if row.try_get::<bool, _>("spent")? => {
                 let family_id: Uuid = parse_id(&row.try_get::<String, _>("family_id")?)?;
                 revoke(&mut tx, family_id).await?;
@@ -74,16 +94,31 @@ impl SqliteStore {
         revoke(&mut *self.pool.acquire().await?, family_id).await
     }
 
-    pub(crate) async fn revoke_all_for_user(&self, user_id: UserId) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "update refresh_tokens set revoked_at = $2
-             where user_id = $1 and revoked_at is null",
+    pub(crate) async fn revoke_family_of(
+        &self,
+        token_hash: &[u8],
+        user_id: UserId,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let family: Vec<String> = sqlx::query_scalar(
+            "update refresh_tokens set revoked_at = $3
+             where family_id = (select family_id from refresh_tokens
+                                where token_hash = $1 and user_id = $2)
+               and revoked_at is null
+             returning family_id",
         )
+        .bind(token_hash)
         .bind(user_id.to_string())
         .bind(now())
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        family.first().map(|f| parse_id(f)).transpose()
+    }
+
+    pub(crate) async fn revoke_all_for_user(
+        &self,
+        user_id: UserId,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        revoke_user(&mut *self.pool.acquire().await?, user_id).await
     }
 }
 
@@ -115,4 +150,27 @@ async fn revoke(conn: &mut sqlx::SqliteConnection, family_id: Uuid) -> Result<u6
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// Revokes every live token of `user_id`; the families that had one.
+pub(super) async fn revoke_user(
+    conn: &mut sqlx::SqliteConnection,
+    user_id: UserId,
+) -> Result<Vec<Uuid>, StoreError> {
+    let families: Vec<String> = sqlx::query_scalar(
+        "update refresh_tokens set revoked_at = $2
+         where user_id = $1 and revoked_at is null
+         returning family_id",
+    )
+    .bind(user_id.to_string())
+    .bind(now())
+    .fetch_all(conn)
+    .await?;
+    let mut families = families
+        .iter()
+        .map(|f| parse_id(f))
+        .collect::<Result<Vec<Uuid>, _>>()?;
+    families.sort_unstable();
+    families.dedup();
+    Ok(families)
 }
