@@ -40,6 +40,20 @@ pub(crate) fn i64_of(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// The sentences of a whole result as the database aggregates them, a JSON array of
+/// `[chunk, page, text]` in reading order (`None`: no sentences), with their chunk's index.
+pub(crate) fn sentence_triples(json: Option<&str>) -> Result<Vec<(u32, Sentence)>, StoreError> {
+    let Some(json) = json else {
+        return Ok(Vec::new());
+    };
+    let triples: Vec<(u32, u32, String)> = serde_json::from_str(json)
+        .map_err(|e| StoreError::Corrupt(format!("the stored sentences do not decode: {e}")))?;
+    Ok(triples
+        .into_iter()
+        .map(|(chunk, page, text)| (chunk, Sentence { text, page }))
+        .collect())
+}
+
 /// A stored result put back together: `chunks` in index order (with no sentences yet) and
 /// every sentence in reading order with its chunk's index, in one pass over each.
 pub(crate) fn result_of(

@@ -270,9 +270,9 @@ impl Store {
     ///
     /// `timeout` bounds the work after the caller stops waiting (the API passes
     /// REQUEST_TIMEOUT). PostgreSQL goes on with a statement whose future was dropped, so the
-    /// server is told to cancel it (`statement_timeout`). SQLite needs nothing: its rows come
-    /// in key order with no sort first, and the driver stops a statement at the next row once
-    /// nobody waits for it.
+    /// server is told to cancel it (`statement_timeout`). SQLite is not told: the page's rows
+    /// come in key order with no sort first, and the driver stops a statement at the next row
+    /// once nobody waits for it.
     pub async fn sentences(
         &self,
         id: JobId,
@@ -286,8 +286,10 @@ impl Store {
         }
     }
 
-    /// The whole result of a completed job, read in one pass (`None` before it completes);
-    /// `timeout` as for [`Self::sentences`].
+    /// The whole result of a completed job (`None` before it completes): the chunks, then
+    /// every sentence aggregated into one JSON value in key order, O(result). `timeout` as for
+    /// [`Self::sentences`]; on SQLite the aggregate runs to its end (tens of ms for 100,000
+    /// sentences) even when nobody waits for it.
     pub async fn job_results(
         &self,
         id: JobId,

@@ -63,6 +63,7 @@ both_backends!(
     sentences_page_through_the_result,
     a_large_result_pages_right_at_any_depth,
     a_deep_page_reads_no_more_than_the_first,
+    a_result_read_past_its_timeout_is_stopped_by_postgres,
     recovery_queries_find_stale_and_forgotten_jobs,
     pool_stats_are_reported,
     the_servers_connection_limit_is_read,
@@ -1195,6 +1196,33 @@ mod cases {
                 );
             }
         }
+    }
+
+    /// The API passes REQUEST_TIMEOUT; a read still running then is cancelled by PostgreSQL
+    /// itself (a dropped future would leave it running), and the limit ends with the read.
+    pub async fn a_result_read_past_its_timeout_is_stopped_by_postgres(store: &Store) {
+        let id = large_job(store).await;
+        let outcome = store.job_results(id, Duration::from_millis(1)).await;
+        match store {
+            Store::Postgres(p) => {
+                let Err(StoreError::Other(sqlx::Error::Database(e))) = outcome else {
+                    panic!("reading 100,000 sentences within 1 ms: {outcome:?}");
+                };
+                assert_eq!(e.code().as_deref(), Some("57014"), "query_canceled: {e}");
+                // The limit was the transaction's own: every pooled connection is unlimited.
+                for _ in 0..p.pool().size() {
+                    let limit: String = sqlx::query_scalar("show statement_timeout")
+                        .fetch_one(p.pool())
+                        .await
+                        .unwrap();
+                    assert_eq!(limit, "0");
+                }
+            }
+            // SQLite is given no limit (a page streams; the whole read is bounded by its size).
+            Store::Sqlite(_) => assert_eq!(outcome.unwrap().unwrap().len(), 41),
+        }
+        let whole = store.job_results(id, READ).await.unwrap().unwrap();
+        assert_eq!(whole.len(), LARGE_CHUNKS as usize);
     }
 
     pub async fn recovery_queries_find_stale_and_forgotten_jobs(store: &Store) {
