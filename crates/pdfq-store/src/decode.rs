@@ -4,7 +4,7 @@ use pdfq_domain::job::JobEvent as Event;
 use pdfq_domain::{Attempt, JobStatus, Progress};
 
 use crate::StoreError;
-use crate::model::Role;
+use crate::model::{ChunkResult, Role, Sentence};
 
 pub(crate) fn status(s: &str) -> Result<JobStatus, StoreError> {
     s.parse()
@@ -38,6 +38,41 @@ pub(crate) fn progress(n: i64) -> Result<Progress, StoreError> {
 /// A count or offset from the API as a bind value; beyond i64 nothing can match anyway.
 pub(crate) fn i64_of(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The sentences of a whole result as the database aggregates them, a JSON array of
+/// `[chunk, page, text]` in reading order (`None`: no sentences), with their chunk's index.
+pub(crate) fn sentence_triples(json: Option<&str>) -> Result<Vec<(u32, Sentence)>, StoreError> {
+    let Some(json) = json else {
+        return Ok(Vec::new());
+    };
+    let triples: Vec<(u32, u32, String)> = serde_json::from_str(json)
+        .map_err(|e| StoreError::Corrupt(format!("the stored sentences do not decode: {e}")))?;
+    Ok(triples
+        .into_iter()
+        .map(|(chunk, page, text)| (chunk, Sentence { text, page }))
+        .collect())
+}
+
+/// A stored result put back together: `chunks` in index order (with no sentences yet) and
+/// every sentence in reading order with its chunk's index, in one pass over each.
+pub(crate) fn result_of(
+    mut chunks: Vec<ChunkResult>,
+    sentences: Vec<(u32, Sentence)>,
+) -> Result<Vec<ChunkResult>, StoreError> {
+    let mut at = 0;
+    for (chunk, sentence) in sentences {
+        while chunks.get(at).is_some_and(|c| c.index != chunk) {
+            at += 1;
+        }
+        let Some(owner) = chunks.get_mut(at) else {
+            return Err(StoreError::Corrupt(format!(
+                "a sentence of chunk {chunk} is out of chunk order or its chunk is missing"
+            )));
+        };
+        owner.sentences.push(sentence);
+    }
+    Ok(chunks)
 }
 
 /// The statuses `event` may leave, as the text the database stores.
@@ -93,6 +128,34 @@ mod tests {
         assert_eq!(contains_pattern(Some(" Report ")).unwrap(), "%report%");
         assert_eq!(contains_pattern(Some("  ")), None);
         assert_eq!(id_prefix_pattern(Some("01AB")).unwrap(), "01ab%");
+    }
+
+    #[test]
+    fn a_result_is_regrouped_by_chunk_in_reading_order() {
+        let chunk = |index| ChunkResult {
+            index,
+            first_page: index + 1,
+            last_page: index + 1,
+            sentences: Vec::new(),
+        };
+        let s = |text: &str| Sentence {
+            text: text.to_owned(),
+            page: 1,
+        };
+        // Chunk 1 has no sentences: it is kept, empty, between the others.
+        let whole = result_of(
+            vec![chunk(0), chunk(1), chunk(2)],
+            vec![(0, s("a")), (0, s("b")), (2, s("c"))],
+        )
+        .unwrap();
+        let texts: Vec<Vec<&str>> = whole
+            .iter()
+            .map(|c| c.sentences.iter().map(|s| s.text.as_str()).collect())
+            .collect();
+        assert_eq!(texts, [vec!["a", "b"], vec![], vec!["c"]]);
+        // A sentence whose chunk is missing, or that comes back after a later chunk's.
+        assert!(result_of(vec![chunk(0)], vec![(1, s("x"))]).is_err());
+        assert!(result_of(vec![chunk(0), chunk(1)], vec![(1, s("x")), (0, s("y"))]).is_err());
     }
 
     #[test]

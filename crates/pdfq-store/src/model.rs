@@ -101,8 +101,9 @@ impl fmt::Debug for NewJob {
     }
 }
 
-/// A job as the API shows it and the worker runs it. The result (`chunk_results`) is read
-/// separately, page by page, through the store's `sentences` or `job_results`.
+/// A job as the API shows it and the worker runs it. The result (rows of `job_result_chunks`
+/// and `job_sentences`) is read separately, page by page, through the store's `sentences` or
+/// `job_results`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub id: JobId,
@@ -174,7 +175,7 @@ pub struct Sentence {
     pub page: u32,
 }
 
-/// The result of one chunk of pages; `chunk_results` is an array of these.
+/// The result of one chunk of pages; a job's whole result is these in chunk order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkResult {
     pub index: u32,

@@ -301,19 +301,40 @@ impl Store {
     }
 
     /// A page of a completed job's sentences in reading order; the total is the job's sentence
-    /// count (0 while it has no result).
+    /// count (0 while it has no result). A page costs the same at any depth: one key-range read
+    /// of `limit` rows.
+    ///
+    /// `timeout` bounds the work after the caller stops waiting (the API passes
+    /// REQUEST_TIMEOUT). PostgreSQL goes on with a statement whose future was dropped, so the
+    /// server is told to cancel it (`statement_timeout`). SQLite is not told: the page's rows
+    /// come in key order with no sort first, and the driver stops a statement at the next row
+    /// once nobody waits for it.
     pub async fn sentences(
         &self,
         id: JobId,
         offset: u64,
         limit: u32,
+        timeout: Duration,
     ) -> Result<Page<SentenceRow>, StoreError> {
-        dispatch!(self, s => s.sentences(id, offset, limit).await)
+        match self {
+            Self::Postgres(s) => s.sentences(id, offset, limit, timeout).await,
+            Self::Sqlite(s) => s.sentences(id, offset, limit).await,
+        }
     }
 
-    /// The whole result of a completed job.
-    pub async fn job_results(&self, id: JobId) -> Result<Option<Vec<ChunkResult>>, StoreError> {
-        dispatch!(self, s => s.job_results(id).await)
+    /// The whole result of a completed job (`None` before it completes): the chunks, then
+    /// every sentence aggregated into one JSON value in key order, O(result). `timeout` as for
+    /// [`Self::sentences`]; on SQLite the aggregate runs to its end (tens of ms for 100,000
+    /// sentences) even when nobody waits for it.
+    pub async fn job_results(
+        &self,
+        id: JobId,
+        timeout: Duration,
+    ) -> Result<Option<Vec<ChunkResult>>, StoreError> {
+        match self {
+            Self::Postgres(s) => s.job_results(id, timeout).await,
+            Self::Sqlite(s) => s.job_results(id).await,
+        }
     }
 
     /// Cancels a pending, retrying or running job (the running one's worker sees its next write

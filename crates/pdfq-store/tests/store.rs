@@ -6,6 +6,8 @@
 mod common;
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::{job, new_job, tick, user, worker};
@@ -62,10 +64,62 @@ both_backends!(
     lists_page_and_filter,
     admin_search_narrows_by_each_field,
     sentences_page_through_the_result,
+    a_large_result_pages_right_at_any_depth,
+    a_deep_page_reads_no_more_than_the_first,
+    a_result_read_past_its_timeout_is_stopped_by_postgres,
     recovery_queries_find_stale_and_forgotten_jobs,
     pool_stats_are_reported,
     the_servers_connection_limit_is_read,
 );
+
+/// What the tests allow a result read before the server cancels it.
+const READ: Duration = Duration::from_secs(30);
+
+/// The large result: 40 chunks of 2,500 sentences, with an empty chunk (index 1) among them.
+const LARGE_CHUNKS: u32 = 41;
+const LARGE_PER_CHUNK: u32 = 2_500;
+const LARGE_TOTAL: u64 = 100_000;
+
+fn large_chunk(index: u32) -> ChunkResult {
+    let count = if index == 1 { 0 } else { LARGE_PER_CHUNK };
+    ChunkResult {
+        index,
+        first_page: index * 10 + 1,
+        last_page: index * 10 + 10,
+        sentences: (0..count)
+            .map(|n| Sentence {
+                text: format!("c{index} s{n}"),
+                page: index * 10 + 1 + n / 250,
+            })
+            .collect(),
+    }
+}
+
+/// A completed job with the large result, its chunks saved last one first.
+async fn large_job(store: &Store) -> JobId {
+    let ann = user(store, "ann@example.com").await;
+    let j = job(store, ann.id, "large.pdf").await;
+    let a = store
+        .claim_job(j.id, &worker(1))
+        .await
+        .unwrap()
+        .unwrap()
+        .attempt;
+    for index in (0..LARGE_CHUNKS).rev() {
+        store
+            .save_chunk(j.id, a, &large_chunk(index))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .complete_job(j.id, a, LARGE_CHUNKS * 10, LARGE_CHUNKS)
+            .await
+            .unwrap(),
+        Commit::Applied
+    );
+    j.id
+}
 
 fn sentences(texts: &[&str], page: u32) -> Vec<Sentence> {
     texts
@@ -84,6 +138,57 @@ fn chunk(index: u32, texts: &[&str]) -> ChunkResult {
         last_page: index * 10 + 10,
         sentences: sentences(texts, index * 10 + 1),
     }
+}
+
+/// The virtual machine instructions SQLite runs for the store's page of 10 at `offset`, counted
+/// by a progress handler on a connection of the store's pool (closed afterwards).
+async fn sqlite_steps(pool: &sqlx::SqlitePool, id: JobId, offset: u64) -> u64 {
+    let mut conn = pool.acquire().await.unwrap().detach();
+    let page = || {
+        sqlx::query(pdfq_store::sqlite::SENTENCE_PAGE)
+            .bind(id.to_string())
+            .bind(offset as i64)
+            .bind(offset as i64 + 10)
+    };
+    // Once first, so that preparing the statement is not counted.
+    page().fetch_all(&mut conn).await.unwrap();
+    let steps = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&steps);
+    conn.lock_handle()
+        .await
+        .unwrap()
+        .set_progress_handler(1, move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+            true
+        });
+    let rows = page().fetch_all(&mut conn).await.unwrap();
+    assert_eq!(rows.len(), 10);
+    sqlx::Connection::close(conn).await.unwrap();
+    steps.load(Ordering::Relaxed)
+}
+
+/// The shared buffers (hit or read) PostgreSQL touches for the store's page of 10 at `offset`,
+/// after checking that the plan reads the primary key and scans no table.
+async fn postgres_blocks(pool: &sqlx::PgPool, id: JobId, offset: u64) -> i64 {
+    let explained: serde_json::Value = sqlx::query_scalar(&format!(
+        "explain (analyze, buffers, format json) {}",
+        pdfq_store::postgres::SENTENCE_PAGE
+    ))
+    .bind(id.as_uuid())
+    .bind(offset as i64)
+    .bind(offset as i64 + 10)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let plan = &explained[0]["Plan"];
+    let text = plan.to_string();
+    assert!(!text.contains("Seq Scan"), "{text}");
+    assert!(
+        text.contains("\"Index Name\":\"job_sentences_pkey\""),
+        "{text}"
+    );
+    assert_eq!(plan["Actual Rows"], 10, "{text}");
+    plan["Shared Hit Blocks"].as_i64().unwrap() + plan["Shared Read Blocks"].as_i64().unwrap()
 }
 
 fn stale(status: JobStatus, attempts: u32) -> Commit {
@@ -484,7 +589,7 @@ mod cases {
         assert!(done.finished_at.is_some());
         assert_eq!(done.error_code, None, "the earlier failure is cleared");
         assert_eq!(
-            store.job_results(j.id).await.unwrap().unwrap(),
+            store.job_results(j.id, READ).await.unwrap().unwrap(),
             vec![c0, c1, c2]
         );
         assert!(
@@ -532,7 +637,10 @@ mod cases {
             .filter(|e| e.status == JobStatus::Completed)
             .count();
         assert_eq!(completions, 1);
-        assert_eq!(store.job_results(j.id).await.unwrap().unwrap().len(), 1);
+        assert_eq!(
+            store.job_results(j.id, READ).await.unwrap().unwrap().len(),
+            1
+        );
         // Later, too: a repeat is "already done", never an error that would fail the job.
         assert_eq!(
             store.complete_job(j.id, a, 10, 1).await.unwrap(),
@@ -1077,7 +1185,7 @@ mod cases {
     pub async fn sentences_page_through_the_result(store: &Store) {
         let ann = user(store, "ann@example.com").await;
         let j = job(store, ann.id, "a.pdf").await;
-        let empty = store.sentences(j.id, 0, 10).await.unwrap();
+        let empty = store.sentences(j.id, 0, 10, READ).await.unwrap();
         assert_eq!((empty.total, empty.items.len()), (0, 0));
         let a = store
             .claim_job(j.id, &worker(1))
@@ -1096,7 +1204,7 @@ mod cases {
             .unwrap();
         store.complete_job(j.id, a, 20, 2).await.unwrap();
 
-        let first = store.sentences(j.id, 0, 2).await.unwrap();
+        let first = store.sentences(j.id, 0, 2, READ).await.unwrap();
         assert_eq!(first.total, 5);
         let shown: Vec<(u64, &str, u32, u32)> = first
             .items
@@ -1104,7 +1212,7 @@ mod cases {
             .map(|s| (s.index, s.text.as_str(), s.page, s.chunk))
             .collect();
         assert_eq!(shown, [(0, "One.", 1, 0), (1, "Two.", 1, 0)]);
-        let rest = store.sentences(j.id, 2, 10).await.unwrap();
+        let rest = store.sentences(j.id, 2, 10, READ).await.unwrap();
         let shown: Vec<(u64, &str, u32, u32)> = rest
             .items
             .iter()
@@ -1118,8 +1226,142 @@ mod cases {
                 (4, "Five.", 11, 1)
             ]
         );
-        let past = store.sentences(j.id, 9, 10).await.unwrap();
+        let past = store.sentences(j.id, 9, 10, READ).await.unwrap();
         assert_eq!((past.total, past.items.len()), (5, 0));
+    }
+
+    pub async fn a_large_result_pages_right_at_any_depth(store: &Store) {
+        let id = large_job(store).await;
+        let page = |offset: u64, limit: u32| async move {
+            let page = store.sentences(id, offset, limit, READ).await.unwrap();
+            assert_eq!(page.total, LARGE_TOTAL);
+            page.items
+                .into_iter()
+                .map(|s| (s.index, s.text, s.page, s.chunk))
+                .collect::<Vec<_>>()
+        };
+        let row = |index: u64, chunk: u32, n: u32| {
+            (
+                index,
+                format!("c{chunk} s{n}"),
+                chunk * 10 + 1 + n / 250,
+                chunk,
+            )
+        };
+        assert_eq!(page(0, 3).await, [row(0, 0, 0), row(1, 0, 1), row(2, 0, 2)]);
+        // Across the end of chunk 0 and the empty chunk 1, into chunk 2.
+        assert_eq!(
+            page(2_498, 4).await,
+            [
+                row(2_498, 0, 2_498),
+                row(2_499, 0, 2_499),
+                row(2_500, 2, 0),
+                row(2_501, 2, 1)
+            ]
+        );
+        // The API's page 2,000 of 10.
+        assert_eq!(page(19_990, 10).await[0], row(19_990, 8, 2_490));
+        // The last page is short; past it there is nothing.
+        assert_eq!(
+            page(99_998, 10).await,
+            [row(99_998, 40, 2_498), row(99_999, 40, 2_499)]
+        );
+        assert!(page(LARGE_TOTAL, 10).await.is_empty());
+        assert!(page(u64::MAX, 10).await.is_empty());
+        // The whole result is the chunks as saved, in chunk order, the empty one included.
+        let whole = store.job_results(id, READ).await.unwrap().unwrap();
+        assert_eq!(
+            whole,
+            (0..LARGE_CHUNKS).map(large_chunk).collect::<Vec<_>>()
+        );
+    }
+
+    /// The work of a page is measured, not timed: SQLite's virtual machine steps (a progress
+    /// handler called at every instruction) and PostgreSQL's buffers touched (`EXPLAIN
+    /// (ANALYZE, BUFFERS)`), on the store's own page query.
+    pub async fn a_deep_page_reads_no_more_than_the_first(store: &Store) {
+        let id = large_job(store).await;
+        let last = LARGE_TOTAL - 10;
+        match store {
+            Store::Sqlite(s) => {
+                let plan: Vec<String> = sqlx::query(&format!(
+                    "explain query plan {}",
+                    pdfq_store::sqlite::SENTENCE_PAGE
+                ))
+                .bind(id.to_string())
+                .bind(0_i64)
+                .bind(10_i64)
+                .fetch_all(s.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+                .collect();
+                assert_eq!(
+                    plan,
+                    ["SEARCH job_sentences USING PRIMARY KEY \
+                      (job_id=? AND sentence_index>? AND sentence_index<?)"],
+                    "a page must be one primary-key range, with no scan and no sort"
+                );
+                let first = sqlite_steps(s.pool(), id, 0).await;
+                let deep = sqlite_steps(s.pool(), id, last).await;
+                assert!(
+                    deep <= first * 2,
+                    "the last page took {deep} VM steps, the first {first}"
+                );
+                // Under one instruction per 100 sentences of the result: nothing walks it.
+                assert!(
+                    deep * 100 < LARGE_TOTAL,
+                    "a page of 10 took {deep} VM steps in a result of {LARGE_TOTAL}"
+                );
+            }
+            Store::Postgres(p) => {
+                let first = postgres_blocks(p.pool(), id, 0).await;
+                let deep = postgres_blocks(p.pool(), id, last).await;
+                let stored: i64 = sqlx::query_scalar(
+                    "select (pg_total_relation_size('job_sentences')
+                             / current_setting('block_size')::bigint)",
+                )
+                .fetch_one(p.pool())
+                .await
+                .unwrap();
+                assert!(
+                    deep <= first * 2 + 2,
+                    "the last page touched {deep} blocks, the first {first}"
+                );
+                assert!(
+                    deep * 50 < stored,
+                    "a page touched {deep} of the result's {stored} blocks"
+                );
+            }
+        }
+    }
+
+    /// The API passes REQUEST_TIMEOUT; a read still running then is cancelled by PostgreSQL
+    /// itself (a dropped future would leave it running), and the limit ends with the read.
+    pub async fn a_result_read_past_its_timeout_is_stopped_by_postgres(store: &Store) {
+        let id = large_job(store).await;
+        let outcome = store.job_results(id, Duration::from_millis(1)).await;
+        match store {
+            Store::Postgres(p) => {
+                let Err(StoreError::Other(sqlx::Error::Database(e))) = outcome else {
+                    panic!("reading 100,000 sentences within 1 ms: {outcome:?}");
+                };
+                assert_eq!(e.code().as_deref(), Some("57014"), "query_canceled: {e}");
+                // The limit was the transaction's own: every pooled connection is unlimited.
+                for _ in 0..p.pool().size() {
+                    let limit: String = sqlx::query_scalar("show statement_timeout")
+                        .fetch_one(p.pool())
+                        .await
+                        .unwrap();
+                    assert_eq!(limit, "0");
+                }
+            }
+            // SQLite is given no limit (a page streams; the whole read is bounded by its size).
+            Store::Sqlite(_) => assert_eq!(outcome.unwrap().unwrap().len(), 41),
+        }
+        let whole = store.job_results(id, READ).await.unwrap().unwrap();
+        assert_eq!(whole.len(), LARGE_CHUNKS as usize);
     }
 
     pub async fn recovery_queries_find_stale_and_forgotten_jobs(store: &Store) {

@@ -174,7 +174,12 @@ async fn a_job_completes_with_chunks_progress_and_sentences(backend: Backend) {
     assert_eq!(stored.attempts, Attempt::new(1));
     assert_eq!(stored.page_count, Some(12));
     assert_eq!(stored.chunk_count, Some(10));
-    let results = env.store.job_results(job).await.unwrap().unwrap();
+    let results = env
+        .store
+        .job_results(job, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(results.len(), 10);
     assert_eq!((results[0].first_page, results[0].last_page), (1, 2));
     let sentences: Vec<&Sentence> = results.iter().flat_map(|c| &c.sentences).collect();
@@ -398,7 +403,12 @@ async fn a_retried_job_resumes_after_its_last_finished_chunk(backend: Backend) {
             chunks: 4
         }]
     );
-    let results = env.store.job_results(job).await.unwrap().unwrap();
+    let results = env
+        .store
+        .job_results(job, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         results[0].sentences, marker.sentences,
         "chunk 0 must not be redone"

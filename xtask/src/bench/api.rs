@@ -1,5 +1,7 @@
 //! `cargo xtask bench api`: requests per second and latency percentiles of
-//! `GET /api/v1/jobs/{id}` and `GET /api/v1/health`, from a load generator on loopback.
+//! `GET /api/v1/jobs/{id}` and `GET /api/v1/health`, from a load generator on loopback, and
+//! the cost of a deep page of sentences: page 1 against page 2,000 (10 per page) of a
+//! 50,000-sentence result, as a ratio measured in the same run.
 //!
 //! By default it builds the release `pdfctl`, starts `pdfctl up` (embedded: SQLite and the
 //! in-process queue) on a free port with a throwaway data directory, registers a user, uploads
@@ -68,8 +70,25 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         }
     };
     let token = login(&host)?;
-    let job = upload(&host, &token)?;
-    let status = wait_for_job(&host, &token, &job)?;
+    let job = upload(&host, &token, &small_pdf())?;
+    let status = wait_for_job(&host, &token, &job, Duration::from_secs(60))?;
+    let large = upload(&host, &token, &large_pdf())?;
+    let large_status = wait_for_job(&host, &token, &large, Duration::from_secs(600))?;
+    if large_status != "completed" {
+        bail!(
+            "the {LARGE_SENTENCES}-sentence job ended {large_status}: its sentences cannot be paged"
+        );
+    }
+    let (_, deep) = Connection::open(&host)?.send(&get_request(
+        &host,
+        &format!("/api/v1/jobs/{large}/sentences?page=2000&per_page=10"),
+        Some(&token),
+    ))?;
+    let total = json_number(&deep, "total").unwrap_or(0);
+    if total < 20_000 {
+        bail!("the large job has {total} sentences, not enough for a page 2,000 of 10: {deep}");
+    }
+    println!("large job {large}: {total} sentences");
     // The server's memory once it has served a little, before the load.
     let pid = _server.as_ref().map(|s| s.child.id());
     let idle_kib = pid.and_then(rss_kib);
@@ -83,6 +102,7 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         "endpoint", "requests", "errors", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms"
     );
     let mut rows = Vec::new();
+    let mut p50s = Vec::new();
     for (name, path, auth) in [
         (
             "GET /api/v1/jobs/{id}",
@@ -90,6 +110,16 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
             Some(token.as_str()),
         ),
         ("GET /api/v1/health", "/api/v1/health".to_owned(), None),
+        (
+            SENTENCES_FIRST,
+            format!("/api/v1/jobs/{large}/sentences?page=1&per_page=10"),
+            Some(token.as_str()),
+        ),
+        (
+            SENTENCES_DEEP,
+            format!("/api/v1/jobs/{large}/sentences?page=2000&per_page=10"),
+            Some(token.as_str()),
+        ),
     ] {
         let request = get_request(&host, &path, auth);
         let _ = load(
@@ -98,14 +128,16 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
             args.connections,
             Duration::from_secs(args.warmup),
         );
-        let result = load(
+        let mut result = load(
             &host,
             &request,
             args.connections,
             Duration::from_secs(args.duration),
         )?;
+        p50s.push((name, result.percentile_ms(0.50)));
         rows.push(result.print(name, args.connections));
     }
+    rows.push(deep_page_ratio(&p50s));
     if let (Some(idle), Some(loaded)) = (idle_kib, pid.and_then(rss_kib)) {
         let mib = |kib: u64| kib as f64 / 1024.0;
         println!(
@@ -120,6 +152,30 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         ));
     }
     Ok(rows)
+}
+
+/// Page 2,000 against page 1 of the large result, from the p50s measured in this run: near 1
+/// when a page costs the same at any depth.
+fn deep_page_ratio(p50s: &[(&str, f64)]) -> Row {
+    let p50 = |wanted: &str| {
+        p50s.iter()
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, ms)| *ms)
+    };
+    let figure = format!(
+        "sentences of a {LARGE_SENTENCES}-sentence result, 10 per page: p50 of page 2,000 / page 1"
+    );
+    match (p50(SENTENCES_DEEP), p50(SENTENCES_FIRST)) {
+        (Some(deep), Some(first)) if first > 0.0 && deep > 0.0 => {
+            println!("deep page: p50 of page 2000 / page 1 = {:.2}", deep / first);
+            Row::new(
+                "api",
+                figure,
+                format!("{:.2}x ({deep:.2} / {first:.2} ms)", deep / first),
+            )
+        }
+        _ => Row::new("api", figure, "not measured: no page was answered"),
+    }
 }
 
 /// `VmRSS` of a process in KiB.
@@ -200,14 +256,58 @@ fn login(host: &str) -> anyhow::Result<String> {
 
 /// A valid one-page PDF with a few sentences, cross-reference table and all.
 fn small_pdf() -> Vec<u8> {
-    let text = "BT /F1 12 Tf 72 720 Td (pdfq benchmark. A second sentence. And a third one.) Tj ET";
-    let objects = [
+    text_pdf(&["pdfq benchmark. A second sentence. And a third one.".to_owned()])
+}
+
+/// The large result of the deep-page figure: 500 pages of 100 short sentences (two a line).
+const LARGE_PAGES: usize = 500;
+const LARGE_SENTENCES: usize = 50_000;
+const SENTENCES_FIRST: &str = "GET .../sentences page 1";
+const SENTENCES_DEEP: &str = "GET .../sentences page 2000";
+
+fn large_pdf() -> Vec<u8> {
+    let pages: Vec<String> = (1..=LARGE_PAGES)
+        .map(|page| {
+            (0..LARGE_SENTENCES / LARGE_PAGES / 2)
+                .map(|line| {
+                    format!("Page {page} line {line} says one thing. And then another one.\n")
+                })
+                .collect()
+        })
+        .collect();
+    text_pdf(&pages)
+}
+
+/// A valid PDF with one page per entry, each line of text (`\n`-separated) shown 10 points
+/// below the last, cross-reference table and all.
+fn text_pdf(pages: &[String]) -> Vec<u8> {
+    let kids: Vec<String> = (0..pages.len())
+        .map(|i| format!("{} 0 R", 4 + 2 * i))
+        .collect();
+    let mut objects = vec![
         "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [4 0 R] /Count 1 >>".to_owned(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {} >>",
+            kids.join(" "),
+            pages.len()
+        ),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>".to_owned(),
-        format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()),
     ];
+    for (i, text) in pages.iter().enumerate() {
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+            5 + 2 * i
+        ));
+        let mut stream = String::from("BT /F1 8 Tf 10 TL 36 770 Td\n");
+        for line in text.lines() {
+            stream.push_str(&format!("({line}) Tj T*\n"));
+        }
+        stream.push_str("ET");
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{stream}\nendstream",
+            stream.len()
+        ));
+    }
     let mut out = String::from("%PDF-1.4\n");
     let mut offsets = Vec::new();
     for (i, body) in objects.iter().enumerate() {
@@ -229,10 +329,10 @@ fn small_pdf() -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Waits up to 60 s for the job to finish (a worker must be running: `pdfctl up` has one), so
-/// the benchmark reads a completed job with its sentences; returns its status.
-fn wait_for_job(host: &str, token: &str, job: &str) -> anyhow::Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
+/// Waits up to `within` for the job to finish (a worker must be running: `pdfctl up` has one),
+/// so the benchmark reads a completed job with its sentences; returns its status.
+fn wait_for_job(host: &str, token: &str, job: &str, within: Duration) -> anyhow::Result<String> {
+    let deadline = Instant::now() + within;
     let mut conn = Connection::open(host)?;
     loop {
         let (_, text) = conn.send(&get_request(
@@ -250,10 +350,8 @@ fn wait_for_job(host: &str, token: &str, job: &str) -> anyhow::Result<String> {
     }
 }
 
-/// Uploads a one-page PDF; returns its job id.
-fn upload(host: &str, token: &str) -> anyhow::Result<String> {
-    let pdf = small_pdf();
-    let pdf = pdf.as_slice();
+/// Uploads `pdf`; returns its job id.
+fn upload(host: &str, token: &str, pdf: &[u8]) -> anyhow::Result<String> {
     let boundary = "pdfqbenchboundary";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
@@ -279,6 +377,16 @@ fn json_string(json: &str, key: &str) -> Option<String> {
     let start = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
     let end = json[start..].find('"')? + start;
     Some(json[start..end].to_owned())
+}
+
+/// The unsigned integer value of `"key":123` in a JSON answer.
+fn json_number(json: &str, key: &str) -> Option<u64> {
+    let start = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let digits: String = json[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 fn get_request(host: &str, path: &str, token: Option<&str>) -> Vec<u8> {
@@ -348,36 +456,30 @@ struct LoadResult {
 }
 
 impl LoadResult {
-    fn print(mut self, name: &str, connections: usize) -> Row {
+    /// The latency below which a fraction `p` of the requests finished, in ms (0 without any).
+    fn percentile_ms(&mut self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
         self.latencies.sort_unstable();
-        let pct = |p: f64| -> f64 {
-            if self.latencies.is_empty() {
-                return 0.0;
-            }
-            let i = ((self.latencies.len() as f64 * p).ceil() as usize)
-                .clamp(1, self.latencies.len())
-                - 1;
-            self.latencies[i].as_secs_f64() * 1000.0
-        };
+        let i =
+            ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len()) - 1;
+        self.latencies[i].as_secs_f64() * 1000.0
+    }
+
+    fn print(mut self, name: &str, connections: usize) -> Row {
+        let [p50, p95, p99, max] = [0.50, 0.95, 0.99, 1.0].map(|p| self.percentile_ms(p));
         let n = self.latencies.len();
         let per_second = n as f64 / self.elapsed.as_secs_f64();
         println!(
-            "{name:<28} {n:>9} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            "{name:<28} {n:>9} {:>7} {per_second:>10.0} {p50:>8.2} {p95:>8.2} {p99:>8.2} {max:>8.2}",
             self.errors,
-            per_second,
-            pct(0.50),
-            pct(0.95),
-            pct(0.99),
-            pct(1.0),
         );
         Row::new(
             "api",
             format!("`{name}`, {connections} connections: req/s, p50 / p95 / p99"),
             format!(
-                "{per_second:.0}, {:.2} / {:.2} / {:.2} ms ({} errors)",
-                pct(0.50),
-                pct(0.95),
-                pct(0.99),
+                "{per_second:.0}, {p50:.2} / {p95:.2} / {p99:.2} ms ({} errors)",
                 self.errors
             ),
         )

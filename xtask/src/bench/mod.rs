@@ -14,7 +14,8 @@ pub enum Which {
     Extract(extract::Args),
     /// Jobs per second, overhead per job and enqueue-to-start latency of the job pipeline.
     Pipeline(pipeline::Args),
-    /// Requests per second and latency percentiles of GET /api/v1/jobs/{id} and /api/v1/health.
+    /// Requests per second and latency percentiles of GET /api/v1/jobs/{id}, /api/v1/health and
+    /// page 1 against page 2,000 of a 50,000-sentence result.
     Api(api::Args),
     /// Every benchmark above plus the load suite (memory at idle and under load), then one
     /// Markdown table written into the README's performance section.

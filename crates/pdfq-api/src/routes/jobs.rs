@@ -54,7 +54,7 @@ pub async fn get_job(
     }
     let sentences = state
         .store
-        .job_results(id)
+        .job_results(id, state.settings.request_timeout)
         .await?
         .unwrap_or_default()
         .into_iter()
@@ -141,7 +141,10 @@ pub async fn sentences(
 ) -> Result<Json<SentencePage>, ApiError> {
     let (page, per_page, offset) = paging(query.page, query.per_page, SENTENCE_PAGES)?;
     let job = owned_job(&state, id, user.id).await?;
-    let rows = state.store.sentences(id, offset, per_page).await?;
+    let rows = state
+        .store
+        .sentences(id, offset, per_page, state.settings.request_timeout)
+        .await?;
     Ok(Json(SentencePage {
         job_id: id,
         status: job.status,

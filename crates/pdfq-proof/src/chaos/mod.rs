@@ -427,7 +427,22 @@ async fn judge(
     .context("reading the jobs")?;
     let results: BTreeMap<Uuid, Option<serde_json::Value>> =
         sqlx::query_as::<_, (Uuid, Option<serde_json::Value>)>(
-            "select id, chunk_results from jobs where status = 'completed'",
+            // The result as one array of chunks with their sentences, as the judge reads it
+            // (the store keeps it as rows: job_result_chunks and job_sentences).
+            "select j.id,
+                    (select jsonb_agg(
+                                jsonb_build_object(
+                                    'index', c.chunk_index,
+                                    'sentences', coalesce(
+                                        (select jsonb_agg(
+                                                    jsonb_build_object('text', s.text, 'page', s.page)
+                                                    order by s.sentence_index)
+                                         from job_sentences s
+                                         where s.job_id = c.job_id and s.chunk_index = c.chunk_index),
+                                        '[]'::jsonb))
+                                order by c.chunk_index)
+                     from job_result_chunks c where c.job_id = j.id)
+             from jobs j where j.status = 'completed'",
         )
         .fetch_all(db)
         .await

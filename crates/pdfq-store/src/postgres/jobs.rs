@@ -11,8 +11,8 @@ use crate::StoreError;
 use crate::decode;
 use crate::error::ResultExt;
 use crate::model::{
-    ChunkResult, Job, JobEvent, JobFilter, JobSearch, JobSummary, NewJob, Page, SentenceRow,
-    StatusCounts,
+    ChunkResult, Job, JobEvent, JobFilter, JobSearch, JobSummary, NewJob, Page, Sentence,
+    SentenceRow, StatusCounts,
 };
 
 /// The columns of [`JobSummary`], read from `jobs j join users u`.
@@ -22,6 +22,12 @@ macro_rules! summary_columns {
          j.attempts, j.file_name, j.file_size, j.error_code, j.created_at, j.finished_at"
     };
 }
+
+/// A page of sentences: `$1` the job, `$2` the first index, `$3` the index past the last. Public
+/// so that the tests can check its plan is a primary-key range read.
+pub const SENTENCE_PAGE: &str = "select sentence_index, text, page, chunk_index from job_sentences
+     where job_id = $1 and sentence_index >= $2 and sentence_index < $3
+     order by sentence_index";
 
 impl PgStore {
     pub(crate) async fn create_job(&self, new: &NewJob) -> Result<Job, StoreError> {
@@ -225,43 +231,42 @@ impl PgStore {
         Ok(secs.map(|s| Duration::from_secs_f64(s.max(0.0))))
     }
 
+    /// One primary-key range of `job_sentences`: an index seek and `limit` rows, whatever the
+    /// depth. The server cancels it after `timeout` even when the caller has stopped waiting.
     pub(crate) async fn sentences(
         &self,
         id: JobId,
         offset: u64,
         limit: u32,
+        timeout: Duration,
     ) -> Result<Page<SentenceRow>, StoreError> {
-        let rows = sqlx::query(
-            "select s.value ->> 'text' as text,
-                    (s.value ->> 'page')::bigint as page,
-                    (c.value ->> 'index')::bigint as chunk
-             from jobs j
-             cross join lateral jsonb_array_elements(j.chunk_results) with ordinality as c(value, ord)
-             cross join lateral jsonb_array_elements(c.value -> 'sentences') with ordinality as s(value, ord)
-             where j.id = $1
-             order by c.ord, s.ord
-             offset $2 limit $3",
-        )
-        .bind(id.as_uuid())
-        .bind(decode::i64_of(offset))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let start = decode::i64_of(offset);
+        let mut tx = self.pool.begin().await?;
+        limit_statements(&mut tx, timeout).await?;
+        let rows = sqlx::query(SENTENCE_PAGE)
+            .bind(id.as_uuid())
+            .bind(start)
+            .bind(start.saturating_add(i64::from(limit)))
+            .fetch_all(&mut *tx)
+            .await?;
         let total: Option<i32> =
             sqlx::query_scalar("select sentence_count from jobs where id = $1")
                 .bind(id.as_uuid())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?
                 .flatten();
+        tx.commit().await?;
         let items = rows
             .iter()
-            .zip(offset..)
-            .map(|(row, index)| {
+            .map(|row| {
                 Ok(SentenceRow {
-                    index,
+                    index: decode::u64_of(
+                        row.try_get::<i32, _>("sentence_index")?.into(),
+                        "sentence index",
+                    )?,
                     text: row.try_get("text")?,
-                    page: decode::u32_of(row.try_get("page")?, "page")?,
-                    chunk: decode::u32_of(row.try_get("chunk")?, "chunk")?,
+                    page: decode::u32_of(row.try_get::<i32, _>("page")?.into(), "page")?,
+                    chunk: decode::u32_of(row.try_get::<i32, _>("chunk_index")?.into(), "chunk")?,
                 })
             })
             .collect::<Result<_, StoreError>>()?;
@@ -271,17 +276,53 @@ impl PgStore {
         })
     }
 
+    /// The chunks, then the sentences in key order: one pass over each. The server
+    /// cancels the reads after `timeout` even when the caller has stopped waiting.
     pub(crate) async fn job_results(
         &self,
         id: JobId,
+        timeout: Duration,
     ) -> Result<Option<Vec<ChunkResult>>, StoreError> {
-        let value: Option<sqlx::types::Json<Vec<ChunkResult>>> =
-            sqlx::query_scalar("select chunk_results from jobs where id = $1")
+        let mut tx = self.pool.begin().await?;
+        limit_statements(&mut tx, timeout).await?;
+        // Set when the job completed: before that there is no result to read.
+        let completed: Option<Option<i32>> =
+            sqlx::query_scalar("select sentence_count from jobs where id = $1")
                 .bind(id.as_uuid())
-                .fetch_optional(&self.pool)
-                .await?
-                .flatten();
-        Ok(value.map(|json| json.0))
+                .fetch_optional(&mut *tx)
+                .await?;
+        if completed.flatten().is_none() {
+            return Ok(None);
+        }
+        let chunks = sqlx::query(
+            "select chunk_index, first_page, last_page from job_result_chunks
+             where job_id = $1 order by chunk_index",
+        )
+        .bind(id.as_uuid())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(ChunkResult {
+                index: decode::u32_of(row.try_get::<i32, _>("chunk_index")?.into(), "chunk")?,
+                first_page: decode::u32_of(row.try_get::<i32, _>("first_page")?.into(), "page")?,
+                last_page: decode::u32_of(row.try_get::<i32, _>("last_page")?.into(), "page")?,
+                sentences: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+        // One JSON array of [chunk, page, text] rather than a row per sentence: decoding one
+        // value costs less than the driver's per-row work.
+        let sentences: Option<String> = sqlx::query_scalar(
+            "select json_agg(json_build_array(chunk_index, page, text) order by sentence_index)::text
+             from job_sentences where job_id = $1",
+        )
+        .bind(id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await?;
+        let sentences = decode::sentence_triples(sentences.as_deref())?;
+        tx.commit().await?;
+        decode::result_of(chunks, sentences).map(Some)
     }
 
     pub(crate) async fn finished_chunks(&self, id: JobId) -> Result<Vec<ChunkResult>, StoreError> {
@@ -294,8 +335,7 @@ impl PgStore {
         .await?;
         rows.iter()
             .map(|row| {
-                let sentences: sqlx::types::Json<Vec<crate::model::Sentence>> =
-                    row.try_get("sentences")?;
+                let sentences: sqlx::types::Json<Vec<Sentence>> = row.try_get("sentences")?;
                 Ok(ChunkResult {
                     index: decode::u32_of(row.try_get::<i32, _>("chunk_index")?.into(), "chunk")?,
                     first_page: decode::u32_of(
@@ -374,4 +414,20 @@ fn id_attempts(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<(JobId, Attempt)>, 
             ))
         })
         .collect()
+}
+
+/// Bounds every statement of the transaction `tx` to `timeout` on the server, which cancels a
+/// statement on its own: dropping the future of a request that timed out does not.
+async fn limit_statements(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    timeout: Duration,
+) -> Result<(), StoreError> {
+    // At least 1 ms: 0 would mean no limit at all.
+    let millis = timeout.as_millis().clamp(1, 2_147_483_647);
+    // (statement_timeout's largest value is i32::MAX ms.)
+    sqlx::query("select set_config('statement_timeout', $1, true)")
+        .bind(format!("{millis}ms"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -195,16 +195,6 @@ impl PgStore {
             "update jobs
              set status = 'completed', progress_percent = 100, current_step = 'Completed',
                  page_count = $3, chunk_count = $4,
-                 chunk_results = coalesce(
-                     (select jsonb_agg(
-                                 jsonb_build_object(
-                                     'index', c.chunk_index,
-                                     'first_page', c.first_page,
-                                     'last_page', c.last_page,
-                                     'sentences', c.sentences)
-                                 order by c.chunk_index)
-                      from job_chunks c where c.job_id = $1),
-                     '[]'::jsonb),
                  sentence_count = (select coalesce(sum(jsonb_array_length(c.sentences)), 0)
                                    from job_chunks c where c.job_id = $1),
                  error_code = null, error_message = null, next_attempt_at = null,
@@ -248,10 +238,7 @@ impl PgStore {
             tx.commit().await?;
             return Ok(commit);
         }
-        sqlx::query("delete from job_chunks where job_id = $1")
-            .bind(id.as_uuid())
-            .execute(&mut *tx)
-            .await?;
+        publish_result(&mut tx, id).await?;
         let worker = current_worker(&mut tx, id).await?;
         record_event(
             &mut tx,
@@ -427,6 +414,37 @@ impl PgStore {
 
 fn attempt_bind(attempt: Attempt) -> i64 {
     i64::from(attempt.get())
+}
+
+/// Moves the finished chunks into the result: a row per chunk and one per sentence, numbered
+/// across the whole result in chunk order (what a page of sentences seeks by).
+async fn publish_result(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    id: JobId,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
+         select job_id, chunk_index, first_page, last_page from job_chunks where job_id = $1",
+    )
+    .bind(id.as_uuid())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "insert into job_sentences (job_id, sentence_index, chunk_index, page, text)
+         select c.job_id, (row_number() over (order by c.chunk_index, s.ord) - 1)::integer,
+                c.chunk_index, (s.value ->> 'page')::integer, s.value ->> 'text'
+         from job_chunks c
+         cross join lateral jsonb_array_elements(c.sentences) with ordinality as s(value, ord)
+         where c.job_id = $1",
+    )
+    .bind(id.as_uuid())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("delete from job_chunks where job_id = $1")
+        .bind(id.as_uuid())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn current_worker(

@@ -5,6 +5,8 @@ mod lifecycle;
 mod tokens;
 mod users;
 
+pub use jobs::SENTENCE_PAGE;
+
 use pdfq_domain::{Attempt, JobId, UserId, WorkerId};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, Row, Transaction};

@@ -192,14 +192,6 @@ impl SqliteStore {
             "update jobs
              set status = 'completed', progress_percent = 100, current_step = 'Completed',
                  page_count = $3, chunk_count = $4,
-                 chunk_results = (select json_group_array(
-                                             json_object(
-                                                 'index', c.chunk_index,
-                                                 'first_page', c.first_page,
-                                                 'last_page', c.last_page,
-                                                 'sentences', json(c.sentences))
-                                             order by c.chunk_index)
-                                  from job_chunks c where c.job_id = $1),
                  sentence_count = (select coalesce(sum(json_array_length(c.sentences)), 0)
                                    from job_chunks c where c.job_id = $1),
                  error_code = null, error_message = null, next_attempt_at = null,
@@ -244,10 +236,7 @@ impl SqliteStore {
             tx.commit().await?;
             return Ok(commit);
         }
-        sqlx::query("delete from job_chunks where job_id = $1")
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        publish_result(&mut tx, id).await?;
         let worker = current_worker(&mut tx, id).await?;
         record_event(
             &mut tx,
@@ -418,6 +407,36 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(job)
     }
+}
+
+/// Moves the finished chunks into the result: a row per chunk and one per sentence, numbered
+/// across the whole result in chunk order (what a page of sentences seeks by).
+async fn publish_result(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: JobId,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
+         select job_id, chunk_index, first_page, last_page from job_chunks where job_id = $1",
+    )
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "insert into job_sentences (job_id, sentence_index, chunk_index, page, text)
+         select c.job_id, row_number() over (order by c.chunk_index, s.key) - 1, c.chunk_index,
+                json_extract(s.value, '$.page'), json_extract(s.value, '$.text')
+         from job_chunks c, json_each(c.sentences) as s
+         where c.job_id = $1",
+    )
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("delete from job_chunks where job_id = $1")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn current_worker(

@@ -11,6 +11,8 @@ mod lifecycle;
 mod tokens;
 mod users;
 
+pub use jobs::SENTENCE_PAGE;
+
 use std::str::FromStr;
 use std::time::Duration;
 
