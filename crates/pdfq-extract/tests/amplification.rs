@@ -162,3 +162,30 @@ fn the_amplification_pdf_fails_in_the_isolated_child_too() {
     );
     assert_eq!(limit_of(&r), ResultLimit::PageGlyphs);
 }
+
+#[test]
+fn a_2000_page_manual_stays_well_inside_the_defaults() {
+    // 2,000 pages as dense as the corpus's 1,221-page manual (2.5 KB and 33 sentences a page):
+    // 5 MB of text and 66,000 sentences, a third of the defaults or less.
+    let sentence = "The macro expands its argument once and stores the result for later use.";
+    let page: String = (0..33).map(|i| format!("{sentence} {i}.\n")).collect();
+    let pages = vec![page.as_str(); 2000];
+    let doc = extract_pages(&text_pdf(&pages), &Limits::default()).unwrap();
+    let text_bytes: usize = doc.pages.iter().map(|p| p.text.len()).sum();
+    let sentences = sentences_for_pages(&doc.pages);
+    let limits = Limits::default();
+    assert!(
+        text_bytes as u64 * 3 < limits.max_text_bytes,
+        "{text_bytes}"
+    );
+    assert!(
+        sentences.len() as u64 * 3 < limits.max_sentences,
+        "{}",
+        sentences.len()
+    );
+    let mut budget = OutputBudget::new(&limits);
+    for page in &doc.pages {
+        budget.add_page(page).unwrap();
+    }
+    budget.add_sentences(&sentences).unwrap();
+}

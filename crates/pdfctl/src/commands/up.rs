@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use pdfq_api::{Application, Settings};
 use pdfq_domain::secret::Secret;
+use pdfq_extract::IsolationLimits;
 use pdfq_queue::{Broker, QueueOptions, RedisBroker, RedisConfig};
 use pdfq_store::{DatabaseConfig, Store};
 use pdfq_worker::{Extractor, Worker, WorkerSettings};
@@ -120,7 +121,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             )
         })?;
 
-    let extractor = Extractor::current_exe(crate::EXTRACT_CHILD)
+    let extractor = Extractor::current_exe(crate::EXTRACT_CHILD, IsolationLimits::default())
         .context("cannot find pdfctl's own executable")?;
     let worker_settings = WorkerSettings {
         concurrency: args.concurrency.max(1),
