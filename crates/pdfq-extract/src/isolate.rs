@@ -469,6 +469,12 @@ pub fn child_main() -> ExitCode {
         send(&ChildMessage::Error { error }, &mut out);
         return ExitCode::SUCCESS;
     }
+    // From here on untrusted bytes are parsed: only the system calls parsing needs.
+    if let Err(reason) = crate::sandbox::install() {
+        let error = ExtractError::IsolationFailed { reason };
+        send(&ChildMessage::Error { error }, &mut out);
+        return ExitCode::SUCCESS;
+    }
     let result = extract_pages_streaming(&bytes, &request.limits, |page, total| {
         // Written by hand to serialise the borrowed page (the `page` message, without a copy).
         if let Ok(json) = serde_json::to_string(page) {

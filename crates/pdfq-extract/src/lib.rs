@@ -20,6 +20,7 @@ mod load;
 mod output;
 mod pagetree;
 mod render;
+mod sandbox;
 mod sentences;
 mod streams;
 

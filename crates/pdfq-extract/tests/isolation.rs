@@ -373,3 +373,51 @@ fn a_malformed_message_from_the_child_is_an_error() {
     assert_eq!(e.code(), "extractor_crashed", "{e}");
     assert!(e.to_string().contains("malformed message"), "{e}");
 }
+
+#[test]
+fn the_real_child_parses_under_its_seccomp_filter() {
+    // A document that takes seconds to parse (one form drawn 1,600 times on 40 pages, with the
+    // result limits lifted), so the child can be watched while it parses.
+    let words = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor ";
+    let pdf = pdfq_test_support::pdf::repeated_form_pdf(40, 1600, &words.repeat(10));
+    let limits = IsolationLimits {
+        limits: pdfq_extract::Limits {
+            max_glyphs_per_page: u64::MAX,
+            max_form_draws_per_page: u32::MAX,
+            max_page_text_bytes: u64::MAX / 8,
+            max_text_bytes: u64::MAX,
+            ..pdfq_extract::Limits::default()
+        },
+        memory_bytes: 0,
+        ..IsolationLimits::default()
+    };
+    let marker = "seccomp-probe-7f3a";
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let seen = std::thread::scope(|scope| {
+        let run = scope.spawn(|| {
+            pdfq_extract::extract_isolated_until(
+                child_program(),
+                &[OsString::from("child"), OsString::from(marker)],
+                &pdf,
+                &limits,
+                |_, _| {},
+                || done.load(std::sync::atomic::Ordering::Relaxed),
+            )
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = None;
+        while seen.is_none() && Instant::now() < deadline && !run.is_finished() {
+            seen = find_child(marker)
+                .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+                .filter(|status| status.lines().any(|l| l == "Seccomp:\t2"));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = run.join();
+        seen
+    });
+    assert!(
+        seen.is_some(),
+        "the child was never seen in seccomp filter mode"
+    );
+}
