@@ -8,8 +8,9 @@
 //!
 //! The child starts confined: an empty environment but for [`CHILD_ENV_ALLOWED`], and, set by
 //! the parent between fork and exec (so before a byte of the PDF is read), its resource limits
-//! and `no_new_privs`. A limit that cannot be applied fails the extraction
-//! ([`ExtractError::IsolationFailed`]) rather than running the parser unconfined.
+//! and `no_new_privs`; before it parses, it installs its seccomp filter (`crate::sandbox`). A
+//! limit that cannot be applied fails the extraction ([`ExtractError::IsolationFailed`])
+//! rather than running the parser unconfined.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -258,6 +259,9 @@ fn read_messages(
             Ok(n) if n as u64 > max_line => Err(ExtractError::ResourceLimit {
                 resource: format!("output line length (more than {max_line} bytes)"),
             }),
+            // A last line cut short: the child died while writing it, and how it died (its
+            // exit status) is the error to report.
+            Ok(_) if line.last() != Some(&b'\n') => return,
             Ok(_) => serde_json::from_slice::<ChildMessage>(&line).map_err(|e| {
                 ExtractError::ExtractorCrashed {
                     reason: format!("it sent a malformed message: {e}"),

@@ -356,6 +356,29 @@ fn an_endless_line_from_the_child_is_an_error_not_an_allocation() {
 }
 
 #[test]
+fn a_child_killed_in_the_middle_of_a_line_is_reported_by_how_it_died() {
+    let sh = Path::new("/bin/sh");
+    let args = [
+        OsString::from("-c"),
+        OsString::from("printf '{\"type\":\"pa'; kill -SEGV $$"),
+    ];
+    let e = extract_isolated(
+        sh,
+        &args,
+        b"%PDF-1.4",
+        &IsolationLimits::default(),
+        |_, _| {},
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        pdfq_extract::ExtractError::ExtractorCrashed {
+            reason: "killed by signal 11".into()
+        }
+    );
+}
+
+#[test]
 fn a_malformed_message_from_the_child_is_an_error() {
     let sh = Path::new("/bin/sh");
     let args = [
