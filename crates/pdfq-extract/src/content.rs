@@ -108,6 +108,8 @@ pub(crate) struct Interpreter<'a, 's> {
     bbox: [f32; 4],
     ops: u64,
     form_chain: Vec<ObjectId>,
+    /// How often each Form XObject has been drawn on this page.
+    form_draws: HashMap<ObjectId, u32>,
     scratch: String,
 }
 
@@ -130,6 +132,7 @@ impl<'a, 's> Interpreter<'a, 's> {
             bbox,
             ops: 0,
             form_chain: Vec::new(),
+            form_draws: HashMap::new(),
             scratch: String::new(),
         }
     }
@@ -273,6 +276,9 @@ impl<'a, 's> Interpreter<'a, 's> {
                 Token::Operator(op) => op,
             };
             self.ops += 1;
+            if self.out.overflowed {
+                return Err(self.too_many_glyphs());
+            }
             if self.ops & 0xfff == 0 {
                 self.budget.check_time()?;
             }
@@ -442,6 +448,11 @@ impl<'a, 's> Interpreter<'a, 's> {
         {
             return Ok(());
         }
+        let draws = self.form_draws.entry(id).or_default();
+        *draws = draws.saturating_add(1);
+        if *draws > self.budget.limits.max_form_draws_per_page {
+            return Ok(());
+        }
         let content = match self.state.forms.get(&id) {
             Some(c) => c.clone(),
             None => {
@@ -467,6 +478,16 @@ impl<'a, 's> Interpreter<'a, 's> {
         let r = self.run(&content, form_resources, inner);
         self.form_chain.pop();
         r
+    }
+
+    /// The error of a page that drew more glyphs than `max_glyphs_per_page`.
+    pub fn too_many_glyphs(&self) -> ExtractError {
+        let max = self.budget.limits.max_glyphs_per_page;
+        ExtractError::ResultTooLarge {
+            limit: crate::error::ResultLimit::PageGlyphs,
+            actual: max.saturating_add(1),
+            max,
+        }
     }
 
     fn show(&mut self, gs: &GState, tm: &mut Matrix, bytes: &[u8]) {

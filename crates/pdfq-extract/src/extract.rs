@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::content::{DocState, Interpreter};
 use crate::error::ExtractError;
 use crate::limits::{Budget, Limits};
+use crate::output::OutputBudget;
 use crate::pagetree::{PageNode, deref};
 use crate::{load, pagetree, streams};
 
@@ -97,6 +98,7 @@ fn extract_loaded(
     }
     let total = pages.len() as u32;
     let mut budget = Budget::new(limits);
+    let mut output = OutputBudget::new(limits);
     let mut out = Document {
         pages: Vec::with_capacity(pages.len()),
     };
@@ -109,6 +111,7 @@ fn extract_loaded(
             number: i as u32 + 1,
             text,
         };
+        output.add_page(&p)?;
         on_page(&p, total);
         out.pages.push(p);
     }
@@ -142,5 +145,9 @@ fn page_text(
     let mut interp = Interpreter::new(doc, state, budget, page.bbox);
     interp.run_page(&content, page.resources)?;
     interp.run_annotations(page.dict, page.resources)?;
+    // The last operators of a page may have been the ones that overflowed it.
+    if interp.out.overflowed {
+        return Err(interp.too_many_glyphs());
+    }
     Ok(interp.out.into_text())
 }

@@ -5,6 +5,12 @@
 //! - stdin: one JSON line ([`ChildRequest`]), then the PDF bytes until EOF;
 //! - stdout: JSON lines ([`ChildMessage`]): a `page` per finished page, then `done` or `error`;
 //! - stderr: diagnostics (kept, bounded, to explain a crash).
+//!
+//! The child starts confined: an empty environment but for [`CHILD_ENV_ALLOWED`], and, set by
+//! the parent between fork and exec (so before a byte of the PDF is read), its resource limits
+//! and `no_new_privs`; before it parses, it installs its seccomp filter (`crate::sandbox`). A
+//! limit that cannot be applied fails the extraction ([`ExtractError::IsolationFailed`])
+//! rather than running the parser unconfined.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -19,6 +25,18 @@ use serde::{Deserialize, Serialize};
 use crate::error::ExtractError;
 use crate::extract::{Document, PageText, extract_pages_streaming};
 use crate::limits::Limits;
+use crate::output::OutputBudget;
+
+/// The only variables of the parent's environment the child sees: the parser's data directory
+/// and backtraces for crash reports. Database URLs, secrets and tokens never reach the parser.
+pub const CHILD_ENV_ALLOWED: &[&str] = &["PDFQ_CID_TO_UNICODE_DIR", "RUST_BACKTRACE"];
+
+/// RLIMIT_STACK of the child: the parser's recursion runs on its main thread.
+pub const CHILD_STACK_BYTES: u64 = 2 * crate::load::PARSE_STACK_BYTES as u64;
+
+/// RLIMIT_NOFILE of the child: stdin, stdout, stderr and the few files the parser reads one at
+/// a time (CID-to-Unicode tables, /proc/self/maps for the stack guard).
+pub const CHILD_MAX_OPEN_FILES: u64 = 32;
 
 /// Limits of one isolated attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,7 +46,8 @@ pub struct IsolationLimits {
     pub limits: Limits,
     /// RLIMIT_AS of the child, in bytes.
     pub memory_bytes: u64,
-    /// RLIMIT_CPU of the child, in seconds.
+    /// RLIMIT_CPU of the child, in seconds (SIGXCPU then, a second later, SIGKILL). The child
+    /// is single-threaded, so this bounds its CPU well below any wall-clock limit.
     pub cpu_seconds: u64,
     /// The child is killed after this long, whatever it is doing.
     pub wall_timeout: Duration,
@@ -48,8 +67,6 @@ impl Default for IsolationLimits {
 #[derive(Debug, Serialize, Deserialize)]
 struct ChildRequest {
     limits: Limits,
-    memory_bytes: u64,
-    cpu_seconds: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,6 +78,19 @@ enum ChildMessage {
 }
 
 const MAX_STDERR: usize = 16 * 1024;
+
+/// Messages buffered between the thread reading the child and the caller: a child faster than
+/// the caller then waits on its pipe instead of filling the parent's memory.
+const MESSAGE_BACKLOG: usize = 16;
+
+/// The longest line the parent reads from the child: a page message holds at most
+/// `max_page_text_bytes` of text, which JSON escaping can at most sextuple (`\u001f`).
+fn max_line_bytes(limits: &Limits) -> u64 {
+    limits
+        .max_page_text_bytes
+        .saturating_mul(6)
+        .saturating_add(64 * 1024)
+}
 
 /// Runs the extraction in `program args...` (which must call [`child_main`]), calling
 /// `on_page(page, total_pages)` as pages arrive. Never panics on the child's behaviour: a
@@ -91,22 +121,31 @@ pub fn extract_isolated_until(
 ) -> Result<Document, ExtractError> {
     let started = Instant::now();
     let deadline = started + limits.wall_timeout;
+    let rlimits = child_rlimits(limits);
+    let mut command = Command::new(program);
     // Its own process group, so a kill also reaches anything it started (which would
     // otherwise hold the pipes open).
-    let mut child = Command::new(program)
+    command
         .process_group(0)
         .args(args)
+        .env_clear()
+        .envs(child_environment(std::env::vars_os()))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| ExtractError::Internal {
-            reason: format!("cannot start {}: {e}", program.display()),
-        })?;
+        .stderr(Stdio::piped());
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // calls are allowed: it makes setrlimit and prctl system calls (nix's thin wrappers, no
+    // allocation, no locks) on values computed before the fork.
+    #[allow(
+        unsafe_code,
+        reason = "pre_exec is the only way to confine the child before it runs; see SAFETY"
+    )]
+    unsafe {
+        command.pre_exec(move || confine(&rlimits));
+    }
+    let mut child = command.spawn().map_err(|e| spawn_error(program, &e))?;
     let request = ChildRequest {
         limits: limits.limits.clone(),
-        memory_bytes: limits.memory_bytes,
-        cpu_seconds: limits.cpu_seconds,
     };
     let mut header = serde_json::to_vec(&request).map_err(|e| ExtractError::Internal {
         reason: e.to_string(),
@@ -121,7 +160,8 @@ pub fn extract_isolated_until(
             reason: "child pipes unavailable".into(),
         });
     };
-    let (tx, rx) = mpsc::channel::<ChildMessage>();
+    let (tx, rx) = mpsc::sync_channel::<Result<ChildMessage, ExtractError>>(MESSAGE_BACKLOG);
+    let max_line = max_line_bytes(&limits.limits);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             // A child that dies early closes the pipe: the write error is expected then.
@@ -136,25 +176,10 @@ pub fn extract_isolated_until(
             let _ = std::io::copy(&mut stderr, &mut std::io::sink());
             String::from_utf8_lossy(&buf).into_owned()
         });
-        scope.spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            loop {
-                line.clear();
-                match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if let Ok(msg) = serde_json::from_str::<ChildMessage>(&line)
-                            && tx.send(msg).is_err()
-                        {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
+        scope.spawn(move || read_messages(stdout, max_line, &tx));
 
         let mut doc = Document::default();
+        let mut output = OutputBudget::new(&limits.limits);
         let mut outcome: Option<Result<(), ExtractError>> = None;
         loop {
             let now = Instant::now();
@@ -169,22 +194,35 @@ pub fn extract_isolated_until(
                 break;
             }
             match rx.recv_timeout((deadline - now).min(STOP_POLL)) {
-                Ok(ChildMessage::Page { page, total }) => {
+                Ok(Ok(ChildMessage::Page { page, total })) => {
+                    // The child counts too; counting again here holds even if it was subverted.
+                    if let Err(e) = output.add_page(&page) {
+                        kill(&mut child);
+                        outcome = Some(Err(e));
+                        break;
+                    }
                     on_page(&page, total);
                     doc.pages.push(page);
                 }
-                Ok(ChildMessage::Done) => {
+                Ok(Ok(ChildMessage::Done)) => {
                     outcome = Some(Ok(()));
                     break;
                 }
-                Ok(ChildMessage::Error { error }) => {
+                Ok(Ok(ChildMessage::Error { error })) => {
                     outcome = Some(Err(error));
+                    break;
+                }
+                Ok(Err(e)) => {
+                    kill(&mut child);
+                    outcome = Some(Err(e));
                     break;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
+        // A reader blocked on a full backlog gets an error and ends.
+        drop(rx);
         let status = wait_until(&mut child, deadline);
         let stderr_text = stderr_reader.join().unwrap_or_default();
         match (outcome, status) {
@@ -199,6 +237,130 @@ pub fn extract_isolated_until(
 fn timed_out(limits: &IsolationLimits) -> ExtractError {
     ExtractError::TimedOut {
         seconds: limits.wall_timeout.as_secs().max(1),
+    }
+}
+
+/// Reads the child's messages, one JSON line each, never more than `max_line` bytes of a line:
+/// an over-long or malformed line ends the reading with an error (the caller kills the child).
+fn read_messages(
+    stdout: std::process::ChildStdout,
+    max_line: u64,
+    tx: &mpsc::SyncSender<Result<ChildMessage, ExtractError>>,
+) {
+    let mut reader = BufReader::new(stdout);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(max_line.saturating_add(1))
+            .read_until(b'\n', &mut line);
+        let message = match read {
+            Ok(0) | Err(_) => return,
+            Ok(n) if n as u64 > max_line => Err(ExtractError::ResourceLimit {
+                resource: format!("output line length (more than {max_line} bytes)"),
+            }),
+            // A last line cut short: the child died while writing it, and how it died (its
+            // exit status) is the error to report.
+            Ok(_) if line.last() != Some(&b'\n') => return,
+            Ok(_) => serde_json::from_slice::<ChildMessage>(&line).map_err(|e| {
+                ExtractError::ExtractorCrashed {
+                    reason: format!("it sent a malformed message: {e}"),
+                }
+            }),
+        };
+        let failed = message.is_err();
+        if tx.send(message).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// The child's environment: only the allowed variables of `parent`.
+fn child_environment(
+    parent: impl Iterator<Item = (OsString, OsString)>,
+) -> Vec<(OsString, OsString)> {
+    parent
+        .filter(|(key, _)| CHILD_ENV_ALLOWED.iter().any(|allowed| key == allowed))
+        .collect()
+}
+
+/// Resource limits of the child, as `(resource, soft, hard)`.
+type Rlimits = Vec<(nix::sys::resource::Resource, u64, u64)>;
+
+/// The child's limits, computed before the fork. None is above the parent's own hard limit
+/// (which an unprivileged process could not raise): the child is then held to the parent's.
+///
+/// - RLIMIT_AS and RLIMIT_CPU from `limits` (0: not set);
+/// - RLIMIT_FSIZE 0: the child writes no file (pipes are not files; a write is SIGXFSZ);
+/// - RLIMIT_CORE 0: no core dump holding the PDF's contents;
+/// - RLIMIT_NOFILE [`CHILD_MAX_OPEN_FILES`];
+/// - RLIMIT_NPROC 0: the child cannot fork or start a thread, so it parses on its main thread,
+///   whose stack RLIMIT_STACK sets to [`CHILD_STACK_BYTES`]. The kernel compares the limit with
+///   all processes of the real user and exempts root (CAP_SYS_RESOURCE): it bites when the
+///   worker runs unprivileged (the image's user 10001), and never limits the parent, which
+///   sets it in the child only.
+fn child_rlimits(limits: &IsolationLimits) -> Rlimits {
+    use nix::sys::resource::{Resource, getrlimit};
+    let mut wanted = vec![
+        (Resource::RLIMIT_FSIZE, 0, 0),
+        (Resource::RLIMIT_CORE, 0, 0),
+        (
+            Resource::RLIMIT_NOFILE,
+            CHILD_MAX_OPEN_FILES,
+            CHILD_MAX_OPEN_FILES,
+        ),
+        (Resource::RLIMIT_NPROC, 0, 0),
+        (Resource::RLIMIT_STACK, CHILD_STACK_BYTES, CHILD_STACK_BYTES),
+    ];
+    if limits.memory_bytes > 0 {
+        wanted.push((
+            Resource::RLIMIT_AS,
+            limits.memory_bytes,
+            limits.memory_bytes,
+        ));
+    }
+    if limits.cpu_seconds > 0 {
+        wanted.push((
+            Resource::RLIMIT_CPU,
+            limits.cpu_seconds,
+            limits.cpu_seconds.saturating_add(1),
+        ));
+    }
+    wanted
+        .into_iter()
+        .map(|(resource, soft, hard)| match getrlimit(resource) {
+            Ok((_, parent_hard)) => (resource, soft.min(parent_hard), hard.min(parent_hard)),
+            Err(_) => (resource, soft, hard),
+        })
+        .collect()
+}
+
+/// Runs in the child between fork and exec: applies `rlimits` and `no_new_privs` (the child
+/// and anything it could exec never gain privileges, e.g. through a setuid binary).
+/// Async-signal-safe: system calls only. The first failure aborts the spawn.
+fn confine(rlimits: &Rlimits) -> std::io::Result<()> {
+    for &(resource, soft, hard) in rlimits {
+        nix::sys::resource::setrlimit(resource, soft, hard)?;
+    }
+    nix::sys::prctl::set_no_new_privs()?;
+    Ok(())
+}
+
+/// A failed spawn: a program that cannot be run is an internal error; anything else failed
+/// in [`confine`] (setrlimit and prctl fail with EPERM or EINVAL), before exec.
+fn spawn_error(program: &Path, e: &std::io::Error) -> ExtractError {
+    use nix::errno::Errno;
+    let errno = e.raw_os_error().map(Errno::from_raw);
+    if matches!(errno, Some(Errno::EPERM | Errno::EINVAL)) {
+        return ExtractError::IsolationFailed {
+            reason: format!(
+                "cannot apply the resource limits or no_new_privs to {}: {e}",
+                program.display()
+            ),
+        };
+    }
+    ExtractError::Internal {
+        reason: format!("cannot start {}: {e}", program.display()),
     }
 }
 
@@ -286,8 +448,8 @@ pub fn child_main() -> ExitCode {
         eprintln!("pdfq-extract child: malformed request header");
         return ExitCode::from(2);
     };
-    apply_rlimits(&request);
     crate::extract::LEAK_ON_EXIT.store(true, std::sync::atomic::Ordering::Relaxed);
+    crate::load::PARSE_ON_CALLING_THREAD.store(true, std::sync::atomic::Ordering::Relaxed);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let send = |msg: &ChildMessage, out: &mut std::io::BufWriter<std::io::StdoutLock<'_>>| {
@@ -311,6 +473,12 @@ pub fn child_main() -> ExitCode {
         send(&ChildMessage::Error { error }, &mut out);
         return ExitCode::SUCCESS;
     }
+    // From here on untrusted bytes are parsed: only the system calls parsing needs.
+    if let Err(reason) = crate::sandbox::install() {
+        let error = ExtractError::IsolationFailed { reason };
+        send(&ChildMessage::Error { error }, &mut out);
+        return ExitCode::SUCCESS;
+    }
     let result = extract_pages_streaming(&bytes, &request.limits, |page, total| {
         // Written by hand to serialise the borrowed page (the `page` message, without a copy).
         if let Ok(json) = serde_json::to_string(page) {
@@ -328,21 +496,58 @@ pub fn child_main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn apply_rlimits(request: &ChildRequest) {
-    use nix::sys::resource::{Resource, setrlimit};
-    if request.memory_bytes > 0 {
-        let _ = setrlimit(
-            Resource::RLIMIT_AS,
-            request.memory_bytes,
-            request.memory_bytes,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_allowed_variables_are_passed_on() {
+        let parent = [
+            ("DATABASE_URL", "postgres://u:secret@db/pdfq"),
+            ("JWT_SECRET", "s3cret"),
+            ("PDFQ_CID_TO_UNICODE_DIR", "/data/cid"),
+            ("RUST_BACKTRACE", "1"),
+            ("PATH", "/usr/bin"),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let passed = child_environment(parent.into_iter());
+        assert_eq!(
+            passed,
+            vec![
+                (
+                    OsString::from("PDFQ_CID_TO_UNICODE_DIR"),
+                    OsString::from("/data/cid")
+                ),
+                (OsString::from("RUST_BACKTRACE"), OsString::from("1")),
+            ]
         );
     }
-    if request.cpu_seconds > 0 {
-        // SIGXCPU at the soft limit, SIGKILL a second later.
-        let _ = setrlimit(
-            Resource::RLIMIT_CPU,
-            request.cpu_seconds,
-            request.cpu_seconds + 1,
-        );
+
+    #[test]
+    fn a_limit_that_cannot_be_applied_is_an_isolation_failure() {
+        let program = Path::new("/usr/bin/pdfq");
+        let refused = std::io::Error::from_raw_os_error(nix::errno::Errno::EPERM as i32);
+        let e = spawn_error(program, &refused);
+        assert_eq!(e.code(), "isolation_failed", "{e}");
+        assert!(!e.is_permanent(), "a host problem: another worker may do");
+        let missing = std::io::Error::from_raw_os_error(nix::errno::Errno::ENOENT as i32);
+        assert_eq!(spawn_error(program, &missing).code(), "internal");
+    }
+
+    #[test]
+    fn no_child_limit_exceeds_the_parents_own() {
+        use nix::sys::resource::{Resource, getrlimit};
+        let limits = IsolationLimits {
+            memory_bytes: u64::MAX - 1,
+            ..IsolationLimits::default()
+        };
+        let (_, parent_hard) = getrlimit(Resource::RLIMIT_AS).unwrap();
+        let rlimits = child_rlimits(&limits);
+        let memory = rlimits
+            .iter()
+            .find(|(r, _, _)| *r == Resource::RLIMIT_AS)
+            .unwrap();
+        assert_eq!(memory.2, (u64::MAX - 1).min(parent_hard));
+        assert!(rlimits.iter().all(|&(_, soft, hard)| soft <= hard));
     }
 }

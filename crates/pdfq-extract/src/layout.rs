@@ -36,8 +36,9 @@ const MAX_LETTER_SPACING: f32 = 0.4;
 pub(crate) struct PageGlyphs {
     pub glyphs: Vec<Glyph>,
     pub text: String,
-    /// Glyphs past this are dropped.
+    /// Glyphs past this are dropped and `overflowed` is set (the page then fails).
     pub max_glyphs: usize,
+    pub overflowed: bool,
 }
 
 impl Default for PageGlyphs {
@@ -46,6 +47,7 @@ impl Default for PageGlyphs {
             glyphs: Vec::new(),
             text: String::new(),
             max_glyphs: usize::MAX,
+            overflowed: false,
         }
     }
 }
@@ -53,6 +55,7 @@ impl Default for PageGlyphs {
 impl PageGlyphs {
     pub fn push(&mut self, mut g: Glyph, text: &str) {
         if self.glyphs.len() >= self.max_glyphs {
+            self.overflowed = true;
             return;
         }
         let start = self.text.len();

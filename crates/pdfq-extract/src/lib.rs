@@ -17,15 +17,24 @@ mod layout;
 mod lexer;
 mod limits;
 mod load;
+mod output;
 mod pagetree;
 mod render;
+mod sandbox;
 mod sentences;
 mod streams;
 
 pub use chunks::{Chunk, DEFAULT_MAX_CHUNKS, chunk_pages};
-pub use error::{ExtractError, SizeLimit};
+pub use error::{ExtractError, ResultLimit, SizeLimit};
 pub use extract::{Document, PageText, extract_pages, extract_pages_streaming};
-pub use isolate::{IsolationLimits, child_main, extract_isolated, extract_isolated_until};
-pub use limits::Limits;
+pub use isolate::{
+    CHILD_ENV_ALLOWED, CHILD_MAX_OPEN_FILES, CHILD_STACK_BYTES, IsolationLimits, child_main,
+    extract_isolated, extract_isolated_until,
+};
+pub use limits::{
+    DEFAULT_MAX_FORM_DRAWS_PER_PAGE, DEFAULT_MAX_PAGE_GLYPHS, DEFAULT_MAX_PAGE_SENTENCES,
+    DEFAULT_MAX_PAGE_TEXT_BYTES, DEFAULT_MAX_SENTENCES, DEFAULT_MAX_TEXT_BYTES, Limits,
+};
+pub use output::OutputBudget;
 pub use render::{OutputFormat, render};
 pub use sentences::{Sentence, segment, sentences_for_chunk, sentences_for_pages};

@@ -1,5 +1,8 @@
 //! Untrusted bytes to a lopdf document: header check, nesting pre-scan, bounded load, decryption.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use lopdf::{DecompressError, Document, LoadOptions};
 
 use crate::error::{ExtractError, SizeLimit};
@@ -7,7 +10,11 @@ use crate::limits::Limits;
 
 /// lopdf parses nested objects recursively; the pre-scan bounds the depth, and this stack
 /// leaves ample room beyond it without reserving much of the child's address-space limit.
-const PARSE_STACK_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const PARSE_STACK_BYTES: usize = 32 * 1024 * 1024;
+
+/// Set by the isolated child, which may not start threads (RLIMIT_NPROC 0) and whose main
+/// thread was given a stack of at least [`PARSE_STACK_BYTES`] (RLIMIT_STACK) at exec.
+pub(crate) static PARSE_ON_CALLING_THREAD: AtomicBool = AtomicBool::new(false);
 
 /// Readers accept the header anywhere in the first KiB (PDF 32000-1, annex H).
 const HEADER_WINDOW: usize = 1024;
@@ -70,6 +77,14 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Document, ExtractErr
 }
 
 fn parse(bytes: &[u8], options: LoadOptions, limits: &Limits) -> Result<Document, ExtractError> {
+    let parser_failed = || ExtractError::damaged("the PDF parser failed on this file");
+    if PARSE_ON_CALLING_THREAD.load(Ordering::Relaxed) {
+        let loaded = catch_unwind(AssertUnwindSafe(|| {
+            Document::load_mem_with_options(bytes, options)
+        }))
+        .map_err(|_| parser_failed())?;
+        return loaded.map_err(|e| map_lopdf_error(&e, limits));
+    }
     let loaded = std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("pdfq-parse".into())
@@ -79,7 +94,7 @@ fn parse(bytes: &[u8], options: LoadOptions, limits: &Limits) -> Result<Document
                 reason: format!("cannot start the parser thread: {e}"),
             })?
             .join()
-            .map_err(|_| ExtractError::damaged("the PDF parser failed on this file"))
+            .map_err(|_| parser_failed())
     })?;
     loaded.map_err(|e| map_lopdf_error(&e, limits))
 }

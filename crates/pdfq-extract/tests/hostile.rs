@@ -389,7 +389,7 @@ fn xref_prev_cycle_terminates() {
 }
 
 #[test]
-fn glyphs_per_page_are_bounded() {
+fn a_page_with_too_many_glyphs_fails_as_too_large() {
     let mut content = b"BT /F1 1 Tf 72 720 Td (".to_vec();
     content.extend(std::iter::repeat_n(b'x', 2_000_000));
     content.extend_from_slice(b") Tj ET");
@@ -397,11 +397,14 @@ fn glyphs_per_page_are_bounded() {
         max_glyphs_per_page: 1000,
         ..Limits::default()
     };
-    let doc = extract_pages(&save(&mut with_content(&content)), &limits).unwrap();
-    assert!(
-        doc.pages[0].text.len() <= 1001,
-        "{}",
-        doc.pages[0].text.len()
+    let r = extract_pages(&save(&mut with_content(&content)), &limits);
+    assert_eq!(
+        r,
+        Err(ExtractError::ResultTooLarge {
+            limit: pdfq_extract::ResultLimit::PageGlyphs,
+            actual: 1001,
+            max: 1000
+        })
     );
 }
 

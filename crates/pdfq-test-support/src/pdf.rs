@@ -37,6 +37,52 @@ pub fn text_pdf(pages: &[&str]) -> Vec<u8> {
         ));
     }
 
+    assemble(&objects)
+}
+
+/// A small PDF whose `pages` pages all draw one Form XObject `draws_per_page` times, each
+/// draw showing `form_text` a line lower: a few kilobytes that extract to
+/// `pages * draws_per_page * form_text.len()` bytes of text (a result-amplification attack).
+#[must_use]
+pub fn repeated_form_pdf(pages: usize, draws_per_page: usize, form_text: &str) -> Vec<u8> {
+    // Objects: 1 catalog, 2 page tree, 3 font, 4 the form, 5 the content every page shares,
+    // then one page object per page.
+    let form = format!("BT /F1 1 Tf 0 0 Td ({}) Tj ET", escape(form_text));
+    // Each draw moves down by a line so no two draws overlap; 720 points hold them all.
+    let step = 720.0 / draws_per_page.max(1) as f64;
+    let mut content = String::from("1 0 0 1 36 750 cm\n");
+    for _ in 0..draws_per_page {
+        let _ = writeln!(content, "1 0 0 1 0 -{step:.4} cm /X0 Do");
+    }
+    let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", 6 + i)).collect();
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+            kids.join(" ")
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_owned(),
+        format!(
+            "<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Length {} >>\nstream\n{form}\nendstream",
+            form.len() + 1
+        ),
+        format!(
+            "<< /Length {} >>\nstream\n{content}endstream",
+            content.len()
+        ),
+    ];
+    for _ in 0..pages {
+        objects.push(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /X0 4 0 R >> >> /Contents 5 0 R >>"
+                .to_owned(),
+        );
+    }
+    assemble(&objects)
+}
+
+/// `objects` (numbered from 1) with a header, a cross-reference table and a trailer.
+fn assemble(objects: &[String]) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
     let mut offsets = Vec::with_capacity(objects.len());
     for (i, body) in objects.iter().enumerate() {

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use clap::Parser;
-use pdfq_domain::limits::parse_duration;
+use pdfq_domain::limits::{parse_bytes, parse_duration};
+use pdfq_extract::{IsolationLimits, Limits};
 use pdfq_queue::RedisConfig;
 use pdfq_store::DatabaseConfig;
 
@@ -65,6 +66,55 @@ pub struct WorkerConfig {
     #[arg(long, env = "WORKER_SWEEP_EVERY", value_name = "WORKER_SWEEP_EVERY", default_value = "15s",
           value_parser = parse_duration)]
     pub sweep_every: Duration,
+
+    /// CPU time of one extraction child (RLIMIT_CPU). The child is single-threaded, so this
+    /// bounds the parser far below TASK_HARD_TIME_LIMIT; over it the job fails with
+    /// resource_limit.
+    #[arg(long, env = "EXTRACT_CPU_LIMIT", value_name = "EXTRACT_CPU_LIMIT", default_value = "30s",
+          value_parser = parse_duration)]
+    pub extract_cpu_limit: Duration,
+
+    /// Address space of one extraction child (RLIMIT_AS; bytes, or 512MB, 1GB...).
+    #[arg(long, env = "EXTRACT_MEMORY_LIMIT", value_name = "EXTRACT_MEMORY_LIMIT",
+          default_value = "512MB", value_parser = parse_bytes)]
+    pub extract_memory_limit: u64,
+
+    /// Most glyphs drawn on one page; over it the job fails with result_too_large.
+    #[arg(long, env = "MAX_PAGE_GLYPHS", value_name = "MAX_PAGE_GLYPHS",
+          default_value_t = pdfq_extract::DEFAULT_MAX_PAGE_GLYPHS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_page_glyphs: u64,
+
+    /// Most times one Form XObject is drawn on one page; later draws are skipped (they would
+    /// only repeat its text).
+    #[arg(long, env = "MAX_FORM_DRAWS_PER_PAGE", value_name = "MAX_FORM_DRAWS_PER_PAGE",
+          default_value_t = pdfq_extract::DEFAULT_MAX_FORM_DRAWS_PER_PAGE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_form_draws_per_page: u32,
+
+    /// Most text one page may produce (bytes, or 256KB...); over it the job fails with
+    /// result_too_large.
+    #[arg(long, env = "MAX_PAGE_TEXT_BYTES", value_name = "MAX_PAGE_TEXT_BYTES",
+          default_value_t = pdfq_extract::DEFAULT_MAX_PAGE_TEXT_BYTES, value_parser = parse_bytes)]
+    pub max_page_text_bytes: u64,
+
+    /// Most text one job may produce (bytes, or 16MB...); over it the job fails with
+    /// result_too_large.
+    #[arg(long, env = "MAX_RESULT_TEXT_BYTES", value_name = "MAX_RESULT_TEXT_BYTES",
+          default_value_t = pdfq_extract::DEFAULT_MAX_TEXT_BYTES, value_parser = parse_bytes)]
+    pub max_result_text_bytes: u64,
+
+    /// Most sentences starting on one page; over it the job fails with result_too_large.
+    #[arg(long, env = "MAX_PAGE_SENTENCES", value_name = "MAX_PAGE_SENTENCES",
+          default_value_t = pdfq_extract::DEFAULT_MAX_PAGE_SENTENCES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_page_sentences: u64,
+
+    /// Most sentences one job may produce; over it the job fails with result_too_large.
+    #[arg(long, env = "MAX_RESULT_SENTENCES", value_name = "MAX_RESULT_SENTENCES",
+          default_value_t = pdfq_extract::DEFAULT_MAX_SENTENCES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_result_sentences: u64,
 }
 
 /// A configuration that parsed but cannot be used; the message names the variable.
@@ -119,10 +169,43 @@ impl WorkerConfig {
         if self.sweep_every.is_zero() {
             return Err(ConfigError("WORKER_SWEEP_EVERY must be more than 0".into()));
         }
+        if self.extract_cpu_limit.as_secs() == 0 {
+            return Err(ConfigError(
+                "EXTRACT_CPU_LIMIT must be at least 1s (RLIMIT_CPU counts whole seconds)".into(),
+            ));
+        }
+        for (name, value) in [
+            ("EXTRACT_MEMORY_LIMIT", self.extract_memory_limit),
+            ("MAX_PAGE_TEXT_BYTES", self.max_page_text_bytes),
+            ("MAX_RESULT_TEXT_BYTES", self.max_result_text_bytes),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("{name} must be more than 0")));
+            }
+        }
         self.redis
             .url()
             .map_err(|e| ConfigError(format!("REDIS_URL: {e}")))?;
         Ok(())
+    }
+
+    /// The limits of each extraction child: its resources and what one document may produce.
+    #[must_use]
+    pub fn isolation_limits(&self) -> IsolationLimits {
+        IsolationLimits {
+            limits: Limits {
+                max_glyphs_per_page: self.max_page_glyphs,
+                max_form_draws_per_page: self.max_form_draws_per_page,
+                max_page_text_bytes: self.max_page_text_bytes,
+                max_text_bytes: self.max_result_text_bytes,
+                max_page_sentences: self.max_page_sentences,
+                max_sentences: self.max_result_sentences,
+                ..Limits::default()
+            },
+            memory_bytes: self.extract_memory_limit,
+            cpu_seconds: self.extract_cpu_limit.as_secs(),
+            ..IsolationLimits::default()
+        }
     }
 
     /// The queue's lease settings from this configuration.
@@ -166,6 +249,49 @@ mod tests {
             .to_string();
         assert!(err.contains("QUEUE_LEASE_RENEW_EVERY"), "{err}");
         assert!(!format!("{config:?}").contains("secretpw"));
+    }
+
+    #[test]
+    fn extraction_limits_default_to_the_documented_values_and_can_be_set() {
+        let limits = parse(&[]).unwrap().isolation_limits();
+        assert_eq!(limits.cpu_seconds, 30);
+        assert_eq!(limits.memory_bytes, 512 * 1024 * 1024);
+        assert_eq!(limits.limits.max_page_text_bytes, 256 * 1024);
+        assert_eq!(limits.limits.max_text_bytes, 16 * 1024 * 1024);
+        assert_eq!(limits.limits.max_sentences, 250_000);
+        assert_eq!(limits.limits.max_page_sentences, 4_000);
+        assert_eq!(limits.limits.max_glyphs_per_page, 500_000);
+        assert_eq!(limits.limits.max_form_draws_per_page, 1_000);
+
+        let limits = parse(&[
+            "--extract-cpu-limit=5s",
+            "--max-result-text-bytes=2MB",
+            "--max-page-text-bytes=64KB",
+            "--max-result-sentences=10",
+            "--max-page-sentences=3",
+            "--max-page-glyphs=99",
+            "--max-form-draws-per-page=7",
+            "--extract-memory-limit=1GB",
+        ])
+        .unwrap()
+        .isolation_limits();
+        assert_eq!(limits.cpu_seconds, 5);
+        assert_eq!(limits.memory_bytes, 1 << 30);
+        assert_eq!(limits.limits.max_text_bytes, 2 << 20);
+        assert_eq!(limits.limits.max_page_text_bytes, 64 << 10);
+        assert_eq!(limits.limits.max_sentences, 10);
+        assert_eq!(limits.limits.max_page_sentences, 3);
+        assert_eq!(limits.limits.max_glyphs_per_page, 99);
+        assert_eq!(limits.limits.max_form_draws_per_page, 7);
+
+        let err = parse(&["--max-result-sentences=0"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MAX_RESULT_SENTENCES"), "{err}");
+        let err = parse(&["--extract-cpu-limit=500ms"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("EXTRACT_CPU_LIMIT"), "{err}");
     }
 
     #[test]

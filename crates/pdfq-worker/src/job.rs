@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, WorkerId};
-use pdfq_extract::{Chunk, ExtractError, PageText};
+use pdfq_extract::{Chunk, ExtractError, OutputBudget, PageText};
 use pdfq_queue::{Broker, Delivery};
 use pdfq_store::{ChunkResult, Claimed, Commit, Sentence, Store, StoreError};
 use time::OffsetDateTime;
@@ -211,6 +211,9 @@ async fn run_attempt(
         })
     });
 
+    // The child and its parent bound the text; sentences are counted here, where they are made,
+    // before any chunk of them is stored.
+    let mut output = OutputBudget::new(&ctx.settings.extractor.limits.limits);
     let mut pages: Vec<PageText> = Vec::new();
     let mut plan: Vec<Chunk> = Vec::new();
     let mut next_chunk = 0usize;
@@ -229,7 +232,7 @@ async fn run_attempt(
                     }
                     pages.push(page);
                     while let Some(chunk) = plan.get(next_chunk).filter(|c| c.last_page as usize <= pages.len()) {
-                        commit_chunk(ctx, job, attempt, chunk, &pages, &already_done).await?;
+                        commit_chunk(ctx, job, attempt, chunk, &pages, &already_done, &mut output).await?;
                         next_chunk += 1;
                     }
                 }
@@ -258,7 +261,7 @@ async fn run_attempt(
         pages = document.pages;
     }
     for chunk in plan.iter().skip(next_chunk) {
-        commit_chunk(ctx, job, attempt, chunk, &pages, &already_done).await?;
+        commit_chunk(ctx, job, attempt, chunk, &pages, &already_done, &mut output).await?;
     }
     let page_count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
     Ok((page_count, u32::try_from(plan.len()).unwrap_or(u32::MAX)))
@@ -275,6 +278,9 @@ fn chunk_plan(total: u32, max_chunks: usize) -> Vec<Chunk> {
     pdfq_extract::chunk_pages(&numbered, max_chunks)
 }
 
+/// Stores a chunk's sentences (unless a previous attempt did) and reports progress. Every
+/// chunk's sentences count against `output`, stored before or not, so a resumed job is held to
+/// the same limits as one that ran straight through.
 async fn commit_chunk(
     ctx: &Context,
     job: JobId,
@@ -282,9 +288,14 @@ async fn commit_chunk(
     chunk: &Chunk,
     pages: &[PageText],
     already_done: &HashSet<u32>,
+    output: &mut OutputBudget,
 ) -> Result<(), Interrupted> {
+    let sentences = pdfq_extract::sentences_for_chunk(chunk.pages(pages));
+    output
+        .add_sentences(&sentences)
+        .map_err(Interrupted::Extract)?;
     if !already_done.contains(&chunk.index) {
-        let sentences = pdfq_extract::sentences_for_chunk(chunk.pages(pages))
+        let sentences = sentences
             .into_iter()
             .map(|s| Sentence {
                 text: s.text,

@@ -49,7 +49,8 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         .await
         .context("configuring Redis")?
         .into();
-    let extractor = Extractor::current_exe(CHILD_SUBCOMMAND).context("locating this executable")?;
+    let extractor = Extractor::current_exe(CHILD_SUBCOMMAND, config.isolation_limits())
+        .context("locating this executable")?;
     let worker = Worker::new(
         store,
         broker,

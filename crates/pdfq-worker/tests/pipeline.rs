@@ -14,7 +14,7 @@ use pdfq_domain::{Attempt, JobId, JobStatus, UserId};
 use pdfq_extract::IsolationLimits;
 use pdfq_queue::{Broker, MemoryBroker, QueueOptions, RedisBroker};
 use pdfq_store::{ChunkResult, NewJob, Role, Sentence, Store};
-use pdfq_test_support::pdf::text_pdf;
+use pdfq_test_support::pdf::{repeated_form_pdf, text_pdf};
 use pdfq_test_support::{TestDatabase, TestRedis};
 use pdfq_worker::job::Outcome;
 use pdfq_worker::{Extractor, Worker, WorkerSettings};
@@ -148,7 +148,106 @@ on_both_backends!(
     shutdown_hands_running_jobs_back_at_once,
     a_running_job_can_be_cancelled_from_another_process,
     the_sweeper_enqueues_pending_jobs_that_never_reached_the_queue,
+    a_file_that_multiplies_its_text_fails_and_stores_nothing,
+    a_result_over_the_sentence_limit_fails_without_storing_more_than_the_limit,
+    a_spinning_extractor_is_stopped_by_its_cpu_limit,
 );
+
+/// Every sentence byte stored for `job`: its finished chunks and its result.
+async fn stored_sentence_bytes(env: &Env, job: JobId) -> usize {
+    let chunks = env.store.finished_chunks(job).await.unwrap();
+    let results = env
+        .store
+        .job_results(job)
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    chunks
+        .iter()
+        .chain(&results)
+        .flat_map(|c| &c.sentences)
+        .map(|s| s.text.len())
+        .sum()
+}
+
+async fn a_file_that_multiplies_its_text_fails_and_stores_nothing(backend: Backend) {
+    // 40 pages each drawing one 800-byte form 1,600 times: 52 KB that extracted to 49 MB of
+    // text and 24,695 sentences, all stored, before the result limits.
+    let env = env(backend, QueueOptions::default()).await;
+    let words = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor ";
+    let job = submit(&env, repeated_form_pdf(40, 1600, &words.repeat(10))).await;
+    let worker = Worker::new(
+        env.store.clone(),
+        env.broker.clone(),
+        settings(real_extractor()),
+    );
+    let outcomes = worker.run_until_empty().await.unwrap();
+    assert_eq!(
+        outcomes,
+        vec![Outcome::Failed {
+            job,
+            code: "result_too_large".into()
+        }]
+    );
+    let stored = env.store.get_job(job).await.unwrap().unwrap();
+    assert_eq!(stored.status, JobStatus::Failed);
+    assert_eq!(stored.attempts, Attempt::new(1), "no retry can help");
+    let message = stored.error_message.unwrap_or_default();
+    assert!(message.contains("MAX_PAGE_GLYPHS"), "{message}");
+    assert_eq!(stored_sentence_bytes(&env, job).await, 0);
+}
+
+async fn a_result_over_the_sentence_limit_fails_without_storing_more_than_the_limit(
+    backend: Backend,
+) {
+    let env = env(backend, QueueOptions::default()).await;
+    // 12 pages of 2 sentences in 10 chunks; at most 9 sentences may be stored.
+    let job = submit(&env, pdf_of(12)).await;
+    let mut extractor = real_extractor();
+    extractor.limits.limits.max_sentences = 9;
+    let worker = Worker::new(env.store.clone(), env.broker.clone(), settings(extractor));
+    let outcomes = worker.run_until_empty().await.unwrap();
+    assert_eq!(
+        outcomes,
+        vec![Outcome::Failed {
+            job,
+            code: "result_too_large".into()
+        }]
+    );
+    let chunks = env.store.finished_chunks(job).await.unwrap();
+    let sentences: usize = chunks.iter().map(|c| c.sentences.len()).sum();
+    assert!(sentences <= 9, "{sentences} sentences stored");
+    let stored = env.store.get_job(job).await.unwrap().unwrap();
+    let message = stored.error_message.unwrap_or_default();
+    assert!(message.contains("MAX_RESULT_SENTENCES"), "{message}");
+}
+
+async fn a_spinning_extractor_is_stopped_by_its_cpu_limit(backend: Backend) {
+    // The CPU limit (1 s here, 30 s by default) stops a spinning parser long before the
+    // time limit; it used to be raised to the time limit plus one second.
+    let env = env(backend, QueueOptions::default()).await;
+    let job = submit(&env, pdf_of(1)).await;
+    let mut extractor = program_extractor("/bin/sh", &["-c", "while :; do :; done"]);
+    extractor.limits.cpu_seconds = 1;
+    let mut settings = settings(extractor);
+    settings.soft_time_limit = Duration::from_secs(30);
+    settings.hard_time_limit = Duration::from_secs(40);
+    let worker = Worker::new(env.store.clone(), env.broker.clone(), settings);
+    let started = std::time::Instant::now();
+    let outcomes = worker.run_until_empty().await.unwrap();
+    assert_eq!(
+        outcomes,
+        vec![Outcome::Failed {
+            job,
+            code: "resource_limit".into()
+        }]
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}
 
 async fn a_job_completes_with_chunks_progress_and_sentences(backend: Backend) {
     let env = env(backend, QueueOptions::default()).await;

@@ -11,6 +11,7 @@ use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt 
 use pdfq_api::{Application, ServiceConfig, Settings};
 use pdfq_domain::limits::RateLimit;
 use pdfq_domain::secret::Secret;
+use pdfq_extract::IsolationLimits;
 use pdfq_queue::{Broker, QueueOptions, RedisBroker, RedisConfig};
 use pdfq_store::{DatabaseConfig, Store};
 use pdfq_worker::{Extractor, Worker, WorkerSettings};
@@ -129,7 +130,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             )
         })?;
 
-    let extractor = Extractor::current_exe(crate::EXTRACT_CHILD)
+    let extractor = Extractor::current_exe(crate::EXTRACT_CHILD, IsolationLimits::default())
         .context("cannot find pdfctl's own executable")?;
     let worker_settings = WorkerSettings {
         concurrency: args.concurrency.max(1),
