@@ -158,7 +158,7 @@ async fn stored_sentence_bytes(env: &Env, job: JobId) -> usize {
     let chunks = env.store.finished_chunks(job).await.unwrap();
     let results = env
         .store
-        .job_results(job)
+        .job_results(job, Duration::from_secs(30))
         .await
         .unwrap()
         .unwrap_or_default();
