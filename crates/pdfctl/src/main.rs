@@ -4,6 +4,7 @@ mod commands;
 mod dash;
 mod doctor;
 mod session;
+mod short_id;
 
 use std::process::ExitCode;
 

@@ -38,7 +38,7 @@ fn jobs_queue_and_workers_commands_operate_a_live_deployment() {
     let table = up.run(&["jobs", "list", "--file", "kenobi"]);
     let table = text(&table.stdout);
     assert!(
-        table.contains(&id) && table.contains("1 of 1 jobs"),
+        table.contains(&id[id.len() - 6..]) && table.contains("1 of 1 jobs"),
         "{table}"
     );
 
@@ -129,6 +129,43 @@ fn jobs_queue_and_workers_commands_operate_a_live_deployment() {
     assert_eq!(deleted["deleted"], true);
     let list = up.json(&["jobs", "list", "--json"]);
     assert_eq!(list["total"], 2, "{list}");
+}
+
+#[test]
+fn short_ids_tell_jobs_made_together_apart_and_are_accepted_back() {
+    let up = Deployment::start();
+    assert!(up.run(&["queue", "pause", "--yes"]).status.success());
+    let a = up.submit("a.pdf");
+    let b = up.submit("b.pdf");
+    // UUIDv7: made in the same minute, the two ids share their first 8 characters.
+    assert_eq!(a[..8], b[..8]);
+
+    let table = text(&up.run(&["jobs", "list"]).stdout);
+    let shown: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains("pending"))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(shown.len(), 2, "{table}");
+    assert_ne!(shown[0], shown[1], "{table}");
+    // Newest first: b, then a; each short id finds its own job.
+    for (short, full) in shown.iter().zip([&b, &a]) {
+        assert!(
+            full.ends_with(short.as_str()),
+            "{short} is not the end of {full}"
+        );
+        let job = up.json(&["jobs", "show", short, "--json"]);
+        assert_eq!(job["job_id"], full.as_str(), "{short}");
+    }
+    // The shared start names both: refused, listing each with its short id.
+    let ambiguous = up.run(&["jobs", "show", &a[..8]]);
+    assert!(!ambiguous.status.success());
+    let err = text(&ambiguous.stderr);
+    assert!(
+        err.contains("more than one job") && err.contains(&shown[0]) && err.contains(&shown[1]),
+        "{err}"
+    );
 }
 
 #[test]

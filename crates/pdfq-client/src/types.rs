@@ -312,7 +312,7 @@ impl HealthReport {
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct AdminJobQuery {
-    /// A job id or its first characters.
+    /// A job id or part of it: its first characters, or its last (random) ones.
     pub id: Option<String>,
     #[cfg_attr(feature = "openapi", param(value_type = Option<JobStatusSchema>))]
     pub status: Option<JobStatus>,

@@ -111,11 +111,11 @@ pub(crate) fn contains_pattern(text: Option<&str>) -> Option<String> {
         .map(|t| format!("%{}%", escape_like(&t.to_lowercase())))
 }
 
-/// A job id prefix as a LIKE pattern on the id's text form (lowercase, hyphenated).
-pub(crate) fn id_prefix_pattern(text: Option<&str>) -> Option<String> {
-    text.map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(|t| format!("{}%", escape_like(&t.to_lowercase())))
+/// Part of a job id as a LIKE pattern on the id's text form (lowercase, hyphenated): its
+/// start, or its random end, which is what pdfctl shows (UUIDv7 ids made in the same
+/// millisecond share their start).
+pub(crate) fn id_part_pattern(text: Option<&str>) -> Option<String> {
+    contains_pattern(text)
 }
 
 #[cfg(test)]
@@ -127,7 +127,7 @@ mod tests {
         assert_eq!(escape_like("50%_a\\b"), "50\\%\\_a\\\\b");
         assert_eq!(contains_pattern(Some(" Report ")).unwrap(), "%report%");
         assert_eq!(contains_pattern(Some("  ")), None);
-        assert_eq!(id_prefix_pattern(Some("01AB")).unwrap(), "01ab%");
+        assert_eq!(id_part_pattern(Some("01AB")).unwrap(), "%01ab%");
     }
 
     #[test]

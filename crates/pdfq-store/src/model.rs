@@ -226,7 +226,7 @@ impl JobFilter {
 /// The admin dashboard's search. Every field narrows the result; text matches ignore case.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobSearch {
-    /// A whole job id, or the first characters of one.
+    /// A whole job id, or part of one (its first or last characters).
     pub id: Option<String>,
     pub status: Option<JobStatus>,
     /// Part of the owner's email.

@@ -1136,6 +1136,14 @@ mod cases {
         })
         .await;
         assert!(ids(by_prefix).contains(&report.id));
+        // The random end of an id, as pdfctl shows it, finds the job too.
+        let text = report.id.to_string();
+        let by_tail = search(JobSearch {
+            id: Some(text[text.len() - 6..].to_uppercase()),
+            ..JobSearch::default()
+        })
+        .await;
+        assert_eq!(ids(by_tail), HashSet::from([report.id]));
         let exact = search(JobSearch {
             id: Some(other.id.to_string()),
             ..JobSearch::default()

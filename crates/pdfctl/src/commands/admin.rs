@@ -1,10 +1,12 @@
 //! The admin API from the operator commands: an authenticated client, job ids resolved from
-//! their first characters, and API errors turned into what to do next.
+//! their short form, and API errors turned into what to do next.
 
 use anyhow::{anyhow, bail};
 use pdfq_client::types::AdminJobQuery;
 use pdfq_client::{Client, ClientError};
 use pdfq_domain::JobId;
+
+use crate::short_id;
 
 /// A client with the saved login for `api_url`.
 pub async fn client(api_url: &str) -> anyhow::Result<Client> {
@@ -38,28 +40,58 @@ pub fn explain(api_url: &str, doing: &str, e: &ClientError) -> anyhow::Error {
     anyhow!("{doing}: {e}\n  next: {hint}")
 }
 
-/// The job `id` names: a full id, or the first characters of exactly one job's id.
-pub async fn resolve_job(client: &Client, api_url: &str, id: &str) -> anyhow::Result<JobId> {
-    if let Ok(full) = id.parse::<JobId>() {
+/// How many candidates an ambiguous short id lists.
+const CANDIDATES: u32 = 10;
+
+/// The job `typed` names: a whole id, the short id pdfctl shows (its last characters), or its
+/// first characters; at least 4 hex digits. Two jobs matching is an error that lists them.
+pub async fn resolve_job(client: &Client, api_url: &str, typed: &str) -> anyhow::Result<JobId> {
+    if let Ok(full) = typed.parse::<JobId>() {
         return Ok(full);
     }
-    if id.len() < 4 || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+    let digits = typed.chars().filter(|c| *c != '-').count();
+    if digits < 4 || !typed.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
         bail!(
-            "{id:?} is not a job id; give the id or at least its first 4 characters (see `pdfctl jobs list`)"
+            "{typed:?} is not a job id; give the short id `pdfctl jobs list` shows, or the whole id"
         );
     }
     let query = AdminJobQuery {
-        id: Some(id.to_owned()),
-        per_page: Some(2),
+        id: Some(typed.to_owned()),
+        per_page: Some(CANDIDATES),
         ..AdminJobQuery::default()
     };
     let found = client
         .admin_jobs(&query)
         .await
         .map_err(|e| explain(api_url, "looking the job up", &e))?;
-    match found.jobs.as_slice() {
+    // The search matches any part of the id; only its start or end counts here.
+    let matching: Vec<_> = found
+        .jobs
+        .iter()
+        .filter(|j| short_id::matches(&j.job_id, typed))
+        .collect();
+    match matching.as_slice() {
         [one] => Ok(one.job_id),
-        [] => bail!("no job id starts with {id}; list them with `pdfctl jobs list`"),
-        _ => bail!("more than one job id starts with {id}; give more characters"),
+        [] => bail!("no job id starts or ends with {typed}; list them with `pdfctl jobs list`"),
+        many => {
+            let ids: Vec<JobId> = many.iter().map(|j| j.job_id).collect();
+            let len = short_id::len_for(&ids);
+            let listed: Vec<String> = many
+                .iter()
+                .map(|j| {
+                    format!(
+                        "  {}  {}  {}  {}",
+                        short_id::show(&j.job_id, len),
+                        j.job_id,
+                        j.status,
+                        j.file_name
+                    )
+                })
+                .collect();
+            bail!(
+                "{typed} names more than one job; give one of these (or more characters):\n{}",
+                listed.join("\n")
+            )
+        }
     }
 }

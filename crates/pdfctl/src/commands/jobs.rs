@@ -8,6 +8,7 @@ use pdfq_domain::JobStatus;
 use super::admin::{client, explain, resolve_job};
 use super::confirm::confirm;
 use super::format;
+use crate::short_id;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,7 +23,8 @@ pub struct Args {
 enum Action {
     /// List jobs, newest first, optionally filtered.
     List(ListArgs),
-    /// Show one job: status, progress, attempts, timings, error.
+    /// Show one job: status, progress, attempts, timings, error. ID is the short id `jobs
+    /// list` shows, the whole id, or its first characters.
     Show { id: String },
     /// Put a failed or cancelled job back in the queue.
     Retry { id: String },
@@ -53,7 +55,7 @@ struct ListArgs {
     /// Only jobs whose file name contains this.
     #[arg(long)]
     file: Option<String>,
-    /// Only jobs whose id starts with this.
+    /// Only jobs whose id starts or ends with this (a short id as listed finds its job).
     #[arg(long)]
     id: Option<String>,
     /// Page number, from 1.
@@ -143,19 +145,21 @@ fn print_job(job: &JobView, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The list as a table, with how many more pages there are.
+/// The list as a table, ids shortened to what tells them apart, with how many more pages
+/// there are.
 #[must_use]
 pub fn list_table(list: &JobList, now: time::OffsetDateTime) -> String {
     use std::fmt::Write as _;
+    let len = short_id::len_for(list.jobs.iter().map(|j| &j.job_id));
     let mut out = format!(
-        "{:<36}  {:<10}  {:>4}  {:>3}  {:>7}  {:<24}  {:<22}  step\n",
+        "{:<len$}  {:<10}  {:>4}  {:>3}  {:>7}  {:<24}  {:<22}  step\n",
         "id", "status", "done", "try", "age", "file", "owner"
     );
     for job in &list.jobs {
         let _ = writeln!(
             out,
-            "{:<36}  {:<10}  {:>3}%  {:>3}  {:>7}  {:<24}  {:<22}  {}",
-            job.job_id,
+            "{:<len$}  {:<10}  {:>3}%  {:>3}  {:>7}  {:<24}  {:<22}  {}",
+            short_id::show(&job.job_id, len),
             job.status.to_string(),
             job.progress,
             job.attempts,

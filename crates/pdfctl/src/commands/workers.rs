@@ -9,6 +9,7 @@ use pdfq_client::types::InstanceView;
 use super::admin::{client, explain};
 use super::confirm::confirm;
 use super::format;
+use crate::short_id;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -179,6 +180,7 @@ pub fn table(instances: &[InstanceView], now: time::OffsetDateTime) -> String {
         "{:<28}  {:<6}  {:>6}  {:>7}  {:<10}  {:>9}  {:>9}  {:>8}  jobs\n",
         "id", "kind", "beat", "busy", "version", "fetched", "pool", "memory"
     );
+    let len = short_id::len_for(instances.iter().flat_map(|i| &i.current_jobs));
     for i in instances {
         let _ = writeln!(
             out,
@@ -197,7 +199,7 @@ pub fn table(instances: &[InstanceView], now: time::OffsetDateTime) -> String {
             i.rss_bytes.map_or_else(|| "-".to_owned(), format::bytes),
             i.current_jobs
                 .iter()
-                .map(|j| j.to_string().chars().take(8).collect::<String>())
+                .map(|j| short_id::show(j, len))
                 .collect::<Vec<_>>()
                 .join(","),
             if i.draining { "  DRAINING" } else { "" },
@@ -216,4 +218,40 @@ pub fn table(instances: &[InstanceView], now: time::OffsetDateTime) -> String {
         instances.len()
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_jobs_a_worker_runs_are_told_apart() {
+        let now = time::OffsetDateTime::now_utc();
+        // Two UUIDv7 ids from the same millisecond: alike but for their random tail.
+        let jobs = [
+            "01a23b02-9c1e-7b7d-8a2f-0c5e7d1b3a01",
+            "01a23b02-9c1e-7b7d-8a2f-0c5e7d4c5f02",
+        ]
+        .map(|t| t.parse().unwrap());
+        let worker = InstanceView {
+            id: "worker-a1".to_owned(),
+            kind: "worker".to_owned(),
+            host: "a1".to_owned(),
+            pid: 1,
+            version: "0.1.0".to_owned(),
+            started_at: now,
+            concurrency: 2,
+            busy: 2,
+            current_jobs: jobs.to_vec(),
+            last_fetch_at: None,
+            status: None,
+            pool: None,
+            rss_bytes: None,
+            draining: false,
+            age_secs: 1.0,
+            stale: false,
+        };
+        let printed = table(&[worker], now);
+        assert!(printed.contains("1b3a01,4c5f02"), "{printed}");
+    }
 }

@@ -9,6 +9,7 @@ use pdfq_domain::{JobId, JobStatus};
 use time::OffsetDateTime;
 
 use super::metrics::Traffic;
+use crate::short_id;
 
 /// A key press, already decoded from the terminal's event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +47,19 @@ impl View {
     }
 }
 
+/// A job as the screen names it: its id and the short id shown for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRef {
+    pub id: JobId,
+    pub shown: String,
+}
+
 /// A change the operator asked for, carried out by the fetcher once confirmed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Retry(JobId),
-    Cancel(JobId),
-    Delete(JobId),
+    Retry(JobRef),
+    Cancel(JobRef),
+    Delete(JobRef),
     Pause,
     Resume,
     PurgeDead,
@@ -59,21 +67,16 @@ pub enum Action {
 
 impl Action {
     #[must_use]
-    pub fn question(self) -> String {
+    pub fn question(&self) -> String {
         match self {
-            Self::Retry(id) => format!("Retry job {}?", short(id)),
-            Self::Cancel(id) => format!("Cancel job {}?", short(id)),
-            Self::Delete(id) => format!("Delete job {} with its file and results?", short(id)),
+            Self::Retry(job) => format!("Retry job {}?", job.shown),
+            Self::Cancel(job) => format!("Cancel job {}?", job.shown),
+            Self::Delete(job) => format!("Delete job {} with its file and results?", job.shown),
             Self::Pause => "Pause the queue (workers take no new jobs)?".to_owned(),
             Self::Resume => "Resume the queue?".to_owned(),
             Self::PurgeDead => "Remove every dead letter?".to_owned(),
         }
     }
-}
-
-/// The first 8 characters of a job id, as the jobs table shows it.
-fn short(id: JobId) -> String {
-    id.to_string().chars().take(8).collect()
 }
 
 /// What the background fetcher reports.
@@ -208,7 +211,7 @@ impl App {
                 ) {
                     // The job went away (deleted) while its detail was open.
                     self.detail_open = None;
-                    self.status = Some(format!("job {} is gone", short(id)));
+                    self.status = Some(format!("job {} is gone", self.shown(&id)));
                 }
                 self.last_ok = Some(at);
                 self.lost = None;
@@ -241,6 +244,29 @@ impl App {
             .as_ref()
             .and_then(|j| j.jobs.get(self.selected))
             .map(|j| j.job_id)
+    }
+
+    /// How many last digits the jobs view shows of each id (see [`short_id`]).
+    #[must_use]
+    pub fn short_len(&self) -> usize {
+        short_id::len_for(
+            self.jobs
+                .iter()
+                .flat_map(|l| l.jobs.iter().map(|j| &j.job_id)),
+        )
+    }
+
+    /// `id` as the jobs view shows it.
+    #[must_use]
+    pub fn shown(&self, id: &JobId) -> String {
+        short_id::show(id, self.short_len())
+    }
+
+    fn selected_ref(&self) -> Option<JobRef> {
+        self.selected_job().map(|id| JobRef {
+            shown: self.shown(&id),
+            id,
+        })
     }
 
     pub fn on_key(&mut self, key: Key) -> Vec<Effect> {
@@ -374,9 +400,9 @@ impl App {
             'P' if paused => Some(Action::Resume),
             'P' => Some(Action::Pause),
             'X' => Some(Action::PurgeDead),
-            'R' => self.selected_job().map(Action::Retry),
-            'C' => self.selected_job().map(Action::Cancel),
-            'D' => self.selected_job().map(Action::Delete),
+            'R' => self.selected_ref().map(Action::Retry),
+            'C' => self.selected_ref().map(Action::Cancel),
+            'D' => self.selected_ref().map(Action::Delete),
             _ => None,
         };
         match action {
@@ -412,7 +438,8 @@ impl App {
     }
 }
 
-/// The admin search for a filter: a status name, an email (has `@`), the start of an id (hex),
+/// The admin search for a filter: a status name, an email (has `@`), part of an id (hex: its
+/// short form or its start),
 /// or else part of a file name. Several words combine.
 #[must_use]
 pub fn filter_query(filter: &str) -> AdminJobQuery {

@@ -123,18 +123,18 @@ async fn sample_traffic(
 
 async fn act(client: &Client, action: Action) -> String {
     let result = match action {
-        Action::Retry(id) => client
-            .admin_retry(id)
+        Action::Retry(job) => client
+            .admin_retry(job.id)
             .await
-            .map(|_| format!("job {id} queued again")),
-        Action::Cancel(id) => client
-            .admin_cancel(id)
+            .map(|_| format!("job {} queued again", job.shown)),
+        Action::Cancel(job) => client
+            .admin_cancel(job.id)
             .await
-            .map(|_| format!("job {id} cancelled")),
-        Action::Delete(id) => client
-            .admin_delete(id)
+            .map(|_| format!("job {} cancelled", job.shown)),
+        Action::Delete(job) => client
+            .admin_delete(job.id)
             .await
-            .map(|()| format!("job {id} deleted")),
+            .map(|()| format!("job {} deleted", job.shown)),
         Action::Pause => client
             .pause_queue()
             .await

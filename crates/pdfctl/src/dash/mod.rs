@@ -32,7 +32,7 @@ Keys:
   ?             help              q, Ctrl-C     quit
   Tab, 1 2 3    switch view       j/k, arrows   move;  g/G first/last
   space         freeze/resume     + / -         slower / faster refresh
-  /             filter jobs by status, owner email, id start or file name
+  /             filter jobs by status, owner email, id or file name
   Enter         job detail        Esc           close detail / prompt
   R C D         retry, cancel, delete the selected job (asks y/N)
   P             pause or resume the queue (asks y/N)

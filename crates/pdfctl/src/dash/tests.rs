@@ -20,8 +20,11 @@ use super::ui;
 
 const NOW: OffsetDateTime = datetime!(2026-11-29 03:00:00 UTC);
 
+/// A UUIDv7 as the server makes them: jobs submitted together share the timestamp (the first
+/// 12 hex digits) and differ in the random tail.
 fn id(n: u32) -> JobId {
-    format!("{n:08x}-9c1e-4b7d-8a2f-0c5e7d1b3a{n:02x}")
+    let tail = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16;
+    format!("01a23b02-9c1e-7b7d-8a2f-{tail:012x}")
         .parse()
         .unwrap()
 }
@@ -430,5 +433,65 @@ fn a_fetch_from_before_enter_keeps_the_detail_and_a_deleted_job_closes_it() {
     assert!(app.detail.is_some());
     app.update(data(Some(id(1)), None));
     assert_eq!(app.detail_open, None);
-    assert_eq!(app.status.as_deref(), Some("job 00000001 is gone"));
+    let gone = format!("job {} is gone", app.shown(&id(1)));
+    assert_eq!(app.status.as_deref(), Some(gone.as_str()));
+}
+
+/// The text of the screen's line that mentions `needle`.
+fn line_with(screen: &TestBackend, needle: &str) -> String {
+    screen
+        .to_string()
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in\n{screen}"))
+        .to_owned()
+}
+
+/// The first word of a table row, past the border and the selection mark.
+fn first_cell(line: &str) -> String {
+    line.trim_start_matches(['"', '│', '>', ' '])
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn ids_in_the_jobs_view_tell_jobs_made_together_apart_and_name_the_confirmed_one() {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('2'));
+    let listed = screen(&app, 80, 24);
+    let files = ["chunk 5/10", "chunk 1/5", "chunk 9/10", "Queued"];
+    let shown: Vec<String> = files
+        .iter()
+        .map(|f| first_cell(&line_with(&listed, f)))
+        .collect();
+    let mut distinct = shown.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), files.len(), "ids alike: {shown:?}");
+    // What is shown is what `pdfctl jobs show` accepts.
+    for (n, short) in (1..).zip(&shown) {
+        assert!(
+            crate::short_id::matches(&id(n), short),
+            "{short} for job {n}"
+        );
+    }
+    app.on_key(Key::Char('j'));
+    app.on_key(Key::Char('R'));
+    let confirming = screen(&app, 80, 24);
+    assert!(
+        line_with(&confirming, "Retry job").contains(&format!("Retry job {}?", shown[1])),
+        "{confirming}"
+    );
+}
+
+#[test]
+fn workers_list_the_jobs_they_run_by_their_short_ids() {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('3'));
+    let workers = screen(&app, 130, 24);
+    let row = line_with(&workers, "worker-a1");
+    let short = |n| crate::short_id::show(&id(n), crate::short_id::MIN_LEN);
+    assert!(row.contains(&format!("{} {}", short(1), short(2))), "{row}");
 }

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use super::app::{App, Prompt, View};
 use super::metrics::Traffic;
 use crate::commands::format;
+use crate::short_id;
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, app: &App, now: OffsetDateTime) {
@@ -107,7 +108,7 @@ fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App) {
             Span::styled(" filter: ", Style::new().bold()),
             Span::raw(text.clone()),
             Span::styled("█", Style::new().add_modifier(Modifier::SLOW_BLINK)),
-            Span::raw("  (status, email, id start or file name; Enter applies, Esc cancels)").dim(),
+            Span::raw("  (status, email, id or file name; Enter applies, Esc cancels)").dim(),
         ]),
         Prompt::Confirm(action) => Line::from(vec![
             Span::styled(
@@ -468,7 +469,7 @@ fn draw_jobs(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) 
     let wide = area.width >= 120;
     let mut header = vec!["ID", "STATUS", "PROGRESS", "STEP", "TIME", "ETA", "FILE"];
     let mut widths = vec![
-        Constraint::Length(8),
+        Constraint::Length(u16::try_from(app.short_len()).unwrap_or(8)),
         Constraint::Length(10),
         Constraint::Length(11),
         Constraint::Fill(3),
@@ -480,6 +481,7 @@ fn draw_jobs(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) 
         header.push("OWNER");
         widths.push(Constraint::Fill(1));
     }
+    let id_len = app.short_len();
     let rows = list.jobs.iter().map(|job| {
         let (elapsed, eta) = timing(job, now);
         let step = job.error_code.as_ref().map_or_else(
@@ -487,7 +489,7 @@ fn draw_jobs(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) 
             |code| format!("{} [{code}]", job.current_step),
         );
         let mut cells = vec![
-            Cell::from(job.job_id.to_string().chars().take(8).collect::<String>()),
+            Cell::from(short_id::show(&job.job_id, id_len)),
             Cell::from(job.status.to_string()).style(status_style(job.status)),
             Cell::from(bar(job.progress, 6)),
             Cell::from(step),
@@ -538,6 +540,7 @@ fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now:
         header.extend(["VERSION", "HOST"]);
         widths.extend([Constraint::Length(8), Constraint::Fill(1)]);
     }
+    let id_len = short_id::len_for(o.instances.iter().flat_map(|i| &i.current_jobs));
     let rows = o.instances.iter().map(|i| {
         let beat = if i.stale {
             Cell::from(format!("{} !", format::duration(i.age_secs)))
@@ -554,7 +557,7 @@ fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now:
             },
             beat,
             Cell::from(format!("{}/{}", i.busy, i.concurrency)),
-            Cell::from(current_jobs(&i.current_jobs, wide)),
+            Cell::from(current_jobs(&i.current_jobs, id_len, wide)),
             Cell::from(i.last_fetch_at.map_or_else(
                 || "-".to_owned(),
                 |at| format::duration(format::secs_between(at, now)),
@@ -596,8 +599,8 @@ fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now:
 }
 
 /// Short ids of the jobs an instance runs; on a narrow screen the first and how many more.
-fn current_jobs(jobs: &[pdfq_domain::JobId], wide: bool) -> String {
-    let short = |j: &pdfq_domain::JobId| j.to_string().chars().take(8).collect::<String>();
+fn current_jobs(jobs: &[pdfq_domain::JobId], id_len: usize, wide: bool) -> String {
+    let short = |j: &pdfq_domain::JobId| short_id::show(j, id_len);
     match jobs {
         [] => String::new(),
         [first, rest @ ..] if !wide && !rest.is_empty() => {
@@ -739,7 +742,7 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, read_only: bool) {
         ("g / G", "first / last row"),
         ("space", "freeze or resume refreshing"),
         ("+ / -", "slower / faster refreshing"),
-        ("/", "filter jobs: status, email, id start, file"),
+        ("/", "filter jobs: status, email, id, file"),
         ("Enter", "job detail (Esc closes)"),
         ("R  C  D", "retry, cancel, delete the selected job"),
         ("P", "pause or resume the queue"),

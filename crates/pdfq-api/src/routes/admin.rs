@@ -133,7 +133,7 @@ pub async fn overview(
 /// Every user's jobs, narrowed by id prefix, status, owner email or file name.
 #[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin", security(("bearer" = [])),
     params(
-        ("id" = Option<String>, Query, pattern = "^[^\\x00]*$", description = "a job id or its first characters"),
+        ("id" = Option<String>, Query, pattern = "^[^\\x00]*$", description = "a job id or part of it: its first characters, or its last (random) ones"),
         ("status" = Option<pdfq_client::types::JobStatusSchema>, Query, description = "only jobs in this status"),
         ("owner" = Option<String>, Query, pattern = "^[^\\x00]*$", description = "part of the owner's email"),
         ("file_name" = Option<String>, Query, pattern = "^[^\\x00]*$", description = "part of the file name"),

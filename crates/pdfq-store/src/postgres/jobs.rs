@@ -134,7 +134,7 @@ impl PgStore {
         &self,
         search: &JobSearch,
     ) -> Result<Page<JobSummary>, StoreError> {
-        let id = decode::id_prefix_pattern(search.id.as_deref());
+        let id = decode::id_part_pattern(search.id.as_deref());
         let status = search.status.map(JobStatus::as_str);
         let email = decode::contains_pattern(search.owner_email.as_deref());
         let file = decode::contains_pattern(search.file_name.as_deref());

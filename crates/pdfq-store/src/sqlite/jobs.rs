@@ -136,7 +136,7 @@ impl SqliteStore {
         &self,
         search: &JobSearch,
     ) -> Result<Page<JobSummary>, StoreError> {
-        let id = decode::id_prefix_pattern(search.id.as_deref());
+        let id = decode::id_part_pattern(search.id.as_deref());
         let status = search.status.map(JobStatus::as_str);
         let email = decode::contains_pattern(search.owner_email.as_deref());
         let file = decode::contains_pattern(search.file_name.as_deref());
