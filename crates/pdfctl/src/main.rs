@@ -1,5 +1,6 @@
 //! pdfctl: the operator's tool for pdfq.
 
+mod broken_pipe;
 mod commands;
 mod dash;
 mod doctor;
@@ -74,6 +75,7 @@ fn main() -> ExitCode {
     {
         return pdfq_extract::child_main();
     }
+    broken_pipe::exit_quietly_on_closed_stdout();
     let cli = Cli::parse();
     let api_url = cli.api_url.trim_end_matches('/').to_owned();
     let cli = Cli { api_url, ..cli };
@@ -91,13 +93,13 @@ fn main() -> ExitCode {
         Command::Dash(args) => block_on(dash::run(&cli.api_url, &args)),
         Command::Doctor(args) => block_on(doctor::run(&cli.api_url, &args)),
         Command::Plan(args) => commands::plan::run(&args),
-        Command::Completions(args) => Ok(commands::completions::run(
-            &args,
-            <Cli as clap::CommandFactory>::command(),
-        )),
+        Command::Completions(args) => {
+            commands::completions::run(&args, <Cli as clap::CommandFactory>::command())
+        }
     };
     match result {
         Ok(code) => code,
+        Err(e) if broken_pipe::caused(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pdfctl: {e:#}");
             ExitCode::FAILURE

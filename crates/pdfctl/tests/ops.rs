@@ -203,7 +203,7 @@ fn cancel_retry_and_dead_letters_of_a_broken_pdf() {
     );
 
     // Retry puts it back in the queue (it fails again, the file has not changed).
-    let retried = up.json(&["jobs", "retry", &id[..8], "--json"]);
+    let retried = up.json(&["jobs", "retry", &id[id.len() - 6..], "--yes", "--json"]);
     assert_ne!(retried["status"], "failed", "{retried}");
     assert_eq!(wait_terminal(&up, &id)["status"], "failed");
 

@@ -26,8 +26,14 @@ enum Action {
     /// Show one job: status, progress, attempts, timings, error. ID is the short id `jobs
     /// list` shows, the whole id, or its first characters.
     Show { id: String },
-    /// Put a failed or cancelled job back in the queue.
-    Retry { id: String },
+    /// Put a failed or cancelled job back in the queue. It asks nothing (nothing is lost);
+    /// --yes is accepted so that every job action takes the same flags in scripts.
+    Retry {
+        id: String,
+        /// Accepted for symmetry with cancel and delete; retry does not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// Cancel a pending or running job (asks first unless --yes).
     Cancel {
         id: String,
@@ -96,7 +102,7 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
                 .map_err(|e| explain(api_url, "reading the job", &e))?;
             print_job(&job, args.json)?;
         }
-        Action::Retry { id } => {
+        Action::Retry { id, yes: _ } => {
             let id = resolve_job(&client, api_url, id).await?;
             let job = client
                 .admin_retry(id)
