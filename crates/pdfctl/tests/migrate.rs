@@ -27,6 +27,11 @@ async fn run_status_and_verify_report_what_the_database_has() {
         "pending migrations are a failure of status"
     );
     assert!(String::from_utf8_lossy(&status.stdout).contains("pending"));
+    let why = String::from_utf8_lossy(&status.stderr);
+    assert!(
+        why.contains("pending") && why.contains("pdfctl migrate run"),
+        "status exits 1 without saying why: {why:?}"
+    );
 
     let run = migrate(&db.url, &["run"]);
     assert!(

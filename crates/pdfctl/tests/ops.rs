@@ -249,6 +249,16 @@ fn an_unreachable_api_says_what_to_do() {
         err.contains("is the API running at") && err.contains("pdfctl up"),
         "{err}"
     );
+    // The cause is given, once.
+    assert!(err.contains("Connection refused"), "{err}");
+    assert_eq!(err.matches("error sending request").count(), 1, "{err}");
+    let login = up
+        .pdfctl()
+        .args(["login", "--email", "a@example.com", "--password", "x"])
+        .output()
+        .unwrap();
+    let err = text(&login.stderr);
+    assert_eq!(err.matches("error sending request").count(), 1, "{err}");
 
     let other = common::pdfctl_in(&up.config())
         .args(["--api-url", "http://127.0.0.1:9", "queue", "stats"])
@@ -318,4 +328,70 @@ fn completions_are_printed_for_bash() {
         "{}",
         &script[..200.min(script.len())]
     );
+}
+
+#[test]
+fn login_prompts_on_its_own_line_and_refuses_an_empty_password_and_submit_wait_names_the_job() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+
+    let up = Deployment::start();
+    let password = std::fs::read_to_string(up.data().join("admin-password")).unwrap();
+    let login = |stdin: &str| {
+        let mut child = up
+            .pdfctl()
+            .args(["login", "--email", "admin@pdfq.local"])
+            .env_remove("PDFQ_PASSWORD")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let piped = login(&password);
+    let err = text(&piped.stderr);
+    assert!(piped.status.success(), "{err}");
+    assert_eq!(
+        err.lines().next(),
+        Some("password for admin@pdfq.local: "),
+        "{err}"
+    );
+    assert!(
+        err.lines().nth(1).unwrap().starts_with("logged in"),
+        "{err}"
+    );
+    let empty = login("");
+    let err = text(&empty.stderr);
+    assert!(!empty.status.success());
+    assert!(err.contains("no password given"), "{err}");
+
+    let pdf = up.dir.path().join("wait.pdf");
+    std::fs::write(
+        &pdf,
+        pdfq_test_support::pdf::text_pdf(&["Hello there. General Kenobi!"]),
+    )
+    .unwrap();
+    let waited = up
+        .pdfctl()
+        .args(["submit", "--wait"])
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    let err = text(&waited.stderr);
+    assert!(waited.status.success(), "{err}");
+    let first = err.lines().next().unwrap_or_default();
+    let id = first
+        .strip_prefix("job ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the job id is not said first: {err}"));
+    let job = up.json(&["jobs", "show", id, "--json"]);
+    assert_eq!(job["status"], "completed", "{job}");
+    assert!(text(&waited.stdout).contains("General Kenobi!"));
 }

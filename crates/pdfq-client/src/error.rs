@@ -16,12 +16,35 @@ pub enum ClientError {
         /// Seconds from `Retry-After`, on 429 and some 503s.
         retry_after: Option<u64>,
     },
-    /// The request could not be sent or its answer not read.
-    #[error("request failed: {0}")]
-    Transport(#[from] reqwest::Error),
+    /// The request could not be sent or its answer not read. Its message holds reqwest's
+    /// causes (e.g. "tcp connect error: Connection refused"), so the error has no `source`:
+    /// a caller printing the chain (anyhow's `{:#}`) would repeat each of them.
+    #[error("request failed: {}", causes(.0))]
+    Transport(reqwest::Error),
     /// The answer was not the JSON this client expects.
     #[error("unexpected answer (HTTP {status}): {message}")]
     Decode { status: u16, message: String },
+}
+
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> Self {
+        Self::Transport(e)
+    }
+}
+
+/// `e` and its sources, joined by ": ", each said once (hyper's errors repeat their source's
+/// text in their own).
+fn causes(e: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = cause.source();
+    }
+    parts.join(": ")
 }
 
 impl ClientError {
@@ -66,5 +89,27 @@ impl ClientError {
                 message: crate::truncate(&text).to_owned(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_refused_connection_says_so_once() {
+        // A port that was just free: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = crate::Client::new(&format!("http://127.0.0.1:{port}"))
+            .unwrap()
+            .health()
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(text.matches("error sending request").count(), 1, "{text}");
+        assert!(text.contains("Connection refused"), "{text}");
+        assert!(std::error::Error::source(&e).is_none());
     }
 }

@@ -1,9 +1,9 @@
 //! `pdfctl login` and `pdfctl logout`: keep or drop a token pair for an API URL.
 
-use std::io::BufRead as _;
+use std::io::{BufRead as _, IsTerminal as _};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use pdfq_client::Client;
 
 #[derive(Debug, clap::Args)]
@@ -20,15 +20,7 @@ pub struct Args {
 pub async fn login(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
     let password = match &args.password {
         Some(password) => password.clone(),
-        None => {
-            eprint!("password for {}: ", args.email);
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("cannot read the password")?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
-        }
+        None => read_password(&args.email)?,
     };
     let client = Client::new(api_url).with_context(|| format!("bad API URL {api_url}"))?;
     let tokens = client
@@ -46,6 +38,29 @@ pub async fn login(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
         path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first line of stdin, after a prompt. A terminal echoes the Enter that ends the line;
+/// a pipe does not, so the prompt's line is ended here. An empty answer is refused: it can
+/// only be a mistake (an empty or closed stdin), and sending it would read as a bad password.
+fn read_password(email: &str) -> anyhow::Result<String> {
+    eprint!("password for {email}: ");
+    let mut line = String::new();
+    let stdin = std::io::stdin();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password")?;
+    if !stdin.is_terminal() {
+        eprintln!();
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        bail!(
+            "no password given: type it at the prompt, pipe it on stdin, or set PDFQ_PASSWORD (or pass --password)"
+        );
+    }
+    Ok(password.to_owned())
 }
 
 pub async fn logout(api_url: &str) -> anyhow::Result<ExitCode> {

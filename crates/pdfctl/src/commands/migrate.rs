@@ -64,10 +64,20 @@ pub async fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("reading {shown}"))?;
             print_status(&migrations, args.json);
-            if migrations
-                .iter()
-                .any(|m| m.applied_at.is_none() || m.checksum_mismatch)
-            {
+            let pending = migrations.iter().filter(|m| m.applied_at.is_none()).count();
+            let changed = migrations.iter().filter(|m| m.checksum_mismatch).count();
+            // The exit status says "not up to date"; stderr says why, even under --json.
+            if pending > 0 {
+                eprintln!(
+                    "pdfctl: {pending} migration(s) pending on {shown}; apply them with `pdfctl migrate run`"
+                );
+            }
+            if changed > 0 {
+                eprintln!(
+                    "pdfctl: {changed} applied migration(s) differ from their files (edited after being applied); restore the files, `pdfctl migrate verify` compares the schema"
+                );
+            }
+            if pending + changed > 0 {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS

@@ -44,6 +44,8 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    // Said first, so that the job can be found again if the wait is interrupted.
+    eprintln!("job {} queued", accepted.job_id);
     let mut bar = ProgressBar::new();
     let job = loop {
         let job = client
