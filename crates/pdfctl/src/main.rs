@@ -10,6 +10,7 @@ mod short_id;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use commands::api_url::ApiUrl;
 
 /// The hidden subcommand pdfctl re-executes itself with to extract in an isolated child.
 pub const EXTRACT_CHILD: &str = "extract-child";
@@ -19,14 +20,10 @@ pub const EXTRACT_CHILD: &str = "extract-child";
 #[derive(Debug, Parser)]
 #[command(name = "pdfctl", version, about, long_about = None)]
 struct Cli {
-    /// The pdfq API to talk to.
-    #[arg(
-        long,
-        global = true,
-        env = "PDFQ_API_URL",
-        default_value = "http://127.0.0.1:8000"
-    )]
-    api_url: String,
+    /// The pdfq API, for the commands that talk to it (also accepted after the command's
+    /// name); else PDFQ_API_URL, else http://127.0.0.1:8000.
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -42,27 +39,65 @@ enum Command {
     /// Split plain text into sentences, one per line.
     Sentences(commands::sentences::Args),
     /// Log in to the API and keep the token for later commands (per API URL, mode 0600).
-    Login(commands::login::Args),
+    Login {
+        #[command(flatten)]
+        api: ApiUrl,
+        #[command(flatten)]
+        args: commands::login::Args,
+    },
     /// Forget the saved login for the API and revoke it.
-    Logout,
+    Logout {
+        #[command(flatten)]
+        api: ApiUrl,
+    },
     /// Upload a PDF; with --wait, show its progress and print its sentences.
-    Submit(commands::submit::Args),
+    Submit {
+        #[command(flatten)]
+        api: ApiUrl,
+        #[command(flatten)]
+        args: commands::submit::Args,
+    },
     /// Apply, list or verify the database migrations (on DATABASE_URL).
     Migrate(commands::migrate::Args),
     /// Any user's jobs (admin): list, show, retry, cancel, delete.
-    Jobs(commands::jobs::Args),
+    Jobs {
+        #[command(flatten)]
+        api: ApiUrl,
+        #[command(flatten)]
+        args: commands::jobs::Args,
+    },
     /// The queue (admin): stats, pause, resume, dead letters, purge them.
-    Queue(commands::queue::Args),
+    Queue {
+        #[command(flatten)]
+        api: ApiUrl,
+        #[command(flatten)]
+        args: commands::queue::Args,
+    },
     /// The API and worker processes, from their heartbeats (admin).
-    Workers(commands::workers::Args),
+    Workers {
+        #[command(flatten)]
+        api: ApiUrl,
+        #[command(flatten)]
+        args: commands::workers::Args,
+    },
     /// Size the database pools for a Railway plan and check the total against the database's
     /// connection limit (the original design's sizing rules).
     Plan(commands::plan::Args),
     /// The terminal dashboard: overview, jobs and workers, live (admin). `?` lists the keys.
-    Dash(dash::Args),
+    Dash {
+        #[command(flatten)]
+        api: ApiUrl,
+        #[command(flatten)]
+        args: dash::Args,
+    },
     /// Check a deployment: environment, database, Redis, queue and workers, API. Each check
     /// prints ok, warn or fail, what it saw and the fix; exits 1 on any failure.
-    Doctor(doctor::Args),
+    Doctor {
+        #[command(flatten)]
+        api: ApiUrl,
+        #[command(flatten)]
+        args: doctor::Args,
+    },
     /// Print a shell completion script.
     Completions(commands::completions::Args),
 }
@@ -77,21 +112,25 @@ fn main() -> ExitCode {
     }
     broken_pipe::exit_quietly_on_closed_stdout();
     let cli = Cli::parse();
-    let api_url = cli.api_url.trim_end_matches('/').to_owned();
-    let cli = Cli { api_url, ..cli };
+    let top = cli.api_url.as_deref();
     let result = match cli.command {
+        Command::Login { api, args } => block_on(commands::login::login(&api.resolve(top), &args)),
+        Command::Logout { api } => block_on(commands::login::logout(&api.resolve(top))),
+        Command::Submit { api, args } => block_on(commands::submit::run(&api.resolve(top), &args)),
+        Command::Jobs { api, args } => block_on(commands::jobs::run(&api.resolve(top), &args)),
+        Command::Queue { api, args } => block_on(commands::queue::run(&api.resolve(top), &args)),
+        Command::Workers { api, args } => {
+            block_on(commands::workers::run(&api.resolve(top), &args))
+        }
+        Command::Dash { api, args } => block_on(dash::run(&api.resolve(top), &args)),
+        Command::Doctor { api, args } => block_on(doctor::run(&api.resolve(top), &args)),
+        _ if top.is_some() => Err(anyhow::anyhow!(
+            "--api-url is for the commands that talk to an API (login, submit, jobs, queue, workers, dash, doctor); this one does not; drop it"
+        )),
         Command::Up(args) => commands::up::run(&args),
         Command::Extract(args) => commands::extract::run(&args),
         Command::Sentences(args) => commands::sentences::run(&args),
-        Command::Login(args) => block_on(commands::login::login(&cli.api_url, &args)),
-        Command::Logout => block_on(commands::login::logout(&cli.api_url)),
-        Command::Submit(args) => block_on(commands::submit::run(&cli.api_url, &args)),
         Command::Migrate(args) => block_on(commands::migrate::run(&args)),
-        Command::Jobs(args) => block_on(commands::jobs::run(&cli.api_url, &args)),
-        Command::Queue(args) => block_on(commands::queue::run(&cli.api_url, &args)),
-        Command::Workers(args) => block_on(commands::workers::run(&cli.api_url, &args)),
-        Command::Dash(args) => block_on(dash::run(&cli.api_url, &args)),
-        Command::Doctor(args) => block_on(doctor::run(&cli.api_url, &args)),
         Command::Plan(args) => commands::plan::run(&args),
         Command::Completions(args) => {
             commands::completions::run(&args, <Cli as clap::CommandFactory>::command())

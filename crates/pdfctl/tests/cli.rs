@@ -59,3 +59,56 @@ fn a_closed_pipe_is_a_normal_end_not_a_panic_or_an_error() {
     ]));
     assert_quiet_end(&out, "plan");
 }
+
+#[test]
+fn api_url_is_offered_only_by_the_commands_that_talk_to_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = |args: &[&str]| {
+        let out = common::pdfctl_in(dir.path())
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    };
+    for local in [
+        &["extract"][..],
+        &["sentences"],
+        &["up"],
+        &["migrate", "status"],
+        &["completions"],
+    ] {
+        assert!(!help(local).contains("--api-url"), "{local:?}");
+    }
+    for remote in [
+        &["jobs", "list"][..],
+        &["submit"],
+        &["login"],
+        &["dash"],
+        &["workers", "drain"],
+    ] {
+        assert!(help(remote).contains("--api-url"), "{remote:?}");
+    }
+    // Given to a command that does not use it: refused, not silently ignored.
+    let out = common::pdfctl_in(dir.path())
+        .args(["--api-url", "http://127.0.0.1:9", "sentences", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--api-url is for"),
+        "{}",
+        text(&out.stderr)
+    );
+    // After the command's name, as well as before it.
+    let out = common::pdfctl_in(dir.path())
+        .args(["jobs", "list", "--api-url", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stderr).contains("not logged in to http://127.0.0.1:9"),
+        "{}",
+        text(&out.stderr)
+    );
+}

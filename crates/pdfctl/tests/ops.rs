@@ -395,3 +395,38 @@ fn login_prompts_on_its_own_line_and_refuses_an_empty_password_and_submit_wait_n
     assert_eq!(job["status"], "completed", "{job}");
     assert!(text(&waited.stdout).contains("General Kenobi!"));
 }
+
+/// `pdfctl submit` of `bytes` named `name`, against `up`.
+fn submit_bytes(up: &Deployment, name: &str, bytes: &[u8]) -> std::process::Output {
+    let path = up.dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    up.pdfctl().arg("submit").arg(&path).output().unwrap()
+}
+
+#[test]
+fn refused_uploads_print_the_servers_answer_and_how_to_raise_the_limit() {
+    let up =
+        Deployment::start_with(&[("MAX_UPLOAD_BYTES", "1MB"), ("UPLOAD_RATE_LIMIT", "1/hour")]);
+    // Over the size limit: the server answers 413 from the declared length and closes while
+    // the file is still being sent.
+    let mut big = pdfq_test_support::pdf::text_pdf(&["Too big."]);
+    big.resize(8 << 20, b' ');
+    let out = submit_bytes(&up, "big.pdf", &big);
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("413") && err.contains("MAX_UPLOAD_BYTES") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+
+    // The second upload within the hour: 429, with the setting that raises the limit.
+    let small = pdfq_test_support::pdf::text_pdf(&["Hello there."]);
+    assert!(submit_bytes(&up, "one.pdf", &small).status.success());
+    let out = submit_bytes(&up, "two.pdf", &small);
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("429") && err.contains("UPLOAD_RATE_LIMIT") && err.contains("100/hour"),
+        "{err}"
+    );
+}

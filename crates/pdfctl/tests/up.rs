@@ -198,3 +198,31 @@ fn submit_without_login_says_what_to_do() {
         "{err}"
     );
 }
+
+#[test]
+fn logs_written_to_a_file_have_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("up.log");
+    let mut child = pdfctl(&dir.path().join("config"))
+        .args(["up", "--port", "0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let up = Up(child);
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    // The log line may follow the banner by a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut logged = String::new();
+    while !logged.contains("listening") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        logged = std::fs::read_to_string(&log).unwrap();
+    }
+    drop(up);
+    assert!(logged.contains("listening"), "{logged}");
+    assert!(!logged.contains('\x1b'), "{logged:?}");
+}

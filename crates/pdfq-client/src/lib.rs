@@ -158,15 +158,47 @@ impl Client {
         file_name: &str,
         bytes: Vec<u8>,
     ) -> Result<UploadAccepted, ClientError> {
+        let size = bytes.len();
         let part = reqwest::multipart::Part::bytes(bytes)
             .file_name(file_name.to_owned())
             .mime_str("application/pdf")?;
         let form = reqwest::multipart::Form::new().part("file", part);
-        json(
+        let sent = json(
             self.request(Method::POST, "/api/v1/process-pdf-async")
                 .multipart(form),
         )
-        .await
+        .await;
+        match sent {
+            Err(ClientError::Transport(e)) if closed_while_sending(&e) => Err(self
+                .refusal_of_size(size)
+                .await
+                .unwrap_or(ClientError::Transport(e))),
+            other => other,
+        }
+    }
+
+    /// Why the server closed the connection during an upload of `size` bytes, if it refuses
+    /// uploads of that size: it answers (413) from the declared length alone, then closes
+    /// while the file is still being sent, and HTTP clients report only the broken pipe. This
+    /// asks again declaring the same length but sending nothing, so the answer can be read;
+    /// `None` when no refusal comes within a few seconds.
+    async fn refusal_of_size(&self, size: usize) -> Option<ClientError> {
+        // Room for the multipart framing around the file, as in the real upload.
+        const FRAMING: usize = 512;
+        let nothing = futures::stream::pending::<Result<Vec<u8>, std::io::Error>>();
+        let response = self
+            .request(Method::POST, "/api/v1/process-pdf-async")
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "multipart/form-data; boundary=pdfq-size-probe",
+            )
+            .header(reqwest::header::CONTENT_LENGTH, size + FRAMING)
+            .body(reqwest::Body::wrap_stream(nothing))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        check(response).await.err()
     }
 
     /// The job, with its sentences once completed.
@@ -332,6 +364,23 @@ fn segment(value: &str) -> String {
 }
 
 /// Sends and decodes a JSON answer.
+/// Whether the connection was closed by the server while the request was being written.
+fn closed_while_sending(e: &reqwest::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(cause) = next {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            )
+        {
+            return true;
+        }
+        next = cause.source();
+    }
+    false
+}
+
 async fn json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, ClientError> {
     decode(check(request.send().await?).await?).await
 }

@@ -1,6 +1,7 @@
 //! One module per pdfctl command, and the helpers they share.
 
 pub mod admin;
+pub mod api_url;
 pub mod completions;
 pub mod confirm;
 pub mod extract;

@@ -30,7 +30,11 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
         || "upload.pdf".to_owned(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let accepted = client.upload(&name, bytes).await.context("uploading")?;
+    let size = bytes.len() as u64;
+    let accepted = client
+        .upload(&name, bytes)
+        .await
+        .map_err(|e| refused(api_url, &e, size))?;
     if !args.wait {
         if args.json {
             println!("{}", serde_json::to_string(&accepted)?);
@@ -83,6 +87,24 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// The upload's error with what to do next: most refusals are the server's limits, which
+/// only the server's operator can raise.
+fn refused(api_url: &str, e: &pdfq_client::ClientError, size: u64) -> anyhow::Error {
+    let next = match e.status() {
+        Some(413) => format!(
+            "the file is {}; split or compress it, or raise MAX_UPLOAD_BYTES for the server",
+            super::format::bytes(size)
+        ),
+        Some(429) => "the server limits uploads per user; wait, or raise the limit: set UPLOAD_RATE_LIMIT (e.g. 100/hour) for the server".to_owned(),
+        Some(503) => "the server is busy or cannot reach its database; try again shortly, `pdfctl doctor` checks it".to_owned(),
+        Some(_) => return anyhow::anyhow!("uploading: {e}"),
+        None => format!(
+            "is the API running at {api_url}? start one with `pdfctl up`, or pass --api-url / set PDFQ_API_URL"
+        ),
+    };
+    anyhow::anyhow!("uploading: {e}\n  next: {next}")
 }
 
 /// A one-line progress bar on a terminal; plain lines when stderr is a file or a pipe.

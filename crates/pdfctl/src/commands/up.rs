@@ -291,10 +291,13 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 fn init_tracing() {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // Colours only for a person at a terminal: in a file or a log collector they are noise.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

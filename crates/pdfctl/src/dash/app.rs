@@ -93,8 +93,8 @@ pub enum Update {
         traffic: Option<Traffic>,
         at: OffsetDateTime,
     },
-    /// The API could not be read; the last data stays on screen under a banner.
-    Lost { error: String },
+    /// The API could not be read at `at`; the last data stays on screen, marked stale.
+    Lost { error: String, at: OffsetDateTime },
     /// The outcome of an [`Action`], for the status line.
     Done(String),
 }
@@ -145,6 +145,8 @@ pub struct App {
     pub interval: Duration,
     pub last_ok: Option<OffsetDateTime>,
     pub lost: Option<String>,
+    /// When the API was first found unreachable, in the current outage.
+    pub lost_since: Option<OffsetDateTime>,
     pub status: Option<String>,
 }
 
@@ -171,8 +173,16 @@ impl App {
             interval: interval.clamp(MIN_INTERVAL, MAX_INTERVAL),
             last_ok: None,
             lost: None,
+            lost_since: None,
             status: None,
         }
+    }
+
+    /// How old the data on screen is, when it is stale (the API cannot be read now).
+    #[must_use]
+    pub fn stale_age(&self, now: OffsetDateTime) -> Option<f64> {
+        self.lost.as_ref()?;
+        self.last_ok.map(|at| (now - at).as_seconds_f64().max(0.0))
     }
 
     /// What the fetcher should do now.
@@ -215,9 +225,13 @@ impl App {
                 }
                 self.last_ok = Some(at);
                 self.lost = None;
+                self.lost_since = None;
                 self.clamp_selection();
             }
-            Update::Lost { error } => self.lost = Some(error),
+            Update::Lost { error, at } => {
+                self.lost = Some(error);
+                self.lost_since.get_or_insert(at);
+            }
             Update::Done(message) => self.status = Some(message),
         }
     }

@@ -36,7 +36,7 @@ pub async fn run(
             if let Update::Data { traffic, .. } = &mut update {
                 *traffic = sample_traffic(&client, &mut previous).await;
             }
-            if let Update::Lost { error } = &update
+            if let Update::Lost { error, .. } = &update
                 && error.contains("401")
             {
                 // The access token expired while the dashboard ran: refresh it for next time.
@@ -95,9 +95,11 @@ async fn fetch(client: &Client, settings: &FetchSettings) -> Update {
                 Some(status) => format!("{status}: {e}"),
                 None => e.to_string(),
             },
+            at,
         },
         Err(_) => Update::Lost {
             error: format!("no answer within {}s", CALL_TIMEOUT.as_secs()),
+            at,
         },
     }
 }

@@ -387,8 +387,10 @@ fn help_overlay() {
 fn lost_connection_banner_keeps_the_last_data() {
     let mut app = app_with_data(false);
     app.update(Update::Lost {
-        error: "request failed: connection refused".to_owned(),
+        error: "request failed: error sending request for url (http://127.0.0.1:8000/api/v1/admin/overview): client error (Connect): tcp connect error: Connection refused (os error 111)".to_owned(),
+        at: ago(26),
     });
+    app.last_ok = Some(ago(27));
     app.on_key(Key::Char(' '));
     insta::assert_snapshot!(screen(&app, 80, 24));
 }
@@ -494,4 +496,37 @@ fn workers_list_the_jobs_they_run_by_their_short_ids() {
     let row = line_with(&workers, "worker-a1");
     let short = |n| crate::short_id::show(&id(n), crate::short_id::MIN_LEN);
     assert!(row.contains(&format!("{} {}", short(1), short(2))), "{row}");
+}
+
+#[test]
+fn with_the_api_down_the_overview_reads_unknown_with_its_age_never_healthy() {
+    let mut app = app_with_data(false);
+    app.update(Update::Lost {
+        error: "request failed: tcp connect error: Connection refused (os error 111)".to_owned(),
+        at: ago(25),
+    });
+    app.last_ok = Some(ago(26));
+    let down = screen(&app, 80, 24).to_string();
+    assert!(!down.contains("healthy"), "{down}");
+    assert!(!down.contains("alive"), "{down}");
+    assert!(
+        line_with(&screen(&app, 80, 24), "api ").contains("unknown"),
+        "{down}"
+    );
+    assert!(down.contains("unreachable for 25s"), "{down}");
+    assert!(down.contains("26s old"), "{down}");
+    // Back: fresh values, no banner.
+    app.update(Update::Data {
+        overview: Box::new(overview(false)),
+        jobs: jobs(),
+        detail: None,
+        detail_of: None,
+        traffic: None,
+        at: NOW,
+    });
+    let back = screen(&app, 80, 24).to_string();
+    assert!(
+        back.contains("healthy") && !back.contains("unreachable"),
+        "{back}"
+    );
 }

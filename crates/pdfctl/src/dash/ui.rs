@@ -30,24 +30,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, now: OffsetDateTime) {
     .areas(frame.area());
     draw_header(frame, header, app, now);
     if let Some(error) = &app.lost {
-        let since = app.last_ok.map_or_else(
-            || "no data yet".to_owned(),
-            |at| {
-                format!(
-                    "showing data from {} ago",
-                    format::duration(format::secs_between(at, now))
-                )
-            },
-        );
-        frame.render_widget(
-            Paragraph::new(format!(
-                " connection lost: {error}; retrying every {}; {since}",
-                format::duration(app.interval.as_secs_f64())
-            ))
-            .wrap(Wrap { trim: true })
-            .style(Style::new().fg(Color::White).bg(Color::Red).bold()),
-            banner_area,
-        );
+        draw_lost(frame, banner_area, app, error, now);
     }
     match (app.view, &app.overview) {
         (_, None) => frame.render_widget(
@@ -55,7 +38,14 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, now: OffsetDateTime) {
             body,
         ),
         (View::Overview, Some(overview)) => {
-            draw_overview(frame, body, overview, app.traffic.as_ref());
+            let stale = app.stale_age(now).map(format::duration);
+            draw_overview(
+                frame,
+                body,
+                overview,
+                app.traffic.as_ref(),
+                stale.as_deref(),
+            );
         }
         (View::Jobs, Some(_)) => draw_jobs(frame, body, app, now),
         (View::Workers, Some(overview)) => draw_workers(frame, body, app, overview, now),
@@ -69,14 +59,52 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, now: OffsetDateTime) {
     }
 }
 
+/// Two lines: how long the API has been unreachable and how old the screen is (never cut at
+/// 80 columns), then the error, cut to the width.
+fn draw_lost(frame: &mut Frame<'_>, area: Rect, app: &App, error: &str, now: OffsetDateTime) {
+    let age = |at: Option<OffsetDateTime>| {
+        at.map_or_else(
+            || "-".to_owned(),
+            |at| format::duration(format::secs_between(at, now)),
+        )
+    };
+    let shown = if app.last_ok.is_some() {
+        format!("; data {} old", age(app.last_ok))
+    } else {
+        "; no data yet".to_owned()
+    };
+    let lines = vec![
+        Line::from(format!(
+            " API unreachable for {}{shown}; retrying every {}",
+            age(app.lost_since),
+            interval_text(app.interval)
+        ))
+        .bold(),
+        Line::from(format!(
+            " {}",
+            format::truncate(error, usize::from(area.width).saturating_sub(2))
+        )),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines).style(Style::new().fg(Color::White).bg(Color::Red)),
+        area,
+    );
+}
+
+/// "500ms", "2s": sub-second refresh intervals read as such, not "0s".
+fn interval_text(interval: std::time::Duration) -> String {
+    if interval < std::time::Duration::from_secs(1) {
+        format!("{}ms", interval.as_millis())
+    } else {
+        format::duration(interval.as_secs_f64())
+    }
+}
+
 fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) {
     let refresh = if app.frozen {
         Span::styled(" FROZEN ", Style::new().black().on_yellow())
     } else {
-        Span::raw(format!(
-            "every {}",
-            format::duration(app.interval.as_secs_f64())
-        ))
+        Span::raw(format!("every {}", interval_text(app.interval)))
     };
     let updated = app.last_ok.map_or_else(String::new, |at| {
         format!(" · {} ago", format::duration(format::secs_between(at, now)))
@@ -148,7 +176,15 @@ fn check_span(status: &str) -> Span<'static> {
     }
 }
 
-fn draw_overview(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Option<&Traffic>) {
+/// Draws the overview; `data_age` (how old the data is) when the API cannot be read now: every
+/// state then reads "unknown", values are greyed and each box says how old they are.
+fn draw_overview(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    o: &Overview,
+    traffic: Option<&Traffic>,
+    data_age: Option<&str>,
+) {
     let problems = u16::try_from(o.problems.len().min(3)).unwrap_or(3);
     let [top, spark, bottom, problems_area] = Layout::vertical([
         Constraint::Length(8),
@@ -160,17 +196,32 @@ fn draw_overview(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Optio
     let [health, queue] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
 
+    let state = |status: &str| match data_age {
+        Some(_) => Span::styled("unknown", Style::new().fg(Color::DarkGray).bold()),
+        None => check_span(status),
+    };
+    let title = |name: &str| match data_age {
+        Some(age) => format!(" {name} · stale, {age} old "),
+        None => format!(" {name} "),
+    };
+    let stale_style = if data_age.is_some() {
+        Style::new().fg(Color::DarkGray)
+    } else {
+        Style::new()
+    };
+
     // Health: the API's own view of its dependencies, and the workers' heartbeats.
     let mut lines = vec![Line::from(vec![
         Span::raw(format!("{:<10}", "api")),
-        check_span(&o.health.status),
+        state(&o.health.status),
         Span::raw(format!("  broker {}", o.broker)).dim(),
     ])];
     for (name, check) in &o.health.checks {
-        let mut spans = vec![Span::raw(format!("{name:<10}")), check_span(&check.status)];
-        match &check.error {
-            Some(error) => spans.push(Span::raw(format!(" {error}")).red()),
-            None => spans.push(Span::raw(format!(" {:.1} ms", check.latency_ms))),
+        let mut spans = vec![Span::raw(format!("{name:<10}")), state(&check.status)];
+        match (&check.error, data_age) {
+            (_, Some(_)) => {}
+            (Some(error), None) => spans.push(Span::raw(format!(" {error}")).red()),
+            (None, None) => spans.push(Span::raw(format!(" {:.1} ms", check.latency_ms))),
         }
         lines.push(Line::from(spans));
     }
@@ -183,15 +234,22 @@ fn draw_overview(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Optio
         .filter(|i| !i.stale)
         .map(|i| i.concurrency)
         .sum();
-    lines.push(Line::from(vec![
-        Span::raw(format!("{:<10}", "workers")),
-        if alive == 0 {
-            Span::styled("none alive", Style::new().red().bold())
-        } else {
-            Span::styled(format!("{alive} alive"), Style::new().green())
-        },
-        Span::raw(format!(", {busy}/{slots} busy")),
-    ]));
+    lines.push(Line::from(match data_age {
+        Some(_) => vec![
+            Span::raw(format!("{:<10}", "workers")),
+            state(""),
+            Span::raw(format!(" (had {alive} live, {busy}/{slots} busy)")),
+        ],
+        None => vec![
+            Span::raw(format!("{:<10}", "workers")),
+            if alive == 0 {
+                Span::styled("none alive", Style::new().red().bold())
+            } else {
+                Span::styled(format!("{alive} alive"), Style::new().green())
+            },
+            Span::raw(format!(", {busy}/{slots} busy")),
+        ],
+    }));
     if stale > 0 {
         lines.push(Line::from(vec![
             Span::raw(format!("{:<10}", "stale")),
@@ -206,7 +264,9 @@ fn draw_overview(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Optio
         )));
     }
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" Health ")),
+        Paragraph::new(lines)
+            .style(stale_style)
+            .block(Block::bordered().title(title("Health"))),
         health,
     );
 
@@ -214,10 +274,10 @@ fn draw_overview(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Optio
     let mut lines = Vec::new();
     match &o.queue {
         Some(q) => {
-            let state = if q.paused {
-                Span::styled("PAUSED", Style::new().black().on_yellow())
-            } else {
-                Span::styled("running", Style::new().green())
+            let state = match (data_age, q.paused) {
+                (Some(_), _) => state(""),
+                (None, true) => Span::styled("PAUSED", Style::new().black().on_yellow()),
+                (None, false) => Span::styled("running", Style::new().green()),
             };
             lines.push(Line::from(vec![
                 Span::raw(format!("waiting  {:>6}   oldest  ", q.waiting)),
@@ -238,7 +298,9 @@ fn draw_overview(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Optio
                     Style::new()
                 },
             );
-            lines.push(Line::from(vec![dead, Span::raw("   "), state]));
+            // The queue's state has its own label: after "dead 0" a bare "running" read as a
+            // count of running jobs with its number missing.
+            lines.push(Line::from(vec![dead, Span::raw("   state   "), state]));
         }
         None => lines.push(Line::from("queue unavailable").red()),
     }
@@ -256,7 +318,9 @@ fn draw_overview(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Optio
         count("cancelled")
     )));
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" Queue ")),
+        Paragraph::new(lines)
+            .style(stale_style)
+            .block(Block::bordered().title(title("Queue"))),
         queue,
     );
 

@@ -23,32 +23,20 @@ impl Drop for Deployment {
 impl Deployment {
     /// Starts `pdfctl up` and logs in as admin@pdfq.local.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts `pdfctl up` with these environment variables (its settings) and logs in.
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let mut child = pdfctl_in(&dir.path().join("config"))
-            .args(["up", "--port", "0", "--data-dir"])
-            .arg(&data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let url = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {first:?}"))
-            .to_owned();
-        // Keep draining its output so it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while stdout.read_line(&mut sink).is_ok_and(|n| n > 0) {
-                sink.clear();
-            }
-        });
+        let (child, url) = spawn_up(
+            &dir.path().join("config"),
+            &dir.path().join("data"),
+            env,
+            "0",
+        );
         let deployment = Self { child, url, dir };
-        let password = std::fs::read_to_string(data.join("admin-password")).unwrap();
+        let password = std::fs::read_to_string(deployment.data().join("admin-password")).unwrap();
         let login = deployment.run(&[
             "login",
             "--email",
@@ -58,6 +46,14 @@ impl Deployment {
         ]);
         assert!(login.status.success(), "{}", text(&login.stderr));
         deployment
+    }
+
+    /// Starts the stopped deployment again, on the same port and data (the login stays valid).
+    pub fn restart(&mut self) {
+        let port = self.url.rsplit(':').next().unwrap().to_owned();
+        let (child, url) = spawn_up(&self.config(), &self.data(), &[], &port);
+        assert_eq!(url, self.url);
+        self.child = child;
     }
 
     /// Stops the deployment; the saved login stays.
@@ -120,6 +116,34 @@ impl Deployment {
         let accepted: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         accepted["job_id"].as_str().unwrap().to_owned()
     }
+}
+
+/// `pdfctl up` on `port` (0: any free one) with its data in `data`; returns it and its URL.
+fn spawn_up(config: &Path, data: &Path, env: &[(&str, &str)], port: &str) -> (Child, String) {
+    let mut child = pdfctl_in(config)
+        .envs(env.iter().copied())
+        .args(["up", "--port", port, "--data-dir"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_owned();
+    // Keep draining its output so it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while stdout.read_line(&mut sink).is_ok_and(|n| n > 0) {
+            sink.clear();
+        }
+    });
+    (child, url)
 }
 
 pub fn pdfctl_in(config: &Path) -> Command {
