@@ -48,6 +48,7 @@ pub fn list_item(job: JobSummary, with_owner: bool) -> JobListItem {
         attempts: job.attempts.get(),
         error_code: job.error_code,
         created_at: job.created_at,
+        started_at: job.started_at,
         finished_at: job.finished_at,
         owner_email: with_owner.then_some(job.owner_email),
     }

@@ -146,6 +146,8 @@ pub struct JobSummary {
     pub file_size: u64,
     pub error_code: Option<String>,
     pub created_at: OffsetDateTime,
+    /// When the current (last) attempt was claimed by a worker.
+    pub started_at: Option<OffsetDateTime>,
     pub finished_at: Option<OffsetDateTime>,
 }
 

@@ -1130,6 +1130,7 @@ mod cases {
 
         let all = search(JobSearch::default()).await;
         assert_eq!(all.total, 3);
+        assert!(all.items.iter().all(|j| j.started_at.is_none()));
         let by_prefix = search(JobSearch {
             id: Some(report.id.to_string()[..13].to_uppercase()),
             ..JobSearch::default()
@@ -1181,6 +1182,8 @@ mod cases {
             ..JobSearch::default()
         })
         .await;
+        // Claimed: the summary says when, so a list can tell queue wait from run time.
+        assert!(by_status.items.iter().all(|j| j.started_at.is_some()));
         assert_eq!(ids(by_status), HashSet::from([other.id]));
         let nothing = search(JobSearch {
             id: Some("zz".into()),

@@ -150,6 +150,8 @@ fn item(n: u32, status: JobStatus, progress: u8, step: &str, file: &str, age: i6
         attempts: u32::from(status != JobStatus::Pending),
         error_code: (status == JobStatus::Failed).then(|| "pdf_encrypted".to_owned()),
         created_at: ago(age),
+        // Each waited 8 s in the queue before a worker claimed it.
+        started_at: (status != JobStatus::Pending).then(|| ago(age - 8)),
         finished_at: matches!(
             status,
             JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
@@ -195,7 +197,7 @@ fn jobs() -> JobList {
             600,
         ),
         item(6, JobStatus::Completed, 100, "Completed", "notes.pdf", 900),
-        item(7, JobStatus::Failed, 0, "Failed", "locked.pdf", 1500),
+        item(7, JobStatus::Failed, 99, "Failed", "locked.pdf", 1500),
         item(8, JobStatus::Cancelled, 30, "Cancelled", "draft.pdf", 4000),
     ];
     JobList {
@@ -463,7 +465,7 @@ fn ids_in_the_jobs_view_tell_jobs_made_together_apart_and_name_the_confirmed_one
     let mut app = app_with_data(false);
     app.on_key(Key::Char('2'));
     let listed = screen(&app, 80, 24);
-    let files = ["chunk 5/10", "chunk 1/5", "chunk 9/10", "Queued"];
+    let files = ["chunk 5/", "chunk 1/", "chunk 9/", "Queued"];
     let shown: Vec<String> = files
         .iter()
         .map(|f| first_cell(&line_with(&listed, f)))
@@ -529,4 +531,51 @@ fn with_the_api_down_the_overview_reads_unknown_with_its_age_never_healthy() {
         back.contains("healthy") && !back.contains("unreachable"),
         "{back}"
     );
+}
+
+#[test]
+fn the_jobs_view_splits_queue_wait_from_run_time_and_a_failed_job_has_no_progress_bar() {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('2'));
+    let listed = screen(&app, 100, 24);
+    let header = line_with(&listed, "STATUS");
+    assert!(
+        header.contains("WAIT") && header.contains("RAN"),
+        "{header}"
+    );
+    // Created 60 s ago, claimed 52 s ago: waited 8 s, has run 52 s; half done, so about 52 s
+    // to go at that pace.
+    let running = line_with(&listed, "chunk 5/10");
+    let cells: Vec<&str> = running.split_whitespace().collect();
+    assert!(
+        cells.windows(3).any(|w| w == ["8s", "52s", "52s"]),
+        "{running}"
+    );
+    // Pending for 4m05s: waited that long, has not run.
+    let pending = line_with(&listed, "Queued");
+    assert!(
+        pending.contains("4m05s") && pending.contains(" - "),
+        "{pending}"
+    );
+    // Failed at 99%: no bar that reads as nearly done, but where it stopped.
+    let failed = line_with(&listed, "locked.pdf");
+    assert!(!failed.contains('█') && !failed.contains('░'), "{failed}");
+    assert!(failed.contains("stopped 99%"), "{failed}");
+}
+
+#[test]
+fn busy_workers_and_processing_jobs_come_from_the_same_count() {
+    let mut app = app_with_data(false);
+    // Heartbeats lag: they still report 4 busy slots while the database has 3 processing.
+    let o = app.overview.as_mut().unwrap();
+    let heartbeats: u32 = o
+        .instances
+        .iter()
+        .filter(|i| !i.stale && i.kind == "worker")
+        .map(|i| i.busy)
+        .sum();
+    assert_eq!((heartbeats, o.jobs_by_status["processing"]), (4, 3));
+    let overview = screen(&app, 80, 24);
+    assert!(line_with(&overview, "workers").contains("3/6 busy"), "{overview}");
+    assert!(overview.to_string().contains("processing 3"), "{overview}");
 }

@@ -228,7 +228,10 @@ fn draw_overview(
     let workers: Vec<&InstanceView> = o.instances.iter().filter(|i| i.kind == "worker").collect();
     let stale = workers.iter().filter(|i| i.stale).count();
     let alive = workers.len() - stale;
-    let busy: u32 = workers.iter().filter(|i| !i.stale).map(|i| i.busy).sum();
+    // Busy slots are the jobs the database has processing, the very count the Queue box
+    // shows: heartbeats report their own busy figure up to a beat late, and the two side by
+    // side contradicted each other. Each worker's own figure, with its age, is in Workers.
+    let busy = o.jobs_by_status.get("processing").copied().unwrap_or(0);
     let slots: u32 = workers
         .iter()
         .filter(|i| !i.stale)
@@ -514,16 +517,32 @@ fn bar(progress: u8, width: usize) -> String {
     )
 }
 
-/// Elapsed time and, for a running job, the remaining time at the pace so far.
-fn timing(job: &JobListItem, now: OffsetDateTime) -> (String, String) {
+/// The progress cell: a bar, except for a job that stopped short (failed, cancelled), whose
+/// last progress would read as "nearly done".
+fn progress_cell(job: &JobListItem) -> Cell<'static> {
+    match job.status {
+        JobStatus::Failed | JobStatus::Cancelled => {
+            Cell::from(format!("stopped {:>3}", format!("{}%", job.progress))).dim()
+        }
+        _ => Cell::from(bar(job.progress, 6)),
+    }
+}
+
+/// Time waiting in the queue, time running (the current attempt), and for a running job the
+/// remaining time at its pace so far; "-" where it does not apply.
+fn timing(job: &JobListItem, now: OffsetDateTime) -> [String; 3] {
     let end = job.finished_at.unwrap_or(now);
-    let elapsed = format::secs_between(job.created_at, end);
+    let waited = format::secs_between(job.created_at, job.started_at.unwrap_or(end));
+    let Some(started) = job.started_at else {
+        return [format::duration(waited), "-".to_owned(), "-".to_owned()];
+    };
+    let ran = format::secs_between(started, end);
     let eta = if job.status == JobStatus::Processing && job.progress > 0 && job.progress < 100 {
-        format::duration(elapsed * f64::from(100 - job.progress) / f64::from(job.progress))
+        format::duration(ran * f64::from(100 - job.progress) / f64::from(job.progress))
     } else {
         "-".to_owned()
     };
-    (format::duration(elapsed), eta)
+    [format::duration(waited), format::duration(ran), eta]
 }
 
 fn draw_jobs(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) {
@@ -531,12 +550,15 @@ fn draw_jobs(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) 
         return;
     };
     let wide = area.width >= 120;
-    let mut header = vec!["ID", "STATUS", "PROGRESS", "STEP", "TIME", "ETA", "FILE"];
+    let mut header = vec![
+        "ID", "STATUS", "PROGRESS", "STEP", "WAIT", "RAN", "ETA", "FILE",
+    ];
     let mut widths = vec![
         Constraint::Length(u16::try_from(app.short_len()).unwrap_or(8)),
         Constraint::Length(10),
         Constraint::Length(11),
         Constraint::Fill(3),
+        Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Length(5),
         Constraint::Fill(1),
@@ -547,7 +569,7 @@ fn draw_jobs(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) 
     }
     let id_len = app.short_len();
     let rows = list.jobs.iter().map(|job| {
-        let (elapsed, eta) = timing(job, now);
+        let [waited, ran, eta] = timing(job, now);
         let step = job.error_code.as_ref().map_or_else(
             || job.current_step.clone(),
             |code| format!("{} [{code}]", job.current_step),
@@ -555,9 +577,10 @@ fn draw_jobs(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) 
         let mut cells = vec![
             Cell::from(short_id::show(&job.job_id, id_len)),
             Cell::from(job.status.to_string()).style(status_style(job.status)),
-            Cell::from(bar(job.progress, 6)),
+            progress_cell(job),
             Cell::from(step),
-            Cell::from(elapsed),
+            Cell::from(waited),
+            Cell::from(ran),
             Cell::from(eta),
             Cell::from(job.file_name.clone()),
         ];
@@ -705,7 +728,12 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, detail: &JobTimeline, now: Off
         Line::from(vec![
             Span::styled(format!("{:<10}", "status"), Style::new().bold()),
             Span::styled(job.status.to_string(), status_style(job.status)),
-            Span::raw(format!("  {}", bar(job.progress, 20))),
+            Span::raw(match job.status {
+                JobStatus::Failed | JobStatus::Cancelled => {
+                    format!("  stopped at {}%", job.progress)
+                }
+                _ => format!("  {}", bar(job.progress, 20)),
+            }),
         ]),
         field("step", job.current_step.clone()),
         field(

@@ -164,6 +164,7 @@ fn summary_from_row(row: &PgRow) -> Result<JobSummary, StoreError> {
         file_size: decode::u64_of(row.try_get("file_size")?, "file_size")?,
         error_code: row.try_get("error_code")?,
         created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
     })
 }

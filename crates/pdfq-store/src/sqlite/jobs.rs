@@ -21,7 +21,7 @@ use crate::model::{
 macro_rules! summary_columns {
     () => {
         "j.id, j.owner_id, u.email as owner_email, j.status, j.progress_percent, j.current_step, \
-         j.attempts, j.file_name, j.file_size, j.error_code, j.created_at, j.finished_at"
+         j.attempts, j.file_name, j.file_size, j.error_code, j.created_at, j.started_at, j.finished_at"
     };
 }
 
