@@ -63,6 +63,9 @@ pub enum Action {
     Pause,
     Resume,
     PurgeDead,
+    /// Stop a worker taking new jobs (by its instance id); its running jobs finish.
+    Drain(String),
+    Undrain(String),
 }
 
 impl Action {
@@ -75,6 +78,10 @@ impl Action {
             Self::Pause => "Pause the queue (workers take no new jobs)?".to_owned(),
             Self::Resume => "Resume the queue?".to_owned(),
             Self::PurgeDead => "Remove every dead letter?".to_owned(),
+            Self::Drain(worker) => {
+                format!("Drain worker {worker} (no new jobs until undrained)?")
+            }
+            Self::Undrain(worker) => format!("Lift the drain on worker {worker}?"),
         }
     }
 }
@@ -138,6 +145,8 @@ pub struct App {
     /// Enter was pressed on this job; its detail shows once fetched.
     pub detail_open: Option<JobId>,
     pub selected: usize,
+    /// The page of the jobs list asked for, from 1.
+    pub page: u32,
     pub filter: String,
     pub prompt: Prompt,
     pub help: bool,
@@ -166,6 +175,7 @@ impl App {
             traffic: None,
             detail_open: None,
             selected: 0,
+            page: 1,
             filter: String::new(),
             prompt: Prompt::None,
             help: false,
@@ -191,7 +201,10 @@ impl App {
         FetchSettings {
             interval: self.interval,
             frozen: self.frozen,
-            query: filter_query(&self.filter),
+            query: AdminJobQuery {
+                page: Some(self.page),
+                ..filter_query(&self.filter)
+            },
             detail: self.detail_open,
         }
     }
@@ -358,14 +371,17 @@ impl App {
                 self.frozen = !self.frozen;
                 vec![Effect::Settings(self.settings())]
             }
+            // + for more: more refreshes, a shorter interval.
             Key::Char('+' | '=') => {
-                self.interval = (self.interval * 2).min(MAX_INTERVAL);
-                vec![Effect::Settings(self.settings())]
-            }
-            Key::Char('-') => {
                 self.interval = (self.interval / 2).max(MIN_INTERVAL);
                 vec![Effect::Settings(self.settings())]
             }
+            Key::Char('-') => {
+                self.interval = (self.interval * 2).min(MAX_INTERVAL);
+                vec![Effect::Settings(self.settings())]
+            }
+            Key::Char(']') => self.turn_page(true),
+            Key::Char('[') => self.turn_page(false),
             Key::Char('/') => {
                 self.view = View::Jobs;
                 self.prompt = Prompt::Filter(self.filter.clone());
@@ -378,12 +394,43 @@ impl App {
                 }
                 None => Vec::new(),
             },
-            Key::Char(c @ ('R' | 'C' | 'D' | 'P' | 'X')) => {
+            Key::Char(c @ ('R' | 'C' | 'D' | 'P' | 'X' | 'W')) => {
                 self.ask(c);
                 Vec::new()
             }
             _ => Vec::new(),
         }
+    }
+
+    /// The next or previous page of the jobs list, within the pages there are.
+    fn turn_page(&mut self, forward: bool) -> Vec<Effect> {
+        let pages = self.jobs.as_ref().map_or(1, |l| {
+            let pages = l.total.div_ceil(u64::from(l.per_page.max(1))).max(1);
+            u32::try_from(pages).unwrap_or(u32::MAX)
+        });
+        let page = if forward {
+            (self.page + 1).min(pages)
+        } else {
+            self.page.saturating_sub(1).max(1)
+        };
+        if page == self.page || self.view != View::Jobs {
+            return Vec::new();
+        }
+        self.page = page;
+        self.selected = 0;
+        vec![Effect::Settings(self.settings())]
+    }
+
+    /// The worker under the cursor in the workers view, and whether it is draining.
+    fn selected_worker(&self) -> Option<(String, bool)> {
+        if self.view != View::Workers {
+            return None;
+        }
+        self.overview
+            .as_ref()
+            .and_then(|o| o.instances.get(self.selected))
+            .filter(|i| i.kind == "worker")
+            .map(|i| (i.id.clone(), i.draining))
     }
 
     fn go(&mut self, view: View) -> Vec<Effect> {
@@ -417,11 +464,21 @@ impl App {
             'R' => self.selected_ref().map(Action::Retry),
             'C' => self.selected_ref().map(Action::Cancel),
             'D' => self.selected_ref().map(Action::Delete),
+            'W' => self.selected_worker().map(|(id, draining)| {
+                if draining {
+                    Action::Undrain(id)
+                } else {
+                    Action::Drain(id)
+                }
+            }),
             _ => None,
         };
-        match action {
-            Some(action) => self.prompt = Prompt::Confirm(action),
-            None => self.status = Some("select a job in the Jobs view first".to_owned()),
+        match (action, key) {
+            (Some(action), _) => self.prompt = Prompt::Confirm(action),
+            (None, 'W') => {
+                self.status = Some("select a worker in the Workers view first".to_owned());
+            }
+            (None, _) => self.status = Some("select a job in the Jobs view first".to_owned()),
         }
     }
 
@@ -431,6 +488,7 @@ impl App {
                 self.prompt = Prompt::None;
                 self.filter = text.trim().to_owned();
                 self.selected = 0;
+                self.page = 1;
                 vec![Effect::Settings(self.settings())]
             }
             Key::Esc => {
@@ -496,7 +554,7 @@ mod tests {
         assert_eq!(app.view, View::Jobs);
         let effects = app.on_key(Key::Char(' '));
         assert!(app.frozen && matches!(effects[0], Effect::Settings(_)));
-        app.on_key(Key::Char('+'));
+        app.on_key(Key::Char('-'));
         assert_eq!(app.interval, Duration::from_secs(4));
         app.on_key(Key::Char('P'));
         assert_eq!(app.prompt, Prompt::Confirm(Action::Pause));

@@ -145,6 +145,14 @@ async fn act(client: &Client, action: Action) -> String {
             .resume_queue()
             .await
             .map(|_| "queue resumed".to_owned()),
+        Action::Drain(worker) => client
+            .drain_worker(&worker, false)
+            .await
+            .map(|_| format!("worker {worker} draining: running jobs finish, no new ones")),
+        Action::Undrain(worker) => client
+            .undrain_worker(&worker)
+            .await
+            .map(|_| format!("worker {worker} takes jobs again")),
         Action::PurgeDead => client
             .purge_dead_letters()
             .await

@@ -31,16 +31,18 @@ Jobs (live list, progress, ETA; Enter for the detail), Workers (heartbeats, stal
 Keys:
   ?             help              q, Ctrl-C     quit
   Tab, 1 2 3    switch view       j/k, arrows   move;  g/G first/last
-  space         freeze/resume     + / -         slower / faster refresh
+  space         freeze/resume     + / -         refresh more / less often
+  [ / ]         previous / next page of jobs (100 a page)
   /             filter jobs by status, owner email, id or file name
   Enter         job detail        Esc           close detail / prompt
   R C D         retry, cancel, delete the selected job (asks y/N)
   P             pause or resume the queue (asks y/N)
   X             purge dead letters (asks y/N)
+  W             drain the selected worker, or lift its drain (asks y/N)
 
 Needs an admin login: `pdfctl login --email ADMIN_EMAIL` first.")]
 pub struct Args {
-    /// Seconds between refreshes (+ and - change it while running).
+    /// Seconds between refreshes (+ refreshes more often, - less, while running).
     #[arg(long, default_value_t = 2.0)]
     interval: f64,
     /// Turn the uppercase actions (retry, cancel, delete, pause, purge) off.

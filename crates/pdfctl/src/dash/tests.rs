@@ -576,6 +576,80 @@ fn busy_workers_and_processing_jobs_come_from_the_same_count() {
         .sum();
     assert_eq!((heartbeats, o.jobs_by_status["processing"]), (4, 3));
     let overview = screen(&app, 80, 24);
-    assert!(line_with(&overview, "workers").contains("3/6 busy"), "{overview}");
+    assert!(
+        line_with(&overview, "workers").contains("3/6 busy"),
+        "{overview}"
+    );
     assert!(overview.to_string().contains("processing 3"), "{overview}");
+}
+
+#[test]
+fn plus_refreshes_more_often_and_minus_less() {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('+'));
+    assert_eq!(app.interval, Duration::from_secs(1));
+    app.on_key(Key::Char('-'));
+    app.on_key(Key::Char('-'));
+    assert_eq!(app.interval, Duration::from_secs(4));
+}
+
+#[test]
+fn pool_rows_keep_their_order_whatever_order_the_instances_come_in() {
+    let mut app = app_with_data(false);
+    let before = screen(&app, 80, 24).to_string();
+    app.overview.as_mut().unwrap().instances.reverse();
+    let after = screen(&app, 80, 24).to_string();
+    let pools = |s: &str| -> Vec<String> {
+        s.lines()
+            .skip_while(|l| !l.contains("Database pools"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(pools(&before), pools(&after));
+}
+
+#[test]
+fn the_drain_key_asks_then_drains_the_selected_worker_and_lifts_a_drain() {
+    use super::app::{Action, Effect, Prompt};
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('3'));
+    app.on_key(Key::Char('j')); // worker-a1
+    app.on_key(Key::Char('W'));
+    let asking = screen(&app, 80, 24);
+    assert!(
+        line_with(&asking, "Drain worker worker-a1-4123-1a2b3c").contains("y/N"),
+        "{asking}"
+    );
+    assert_eq!(
+        app.on_key(Key::Char('y')),
+        vec![Effect::Act(Action::Drain(
+            "worker-a1-4123-1a2b3c".to_owned()
+        ))]
+    );
+    app.on_key(Key::Char('G')); // worker-d4, draining
+    app.on_key(Key::Char('W'));
+    assert_eq!(
+        app.prompt,
+        Prompt::Confirm(Action::Undrain("worker-d4-4123-1a2b3c".to_owned()))
+    );
+}
+
+#[test]
+fn the_jobs_view_pages_past_the_first_hundred() {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('2'));
+    let effects = app.on_key(Key::Char(']'));
+    let super::app::Effect::Settings(settings) = &effects[0] else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(settings.query.page, Some(2));
+    let listed = screen(&app, 80, 24).to_string();
+    assert!(listed.contains("page 1 of 14"), "{listed}");
+    // The last page is as far as it goes; [ goes back.
+    for _ in 0..20 {
+        app.on_key(Key::Char(']'));
+    }
+    assert_eq!(app.settings().query.page, Some(14));
+    app.on_key(Key::Char('['));
+    assert_eq!(app.settings().query.page, Some(13));
 }

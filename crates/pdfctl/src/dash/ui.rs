@@ -433,6 +433,8 @@ fn draw_pools(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
         .iter()
         .map(|(name, p)| (name.clone(), p.in_use, p.max))
         .collect();
+    // By name, so rows stay put between refreshes whatever order the instances come in.
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
     if pools.is_empty() {
         rows.push(("this api".to_owned(), o.api_pool.in_use, o.api_pool.max));
     }
@@ -589,10 +591,12 @@ fn draw_jobs(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) 
         }
         Row::new(cells)
     });
+    let pages = list.total.div_ceil(u64::from(list.per_page.max(1))).max(1);
     let title = format!(
-        " Jobs: {} of {}{} ",
+        " Jobs: {} of {}, page {} of {pages}{} ",
         list.jobs.len(),
         list.total,
+        list.page,
         if app.filter.is_empty() {
             String::new()
         } else {
@@ -833,12 +837,14 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, read_only: bool) {
         ("j/k, arrows", "move"),
         ("g / G", "first / last row"),
         ("space", "freeze or resume refreshing"),
-        ("+ / -", "slower / faster refreshing"),
+        ("+ / -", "refresh more / less often"),
+        ("[ / ]", "previous / next page of jobs"),
         ("/", "filter jobs: status, email, id, file"),
         ("Enter", "job detail (Esc closes)"),
         ("R  C  D", "retry, cancel, delete the selected job"),
         ("P", "pause or resume the queue"),
         ("X", "purge dead letters"),
+        ("W", "drain the selected worker, or lift its drain"),
     ];
     let mut lines: Vec<Line<'_>> = keys
         .iter()
