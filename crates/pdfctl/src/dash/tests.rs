@@ -653,3 +653,17 @@ fn the_jobs_view_pages_past_the_first_hundred() {
     app.on_key(Key::Char('['));
     assert_eq!(app.settings().query.page, Some(13));
 }
+
+#[test]
+fn the_per_minute_chart_fills_its_width_and_has_a_time_axis() {
+    let app = app_with_data(false);
+    let wide = screen(&app, 160, 48);
+    let bars = |line: String| line.chars().filter(|c| "▁▂▃▄▅▆▇█".contains(*c)).count();
+    // 60 minutes over about 140 columns: each minute drawn twice.
+    assert!(bars(line_with(&wide, "│processed")) >= 120, "{wide}");
+    let axis = line_with(&wide, "now");
+    assert!(axis.contains("-30m") && axis.contains("-60m"), "{axis}");
+    let narrow = screen(&app, 80, 24);
+    assert!(bars(line_with(&narrow, "│processed")) >= 60, "{narrow}");
+    assert!(line_with(&narrow, "now").contains("-30m"), "{narrow}");
+}

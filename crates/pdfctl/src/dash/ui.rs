@@ -188,7 +188,7 @@ fn draw_overview(
     let problems = u16::try_from(o.problems.len().min(3)).unwrap_or(3);
     let [top, spark, bottom, problems_area] = Layout::vertical([
         Constraint::Length(8),
-        Constraint::Length(5),
+        Constraint::Length(6),
         Constraint::Min(3),
         Constraint::Length(if problems > 0 { problems + 2 } else { 0 }),
     ])
@@ -359,8 +359,13 @@ fn draw_throughput(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Opt
     ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let [p_row, f_row, api_row] = Layout::vertical([Constraint::Length(1); 3]).areas(inner);
+    let [p_row, f_row, axis_row, api_row] =
+        Layout::vertical([Constraint::Length(1); 4]).areas(inner);
     frame.render_widget(traffic_line(traffic), api_row);
+    let [_, axis_area] =
+        Layout::horizontal([Constraint::Length(16), Constraint::Min(0)]).areas(axis_row);
+    let scale = MinuteScale::new(processed.len(), axis_area.width);
+    frame.render_widget(Line::from(scale.axis()).dim(), axis_area);
     for (row, label, data, color) in [
         (p_row, "processed", &processed, Color::Green),
         (f_row, "failed", &failed, Color::Red),
@@ -371,15 +376,61 @@ fn draw_throughput(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Opt
             Line::from(format!("{label:<10}{:>4}/m", last(data))),
             label_area,
         );
-        // The newest minutes matter most: show as many as fit, ending now.
-        let width = usize::from(spark_area.width);
-        let shown = &data[data.len().saturating_sub(width)..];
         frame.render_widget(
             Sparkline::default()
-                .data(shown)
+                .data(scale.columns(data))
                 .style(Style::new().fg(color)),
             spark_area,
         );
+    }
+}
+
+/// How minutes map onto a chart's columns: each minute as wide as the columns allow (at least
+/// one), the newest at the right edge; when the columns are fewer, the newest minutes.
+#[derive(Debug, Clone, Copy)]
+struct MinuteScale {
+    minutes: usize,
+    width: usize,
+    per_minute: usize,
+}
+
+impl MinuteScale {
+    fn new(minutes: usize, width: u16) -> Self {
+        let width = usize::from(width);
+        Self {
+            minutes,
+            width,
+            per_minute: (width / minutes.max(1)).max(1),
+        }
+    }
+
+    /// The columns, padded on the left so the newest minute ends at the right edge.
+    fn columns(&self, data: &[u64]) -> Vec<u64> {
+        let shown = &data[data.len().saturating_sub(self.width / self.per_minute)..];
+        let mut columns = vec![0; self.width.saturating_sub(shown.len() * self.per_minute)];
+        for value in shown {
+            columns.extend(std::iter::repeat_n(*value, self.per_minute));
+        }
+        columns
+    }
+
+    /// "-60m      -45m ... now" under the columns: every quarter hour that is shown.
+    fn axis(&self) -> String {
+        let mut axis = vec![' '; self.width];
+        let shown = self.minutes.min(self.width / self.per_minute);
+        let mut put = |at: usize, text: &str| {
+            if at + text.len() <= axis.len() && axis[at..at + text.len()].iter().all(|c| *c == ' ')
+            {
+                axis[at..at + text.len()].copy_from_slice(&text.chars().collect::<Vec<_>>());
+            }
+        };
+        put(self.width.saturating_sub(3), "now");
+        for ago in (15..=shown).step_by(15) {
+            // The column where the minute `ago` minutes back starts.
+            let at = self.width - ago * self.per_minute;
+            put(at, &format!("-{ago}m"));
+        }
+        axis.into_iter().collect()
     }
 }
 
