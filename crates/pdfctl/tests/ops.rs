@@ -430,3 +430,23 @@ fn refused_uploads_print_the_servers_answer_and_how_to_raise_the_limit() {
         "{err}"
     );
 }
+
+#[test]
+fn the_overviews_throughput_comes_from_the_database_and_survives_a_restart() {
+    let mut up = Deployment::start();
+    let id = up.submit("counted.pdf");
+    assert_eq!(wait_terminal(&up, &id)["status"], "completed");
+    let processed = |up: &Deployment| -> u64 {
+        let overview = up.json(&["dash", "--json"]);
+        let minutes = overview["throughput"].as_array().unwrap().clone();
+        assert_eq!(minutes.len(), 60, "{overview}");
+        minutes
+            .iter()
+            .map(|m| m["processed"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(processed(&up), 1);
+    up.stop();
+    up.restart();
+    assert_eq!(processed(&up), 1, "the history was lost with the process");
+}

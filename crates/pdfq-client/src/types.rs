@@ -347,7 +347,9 @@ pub struct MinuteThroughput {
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub minute: OffsetDateTime,
+    /// Jobs completed in the minute (from the job events in the database).
     pub processed: u64,
+    /// Jobs that failed for good in the minute.
     pub failed: u64,
 }
 

@@ -239,6 +239,15 @@ pub struct JobSearch {
     pub offset: u64,
 }
 
+/// Jobs that finished in one minute, from their events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinuteFinished {
+    /// The start of the minute (UTC).
+    pub minute: OffsetDateTime,
+    pub completed: u64,
+    pub failed: u64,
+}
+
 /// How many jobs are in each status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct StatusCounts {

@@ -12,7 +12,8 @@ use uuid::Uuid;
 use crate::config::DatabaseConfig;
 use crate::model::{
     ChunkResult, Claimed, Commit, Job, JobEvent, JobFilter, JobSearch, JobSummary, MigrationStatus,
-    NewJob, NewRefreshToken, Page, RefreshOutcome, Role, SentenceRow, StatusCounts, User,
+    MinuteFinished, NewJob, NewRefreshToken, Page, RefreshOutcome, Role, SentenceRow, StatusCounts,
+    User,
 };
 use crate::pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres, pool_stats_of};
 use crate::postgres::PgStore;
@@ -293,6 +294,16 @@ impl Store {
 
     pub async fn count_by_status(&self) -> Result<StatusCounts, StoreError> {
         dispatch!(self, s => s.count_by_status().await)
+    }
+
+    /// Jobs completed and failed per minute since `since`, from the job events (so the
+    /// history survives restarts and covers every worker), oldest first; minutes with none are
+    /// left out. Deleted jobs take their events with them.
+    pub async fn finished_per_minute(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<MinuteFinished>, StoreError> {
+        dispatch!(self, s => s.finished_per_minute(since).await)
     }
 
     /// How long the job that has waited longest in `pending` has waited.

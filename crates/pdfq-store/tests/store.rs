@@ -63,6 +63,7 @@ both_backends!(
     resetting_credentials_ends_every_session,
     lists_page_and_filter,
     admin_search_narrows_by_each_field,
+    finished_jobs_are_counted_per_minute_from_their_events,
     sentences_page_through_the_result,
     a_large_result_pages_right_at_any_depth,
     a_deep_page_reads_no_more_than_the_first,
@@ -290,6 +291,45 @@ mod cases {
                 .await
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    pub async fn finished_jobs_are_counted_per_minute_from_their_events(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let since = OffsetDateTime::now_utc() - time::Duration::minutes(60);
+        assert!(store.finished_per_minute(since).await.unwrap().is_empty());
+        let mut ids = Vec::new();
+        for name in ["a.pdf", "b.pdf", "c.pdf", "d.pdf"] {
+            let j = job(store, ann.id, name).await;
+            let claimed = store.claim_job(j.id, &worker(1)).await.unwrap().unwrap();
+            ids.push((j.id, claimed.attempt));
+        }
+        for (id, attempt) in &ids[..2] {
+            store.complete_job(*id, *attempt, 1, 0).await.unwrap();
+        }
+        store
+            .fail_job(ids[2].0, ids[2].1, "not_a_pdf", "no header", None)
+            .await
+            .unwrap();
+        // The fourth is still processing: not counted.
+        let minutes = store.finished_per_minute(since).await.unwrap();
+        let (completed, failed) = minutes
+            .iter()
+            .fold((0, 0), |(c, f), m| (c + m.completed, f + m.failed));
+        assert_eq!((completed, failed), (2, 1), "{minutes:?}");
+        // Minutes start on the minute, in the last hour.
+        let now = OffsetDateTime::now_utc();
+        assert!(minutes.iter().all(|m| m.minute.second() == 0
+            && m.minute.nanosecond() == 0
+            && m.minute > since - time::Duration::minutes(1)
+            && m.minute <= now));
+        // Nothing after now.
+        assert!(
+            store
+                .finished_per_minute(now + time::Duration::minutes(1))
+                .await
+                .unwrap()
+                .is_empty()
         );
     }
 

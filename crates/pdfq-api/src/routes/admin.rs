@@ -23,7 +23,7 @@ use crate::state::AppState;
 use crate::views::{ADMIN_JOB_PAGES, in_range, job_view, list_item, paging, pool_view};
 
 /// Minutes of throughput in the overview.
-const THROUGHPUT_MINUTES: usize = 60;
+const THROUGHPUT_MINUTES: i64 = 60;
 
 /// Queue, throughput, instances with their pools, jobs by status, Redis memory and health.
 /// Answers 200 with `problems` filled when Redis or the database cannot be read.
@@ -33,9 +33,17 @@ pub async fn overview(
     State(state): State<AppState>,
     _admin: AdminUser,
 ) -> Result<Json<Overview>, ApiError> {
+    // Throughput from the job events in the database: it covers every worker and survives
+    // restarts (the broker's counters lived in process memory in the embedded mode).
+    let now = time::OffsetDateTime::now_utc();
+    let this_minute = now
+        .replace_second(0)
+        .and_then(|t| t.replace_nanosecond(0))
+        .unwrap_or(now);
+    let first_minute = this_minute - time::Duration::minutes(THROUGHPUT_MINUTES - 1);
     let (stats, throughput, instances, counts, oldest, max_connections, health) = tokio::join!(
         state.broker.stats(),
-        state.broker.throughput(THROUGHPUT_MINUTES),
+        state.store.finished_per_minute(first_minute),
         state.broker.instances(),
         state.store.count_by_status(),
         state.store.oldest_pending_age(),
@@ -79,12 +87,15 @@ pub async fn overview(
             oldest_waiting_age_secs: stats.oldest_waiting_age.map(|d| d.as_secs_f64()),
             paused: stats.paused,
         }),
-        throughput: throughput
-            .into_iter()
-            .map(|m| MinuteThroughput {
-                minute: m.minute,
-                processed: m.processed,
-                failed: m.failed,
+        throughput: (0..THROUGHPUT_MINUTES)
+            .map(|i| {
+                let minute = first_minute + time::Duration::minutes(i);
+                let found = throughput.iter().find(|m| m.minute == minute);
+                MinuteThroughput {
+                    minute,
+                    processed: found.map_or(0, |m| m.completed),
+                    failed: found.map_or(0, |m| m.failed),
+                }
             })
             .collect(),
         instances: instances

@@ -11,8 +11,8 @@ use crate::StoreError;
 use crate::decode;
 use crate::error::ResultExt;
 use crate::model::{
-    ChunkResult, Job, JobEvent, JobFilter, JobSearch, JobSummary, NewJob, Page, Sentence,
-    SentenceRow, StatusCounts,
+    ChunkResult, Job, JobEvent, JobFilter, JobSearch, JobSummary, MinuteFinished, NewJob, Page,
+    Sentence, SentenceRow, StatusCounts,
 };
 
 /// The columns of [`JobSummary`], read from `jobs j join users u`.
@@ -218,6 +218,32 @@ impl PgStore {
             counts.set(status, decode::u64_of(row.try_get("n")?, "count")?);
         }
         Ok(counts)
+    }
+
+    pub(crate) async fn finished_per_minute(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<MinuteFinished>, StoreError> {
+        let rows = sqlx::query(
+            "select date_trunc('minute', at) as minute,
+                    count(*) filter (where status = 'completed') as completed,
+                    count(*) filter (where status = 'failed') as failed
+             from job_events
+             where at >= $1 and status in ('completed', 'failed')
+             group by 1 order by 1",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MinuteFinished {
+                    minute: row.try_get("minute")?,
+                    completed: decode::u64_of(row.try_get("completed")?, "count")?,
+                    failed: decode::u64_of(row.try_get("failed")?, "count")?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn oldest_pending_age(&self) -> Result<Option<Duration>, StoreError> {

@@ -14,8 +14,8 @@ use crate::StoreError;
 use crate::decode;
 use crate::error::ResultExt;
 use crate::model::{
-    ChunkResult, Job, JobEvent, JobFilter, JobSearch, JobSummary, NewJob, Page, Sentence,
-    SentenceRow, StatusCounts,
+    ChunkResult, Job, JobEvent, JobFilter, JobSearch, JobSummary, MinuteFinished, NewJob, Page,
+    Sentence, SentenceRow, StatusCounts,
 };
 
 macro_rules! summary_columns {
@@ -220,6 +220,38 @@ impl SqliteStore {
             counts.set(status, decode::u64_of(row.try_get("n")?, "count")?);
         }
         Ok(counts)
+    }
+
+    pub(crate) async fn finished_per_minute(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<MinuteFinished>, StoreError> {
+        // Times are fixed-width text: the first 16 characters are the minute.
+        let rows = sqlx::query(
+            "select substr(at, 1, 16) as minute,
+                    sum(status = 'completed') as completed,
+                    sum(status = 'failed') as failed
+             from job_events
+             where at >= ?1 and status in ('completed', 'failed')
+             group by 1 order by 1",
+        )
+        .bind(ts(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let minute: String = row.try_get("minute")?;
+                Ok(MinuteFinished {
+                    minute: OffsetDateTime::parse(
+                        &format!("{minute}:00Z"),
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .map_err(|e| StoreError::Corrupt(format!("event minute {minute:?}: {e}")))?,
+                    completed: decode::u64_of(row.try_get("completed")?, "count")?,
+                    failed: decode::u64_of(row.try_get("failed")?, "count")?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn oldest_pending_age(&self) -> Result<Option<Duration>, StoreError> {
