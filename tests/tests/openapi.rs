@@ -40,6 +40,7 @@ const ROUTES: &[&str] = &[
     "POST /api/v1/admin/queue/resume",
     "GET /api/v1/admin/dead-letters",
     "POST /api/v1/admin/dead-letters/purge",
+    "POST /api/v1/admin/jobs/bulk",
 ];
 
 fn collect_refs(value: &Value, out: &mut Vec<String>) {

@@ -59,7 +59,7 @@ enum Command {
     },
     /// Apply, list or verify the database migrations (on DATABASE_URL).
     Migrate(commands::migrate::Args),
-    /// Any user's jobs (admin): list, show, retry, cancel, delete.
+    /// Any user's jobs (admin): list, show, retry, cancel, delete, and bulk actions by filter.
     Jobs {
         #[command(flatten)]
         api: ApiUrl,

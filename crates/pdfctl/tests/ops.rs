@@ -450,3 +450,104 @@ fn the_overviews_throughput_comes_from_the_database_and_survives_a_restart() {
     up.restart();
     assert_eq!(processed(&up), 1, "the history was lost with the process");
 }
+
+#[test]
+fn bulk_actions_count_first_ask_naming_the_count_then_act_on_every_match() {
+    let up = Deployment::start();
+    let mut broken = Vec::new();
+    for name in ["x1.pdf", "x2.pdf", "x3.pdf"] {
+        let out = submit_bytes(&up, name, b"%PDF-1.4 this is not really a pdf");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        broken.push(text(&out.stdout).trim().to_owned());
+    }
+    let good = up.submit("good.pdf");
+    for id in broken.iter().chain([&good]) {
+        wait_terminal(&up, id);
+    }
+    let failed = up.json(&["jobs", "show", &broken[0], "--json"]);
+    let code = failed["error"]["code"].as_str().unwrap().to_owned();
+
+    // A filter is required.
+    let bare = up.run(&["jobs", "bulk", "retry", "--yes"]);
+    assert!(!bare.status.success());
+    assert!(
+        text(&bare.stderr).contains("needs a filter"),
+        "{}",
+        text(&bare.stderr)
+    );
+    // Dry run: the count, nothing done.
+    let dry = up.json(&[
+        "jobs",
+        "bulk",
+        "retry",
+        "--error-code",
+        &code,
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(
+        (dry["matched"].as_u64(), dry["acted"].as_u64()),
+        (Some(3), Some(0)),
+        "{dry}"
+    );
+    // Without --yes and no terminal: refused, naming the count.
+    let unconfirmed = up.run(&["jobs", "bulk", "retry", "--error-code", &code]);
+    assert!(!unconfirmed.status.success());
+    let err = text(&unconfirmed.stderr);
+    assert!(
+        err.contains("retry 3 job(s)") && err.contains("--yes"),
+        "{err}"
+    );
+    // Confirmed: all three go back to the queue (and fail again: the files have not changed).
+    let done = up.json(&[
+        "jobs",
+        "bulk",
+        "retry",
+        "--error-code",
+        &code,
+        "--yes",
+        "--json",
+    ]);
+    assert_eq!(
+        (done["matched"].as_u64(), done["acted"].as_u64()),
+        (Some(3), Some(3)),
+        "{done}"
+    );
+    for id in &broken {
+        let job = wait_terminal(&up, id);
+        assert_eq!(job["attempts"], 2, "{job}");
+    }
+    // Delete by status: only the completed one goes.
+    let deleted = up.json(&[
+        "jobs",
+        "bulk",
+        "delete",
+        "--status",
+        "completed",
+        "--yes",
+        "--json",
+    ]);
+    assert_eq!(deleted["acted"], 1, "{deleted}");
+    let left = up.json(&["jobs", "list", "--json"]);
+    assert_eq!(left["total"], 3, "{left}");
+    // Cancel of finished jobs: matched, but skipped, not an error.
+    let cancel = up.json(&[
+        "jobs", "bulk", "cancel", "--status", "failed", "--yes", "--json",
+    ]);
+    assert_eq!(
+        (cancel["acted"].as_u64(), cancel["skipped"].as_u64()),
+        (Some(0), Some(3)),
+        "{cancel}"
+    );
+    // Nothing older than a day.
+    let old = up.json(&[
+        "jobs",
+        "bulk",
+        "delete",
+        "--older-than",
+        "1d",
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(old["matched"], 0, "{old}");
+}

@@ -29,9 +29,10 @@ use serde::de::DeserializeOwned;
 
 pub use error::ClientError;
 use types::{
-    AdminJobQuery, Credentials, DeadLetterView, DrainQuery, HealthReport, JobList, JobListQuery,
-    JobTimeline, JobUpdate, JobView, LogoutRequest, Overview, PageQuery, Purged, QueueState,
-    RefreshRequest, RegisteredUser, SentencePage, TokenPair, UploadAccepted, WorkerDrain,
+    AdminJobQuery, BulkOutcome, BulkRequest, Credentials, DeadLetterView, DrainQuery, HealthReport,
+    JobList, JobListQuery, JobTimeline, JobUpdate, JobView, LogoutRequest, Overview, PageQuery,
+    Purged, QueueState, RefreshRequest, RegisteredUser, SentencePage, TokenPair, UploadAccepted,
+    WorkerDrain,
 };
 
 /// A handle on one pdfq API, optionally authenticated with an access token. Cheap to clone.
@@ -348,6 +349,15 @@ impl Client {
 
     pub async fn purge_dead_letters(&self) -> Result<Purged, ClientError> {
         json(self.request(Method::POST, "/api/v1/admin/dead-letters/purge")).await
+    }
+
+    /// Retries, cancels or deletes every job matching a filter (or counts them, dry).
+    pub async fn admin_bulk(&self, request: &BulkRequest) -> Result<BulkOutcome, ClientError> {
+        json(
+            self.request(Method::POST, "/api/v1/admin/jobs/bulk")
+                .json(request),
+        )
+        .await
     }
 }
 

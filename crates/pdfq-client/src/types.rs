@@ -480,6 +480,56 @@ pub struct QueueState {
     pub paused: bool,
 }
 
+/// What a bulk action does to each matching job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BulkAction {
+    Retry,
+    Cancel,
+    Delete,
+}
+
+/// Which jobs a bulk action takes: every field narrows; at least one must be given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkFilter {
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<JobStatusSchema>))]
+    pub status: Option<JobStatus>,
+    /// Part of the owner's email.
+    pub owner: Option<String>,
+    /// Part of the file name.
+    pub file_name: Option<String>,
+    /// The error code, exactly.
+    pub error_code: Option<String>,
+    /// Only jobs created at least this many seconds ago.
+    pub older_than_secs: Option<u64>,
+}
+
+/// A bulk action on every job matching a filter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkRequest {
+    pub action: BulkAction,
+    pub filter: BulkFilter,
+    /// Count the matching jobs, act on none.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What a bulk action did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BulkOutcome {
+    /// Jobs matching the filter when the action started.
+    pub matched: u64,
+    /// Jobs the action applied to (0 on a dry run).
+    pub acted: u64,
+    /// Jobs whose state did not allow it (a retry of a running job, a cancel of a finished
+    /// one) or that went away meanwhile.
+    pub skipped: u64,
+}
+
 /// How many dead letters a purge removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

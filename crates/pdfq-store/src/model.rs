@@ -235,6 +235,10 @@ pub struct JobSearch {
     pub owner_email: Option<String>,
     /// Part of the file name.
     pub file_name: Option<String>,
+    /// The error code, exactly (e.g. `pdf_encrypted`).
+    pub error_code: Option<String>,
+    /// Only jobs created before this (older than an age).
+    pub created_before: Option<OffsetDateTime>,
     pub limit: u32,
     pub offset: u64,
 }

@@ -1170,6 +1170,22 @@ mod cases {
 
         let all = search(JobSearch::default()).await;
         assert_eq!(all.total, 3);
+        // By age and error code, for the bulk actions.
+        let now = OffsetDateTime::now_utc();
+        let older = |before| {
+            search(JobSearch {
+                created_before: Some(before),
+                ..JobSearch::default()
+            })
+        };
+        assert_eq!(older(now + time::Duration::minutes(1)).await.total, 3);
+        assert_eq!(older(now - time::Duration::hours(1)).await.total, 0);
+        let coded = search(JobSearch {
+            error_code: Some("pdf_encrypted".into()),
+            ..JobSearch::default()
+        })
+        .await;
+        assert_eq!(coded.total, 0);
         assert!(all.items.iter().all(|j| j.started_at.is_none()));
         let by_prefix = search(JobSearch {
             id: Some(report.id.to_string()[..13].to_uppercase()),

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use pdfq_client::types::{AdminJobQuery, JobList, JobView};
+use pdfq_client::types::{AdminJobQuery, BulkAction, BulkFilter, BulkRequest, JobList, JobView};
 use pdfq_domain::JobStatus;
 
 use super::admin::{client, explain, resolve_job};
@@ -48,6 +48,46 @@ enum Action {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Retry, cancel or delete every job matching a filter: counts them first, asks naming the
+    /// count (unless --yes), then acts through one admin call. At least one filter is needed.
+    Bulk(BulkArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BulkArgs {
+    /// retry, cancel or delete.
+    #[arg(value_parser = parse_bulk_action)]
+    action: BulkAction,
+    /// Only jobs in this status.
+    #[arg(long)]
+    status: Option<JobStatus>,
+    /// Only jobs whose owner's email contains this.
+    #[arg(long)]
+    owner: Option<String>,
+    /// Only jobs whose file name contains this.
+    #[arg(long)]
+    file: Option<String>,
+    /// Only jobs that failed with this error code (e.g. pdf_encrypted; `jobs show` gives it).
+    #[arg(long)]
+    error_code: Option<String>,
+    /// Only jobs created at least this long ago (e.g. 30m, 2h, 7d).
+    #[arg(long, value_parser = pdfq_domain::limits::parse_duration)]
+    older_than: Option<std::time::Duration>,
+    /// Only count the matching jobs.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    yes: bool,
+}
+
+fn parse_bulk_action(s: &str) -> Result<BulkAction, String> {
+    match s {
+        "retry" => Ok(BulkAction::Retry),
+        "cancel" => Ok(BulkAction::Cancel),
+        "delete" => Ok(BulkAction::Delete),
+        _ => Err("expected retry, cancel or delete".to_owned()),
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,6 +150,7 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
                 .map_err(|e| explain(api_url, "retrying the job", &e))?;
             print_job(&job, args.json)?;
         }
+        Action::Bulk(bulk) => return run_bulk(&client, api_url, bulk, args.json).await,
         Action::Cancel { id, yes } => {
             let id = resolve_job(&client, api_url, id).await?;
             if !confirm(&format!("cancel job {id}"), *yes)? {
@@ -138,6 +179,62 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
                 println!("deleted job {id}");
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Counts, asks naming the count, then acts.
+async fn run_bulk(
+    client: &pdfq_client::Client,
+    api_url: &str,
+    bulk: &BulkArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let filter = BulkFilter {
+        status: bulk.status,
+        owner: bulk.owner.clone(),
+        file_name: bulk.file.clone(),
+        error_code: bulk.error_code.clone(),
+        older_than_secs: bulk.older_than.map(|d| d.as_secs()),
+    };
+    let request = |dry_run| BulkRequest {
+        action: bulk.action,
+        filter: filter.clone(),
+        dry_run,
+    };
+    let verb = match bulk.action {
+        BulkAction::Retry => "retry",
+        BulkAction::Cancel => "cancel",
+        BulkAction::Delete => "delete",
+    };
+    let counted = client
+        .admin_bulk(&request(true))
+        .await
+        .map_err(|e| explain(api_url, "counting the matching jobs", &e))?;
+    if bulk.dry_run || counted.matched == 0 {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&counted)?);
+        } else {
+            println!("{} job(s) match; nothing done", counted.matched);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let what = format!("{verb} {} job(s) matching the filter", counted.matched);
+    if !confirm(&what, bulk.yes)? {
+        eprintln!("nothing done");
+        return Ok(ExitCode::FAILURE);
+    }
+    let done = client
+        .admin_bulk(&request(false))
+        .await
+        .map_err(|e| explain(api_url, "acting on the matching jobs", &e))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&done)?);
+    } else {
+        println!(
+            "{verb}: {} of {} matching job(s) done, {} skipped (their state did not allow it, or they went away)",
+            done.acted, done.matched, done.skipped
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use pdfq_client::types::{
-    AdminJobQuery, DeadLetterView, DrainQuery, ErrorBody, InstanceView, JobEventView, JobList,
-    JobTimeline, JobView, MinuteThroughput, Overview, Purged, QueueState, QueueView, WorkerDrain,
+    AdminJobQuery, BulkAction, BulkOutcome, BulkRequest, DeadLetterView, DrainQuery, ErrorBody,
+    InstanceView, JobEventView, JobList, JobTimeline, JobView, MinuteThroughput, Overview, Purged,
+    QueueState, QueueView, WorkerDrain,
 };
 use pdfq_domain::{JobId, JobStatus, WorkerId};
 use pdfq_queue::{DrainMode, InstanceKind};
@@ -167,6 +168,7 @@ pub async fn search_jobs(
             file_name: non_empty("file_name", query.file_name)?,
             limit: per_page,
             offset,
+            ..JobSearch::default()
         })
         .await?;
     Ok(Json(JobList {
@@ -313,15 +315,20 @@ pub async fn retry_job(
     Path(id): Path<JobId>,
 ) -> Result<Json<JobView>, ApiError> {
     any_job(&state, id).await?;
+    Ok(Json(job_view(&retry(&state, id).await?, None)))
+}
+
+/// Puts a failed or cancelled job back in the queue.
+async fn retry(state: &AppState, id: JobId) -> Result<Job, ApiError> {
     let job = state.store.retry_job(id).await?;
-    evict(&state, id).await;
+    evict(state, id).await;
     if let Err(e) = state.broker.clear_cancel(id).await {
         tracing::warn!(job = %id, error = %e, "could not clear the cancel flag");
     }
     if let Err(e) = state.broker.enqueue(id, job.attempts.next()).await {
         tracing::warn!(job = %id, error = %e, "enqueue failed; the sweeper will queue the job");
     }
-    Ok(Json(job_view(&job, None)))
+    Ok(job)
 }
 
 /// Cancels anyone's job.
@@ -407,6 +414,99 @@ pub async fn dead_letters(
             })
             .collect(),
     ))
+}
+
+/// Jobs a bulk action takes at most: collected first, so acting never moves the pages under it.
+const BULK_MAX: u64 = 10_000;
+/// Jobs read per page while collecting.
+const BULK_PAGE: u32 = 500;
+
+/// Retries, cancels or deletes every job matching a filter, one job at a time in the order
+/// found (newest first); a dry run only counts. The matching jobs are collected first, up to
+/// 10,000 (more is a 400 asking for a narrower filter).
+#[utoipa::path(post, path = "/api/v1/admin/jobs/bulk", tag = "admin", security(("bearer" = [])),
+    request_body = BulkRequest,
+    responses((status = 200, body = BulkOutcome),
+              (status = 400, body = ErrorBody, description = "`invalid_query`: no filter, or more than 10,000 jobs match")))]
+pub async fn bulk_jobs(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Json(request): Json<BulkRequest>,
+) -> Result<Json<BulkOutcome>, ApiError> {
+    let f = request.filter;
+    let search = JobSearch {
+        status: f.status,
+        owner_email: non_empty("owner", f.owner)?,
+        file_name: non_empty("file_name", f.file_name)?,
+        error_code: non_empty("error_code", f.error_code)?,
+        created_before: f.older_than_secs.map(|secs| {
+            time::OffsetDateTime::now_utc()
+                - time::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 2))
+        }),
+        limit: BULK_PAGE,
+        ..JobSearch::default()
+    };
+    if search.status.is_none()
+        && search.owner_email.is_none()
+        && search.file_name.is_none()
+        && search.error_code.is_none()
+        && search.created_before.is_none()
+    {
+        return Err(ApiError::InvalidQuery(
+            "a bulk action needs a filter (status, owner, file_name, error_code or older_than_secs)"
+                .into(),
+        ));
+    }
+    let first = state.store.search_jobs(&search).await?;
+    if first.total > BULK_MAX {
+        return Err(ApiError::InvalidQuery(format!(
+            "{} jobs match; a bulk action takes at most {BULK_MAX}: narrow the filter",
+            first.total
+        )));
+    }
+    if request.dry_run {
+        return Ok(Json(BulkOutcome {
+            matched: first.total,
+            acted: 0,
+            skipped: 0,
+        }));
+    }
+    let mut ids: Vec<JobId> = first.items.iter().map(|j| j.id).collect();
+    while (ids.len() as u64) < first.total {
+        let page = state
+            .store
+            .search_jobs(&JobSearch {
+                offset: ids.len() as u64,
+                ..search.clone()
+            })
+            .await?;
+        if page.items.is_empty() {
+            break;
+        }
+        ids.extend(page.items.iter().map(|j| j.id));
+    }
+    let (mut acted, mut skipped) = (0, 0);
+    for id in &ids {
+        let done = match request.action {
+            BulkAction::Retry => retry(&state, *id).await.map(drop),
+            BulkAction::Cancel => cancel(&state, *id).await.map(drop),
+            BulkAction::Delete => match state.store.get_job(*id).await? {
+                Some(job) => delete(&state, &job).await,
+                None => Err(ApiError::NotFound("job")),
+            },
+        };
+        match done {
+            Ok(()) => acted += 1,
+            Err(ApiError::Conflict(_) | ApiError::NotFound(_)) => skipped += 1,
+            Err(e) => return Err(e),
+        }
+    }
+    tracing::info!(action = ?request.action, matched = first.total, acted, skipped, "bulk action");
+    Ok(Json(BulkOutcome {
+        matched: first.total,
+        acted,
+        skipped,
+    }))
 }
 
 /// Removes every dead letter.

@@ -142,17 +142,21 @@ impl PgStore {
              where ($1::text is null or j.id::text like $1 escape '\\')
                and ($2::text is null or j.status = $2)
                and ($3::text is null or lower(u.email) like $3 escape '\\')
-               and ($4::text is null or lower(j.file_name) like $4 escape '\\')";
+               and ($4::text is null or lower(j.file_name) like $4 escape '\\')
+               and ($5::text is null or j.error_code = $5)
+               and ($6::timestamptz is null or j.created_at < $6)";
         let rows = sqlx::query(&format!(
             "select {} from jobs j join users u on u.id = j.owner_id {filter}
              order by j.created_at desc, j.id desc
-             limit $5 offset $6",
+             limit $7 offset $8",
             summary_columns!()
         ))
         .bind(&id)
         .bind(status)
         .bind(&email)
         .bind(&file)
+        .bind(&search.error_code)
+        .bind(search.created_before)
         .bind(i64::from(search.limit))
         .bind(decode::i64_of(search.offset))
         .fetch_all(&self.pool)
@@ -164,6 +168,8 @@ impl PgStore {
         .bind(status)
         .bind(&email)
         .bind(&file)
+        .bind(&search.error_code)
+        .bind(search.created_before)
         .fetch_one(&self.pool)
         .await?;
         Ok(Page {

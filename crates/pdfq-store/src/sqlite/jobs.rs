@@ -144,17 +144,22 @@ impl SqliteStore {
              where ($1 is null or j.id like $1 escape '\\')
                and ($2 is null or j.status = $2)
                and ($3 is null or lower(u.email) like $3 escape '\\')
-               and ($4 is null or lower(j.file_name) like $4 escape '\\')";
+               and ($4 is null or lower(j.file_name) like $4 escape '\\')
+               and ($5 is null or j.error_code = $5)
+               and ($6 is null or j.created_at < $6)";
+        let before = search.created_before.map(ts);
         let rows = sqlx::query(&format!(
             "select {} from jobs j join users u on u.id = j.owner_id {filter}
              order by j.created_at desc, j.id desc
-             limit $5 offset $6",
+             limit $7 offset $8",
             summary_columns!()
         ))
         .bind(&id)
         .bind(status)
         .bind(&email)
         .bind(&file)
+        .bind(&search.error_code)
+        .bind(&before)
         .bind(i64::from(search.limit))
         .bind(decode::i64_of(search.offset))
         .fetch_all(&self.pool)
@@ -166,6 +171,8 @@ impl SqliteStore {
         .bind(status)
         .bind(&email)
         .bind(&file)
+        .bind(&search.error_code)
+        .bind(&before)
         .fetch_one(&self.pool)
         .await?;
         Ok(Page {
