@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pdfq_client::types::{AdminJobQuery, JobList, JobTimeline, Overview};
+use pdfq_client::types::{AdminJobQuery, BulkAction, BulkFilter, JobList, JobTimeline, Overview};
 use pdfq_domain::{JobId, JobStatus};
 use time::OffsetDateTime;
 
@@ -66,6 +66,12 @@ pub enum Action {
     /// Stop a worker taking new jobs (by its instance id); its running jobs finish.
     Drain(String),
     Undrain(String),
+    /// The action on every job matching the filter; `count` is how many the list showed.
+    Bulk {
+        action: BulkAction,
+        filter: BulkFilter,
+        count: u64,
+    },
 }
 
 impl Action {
@@ -82,6 +88,19 @@ impl Action {
                 format!("Drain worker {worker} (no new jobs until undrained)?")
             }
             Self::Undrain(worker) => format!("Lift the drain on worker {worker}?"),
+            Self::Bulk {
+                action,
+                filter,
+                count,
+            } => format!(
+                "{} {count} jobs matching \"{}\"?",
+                match action {
+                    BulkAction::Retry => "Retry",
+                    BulkAction::Cancel => "Cancel",
+                    BulkAction::Delete => "Delete",
+                },
+                describe(filter)
+            ),
         }
     }
 }
@@ -131,6 +150,8 @@ pub enum Prompt {
     /// Typing a filter after `/`.
     Filter(String),
     Confirm(Action),
+    /// After `B`: which action to take on every job matching the filter.
+    Bulk,
 }
 
 #[derive(Debug, Clone)]
@@ -312,6 +333,30 @@ impl App {
                     Vec::new()
                 };
             }
+            Prompt::Bulk => {
+                self.prompt = Prompt::None;
+                let action = match key {
+                    Key::Char('r') => BulkAction::Retry,
+                    Key::Char('c') => BulkAction::Cancel,
+                    Key::Char('d') => BulkAction::Delete,
+                    _ => {
+                        self.status = Some("cancelled".to_owned());
+                        return Vec::new();
+                    }
+                };
+                let query = filter_query(&self.filter);
+                self.prompt = Prompt::Confirm(Action::Bulk {
+                    action,
+                    filter: BulkFilter {
+                        status: query.status,
+                        owner: query.owner,
+                        file_name: query.file_name,
+                        ..BulkFilter::default()
+                    },
+                    count: self.jobs.as_ref().map_or(0, |l| l.total),
+                });
+                return Vec::new();
+            }
             Prompt::None => {}
         }
         if self.help {
@@ -394,11 +439,33 @@ impl App {
                 }
                 None => Vec::new(),
             },
+            Key::Char('B') => {
+                self.ask_bulk();
+                Vec::new()
+            }
             Key::Char(c @ ('R' | 'C' | 'D' | 'P' | 'X' | 'W')) => {
                 self.ask(c);
                 Vec::new()
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// Asks which action to take on every job matching the filter (Jobs view, with a filter
+    /// the bulk endpoint can apply: status, owner, file name).
+    fn ask_bulk(&mut self) {
+        let refusal = if self.read_only {
+            Some("read-only: actions are off (started with --read-only)")
+        } else if self.view != View::Jobs || self.filter.is_empty() {
+            Some("B acts on every job matching a filter: filter the Jobs view with / first")
+        } else if filter_query(&self.filter).id.is_some() {
+            Some("bulk actions filter by status, owner and file name, not by id")
+        } else {
+            None
+        };
+        match refusal {
+            Some(why) => self.status = Some(why.to_owned()),
+            None => self.prompt = Prompt::Bulk,
         }
     }
 
@@ -508,6 +575,19 @@ impl App {
             _ => Vec::new(),
         }
     }
+}
+
+/// A bulk filter in the words of the `/` filter.
+fn describe(filter: &BulkFilter) -> String {
+    [
+        filter.status.map(|s| s.to_string()),
+        filter.owner.clone(),
+        filter.file_name.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 /// The admin search for a filter: a status name, an email (has `@`), part of an id (hex: its

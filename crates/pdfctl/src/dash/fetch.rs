@@ -153,6 +153,19 @@ async fn act(client: &Client, action: Action) -> String {
             .undrain_worker(&worker)
             .await
             .map(|_| format!("worker {worker} takes jobs again")),
+        Action::Bulk { action, filter, .. } => {
+            let request = pdfq_client::types::BulkRequest {
+                action,
+                filter,
+                dry_run: false,
+            };
+            client.admin_bulk(&request).await.map(|done| {
+                format!(
+                    "{} of {} matching jobs done, {} skipped (their state did not allow it)",
+                    done.acted, done.matched, done.skipped
+                )
+            })
+        }
         Action::PurgeDead => client
             .purge_dead_letters()
             .await

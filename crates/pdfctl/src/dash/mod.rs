@@ -39,6 +39,7 @@ Keys:
   P             pause or resume the queue (asks y/N)
   X             purge dead letters (asks y/N)
   W             drain the selected worker, or lift its drain (asks y/N)
+  B             retry, cancel or delete every job matching the / filter (asks, naming the count)
 
 Needs an admin login: `pdfctl login --email ADMIN_EMAIL` first.")]
 pub struct Args {

@@ -667,3 +667,59 @@ fn the_per_minute_chart_fills_its_width_and_has_a_time_axis() {
     assert!(bars(line_with(&narrow, "│processed")) >= 60, "{narrow}");
     assert!(line_with(&narrow, "now").contains("-30m"), "{narrow}");
 }
+
+#[test]
+fn b_acts_on_every_job_matching_the_filter_after_naming_the_count() {
+    use super::app::{Action, Effect};
+    use pdfq_client::types::{BulkAction, BulkFilter};
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('2'));
+    // Without a filter there is nothing to name: refused.
+    app.on_key(Key::Char('B'));
+    assert!(
+        app.status.as_deref().unwrap_or_default().contains("filter"),
+        "{:?}",
+        app.status
+    );
+    app.on_key(Key::Char('/'));
+    for c in "failed".chars() {
+        app.on_key(Key::Char(c));
+    }
+    app.on_key(Key::Enter);
+    app.on_key(Key::Char('B'));
+    let choosing = screen(&app, 80, 24);
+    assert!(
+        line_with(&choosing, "r retry").contains("1309"),
+        "{choosing}"
+    );
+    app.on_key(Key::Char('r'));
+    let asking = screen(&app, 80, 24);
+    assert!(
+        line_with(&asking, "y/N").contains("Retry 1309 jobs matching \"failed\"?"),
+        "{asking}"
+    );
+    assert_eq!(
+        app.on_key(Key::Char('y')),
+        vec![Effect::Act(Action::Bulk {
+            action: BulkAction::Retry,
+            filter: BulkFilter {
+                status: Some(JobStatus::Failed),
+                ..BulkFilter::default()
+            },
+            count: 1309,
+        })]
+    );
+}
+
+#[test]
+fn every_view_at_160x48() {
+    let mut app = app_with_data(false);
+    let overview = screen(&app, 160, 48);
+    app.on_key(Key::Char('2'));
+    let jobs = screen(&app, 160, 48);
+    app.on_key(Key::Char('3'));
+    let workers = screen(&app, 160, 48);
+    insta::assert_snapshot!("overview_at_160x48", overview);
+    insta::assert_snapshot!("jobs_at_160x48", jobs);
+    insta::assert_snapshot!("workers_at_160x48", workers);
+}

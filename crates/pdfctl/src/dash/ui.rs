@@ -145,6 +145,17 @@ fn draw_footer(frame: &mut Frame<'_>, area: Rect, app: &App) {
             ),
             Span::raw(" y/N"),
         ]),
+        Prompt::Bulk => Line::from(vec![
+            Span::styled(
+                format!(
+                    " every job matching \"{}\" ({}): r retry  c cancel  d delete ",
+                    app.filter,
+                    app.jobs.as_ref().map_or(0, |l| l.total)
+                ),
+                Style::new().black().on_yellow(),
+            ),
+            Span::raw(" Esc"),
+        ]),
         Prompt::None => match &app.status {
             Some(status) => Line::from(format!(" {status}")).bold(),
             None => {
@@ -896,6 +907,7 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, read_only: bool) {
         ("P", "pause or resume the queue"),
         ("X", "purge dead letters"),
         ("W", "drain the selected worker, or lift its drain"),
+        ("B", "retry, cancel or delete all jobs matching /"),
     ];
     let mut lines: Vec<Line<'_>> = keys
         .iter()
