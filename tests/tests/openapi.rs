@@ -41,6 +41,7 @@ const ROUTES: &[&str] = &[
     "GET /api/v1/admin/dead-letters",
     "POST /api/v1/admin/dead-letters/purge",
     "POST /api/v1/admin/jobs/bulk",
+    "GET /api/v1/admin/errors",
 ];
 
 fn collect_refs(value: &Value, out: &mut Vec<String>) {

@@ -551,3 +551,40 @@ fn bulk_actions_count_first_ask_naming_the_count_then_act_on_every_match() {
     ]);
     assert_eq!(old["matched"], 0, "{old}");
 }
+
+#[test]
+fn errors_are_grouped_by_code_and_pattern_with_counts_and_a_retry_hint() {
+    let up = Deployment::start();
+    let mut ids = Vec::new();
+    for name in ["e1.pdf", "e2.pdf"] {
+        let out = submit_bytes(&up, name, b"%PDF-1.4 this is not really a pdf");
+        ids.push(text(&out.stdout).trim().to_owned());
+    }
+    let good = up.submit("fine.pdf");
+    for id in ids.iter().chain([&good]) {
+        wait_terminal(&up, id);
+    }
+    let code = up.json(&["jobs", "show", &ids[0], "--json"])["error"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let groups = up.json(&["jobs", "errors", "--json"]);
+    assert_eq!(groups["failures"], 2, "{groups}");
+    let group = &groups["groups"][0];
+    assert_eq!(
+        (group["code"].as_str(), group["count"].as_u64()),
+        (Some(code.as_str()), Some(2)),
+        "{groups}"
+    );
+    assert!(
+        ids.contains(&group["example_job"].as_str().unwrap().to_owned()),
+        "{groups}"
+    );
+    let table = text(&up.run(&["jobs", "errors", "--since", "1h"]).stdout);
+    assert!(
+        table.contains(&code)
+            && table.contains("2 failure(s) in the last 1h00m, 1 group(s)")
+            && table.contains(&format!("--error-code {code}")),
+        "{table}"
+    );
+}

@@ -29,10 +29,10 @@ use serde::de::DeserializeOwned;
 
 pub use error::ClientError;
 use types::{
-    AdminJobQuery, BulkOutcome, BulkRequest, Credentials, DeadLetterView, DrainQuery, HealthReport,
-    JobList, JobListQuery, JobTimeline, JobUpdate, JobView, LogoutRequest, Overview, PageQuery,
-    Purged, QueueState, RefreshRequest, RegisteredUser, SentencePage, TokenPair, UploadAccepted,
-    WorkerDrain,
+    AdminJobQuery, BulkOutcome, BulkRequest, Credentials, DeadLetterView, DrainQuery, ErrorGroups,
+    ErrorsQuery, HealthReport, JobList, JobListQuery, JobTimeline, JobUpdate, JobView,
+    LogoutRequest, Overview, PageQuery, Purged, QueueState, RefreshRequest, RegisteredUser,
+    SentencePage, TokenPair, UploadAccepted, WorkerDrain,
 };
 
 /// A handle on one pdfq API, optionally authenticated with an access token. Cheap to clone.
@@ -349,6 +349,15 @@ impl Client {
 
     pub async fn purge_dead_letters(&self) -> Result<Purged, ClientError> {
         json(self.request(Method::POST, "/api/v1/admin/dead-letters/purge")).await
+    }
+
+    /// Failures of a window grouped by error code and message pattern.
+    pub async fn admin_errors(&self, query: &ErrorsQuery) -> Result<ErrorGroups, ClientError> {
+        json(
+            self.request(Method::GET, "/api/v1/admin/errors")
+                .query(query),
+        )
+        .await
     }
 
     /// Retries, cancels or deletes every job matching a filter (or counts them, dry).

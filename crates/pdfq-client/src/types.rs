@@ -480,6 +480,44 @@ pub struct QueueState {
     pub paused: bool,
 }
 
+/// The errors view's window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ErrorsQuery {
+    /// Failures of the last this many seconds (default a day, at most 30 days).
+    pub since_secs: Option<u64>,
+}
+
+/// Failures alike: one error code and message pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorGroup {
+    pub code: String,
+    /// The message with its numbers as N and ids as <id>.
+    pub pattern: String,
+    pub count: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub first_seen: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub last_seen: OffsetDateTime,
+    /// The newest job of the group.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
+    pub example_job: JobId,
+}
+
+/// Jobs that failed for good in a window, grouped; largest group first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorGroups {
+    pub since_secs: u64,
+    /// Failures read (at most 10,000, the newest).
+    pub failures: u64,
+    pub groups: Vec<ErrorGroup>,
+}
+
 /// What a bulk action does to each matching job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -243,6 +243,15 @@ pub struct JobSearch {
     pub offset: u64,
 }
 
+/// A job that failed for good: what the errors view groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub id: JobId,
+    pub code: String,
+    pub message: String,
+    pub finished_at: OffsetDateTime,
+}
+
 /// Jobs that finished in one minute, from their events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MinuteFinished {

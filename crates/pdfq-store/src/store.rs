@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use crate::config::DatabaseConfig;
 use crate::model::{
-    ChunkResult, Claimed, Commit, Job, JobEvent, JobFilter, JobSearch, JobSummary, MigrationStatus,
-    MinuteFinished, NewJob, NewRefreshToken, Page, RefreshOutcome, Role, SentenceRow, StatusCounts,
-    User,
+    ChunkResult, Claimed, Commit, Failure, Job, JobEvent, JobFilter, JobSearch, JobSummary,
+    MigrationStatus, MinuteFinished, NewJob, NewRefreshToken, Page, RefreshOutcome, Role,
+    SentenceRow, StatusCounts, User,
 };
 use crate::pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres, pool_stats_of};
 use crate::postgres::PgStore;
@@ -304,6 +304,15 @@ impl Store {
         since: OffsetDateTime,
     ) -> Result<Vec<MinuteFinished>, StoreError> {
         dispatch!(self, s => s.finished_per_minute(since).await)
+    }
+
+    /// Jobs that failed for good since `since`, newest first, at most `limit`.
+    pub async fn failures_since(
+        &self,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Failure>, StoreError> {
+        dispatch!(self, s => s.failures_since(since, limit).await)
     }
 
     /// How long the job that has waited longest in `pending` has waited.

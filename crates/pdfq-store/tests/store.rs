@@ -323,6 +323,17 @@ mod cases {
             && m.minute.nanosecond() == 0
             && m.minute > since - time::Duration::minutes(1)
             && m.minute <= now));
+        // The failure itself, for the errors view.
+        let failures = store.failures_since(since, 10).await.unwrap();
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert_eq!(
+            (
+                failures[0].id,
+                failures[0].code.as_str(),
+                failures[0].message.as_str()
+            ),
+            (ids[2].0, "not_a_pdf", "no header")
+        );
         // Nothing after now.
         assert!(
             store

@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use pdfq_client::types::{AdminJobQuery, BulkAction, BulkFilter, BulkRequest, JobList, JobView};
+use pdfq_client::types::{
+    AdminJobQuery, BulkAction, BulkFilter, BulkRequest, ErrorGroups, ErrorsQuery, JobList, JobView,
+};
 use pdfq_domain::JobStatus;
 
 use super::admin::{client, explain, resolve_job};
@@ -51,6 +53,13 @@ enum Action {
     /// Retry, cancel or delete every job matching a filter: counts them first, asks naming the
     /// count (unless --yes), then acts through one admin call. At least one filter is needed.
     Bulk(BulkArgs),
+    /// Jobs that failed for good, grouped by error code and message pattern, with counts and
+    /// first and last seen; retry a group with `jobs bulk retry --status failed --error-code CODE`.
+    Errors {
+        /// The window (e.g. 1h, 24h, 7d; at most 30d).
+        #[arg(long, default_value = "24h", value_parser = pdfq_domain::limits::parse_duration)]
+        since: std::time::Duration,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -151,6 +160,19 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
             print_job(&job, args.json)?;
         }
         Action::Bulk(bulk) => return run_bulk(&client, api_url, bulk, args.json).await,
+        Action::Errors { since } => {
+            let groups = client
+                .admin_errors(&ErrorsQuery {
+                    since_secs: Some(since.as_secs().max(1)),
+                })
+                .await
+                .map_err(|e| explain(api_url, "reading the failures", &e))?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&groups)?);
+            } else {
+                print!("{}", errors_table(&groups, time::OffsetDateTime::now_utc()));
+            }
+        }
         Action::Cancel { id, yes } => {
             let id = resolve_job(&client, api_url, id).await?;
             if !confirm(&format!("cancel job {id}"), *yes)? {
@@ -283,6 +305,47 @@ pub fn list_table(list: &JobList, now: time::OffsetDateTime) -> String {
         list.total,
         list.page
     );
+    out
+}
+
+/// The failure groups as a table, with how to retry one.
+#[must_use]
+pub fn errors_table(groups: &ErrorGroups, now: time::OffsetDateTime) -> String {
+    use std::fmt::Write as _;
+    let ago = |at| format!("{} ago", format::duration(format::secs_between(at, now)));
+    let len = short_id::len_for(groups.groups.iter().map(|g| &g.example_job));
+    let mut out = format!(
+        "{:>6}  {:<20}  {:>10}  {:>10}  {:<len$}  pattern\n",
+        "count", "code", "first", "last", "job"
+    );
+    for g in &groups.groups {
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<20}  {:>10}  {:>10}  {:<len$}  {}",
+            g.count,
+            format::truncate(&g.code, 20),
+            ago(g.first_seen),
+            ago(g.last_seen),
+            short_id::show(&g.example_job, len),
+            g.pattern
+        );
+    }
+    #[allow(clippy::cast_precision_loss, reason = "a display figure")]
+    let window = groups.since_secs as f64;
+    let _ = writeln!(
+        out,
+        "{} failure(s) in the last {}, {} group(s)",
+        groups.failures,
+        format::duration(window),
+        groups.groups.len()
+    );
+    if let Some(g) = groups.groups.first() {
+        let _ = writeln!(
+            out,
+            "retry a group: pdfctl jobs bulk retry --status failed --error-code {}",
+            g.code
+        );
+    }
     out
 }
 

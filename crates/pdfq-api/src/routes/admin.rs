@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use pdfq_client::types::{
     AdminJobQuery, BulkAction, BulkOutcome, BulkRequest, DeadLetterView, DrainQuery, ErrorBody,
-    InstanceView, JobEventView, JobList, JobTimeline, JobView, MinuteThroughput, Overview, Purged,
-    QueueState, QueueView, WorkerDrain,
+    ErrorGroup, ErrorGroups, ErrorsQuery, InstanceView, JobEventView, JobList, JobTimeline,
+    JobView, MinuteThroughput, Overview, Purged, QueueState, QueueView, WorkerDrain,
 };
 use pdfq_domain::{JobId, JobStatus, WorkerId};
 use pdfq_queue::{DrainMode, InstanceKind};
@@ -416,6 +416,87 @@ pub async fn dead_letters(
     ))
 }
 
+/// The errors view's window: a day unless asked, at most 30 days.
+const ERRORS_DEFAULT_SECS: u64 = 86_400;
+const ERRORS_MAX_SECS: u64 = 30 * 86_400;
+/// Failures grouped at most (the newest).
+const ERRORS_READ: u32 = 10_000;
+
+/// Jobs that failed for good in a window, grouped by error code and message pattern (numbers
+/// as N, ids as <id>), with counts and first and last seen; largest group first.
+#[utoipa::path(get, path = "/api/v1/admin/errors", tag = "admin", security(("bearer" = [])),
+    params(ErrorsQuery),
+    responses((status = 200, body = ErrorGroups)))]
+pub async fn errors(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<ErrorsQuery>,
+) -> Result<Json<ErrorGroups>, ApiError> {
+    let since_secs = query
+        .since_secs
+        .unwrap_or(ERRORS_DEFAULT_SECS)
+        .clamp(1, ERRORS_MAX_SECS);
+    let since = time::OffsetDateTime::now_utc()
+        - time::Duration::seconds(i64::try_from(since_secs).unwrap_or(i64::MAX / 2));
+    let failures = state.store.failures_since(since, ERRORS_READ).await?;
+    let mut groups: Vec<ErrorGroup> = Vec::new();
+    // Newest first, so the first of a group is its example and last seen.
+    for f in &failures {
+        let pattern = message_pattern(&f.message);
+        match groups
+            .iter_mut()
+            .find(|g| g.code == f.code && g.pattern == pattern)
+        {
+            Some(g) => {
+                g.count += 1;
+                g.first_seen = f.finished_at;
+            }
+            None => groups.push(ErrorGroup {
+                code: f.code.clone(),
+                pattern,
+                count: 1,
+                first_seen: f.finished_at,
+                last_seen: f.finished_at,
+                example_job: f.id,
+            }),
+        }
+    }
+    groups.sort_by(|a, b| b.count.cmp(&a.count).then(b.last_seen.cmp(&a.last_seen)));
+    Ok(Json(ErrorGroups {
+        since_secs,
+        failures: failures.len() as u64,
+        groups,
+    }))
+}
+
+/// `message` with what differs between alike failures taken out: ids as `<id>`, runs of
+/// digits as `N` ("page 12 of 40" and "page 3 of 9" are one pattern).
+fn message_pattern(message: &str) -> String {
+    message
+        .split(' ')
+        .map(|word| {
+            if word.len() >= 32 && word.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+                return "<id>".to_owned();
+            }
+            let mut out = String::with_capacity(word.len());
+            let mut in_digits = false;
+            for c in word.chars() {
+                if c.is_ascii_digit() {
+                    if !in_digits {
+                        out.push('N');
+                    }
+                    in_digits = true;
+                } else {
+                    out.push(c);
+                    in_digits = false;
+                }
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Jobs a bulk action takes at most: collected first, so acting never moves the pages under it.
 const BULK_MAX: u64 = 10_000;
 /// Jobs read per page while collecting.
@@ -519,4 +600,22 @@ pub async fn purge_dead(
     let purged = state.broker.purge_dead().await?;
     tracing::info!(purged, "dead letters purged");
     Ok(Json(Purged { purged }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message_pattern;
+
+    #[test]
+    fn alike_messages_share_a_pattern() {
+        assert_eq!(
+            message_pattern("page 12 of 40: bad xref at offset 4096"),
+            message_pattern("page 3 of 9: bad xref at offset 17")
+        );
+        assert_eq!(
+            message_pattern("job 0190a1b2-9c1e-7b7d-8a2f-0c5e7d1b3a01 lost"),
+            "job <id> lost"
+        );
+        assert_ne!(message_pattern("no header"), message_pattern("no trailer"));
+    }
 }

@@ -27,6 +27,7 @@ use errors::SharedErrors;
         admin::overview, admin::search_jobs, admin::get_job, admin::job_timeline,
         admin::drain_worker, admin::undrain_worker, admin::retry_job, admin::cancel_job,
         admin::delete_job, admin::pause, admin::resume, admin::dead_letters, admin::purge_dead, admin::bulk_jobs,
+        admin::errors,
     ),
     modifiers(&BearerAuth, &SharedErrors),
     tags((name = "auth"), (name = "jobs"), (name = "operations"), (name = "admin", description = "role admin"))

@@ -11,8 +11,8 @@ use crate::StoreError;
 use crate::decode;
 use crate::error::ResultExt;
 use crate::model::{
-    ChunkResult, Job, JobEvent, JobFilter, JobSearch, JobSummary, MinuteFinished, NewJob, Page,
-    Sentence, SentenceRow, StatusCounts,
+    ChunkResult, Failure, Job, JobEvent, JobFilter, JobSearch, JobSummary, MinuteFinished, NewJob,
+    Page, Sentence, SentenceRow, StatusCounts,
 };
 
 /// The columns of [`JobSummary`], read from `jobs j join users u`.
@@ -224,6 +224,33 @@ impl PgStore {
             counts.set(status, decode::u64_of(row.try_get("n")?, "count")?);
         }
         Ok(counts)
+    }
+
+    pub(crate) async fn failures_since(
+        &self,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Failure>, StoreError> {
+        let rows = sqlx::query(
+            "select id, coalesce(error_code, 'unknown') as code,
+                    coalesce(error_message, '') as message, finished_at
+             from jobs where status = 'failed' and finished_at >= $1
+             order by finished_at desc limit $2",
+        )
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Failure {
+                    id: JobId::from_uuid(row.try_get("id")?),
+                    code: row.try_get("code")?,
+                    message: row.try_get("message")?,
+                    finished_at: row.try_get("finished_at")?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) async fn finished_per_minute(
