@@ -634,18 +634,20 @@ fn ensure_ok(call: &Call, out: &Out) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The command's output as JSON (Null in a dry run).
+/// The command's output as JSON (Null in a dry run). A line of progress before the JSON (the
+/// CLI prints those on stderr in --json mode, but a wrapper may not) is skipped.
 fn parse_json(call: &Call, out: &Out) -> anyhow::Result<Value> {
     if !out.ran {
         return Ok(Value::Null);
     }
-    serde_json::from_str(out.stdout.trim()).with_context(|| {
-        format!(
-            "railway {} printed no JSON: {}",
-            call.args().join(" "),
-            out.stdout.trim()
-        )
-    })
+    let text = out.stdout.trim();
+    let from_first_json_line = text
+        .match_indices('\n')
+        .map(|(i, _)| &text[i + 1..])
+        .find(|rest| rest.starts_with(['{', '[']));
+    serde_json::from_str(text)
+        .or_else(|e| from_first_json_line.map_or(Err(e), serde_json::from_str))
+        .with_context(|| format!("railway {} printed no JSON: {text}", call.args().join(" ")))
 }
 
 /// The URL in `railway domain --json`'s answer, in either of its shapes.
@@ -733,6 +735,18 @@ mod tests {
         assert_eq!(domain_url(&created), "https://a.up.railway.app");
         assert_eq!(domain_url(&existing), "https://a.up.railway.app");
         assert_eq!(domain_url(&serde_json::json!({"domains": []})), "");
+    }
+
+    #[test]
+    fn json_after_a_progress_line_is_read() {
+        let out = Out {
+            ran: true,
+            ok: true,
+            stdout: "Uploading...\n{\"deploymentId\": \"d1\"}\n".to_owned(),
+            stderr: String::new(),
+        };
+        let json = parse_json(&Call::Status, &out).expect("json");
+        assert_eq!(str_at(&json, &["deploymentId"]), "d1");
     }
 
     #[test]
