@@ -156,7 +156,7 @@ impl<'a> Railway<'a> {
     }
 
     /// Checks a service: it exists, has `vars`, has the settings (and the GitHub source when
-    /// asked), and a deployment of it is live: the one the deploy started (`state_key`), or the
+    /// asked), and a deployment of it is live: the one the deploy started (`deployed`), or the
     /// newest.
     fn check_service(
         &mut self,
