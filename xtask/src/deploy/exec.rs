@@ -187,6 +187,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_json_error_on_stdout_is_the_message() {
+        // What railway up --json printed without a login (the real 5.43.1 binary).
+        let out = Out {
+            ran: true,
+            ok: false,
+            stdout: r#"{"code":"NOT_AUTHENTICATED","error":"Not signed in.","hint":"Run `railway login` to authenticate, then re-run."}"#.to_owned(),
+            stderr: String::new(),
+        };
+        assert_eq!(
+            out.message(),
+            "Not signed in. (Run `railway login` to authenticate, then re-run.)"
+        );
+    }
+
+    #[test]
     fn secrets_are_masked() {
         assert_eq!(mask("JWT_SECRET=abc"), "JWT_SECRET=***");
         assert_eq!(

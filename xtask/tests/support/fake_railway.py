@@ -6,6 +6,10 @@ Every behaviour below was read from the CLI's published source, crate railwayapp
 (paths under src/). What the CLI does not decide (what Railway's backend does with a deployment
 or a log line) is marked "backend" and says where it comes from.
 
+Checked against the real 5.43.1 binary too: `cargo xtask railway-cli-check` passed every
+command line of the deploy through it (all parsed; without a login each answered
+"Unauthorized. Please login with `railway login`", and `up --json` the JSON error below).
+
 It records every call (one JSON array of arguments per line in $FAKE_RAILWAY_DIR/calls.log, and
 the standard input of `environment edit` in stdin.log) and keeps its account in
 $FAKE_RAILWAY_DIR/state.json. Scenarios are files in $FAKE_RAILWAY_DIR:
@@ -226,9 +230,11 @@ json_mode = "--json" in flags
 if os.path.exists(os.path.join(D, "logged_out")):
     # errors.rs:30
     if path == ("up",) and json_mode:
-        # up's errors go to stdout as JSON in --json mode (up.rs:111, util/reporter.rs:164-174)
-        out({"error": "Unauthorized. Please login with `railway login`", "code": "UNAUTHORIZED",
-             "hint": None})
+        # up fails fast without a login in --json mode (up.rs:578-583, errors.rs:161), its error
+        # on stdout as JSON (up.rs:111, util/reporter.rs:164-174); exit status 1
+        print(json.dumps({"error": "Not signed in.", "code": "NOT_AUTHENTICATED",
+                          "hint": "Run `railway login` to authenticate, then re-run."}))
+        sys.exit(1)
     fail("Unauthorized. Please login with `railway login`")
 
 WORKSPACES = lines_of("workspaces", ["Acme"])
