@@ -10,6 +10,9 @@ use pdfq_e2e::{Backend, TestApp};
 use reqwest::Method;
 use serde_json::Value;
 
+/// Where the reference page's HTML may load a script, style or icon from.
+const DOCS_ASSETS: &str = "/api/v1/docs/";
+
 /// Every route the API must serve (issue 5), as `METHOD path`.
 const ROUTES: &[&str] = &[
     "POST /api/v1/auth/register",
@@ -89,11 +92,18 @@ async fn the_document_is_valid_and_lists_every_route() {
         );
     }
 
-    // The documented operations are exactly the routes.
+    // The documented operations are exactly the routes, each with its own operationId (client
+    // generators name functions and types after it).
     let mut documented = BTreeSet::new();
+    let mut operation_ids = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             documented.insert(format!("{} {path}", method.to_uppercase()));
+            let id = op["operationId"].as_str().unwrap_or_default();
+            assert!(
+                operation_ids.insert(id.to_owned()),
+                "{method} {path}: operationId {id:?} is not unique"
+            );
             assert!(
                 op["responses"].as_object().is_some_and(|r| !r.is_empty()),
                 "{method} {path}"
@@ -136,4 +146,73 @@ async fn the_document_is_valid_and_lists_every_route() {
             "{route}: {status} {text}"
         );
     }
+}
+
+/// `src` and `href` attribute values of `html`.
+fn linked_urls(html: &str) -> Vec<&str> {
+    ["src=\"", "href=\""]
+        .iter()
+        .flat_map(|attr| html.split(attr).skip(1))
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_page_is_served_whole_by_the_api() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in ["/api/v1/docs", "/api/v1/docs/"] {
+        let response = http.get(app.client.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let content_type = response.headers()[reqwest::header::CONTENT_TYPE].clone();
+        assert!(
+            content_type.to_str().unwrap().starts_with("text/html"),
+            "{path}: {content_type:?}"
+        );
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("/api/v1/openapi.json"),
+            "{path} names the document: {html}"
+        );
+        assert!(!html.contains("//"), "{path} names no other host: {html}");
+        let urls = linked_urls(&html);
+        assert!(urls.len() >= 4, "{urls:?}");
+        for url in urls {
+            if url == "/api/v1/openapi.json" {
+                continue;
+            }
+            assert!(
+                url.starts_with(DOCS_ASSETS),
+                "{path}: {url} is not the API's"
+            );
+            let asset = http.get(app.client.url(url)).send().await.unwrap();
+            assert_eq!(asset.status(), 200, "{url}");
+            let body = asset.text().await.unwrap_or_default();
+            assert!(!body.is_empty(), "{url}");
+        }
+    }
+    // The page's settings point Swagger UI at the document, with try-it on.
+    let init = http
+        .get(app.client.url("/api/v1/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("\"url\": \"/api/v1/openapi.json\""), "{init}");
+    assert!(init.contains("\"tryItOutEnabled\": true"), "{init}");
+    assert!(!init.contains("petstore"), "{init}");
+    // An unknown file is the API's JSON 404.
+    let missing = http
+        .get(app.client.url("/api/v1/docs/nothing.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "route_not_found");
 }

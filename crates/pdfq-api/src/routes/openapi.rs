@@ -9,11 +9,12 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::auth::handlers as auth;
-use crate::routes::{admin, events, health, jobs, metrics, upload};
+use crate::routes::{admin, docs, events, health, jobs, metrics, upload};
 
 mod errors;
 
 use errors::SharedErrors;
+use upload::UploadEncoding;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,12 +24,12 @@ use errors::SharedErrors;
         upload::upload,
         jobs::list_jobs, jobs::get_job, jobs::sentences, jobs::cancel_job, jobs::delete_job,
         events::job_events,
-        health::health, metrics::metrics, openapi_json, docs_page,
+        health::health, metrics::metrics, openapi_json, docs::docs_page,
         admin::overview, admin::search_jobs, admin::get_job, admin::job_timeline,
         admin::drain_worker, admin::undrain_worker, admin::retry_job, admin::cancel_job,
         admin::delete_job, admin::pause, admin::resume, admin::dead_letters, admin::purge_dead,
     ),
-    modifiers(&BearerAuth, &SharedErrors),
+    modifiers(&BearerAuth, &SharedErrors, &UploadEncoding),
     tags((name = "auth"), (name = "jobs"), (name = "operations"), (name = "admin", description = "role admin"))
 )]
 #[derive(Debug)]
@@ -60,17 +61,6 @@ pub fn document() -> &'static str {
         doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
         doc.to_pretty_json().unwrap_or_else(|_| "{}".into())
     })
-}
-
-/// A page that reads this document in the browser: one self-contained file, no assets to
-/// download at build or run time.
-#[utoipa::path(get, path = "/api/v1/docs", tag = "operations",
-    responses((status = 200, content_type = "text/html", description = "the API reference page")))]
-pub async fn docs_page() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        include_str!("docs.html"),
-    )
 }
 
 /// This document.
