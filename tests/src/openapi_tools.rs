@@ -176,7 +176,8 @@ pub fn run_ok(command: &mut Command) -> Output {
     output
 }
 
-fn require_program(name: &str, install: &str) -> Result<(), Unavailable> {
+/// `Unavailable` unless `name` is an executable on PATH; `install` says how to get it.
+pub fn require_program(name: &str, install: &str) -> Result<(), Unavailable> {
     let found = std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()));
     if found {

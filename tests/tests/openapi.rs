@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
 
 use std::collections::BTreeSet;
+use std::process::Command;
 
+use pdfq_e2e::openapi_tools::require_program;
 use pdfq_e2e::{Backend, TestApp};
 use reqwest::Method;
 use serde_json::Value;
@@ -215,4 +217,47 @@ async fn the_reference_page_is_served_whole_by_the_api() {
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["error"]["code"], "route_not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_page_renders_operations_offline_in_chromium() {
+    if let Err(why) = require_program("chromium", "apt-get install chromium") {
+        return why.skip("the_reference_page_renders_operations_offline_in_chromium");
+    }
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let profile = tempfile::tempdir().unwrap();
+    let url = app.client.url("/api/v1/docs");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("timeout")
+            .arg("60")
+            .arg("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu"])
+            // Offline: every host but the API's fails to resolve.
+            .arg("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(["--virtual-time-budget=15000", "--dump-dom"])
+            .arg(url)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dom = String::from_utf8_lossy(&output.stdout);
+    // Swagger UI drew the document: its title, and operations by their operationIds.
+    for shown in [
+        "pdfq API",
+        r#"opblock-summary-operation-id">upload<"#,
+        r#"opblock-summary-operation-id">get_job<"#,
+        r#"opblock-summary-operation-id">admin_get_job<"#,
+    ] {
+        assert!(
+            dom.contains(shown),
+            "{shown} is not in the rendered page:\n{dom}"
+        );
+    }
 }
