@@ -94,6 +94,14 @@ mod tests {
         ] {
             assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
         }
+        // The upload's `file` is a binary part, so generators give it a file type.
+        let form = &doc["paths"]["/api/v1/process-pdf-async"]["post"]["requestBody"]["content"]["multipart/form-data"];
+        assert_eq!(
+            form["encoding"]["file"]["contentType"], "application/pdf",
+            "{form}"
+        );
+        let file = &doc["components"]["schemas"]["UploadForm"]["properties"]["file"];
+        assert_eq!(file["format"], "binary", "{file}");
         let job = &doc["components"]["schemas"]["JobView"]["properties"];
         assert_eq!(job["job_id"]["format"], "uuid");
         assert_eq!(job["status"]["$ref"], "#/components/schemas/JobStatus");
