@@ -4,7 +4,8 @@
 //! install goes to a temporary directory renamed into place, so a cut-short one is never used.
 //!
 //! A tool that cannot be had is [`Unavailable`] (the test says so and skips) only when a program
-//! is missing from PATH or the registry does not answer; any other install failure panics. With
+//! is missing from PATH or the registry does not answer (asked before installing); an install
+//! that fails while the registry answers panics. With
 //! `PDFQ_REQUIRE_OPENAPI_TOOLS=1` (set by `cargo xtask ci`) unavailable tools fail the test too.
 
 use std::ffi::OsStr;
@@ -67,7 +68,7 @@ impl NodeTools {
             },
             || {
                 Command::new("npm")
-                    .args(["ping", "--fetch-timeout=15000"])
+                    .args(["ping", "--fetch-timeout=15000", "--fetch-retries=0"])
                     .output()
             },
             "the npm registry",
@@ -135,9 +136,10 @@ impl PythonTools {
                         "15",
                         "--retries",
                         "0",
+                        "--disable-pip-version-check",
                         "--dest",
                     ])
-                    .arg(std::env::temp_dir())
+                    .arg(tempfile::tempdir()?.path())
                     .arg(PYPI_PACKAGES[0])
                     .output()
             },
@@ -215,6 +217,13 @@ fn install_once(
         dir.file_name().and_then(OsStr::to_str).unwrap_or("tools"),
         std::process::id()
     ));
+    // Asked first, quickly: an unreachable registry makes npm and pip retry for minutes.
+    if !reach_registry().is_ok_and(|o| o.status.success()) {
+        return Err(Unavailable(format!(
+            "{registry} is not reachable, so the tools cannot be installed into {dir:?} \
+             (point npm_config_registry or PIP_INDEX_URL at a mirror that is)"
+        )));
+    }
     let _ = std::fs::remove_dir_all(&tmp);
     let mut command = install(&tmp);
     let output = command
@@ -222,11 +231,6 @@ fn install_once(
         .unwrap_or_else(|e| panic!("could not run {command:?}: {e}"));
     if !output.status.success() {
         let _ = std::fs::remove_dir_all(&tmp);
-        if !reach_registry().is_ok_and(|o| o.status.success()) {
-            return Err(Unavailable(format!(
-                "{registry} is not reachable, so {command:?} could not install the tools"
-            )));
-        }
         panic!(
             "{command:?} failed although {registry} answers:\n{}",
             String::from_utf8_lossy(&output.stderr)
