@@ -208,15 +208,18 @@ async fn the_reference_page_is_served_whole_by_the_api() {
     assert!(init.contains("\"url\": \"/api/v1/openapi.json\""), "{init}");
     assert!(init.contains("\"tryItOutEnabled\": true"), "{init}");
     assert!(!init.contains("petstore"), "{init}");
-    // An unknown file is the API's JSON 404.
-    let missing = http
-        .get(app.client.url("/api/v1/docs/nothing.js"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
-    let body: Value = missing.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "route_not_found");
+    // An unknown file, or one outside Swagger UI's (debug builds read them from disk), is the
+    // API's JSON 404.
+    for path in [
+        "/api/v1/docs/nothing.js",
+        "/api/v1/docs/..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/v1/docs/%2Fetc%2Fpasswd",
+    ] {
+        let missing = http.get(app.client.url(path)).send().await.unwrap();
+        assert_eq!(missing.status(), 404, "{path}");
+        let body: Value = missing.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "route_not_found", "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
