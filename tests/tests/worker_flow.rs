@@ -8,31 +8,13 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use pdfq_domain::JobStatus;
+use pdfq_e2e::worker::RunningWorker;
 use pdfq_e2e::{TestApp, on_both_backends, pdf};
-use pdfq_worker::{Extractor, Worker, WorkerSettings};
 
 on_both_backends!(a_real_worker_completes_an_upload);
 
 async fn a_real_worker_completes_an_upload(app: TestApp) {
-    let extractor = Extractor {
-        program: env!("CARGO_BIN_EXE_pdfq-e2e-extract-child").into(),
-        args: Vec::new(),
-        limits: Default::default(),
-    };
-    let settings = WorkerSettings {
-        concurrency: 1,
-        fetch_block: Duration::from_millis(200),
-        ..WorkerSettings::defaults(extractor)
-    };
-    let worker = Worker::new(app.store.clone(), app.broker.clone(), settings);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let worker_task = tokio::spawn(async move {
-        worker
-            .run(async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    let worker = RunningWorker::start(&app, env!("CARGO_BIN_EXE_pdfq-e2e-extract-child"));
 
     let user = app.user().await;
     let bytes = pdf::with_pages(&[
@@ -63,10 +45,5 @@ async fn a_real_worker_completes_an_upload(app: TestApp) {
     assert_eq!(page.total, sentences.len() as u64);
     assert_eq!(page.sentences.last().unwrap().page, 2);
 
-    let _ = stop_tx.send(());
-    tokio::time::timeout(Duration::from_secs(30), worker_task)
-        .await
-        .expect("the worker stops")
-        .unwrap()
-        .unwrap();
+    worker.stop().await;
 }

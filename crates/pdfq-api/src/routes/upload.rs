@@ -39,6 +39,30 @@ pub struct UploadForm {
     file: Vec<u8>,
 }
 
+/// Adds the multipart `encoding` of the upload's `file` part (`application/pdf`), which the
+/// `utoipa::path` attribute cannot express: with it, generators see the part as a file.
+#[derive(Debug)]
+pub struct UploadEncoding;
+
+impl utoipa::Modify for UploadEncoding {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let body = openapi
+            .paths
+            .paths
+            .get_mut("/api/v1/process-pdf-async")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut());
+        if let Some(form) = body.and_then(|b| b.content.get_mut("multipart/form-data")) {
+            form.encoding.insert(
+                "file".to_owned(),
+                utoipa::openapi::encoding::EncodingBuilder::new()
+                    .content_type(Some("application/pdf"))
+                    .build(),
+            );
+        }
+    }
+}
+
 /// Uploads a PDF (multipart field `file`) and queues a job for it.
 #[utoipa::path(post, path = "/api/v1/process-pdf-async", tag = "jobs",
     request_body(content = UploadForm, content_type = "multipart/form-data",
