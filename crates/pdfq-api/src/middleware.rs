@@ -88,6 +88,7 @@ fn cors(origins: &[String]) -> CorsLayer {
         .expose_headers([
             REQUEST_ID,
             header::RETRY_AFTER,
+            HeaderName::from_static("idempotent-replayed"),
             HeaderName::from_static("ratelimit-limit"),
             HeaderName::from_static("ratelimit-remaining"),
             HeaderName::from_static("ratelimit-reset"),
