@@ -712,7 +712,7 @@ mod cases {
             .await
             .unwrap();
         let takes = futures::future::join_all((0..8).map(|_| b.take_ticket(&once))).await;
-        let taken: Vec<_> = takes.into_iter().map(Result::unwrap).flatten().collect();
+        let taken: Vec<_> = takes.into_iter().filter_map(Result::unwrap).collect();
         assert_eq!(taken, ["job-a"], "one of eight concurrent takes gets it");
         assert_eq!(b.take_ticket(&never).await.unwrap(), None);
         tokio::time::sleep(Duration::from_millis(350)).await;
