@@ -1,6 +1,7 @@
 //! The checks that both ways to run the API (`pdfq-api`, `pdfctl up`) honour the same
 //! settings ([`SERVICE_ENV`]): a browser's CORS preflight from the allowed origin, the upload
-//! size limit and the failed-login limit, over HTTP against a running instance.
+//! size limit, a live event stream opened with a ticket from that origin, and the
+//! failed-login limit, over HTTP against a running instance.
 
 use reqwest::{Method, StatusCode};
 
@@ -42,6 +43,7 @@ pub async fn the_service_settings_apply(base: &str, email: &str, password: &str)
     let token = login(&http, base, email, password).await;
     assert_eq!(token.0, StatusCode::OK, "the account logs in");
     uploads_past_the_limit_are_refused(&http, base, &token.1).await;
+    a_ticket_opens_the_event_stream_from_the_frontend(&http, base, &token.1).await;
     failed_logins_past_the_limit_are_refused(&http, base, email).await;
 }
 
@@ -107,6 +109,84 @@ async fn uploads_past_the_limit_are_refused(http: &reqwest::Client, base: &str, 
     // The limit itself is not refused for size (the file is not a real PDF, so it is 415).
     let at = upload(MAX_UPLOAD_BYTES).await.expect("upload");
     assert_ne!(at.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+async fn a_ticket_opens_the_event_stream_from_the_frontend(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+) {
+    let part = reqwest::multipart::Part::bytes(crate::pdf::text_pdf(&["Live."])).file_name("a.pdf");
+    let upload = http
+        .post(format!("{base}/api/v1/process-pdf-async"))
+        .bearer_auth(token)
+        .header("origin", FRONTEND_ORIGIN)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(upload.status(), StatusCode::ACCEPTED);
+    let job: serde_json::Value = upload.json().await.unwrap_or_default();
+    let job = job["job_id"].as_str().unwrap_or_default().to_owned();
+    let issued = http
+        .post(format!("{base}/api/v1/jobs/{job}/events/ticket"))
+        .bearer_auth(token)
+        .header("origin", FRONTEND_ORIGIN)
+        .send()
+        .await
+        .expect("ticket");
+    assert_eq!(issued.status(), StatusCode::CREATED);
+    assert_eq!(
+        issued
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.as_bytes()),
+        Some(FRONTEND_ORIGIN.as_bytes())
+    );
+    let ticket: serde_json::Value = issued.json().await.unwrap_or_default();
+    let url = format!(
+        "{base}/api/v1/jobs/{job}/events?ticket={}",
+        ticket["ticket"].as_str().unwrap_or_default()
+    );
+    let mut stream = http
+        .get(&url)
+        .header("origin", FRONTEND_ORIGIN)
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(
+        stream.status(),
+        StatusCode::OK,
+        "the ticket opens the stream"
+    );
+    assert_eq!(
+        stream
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.as_bytes()),
+        Some(FRONTEND_ORIGIN.as_bytes())
+    );
+    let mut first = String::new();
+    while !first.contains("\n\n") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("a first event within 10 s")
+            .expect("the stream");
+        let Some(chunk) = chunk else { break };
+        first.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        first.lines().any(|l| l.starts_with("id:")),
+        "events carry an id: {first}"
+    );
+    assert!(first.contains(&job), "{first}");
+    drop(stream);
+    let again = http.get(&url).send().await.expect("stream");
+    assert_eq!(
+        again.status(),
+        StatusCode::UNAUTHORIZED,
+        "the ticket is spent"
+    );
 }
 
 async fn failed_logins_past_the_limit_are_refused(http: &reqwest::Client, base: &str, email: &str) {
