@@ -3,11 +3,15 @@
 //! event-stream ticket and follows the job with `EventSource` to its `end` event, run by a real
 //! worker in this process. The page reports its outcome by POSTing it to its own origin (the
 //! test's page server), so the test needs neither the DevTools protocol nor a DOM dump timed
-//! to the job.
+//! to the job. The browser reaches the API through a loopback proxy that cuts the first event
+//! stream after its first event, so the browser's own reconnect (the spent URL ticket, and
+//! `Last-Event-ID`) must get back in and still see `end`.
 
 #![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
 
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -16,7 +20,53 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use pdfq_e2e::{Backend, TestApp, pdf};
 use pdfq_worker::{Extractor, Worker, WorkerSettings};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+
+/// Forwards connections from its port to `upstream`, and cuts the first connection that asks
+/// for an event stream as soon as the first event has passed, as a flaky network would.
+async fn cutting_proxy(upstream: u16) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cut_done = Arc::new(AtomicBool::new(false));
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let server = TcpStream::connect(("127.0.0.1", upstream)).await.unwrap();
+            tokio::spawn(forward(client, server, Arc::clone(&cut_done)));
+        }
+    });
+    port
+}
+
+async fn forward(client: TcpStream, server: TcpStream, cut_done: Arc<AtomicBool>) {
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let streaming = Arc::new(AtomicBool::new(false));
+    let asked = Arc::clone(&streaming);
+    let requests = tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = client_read.read(&mut buf).await {
+            if String::from_utf8_lossy(&buf[..n]).contains("/events?ticket=") {
+                asked.store(true, Ordering::SeqCst);
+            }
+            if server_write.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n @ 1..) = server_read.read(&mut buf).await {
+        if client_write.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+        let has_event = String::from_utf8_lossy(&buf[..n]).contains("\nid:");
+        if has_event && streaming.load(Ordering::SeqCst) && !cut_done.swap(true, Ordering::SeqCst) {
+            break;
+        }
+    }
+    requests.abort();
+}
 
 /// The Chromium binary, installed with apt-get when missing; `None` (the test is skipped)
 /// when it cannot be.
@@ -75,13 +125,15 @@ async function run() {
   const ticket = (await r.json()).ticket;
   const events = new EventSource(API + "/api/v1/jobs/" + job + "/events?ticket=" + encodeURIComponent(ticket));
   const seen = [];
+  let opens = 0;
+  events.onopen = () => { opens += 1; };
   events.addEventListener("progress", (e) => { seen.push(JSON.parse(e.data).progress); log("progress " + e.data); });
   events.addEventListener("end", (e) => {
     events.close();
-    report({ outcome: "end", job: JSON.parse(e.data), progress: seen, lastEventId: e.lastEventId });
+    report({ outcome: "end", job: JSON.parse(e.data), progress: seen, opens, lastEventId: e.lastEventId });
   });
   events.onerror = () => {
-    if (events.readyState === EventSource.CLOSED) report({ outcome: "stream error", progress: seen });
+    if (events.readyState === EventSource.CLOSED) report({ outcome: "stream error", progress: seen, opens });
   };
 }
 run().catch((e) => report({ outcome: "exception", message: String(e) }));
@@ -96,7 +148,7 @@ async fn a_browser_on_another_origin_follows_a_job_to_its_end() {
         return;
     };
     let started = Instant::now();
-    let page_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let page_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let page_origin = format!(
         "http://127.0.0.1:{}",
         page_listener.local_addr().unwrap().port()
@@ -127,10 +179,11 @@ async fn a_browser_on_another_origin_follows_a_job_to_its_end() {
             .await
     });
 
+    let proxy = cutting_proxy(app.port).await;
     let user = app.user().await;
     let pdf = pdf::with_pages(&["A browser watched this page. It ended well."]);
     let page = PAGE
-        .replace("__API__", &format!("http://127.0.0.1:{}", app.port))
+        .replace("__API__", &format!("http://127.0.0.1:{proxy}"))
         .replace("__EMAIL__", &user.email)
         .replace("__PASSWORD__", &user.password)
         .replace(
@@ -178,6 +231,10 @@ async fn a_browser_on_another_origin_follows_a_job_to_its_end() {
     assert!(
         result["lastEventId"].as_str().unwrap().contains('.'),
         "events carry ids: {result}"
+    );
+    assert_eq!(
+        result["opens"], 2,
+        "cut after its first event, the stream was reopened by the browser: {result}"
     );
     let job_id: pdfq_domain::JobId = result["job"]["job_id"].as_str().unwrap().parse().unwrap();
     let job = user.client.job(job_id).await.unwrap();
