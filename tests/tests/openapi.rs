@@ -28,6 +28,7 @@ const ROUTES: &[&str] = &[
     "GET /api/v1/jobs/{id}/sentences",
     "POST /api/v1/jobs/{id}/cancel",
     "GET /api/v1/jobs/{id}/events",
+    "POST /api/v1/jobs/{id}/events/ticket",
     "GET /api/v1/health",
     "GET /api/v1/openapi.json",
     "GET /api/v1/docs",

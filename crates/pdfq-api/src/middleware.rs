@@ -25,6 +25,10 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Sent by a reconnecting `EventSource` (see `routes::events`).
+pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+/// Makes a retried upload return the first job (see `routes::upload`).
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// Wraps `router` in the layers, outermost first: request id, trace span, panic catcher, CORS,
 /// metrics, timeout.
@@ -74,10 +78,17 @@ fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            REQUEST_ID,
+            LAST_EVENT_ID,
+            IDEMPOTENCY_KEY,
+        ])
         .expose_headers([
             REQUEST_ID,
             header::RETRY_AFTER,
+            HeaderName::from_static("idempotent-replayed"),
             HeaderName::from_static("ratelimit-limit"),
             HeaderName::from_static("ratelimit-remaining"),
             HeaderName::from_static("ratelimit-reset"),

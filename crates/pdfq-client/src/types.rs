@@ -149,6 +149,17 @@ pub struct UploadAccepted {
     pub status: JobStatus,
 }
 
+/// A one-time ticket for a job's event stream (`GET /api/v1/jobs/{id}/events?ticket=...`),
+/// for a browser's `EventSource`, which cannot send an Authorization header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EventTicket {
+    /// Opens this job's stream once; keep it out of logs and history.
+    pub ticket: String,
+    /// Seconds left to use it.
+    pub expires_in: u64,
+}
+
 /// Why a job failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -14,8 +14,8 @@ use common::{job, new_job, tick, user, worker};
 use pdfq_domain::job::JobEvent as Event;
 use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, TransitionError};
 use pdfq_store::{
-    ChunkResult, Commit, JobFilter, JobSearch, NewRefreshToken, RefreshOutcome, Role, Sentence,
-    Store, StoreError,
+    ChunkResult, Commit, Created, IdempotencyKey, JobFilter, JobSearch, NewRefreshToken,
+    RefreshOutcome, Role, Sentence, Store, StoreError,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -48,6 +48,7 @@ both_backends!(
     roles_and_admin_count,
     a_job_is_stored_with_its_file_and_first_event,
     another_owners_job_is_invisible,
+    an_idempotency_key_creates_one_job_per_user,
     claims_follow_the_state_machine,
     concurrent_claims_one_wins,
     a_late_commit_after_requeue_and_reclaim_is_rejected,
@@ -287,6 +288,101 @@ mod cases {
         assert!(
             store
                 .get_job_for_owner(j.id, bob.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    pub async fn an_idempotency_key_creates_one_job_per_user(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let bob = user(store, "bob@example.com").await;
+        let day_ago = OffsetDateTime::now_utc() - time::Duration::hours(24);
+        let key = IdempotencyKey {
+            key: "upload-1",
+            issued_after: day_ago,
+        };
+        let Created::New(first) = store
+            .create_job_once(&new_job(ann.id, "a.pdf"), &key)
+            .await
+            .unwrap()
+        else {
+            panic!("the first upload creates its job");
+        };
+        let again = store
+            .create_job_once(&new_job(ann.id, "a.pdf"), &key)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&again, Created::Existing(j) if j.id == first.id),
+            "{again:?}"
+        );
+        let found = store.job_for_idempotency_key(ann.id, &key).await.unwrap();
+        assert_eq!(found.map(|j| j.id), Some(first.id));
+        // Keys are per user.
+        let bobs = store
+            .create_job_once(&new_job(bob.id, "b.pdf"), &key)
+            .await
+            .unwrap();
+        assert!(matches!(bobs, Created::New(ref j) if j.id != first.id));
+
+        // Concurrent duplicates: one job, and every caller gets it.
+        let mut racers = tokio::task::JoinSet::new();
+        for _ in 0..6 {
+            let store = store.clone();
+            racers.spawn(async move {
+                let racing = IdempotencyKey {
+                    key: "raced",
+                    issued_after: day_ago,
+                };
+                store
+                    .create_job_once(&new_job(ann.id, "r.pdf"), &racing)
+                    .await
+            });
+        }
+        let outcomes = racers.join_all().await;
+        let ids: HashSet<JobId> = outcomes
+            .iter()
+            .map(|o| match o.as_ref().unwrap() {
+                Created::New(j) | Created::Existing(j) => j.id,
+            })
+            .collect();
+        assert_eq!(ids.len(), 1, "{outcomes:?}");
+        let new = outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(Created::New(_))))
+            .count();
+        assert_eq!(new, 1, "{outcomes:?}");
+
+        // Expired (recorded before the lifetime's start): free again, for a new job.
+        let later = IdempotencyKey {
+            key: "upload-1",
+            issued_after: OffsetDateTime::now_utc() + time::Duration::seconds(1),
+        };
+        assert!(
+            store
+                .job_for_idempotency_key(ann.id, &later)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let renewed = store
+            .create_job_once(&new_job(ann.id, "a.pdf"), &later)
+            .await
+            .unwrap();
+        assert!(
+            matches!(renewed, Created::New(ref j) if j.id != first.id),
+            "{renewed:?}"
+        );
+
+        // Gone with its job: a retry after deleting the job makes a new one.
+        let Created::New(renewed) = renewed else {
+            unreachable!()
+        };
+        store.delete_job(renewed.id).await.unwrap();
+        assert!(
+            store
+                .job_for_idempotency_key(ann.id, &key)
                 .await
                 .unwrap()
                 .is_none()

@@ -42,6 +42,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/jobs/{id}/sentences", get(jobs::sentences))
         .route("/api/v1/jobs/{id}/cancel", post(jobs::cancel_job))
         .route("/api/v1/jobs/{id}/events", get(events::job_events))
+        .route(
+            "/api/v1/jobs/{id}/events/ticket",
+            post(events::events_ticket),
+        )
         .route("/api/v1/health", get(health::health))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/v1/docs", get(docs::docs_page))

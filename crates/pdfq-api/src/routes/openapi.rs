@@ -23,7 +23,7 @@ use upload::UploadEncoding;
         auth::register, auth::login, auth::refresh_tokens, auth::logout,
         upload::upload,
         jobs::list_jobs, jobs::get_job, jobs::sentences, jobs::cancel_job, jobs::delete_job,
-        events::job_events,
+        events::job_events, events::events_ticket,
         health::health, metrics::metrics, openapi_json, docs::docs_page,
         admin::overview, admin::search_jobs, admin::get_job, admin::job_timeline,
         admin::drain_worker, admin::undrain_worker, admin::retry_job, admin::cancel_job,
