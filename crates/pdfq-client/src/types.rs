@@ -240,6 +240,29 @@ pub struct JobListQuery {
     pub per_page: Option<u32>,
 }
 
+/// What `GET /api/v1/jobs/{id}` answers with besides the job's status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum JobInclude {
+    /// The status and, once completed, every sentence inline (the original design's shape).
+    #[default]
+    Sentences,
+    /// The status alone, whatever the result's size: for pollers.
+    None,
+}
+
+/// The query of `GET /api/v1/jobs/{id}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct JobQuery {
+    /// `sentences` (default): a completed job's sentences inline; `none`: the status alone.
+    /// Big results are read page by page from `/api/v1/jobs/{id}/sentences`.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<JobInclude>))]
+    pub include: Option<JobInclude>,
+}
+
 /// Page and page size of any paginated list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
