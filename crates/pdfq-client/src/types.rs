@@ -186,8 +186,23 @@ pub struct JobView {
     pub attempts: u32,
     pub error: Option<JobError>,
     pub sentence_count: Option<u32>,
+    /// What the job could not read (pages of a damaged or truncated file); left out when
+    /// there is nothing to say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<JobWarning>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentences: Option<Vec<String>>,
+}
+
+/// A page a completed job could not read (its text is missing from the result), or, without
+/// `page`, damage to the whole file (pages may be missing altogether).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct JobWarning {
+    /// 1-based page number; null for the file as a whole.
+    pub page: Option<u32>,
+    /// Why, e.g. "its content stream is missing from the file".
+    pub message: String,
 }
 
 /// One row of a job list.

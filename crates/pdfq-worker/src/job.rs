@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, WorkerId};
-use pdfq_extract::{Chunk, ExtractError, OutputBudget, PageText};
+use pdfq_extract::{Chunk, ExtractError, OutputBudget, PageText, PageWarning};
 use pdfq_queue::{Broker, Delivery};
-use pdfq_store::{ChunkResult, Claimed, Commit, Sentence, Store, StoreError};
+use pdfq_store::{ChunkResult, Claimed, Commit, JobWarning, Sentence, Store, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
@@ -240,7 +240,7 @@ async fn run_attempt(
             },
         }
     }
-    let document = match extraction.await {
+    let mut document = match extraction.await {
         Ok(Ok(document)) => document,
         Ok(Err(e)) => return Err(Interrupted::Extract(e)),
         Err(join) => {
@@ -263,8 +263,46 @@ async fn run_attempt(
     for chunk in plan.iter().skip(next_chunk) {
         commit_chunk(ctx, job, attempt, chunk, &pages, &already_done, &mut output).await?;
     }
+    let warnings = job_warnings(std::mem::take(&mut document.warnings));
+    if !warnings.is_empty() {
+        tracing::warn!(%job, warnings = warnings.len(), "completing with pages that could not be read");
+        settle(ctx.store.record_warnings(job, attempt, &warnings).await?)?;
+    }
     let page_count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
     Ok((page_count, u32::try_from(plan.len()).unwrap_or(u32::MAX)))
+}
+
+/// The most page warnings a job keeps; the rest are counted in one last warning, so a file
+/// with thousands of lost pages does not make a megabyte of them.
+const MAX_PAGE_WARNINGS: usize = 100;
+
+/// The extraction's warnings as the job stores them, at most [`MAX_PAGE_WARNINGS`] pages.
+fn job_warnings(found: Vec<PageWarning>) -> Vec<JobWarning> {
+    let pages = found.iter().filter(|w| w.page.is_some()).count();
+    let mut kept = Vec::new();
+    let mut kept_pages = 0;
+    for warning in found {
+        if warning.page.is_some() {
+            if kept_pages == MAX_PAGE_WARNINGS {
+                continue;
+            }
+            kept_pages += 1;
+        }
+        kept.push(JobWarning {
+            page: warning.page,
+            message: warning.reason,
+        });
+    }
+    if pages > kept_pages {
+        kept.push(JobWarning {
+            page: None,
+            message: format!(
+                "{} more pages could not be read (only the first {MAX_PAGE_WARNINGS} are listed)",
+                pages - kept_pages
+            ),
+        });
+    }
+    kept
 }
 
 /// The chunks of a document of `total` pages, numbered 1..=total.
@@ -535,6 +573,30 @@ mod tests {
         };
         assert!(matches!(settle(taken), Err(Interrupted::Stale)));
         assert!(settle(Commit::AlreadyApplied).is_ok());
+    }
+
+    #[test]
+    fn page_warnings_are_capped_and_the_rest_counted() {
+        let mut found = vec![PageWarning {
+            page: None,
+            reason: "truncated".into(),
+        }];
+        found.extend((1..=250).map(|page| PageWarning {
+            page: Some(page),
+            reason: "missing".into(),
+        }));
+        let kept = job_warnings(found);
+        assert_eq!(kept.len(), 1 + MAX_PAGE_WARNINGS + 1);
+        assert_eq!(kept[0].page, None);
+        assert_eq!(kept[MAX_PAGE_WARNINGS].page, Some(100));
+        let last = kept.last().unwrap();
+        assert_eq!(last.page, None);
+        assert!(
+            last.message.starts_with("150 more pages"),
+            "{}",
+            last.message
+        );
+        assert!(job_warnings(Vec::new()).is_empty());
     }
 
     #[test]
