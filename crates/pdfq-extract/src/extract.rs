@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::content::{DocState, Interpreter};
 use crate::error::ExtractError;
 use crate::limits::{Budget, Limits};
+use crate::missing::MissingObjects;
 use crate::output::OutputBudget;
 use crate::pagetree::{PageNode, deref};
 use crate::{load, pagetree, streams};
@@ -136,11 +137,12 @@ fn extract_loaded(
             ),
         });
     }
+    let mut missing = MissingObjects::default();
     let mut any_text = false;
     for (i, page) in pages.iter().enumerate() {
         budget.check_time()?;
         let number = i as u32 + 1;
-        let text = match page_text(doc, page, state, &mut budget) {
+        let text = match page_text(doc, page, state, &mut missing, &mut budget) {
             Ok(PageContent { text, damage }) => {
                 if let Some(reason) = damage {
                     out.warnings.push(PageWarning {
@@ -201,6 +203,7 @@ fn page_text(
     doc: &lopdf::Document,
     page: &PageNode<'_>,
     state: &mut DocState,
+    missing_objects: &mut MissingObjects,
     budget: &mut Budget,
 ) -> Result<PageContent, ExtractError> {
     let mut content = Vec::new();
@@ -236,6 +239,13 @@ fn page_text(
             Some(_) => {}
             None => damage = missing(),
         }
+    }
+    if damage.is_none()
+        && page
+            .resources
+            .is_some_and(|resources| missing_objects.in_resources(doc, resources))
+    {
+        damage = Some("a font, form or image it uses is missing from the file".to_owned());
     }
     let mut interp = Interpreter::new(doc, state, budget, page.bbox);
     interp.run_page(&content, page.resources)?;

@@ -17,6 +17,7 @@ mod layout;
 mod lexer;
 mod limits;
 mod load;
+mod missing;
 mod output;
 mod pagetree;
 mod render;

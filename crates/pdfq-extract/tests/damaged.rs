@@ -14,9 +14,11 @@ const CUTS: [usize; 3] = [30, 60, 90];
 
 /// Corpus files with a text layer, each of a kind truncation hurts differently: one page
 /// (issue-625, kampo), a page tree rebuilt from the objects found (tracemonkey, camlidl), a
-/// cross-reference that survives while later objects are gone (i1040nr, GeoTopo).
-const CORPUS_FILES: [&str; 7] = [
+/// cross-reference that survives while later objects are gone (i1040nr, GeoTopo), a content
+/// stream kept while its font is gone (cidfont_cmap_overflow).
+const CORPUS_FILES: [&str; 8] = [
     "pdfminer__issue-625-identity-cmap",
+    "pdfjs__cidfont_cmap_overflow",
     "pdfjs__issue13211",
     "pdfminer__kampo",
     "pdfjs__tracemonkey",
