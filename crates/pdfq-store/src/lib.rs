@@ -24,8 +24,8 @@ pub use config::{DatabaseConfig, normalize_database_url};
 pub use error::StoreError;
 pub use model::{
     ChunkResult, Claimed, Commit, Created, IdempotencyKey, Job, JobEvent, JobFilter, JobSearch,
-    JobSummary, MigrationStatus, NewJob, NewRefreshToken, Page, RefreshOutcome, Role, Sentence,
-    SentenceRow, StatusCounts, User,
+    JobSummary, JobWarning, MigrationStatus, NewJob, NewRefreshToken, Page, RefreshOutcome, Role,
+    Sentence, SentenceRow, StatusCounts, User,
 };
 pub use pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres, ping};
 pub use postgres::PgStore;

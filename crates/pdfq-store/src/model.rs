@@ -151,6 +151,16 @@ pub struct Job {
     pub updated_at: OffsetDateTime,
     pub heartbeat_at: Option<OffsetDateTime>,
     pub next_attempt_at: Option<OffsetDateTime>,
+    /// What the job could not read although it completed; empty for most.
+    pub warnings: Vec<JobWarning>,
+}
+
+/// Something a job could not read although it completed: one page (1-based) or, without a
+/// page, the file as a whole (a truncated file whose remaining pages are lost).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobWarning {
+    pub page: Option<u32>,
+    pub message: String,
 }
 
 /// A job in a list: what a table row shows.

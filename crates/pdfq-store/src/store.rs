@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::config::DatabaseConfig;
 use crate::model::{
     ChunkResult, Claimed, Commit, Created, IDEMPOTENCY_KEY_TAKEN, IdempotencyKey, Job, JobEvent,
-    JobFilter, JobSearch, JobSummary, MigrationStatus, NewJob, NewRefreshToken, Page,
+    JobFilter, JobSearch, JobSummary, JobWarning, MigrationStatus, NewJob, NewRefreshToken, Page,
     RefreshOutcome, Role, SentenceRow, StatusCounts, User,
 };
 use crate::pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres, pool_stats_of};
@@ -461,6 +461,20 @@ impl Store {
     ) -> Result<Commit, StoreError> {
         with_retry(self.retry_policy(), "complete_job", |_| async move {
             dispatch!(self, s => s.complete_job(id, attempt, page_count, chunk_count).await)
+        })
+        .await
+    }
+
+    /// Records what the attempt could not read (replacing what an earlier call recorded), to
+    /// be shown with the job once it completes. A new claim clears them.
+    pub async fn record_warnings(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        warnings: &[JobWarning],
+    ) -> Result<Commit, StoreError> {
+        with_retry(self.retry_policy(), "record_warnings", |_| async move {
+            dispatch!(self, s => s.record_warnings(id, attempt, warnings).await)
         })
         .await
     }

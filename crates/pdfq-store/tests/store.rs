@@ -14,8 +14,8 @@ use common::{job, new_job, tick, user, worker};
 use pdfq_domain::job::JobEvent as Event;
 use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, TransitionError};
 use pdfq_store::{
-    ChunkResult, Commit, Created, IdempotencyKey, JobFilter, JobSearch, NewRefreshToken,
-    RefreshOutcome, Role, Sentence, Store, StoreError,
+    ChunkResult, Commit, Created, IdempotencyKey, JobFilter, JobSearch, JobWarning,
+    NewRefreshToken, RefreshOutcome, Role, Sentence, Store, StoreError,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -54,6 +54,7 @@ both_backends!(
     a_late_commit_after_requeue_and_reclaim_is_rejected,
     progress_never_moves_backwards_within_an_attempt,
     chunks_are_written_once_and_a_retry_resumes_after_them,
+    warnings_are_kept_with_the_attempt_that_found_them,
     concurrent_completers_complete_once,
     failures_retry_and_operator_actions,
     cancelling_a_running_job_stops_its_worker,
@@ -602,6 +603,83 @@ mod cases {
             store.get_job(j.id).await.unwrap().unwrap().progress,
             pct(10)
         );
+    }
+
+    pub async fn warnings_are_kept_with_the_attempt_that_found_them(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "cut.pdf").await;
+        assert!(j.warnings.is_empty(), "a new job has none");
+        let w = worker(1);
+        let a1 = store.claim_job(j.id, &w).await.unwrap().unwrap().attempt;
+        let warnings = vec![
+            JobWarning {
+                page: None,
+                message: "the file is truncated".into(),
+            },
+            JobWarning {
+                page: Some(3),
+                message: "its content stream is \"corrupt\" \u{e9}".into(),
+            },
+        ];
+        assert_eq!(
+            store.record_warnings(j.id, a1, &warnings).await.unwrap(),
+            Commit::Applied
+        );
+        // Recording them again (a retried write) changes nothing.
+        assert!(
+            store
+                .record_warnings(j.id, a1, &warnings)
+                .await
+                .unwrap()
+                .is_ok()
+        );
+        assert_eq!(
+            store.get_job(j.id).await.unwrap().unwrap().warnings,
+            warnings
+        );
+
+        // The next attempt starts without them; the old one can no longer write any.
+        store
+            .fail_job(
+                j.id,
+                a1,
+                "extractor_crashed",
+                "child died",
+                Some(OffsetDateTime::now_utc()),
+            )
+            .await
+            .unwrap();
+        let a2 = store.claim_job(j.id, &w).await.unwrap().unwrap();
+        assert!(a2.job.warnings.is_empty(), "{:?}", a2.job.warnings);
+        assert!(matches!(
+            store.record_warnings(j.id, a1, &warnings).await.unwrap(),
+            Commit::Stale { .. }
+        ));
+        let found_again = &warnings[1..];
+        store
+            .record_warnings(j.id, a2.attempt, found_again)
+            .await
+            .unwrap();
+        store
+            .save_chunk(j.id, a2.attempt, &chunk(0, &["Readable."]))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .complete_job(j.id, a2.attempt, 3, 1)
+                .await
+                .unwrap()
+                .is_ok()
+        );
+        let done = store.get_job(j.id).await.unwrap().unwrap();
+        assert_eq!(done.status, JobStatus::Completed);
+        assert_eq!(done.warnings, found_again, "kept once completed");
+        let listed = store
+            .get_job_for_owner(j.id, ann.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(listed.warnings, found_again);
     }
 
     pub async fn chunks_are_written_once_and_a_retry_resumes_after_them(store: &Store) {

@@ -29,6 +29,8 @@ use upload::UploadEncoding;
         admin::drain_worker, admin::undrain_worker, admin::retry_job, admin::cancel_job,
         admin::delete_job, admin::pause, admin::resume, admin::dead_letters, admin::purge_dead,
     ),
+    // Referenced only from a query parameter, which utoipa does not collect on its own.
+    components(schemas(pdfq_client::types::JobInclude)),
     modifiers(&BearerAuth, &SharedErrors, &UploadEncoding),
     tags((name = "auth"), (name = "jobs"), (name = "operations"), (name = "admin", description = "role admin"))
 )]
