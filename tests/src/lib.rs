@@ -3,7 +3,9 @@
 //! the in-process broker ([`Backend::Embedded`]), and talks to it through `pdfq-client`.
 //! [`on_both_backends!`] runs one test body against both.
 
+pub mod openapi_tools;
 pub mod pdf;
+pub mod worker;
 
 use std::time::Duration;
 

@@ -5,10 +5,15 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
 
 use std::collections::BTreeSet;
+use std::process::Command;
 
+use pdfq_e2e::openapi_tools::require_program;
 use pdfq_e2e::{Backend, TestApp};
 use reqwest::Method;
 use serde_json::Value;
+
+/// Where the reference page's HTML may load a script, style or icon from.
+const DOCS_ASSETS: &str = "/api/v1/docs/";
 
 /// Every route the API must serve (issue 5), as `METHOD path`.
 const ROUTES: &[&str] = &[
@@ -23,6 +28,7 @@ const ROUTES: &[&str] = &[
     "GET /api/v1/jobs/{id}/sentences",
     "POST /api/v1/jobs/{id}/cancel",
     "GET /api/v1/jobs/{id}/events",
+    "POST /api/v1/jobs/{id}/events/ticket",
     "GET /api/v1/health",
     "GET /api/v1/openapi.json",
     "GET /api/v1/docs",
@@ -91,11 +97,18 @@ async fn the_document_is_valid_and_lists_every_route() {
         );
     }
 
-    // The documented operations are exactly the routes.
+    // The documented operations are exactly the routes, each with its own operationId (client
+    // generators name functions and types after it).
     let mut documented = BTreeSet::new();
+    let mut operation_ids = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             documented.insert(format!("{} {path}", method.to_uppercase()));
+            let id = op["operationId"].as_str().unwrap_or_default();
+            assert!(
+                operation_ids.insert(id.to_owned()),
+                "{method} {path}: operationId {id:?} is not unique"
+            );
             assert!(
                 op["responses"].as_object().is_some_and(|r| !r.is_empty()),
                 "{method} {path}"
@@ -136,6 +149,121 @@ async fn the_document_is_valid_and_lists_every_route() {
         assert!(
             status < 500 || route.contains("health"),
             "{route}: {status} {text}"
+        );
+    }
+}
+
+/// `src` and `href` attribute values of `html`.
+fn linked_urls(html: &str) -> Vec<&str> {
+    ["src=\"", "href=\""]
+        .iter()
+        .flat_map(|attr| html.split(attr).skip(1))
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_page_is_served_whole_by_the_api() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in ["/api/v1/docs", "/api/v1/docs/"] {
+        let response = http.get(app.client.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let content_type = response.headers()[reqwest::header::CONTENT_TYPE].clone();
+        assert!(
+            content_type.to_str().unwrap().starts_with("text/html"),
+            "{path}: {content_type:?}"
+        );
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("/api/v1/openapi.json"),
+            "{path} names the document: {html}"
+        );
+        assert!(!html.contains("//"), "{path} names no other host: {html}");
+        let urls = linked_urls(&html);
+        assert!(urls.len() >= 4, "{urls:?}");
+        for url in urls {
+            if url == "/api/v1/openapi.json" {
+                continue;
+            }
+            assert!(
+                url.starts_with(DOCS_ASSETS),
+                "{path}: {url} is not the API's"
+            );
+            let asset = http.get(app.client.url(url)).send().await.unwrap();
+            assert_eq!(asset.status(), 200, "{url}");
+            let body = asset.text().await.unwrap_or_default();
+            assert!(!body.is_empty(), "{url}");
+        }
+    }
+    // The page's settings point Swagger UI at the document, with try-it on.
+    let init = http
+        .get(app.client.url("/api/v1/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("\"url\": \"/api/v1/openapi.json\""), "{init}");
+    assert!(init.contains("\"tryItOutEnabled\": true"), "{init}");
+    assert!(!init.contains("petstore"), "{init}");
+    // An unknown file, or one outside Swagger UI's (debug builds read them from disk), is the
+    // API's JSON 404.
+    for path in [
+        "/api/v1/docs/nothing.js",
+        "/api/v1/docs/..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/v1/docs/%2Fetc%2Fpasswd",
+    ] {
+        let missing = http.get(app.client.url(path)).send().await.unwrap();
+        assert_eq!(missing.status(), 404, "{path}");
+        let body: Value = missing.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "route_not_found", "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_page_renders_operations_offline_in_chromium() {
+    if let Err(why) = require_program("chromium", "apt-get install chromium") {
+        return why.skip("the_reference_page_renders_operations_offline_in_chromium");
+    }
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let profile = tempfile::tempdir().unwrap();
+    let url = app.client.url("/api/v1/docs");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("timeout")
+            .arg("60")
+            .arg("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu"])
+            // Offline: every host but the API's fails to resolve.
+            .arg("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(["--virtual-time-budget=15000", "--dump-dom"])
+            .arg(url)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dom = String::from_utf8_lossy(&output.stdout);
+    // Swagger UI drew the document: its title, and operations by their operationIds.
+    for shown in [
+        "pdfq API",
+        r#"opblock-summary-operation-id">upload<"#,
+        r#"opblock-summary-operation-id">get_job<"#,
+        r#"opblock-summary-operation-id">admin_get_job<"#,
+    ] {
+        assert!(
+            dom.contains(shown),
+            "{shown} is not in the rendered page:\n{dom}"
         );
     }
 }

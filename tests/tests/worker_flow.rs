@@ -7,32 +7,103 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use pdfq_domain::JobStatus;
+use pdfq_client::types::{JobView, JobWarning};
+use pdfq_domain::{JobId, JobStatus};
+use pdfq_e2e::worker::RunningWorker;
 use pdfq_e2e::{TestApp, on_both_backends, pdf};
-use pdfq_worker::{Extractor, Worker, WorkerSettings};
+use pdfq_test_support::pdf::{text_pdf, text_pdf_with_corrupt_page};
 
-on_both_backends!(a_real_worker_completes_an_upload);
+on_both_backends!(
+    a_real_worker_completes_an_upload,
+    damaged_files_are_told_apart_from_files_without_text,
+);
+
+/// Waits until the job has ended (polling its status alone) and returns its full view.
+async fn ended(client: &pdfq_client::Client, id: JobId) -> JobView {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let job = client.job_status(id).await.unwrap();
+        if job.status.is_terminal() {
+            return client.job(id).await.unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{job:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn damaged_files_are_told_apart_from_files_without_text(app: TestApp) {
+    let worker = RunningWorker::start(&app, env!("CARGO_BIN_EXE_pdfq-e2e-extract-child"));
+    let user = app.user().await;
+
+    // One corrupt page among good ones: completed, with a warning naming that page.
+    let pages = [
+        "The first page reads well.",
+        "The second page is lost.",
+        "The third page reads well too.",
+    ];
+    let corrupt = text_pdf_with_corrupt_page(&pages, 1);
+    let id = user
+        .client
+        .upload("corrupt.pdf", corrupt)
+        .await
+        .unwrap()
+        .job_id;
+    let job = ended(&user.client, id).await;
+    assert_eq!(job.status, JobStatus::Completed, "{job:?}");
+    assert_eq!(
+        job.warnings,
+        vec![JobWarning {
+            page: Some(2),
+            message: "its content stream is truncated or corrupt".into(),
+        }]
+    );
+    let text = job.sentences.unwrap().join(" ");
+    assert!(
+        text.contains("first page") && text.contains("third page"),
+        "{text}"
+    );
+    // The status alone carries them too.
+    assert_eq!(
+        user.client.job_status(id).await.unwrap().warnings,
+        job.warnings
+    );
+
+    // A file cut short before any page's text: damaged, with what to do, not "OCR is needed".
+    let whole = text_pdf(&["Only this page has text."]);
+    let cut = whole[..whole.len() * 60 / 100].to_vec();
+    let id = user.client.upload("cut.pdf", cut).await.unwrap().job_id;
+    let job = ended(&user.client, id).await;
+    assert_eq!(job.status, JobStatus::Failed, "{job:?}");
+    let error = job.error.unwrap();
+    assert_eq!(error.code, "damaged", "{error:?}");
+    assert!(error.message.contains("upload the complete"), "{error:?}");
+
+    // A clean file has no warnings at all, not even an empty list in the JSON.
+    let id = user
+        .client
+        .upload("clean.pdf", text_pdf(&pages))
+        .await
+        .unwrap()
+        .job_id;
+    let job = ended(&user.client, id).await;
+    assert_eq!(job.status, JobStatus::Completed, "{job:?}");
+    assert!(job.warnings.is_empty());
+    let raw = user
+        .client
+        .request(reqwest::Method::GET, &format!("/api/v1/jobs/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert!(raw.get("warnings").is_none(), "{raw}");
+
+    worker.stop().await;
+}
 
 async fn a_real_worker_completes_an_upload(app: TestApp) {
-    let extractor = Extractor {
-        program: env!("CARGO_BIN_EXE_pdfq-e2e-extract-child").into(),
-        args: Vec::new(),
-        limits: Default::default(),
-    };
-    let settings = WorkerSettings {
-        concurrency: 1,
-        fetch_block: Duration::from_millis(200),
-        ..WorkerSettings::defaults(extractor)
-    };
-    let worker = Worker::new(app.store.clone(), app.broker.clone(), settings);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let worker_task = tokio::spawn(async move {
-        worker
-            .run(async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    let worker = RunningWorker::start(&app, env!("CARGO_BIN_EXE_pdfq-e2e-extract-child"));
 
     let user = app.user().await;
     let bytes = pdf::with_pages(&[
@@ -63,10 +134,5 @@ async fn a_real_worker_completes_an_upload(app: TestApp) {
     assert_eq!(page.total, sentences.len() as u64);
     assert_eq!(page.sentences.last().unwrap().page, 2);
 
-    let _ = stop_tx.send(());
-    tokio::time::timeout(Duration::from_secs(30), worker_task)
-        .await
-        .expect("the worker stops")
-        .unwrap()
-        .unwrap();
+    worker.stop().await;
 }

@@ -35,13 +35,16 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             ]),
         )?;
     }
+    install_client_test_programs();
     // Started after the build-only checks so a formatting slip fails fast; stopped on drop.
     let services = TestServices::ensure(args.fresh_services)
         .context("preparing PostgreSQL and Redis for the tests")?;
     // --no-fail-fast: one failing crate must not hide the others' failures.
     let mut test = cargo(&["test", "--workspace", "--locked", "--no-fail-fast"]);
     test.env("TEST_DATABASE_URL", &services.database_url)
-        .env("TEST_REDIS_URL", &services.redis_url);
+        .env("TEST_REDIS_URL", &services.redis_url)
+        // CI reaches the registries: the OpenAPI client and Chromium tests must run, not skip.
+        .env("PDFQ_REQUIRE_OPENAPI_TOOLS", "1");
     step("tests", test)?;
     drop(services);
     // Last, after every test passed: the short chaos run (a deployment on its own throwaway
@@ -56,6 +59,49 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     .context("the short chaos run")?;
     eprintln!("xtask ci: all checks passed");
     Ok(())
+}
+
+/// The programs the OpenAPI client and reference-page tests run (pdfq-e2e installs the npm and
+/// PyPI packages itself, under the target directory), as Debian packages.
+const CLIENT_TEST_PROGRAMS: &[(&str, &str)] = &[
+    ("node", "nodejs"),
+    ("npm", "npm"),
+    ("python3", "python3-pip"),
+    ("chromium", "chromium"),
+];
+
+/// Installs the missing [`CLIENT_TEST_PROGRAMS`] with apt-get where there is one; elsewhere
+/// the tests that need them fail, saying which program is missing.
+fn install_client_test_programs() {
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()))
+    };
+    let pip = Command::new("python3")
+        .args(["-m", "pip", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let missing: Vec<&str> = CLIENT_TEST_PROGRAMS
+        .iter()
+        .filter(|(program, _)| !on_path(program) || (*program == "python3" && !pip))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() || !on_path("apt-get") {
+        return;
+    }
+    eprintln!("xtask ci: installing {missing:?} for the OpenAPI client tests");
+    let installed = Command::new("apt-get")
+        .arg("update")
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
+            .status()
+            .is_ok_and(|s| s.success());
+    if !installed {
+        eprintln!("xtask ci: could not install {missing:?}; the tests that need them will fail");
+    }
 }
 
 fn cargo(args: &[&str]) -> Command {

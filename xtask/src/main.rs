@@ -30,7 +30,11 @@ enum Task {
     },
     /// Deploy: the six-step sequence (project, redis, backend, migrations, worker, verify) on
     /// Railway or, with --target local, on this machine.
-    Deploy(deploy::Args),
+    Deploy(Box<deploy::Args>),
+    /// Installs the Railway CLI the deploy was checked against (crates.io: railwayapp, pinned;
+    /// a long build) and passes every command line `deploy` can produce through its argument
+    /// parser with no credentials: fails on any usage error. Not part of CI.
+    RailwayCliCheck(deploy::cli_check::Args),
     /// The chaos suite: the API and two workers on throwaway PostgreSQL and Redis, 1,000 jobs
     /// (some poison) while workers are killed and stopped, Redis loses its data and PostgreSQL
     /// restarts and is cut off; nothing may be lost or written twice, no 5xx but 503.
@@ -50,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         Task::Ci(args) => ci::run(&args),
         Task::Bench { which } => bench::run(which),
         Task::Deploy(args) => deploy::run(&args),
+        Task::RailwayCliCheck(args) => deploy::cli_check::run(&args),
         Task::Chaos(args) => chaos::run(&args),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Load(args) => load::run(&args),

@@ -1,6 +1,7 @@
 //! `cargo xtask deploy` (Railway target) against a stand-in `railway` put first on PATH
-//! (tests/support/fake_railway.py: records its arguments, answers as the real CLI does), a
-//! stand-in API on loopback for the verify step, and the local Redis for the worker's heartbeat.
+//! (tests/support/fake_railway.py: records its arguments and stdin, answers as the Railway CLI
+//! 5.43.1 does, citing its source), a stand-in API on loopback for the verify step, and the
+//! local Redis for the worker's heartbeat.
 #![allow(
     clippy::unwrap_used,
     reason = "test helpers: a failure is the test's failure"
@@ -13,7 +14,7 @@ use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const SUPABASE: &str =
-    "postgres://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:5432/postgres";
+    "postgres://postgres.ref:pw@aws-1-eu-west-1.pooler.supabase.com:5432/postgres";
 
 struct Fake {
     dir: PathBuf,
@@ -47,7 +48,16 @@ impl Fake {
         std::fs::write(self.dir.join(file), count.to_string()).unwrap();
     }
 
+    /// A scenario file with some content (see fake_railway.py).
+    fn scenario_text(&self, file: &str, text: &str) {
+        std::fs::write(self.dir.join(file), text).unwrap();
+    }
+
     fn deploy(&self, extra: &[&str]) -> Output {
+        self.deploy_env(extra, &[])
+    }
+
+    fn deploy_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
         let path = format!(
             "{}:{}",
             self.bin.display(),
@@ -70,8 +80,36 @@ impl Fake {
             .env("FAKE_REDIS_PUBLIC_URL", redis_url())
             .env("DATABASE_URL", SUPABASE)
             .env("RUST_BACKTRACE", "0")
+            .env_remove("PDFQ_DEPLOY_WORKSPACE")
+            .env_remove("PDFQ_DEPLOY_ENVIRONMENT")
+            .env_remove("PDFQ_DEPLOY_GITHUB_REPO")
+            .env_remove("PDFQ_DEPLOY_GITHUB_BRANCH")
+            .envs(env.iter().copied())
             .output()
             .unwrap()
+    }
+
+    /// The stand-in's account: project, services (with their configuration), deployments.
+    fn state(&self) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(self.dir.join("state.json")).unwrap())
+            .unwrap()
+    }
+
+    /// The service's configuration as `railway environment config` holds it.
+    fn config(&self, service: &str) -> serde_json::Value {
+        self.state()["services"][service]["config"].clone()
+    }
+
+    /// What `environment edit` read on stdin, one entry per call.
+    fn stdin_patches(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.join("stdin.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| {
+                let text: String = serde_json::from_str(line).unwrap();
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+            })
+            .collect()
     }
 
     /// The calls recorded since the last `take`, as space-joined command lines, the generated
@@ -217,119 +255,87 @@ fn stdout(out: &Output) -> String {
 
 /// Commands that change the Railway project.
 fn mutating(call: &str) -> bool {
-    ["init ", "link ", "add ", "up ", "environment edit"]
-        .iter()
-        .any(|m| call.starts_with(m))
+    [
+        "init ",
+        "link ",
+        "add ",
+        "up ",
+        "environment edit",
+        "service source connect",
+    ]
+    .iter()
+    .any(|m| call.starts_with(m))
         || (call.starts_with("variables") && call.contains("--set"))
 }
 
-const SETTINGS_WEB: [&str; 7] = [
-    // In railway.json's key order within each section, sorted (serde_json's map).
-    "environment edit --service-config pdfq-api build.builder DOCKERFILE --json",
-    "environment edit --service-config pdfq-api build.dockerfilePath Dockerfile.web --json",
-    "environment edit --service-config pdfq-api deploy.healthcheckPath /api/v1/health --json",
-    "environment edit --service-config pdfq-api deploy.healthcheckTimeout 120 --json",
-    "environment edit --service-config pdfq-api deploy.preDeployCommand [\"pdfctl migrate run\"] --json",
-    "environment edit --service-config pdfq-api deploy.restartPolicyMaxRetries 5 --json",
-    "environment edit --service-config pdfq-api deploy.restartPolicyType ON_FAILURE --json",
-];
-
-const SETTINGS_WORKER: [&str; 5] = [
-    "environment edit --service-config pdfq-worker build.builder DOCKERFILE --json",
-    "environment edit --service-config pdfq-worker build.dockerfilePath Dockerfile.worker --json",
-    "environment edit --service-config pdfq-worker deploy.drainingSeconds 40 --json",
-    "environment edit --service-config pdfq-worker deploy.restartPolicyMaxRetries 5 --json",
-    "environment edit --service-config pdfq-worker deploy.restartPolicyType ON_FAILURE --json",
-];
+fn config_file(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
 
 #[test]
-fn a_fresh_deploy_runs_the_exact_sequence_and_a_rerun_changes_nothing() {
+fn a_fresh_deploy_applies_the_files_settings_on_stdin_and_a_rerun_changes_nothing() {
     let fake = Fake::new("fresh");
     fake.heartbeat();
     let out = fake.deploy(&[]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let calls = fake.take();
     let p = &fake.prefix;
-    let mut expected: Vec<String> = [
-        "--version",
-        "whoami --json",
-        // project
-        "status --json",
-        "init --name pdfq --json",
-        "status --json",
-        // redis
-        "status --json",
-        "add --database redis --json",
-        "status --json",
-        // backend: check, then create, variables, settings, deploy, wait, domain, re-check
-        "status --json",
-        "status --json",
-        "add --service pdfq-api --json",
-        "status --json",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    expected.push(format!(
-        "variables --service pdfq-api --set DATABASE_URL={SUPABASE}?sslmode=require --set JWT_SECRET=<generated> --set PORT=8000 --set PDFQ_ENV=production --set LOG_FORMAT=json --set REDIS_URL=${{{{Redis.REDIS_URL}}}} --set REDIS_KEY_PREFIX={p} --skip-deploys --json"
-    ));
-    expected.push("environment config --json".to_owned());
-    expected.extend(SETTINGS_WEB.iter().map(|s| s.to_string()));
-    expected.extend(
+    let changed: Vec<String> = calls.iter().filter(|c| mutating(c)).cloned().collect();
+    assert_eq!(
+        changed,
         [
-            "deployment list --service pdfq-api --limit 1 --json",
-            "up --service pdfq-api --detach",
-            "deployment list --service pdfq-api --limit 1 --json",
-            "domain --service pdfq-api --json",
-            "status --json",
-            "variables --service pdfq-api --json",
-            "environment config --json",
-            "deployment list --service pdfq-api --limit 1 --json",
-            // migrations: the pre-deploy command migrated already, so the check passes
-            "run --service pdfq-api -- /opt/pdfq/pdfctl migrate verify",
-            // worker
-            "status --json",
-            "status --json",
-            "add --service pdfq-worker --json",
-            "status --json",
-            "variables --service pdfq-worker --set DATABASE_URL=${{pdfq-api.DATABASE_URL}} --set REDIS_URL=${{Redis.REDIS_URL}} --set REDIS_KEY_PREFIX=${{pdfq-api.REDIS_KEY_PREFIX}} --set LOG_FORMAT=json --skip-deploys --json",
-            "environment config --json",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
+            "init --name pdfq --json".to_owned(),
+            "add --database redis --json".to_owned(),
+            "add --service pdfq-api --json".to_owned(),
+            format!(
+                "variables --service pdfq-api --set DATABASE_URL={SUPABASE}?sslmode=require --set JWT_SECRET=<generated> --set PORT=8000 --set PDFQ_ENV=production --set LOG_FORMAT=json --set REDIS_URL=${{{{Redis.REDIS_URL}}}} --set REDIS_KEY_PREFIX={p} --skip-deploys --json"
+            ),
+            "environment edit --json".to_owned(),
+            "up --service pdfq-api --detach --json".to_owned(),
+            "add --service pdfq-worker --json".to_owned(),
+            "variables --service pdfq-worker --set DATABASE_URL=${{pdfq-api.DATABASE_URL}} --set REDIS_URL=${{Redis.REDIS_URL}} --set REDIS_KEY_PREFIX=${{pdfq-api.REDIS_KEY_PREFIX}} --set LOG_FORMAT=json --skip-deploys --json".to_owned(),
+            "environment edit --json".to_owned(),
+            "up --service pdfq-worker --detach --json".to_owned(),
+        ],
+        "stdout:\n{}",
+        stdout(&out)
     );
-    expected.extend(SETTINGS_WORKER.iter().map(|s| s.to_string()));
-    expected.extend(
+    assert!(
+        !calls.iter().any(|c| c.contains("--service-config")),
+        "flags the CLI ignores when stdin is not a terminal: {calls:?}"
+    );
+    // One patch per service on stdin, keyed by service id, with every setting of its file.
+    let web = config_file("railway.json");
+    let worker = config_file("railway.worker.json");
+    assert_eq!(
+        fake.stdin_patches(),
         [
-            "deployment list --service pdfq-worker --limit 1 --json",
-            "up --service pdfq-worker --detach",
-            "deployment list --service pdfq-worker --limit 1 --json",
-            "variables --service Redis --json",
-            "variables --service pdfq-api --json",
-            "status --json",
-            "variables --service pdfq-worker --json",
-            "environment config --json",
-            "deployment list --service pdfq-worker --limit 1 --json",
-            "variables --service Redis --json",
-            "variables --service pdfq-api --json",
-            // verify: never verified, so health, upload and logs, then re-checked
-            "domain --service pdfq-api --json",
-            "logs --service pdfq-api --lines 500 --json",
-            "logs --service pdfq-worker --lines 500 --json",
-            "deployment list --service pdfq-api --limit 1 --json",
-            "deployment list --service pdfq-worker --limit 1 --json",
-            // no GitHub source: the dashboard clicks are printed
-            "status --json",
-            "environment config --json",
-            "deployment list --service pdfq-api --limit 1 --json",
-            "deployment list --service pdfq-worker --limit 1 --json",
+            serde_json::json!({"services": {"svc-pdfq-api": {"build": web["build"], "deploy": web["deploy"]}}}),
+            serde_json::json!({"services": {"svc-pdfq-worker": {"build": worker["build"], "deploy": worker["deploy"]}}}),
         ]
-        .iter()
-        .map(|s| s.to_string()),
     );
-    assert_eq!(calls, expected, "stdout:\n{}", stdout(&out));
-    assert!(stdout(&out).contains("deployed: every step done"));
-    assert!(stdout(&out).contains("Settings → Source → Connect Repo"));
+    // What Railway holds now: the builder, Dockerfile, health check, draining, IPv6 egress.
+    let api = fake.config("pdfq-api");
+    assert_eq!(api["build"]["builder"], "DOCKERFILE");
+    assert_eq!(api["build"]["dockerfilePath"], "Dockerfile.web");
+    assert_eq!(api["deploy"]["healthcheckPath"], "/api/v1/health");
+    assert_eq!(api["deploy"]["healthcheckTimeout"], 120);
+    assert_eq!(api["deploy"]["ipv6EgressEnabled"], true);
+    let wk = fake.config("pdfq-worker");
+    assert_eq!(wk["build"]["dockerfilePath"], "Dockerfile.worker");
+    assert_eq!(wk["deploy"]["drainingSeconds"], 40);
+    assert_eq!(wk["deploy"]["ipv6EgressEnabled"], true);
+    let text = stdout(&out);
+    assert!(text.contains("deployed: every step done"), "{text}");
+    assert!(text.contains("--github-repo"), "{text}");
+    assert!(
+        !text.to_ascii_lowercase().contains("config-as-code"),
+        "{text}"
+    );
+    for step in 1..=6 {
+        assert!(text.contains(&format!("[{step}/6]")), "{text}");
+    }
 
     // A re-run checks every step and changes nothing.
     let out = fake.deploy(&[]);
@@ -343,6 +349,227 @@ fn a_fresh_deploy_runs_the_exact_sequence_and_a_rerun_changes_nothing() {
         "{}",
         stdout(&out)
     );
+}
+
+#[test]
+fn a_second_verify_reads_the_url_from_the_existing_domains_list() {
+    let fake = Fake::new("domains");
+    fake.heartbeat();
+    let out = fake.deploy(&[]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    fake.take();
+    // Verify again: `railway domain` now prints {"domains": [...]}, the domain existing.
+    let state = fake.dir.join("state/state-railway.json");
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    saved.as_object_mut().unwrap().remove("verified_deployment");
+    std::fs::write(&state, saved.to_string()).unwrap();
+    let out = fake.deploy(&["--only", "verify"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("verified: health 200"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        fake.take()
+            .contains(&"domain --service pdfq-api --json".to_owned())
+    );
+}
+
+#[test]
+fn several_workspaces_need_the_workspace_named() {
+    let fake = Fake::new("workspaces");
+    fake.scenario_text("workspaces", "Acme\nPersonal Lab\n");
+    let out = fake.deploy(&["--only", "project"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("PDFQ_DEPLOY_WORKSPACE"), "{err}");
+    assert!(err.contains("--workspace"), "{err}");
+    assert!(
+        err.contains("Personal Lab") || err.contains("whoami"),
+        "{err}"
+    );
+    fake.take();
+
+    let out = fake.deploy_env(
+        &["--only", "project"],
+        &[("PDFQ_DEPLOY_WORKSPACE", "Personal Lab")],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        fake.take()
+            .contains(&"init --name pdfq --workspace Personal Lab --json".to_owned())
+    );
+}
+
+#[test]
+fn linking_a_project_with_several_environments_needs_the_environment_named() {
+    let fake = Fake::new("environments");
+    fake.scenario_text("environments", "production\nstaging\n");
+    let out = fake.deploy(&["--only", "project", "--link", "pdfq"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("PDFQ_DEPLOY_ENVIRONMENT"), "{err}");
+    assert!(err.contains("staging"), "{err}");
+    fake.take();
+
+    let out = fake.deploy(&[
+        "--only",
+        "project",
+        "--link",
+        "pdfq",
+        "--environment",
+        "staging",
+    ]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        fake.take()
+            .contains(&"link --project pdfq --environment staging --json".to_owned())
+    );
+    assert_eq!(fake.state()["linked"]["environment"], "env-2");
+}
+
+#[test]
+fn every_status_that_never_goes_live_stops_the_wait_at_once() {
+    for (status, said) in [
+        ("NEEDS_APPROVAL", "approve it in Railway's dashboard"),
+        ("SKIPPED", "it will not go live"),
+        ("REMOVING", "it will not go live"),
+        ("REMOVED", "it will not go live"),
+        ("CRASHED", "CRASHED"),
+    ] {
+        let fake = Fake::new("status");
+        fake.scenario_text("statuses_pdfq-api", &format!("QUEUED BUILDING {status}"));
+        let started = std::time::Instant::now();
+        let out = fake.deploy(&["--timeout", "60"]);
+        assert!(!out.status.success(), "{status}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert!(err.contains(said), "{status}: {err}");
+        assert!(err.contains("--from backend"), "{status}: {err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{status}: waited {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn a_sleeping_deployment_is_live() {
+    let fake = Fake::new("sleeping");
+    fake.heartbeat();
+    fake.scenario_text("statuses_pdfq-api", "BUILDING DEPLOYING SLEEPING");
+    let out = fake.deploy(&["--timeout", "60"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("deployment dep-1 SLEEPING"));
+}
+
+#[test]
+fn the_wait_follows_the_deployment_up_started_not_the_newest() {
+    let fake = Fake::new("racing");
+    fake.heartbeat();
+    // A push lands right after our upload: a newer deployment that fails.
+    fake.scenario_text("racing_pdfq-api", "BUILDING FAILED");
+    let out = fake.deploy(&["--timeout", "60"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("pdfq-api: deployment dep-1 SUCCESS"),
+        "{text}"
+    );
+    assert!(
+        text.contains("newer deployment dep-2 (FAILED)"),
+        "the failed newer deployment is mentioned: {text}"
+    );
+}
+
+#[test]
+fn a_line_on_stderr_is_an_error_in_railways_logs_and_fails_verify() {
+    let fake = Fake::new("stderr");
+    fake.heartbeat();
+    fake.scenario_text(
+        "output_pdfq-worker",
+        "stdout {\"timestamp\":\"t\",\"level\":\"INFO\",\"message\":\"worker started\"}\n\
+         stderr thread 'main' panicked at crates/pdfq-worker/src/main.rs:1:1\n",
+    );
+    let out = fake.deploy(&[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("step verify failed"), "{err}");
+    assert!(err.contains("1 error(s)"), "{err}");
+    assert!(err.contains("panicked"), "{err}");
+    assert!(!err.contains("worker started"), "{err}");
+}
+
+#[test]
+fn the_github_repository_is_connected_from_the_cli_once() {
+    let fake = Fake::new("github");
+    fake.heartbeat();
+    let out = fake.deploy(&["--github-repo", "acme/pdfq"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let calls = fake.take();
+    for service in ["pdfq-api", "pdfq-worker"] {
+        assert!(
+            calls.contains(&format!(
+                "service source connect --service {service} --repo acme/pdfq --branch main --json"
+            )),
+            "{calls:?}"
+        );
+        assert_eq!(fake.config(service)["source"]["repo"], "acme/pdfq");
+    }
+    assert!(stdout(&out).contains("deploys from GitHub: acme/pdfq (main)"));
+    let out = fake.deploy(&["--github-repo", "acme/pdfq"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let changed: Vec<String> = fake.take().into_iter().filter(|c| mutating(c)).collect();
+    assert!(changed.is_empty(), "a re-run changed {changed:?}");
+}
+
+#[test]
+fn the_direct_host_works_because_the_deploy_turns_ipv6_egress_on() {
+    let fake = Fake::new("ipv6");
+    fake.heartbeat();
+    let direct = "postgres://postgres:pw@db.abcdefgh.supabase.co:5432/postgres";
+    let out = fake.deploy_env(&[], &[("DATABASE_URL", direct)]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(fake.config("pdfq-api")["deploy"]["ipv6EgressEnabled"], true);
+    assert_eq!(
+        fake.config("pdfq-worker")["deploy"]["ipv6EgressEnabled"],
+        true
+    );
+}
+
+#[test]
+fn both_transaction_mode_poolers_are_refused() {
+    for url in [
+        "postgres://postgres.ref:pw@aws-1-eu-west-1.pooler.supabase.com:6543/postgres",
+        "postgres://postgres:pw@db.abcdefgh.supabase.co:6543/postgres",
+    ] {
+        let fake = Fake::new("pgbouncer");
+        let out = fake.deploy_env(&[], &[("DATABASE_URL", url)]);
+        assert!(!out.status.success(), "{url}");
+        let err = stderr(&out);
+        assert!(err.contains("transaction mode"), "{url}: {err}");
+        assert!(err.contains("Session pooler"), "{url}: {err}");
+        assert!(!err.contains("pw@"), "a password was printed: {err}");
+    }
+}
+
+#[test]
+fn another_major_cli_version_is_warned_about() {
+    let fake = Fake::new("version");
+    fake.scenario_text("version", "railway 4.11.0\n");
+    let out = fake.deploy(&["--only", "project"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("warning: the Railway CLI is 4.11.0"),
+        "{text}"
+    );
+    assert!(text.contains("5.43.1"), "{text}");
+    let fake = Fake::new("version-same");
+    let out = fake.deploy(&["--only", "project"]);
+    assert!(!stdout(&out).contains("warning: the Railway CLI"));
 }
 
 #[test]
@@ -377,14 +604,17 @@ fn an_interrupted_deploy_resumes_at_the_failed_step() {
         .collect();
     // The project, Redis, the service, its variables and settings exist: only the deploy is
     // repeated, then the worker is created.
-    assert_eq!(changed[0], "up --service pdfq-api --detach", "{changed:?}");
+    assert_eq!(
+        changed[0], "up --service pdfq-api --detach --json",
+        "{changed:?}"
+    );
     assert!(
         !changed
             .iter()
             .any(|c| c.starts_with("init") || c.starts_with("add --database"))
     );
     assert!(!changed.contains(&"add --service pdfq-api --json"));
-    assert!(changed.contains(&"up --service pdfq-worker --detach"));
+    assert!(changed.contains(&"up --service pdfq-worker --detach --json"));
 }
 
 #[test]
@@ -420,8 +650,9 @@ fn a_dry_run_prints_the_commands_and_runs_none() {
     for expected in [
         "[dry-run] $ railway init --name pdfq --json",
         "[dry-run] $ railway add --database redis --json",
-        "[dry-run] $ railway up --service pdfq-api --detach",
-        "[dry-run] $ railway environment edit --service-config pdfq-worker deploy.drainingSeconds 40 --json",
+        "[dry-run] $ railway up --service pdfq-api --detach --json",
+        "[dry-run] $ railway environment edit --json <<'EOF'",
+        "\"drainingSeconds\":40",
         "JWT_SECRET=***",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");

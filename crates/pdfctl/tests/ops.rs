@@ -281,6 +281,11 @@ fn plan_prints_the_sizing_and_fails_when_over_the_limit() {
             "2",
             "--plan",
             "hobby",
+            // The design's examples: direct connections, no redeploy counted.
+            "--pooler-max-clients",
+            "0",
+            "--redeploy-overlap",
+            "0",
         ])
         .output()
         .unwrap();
@@ -304,6 +309,10 @@ fn plan_prints_the_sizing_and_fails_when_over_the_limit() {
             "pro",
             "--db-max-connections",
             "100",
+            "--pooler-max-clients",
+            "0",
+            "--redeploy-overlap",
+            "0",
             "--json",
         ])
         .output()
@@ -312,6 +321,58 @@ fn plan_prints_the_sizing_and_fails_when_over_the_limit() {
     let sizing: serde_json::Value = serde_json::from_slice(&over.stdout).unwrap();
     assert_eq!(sizing["verdict"], "fail");
     assert_eq!(sizing["total"], 177);
+}
+
+#[test]
+fn plan_prints_the_largest_pool_that_fits_a_15_client_session_pooler() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::pdfctl_in(dir.path())
+        .args([
+            "plan",
+            "--api-replicas",
+            "2",
+            "--workers",
+            "1",
+            "--pooler-max-clients",
+            "15",
+        ])
+        .output()
+        .unwrap();
+    let table = text(&out.stdout);
+    // 10 + 5 each for 2 API, 1 worker and 2 old API replicas during a redeploy, + 2 for pdfctl.
+    assert!(!out.status.success(), "{table}");
+    assert!(table.contains("77"), "{table}");
+    assert!(table.contains("of the pooler's 15 clients"), "{table}");
+    assert!(
+        table.contains("largest pool that fits: DB_POOL_SIZE=2 DB_MAX_OVERFLOW=0"),
+        "{table}"
+    );
+    assert!(table.contains("verdict: fail"), "{table}");
+
+    // With that pool, the same deployment fits: 5 x 2 + 2 = 12 of 15.
+    let fits = common::pdfctl_in(dir.path())
+        .args([
+            "plan",
+            "--api-replicas",
+            "2",
+            "--workers",
+            "1",
+            "--concurrency",
+            "1",
+            "--db-pool-size",
+            "2",
+            "--max-overflow",
+            "0",
+            "--pooler-max-clients",
+            "15",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(fits.status.success(), "{}", text(&fits.stdout));
+    let sizing: serde_json::Value = serde_json::from_slice(&fits.stdout).unwrap();
+    assert_eq!(sizing["total"], 12);
+    assert_eq!(sizing["verdict"], "ok");
 }
 
 #[test]

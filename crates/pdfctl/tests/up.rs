@@ -31,9 +31,19 @@ fn pdfctl(config: &Path) -> Command {
 /// A running `pdfctl up` on a free port with its data in `data`: the process, its stdout after
 /// the banner, the URL and the banner's other lines.
 fn start_up(config: &Path, data: &Path) -> (Up, BufReader<ChildStdout>, String, String) {
+    start_up_with(config, data, &[])
+}
+
+/// [`start_up`] with these environment variables set.
+fn start_up_with(
+    config: &Path,
+    data: &Path,
+    env: &[(&str, &str)],
+) -> (Up, BufReader<ChildStdout>, String, String) {
     let mut child = pdfctl(config)
         .args(["up", "--port", "0", "--data-dir"])
         .arg(data)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -182,6 +192,23 @@ fn up_login_and_submit_wait_print_the_sentences_then_ctrl_c_stops_cleanly() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
     assert!(rest.contains("pdfq stopped cleanly."), "{rest}");
+}
+
+#[test]
+fn up_honours_the_same_settings_as_pdfq_api() {
+    use pdfq_test_support::service_checks::{SERVICE_ENV, the_service_settings_apply};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (_up, _stdout, url, _banner) =
+        start_up_with(&dir.path().join("config"), &data, SERVICE_ENV);
+    let password = std::fs::read_to_string(data.join("admin-password")).unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(the_service_settings_apply(
+            &url,
+            "admin@pdfq.local",
+            password.trim(),
+        ));
 }
 
 #[test]

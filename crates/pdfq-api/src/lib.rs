@@ -8,7 +8,8 @@
 //! - [`error`]: [`ApiError`], the one error type, each variant with its status and code.
 //! - [`auth`]: JWT access tokens, argon2id passwords, rotating refresh tokens, extractors.
 //! - [`routes`]: the handlers; [`views`]: store rows to JSON; [`metrics`]: Prometheus text;
-//!   [`middleware`]: request ids, tracing, CORS, timeout; [`telemetry`]: logs.
+//!   [`middleware`]: request ids, tracing, CORS, compression, timeout; [`etag`]: 304s for
+//!   pollers; [`telemetry`]: logs.
 //! - [`serve`]: the HTTP/1.1 server loop, with limits on the request head.
 //! - [`limits`]: rate limits with a local fallback, concurrent uploads; [`client_addr`]: the
 //!   client's address behind TRUSTED_PROXIES.
@@ -19,6 +20,7 @@ pub mod bootstrap;
 pub mod client_addr;
 pub mod config;
 pub mod error;
+pub mod etag;
 pub mod extract;
 pub mod limits;
 pub mod metrics;

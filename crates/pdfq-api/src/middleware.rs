@@ -1,5 +1,5 @@
-//! The layers around every route: request ids, tracing, panics as JSON 500s, CORS, metrics and
-//! the request timeout.
+//! The layers around every route: request ids, tracing, compression, panics as JSON 500s, CORS,
+//! metrics and the request timeout.
 
 use std::any::Any;
 use std::pin::Pin;
@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -25,9 +26,13 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Sent by a reconnecting `EventSource` (see `routes::events`).
+pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+/// Makes a retried upload return the first job (see `routes::upload`).
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
-/// Wraps `router` in the layers, outermost first: request id, trace span, panic catcher, CORS,
-/// metrics, timeout.
+/// Wraps `router` in the layers, outermost first: request id, trace span, compression, panic
+/// catcher, CORS, metrics, timeout.
 pub fn apply(router: Router<AppState>, state: AppState) -> Router<AppState> {
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -48,6 +53,9 @@ pub fn apply(router: Router<AppState>, state: AppState) -> Router<AppState> {
                 ),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // gzip or br as Accept-Encoding asks; the default predicate leaves bodies under 32
+        // bytes, images and text/event-stream alone (an event stream must not be buffered).
+        .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors(&state.settings.allowed_origins))
         .layer(from_fn_with_state(state.clone(), record_metrics))
@@ -74,10 +82,20 @@ fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
+        // If-None-Match and ETag: a browser poller's 304s.
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            REQUEST_ID,
+            LAST_EVENT_ID,
+            IDEMPOTENCY_KEY,
+        ])
         .expose_headers([
             REQUEST_ID,
+            header::ETAG,
             header::RETRY_AFTER,
+            HeaderName::from_static("idempotent-replayed"),
             HeaderName::from_static("ratelimit-limit"),
             HeaderName::from_static("ratelimit-remaining"),
             HeaderName::from_static("ratelimit-reset"),

@@ -1,5 +1,6 @@
 //! Logs: JSON lines in production (one object per event, with the request span's fields), text
-//! for people in development. `RUST_LOG` filters (default `info`).
+//! for people in development. `RUST_LOG` filters (default `info`). Written to stdout: Railway
+//! shows every line a service writes to stderr as an error.
 
 use tracing_subscriber::EnvFilter;
 
@@ -15,7 +16,7 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stdout);
     let _ = match format {
         LogFormat::Json => builder
             .json()

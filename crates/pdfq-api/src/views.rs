@@ -1,6 +1,6 @@
 //! Store rows to the JSON the API answers with ([`pdfq_client::types`]).
 
-use pdfq_client::types::{JobError, JobListItem, JobView, PoolView};
+use pdfq_client::types::{JobError, JobListItem, JobView, JobWarning, PoolView};
 use pdfq_store::{Job, JobSummary, PoolStats};
 
 use crate::error::ApiError;
@@ -21,6 +21,14 @@ pub fn job_view(job: &Job, sentences: Option<Vec<String>>) -> JobView {
         attempts: job.attempts.get(),
         error: job_error(job.error_code.as_deref(), job.error_message.as_deref()),
         sentence_count: job.sentence_count,
+        warnings: job
+            .warnings
+            .iter()
+            .map(|w| JobWarning {
+                page: w.page,
+                message: w.message.clone(),
+            })
+            .collect(),
         sentences,
     }
 }

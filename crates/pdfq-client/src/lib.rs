@@ -30,9 +30,9 @@ use serde::de::DeserializeOwned;
 pub use error::ClientError;
 use types::{
     AdminJobQuery, BulkOutcome, BulkRequest, Credentials, DeadLetterView, DrainQuery, ErrorGroups,
-    ErrorsQuery, HealthReport, JobList, JobListQuery, JobTimeline, JobUpdate, JobView,
-    LogoutRequest, Overview, PageQuery, Purged, QueueState, RefreshRequest, RegisteredUser,
-    SentencePage, TokenPair, UploadAccepted, WorkerDrain,
+    ErrorsQuery, HealthReport, JobInclude, JobList, JobListQuery, JobQuery, JobTimeline, JobUpdate,
+    JobView, LogoutRequest, Overview, PageQuery, Purged, QueueState, RefreshRequest,
+    RegisteredUser, SentencePage, TokenPair, UploadAccepted, WorkerDrain,
 };
 
 /// A handle on one pdfq API, optionally authenticated with an access token. Cheap to clone.
@@ -205,6 +205,18 @@ impl Client {
     /// The job, with its sentences once completed.
     pub async fn job(&self, id: JobId) -> Result<JobView, ClientError> {
         json(self.request(Method::GET, &format!("/api/v1/jobs/{id}"))).await
+    }
+
+    /// The job's status without its sentences (`?include=none`), cheap however big the result.
+    pub async fn job_status(&self, id: JobId) -> Result<JobView, ClientError> {
+        let query = JobQuery {
+            include: Some(JobInclude::None),
+        };
+        json(
+            self.request(Method::GET, &format!("/api/v1/jobs/{id}"))
+                .query(&query),
+        )
+        .await
     }
 
     /// The caller's jobs, newest first.

@@ -149,6 +149,17 @@ pub struct UploadAccepted {
     pub status: JobStatus,
 }
 
+/// A one-time ticket for a job's event stream (`GET /api/v1/jobs/{id}/events?ticket=...`),
+/// for a browser's `EventSource`, which cannot send an Authorization header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EventTicket {
+    /// Opens this job's stream once; keep it out of logs and history.
+    pub ticket: String,
+    /// Seconds left to use it.
+    pub expires_in: u64,
+}
+
 /// Why a job failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -186,8 +197,23 @@ pub struct JobView {
     pub attempts: u32,
     pub error: Option<JobError>,
     pub sentence_count: Option<u32>,
+    /// What the job could not read (pages of a damaged or truncated file); left out when
+    /// there is nothing to say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<JobWarning>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sentences: Option<Vec<String>>,
+}
+
+/// A page a completed job could not read (its text is missing from the result), or, without
+/// `page`, damage to the whole file (pages may be missing altogether).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct JobWarning {
+    /// 1-based page number; null for the file as a whole.
+    pub page: Option<u32>,
+    /// Why, e.g. "its content stream is missing from the file".
+    pub message: String,
 }
 
 /// One row of a job list.
@@ -242,6 +268,29 @@ pub struct JobListQuery {
     pub page: Option<u32>,
     /// Items per page, 1 to 100 (default 20).
     pub per_page: Option<u32>,
+}
+
+/// What `GET /api/v1/jobs/{id}` answers with besides the job's status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum JobInclude {
+    /// The status and, once completed, every sentence inline (the original design's shape).
+    #[default]
+    Sentences,
+    /// The status alone, whatever the result's size: for pollers.
+    None,
+}
+
+/// The query of `GET /api/v1/jobs/{id}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct JobQuery {
+    /// `sentences` (default): a completed job's sentences inline; `none`: the status alone.
+    /// Big results are read page by page from `/api/v1/jobs/{id}/sentences`.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<JobInclude>))]
+    pub include: Option<JobInclude>,
 }
 
 /// Page and page size of any paginated list.

@@ -310,10 +310,33 @@ impl CurrentStep {
         Self(format!("Processing chunk {k}/{n}"))
     }
 
+    /// "Extracting page 1,200 of 2,415", the step the worker reports as pages are extracted.
+    #[must_use]
+    pub fn page(k: usize, n: usize) -> Self {
+        Self(format!(
+            "Extracting page {} of {}",
+            thousands(k),
+            thousands(n)
+        ))
+    }
+
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `n` with a comma between groups of three digits, as people read page counts.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 impl fmt::Display for CurrentStep {
@@ -327,6 +350,19 @@ mod tests {
     use super::*;
     use JobEvent as E;
     use JobStatus as S;
+
+    #[test]
+    fn page_steps_group_thousands() {
+        assert_eq!(
+            CurrentStep::page(1_200, 2_415).as_str(),
+            "Extracting page 1,200 of 2,415"
+        );
+        assert_eq!(CurrentStep::page(7, 12).as_str(), "Extracting page 7 of 12");
+        assert_eq!(
+            CurrentStep::page(999, 1_000_000).as_str(),
+            "Extracting page 999 of 1,000,000"
+        );
+    }
 
     #[test]
     fn the_happy_path_is_legal() {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::content::{DocState, Interpreter};
 use crate::error::ExtractError;
 use crate::limits::{Budget, Limits};
+use crate::missing::MissingObjects;
 use crate::output::OutputBudget;
 use crate::pagetree::{PageNode, deref};
 use crate::{load, pagetree, streams};
@@ -21,10 +22,21 @@ pub struct PageText {
     pub text: String,
 }
 
+/// Something an extraction that otherwise succeeded could not read: one page (`page`, 1-based)
+/// or, without a page, the document as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageWarning {
+    pub page: Option<u32>,
+    pub reason: String,
+}
+
 /// An extracted document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Document {
     pub pages: Vec<PageText>,
+    /// Pages whose text is lost, in page order, and damage to the file as a whole first.
+    #[serde(default)]
+    pub warnings: Vec<PageWarning>,
 }
 
 impl Document {
@@ -72,9 +84,9 @@ fn run(
     limits: &Limits,
     on_page: &mut dyn FnMut(&PageText, u32),
 ) -> Result<Document, ExtractError> {
-    let doc = load::load(bytes, limits)?;
+    let load::Loaded { doc, rebuilt } = load::load(bytes, limits)?;
     let mut state = DocState::default();
-    let result = extract_loaded(&doc, limits, &mut state, on_page);
+    let result = extract_loaded(&doc, rebuilt, limits, &mut state, on_page);
     if LEAK_ON_EXIT.load(Ordering::Relaxed) {
         // The process exits next: freeing millions of small objects one by one is wasted work.
         std::mem::forget(doc);
@@ -88,11 +100,15 @@ pub(crate) static LEAK_ON_EXIT: AtomicBool = AtomicBool::new(false);
 
 fn extract_loaded(
     doc: &lopdf::Document,
+    rebuilt: bool,
     limits: &Limits,
     state: &mut DocState,
     on_page: &mut dyn FnMut(&PageText, u32),
 ) -> Result<Document, ExtractError> {
-    let pages = pagetree::pages(doc, limits)?;
+    let pagetree::PageTree {
+        pages,
+        missing_nodes,
+    } = pagetree::pages(doc, limits)?;
     if pages.is_empty() {
         return Err(ExtractError::damaged("no pages found"));
     }
@@ -101,46 +117,135 @@ fn extract_loaded(
     let mut output = OutputBudget::new(limits);
     let mut out = Document {
         pages: Vec::with_capacity(pages.len()),
+        warnings: Vec::new(),
     };
+    if rebuilt {
+        out.warnings.push(PageWarning {
+            page: None,
+            reason: format!(
+                "the file is truncated or damaged (no readable trailer or page tree): its pages \
+                 were recovered from the objects found ({total}), others may be missing"
+            ),
+        });
+    }
+    if missing_nodes > 0 {
+        out.warnings.push(PageWarning {
+            page: None,
+            reason: format!(
+                "the file is truncated or damaged: {missing_nodes} parts of its page tree are \
+                 missing, so pages beyond the {total} found are lost"
+            ),
+        });
+    }
+    let mut missing = MissingObjects::default();
     let mut any_text = false;
     for (i, page) in pages.iter().enumerate() {
         budget.check_time()?;
-        let text = page_text(doc, page, state, &mut budget)?;
-        any_text |= text.chars().any(|c| !c.is_whitespace());
-        let p = PageText {
-            number: i as u32 + 1,
-            text,
+        let number = i as u32 + 1;
+        let text = match page_text(doc, page, state, &mut missing, &mut budget) {
+            Ok(PageContent { text, damage }) => {
+                if let Some(reason) = damage {
+                    out.warnings.push(PageWarning {
+                        page: Some(number),
+                        reason,
+                    });
+                }
+                text
+            }
+            // One damaged page loses its own text, not the document's.
+            Err(ExtractError::Damaged { reason }) => {
+                out.warnings.push(PageWarning {
+                    page: Some(number),
+                    reason,
+                });
+                String::new()
+            }
+            Err(e) => return Err(e),
         };
+        any_text |= text.chars().any(|c| !c.is_whitespace());
+        let p = PageText { number, text };
         output.add_page(&p)?;
         on_page(&p, total);
         out.pages.push(p);
     }
     if !any_text {
-        return Err(ExtractError::NoTextLayer);
+        return Err(nothing_readable(&out.warnings));
     }
     Ok(out)
+}
+
+/// Why a document yielded no text at all: damage when any was found (never "OCR is needed"
+/// for a truncated or corrupt file), else no text layer.
+fn nothing_readable(warnings: &[PageWarning]) -> ExtractError {
+    let Some(first) = warnings.first() else {
+        return ExtractError::NoTextLayer;
+    };
+    let unreadable = warnings.iter().filter(|w| w.page.is_some()).count();
+    let detail = match first.page {
+        Some(page) => format!(
+            "{unreadable} of the pages found could not be read (page {page}: {})",
+            first.reason
+        ),
+        None => first.reason.clone(),
+    };
+    ExtractError::damaged(format!(
+        "no text could be read: {detail}; upload the complete, undamaged file again"
+    ))
+}
+
+/// A page's text, and why part of it was lost if it was.
+struct PageContent {
+    text: String,
+    damage: Option<String>,
 }
 
 fn page_text(
     doc: &lopdf::Document,
     page: &PageNode<'_>,
     state: &mut DocState,
+    missing_objects: &mut MissingObjects,
     budget: &mut Budget,
-) -> Result<String, ExtractError> {
+) -> Result<PageContent, ExtractError> {
     let mut content = Vec::new();
-    let contents = page.dict.get(b"Contents").ok().and_then(|o| deref(doc, o));
+    let mut damage = None;
+    let missing = || Some("its content stream is missing from the file".to_owned());
+    let contents = match page.dict.get(b"Contents") {
+        Ok(reference) => {
+            let found = deref(doc, reference);
+            if found.is_none() {
+                damage = missing();
+            }
+            found
+        }
+        // No /Contents at all: a blank page, not a damaged one.
+        Err(_) => None,
+    };
     let parts: Vec<&Object> = match contents {
         Some(Object::Array(a)) => a.iter().collect(),
         Some(o) => vec![o],
         None => Vec::new(),
     };
     for part in parts {
-        if let Some(Object::Stream(s)) = deref(doc, part) {
-            let data = streams::decode(s, budget)?;
-            content.extend_from_slice(&data);
-            // Streams of one page are concatenated at token boundaries.
-            content.push(b'\n');
+        match deref(doc, part) {
+            Some(Object::Stream(s)) => {
+                let decoded = streams::decode_checked(s, budget)?;
+                if !decoded.intact {
+                    damage = Some("its content stream is truncated or corrupt".to_owned());
+                }
+                content.extend_from_slice(&decoded.data);
+                // Streams of one page are concatenated at token boundaries.
+                content.push(b'\n');
+            }
+            Some(_) => {}
+            None => damage = missing(),
         }
+    }
+    if damage.is_none()
+        && page
+            .resources
+            .is_some_and(|resources| missing_objects.in_resources(doc, resources))
+    {
+        damage = Some("a font, form or image it uses is missing from the file".to_owned());
     }
     let mut interp = Interpreter::new(doc, state, budget, page.bbox);
     interp.run_page(&content, page.resources)?;
@@ -149,5 +254,8 @@ fn page_text(
     if interp.out.overflowed {
         return Err(interp.too_many_glyphs());
     }
-    Ok(interp.out.into_text())
+    Ok(PageContent {
+        text: interp.out.into_text(),
+        damage,
+    })
 }

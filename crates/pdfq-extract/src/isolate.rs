@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ExtractError;
-use crate::extract::{Document, PageText, extract_pages_streaming};
+use crate::extract::{Document, PageText, PageWarning, extract_pages_streaming};
 use crate::limits::Limits;
 use crate::output::OutputBudget;
 
@@ -72,9 +72,18 @@ struct ChildRequest {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ChildMessage {
-    Page { page: PageText, total: u32 },
+    Page {
+        page: PageText,
+        total: u32,
+    },
+    /// Sent after the last page, before `Done`.
+    Warning {
+        warning: PageWarning,
+    },
     Done,
-    Error { error: ExtractError },
+    Error {
+        error: ExtractError,
+    },
 }
 
 const MAX_STDERR: usize = 16 * 1024;
@@ -203,6 +212,17 @@ pub fn extract_isolated_until(
                     }
                     on_page(&page, total);
                     doc.pages.push(page);
+                }
+                Ok(Ok(ChildMessage::Warning { warning })) => {
+                    // At most one per page and one for the file: more is a subverted child.
+                    if doc.warnings.len() > doc.pages.len() {
+                        kill(&mut child);
+                        outcome = Some(Err(ExtractError::ExtractorCrashed {
+                            reason: "it sent more warnings than pages".into(),
+                        }));
+                        break;
+                    }
+                    doc.warnings.push(warning);
                 }
                 Ok(Ok(ChildMessage::Done)) => {
                     outcome = Some(Ok(()));
@@ -490,7 +510,12 @@ pub fn child_main() -> ExitCode {
         }
     });
     match result {
-        Ok(_) => send(&ChildMessage::Done, &mut out),
+        Ok(document) => {
+            for warning in document.warnings {
+                send(&ChildMessage::Warning { warning }, &mut out);
+            }
+            send(&ChildMessage::Done, &mut out);
+        }
         Err(error) => send(&ChildMessage::Error { error }, &mut out),
     }
     ExitCode::SUCCESS

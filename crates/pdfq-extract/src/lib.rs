@@ -17,6 +17,7 @@ mod layout;
 mod lexer;
 mod limits;
 mod load;
+mod missing;
 mod output;
 mod pagetree;
 mod render;
@@ -26,7 +27,7 @@ mod streams;
 
 pub use chunks::{Chunk, DEFAULT_MAX_CHUNKS, chunk_pages};
 pub use error::{ExtractError, ResultLimit, SizeLimit};
-pub use extract::{Document, PageText, extract_pages, extract_pages_streaming};
+pub use extract::{Document, PageText, PageWarning, extract_pages, extract_pages_streaming};
 pub use isolate::{
     CHILD_ENV_ALLOWED, CHILD_MAX_OPEN_FILES, CHILD_STACK_BYTES, IsolationLimits, child_main,
     extract_isolated, extract_isolated_until,

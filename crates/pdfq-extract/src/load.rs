@@ -19,7 +19,15 @@ pub(crate) static PARSE_ON_CALLING_THREAD: AtomicBool = AtomicBool::new(false);
 /// Readers accept the header anywhere in the first KiB (PDF 32000-1, annex H).
 const HEADER_WINDOW: usize = 1024;
 
-pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Document, ExtractError> {
+/// A loaded document, and whether it had to be rebuilt from the page objects found because its
+/// trailer or catalog could not be read (a truncated upload, typically): pages may be missing.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub doc: Document,
+    pub rebuilt: bool,
+}
+
+pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, ExtractError> {
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(ExtractError::TooLarge {
             limit: SizeLimit::Bytes,
@@ -45,14 +53,17 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Document, ExtractErr
         max_decompressed_size: Some(usize::try_from(limits.max_stream_bytes).unwrap_or(usize::MAX)),
         ..LoadOptions::default()
     };
-    let doc = match parse(bytes, options.clone(), limits) {
-        Ok(doc) => doc,
+    let (doc, rebuilt) = match parse(bytes, options.clone(), limits) {
+        Ok(doc) => (doc, false),
         Err(ExtractError::Damaged { reason }) => {
             // No usable trailer or catalog (a truncated upload, typically): give the page
             // objects that survive a synthetic page tree and let lopdf rebuild the rest.
             match with_synthetic_page_tree(bytes) {
-                Some(patched) => parse(&patched, options, limits)
-                    .map_err(|_| ExtractError::Damaged { reason })?,
+                Some(patched) => (
+                    parse(&patched, options, limits)
+                        .map_err(|_| ExtractError::Damaged { reason })?,
+                    true,
+                ),
                 None => return Err(ExtractError::Damaged { reason }),
             }
         }
@@ -73,7 +84,7 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Document, ExtractErr
     if doc.objects.is_empty() {
         return Err(ExtractError::damaged("no readable objects"));
     }
-    Ok(doc)
+    Ok(Loaded { doc, rebuilt })
 }
 
 fn parse(bytes: &[u8], options: LoadOptions, limits: &Limits) -> Result<Document, ExtractError> {

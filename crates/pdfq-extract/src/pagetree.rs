@@ -23,11 +23,17 @@ struct Inherited<'a> {
     media: Option<[f32; 4]>,
 }
 
-pub(crate) fn pages<'a>(
-    doc: &'a Document,
-    limits: &Limits,
-) -> Result<Vec<PageNode<'a>>, ExtractError> {
+/// The pages found, and how many nodes of the tree are referenced but missing from the file
+/// (a truncated file whose cross-reference survived): their pages are lost.
+#[derive(Debug)]
+pub(crate) struct PageTree<'a> {
+    pub pages: Vec<PageNode<'a>>,
+    pub missing_nodes: u32,
+}
+
+pub(crate) fn pages<'a>(doc: &'a Document, limits: &Limits) -> Result<PageTree<'a>, ExtractError> {
     let mut out = Vec::new();
+    let mut missing_nodes = 0;
     let root = doc
         .catalog()
         .ok()
@@ -39,7 +45,13 @@ pub(crate) fn pages<'a>(
             resources: None,
             media: None,
         };
-        walk(doc, root, inherited, 0, &mut visited, &mut out, limits)?;
+        let mut state = Walk {
+            visited: &mut visited,
+            out: &mut out,
+            missing_nodes: &mut missing_nodes,
+            limits,
+        };
+        walk(doc, root, inherited, 0, &mut state)?;
     }
     if out.is_empty() {
         // A broken tree: fall back to every /Type /Page object, in object order.
@@ -54,7 +66,18 @@ pub(crate) fn pages<'a>(
             }
         }
     }
-    Ok(out)
+    Ok(PageTree {
+        pages: out,
+        missing_nodes,
+    })
+}
+
+/// One walk of the tree: what it has seen and found so far.
+struct Walk<'w, 'a> {
+    visited: &'w mut HashSet<ObjectId>,
+    out: &'w mut Vec<PageNode<'a>>,
+    missing_nodes: &'w mut u32,
+    limits: &'w Limits,
 }
 
 fn walk<'a>(
@@ -62,15 +85,16 @@ fn walk<'a>(
     id: ObjectId,
     inherited: Inherited<'a>,
     depth: u32,
-    visited: &mut HashSet<ObjectId>,
-    out: &mut Vec<PageNode<'a>>,
-    limits: &Limits,
+    w: &mut Walk<'_, 'a>,
 ) -> Result<(), ExtractError> {
     // A node seen twice is a cycle or a shared subtree; either way it is not walked again.
-    if depth > limits.max_recursion_depth || !visited.insert(id) {
+    if depth > w.limits.max_recursion_depth || !w.visited.insert(id) {
         return Ok(());
     }
     let Ok(dict) = doc.get_dictionary(id) else {
+        if doc.get_object(id).is_err() {
+            *w.missing_nodes += 1;
+        }
         return Ok(());
     };
     let inherited = Inherited {
@@ -87,12 +111,12 @@ fn walk<'a>(
         Some(kids) if !is_page => {
             for kid in kids {
                 if let Ok(kid_id) = kid.as_reference() {
-                    walk(doc, kid_id, inherited, depth + 1, visited, out, limits)?;
+                    walk(doc, kid_id, inherited, depth + 1, w)?;
                 }
             }
             Ok(())
         }
-        _ => push_page(doc, dict, inherited, out, limits),
+        _ => push_page(doc, dict, inherited, w.out, w.limits),
     }
 }
 

@@ -94,6 +94,7 @@ mod tests {
                     text: "Page two.".into(),
                 },
             ],
+            warnings: Vec::new(),
         }
     }
 

@@ -7,6 +7,23 @@ use crate::error::{ExtractError, SizeLimit};
 use crate::limits::Budget;
 
 pub(crate) fn decode(stream: &Stream, budget: &mut Budget) -> Result<Vec<u8>, ExtractError> {
+    decode_checked(stream, budget).map(|decoded| decoded.data)
+}
+
+/// A decoded stream, and whether its data ended cleanly: false when it is cut short or corrupt
+/// (the data is then what preceded the damage, possibly nothing).
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub data: Vec<u8>,
+    pub intact: bool,
+}
+
+/// As [`decode`], telling also whether the stream was damaged, for the pages whose text is
+/// lost with it.
+pub(crate) fn decode_checked(
+    stream: &Stream,
+    budget: &mut Budget,
+) -> Result<Decoded, ExtractError> {
     let allowance = budget.stream_allowance();
     let over = |actual: u64| ExtractError::TooLarge {
         limit: SizeLimit::DecompressedBytes,
@@ -14,26 +31,27 @@ pub(crate) fn decode(stream: &Stream, budget: &mut Budget) -> Result<Vec<u8>, Ex
         max: allowance,
     };
     let filters = stream.filters().unwrap_or_default();
-    let data = if filters.is_empty() {
+    let (data, intact) = if filters.is_empty() {
         if stream.content.len() as u64 > allowance {
             return Err(over(stream.content.len() as u64));
         }
-        stream.content.clone()
+        (stream.content.clone(), true)
     } else if filters.len() == 1 && is_flate(filters[0]) && !has_predictor(stream) {
-        inflate(&stream.content, allowance).ok_or_else(|| over(allowance.saturating_add(1)))?
+        inflate_checked(&stream.content, allowance)
+            .ok_or_else(|| over(allowance.saturating_add(1)))?
     } else {
         let cap = usize::try_from(allowance).unwrap_or(usize::MAX);
         match stream.decompressed_content_with_limit(cap) {
-            Ok(d) => d,
+            Ok(d) => (d, true),
             Err(lopdf::Error::Decompress(DecompressError::MemoryLimitExceeded { .. })) => {
                 return Err(over(allowance.saturating_add(1)));
             }
             // An undecodable stream contributes nothing; the rest of the page still counts.
-            Err(_) => Vec::new(),
+            Err(_) => (Vec::new(), false),
         }
     };
     budget.add_decompressed(data.len() as u64)?;
-    Ok(data)
+    Ok(Decoded { data, intact })
 }
 
 fn is_flate(name: &[u8]) -> bool {
@@ -53,14 +71,20 @@ fn has_predictor(stream: &Stream) -> bool {
 
 /// Inflates at most `cap` bytes; `None` when the output would exceed it. Corrupt or
 /// truncated data ends the output where the damage starts; a bad checksum is ignored.
+#[cfg(test)]
 fn inflate(input: &[u8], cap: u64) -> Option<Vec<u8>> {
+    inflate_checked(input, cap).map(|(out, _)| out)
+}
+
+/// As `inflate`, with whether the data ended cleanly.
+fn inflate_checked(input: &[u8], cap: u64) -> Option<(Vec<u8>, bool)> {
     let mut out = Vec::with_capacity(input.len().saturating_mul(4).min(1 << 20));
-    let clean = inflate_into(input, true, &mut out, cap)?;
+    let mut clean = inflate_into(input, true, &mut out, cap)?;
     if !clean && out.is_empty() {
         // Some writers omit the zlib header: retry as raw deflate.
-        inflate_into(input, false, &mut out, cap)?;
+        clean = inflate_into(input, false, &mut out, cap)?;
     }
-    Some(out)
+    Some((out, clean))
 }
 
 /// `Some(true)` at a clean end, `Some(false)` on corrupt or truncated input, `None` when
@@ -122,5 +146,16 @@ mod tests {
         z.truncate(z.len() / 2);
         let out = inflate(&z, 1 << 30).unwrap();
         assert!(!out.is_empty() && text.starts_with(&out[..out.len().min(100)]));
+    }
+
+    #[test]
+    fn damage_is_reported_and_a_clean_stream_is_intact() {
+        let text = b"BT /F1 12 Tf (hello) Tj ET ".repeat(2000);
+        let whole = deflate(&text);
+        assert_eq!(inflate_checked(&whole, 1 << 30), Some((text, true)));
+        let (prefix, intact) = inflate_checked(&whole[..whole.len() / 2], 1 << 30).unwrap();
+        assert!(!intact && !prefix.is_empty());
+        let (_, intact) = inflate_checked(b"this is not deflate data at all", 1 << 30).unwrap();
+        assert!(!intact);
     }
 }

@@ -36,8 +36,9 @@ fn truncated_files_fail_cleanly() {
     let pdf = hello();
     for cut in [10, pdf.len() / 3, pdf.len() / 2, pdf.len() - 30] {
         let r = extract_pages(&pdf[..cut], &Limits::default());
+        // Never "no text layer": a cut file is damaged, whatever survived of it.
         assert!(
-            ["ok", "damaged", "no_text_layer", "not_a_pdf"].contains(&code(&r)),
+            ["ok", "damaged", "not_a_pdf"].contains(&code(&r)),
             "{cut}: {r:?}"
         );
     }

@@ -321,6 +321,23 @@ impl Broker {
         dispatch!(self.session_ended(session))
     }
 
+    /// Keeps a one-time ticket's `payload` for `ttl` under the ticket's SHA-256 `digest` (the
+    /// ticket itself is never stored, so a leaked Redis dump opens nothing).
+    pub async fn put_ticket(
+        &self,
+        digest: &[u8; 32],
+        payload: &str,
+        ttl: Duration,
+    ) -> Result<(), QueueError> {
+        dispatch!(self.put_ticket(digest, payload, ttl))
+    }
+
+    /// The payload of the ticket with this `digest` if it is unexpired and untaken; it is gone
+    /// from then on, on every instance sharing the broker.
+    pub async fn take_ticket(&self, digest: &[u8; 32]) -> Result<Option<String>, QueueError> {
+        dispatch!(self.take_ticket(digest))
+    }
+
     /// Counts one event under `key` if `limit` allows it; the ticket of an admitted event
     /// uncounts it through [`Broker::refund_rate`].
     pub async fn check_rate(

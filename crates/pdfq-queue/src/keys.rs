@@ -68,6 +68,11 @@ impl Keys {
     pub(crate) fn ended_session(&self, session: uuid::Uuid) -> String {
         format!("{}:session-ended:{session}", self.prefix)
     }
+    /// A one-time ticket, by the hex of its SHA-256 digest (see `RedisBroker::put_ticket`).
+    pub(crate) fn ticket(&self, digest: &[u8; 32]) -> String {
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}:ticket:{hex}", self.prefix)
+    }
     /// Sliding log of one rate key (see `crate::rate::RateKey`).
     pub(crate) fn rate(&self, key: &str) -> String {
         format!("{}:rate:{key}", self.prefix)

@@ -92,6 +92,7 @@ struct State {
     instances: HashMap<String, (Heartbeat, Instant)>,
     results: HashMap<JobId, (String, Instant)>,
     ended_sessions: HashMap<uuid::Uuid, Instant>,
+    tickets: HashMap<[u8; 32], (String, Instant)>,
 }
 
 /// Redis-style ids: the time in ms, and a sequence within the same ms (or a clock step back).
@@ -689,6 +690,27 @@ impl MemoryBroker {
         Ok(s.ended_sessions
             .get(&session)
             .is_some_and(|expires| *expires > Instant::now()))
+    }
+
+    pub async fn put_ticket(
+        &self,
+        digest: &[u8; 32],
+        payload: &str,
+        ttl: Duration,
+    ) -> Result<(), QueueError> {
+        let mut s = self.state();
+        let now = Instant::now();
+        s.tickets.retain(|_, (_, expires)| *expires > now);
+        s.tickets.insert(*digest, (payload.to_owned(), later(ttl)));
+        Ok(())
+    }
+
+    pub async fn take_ticket(&self, digest: &[u8; 32]) -> Result<Option<String>, QueueError> {
+        let mut s = self.state();
+        Ok(s.tickets
+            .remove(digest)
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(payload, _)| payload))
     }
 
     pub async fn evict_result(&self, job_id: JobId) -> Result<(), QueueError> {

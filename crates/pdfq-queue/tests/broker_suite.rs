@@ -703,6 +703,26 @@ mod cases {
         );
     }
 
+    pub async fn a_ticket_is_taken_once_and_expires(b: &Broker) {
+        let (once, expiring, never) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        b.put_ticket(&once, "job-a", Duration::from_secs(60))
+            .await
+            .unwrap();
+        b.put_ticket(&expiring, "job-b", Duration::from_millis(200))
+            .await
+            .unwrap();
+        let takes = futures::future::join_all((0..8).map(|_| b.take_ticket(&once))).await;
+        let taken: Vec<_> = takes.into_iter().filter_map(Result::unwrap).collect();
+        assert_eq!(taken, ["job-a"], "one of eight concurrent takes gets it");
+        assert_eq!(b.take_ticket(&never).await.unwrap(), None);
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(
+            b.take_ticket(&expiring).await.unwrap(),
+            None,
+            "expired unused"
+        );
+    }
+
     pub async fn a_refunded_event_no_longer_counts(b: &Broker) {
         let key = RateKey::login_failures("owner@example.com", "192.0.2.1".parse().unwrap());
         let limit = RateLimit {
@@ -790,4 +810,5 @@ suite!(
     the_rate_window_slides,
     a_refunded_event_no_longer_counts,
     an_ended_session_is_known_for_its_ttl,
+    a_ticket_is_taken_once_and_expires,
 );

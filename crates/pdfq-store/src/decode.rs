@@ -4,7 +4,7 @@ use pdfq_domain::job::JobEvent as Event;
 use pdfq_domain::{Attempt, JobStatus, Progress};
 
 use crate::StoreError;
-use crate::model::{ChunkResult, Role, Sentence};
+use crate::model::{ChunkResult, JobWarning, Role, Sentence};
 
 pub(crate) fn status(s: &str) -> Result<JobStatus, StoreError> {
     s.parse()
@@ -33,6 +33,27 @@ pub(crate) fn attempt(n: i64) -> Result<Attempt, StoreError> {
 
 pub(crate) fn progress(n: i64) -> Result<Progress, StoreError> {
     Progress::new(u32_of(n, "progress_percent")?).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The `warnings` column: a JSON array, or null for none.
+pub(crate) fn warnings(text: Option<String>) -> Result<Vec<JobWarning>, StoreError> {
+    text.map_or_else(
+        || Ok(Vec::new()),
+        |text| {
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("warnings of a job: {e}")))
+        },
+    )
+}
+
+/// Warnings as the `warnings` column stores them: null for none.
+pub(crate) fn warnings_text(warnings: &[JobWarning]) -> Result<Option<String>, StoreError> {
+    if warnings.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(warnings)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("warnings of a job: {e}")))
 }
 
 /// A count or offset from the API as a bind value; beyond i64 nothing can match anyway.

@@ -89,6 +89,27 @@ pub struct NewJob {
     pub bytes: Vec<u8>,
 }
 
+/// An upload's `Idempotency-Key`: a job created with it is the one answered to every upload
+/// with the same key by the same user until the key's lifetime ends.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencyKey<'a> {
+    pub key: &'a str,
+    /// Keys recorded before this are expired.
+    pub issued_after: OffsetDateTime,
+}
+
+/// The conflict a job's creation meets when its idempotency key is already taken.
+pub(crate) const IDEMPOTENCY_KEY_TAKEN: &str = "this idempotency key is taken";
+
+/// What creating a job with an idempotency key did.
+#[derive(Debug, Clone)]
+pub enum Created {
+    /// A new job.
+    New(Job),
+    /// The key's job, created earlier (or concurrently) by the same user.
+    Existing(Job),
+}
+
 impl fmt::Debug for NewJob {
     // The file itself would flood any log line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -130,6 +151,16 @@ pub struct Job {
     pub updated_at: OffsetDateTime,
     pub heartbeat_at: Option<OffsetDateTime>,
     pub next_attempt_at: Option<OffsetDateTime>,
+    /// What the job could not read although it completed; empty for most.
+    pub warnings: Vec<JobWarning>,
+}
+
+/// Something a job could not read although it completed: one page (1-based) or, without a
+/// page, the file as a whole (a truncated file whose remaining pages are lost).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobWarning {
+    pub page: Option<u32>,
+    pub message: String,
 }
 
 /// A job in a list: what a table row shows.

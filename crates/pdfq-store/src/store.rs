@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use crate::config::DatabaseConfig;
 use crate::model::{
-    ChunkResult, Claimed, Commit, Failure, Job, JobEvent, JobFilter, JobSearch, JobSummary,
-    MigrationStatus, MinuteFinished, NewJob, NewRefreshToken, Page, RefreshOutcome, Role,
-    SentenceRow, StatusCounts, User,
+    ChunkResult, Claimed, Commit, Created, Failure, IDEMPOTENCY_KEY_TAKEN, IdempotencyKey, Job,
+    JobEvent, JobFilter, JobSearch, JobSummary, JobWarning, MigrationStatus, MinuteFinished,
+    NewJob, NewRefreshToken, Page, RefreshOutcome, Role, SentenceRow, StatusCounts, User,
 };
 use crate::pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres, pool_stats_of};
 use crate::postgres::PgStore;
@@ -239,13 +239,53 @@ impl Store {
     /// was lost) returns it rather than a conflict.
     pub async fn create_job(&self, new: &NewJob) -> Result<Job, StoreError> {
         with_retry(self.retry_policy(), "create_job", |try_no| {
-            self.create_job_try(new, try_no > 1)
+            self.create_job_try(new, None, try_no > 1)
         })
         .await
     }
 
-    async fn create_job_try(&self, new: &NewJob, repeat: bool) -> Result<Job, StoreError> {
-        match dispatch!(self, s => s.create_job(new).await) {
+    /// Creates the job unless `key` already names one of the same owner, recorded after
+    /// `key.issued_after`; then that job is returned. A concurrent creation with the same key
+    /// waits for the other to commit (PostgreSQL's unique index; SQLite's single writer) and
+    /// returns its job: one job per key whatever the timing.
+    pub async fn create_job_once(
+        &self,
+        new: &NewJob,
+        key: &IdempotencyKey<'_>,
+    ) -> Result<Created, StoreError> {
+        let created = with_retry(self.retry_policy(), "create_job_once", |try_no| {
+            self.create_job_try(new, Some(key), try_no > 1)
+        })
+        .await;
+        match created {
+            Ok(job) => Ok(Created::New(job)),
+            Err(StoreError::Conflict(why)) if why == IDEMPOTENCY_KEY_TAKEN => self
+                .job_for_idempotency_key(new.owner, key)
+                .await?
+                .map(Created::Existing)
+                // Taken, then deleted with its job in between: rare; the client may retry.
+                .ok_or(StoreError::Conflict(why)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The job `owner` created with `key`, unless the key expired (recorded before
+    /// `key.issued_after`) or the job was deleted.
+    pub async fn job_for_idempotency_key(
+        &self,
+        owner: UserId,
+        key: &IdempotencyKey<'_>,
+    ) -> Result<Option<Job>, StoreError> {
+        dispatch!(self, s => s.job_for_idempotency_key(owner, key.key, key.issued_after).await)
+    }
+
+    async fn create_job_try(
+        &self,
+        new: &NewJob,
+        key: Option<&IdempotencyKey<'_>>,
+        repeat: bool,
+    ) -> Result<Job, StoreError> {
+        match dispatch!(self, s => s.create_job(new, key).await) {
             Err(StoreError::Conflict(why)) if repeat => match self.get_job(new.id).await? {
                 Some(job) if job.owner_id == new.owner && job.file_sha256 == new.sha256 => Ok(job),
                 _ => Err(StoreError::Conflict(why)),
@@ -444,6 +484,20 @@ impl Store {
         .await
     }
 
+    /// Records what the attempt could not read (replacing what an earlier call recorded), to
+    /// be shown with the job once it completes. A new claim clears them.
+    pub async fn record_warnings(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        warnings: &[JobWarning],
+    ) -> Result<Commit, StoreError> {
+        with_retry(self.retry_policy(), "record_warnings", |_| async move {
+            dispatch!(self, s => s.record_warnings(id, attempt, warnings).await)
+        })
+        .await
+    }
+
     /// Fails the attempt: to `retrying` until `retry_at` when given, else to `failed`.
     pub async fn fail_job(
         &self,
@@ -578,14 +632,14 @@ mod tests {
             sha256: [0; 32],
             bytes: b"pdf".to_vec(),
         };
-        assert_eq!(store.create_job_try(&new, true).await.unwrap(), job);
+        assert_eq!(store.create_job_try(&new, None, true).await.unwrap(), job);
         assert!(matches!(
-            store.create_job_try(&new, false).await.unwrap_err(),
+            store.create_job_try(&new, None, false).await.unwrap_err(),
             StoreError::Conflict(_)
         ));
         new.sha256 = [1; 32];
         assert!(matches!(
-            store.create_job_try(&new, true).await.unwrap_err(),
+            store.create_job_try(&new, None, true).await.unwrap_err(),
             StoreError::Conflict(_)
         ));
         assert_eq!(store.job_events(id).await.unwrap().len(), 1);

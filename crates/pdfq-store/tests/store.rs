@@ -14,8 +14,8 @@ use common::{job, new_job, tick, user, worker};
 use pdfq_domain::job::JobEvent as Event;
 use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, TransitionError};
 use pdfq_store::{
-    ChunkResult, Commit, JobFilter, JobSearch, NewRefreshToken, RefreshOutcome, Role, Sentence,
-    Store, StoreError,
+    ChunkResult, Commit, Created, IdempotencyKey, JobFilter, JobSearch, JobWarning,
+    NewRefreshToken, RefreshOutcome, Role, Sentence, Store, StoreError,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -48,11 +48,13 @@ both_backends!(
     roles_and_admin_count,
     a_job_is_stored_with_its_file_and_first_event,
     another_owners_job_is_invisible,
+    an_idempotency_key_creates_one_job_per_user,
     claims_follow_the_state_machine,
     concurrent_claims_one_wins,
     a_late_commit_after_requeue_and_reclaim_is_rejected,
     progress_never_moves_backwards_within_an_attempt,
     chunks_are_written_once_and_a_retry_resumes_after_them,
+    warnings_are_kept_with_the_attempt_that_found_them,
     concurrent_completers_complete_once,
     failures_retry_and_operator_actions,
     cancelling_a_running_job_stops_its_worker,
@@ -344,6 +346,101 @@ mod cases {
         );
     }
 
+    pub async fn an_idempotency_key_creates_one_job_per_user(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let bob = user(store, "bob@example.com").await;
+        let day_ago = OffsetDateTime::now_utc() - time::Duration::hours(24);
+        let key = IdempotencyKey {
+            key: "upload-1",
+            issued_after: day_ago,
+        };
+        let Created::New(first) = store
+            .create_job_once(&new_job(ann.id, "a.pdf"), &key)
+            .await
+            .unwrap()
+        else {
+            panic!("the first upload creates its job");
+        };
+        let again = store
+            .create_job_once(&new_job(ann.id, "a.pdf"), &key)
+            .await
+            .unwrap();
+        assert!(
+            matches!(&again, Created::Existing(j) if j.id == first.id),
+            "{again:?}"
+        );
+        let found = store.job_for_idempotency_key(ann.id, &key).await.unwrap();
+        assert_eq!(found.map(|j| j.id), Some(first.id));
+        // Keys are per user.
+        let bobs = store
+            .create_job_once(&new_job(bob.id, "b.pdf"), &key)
+            .await
+            .unwrap();
+        assert!(matches!(bobs, Created::New(ref j) if j.id != first.id));
+
+        // Concurrent duplicates: one job, and every caller gets it.
+        let mut racers = tokio::task::JoinSet::new();
+        for _ in 0..6 {
+            let store = store.clone();
+            racers.spawn(async move {
+                let racing = IdempotencyKey {
+                    key: "raced",
+                    issued_after: day_ago,
+                };
+                store
+                    .create_job_once(&new_job(ann.id, "r.pdf"), &racing)
+                    .await
+            });
+        }
+        let outcomes = racers.join_all().await;
+        let ids: HashSet<JobId> = outcomes
+            .iter()
+            .map(|o| match o.as_ref().unwrap() {
+                Created::New(j) | Created::Existing(j) => j.id,
+            })
+            .collect();
+        assert_eq!(ids.len(), 1, "{outcomes:?}");
+        let new = outcomes
+            .iter()
+            .filter(|o| matches!(o, Ok(Created::New(_))))
+            .count();
+        assert_eq!(new, 1, "{outcomes:?}");
+
+        // Expired (recorded before the lifetime's start): free again, for a new job.
+        let later = IdempotencyKey {
+            key: "upload-1",
+            issued_after: OffsetDateTime::now_utc() + time::Duration::seconds(1),
+        };
+        assert!(
+            store
+                .job_for_idempotency_key(ann.id, &later)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let renewed = store
+            .create_job_once(&new_job(ann.id, "a.pdf"), &later)
+            .await
+            .unwrap();
+        assert!(
+            matches!(renewed, Created::New(ref j) if j.id != first.id),
+            "{renewed:?}"
+        );
+
+        // Gone with its job: a retry after deleting the job makes a new one.
+        let Created::New(renewed) = renewed else {
+            unreachable!()
+        };
+        store.delete_job(renewed.id).await.unwrap();
+        assert!(
+            store
+                .job_for_idempotency_key(ann.id, &key)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
     pub async fn claims_follow_the_state_machine(store: &Store) {
         let ann = user(store, "ann@example.com").await;
         let j = job(store, ann.id, "a.pdf").await;
@@ -557,6 +654,83 @@ mod cases {
             store.get_job(j.id).await.unwrap().unwrap().progress,
             pct(10)
         );
+    }
+
+    pub async fn warnings_are_kept_with_the_attempt_that_found_them(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "cut.pdf").await;
+        assert!(j.warnings.is_empty(), "a new job has none");
+        let w = worker(1);
+        let a1 = store.claim_job(j.id, &w).await.unwrap().unwrap().attempt;
+        let warnings = vec![
+            JobWarning {
+                page: None,
+                message: "the file is truncated".into(),
+            },
+            JobWarning {
+                page: Some(3),
+                message: "its content stream is \"corrupt\" \u{e9}".into(),
+            },
+        ];
+        assert_eq!(
+            store.record_warnings(j.id, a1, &warnings).await.unwrap(),
+            Commit::Applied
+        );
+        // Recording them again (a retried write) changes nothing.
+        assert!(
+            store
+                .record_warnings(j.id, a1, &warnings)
+                .await
+                .unwrap()
+                .is_ok()
+        );
+        assert_eq!(
+            store.get_job(j.id).await.unwrap().unwrap().warnings,
+            warnings
+        );
+
+        // The next attempt starts without them; the old one can no longer write any.
+        store
+            .fail_job(
+                j.id,
+                a1,
+                "extractor_crashed",
+                "child died",
+                Some(OffsetDateTime::now_utc()),
+            )
+            .await
+            .unwrap();
+        let a2 = store.claim_job(j.id, &w).await.unwrap().unwrap();
+        assert!(a2.job.warnings.is_empty(), "{:?}", a2.job.warnings);
+        assert!(matches!(
+            store.record_warnings(j.id, a1, &warnings).await.unwrap(),
+            Commit::Stale { .. }
+        ));
+        let found_again = &warnings[1..];
+        store
+            .record_warnings(j.id, a2.attempt, found_again)
+            .await
+            .unwrap();
+        store
+            .save_chunk(j.id, a2.attempt, &chunk(0, &["Readable."]))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .complete_job(j.id, a2.attempt, 3, 1)
+                .await
+                .unwrap()
+                .is_ok()
+        );
+        let done = store.get_job(j.id).await.unwrap().unwrap();
+        assert_eq!(done.status, JobStatus::Completed);
+        assert_eq!(done.warnings, found_again, "kept once completed");
+        let listed = store
+            .get_job_for_owner(j.id, ann.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(listed.warnings, found_again);
     }
 
     pub async fn chunks_are_written_once_and_a_retry_resumes_after_them(store: &Store) {

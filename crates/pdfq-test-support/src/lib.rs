@@ -10,6 +10,7 @@ mod postgres;
 mod postgres_server;
 mod redis_prefix;
 mod redis_server;
+pub mod service_checks;
 
 pub use postgres::{TestDatabase, admin_database_url};
 pub use postgres_server::PostgresServer;

@@ -6,6 +6,27 @@ use std::fmt::Write as _;
 /// per `\n`, 14 points apart, from the top left.
 #[must_use]
 pub fn text_pdf(pages: &[&str]) -> Vec<u8> {
+    assemble(&text_objects(pages))
+}
+
+/// As [`text_pdf`], but the content stream of page `damaged` (0-based) is corrupt, as a bad
+/// disk or download leaves it: declared FlateDecode, its bytes are not deflate data.
+#[must_use]
+pub fn text_pdf_with_corrupt_page(pages: &[&str], damaged: usize) -> Vec<u8> {
+    let mut objects = text_objects(pages);
+    let garbage = "these bytes are not deflate data, whatever the filter says";
+    // Catalog, page tree and font come first, then each page and its content stream.
+    if let Some(content) = objects.get_mut(4 + 2 * damaged) {
+        *content = format!(
+            "<< /Length {} /Filter /FlateDecode >>\nstream\n{garbage}\nendstream",
+            garbage.len()
+        );
+    }
+    assemble(&objects)
+}
+
+/// The objects of [`text_pdf`], numbered from 1 in order.
+fn text_objects(pages: &[&str]) -> Vec<String> {
     let page_count = pages.len();
     // Objects: 1 catalog, 2 page tree, 3 font, then a page and its content stream per page.
     let mut objects: Vec<String> = Vec::new();
@@ -36,8 +57,7 @@ pub fn text_pdf(pages: &[&str]) -> Vec<u8> {
             stream.len()
         ));
     }
-
-    assemble(&objects)
+    objects
 }
 
 /// A small PDF whose `pages` pages all draw one Form XObject `draws_per_page` times, each

@@ -5,13 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, WorkerId};
-use pdfq_extract::{Chunk, ExtractError, OutputBudget, PageText};
+use pdfq_extract::{Chunk, ExtractError, OutputBudget, PageText, PageWarning};
 use pdfq_queue::{Broker, Delivery};
-use pdfq_store::{ChunkResult, Claimed, Commit, Sentence, Store, StoreError};
+use pdfq_store::{ChunkResult, Claimed, Commit, JobWarning, Sentence, Store, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::lease::{JobControl, Running, StopReason, spawn_lease_keeper};
+use crate::progress::{Report, Throttle};
 use crate::settings::WorkerSettings;
 
 /// What the worker shares with every job it runs.
@@ -192,14 +194,10 @@ async fn run_attempt(
     if !already_done.is_empty() {
         tracing::info!(%job, chunks = already_done.len(), "resuming after the chunks already finished");
     }
-    progress(
-        ctx,
-        job,
-        attempt,
-        Progress::ZERO,
-        &CurrentStep::new("Extracting text"),
-    )
-    .await?;
+    // Page by page and chunk by chunk, at most every progress_interval; the last one always.
+    let mut throttle = Throttle::new(ctx.settings.progress_interval);
+    let starting = (Progress::ZERO, CurrentStep::new("Extracting text"));
+    report(ctx, job, attempt, throttle.offer(Instant::now(), starting)).await?;
 
     let (page_tx, mut page_rx) = mpsc::unbounded_channel::<(PageText, u32)>();
     let extractor = ctx.settings.extractor.clone();
@@ -218,6 +216,7 @@ async fn run_attempt(
     let mut plan: Vec<Chunk> = Vec::new();
     let mut next_chunk = 0usize;
     loop {
+        let due = throttle.due_at();
         tokio::select! {
             biased;
             reason = control.stopped() => {
@@ -225,14 +224,22 @@ async fn run_attempt(
                 let _ = extraction.await;
                 return Err(Interrupted::Stopped(reason));
             }
+            () = until(due) => {
+                report(ctx, job, attempt, throttle.take_pending(Instant::now())).await?;
+            }
             received = page_rx.recv() => match received {
                 Some((page, total)) => {
                     if plan.is_empty() {
                         plan = chunk_plan(total, ctx.settings.max_chunks);
                     }
                     pages.push(page);
+                    let done = pages.len();
+                    let extracted = (pages_percent(done, total), CurrentStep::page(done, total as usize));
+                    report(ctx, job, attempt, throttle.offer(Instant::now(), extracted)).await?;
                     while let Some(chunk) = plan.get(next_chunk).filter(|c| c.last_page as usize <= pages.len()) {
                         commit_chunk(ctx, job, attempt, chunk, &pages, &already_done, &mut output).await?;
+                        let committed = chunk_report(chunk, total);
+                        report(ctx, job, attempt, throttle.offer(Instant::now(), committed)).await?;
                         next_chunk += 1;
                     }
                 }
@@ -240,7 +247,7 @@ async fn run_attempt(
             },
         }
     }
-    let document = match extraction.await {
+    let mut document = match extraction.await {
         Ok(Ok(document)) => document,
         Ok(Err(e)) => return Err(Interrupted::Extract(e)),
         Err(join) => {
@@ -260,11 +267,58 @@ async fn run_attempt(
         );
         pages = document.pages;
     }
+    let total = plan.last().map_or(0, |chunk| chunk.last_page);
     for chunk in plan.iter().skip(next_chunk) {
         commit_chunk(ctx, job, attempt, chunk, &pages, &already_done, &mut output).await?;
+        report(
+            ctx,
+            job,
+            attempt,
+            throttle.offer(Instant::now(), chunk_report(chunk, total)),
+        )
+        .await?;
+    }
+    report(ctx, job, attempt, throttle.take_pending(Instant::now())).await?;
+    let warnings = job_warnings(std::mem::take(&mut document.warnings));
+    if !warnings.is_empty() {
+        tracing::warn!(%job, warnings = warnings.len(), "completing with pages that could not be read");
+        settle(ctx.store.record_warnings(job, attempt, &warnings).await?)?;
     }
     let page_count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
     Ok((page_count, u32::try_from(plan.len()).unwrap_or(u32::MAX)))
+}
+
+/// The most page warnings a job keeps; the rest are counted in one last warning, so a file
+/// with thousands of lost pages does not make a megabyte of them.
+const MAX_PAGE_WARNINGS: usize = 100;
+
+/// The extraction's warnings as the job stores them, at most [`MAX_PAGE_WARNINGS`] pages.
+fn job_warnings(found: Vec<PageWarning>) -> Vec<JobWarning> {
+    let pages = found.iter().filter(|w| w.page.is_some()).count();
+    let mut kept = Vec::new();
+    let mut kept_pages = 0;
+    for warning in found {
+        if warning.page.is_some() {
+            if kept_pages == MAX_PAGE_WARNINGS {
+                continue;
+            }
+            kept_pages += 1;
+        }
+        kept.push(JobWarning {
+            page: warning.page,
+            message: warning.reason,
+        });
+    }
+    if pages > kept_pages {
+        kept.push(JobWarning {
+            page: None,
+            message: format!(
+                "{} more pages could not be read (only the first {MAX_PAGE_WARNINGS} are listed)",
+                pages - kept_pages
+            ),
+        });
+    }
+    kept
 }
 
 /// The chunks of a document of `total` pages, numbered 1..=total.
@@ -278,7 +332,7 @@ fn chunk_plan(total: u32, max_chunks: usize) -> Vec<Chunk> {
     pdfq_extract::chunk_pages(&numbered, max_chunks)
 }
 
-/// Stores a chunk's sentences (unless a previous attempt did) and reports progress. Every
+/// Stores a chunk's sentences (unless a previous attempt did). Every
 /// chunk's sentences count against `output`, stored before or not, so a resumed job is held to
 /// the same limits as one that ran straight through.
 async fn commit_chunk(
@@ -310,12 +364,42 @@ async fn commit_chunk(
         };
         settle(ctx.store.save_chunk(job, attempt, &result).await?)?;
     }
-    let done = u64::from(chunk.index) + 1;
-    let total = u64::from(chunk.count);
-    // 100 % is written by completion only.
-    let percent = Progress::fraction(done, total).min(Progress::new(99).unwrap_or(Progress::ZERO));
-    let step = CurrentStep::chunk(chunk.index as usize + 1, chunk.count as usize);
-    progress(ctx, job, attempt, percent, &step).await
+    Ok(())
+}
+
+/// "Processing chunk k/n", at the share of the pages up to the chunk's last.
+fn chunk_report(chunk: &Chunk, total: u32) -> Report {
+    (
+        pages_percent(chunk.last_page as usize, total),
+        CurrentStep::chunk(chunk.index as usize + 1, chunk.count as usize),
+    )
+}
+
+/// Writes what the throttle let through, if anything.
+async fn report(
+    ctx: &Context,
+    job: JobId,
+    attempt: Attempt,
+    state: Option<Report>,
+) -> Result<(), Interrupted> {
+    match state {
+        Some((percent, step)) => progress(ctx, job, attempt, percent, &step).await,
+        None => Ok(()),
+    }
+}
+
+/// The share of `done` pages out of `total`; 100 % is written by completion only.
+fn pages_percent(done: usize, total: u32) -> Progress {
+    Progress::fraction(done as u64, u64::from(total))
+        .min(Progress::new(99).unwrap_or(Progress::ZERO))
+}
+
+/// Completes at `due`, or never.
+async fn until(due: Option<Instant>) {
+    match due {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn progress(
@@ -535,6 +619,30 @@ mod tests {
         };
         assert!(matches!(settle(taken), Err(Interrupted::Stale)));
         assert!(settle(Commit::AlreadyApplied).is_ok());
+    }
+
+    #[test]
+    fn page_warnings_are_capped_and_the_rest_counted() {
+        let mut found = vec![PageWarning {
+            page: None,
+            reason: "truncated".into(),
+        }];
+        found.extend((1..=250).map(|page| PageWarning {
+            page: Some(page),
+            reason: "missing".into(),
+        }));
+        let kept = job_warnings(found);
+        assert_eq!(kept.len(), 1 + MAX_PAGE_WARNINGS + 1);
+        assert_eq!(kept[0].page, None);
+        assert_eq!(kept[MAX_PAGE_WARNINGS].page, Some(100));
+        let last = kept.last().unwrap();
+        assert_eq!(last.page, None);
+        assert!(
+            last.message.starts_with("150 more pages"),
+            "{}",
+            last.message
+        );
+        assert!(job_warnings(Vec::new()).is_empty());
     }
 
     #[test]

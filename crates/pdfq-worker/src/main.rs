@@ -82,6 +82,7 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received");
 }
 
+/// Log lines go to stdout: Railway shows every line a service writes to stderr as an error.
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -90,7 +91,7 @@ fn init_tracing() {
         .unwrap_or(false);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stdout);
     if json {
         builder.json().init();
     } else {

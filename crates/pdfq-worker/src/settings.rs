@@ -22,6 +22,8 @@ pub struct WorkerSettings {
     pub drain_timeout: Duration,
     /// Pages are grouped into at most this many chunks.
     pub max_chunks: usize,
+    /// A job's progress is written at most this often (the last state always).
+    pub progress_interval: Duration,
     /// How often the sweeper runs.
     pub sweep_every: Duration,
     /// A pending job older than this with no queue entry is enqueued again by the sweeper. The
@@ -65,6 +67,7 @@ impl WorkerSettings {
             result_ttl: Duration::from_secs(3600),
             drain_timeout: Duration::from_secs(25),
             max_chunks: pdfq_extract::DEFAULT_MAX_CHUNKS,
+            progress_interval: Duration::from_millis(250),
             sweep_every: Duration::from_secs(15),
             lost_pending_after: Duration::from_secs(10),
             fetch_block: Duration::from_secs(2),

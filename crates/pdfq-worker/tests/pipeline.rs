@@ -138,6 +138,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     a_job_completes_with_chunks_progress_and_sentences,
+    a_many_page_job_reports_its_progress_page_by_page,
     a_duplicate_delivery_is_dropped_and_the_result_written_once,
     input_that_cannot_succeed_fails_at_once,
     a_crashing_extractor_is_retried_then_dead_lettered_without_hurting_other_jobs,
@@ -292,6 +293,65 @@ async fn a_job_completes_with_chunks_progress_and_sentences(backend: Backend) {
     assert_eq!(statuses.first(), Some(&JobStatus::Pending));
     assert_eq!(statuses.last(), Some(&JobStatus::Completed));
     assert!(statuses.contains(&JobStatus::Processing));
+}
+
+async fn a_many_page_job_reports_its_progress_page_by_page(backend: Backend) {
+    let env = env(backend, QueueOptions::default()).await;
+    let job = submit(&env, pdf_of(1000)).await;
+    // Every page's progress written (the 250 ms coalescing is the throttle's unit test), so a
+    // job this quick still shows how closely progress follows the pages.
+    let settings = WorkerSettings {
+        progress_interval: Duration::ZERO,
+        ..settings(real_extractor())
+    };
+    let worker = Worker::new(env.store.clone(), env.broker.clone(), settings);
+    // A poller's view: every state it sees until the job ends.
+    let store = env.store.clone();
+    let poller = tokio::spawn(async move {
+        let mut seen: Vec<(u8, String)> = Vec::new();
+        loop {
+            let now = store.get_job(job).await.unwrap().unwrap();
+            let state = (now.progress.get(), now.current_step.clone());
+            if seen.last() != Some(&state) {
+                seen.push(state);
+            }
+            if now.status.is_terminal() {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    let outcomes = worker.run_until_empty().await.unwrap();
+    assert!(
+        matches!(outcomes[..], [Outcome::Completed { pages: 1000, .. }]),
+        "{outcomes:?}"
+    );
+    let seen = tokio::time::timeout(Duration::from_secs(30), poller)
+        .await
+        .unwrap()
+        .unwrap();
+    let percents: Vec<u8> = seen.iter().map(|(p, _)| *p).collect();
+    assert!(
+        percents.windows(2).all(|w| w[0] <= w[1]),
+        "never backwards: {percents:?}"
+    );
+    let mut distinct = percents;
+    distinct.dedup();
+    assert!(
+        distinct.len() >= 20,
+        "{} distinct: {seen:?}",
+        distinct.len()
+    );
+    assert!(
+        seen.iter()
+            .any(|(_, step)| step.starts_with("Extracting page ") && step.ends_with(" of 1,000")),
+        "{seen:?}"
+    );
+    eprintln!(
+        "1,000 pages: the poller saw {} states, {} distinct percentages",
+        seen.len(),
+        distinct.len()
+    );
 }
 
 async fn a_duplicate_delivery_is_dropped_and_the_result_written_once(backend: Backend) {

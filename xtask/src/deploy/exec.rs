@@ -23,8 +23,16 @@ pub struct Out {
 }
 
 impl Out {
-    /// stderr, or stdout when stderr is empty: where CLIs put their error message.
+    /// stderr, or stdout when stderr is empty: where CLIs put their error message. A JSON
+    /// error object on stdout (the Railway CLI's in --json mode: `{"error", "code", "hint"}`)
+    /// gives its `error` and `hint`.
     pub fn message(&self) -> String {
+        if let Ok(serde_json::Value::Object(json)) = serde_json::from_str(self.stdout.trim())
+            && let Some(error) = json.get("error").and_then(serde_json::Value::as_str)
+        {
+            let hint = json.get("hint").and_then(serde_json::Value::as_str);
+            return hint.map_or_else(|| error.to_owned(), |h| format!("{error} ({h})"));
+        }
         let text = if self.stderr.trim().is_empty() {
             &self.stdout
         } else {
@@ -69,12 +77,41 @@ impl Exec {
             .stdin(Stdio::null())
             .output()
             .with_context(|| format!("running {program}"))?;
-        Ok(Out {
-            ran: true,
-            ok: output.status.success(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
+        Ok(Out::from(output))
+    }
+
+    /// As `run`, with `input` on the command's stdin (printed after the command: it holds no
+    /// secret, only settings).
+    pub fn run_input<S: AsRef<OsStr>>(
+        &self,
+        program: &str,
+        args: &[S],
+        input: &str,
+    ) -> anyhow::Result<Out> {
+        println!(
+            "{} <<'EOF'\n{input}\nEOF",
+            shown(program, args, self.dry_run)
+        );
+        if self.dry_run {
+            return Ok(Out::default());
+        }
+        let mut child = Command::new(program)
+            .args(args)
+            .current_dir(&self.cwd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("running {program}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write as _;
+            // A program that exits without reading its input is reported by its exit status.
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        let output = child
+            .wait_with_output()
+            .with_context(|| format!("running {program}"))?;
+        Ok(Out::from(output))
     }
 
     /// Prints a step of the plan that is not a command (e.g. "wait for the deployment").
@@ -83,6 +120,17 @@ impl Exec {
             println!("  [dry-run] {what}");
         } else {
             println!("  {what}");
+        }
+    }
+}
+
+impl From<std::process::Output> for Out {
+    fn from(output: std::process::Output) -> Self {
+        Self {
+            ran: true,
+            ok: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
     }
 }
@@ -137,6 +185,21 @@ fn mask_url(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_error_on_stdout_is_the_message() {
+        // What railway up --json printed without a login (the real 5.43.1 binary).
+        let out = Out {
+            ran: true,
+            ok: false,
+            stdout: r#"{"code":"NOT_AUTHENTICATED","error":"Not signed in.","hint":"Run `railway login` to authenticate, then re-run."}"#.to_owned(),
+            stderr: String::new(),
+        };
+        assert_eq!(
+            out.message(),
+            "Not signed in. (Run `railway login` to authenticate, then re-run.)"
+        );
+    }
 
     #[test]
     fn secrets_are_masked() {

@@ -11,8 +11,10 @@
 //!
 //! One file per concern: `state` (the resumable state file), `exec` (running or printing
 //! commands), `railway` (the Railway CLI driver), `steps` (the Railway target's steps),
-//! `local` (the local target), `probe` (HTTP, Redis and log checks shared by both).
+//! `local` (the local target), `probe` (HTTP, Redis and log checks shared by both),
+//! `cli_check` (every command line of the driver through the real CLI's parser).
 
+pub mod cli_check;
 mod exec;
 mod local;
 mod probe;
@@ -114,6 +116,21 @@ pub struct Args {
     /// Railway: link this existing project (id or name) instead of creating one.
     #[arg(long)]
     pub link: Option<String>,
+    /// Railway: the workspace (name or id) to create the project in, or to find --link's
+    /// project in; needed when the account has several workspaces.
+    #[arg(long, env = "PDFQ_DEPLOY_WORKSPACE")]
+    pub workspace: Option<String>,
+    /// Railway: the environment (name or id) to link and deploy to; needed with --link when
+    /// the project has several environments.
+    #[arg(long, env = "PDFQ_DEPLOY_ENVIRONMENT")]
+    pub environment: Option<String>,
+    /// Railway: connect both services to this GitHub repository (OWNER/REPO) with `railway
+    /// service source connect`, so a push deploys them.
+    #[arg(long, env = "PDFQ_DEPLOY_GITHUB_REPO")]
+    pub github_repo: Option<String>,
+    /// Railway: the branch a push to which deploys (with --github-repo).
+    #[arg(long, env = "PDFQ_DEPLOY_GITHUB_BRANCH", default_value = "main")]
+    pub github_branch: String,
     /// Railway: the Supabase URL for the backend (session pooler; sslmode=require is added).
     /// Local: the PostgreSQL server to create the deployment's database on (default: the test
     /// server, as `cargo xtask ci` finds it).

@@ -208,8 +208,10 @@ pub fn small_pdf() -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Lines of a log that report an error: the JSON logs' `"level":"ERROR"` (pdfq's format),
-/// Railway's `"severity":"error"`, or the text format's ` ERROR `.
+/// Lines of a log that report an error: pdfq's JSON `"level":"ERROR"`, the level attribute of
+/// `railway logs --json` (`"level":"error"`, which Railway gives every line a service writes to
+/// stderr: pdfq logs to stdout, so only real errors and panics carry it), `"severity":"error"`,
+/// or the text format's ` ERROR `.
 pub fn error_lines(log: &str) -> Vec<String> {
     log.lines()
         .filter(|line| {

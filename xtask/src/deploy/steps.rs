@@ -1,10 +1,10 @@
 //! The Railway target's six steps, each a check and an action over the Railway CLI.
 //!
 //! railway.json (web) and railway.worker.json (worker) are the source of truth for the services'
-//! build and deploy settings. Railway honours config-as-code files only for services that used
-//! them before 2026-12-01; new services take their settings from the service configuration. So
-//! the backend and worker steps apply every setting of the files themselves, through
-//! `railway environment edit --service-config`, and check them in `railway environment config`.
+//! build and deploy settings. Railway stopped reading config-as-code files on 2026-12-01, so the
+//! backend and worker steps apply every setting of the files themselves: one JSON patch per
+//! service on the stdin of `railway environment edit`, keyed by service id, then read back from
+//! `railway environment config --json` and compared.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::exec::Exec;
 use super::probe;
-use super::railway::{Cli, Deployment, Project};
+use super::railway::{Cli, Deployment, Project, str_at};
 use super::state::State;
 use super::{Args, Check, Step, Target6};
 
@@ -22,8 +22,17 @@ pub const WEB: &str = "pdfq-api";
 pub const WORKER: &str = "pdfq-worker";
 pub const REDIS: &str = "Redis";
 
-/// Deployment statuses after which nothing changes by itself.
-const FAILED: [&str; 3] = ["FAILED", "CRASHED", "REMOVED"];
+/// Deployment statuses (Railway's DeploymentStatus; the CLI 5.43.1's src/gql/schema.json).
+/// Live: the deployment serves (SLEEPING: live, asleep until a request comes, App Sleeping).
+const LIVE: [&str; 2] = ["SUCCESS", "SLEEPING"];
+/// It ran and failed.
+const FAILED: [&str; 2] = ["FAILED", "CRASHED"];
+/// It will never go live: replaced by a newer deployment, or skipped.
+const GONE: [&str; 3] = ["REMOVED", "REMOVING", "SKIPPED"];
+/// It waits for someone to approve it in the dashboard.
+const NEEDS_APPROVAL: &str = "NEEDS_APPROVAL";
+/// How many of a service's latest deployments are searched for the one `up` started.
+const DEPLOYMENTS_SEARCHED: u32 = 20;
 
 #[derive(Debug)]
 pub struct Railway<'a> {
@@ -33,6 +42,11 @@ pub struct Railway<'a> {
     scratch: PathBuf,
     project_name: String,
     link: Option<String>,
+    workspace: Option<String>,
+    environment: Option<String>,
+    github: Option<(String, String)>,
+    /// The account's workspaces, from `railway whoami --json`.
+    workspaces: Vec<String>,
     database_url: Option<String>,
     key_prefix: String,
     pdfctl: Option<PathBuf>,
@@ -52,9 +66,9 @@ impl<'a> Railway<'a> {
         if !args.dry_run && !args.yes {
             confirm()?;
         }
-        let who = cli.preflight()?;
-        if !who.is_empty() {
-            println!("Railway CLI logged in as {who}");
+        let account = cli.preflight()?;
+        if !account.who.is_empty() {
+            println!("Railway CLI logged in as {}", account.who);
         }
         Ok(Self {
             cli,
@@ -63,6 +77,13 @@ impl<'a> Railway<'a> {
             scratch: state_dir.join("scratch"),
             project_name: args.project_name.clone(),
             link: args.link.clone(),
+            workspace: args.workspace.clone(),
+            environment: args.environment.clone(),
+            github: args
+                .github_repo
+                .clone()
+                .map(|repo| (repo, args.github_branch.clone())),
+            workspaces: account.workspaces,
             database_url: args.database_url.clone(),
             key_prefix: args.key_prefix.clone(),
             pdfctl: args.pdfctl.clone(),
@@ -92,37 +113,57 @@ impl<'a> Railway<'a> {
             .unwrap_or_default()
     }
 
-    /// The settings of `file` that the service's configuration does not have yet.
+    /// The service's entry in the environment's configuration (keyed by service id).
+    fn service_config(&self, config: &Value, service: &str) -> Value {
+        let id = self.service_id(service);
+        config
+            .get("services")
+            .and_then(|s| s.get(&id))
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// The settings of `wanted` that the service's configuration does not have yet.
     fn settings_to_apply(
         &self,
+        config: &Value,
         service: &str,
         wanted: &[(String, Value)],
-    ) -> anyhow::Result<Vec<(String, Value)>> {
-        let config = self.cli.environment_config()?;
-        let id = self.service_id(service);
-        let current = config
-            .get("services")
-            .and_then(|s| s.get(&id).or_else(|| s.get(service)));
-        Ok(wanted
+    ) -> Vec<(String, Value)> {
+        let current = self.service_config(config, service);
+        wanted
             .iter()
             .filter(|(path, value)| {
-                let mut v = current;
+                let mut v = Some(&current);
                 for key in path.split('.') {
                     v = v.and_then(|x| x.get(key));
                 }
                 !v.is_some_and(|v| same(v, value))
             })
             .cloned()
-            .collect())
+            .collect()
     }
 
-    /// Checks a service: it exists, has `vars`, has the settings, and its latest deployment
-    /// succeeded.
+    /// Whether the service deploys from the GitHub repository and branch asked for (true when
+    /// none was asked for).
+    fn source_connected(&self, config: &Value, service: &str) -> bool {
+        let Some((repo, branch)) = &self.github else {
+            return true;
+        };
+        let source = self.service_config(config, service);
+        str_at(&source, &["source", "repo"]) == *repo
+            && str_at(&source, &["source", "branch"]) == *branch
+    }
+
+    /// Checks a service: it exists, has `vars`, has the settings (and the GitHub source when
+    /// asked), and a deployment of it is live: the one the deploy started (`deployed`), or the
+    /// newest.
     fn check_service(
         &mut self,
         service: &str,
         vars: &[&str],
         wanted: &[(String, Value)],
+        deployed: Option<&str>,
     ) -> anyhow::Result<Check> {
         self.refresh()?;
         if !self.has_service(service) {
@@ -140,7 +181,8 @@ impl<'a> Railway<'a> {
                 missing.join(", ")
             )));
         }
-        let to_apply = self.settings_to_apply(service, wanted)?;
+        let config = self.cli.environment_config()?;
+        let to_apply = self.settings_to_apply(&config, service, wanted);
         if !to_apply.is_empty() {
             let paths: Vec<&str> = to_apply.iter().map(|(p, _)| p.as_str()).collect();
             return Ok(Check::Todo(format!(
@@ -148,22 +190,92 @@ impl<'a> Railway<'a> {
                 paths.join(", ")
             )));
         }
-        match self.cli.latest_deployment(service)? {
-            Some(d) if d.status == "SUCCESS" => Ok(Check::Done(format!(
-                "{service} deployed ({}), variables and settings in place",
-                d.id
-            ))),
-            Some(d) => Ok(Check::Todo(format!(
+        if !self.source_connected(&config, service) {
+            return Ok(Check::Todo(format!(
+                "{service} is not connected to the GitHub repository asked for"
+            )));
+        }
+        let deployments = self.cli.deployments(service, DEPLOYMENTS_SEARCHED)?;
+        let ours = deployed.and_then(|id| deployments.iter().find(|d| d.id == id));
+        let live = ours
+            .filter(|d| LIVE.contains(&d.status.as_str()))
+            .or_else(|| {
+                deployments
+                    .first()
+                    .filter(|d| LIVE.contains(&d.status.as_str()))
+            });
+        match (live, deployments.first()) {
+            (Some(d), newest) => {
+                if let Some(newer) = newest.filter(|n| n.id != d.id) {
+                    println!(
+                        "  note: {service} has a newer deployment {} ({}) than the live one",
+                        newer.id, newer.status
+                    );
+                }
+                Ok(Check::Done(format!(
+                    "{service} deployed ({}), variables and settings in place",
+                    d.id
+                )))
+            }
+            (None, Some(d)) => Ok(Check::Todo(format!(
                 "{service}'s latest deployment {} is {}",
                 d.id, d.status
             ))),
-            None => Ok(Check::Todo(format!("{service} was never deployed"))),
+            (None, None) => Ok(Check::Todo(format!("{service} was never deployed"))),
         }
     }
 
-    /// Creates the service if missing, sets the missing variables, applies the settings,
-    /// deploys and waits for the deployment to succeed (Railway marks a deployment SUCCESS only
-    /// after its health check passed).
+    /// Applies the settings the service lacks as one patch, then reads the configuration back:
+    /// a setting the CLI or Railway dropped is an error here, not a surprise at build time.
+    fn apply_settings(&self, service: &str, wanted: &[(String, Value)]) -> anyhow::Result<()> {
+        let to_apply = if self.exec.dry_run {
+            wanted.to_vec()
+        } else {
+            let config = self.cli.environment_config()?;
+            self.settings_to_apply(&config, service, wanted)
+        };
+        if to_apply.is_empty() {
+            return Ok(());
+        }
+        let id = if self.exec.dry_run {
+            format!("<id of {service}>")
+        } else {
+            self.service_id(service)
+        };
+        self.cli.apply_patch(&patch(&id, &to_apply))?;
+        if self.exec.dry_run {
+            return Ok(());
+        }
+        let config = self.cli.environment_config()?;
+        let missing = self.settings_to_apply(&config, service, wanted);
+        if !missing.is_empty() {
+            let current = self.service_config(&config, service);
+            let listed: Vec<String> = missing
+                .iter()
+                .map(|(path, value)| {
+                    let mut v = Some(&current);
+                    for key in path.split('.') {
+                        v = v.and_then(|x| x.get(key));
+                    }
+                    format!(
+                        "{path}: wanted {value}, has {}",
+                        v.map_or("nothing".to_owned(), Value::to_string)
+                    )
+                })
+                .collect();
+            bail!(
+                "Railway did not take these settings of {service} (read back with `railway \
+                 environment config --json`): {}. A key the CLI does not know is dropped: check \
+                 the names in the config file against Railway's service settings",
+                listed.join("; ")
+            );
+        }
+        Ok(())
+    }
+
+    /// Creates the service if missing, sets the missing variables, connects the GitHub source
+    /// when asked, applies the settings, deploys and waits for that deployment to go live
+    /// (Railway marks a deployment SUCCESS only after its health check passed).
     fn deploy_service(
         &mut self,
         service: &str,
@@ -172,29 +284,27 @@ impl<'a> Railway<'a> {
     ) -> anyhow::Result<Deployment> {
         if !self.has_service(service) {
             self.cli.add_service(service)?;
-            self.refresh()?;
+            if !self.exec.dry_run {
+                self.refresh()?;
+            }
         }
         if !vars.is_empty() {
             self.cli.set_variables(service, vars)?;
         }
-        let to_apply = if self.exec.dry_run {
-            wanted.to_vec()
-        } else {
-            self.settings_to_apply(service, wanted)?
-        };
-        for (path, value) in &to_apply {
-            self.cli.set_service_config(service, path, value)?;
+        if let Some((repo, branch)) = self.github.clone() {
+            let connected = !self.exec.dry_run
+                && self.source_connected(&self.cli.environment_config()?, service);
+            if !connected {
+                self.cli.connect_source(service, &repo, &branch)?;
+            }
         }
-        let before = self.cli.latest_deployment(service)?;
-        self.cli.up(service)?;
-        self.wait_deployment(service, before.as_ref())
+        self.apply_settings(service, wanted)?;
+        let id = self.cli.up(service)?;
+        self.wait_deployment(service, &id)
     }
 
-    fn wait_deployment(
-        &self,
-        service: &str,
-        before: Option<&Deployment>,
-    ) -> anyhow::Result<Deployment> {
+    /// Polls the deployment `up` started until it is live, failed, or will never go live.
+    fn wait_deployment(&self, service: &str, id: &str) -> anyhow::Result<Deployment> {
         self.exec.note(&format!(
             "wait until {service}'s new deployment is SUCCESS (at most {} s)",
             self.timeout.as_secs()
@@ -206,25 +316,38 @@ impl<'a> Railway<'a> {
             });
         }
         let deadline = Instant::now() + self.timeout;
-        let mut last = None;
+        let mut last = "not listed yet".to_owned();
         loop {
-            let latest = self.cli.latest_deployment(service)?;
-            if let Some(d) = latest.filter(|d| before.is_none_or(|b| b.id != d.id)) {
-                if d.status == "SUCCESS" {
-                    println!("  {service}: deployment {} SUCCESS", d.id);
+            let deployments = self.cli.deployments(service, DEPLOYMENTS_SEARCHED)?;
+            if let Some(d) = deployments.into_iter().find(|d| d.id == id) {
+                let status = d.status.as_str();
+                if LIVE.contains(&status) {
+                    println!("  {service}: deployment {id} {status}");
                     return Ok(d);
                 }
-                if FAILED.contains(&d.status.as_str()) {
+                if FAILED.contains(&status) {
                     return Err(self.failure(service, &d));
                 }
-                last = Some(d);
+                if GONE.contains(&status) {
+                    bail!(
+                        "{service}'s deployment {id} is {status}: it will not go live. Railway \
+                         removes a deployment that a newer one replaced (a push to a connected \
+                         branch, another `railway up`) and skips one queued behind a newer \
+                         one. See `railway deployment list --service {service}`, then re-run \
+                         to deploy again"
+                    );
+                }
+                if status == NEEDS_APPROVAL {
+                    bail!(
+                        "{service}'s deployment {id} waits for approval: approve it in Railway's \
+                         dashboard (project → {service} → Deployments), then re-run"
+                    );
+                }
+                last = status.to_owned();
             }
             if Instant::now() > deadline {
-                let status = last.map_or("not started".to_owned(), |d| {
-                    format!("{} {}", d.id, d.status)
-                });
                 bail!(
-                    "{service}'s deployment is still {status} after {} s. If it is DEPLOYING, \
+                    "{service}'s deployment is still {id} {last} after {} s. If it is DEPLOYING, \
                      its health check has not passed: see `railway logs --service {service}`; \
                      pdfq-api answers 200 on /api/v1/health only when PostgreSQL and Redis both \
                      answer (DATABASE_URL: Supabase's session pooler with sslmode=require; \
@@ -279,10 +402,12 @@ impl<'a> Railway<'a> {
         if present.get("DATABASE_URL").is_none_or(String::is_empty) {
             let url = self.database_url.as_deref().context(
                 "DATABASE_URL is not set: export DATABASE_URL=<your Supabase URL> (Supabase → \
-                 Connect → Session pooler: postgres://postgres.<ref>:<password>@aws-0-<region>.\
-                 pooler.supabase.com:5432/postgres) and re-run",
+                 Connect → Session pooler: postgres://postgres.<ref>:<password>@aws-<N>-<region>.\
+                 pooler.supabase.com:5432/postgres, copied as shown: the aws-<N> prefix differs \
+                 from project to project) and re-run",
             )?;
-            vars.push(("DATABASE_URL".to_owned(), supabase_url(url)?));
+            let ipv6 = ipv6_egress(&self.web_settings) && ipv6_egress(&self.worker_settings);
+            vars.push(("DATABASE_URL".to_owned(), supabase_url(url, ipv6)?));
         }
         if present.get("JWT_SECRET").is_none_or(String::is_empty) {
             vars.push(("JWT_SECRET".to_owned(), random_hex(32)?));
@@ -391,6 +516,7 @@ impl Target6 for Railway<'_> {
                         "REDIS_KEY_PREFIX",
                     ],
                     &wanted,
+                    state.get("web_deployment"),
                 )
             }
             Step::Migrations => {
@@ -410,6 +536,7 @@ impl Target6 for Railway<'_> {
                     WORKER,
                     &["DATABASE_URL", "REDIS_URL", "REDIS_KEY_PREFIX"],
                     &wanted,
+                    state.get("worker_deployment"),
                 )?;
                 if let Check::Done(what) = check {
                     let live = self.worker_heartbeats()?;
@@ -434,9 +561,27 @@ impl Target6 for Railway<'_> {
     fn act(&mut self, step: Step, state: &mut State) -> anyhow::Result<()> {
         match step {
             Step::Project => {
+                let workspace = self.workspace.as_deref();
+                let environment = self.environment.as_deref();
                 match &self.link {
-                    Some(project) => self.cli.link(project)?,
-                    None => self.cli.init(&self.project_name)?,
+                    Some(project) => self.cli.link(project, environment, workspace)?,
+                    None => {
+                        if workspace.is_none() && self.workspaces.len() > 1 {
+                            bail!(
+                                "your Railway account has {} workspaces ({}): set \
+                                 PDFQ_DEPLOY_WORKSPACE (or --workspace) to the one to create \
+                                 the project in, then re-run",
+                                self.workspaces.len(),
+                                self.workspaces.join(", ")
+                            );
+                        }
+                        self.cli.init(&self.project_name, workspace)?;
+                        // `init` links the new project's first environment; another one is
+                        // linked by name, which fails clearly when the project lacks it.
+                        if environment.is_some() {
+                            self.cli.link(&self.project_name, environment, workspace)?;
+                        }
+                    }
                 }
                 Ok(())
             }
@@ -546,49 +691,68 @@ impl Target6 for Railway<'_> {
 }
 
 impl Railway<'_> {
-    /// Connecting the GitHub repository can only be done in Railway's dashboard: when a
-    /// service has no repository source, says what to click (deploys keep working through
-    /// `railway up`, so this is advice, not a failure).
+    /// Without --github-repo, a service with no repository source only deploys through this
+    /// command: says how to connect it (advice, not a failure).
     fn github_note(&mut self) -> anyhow::Result<()> {
         self.refresh()?;
         let config = self.cli.environment_config()?;
         for service in [WEB, WORKER] {
-            let id = self.service_id(service);
-            let repo = config
-                .get("services")
-                .and_then(|s| s.get(&id))
-                .and_then(|s| s.get("source"))
-                .and_then(|s| s.get("repo"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let source = self.service_config(&config, service);
+            let repo = str_at(&source, &["source", "repo"]);
             if repo.is_empty() {
                 println!(
                     "  note: {service} is not connected to GitHub, so a push does not deploy it \
-                     (this command does). To deploy on push: Railway dashboard → project → \
-                     {service} → Settings → Source → Connect Repo → this repository, branch main; \
-                     then Settings → Config-as-code → {}. Re-run with --only verify to check.",
-                    if service == WEB {
-                        "railway.json"
-                    } else {
-                        "railway.worker.json"
-                    }
+                     (this command does). To deploy on push, re-run with --github-repo \
+                     OWNER/REPO (and --github-branch, default main): it runs `railway service \
+                     source connect` for both services."
                 );
             } else {
-                println!("  {service} deploys from GitHub: {repo}");
+                let branch = str_at(&source, &["source", "branch"]);
+                println!("  {service} deploys from GitHub: {repo} ({branch})");
             }
         }
         Ok(())
     }
 
-    /// "web deployment id + worker deployment id": verify runs again when either changed.
+    /// "web deployment id + worker deployment id" of the live deployments: verify runs again
+    /// when either changed.
     fn deployed_pair(&self) -> anyhow::Result<Option<String>> {
-        let web = self.cli.latest_deployment(WEB)?;
-        let worker = self.cli.latest_deployment(WORKER)?;
-        Ok(match (web, worker) {
-            (Some(w), Some(k)) => Some(format!("{}+{}", w.id, k.id)),
+        let live = |service| -> anyhow::Result<Option<String>> {
+            Ok(self
+                .cli
+                .deployments(service, DEPLOYMENTS_SEARCHED)?
+                .into_iter()
+                .find(|d| LIVE.contains(&d.status.as_str()))
+                .map(|d| d.id))
+        };
+        Ok(match (live(WEB)?, live(WORKER)?) {
+            (Some(w), Some(k)) => Some(format!("{w}+{k}")),
             _ => None,
         })
     }
+}
+
+/// The patch `railway environment edit` takes on stdin for `settings` (dot paths) of the
+/// service `id`: `{"services": {"<id>": {"build": {...}, "deploy": {...}}}}`.
+pub fn patch(id: &str, settings: &[(String, Value)]) -> Value {
+    let mut service = serde_json::Map::new();
+    for (path, value) in settings {
+        let (section, key) = path.split_once('.').unwrap_or(("deploy", path));
+        if let Value::Object(map) = service
+            .entry(section.to_owned())
+            .or_insert_with(|| Value::Object(serde_json::Map::new()))
+        {
+            map.insert(key.to_owned(), value.clone());
+        }
+    }
+    serde_json::json!({ "services": { id: Value::Object(service) } })
+}
+
+/// Whether a config file's settings turn IPv6 egress on (`deploy.ipv6EgressEnabled`).
+fn ipv6_egress(settings: &[(String, Value)]) -> bool {
+    settings
+        .iter()
+        .any(|(path, value)| path == "deploy.ipv6EgressEnabled" && value == &Value::Bool(true))
 }
 
 /// The `build.*` and `deploy.*` settings of a railway.json, flattened to dot paths.
@@ -622,28 +786,41 @@ fn same(current: &Value, wanted: &Value) -> bool {
 }
 
 /// The Supabase URL as the backend needs it: sslmode=require added when absent (kept when
-/// given); the direct host refused with the fix (it is IPv6-only, and Railway's egress is IPv4
-/// unless IPv6 egress is enabled), the transaction pooler refused (port 6543: no session state).
-pub fn supabase_url(url: &str) -> anyhow::Result<String> {
-    let host = url
+/// given). Refused: port 6543, the shared transaction pooler (`*.pooler.supabase.com:6543`)
+/// and the dedicated PgBouncer (`db.<ref>.supabase.co:6543`), both in transaction mode, which
+/// keeps no session between transactions; and the direct host (`db.<ref>.supabase.co:5432`,
+/// IPv6 only) unless the config files turn IPv6 egress on (`ipv6_egress`).
+pub fn supabase_url(url: &str, ipv6_egress: bool) -> anyhow::Result<String> {
+    let authority = url
         .split_once("://")
         .map(|(_, rest)| rest)
-        .and_then(|rest| rest.rsplit_once('@').map_or(Some(rest), |(_, h)| Some(h)))
+        .map(|rest| rest.split(['/', '?']).next().unwrap_or_default())
+        .map(|auth| auth.rsplit_once('@').map_or(auth, |(_, host)| host))
         .unwrap_or_default();
-    if host.starts_with("db.")
-        && host.contains(".supabase.co")
-        && std::env::var_os("PDFQ_DEPLOY_IPV6_EGRESS").is_none()
-    {
+    let (host, port) = authority
+        .rsplit_once(':')
+        .map_or((authority, "5432"), |(h, p)| (h, p));
+    let direct = host.starts_with("db.") && host.ends_with(".supabase.co");
+    let pooler = host.ends_with(".pooler.supabase.com");
+    if port == "6543" && (direct || pooler) {
         bail!(
-            "DATABASE_URL points at Supabase's direct host, which has only an IPv6 address: use \
-             the session pooler URL (Supabase → Connect → Session pooler, port 5432), or enable \
-             IPv6 egress on the Railway services and set PDFQ_DEPLOY_IPV6_EGRESS=1"
+            "DATABASE_URL is Supabase's {} on port 6543, in transaction mode: it keeps no session \
+             between transactions, which breaks the prepared statements pdfq uses. Use the \
+             session pooler: Supabase → Connect → Session pooler (port 5432, user \
+             postgres.<ref>), its host copied as shown",
+            if direct {
+                "dedicated PgBouncer pooler (db.<ref>.supabase.co)"
+            } else {
+                "shared transaction pooler"
+            }
         );
     }
-    if host.contains("pooler.supabase.com:6543") {
+    if direct && !ipv6_egress {
         bail!(
-            "DATABASE_URL is Supabase's transaction pooler (port 6543), which keeps no session \
-             between transactions: use the session pooler (same host, port 5432)"
+            "DATABASE_URL points at Supabase's direct host, which has only an IPv6 address, and \
+             railway.json / railway.worker.json do not turn IPv6 egress on: use the session \
+             pooler URL (Supabase → Connect → Session pooler, port 5432), or set \
+             \"ipv6EgressEnabled\": true under \"deploy\" in both files"
         );
     }
     if url.contains("sslmode=") {
@@ -688,18 +865,31 @@ mod tests {
     #[test]
     fn supabase_urls_get_sslmode_and_the_wrong_hosts_are_refused() {
         assert_eq!(
-            supabase_url("postgres://u:p@aws-0-eu.pooler.supabase.com:5432/postgres").expect("ok"),
-            "postgres://u:p@aws-0-eu.pooler.supabase.com:5432/postgres?sslmode=require"
+            supabase_url(
+                "postgres://u:p@aws-1-eu.pooler.supabase.com:5432/postgres",
+                false
+            )
+            .expect("ok"),
+            "postgres://u:p@aws-1-eu.pooler.supabase.com:5432/postgres?sslmode=require"
         );
         assert_eq!(
-            supabase_url("postgres://u:p@h/db?application_name=x").expect("ok"),
+            supabase_url("postgres://u:p@h/db?application_name=x", false).expect("ok"),
             "postgres://u:p@h/db?application_name=x&sslmode=require"
         );
         assert_eq!(
-            supabase_url("postgres://u:p@h/db?sslmode=verify-full").expect("ok"),
+            supabase_url("postgres://u:p@h/db?sslmode=verify-full", false).expect("ok"),
             "postgres://u:p@h/db?sslmode=verify-full"
         );
-        assert!(supabase_url("postgres://u:p@aws-0-eu.pooler.supabase.com:6543/postgres").is_err());
+        for transaction_mode in [
+            "postgres://u:p@aws-1-eu.pooler.supabase.com:6543/postgres",
+            "postgres://u:p@db.abcdef.supabase.co:6543/postgres",
+        ] {
+            let err = supabase_url(transaction_mode, true).expect_err(transaction_mode);
+            assert!(err.to_string().contains("transaction mode"), "{err}");
+        }
+        let direct = "postgres://postgres:p@db.abcdef.supabase.co:5432/postgres";
+        assert!(supabase_url(direct, false).is_err());
+        assert!(supabase_url(direct, true).is_ok());
     }
 
     #[test]
@@ -709,5 +899,18 @@ mod tests {
         assert!(paths.contains(&"build.dockerfilePath"));
         assert!(paths.contains(&"deploy.healthcheckPath"));
         assert!(same(&Value::from("120"), &Value::from(120)));
+        assert_eq!(
+            patch("svc-1", &web),
+            serde_json::json!({"services": {"svc-1": {
+                "build": serde_json::from_str::<Value>(
+                    &std::fs::read_to_string(super::super::repo_root().join("railway.json"))
+                        .expect("railway.json")
+                ).expect("json")["build"],
+                "deploy": serde_json::from_str::<Value>(
+                    &std::fs::read_to_string(super::super::repo_root().join("railway.json"))
+                        .expect("railway.json")
+                ).expect("json")["deploy"],
+            }}})
+        );
     }
 }

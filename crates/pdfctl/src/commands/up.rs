@@ -146,7 +146,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     };
     let url = format!("http://{host}:{}", app.port());
     println!(
-        "pdfq is up at {url}  (API docs: {url}/api/v1/openapi.json, health: {url}/api/v1/health)"
+        "pdfq is up at {url}  (API reference: {url}/api/v1/docs, health: {url}/api/v1/health)"
     );
     println!("data: {where_data_lives}");
     let password_file = data_dir.join("admin-password");

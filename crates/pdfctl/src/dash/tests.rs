@@ -276,6 +276,7 @@ fn detail_job() -> JobView {
             message: "attempt 1: the worker stopped heartbeating".to_owned(),
         }),
         sentence_count: None,
+        warnings: Vec::new(),
         sentences: None,
     }
 }

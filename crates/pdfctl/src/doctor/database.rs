@@ -1,6 +1,7 @@
 //! Database checks: reachable (with latency), TLS for a remote host, server version,
-//! max_connections against every process's pool, migrations applied and the schema verified,
-//! and the two Supabase traps (the transaction pooler, and the IPv6-only direct host).
+//! max_connections and the session pooler's client limit against every process's pool,
+//! migrations applied and the schema verified, and the Supabase traps (the transaction-mode
+//! poolers, the IPv6-only direct host, the per-project pooler host prefix).
 
 use std::str::FromStr as _;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use sqlx::{ConnectOptions as _, Connection as _, PgConnection};
 
 use super::Inputs;
 use super::report::Section;
+use crate::commands::plan::{Processes, fitting_advice};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -44,7 +46,7 @@ pub async fn check(inputs: &Inputs) -> (Section, Option<Store>) {
         return (s, None);
     };
     let (host, port) = host_port(&url);
-    supabase_pooler(&mut s, &host, port);
+    supabase_pooler(&mut s, &host, port, inputs);
 
     let Some(mut conn) = connect(&mut s, &url, &host).await else {
         return (s, None);
@@ -83,18 +85,60 @@ fn is_local(host: &str) -> bool {
     matches!(host, "" | "localhost" | "127.0.0.1" | "::1" | "[::1]") || host.starts_with('/')
 }
 
-fn supabase_pooler(s: &mut Section, host: &str, port: u16) {
+/// Every process the deployment runs, as the inputs describe it.
+fn processes(inputs: &Inputs) -> Processes {
+    Processes::new(inputs.api_replicas, inputs.workers, inputs.redeploy_overlap)
+}
+
+fn supabase_pooler(s: &mut Section, host: &str, port: u16, inputs: &Inputs) {
+    let direct = host.starts_with("db.") && host.ends_with(".supabase.co");
+    let shared = host.ends_with(".pooler.supabase.com");
+    let session_fix = "use the session pooler: Supabase > Connect > Session pooler (port 5432, user postgres.<ref>), its host copied as shown";
+    if port == 6543 && direct {
+        s.fail(
+            "pooler",
+            format!("{host}:6543 is Supabase's dedicated PgBouncer pooler, in transaction mode"),
+            format!("transaction mode keeps no session between transactions and breaks the prepared statements sqlx uses: {session_fix}"),
+        );
+        return;
+    }
+    if port == 6543 && shared {
+        s.fail(
+            "pooler",
+            format!(
+                "{host}:6543 is Supabase's shared transaction pooler (Supavisor, transaction mode)"
+            ),
+            format!("transaction mode breaks the prepared statements sqlx uses: {session_fix}"),
+        );
+        return;
+    }
     if port == 6543 {
         s.warn(
             "pooler",
-            format!("{host}:6543 is a transaction-mode pooler (Supabase's Supavisor/PgBouncer)"),
-            "transaction mode breaks the prepared statements sqlx uses: switch to session mode, the same host on port 5432",
+            format!("{host}:6543 is usually a transaction-mode pooler (PgBouncer's port)"),
+            "transaction mode breaks the prepared statements sqlx uses: connect in session mode",
         );
-    } else if host.ends_with(".pooler.supabase.com") {
-        s.ok(
+        return;
+    }
+    if !shared {
+        return;
+    }
+    let processes = processes(inputs);
+    let per_process = inputs.db_pool_size.saturating_add(inputs.db_max_overflow);
+    let total = processes.connections(per_process);
+    let limit = inputs.pooler_max_clients;
+    let saw = format!(
+        "{host}:{port}: Supabase's session pooler, at most {limit} clients (--pooler-max-clients); the pools may open {total}: {}",
+        processes.describe(per_process)
+    );
+    if limit > 0 && total > limit {
+        s.fail(
             "pooler",
-            format!("{host}:{port}: Supabase's session-mode pooler"),
+            saw + " (\"max clients reached in session mode\" once they are all open)",
+            fitting_advice(processes, limit, inputs.db_max_overflow),
         );
+    } else {
+        s.ok("pooler", saw);
     }
 }
 
@@ -161,7 +205,7 @@ fn diagnose_connect_error(message: &str, host: &str, user: &str) -> (String, Str
     if lower.contains("tenant or user not found") {
         return (
             format!("{host}: {message}"),
-            "Supabase's pooler needs the user as postgres.<project-ref> (not just postgres): copy the Session pooler string from Project settings > Database".to_owned(),
+            "Supabase's pooler answers this for a wrong user or a wrong host: the user must be postgres.<project-ref> (not just postgres), and the host's prefix (aws-<N>-<region>) differs from project to project; copy the Session pooler string as shown in Supabase > Connect".to_owned(),
         );
     }
     if lower.contains("does not exist") && lower.contains("database") {
@@ -179,7 +223,7 @@ fn diagnose_connect_error(message: &str, host: &str, user: &str) -> (String, Str
     {
         return (
             format!("{host}: {message}; Supabase's direct host db.<ref>.supabase.co has only an IPv6 address, and this host has no IPv6 egress"),
-            "use the session pooler instead: postgresql://postgres.<ref>:PASSWORD@aws-0-<region>.pooler.supabase.com:5432/postgres (Project settings > Database > Connection string > Session pooler)".to_owned(),
+            "use the session pooler instead: postgresql://postgres.<ref>:PASSWORD@aws-<N>-<region>.pooler.supabase.com:5432/postgres, copied from Supabase > Connect > Session pooler (the aws-<N> prefix differs from project to project), or turn IPv6 egress on".to_owned(),
         );
     }
     if lower.contains("ssl") || lower.contains("tls") {
@@ -247,23 +291,23 @@ async fn server(s: &mut Section, conn: &mut PgConnection, host: &str, inputs: &I
         .unwrap_or(0);
     match max.ok().and_then(|m| m.parse::<u32>().ok()) {
         Some(max) => {
+            let processes = processes(inputs);
             let per_process = inputs.db_pool_size.saturating_add(inputs.db_max_overflow);
-            let total = inputs
-                .api_replicas
-                .saturating_add(inputs.workers)
-                .saturating_mul(per_process)
-                .saturating_add(2);
+            let total = processes.connections(per_process);
             let saw = format!(
-                "max_connections {max}, {in_use} open now; the pools may open {total} ({} API x {per_process} + {} workers x {per_process} + 2 for pdfctl)",
-                inputs.api_replicas, inputs.workers
+                "max_connections {max}, {in_use} open now; the pools may open {total}: {}",
+                processes.describe(per_process)
             );
-            let fix = "lower DB_POOL_SIZE / DB_MAX_OVERFLOW or the replica count, or raise max_connections; `pdfctl plan` sizes it";
+            let fix = format!(
+                "{}; or raise max_connections (`pdfctl plan` sizes it)",
+                fitting_advice(processes, max, inputs.db_max_overflow)
+            );
             if total > max {
                 s.fail("max_connections", saw, fix);
             } else if total > max / 5 * 4 {
                 s.warn(
                     "max_connections",
-                    saw + " (over 80%: a rolling deploy may run out)",
+                    saw + " (over 80%: little room for consoles and migrations)",
                     fix,
                 );
             } else {
@@ -357,21 +401,67 @@ mod tests {
         assert!(saw.contains("IPv6"), "{saw}");
         assert!(fix.contains("pooler.supabase.com:5432"), "{fix}");
 
+        assert!(!fix.contains("aws-0"), "{fix}");
+
         let (_, fix) = diagnose_connect_error(
             "error returned from database: FATAL: Tenant or user not found",
-            "aws-0-eu-west-1.pooler.supabase.com",
+            "aws-1-eu-west-1.pooler.supabase.com",
             "postgres",
         );
         assert!(fix.contains("postgres.<project-ref>"), "{fix}");
-
-        let mut s = Section::new("database");
-        supabase_pooler(&mut s, "aws-0-eu-west-1.pooler.supabase.com", 6543);
         assert!(
-            s.checks[0]
+            fix.contains("prefix"),
+            "a wrong host prefix is named: {fix}"
+        );
+
+        let inputs = Inputs {
+            api_replicas: 2,
+            workers: 1,
+            db_pool_size: 10,
+            db_max_overflow: 5,
+            pooler_max_clients: 15,
+            ..Inputs::default()
+        };
+        for host in [
+            "aws-1-eu-west-1.pooler.supabase.com",
+            "db.abcdefgh.supabase.co",
+        ] {
+            let mut s = Section::new("database");
+            supabase_pooler(&mut s, host, 6543, &inputs);
+            let check = &s.checks[0];
+            assert_eq!(check.level, super::super::report::Level::Fail, "{host}");
+            assert!(check.fix.as_deref().unwrap_or_default().contains("5432"));
+        }
+    }
+
+    #[test]
+    fn the_session_poolers_client_limit_counts_every_process() {
+        let mut inputs = Inputs {
+            api_replicas: 2,
+            workers: 1,
+            db_pool_size: 10,
+            db_max_overflow: 5,
+            pooler_max_clients: 15,
+            ..Inputs::default()
+        };
+        let mut s = Section::new("database");
+        supabase_pooler(&mut s, "aws-1-eu-west-1.pooler.supabase.com", 5432, &inputs);
+        let check = &s.checks[0];
+        assert_eq!(check.level, super::super::report::Level::Fail);
+        assert!(check.saw.contains("may open 77"), "{}", check.saw);
+        assert!(
+            check
                 .fix
                 .as_deref()
                 .unwrap_or_default()
-                .contains("5432")
+                .contains("DB_POOL_SIZE=2 and DB_MAX_OVERFLOW=0"),
+            "{:?}",
+            check.fix
         );
+        inputs.db_pool_size = 2;
+        inputs.db_max_overflow = 0;
+        let mut s = Section::new("database");
+        supabase_pooler(&mut s, "aws-1-eu-west-1.pooler.supabase.com", 5432, &inputs);
+        assert_eq!(s.checks[0].level, super::super::report::Level::Ok);
     }
 }

@@ -18,9 +18,11 @@ Checks, in order:
   env       DATABASE_URL and REDIS_URL present and well-formed; JWT_SECRET at least 32 bytes
             and not a placeholder (read from the environment only, never from a flag)
   database  reachable and latency; TLS in use for a non-local host; server version;
-            max_connections against (API replicas + workers) x (DB_POOL_SIZE + DB_MAX_OVERFLOW)
-            + 2; migrations applied and the schema verified; Supabase: transaction pooler on
-            6543, IPv6-only db.<ref>.supabase.co
+            max_connections (and, on Supabase's session pooler, its client limit) against
+            (API replicas + workers + a redeploy's overlap) x (DB_POOL_SIZE + DB_MAX_OVERFLOW)
+            + 2 for pdfctl; migrations applied and the schema verified; Supabase: the
+            transaction poolers on port 6543 (shared, and the dedicated PgBouncer on
+            db.<ref>.supabase.co) refused, IPv6-only db.<ref>.supabase.co
   redis     reachable and latency; TLS; maxmemory-policy noeviction; persistence; memory
   queue     live worker heartbeats; running jobs with a stale heartbeat; dead letters and
             whether they still grow; age of the oldest waiting job; paused
@@ -57,6 +59,14 @@ pub struct Args {
     /// Each process's overflow, as the deployment sets it.
     #[arg(long, env = "DB_MAX_OVERFLOW", default_value_t = 5)]
     db_max_overflow: u32,
+    /// The session pooler's client limit (Supabase: its pool size, 15 on small projects),
+    /// checked when DATABASE_URL is Supabase's session pooler.
+    #[arg(long, env = "DB_POOLER_MAX_CLIENTS", default_value_t = 15)]
+    pooler_max_clients: u32,
+    /// Processes a redeploy runs next to the new ones (default: the larger of --api-replicas
+    /// and --workers).
+    #[arg(long)]
+    redeploy_overlap: Option<u32>,
     /// Do not check the API (e.g. before it is deployed).
     #[arg(long)]
     no_api: bool,
@@ -78,6 +88,8 @@ pub struct Inputs {
     pub workers: u32,
     pub db_pool_size: u32,
     pub db_max_overflow: u32,
+    pub pooler_max_clients: u32,
+    pub redeploy_overlap: Option<u32>,
 }
 
 pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
@@ -92,6 +104,8 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
         workers: args.workers,
         db_pool_size: args.db_pool_size,
         db_max_overflow: args.db_max_overflow,
+        pooler_max_clients: args.pooler_max_clients,
+        redeploy_overlap: args.redeploy_overlap,
     };
     let report = diagnose(api_url, &inputs, !args.no_api).await;
     if args.json {

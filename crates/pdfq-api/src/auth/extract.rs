@@ -4,6 +4,7 @@
 //! at once, not when the token expires).
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use pdfq_domain::UserId;
@@ -31,12 +32,19 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized(
-                "missing Authorization: Bearer token",
-            ))?;
+        Self::from_headers(&parts.headers, state).await
+    }
+}
+
+impl AuthUser {
+    /// The caller named by `headers`' `Authorization: Bearer` access token.
+    pub(crate) async fn from_headers(
+        headers: &HeaderMap,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let header = headers.get(AUTHORIZATION).ok_or(ApiError::Unauthorized(
+            "missing Authorization: Bearer token",
+        ))?;
         let token = header
             .to_str()
             .ok()

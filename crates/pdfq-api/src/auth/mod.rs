@@ -1,5 +1,5 @@
 //! Authentication: access tokens ([`jwt`]), passwords ([`password`]), refresh tokens
-//! ([`refresh`]), the extractors that guard handlers ([`extract`]) and the auth endpoints
+//! ([`refresh`]), event-stream tickets ([`ticket`]), the extractors that guard handlers ([`extract`]) and the auth endpoints
 //! ([`handlers`]).
 
 pub mod extract;
@@ -7,5 +7,6 @@ pub mod handlers;
 pub mod jwt;
 pub mod password;
 pub mod refresh;
+pub mod ticket;
 
 pub use extract::{AdminUser, AuthUser};

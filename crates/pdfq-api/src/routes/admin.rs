@@ -28,7 +28,7 @@ const THROUGHPUT_MINUTES: i64 = 60;
 
 /// Queue, throughput, instances with their pools, jobs by status, Redis memory and health.
 /// Answers 200 with `problems` filled when Redis or the database cannot be read.
-#[utoipa::path(get, path = "/api/v1/admin/overview", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/overview", tag = "admin", operation_id = "admin_overview", security(("bearer" = [])),
     responses((status = 200, body = Overview)))]
 pub async fn overview(
     State(state): State<AppState>,
@@ -143,7 +143,7 @@ pub async fn overview(
 }
 
 /// Every user's jobs, narrowed by id prefix, status, owner email or file name.
-#[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin", operation_id = "admin_search_jobs", security(("bearer" = [])),
     params(
         ("id" = Option<String>, Query, pattern = "^[^\\x00]*$", description = "a job id or part of it: its first characters, or its last (random) ones"),
         ("status" = Option<pdfq_client::types::JobStatusSchema>, Query, description = "only jobs in this status"),
@@ -203,7 +203,7 @@ async fn any_job(state: &AppState, id: JobId) -> Result<Job, ApiError> {
 }
 
 /// Any user's job, without its sentences.
-#[utoipa::path(get, path = "/api/v1/admin/jobs/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/jobs/{id}", tag = "admin", operation_id = "admin_get_job", security(("bearer" = [])),
     params(("id" = String, Path, format = "uuid", description = "job id")),
     responses((status = 200, body = JobView), (status = 404, body = ErrorBody, description = "`not_found`: no such job")))]
 pub async fn get_job(
@@ -216,7 +216,7 @@ pub async fn get_job(
 
 /// Any user's job with its whole history (status changes, claims, retries, errors), oldest
 /// first: the dashboard's job detail.
-#[utoipa::path(get, path = "/api/v1/admin/jobs/{id}/timeline", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/jobs/{id}/timeline", tag = "admin", operation_id = "admin_job_timeline", security(("bearer" = [])),
     params(("id" = String, Path, format = "uuid", description = "job id")),
     responses((status = 200, body = JobTimeline),
               (status = 404, body = ErrorBody, description = "`not_found`: no such job")))]
@@ -243,7 +243,7 @@ pub async fn job_timeline(
 
 /// Asks a worker to take no new jobs; its running jobs finish. With `exit=true` it then exits
 /// (before a machine is removed); otherwise it stays up idle until the drain is lifted.
-#[utoipa::path(post, path = "/api/v1/admin/workers/{id}/drain", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/admin/workers/{id}/drain", tag = "admin", operation_id = "admin_drain_worker", security(("bearer" = [])),
     params(("id" = String, Path, description = "worker id, as `pdfctl workers list` shows it"), DrainQuery),
     responses((status = 200, body = WorkerDrain), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -270,7 +270,7 @@ pub async fn drain_worker(
 }
 
 /// Lifts a drain request: the worker takes jobs again (unless it has already exited).
-#[utoipa::path(delete, path = "/api/v1/admin/workers/{id}/drain", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/admin/workers/{id}/drain", tag = "admin", operation_id = "admin_undrain_worker", security(("bearer" = [])),
     params(("id" = String, Path, description = "worker id")),
     responses((status = 200, body = WorkerDrain), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -305,7 +305,7 @@ async fn known_worker(state: &AppState, id: &str) -> Result<WorkerId, ApiError> 
 }
 
 /// Puts a failed or cancelled job back in the queue.
-#[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/retry", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/retry", tag = "admin", operation_id = "admin_retry_job", security(("bearer" = [])),
     params(("id" = String, Path, format = "uuid", description = "job id")),
     responses((status = 200, body = JobView), (status = 404, body = ErrorBody, description = "`not_found`: no such job"),
               (status = 409, body = ErrorBody, description = "`conflict`: only a failed or cancelled job can be retried")))]
@@ -332,7 +332,7 @@ async fn retry(state: &AppState, id: JobId) -> Result<Job, ApiError> {
 }
 
 /// Cancels anyone's job.
-#[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/cancel", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/cancel", tag = "admin", operation_id = "admin_cancel_job", security(("bearer" = [])),
     params(("id" = String, Path, format = "uuid", description = "job id")),
     responses((status = 200, body = JobView), (status = 404, body = ErrorBody, description = "`not_found`: no such job"),
               (status = 409, body = ErrorBody, description = "`conflict`: the job has already ended")))]
@@ -346,7 +346,7 @@ pub async fn cancel_job(
 }
 
 /// Deletes anyone's job.
-#[utoipa::path(delete, path = "/api/v1/admin/jobs/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/admin/jobs/{id}", tag = "admin", operation_id = "admin_delete_job", security(("bearer" = [])),
     params(("id" = String, Path, format = "uuid", description = "job id")),
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody, description = "`not_found`: no such job")))]
 pub async fn delete_job(
@@ -360,7 +360,7 @@ pub async fn delete_job(
 }
 
 /// Stops workers from taking new jobs (running ones finish).
-#[utoipa::path(post, path = "/api/v1/admin/queue/pause", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/admin/queue/pause", tag = "admin", operation_id = "admin_pause_queue", security(("bearer" = [])),
     responses((status = 200, body = QueueState)))]
 pub async fn pause(
     State(state): State<AppState>,
@@ -371,7 +371,7 @@ pub async fn pause(
     Ok(Json(QueueState { paused: true }))
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/queue/resume", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/admin/queue/resume", tag = "admin", operation_id = "admin_resume_queue", security(("bearer" = [])),
     responses((status = 200, body = QueueState)))]
 pub async fn resume(
     State(state): State<AppState>,
@@ -391,7 +391,7 @@ pub struct DeadQuery {
 }
 
 /// The newest dead letters.
-#[utoipa::path(get, path = "/api/v1/admin/dead-letters", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/dead-letters", tag = "admin", operation_id = "admin_dead_letters", security(("bearer" = [])),
     params(DeadQuery),
     responses((status = 200, body = Vec<DeadLetterView>)))]
 pub async fn dead_letters(
@@ -591,7 +591,7 @@ pub async fn bulk_jobs(
 }
 
 /// Removes every dead letter.
-#[utoipa::path(post, path = "/api/v1/admin/dead-letters/purge", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/admin/dead-letters/purge", tag = "admin", operation_id = "admin_purge_dead_letters", security(("bearer" = [])),
     responses((status = 200, body = Purged)))]
 pub async fn purge_dead(
     State(state): State<AppState>,

@@ -4,23 +4,31 @@
 //! failed or cancelled (`gone` if it was deleted), and closes. Server shutdown closes it too,
 //! and so does the end of the login session it was opened with (logout, revocation). A user
 //! has at most EVENT_STREAMS_PER_USER streams open in one API process.
+//!
+//! A browser's `EventSource` cannot send the Authorization header: it asks
+//! `POST /api/v1/jobs/{id}/events/ticket` for a one-time ticket ([`crate::auth::ticket`]) and
+//! opens `.../events?ticket=...`. Every event has an id (the job's last change, in ms since the
+//! epoch, then `.` and a resume ticket on ticket streams); a reconnect sending it back as
+//! `Last-Event-ID` is not sent the state it already has again, and gets `end` at once when the
+//! job ended meanwhile.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{HeaderName, header};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use pdfq_client::types::{ErrorBody, JobView};
+use pdfq_client::types::{ErrorBody, EventTicket, JobView};
 use pdfq_domain::{JobId, JobStatus, UserId};
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::auth::extract::session_ended;
+use crate::auth::ticket::{self, Grant, TICKET_TTL};
 use crate::error::ApiError;
-use crate::extract::Path;
+use crate::extract::{Json, Path, Query};
 use crate::limits::PerUserSlot;
 use crate::routes::jobs::owned_job;
 use crate::state::AppState;
@@ -36,39 +44,99 @@ struct Watch {
     session: Uuid,
     _slot: PerUserSlot,
     seen: Option<Seen>,
+    /// The change the client last saw (from `Last-Event-ID`), not sent again.
+    resumed_from: Option<i64>,
+    /// The ticket a reconnect presents in `Last-Event-ID` (ticket streams only).
+    resume: Option<String>,
     first: bool,
     done: bool,
     shutdown: watch::Receiver<bool>,
 }
 
-/// Progress events until the job ends.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "jobs", security(("bearer" = [])),
+/// The stream's query: a ticket stands in for the Authorization header.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// A one-time ticket from `POST /api/v1/jobs/{id}/events/ticket`, for a browser's
+    /// `EventSource` (which cannot send the Authorization header).
+    ticket: Option<String>,
+}
+
+/// A one-time ticket to open this job's event stream without the Authorization header.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/events/ticket", tag = "jobs", security(("bearer" = [])),
     params(("id" = String, Path, format = "uuid", description = "job id")),
-    responses((status = 200, content_type = "text/event-stream",
-               description = "`progress` events (a job as data), then `end`"),
-              (status = 404, body = ErrorBody, description = "`not_found`: no such job, or another user's"),
-              (status = 429, body = ErrorBody, description = "`too_many_streams`: EVENT_STREAMS_PER_USER streams of this user are open",
-               headers(("retry-after" = u64, description = "seconds to wait")))))]
-pub async fn job_events(
+    responses((status = 201, body = EventTicket,
+               description = "a ticket for `GET /api/v1/jobs/{id}/events?ticket=...`, usable once within 60 seconds by the same login session"),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such job, or another user's")))]
+pub async fn events_ticket(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<JobId>,
 ) -> Result<impl IntoResponse, ApiError> {
     owned_job(&state, id, user.id).await?;
+    let grant = Grant {
+        job: id,
+        user: user.id,
+        session: user.session,
+    };
+    let ticket = ticket::issue(&state, grant, TICKET_TTL).await?;
+    let body = EventTicket {
+        ticket,
+        expires_in: TICKET_TTL.as_secs(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(body),
+    ))
+}
+
+/// Progress events until the job ends.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "jobs", security(("bearer" = []), ()),
+    params(("id" = String, Path, format = "uuid", description = "job id"), EventsQuery,
+           ("last-event-id" = Option<String>, Header,
+            description = "the id of the last event received; sent by a reconnecting EventSource")),
+    responses((status = 200, content_type = "text/event-stream",
+               description = "`progress` events (a job as data), then `end`; each with an id to resume from"),
+              (status = 401, body = ErrorBody, description = "`unauthorized`: no valid bearer token or ticket"),
+              (status = 404, body = ErrorBody, description = "`not_found`: no such job, or another user's"),
+              (status = 429, body = ErrorBody, description = "`too_many_streams`: EVENT_STREAMS_PER_USER streams of this user are open",
+               headers(("retry-after" = u64, description = "seconds to wait")))))]
+pub async fn job_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<JobId>,
+    Query(query): Query<EventsQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(LastEventId::parse);
+    let (grant, by_ticket) =
+        caller(&state, &headers, id, query.ticket.as_deref(), last.as_ref()).await?;
+    owned_job(&state, id, grant.user).await?;
     let slot = state
         .streams
-        .try_acquire(user.id)
+        .try_acquire(grant.user)
         .ok_or(ApiError::TooManyStreams {
             max: state.streams.max(),
         })?;
+    // The access token's lifetime: a stream outliving it ends with its session anyway.
+    let resume = if by_ticket {
+        Some(ticket::issue(&state, grant, state.settings.access_token_ttl).await?)
+    } else {
+        None
+    };
     let shutdown = state.shutdown.clone();
     let watch = Watch {
         state,
         id,
-        owner: user.id,
-        session: user.session,
+        owner: grant.user,
+        session: grant.session,
         _slot: slot,
         seen: None,
+        resumed_from: last.and_then(|l| l.seq),
+        resume,
         first: true,
         done: false,
         shutdown,
@@ -83,6 +151,52 @@ pub async fn job_events(
         ],
         sse,
     ))
+}
+
+/// Who opens the stream, and whether by ticket: the bearer token if one is sent; else the
+/// resume ticket of `Last-Event-ID` (a browser's reconnect, whose URL ticket is spent); else
+/// the URL's ticket.
+async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    job: JobId,
+    url_ticket: Option<&str>,
+    last: Option<&LastEventId>,
+) -> Result<(Grant, bool), ApiError> {
+    if headers.contains_key(header::AUTHORIZATION) || url_ticket.is_none() {
+        let user = AuthUser::from_headers(headers, state).await?;
+        let grant = Grant {
+            job,
+            user: user.id,
+            session: user.session,
+        };
+        return Ok((grant, false));
+    }
+    if let Some(resume) = last.and_then(|l| l.resume.as_deref()) {
+        return Ok((ticket::redeem(state, resume, job).await?, true));
+    }
+    let url_ticket = url_ticket.unwrap_or_default();
+    Ok((ticket::redeem(state, url_ticket, job).await?, true))
+}
+
+/// A `Last-Event-ID` this API sent: `<seq>` or `<seq>.<resume ticket>`.
+#[derive(Debug)]
+struct LastEventId {
+    seq: Option<i64>,
+    resume: Option<String>,
+}
+
+impl LastEventId {
+    fn parse(value: &str) -> Self {
+        let (seq, resume) = match value.split_once('.') {
+            Some((seq, resume)) => (seq, Some(resume.to_owned())),
+            None => (value, None),
+        };
+        Self {
+            seq: seq.parse().ok(),
+            resume: resume.filter(|r| !r.is_empty()),
+        }
+    }
 }
 
 async fn next_event(mut w: Watch) -> Option<(Result<Event, Infallible>, Watch)> {
@@ -124,17 +238,44 @@ async fn next_event(mut w: Watch) -> Option<(Result<Event, Infallible>, Watch)> 
             job.attempts.get(),
         );
         let terminal = job.status.is_terminal();
-        if w.seen.as_ref() == Some(&seen) && !terminal {
+        let seq = sequence(&job);
+        let already_seen = w.seen.as_ref() == Some(&seen) || w.resumed_from.take() == Some(seq);
+        w.seen = Some(seen);
+        if already_seen && !terminal {
             continue;
         }
-        w.seen = Some(seen);
         w.done = terminal;
         let name = if terminal { "end" } else { "progress" };
-        return Some((Ok(event(name, &job_view(&job, None))), w));
+        let id = match &w.resume {
+            Some(resume) => format!("{seq}.{resume}"),
+            None => seq.to_string(),
+        };
+        return Some((Ok(event(name, &job_view(&job, None)).id(id)), w));
     }
+}
+
+/// Orders a job's states: the time of its last change, in ms since the epoch.
+fn sequence(job: &pdfq_store::Job) -> i64 {
+    i64::try_from(job.updated_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 fn event(name: &str, view: &JobView) -> Event {
     let data = serde_json::to_string(view).unwrap_or_else(|_| "null".into());
     Event::default().event(name).data(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LastEventId;
+
+    #[test]
+    fn last_event_ids_are_read_as_sent() {
+        let both = LastEventId::parse("1765000000123.abc");
+        assert_eq!(both.seq, Some(1_765_000_000_123));
+        assert_eq!(both.resume.as_deref(), Some("abc"));
+        let plain = LastEventId::parse("42");
+        assert_eq!((plain.seq, plain.resume), (Some(42), None));
+        let junk = LastEventId::parse("x.");
+        assert_eq!((junk.seq, junk.resume), (None, None));
+    }
 }

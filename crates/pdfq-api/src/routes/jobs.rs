@@ -3,10 +3,11 @@
 //! as a missing one, so ids cannot be probed.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use pdfq_client::types::{
-    ErrorBody, JobList, JobListQuery, JobStatusSchema, JobView, PageQuery, SentenceItem,
-    SentencePage,
+    ErrorBody, JobInclude, JobList, JobListQuery, JobQuery, JobStatusSchema, JobView, PageQuery,
+    SentenceItem, SentencePage,
 };
 use pdfq_domain::{JobId, JobStatus, UserId};
 use pdfq_store::{Job, JobFilter};
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::etag;
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
 use crate::views::{JOB_PAGES, SENTENCE_PAGES, job_view, list_item, paging};
@@ -26,31 +28,40 @@ struct CachedJob {
     job: JobView,
 }
 
-/// A job with its sentences once completed.
+/// A job with its sentences once completed, or its status alone with `?include=none`.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
-    params(("id" = String, Path, format = "uuid", description = "job id")),
-    responses((status = 200, body = JobView),
+    params(("id" = String, Path, format = "uuid", description = "job id"), JobQuery,
+           ("If-None-Match" = Option<String>, Header, description = "an ETag of an earlier answer: 304 while the job has not changed")),
+    responses((status = 200, body = JobView, description = "the job; its `ETag` header changes whenever the answer does",
+               headers(("ETag" = String, description = "strong tag of this answer"))),
+              (status = 304, description = "not modified since the ETag in If-None-Match; no body"),
               (status = 404, body = ErrorBody, description = "`not_found`: no such job, or another user's")))]
 pub async fn get_job(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<JobId>,
-) -> Result<Json<JobView>, ApiError> {
-    match state.broker.cached_result(id).await {
-        Ok(Some(text)) => match serde_json::from_str::<CachedJob>(&text) {
-            Ok(cached) if cached.owner == user.id => return Ok(Json(cached.job)),
-            Ok(_) => return Err(ApiError::NotFound("job")),
-            Err(e) => {
-                tracing::warn!(job = %id, error = %e, "unreadable cache entry; reading the database");
-            }
-        },
-        Ok(None) => {}
-        // The cache is an optimisation: with Redis down the database still answers.
-        Err(e) => tracing::warn!(job = %id, error = %e, "result cache unavailable"),
+    Query(query): Query<JobQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let include = query.include.unwrap_or_default();
+    if include == JobInclude::Sentences
+        && let Some(mut view) = cached_job(&state, id, user.id).await?
+    {
+        let tag = job_tag(&mut view, include);
+        if etag::not_modified(&headers, &tag) {
+            return Ok(etag::unchanged(tag));
+        }
+        return Ok(etag::tagged(tag, Json(view)));
     }
     let job = owned_job(&state, id, user.id).await?;
-    if job.status != JobStatus::Completed {
-        return Ok(Json(job_view(&job, None)));
+    let mut view = job_view(&job, None);
+    // Tagged before the sentences are read, so an unchanged job costs one row.
+    let tag = job_tag(&mut view, include);
+    if etag::not_modified(&headers, &tag) {
+        return Ok(etag::unchanged(tag));
+    }
+    if include == JobInclude::None || job.status != JobStatus::Completed {
+        return Ok(etag::tagged(tag, Json(view)));
     }
     let sentences = state
         .store
@@ -60,7 +71,7 @@ pub async fn get_job(
         .into_iter()
         .flat_map(|chunk| chunk.sentences.into_iter().map(|s| s.text))
         .collect();
-    let view = job_view(&job, Some(sentences));
+    view.sentences = Some(sentences);
     let entry = CachedJob {
         owner: job.owner_id,
         job: view,
@@ -77,7 +88,37 @@ pub async fn get_job(
         }
         Err(e) => tracing::warn!(job = %id, error = %e, "could not serialise the result"),
     }
-    Ok(Json(entry.job))
+    Ok(etag::tagged(tag, Json(entry.job)))
+}
+
+/// A completed job's answer from the result cache, if it is there; 404 for another user's.
+async fn cached_job(
+    state: &AppState,
+    id: JobId,
+    user: UserId,
+) -> Result<Option<JobView>, ApiError> {
+    match state.broker.cached_result(id).await {
+        Ok(Some(text)) => match serde_json::from_str::<CachedJob>(&text) {
+            Ok(cached) if cached.owner == user => return Ok(Some(cached.job)),
+            Ok(_) => return Err(ApiError::NotFound("job")),
+            Err(e) => {
+                tracing::warn!(job = %id, error = %e, "unreadable cache entry; reading the database");
+            }
+        },
+        Ok(None) => {}
+        // The cache is an optimisation: with Redis down the database still answers.
+        Err(e) => tracing::warn!(job = %id, error = %e, "result cache unavailable"),
+    }
+    Ok(None)
+}
+
+/// The tag of a job's answer: everything it shows but the sentences (which only change along
+/// with its attempt, status and finish time), and which shape was asked for.
+fn job_tag(view: &mut JobView, include: JobInclude) -> HeaderValue {
+    let sentences = view.sentences.take();
+    let tag = etag::tag_of(&(&*view, include));
+    view.sentences = sentences;
+    tag
 }
 
 /// The caller's job, or 404 for a missing or someone else's.
@@ -130,22 +171,37 @@ pub async fn list_jobs(
         ("id" = String, Path, format = "uuid", description = "job id"),
         ("page" = Option<u32>, Query, minimum = 1, maximum = 1000000, description = "1-based page number (default 1)"),
         ("per_page" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "sentences per page (default 100)"),
+        ("If-None-Match" = Option<String>, Header, description = "an ETag of an earlier answer: 304 while this page has not changed"),
     ),
-    responses((status = 200, body = SentencePage),
+    responses((status = 200, body = SentencePage, headers(("ETag" = String, description = "strong tag of this page"))),
+              (status = 304, description = "not modified since the ETag in If-None-Match; no body"),
               (status = 404, body = ErrorBody, description = "`not_found`: no such job, or another user's")))]
 pub async fn sentences(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<JobId>,
     Query(query): Query<PageQuery>,
-) -> Result<Json<SentencePage>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let (page, per_page, offset) = paging(query.page, query.per_page, SENTENCE_PAGES)?;
     let job = owned_job(&state, id, user.id).await?;
+    // A page's rows change only when a chunk is saved or the job changes, which moves
+    // updated_at; the last finished chunk is there too for a clock that did not tick.
+    let tag = etag::tag_of(&(
+        job_view(&job, None),
+        job.updated_at.unix_timestamp_nanos().to_string(),
+        job.last_finished_chunk,
+        page,
+        per_page,
+    ));
+    if etag::not_modified(&headers, &tag) {
+        return Ok(etag::unchanged(tag));
+    }
     let rows = state
         .store
         .sentences(id, offset, per_page, state.settings.request_timeout)
         .await?;
-    Ok(Json(SentencePage {
+    let body = Json(SentencePage {
         job_id: id,
         status: job.status,
         page,
@@ -161,7 +217,8 @@ pub async fn sentences(
                 chunk: s.chunk,
             })
             .collect(),
-    }))
+    });
+    Ok(etag::tagged(tag, body))
 }
 
 /// Cancels a pending, retrying or running job.

@@ -1,6 +1,7 @@
 //! The routes, and [`router`] which puts them together with the middleware.
 
 pub mod admin;
+pub mod docs;
 pub mod events;
 pub mod health;
 pub mod jobs;
@@ -41,9 +42,15 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/jobs/{id}/sentences", get(jobs::sentences))
         .route("/api/v1/jobs/{id}/cancel", post(jobs::cancel_job))
         .route("/api/v1/jobs/{id}/events", get(events::job_events))
+        .route(
+            "/api/v1/jobs/{id}/events/ticket",
+            post(events::events_ticket),
+        )
         .route("/api/v1/health", get(health::health))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
-        .route("/api/v1/docs", get(openapi::docs_page))
+        .route("/api/v1/docs", get(docs::docs_page))
+        .route("/api/v1/docs/", get(docs::docs_page))
+        .route("/api/v1/docs/{*file}", get(docs::docs_asset))
         .route("/metrics", get(metrics::metrics))
         .route("/api/v1/admin/overview", get(admin::overview))
         .route("/api/v1/admin/jobs", get(admin::search_jobs))

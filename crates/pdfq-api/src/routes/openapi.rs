@@ -9,11 +9,12 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::auth::handlers as auth;
-use crate::routes::{admin, events, health, jobs, metrics, upload};
+use crate::routes::{admin, docs, events, health, jobs, metrics, upload};
 
 mod errors;
 
 use errors::SharedErrors;
+use upload::UploadEncoding;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,14 +23,16 @@ use errors::SharedErrors;
         auth::register, auth::login, auth::refresh_tokens, auth::logout,
         upload::upload,
         jobs::list_jobs, jobs::get_job, jobs::sentences, jobs::cancel_job, jobs::delete_job,
-        events::job_events,
-        health::health, metrics::metrics, openapi_json, docs_page,
+        events::job_events, events::events_ticket,
+        health::health, metrics::metrics, openapi_json, docs::docs_page,
         admin::overview, admin::search_jobs, admin::get_job, admin::job_timeline,
         admin::drain_worker, admin::undrain_worker, admin::retry_job, admin::cancel_job,
         admin::delete_job, admin::pause, admin::resume, admin::dead_letters, admin::purge_dead, admin::bulk_jobs,
         admin::errors,
     ),
-    modifiers(&BearerAuth, &SharedErrors),
+    // Referenced only from a query parameter, which utoipa does not collect on its own.
+    components(schemas(pdfq_client::types::JobInclude)),
+    modifiers(&BearerAuth, &SharedErrors, &UploadEncoding),
     tags((name = "auth"), (name = "jobs"), (name = "operations"), (name = "admin", description = "role admin"))
 )]
 #[derive(Debug)]
@@ -63,17 +66,6 @@ pub fn document() -> &'static str {
     })
 }
 
-/// A page that reads this document in the browser: one self-contained file, no assets to
-/// download at build or run time.
-#[utoipa::path(get, path = "/api/v1/docs", tag = "operations",
-    responses((status = 200, content_type = "text/html", description = "the API reference page")))]
-pub async fn docs_page() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        include_str!("docs.html"),
-    )
-}
-
 /// This document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
     responses((status = 200, content_type = "application/json", description = "OpenAPI 3.1")))]
@@ -105,6 +97,14 @@ mod tests {
         ] {
             assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
         }
+        // The upload's `file` is a binary part, so generators give it a file type.
+        let form = &doc["paths"]["/api/v1/process-pdf-async"]["post"]["requestBody"]["content"]["multipart/form-data"];
+        assert_eq!(
+            form["encoding"]["file"]["contentType"], "application/pdf",
+            "{form}"
+        );
+        let file = &doc["components"]["schemas"]["UploadForm"]["properties"]["file"];
+        assert_eq!(file["format"], "binary", "{file}");
         let job = &doc["components"]["schemas"]["JobView"]["properties"];
         assert_eq!(job["job_id"]["format"], "uuid");
         assert_eq!(job["status"]["$ref"], "#/components/schemas/JobStatus");

@@ -4,16 +4,25 @@
 //! streams in under the size limit, the `%PDF-` signature is checked whatever the client's
 //! Content-Type says, the job and its file are stored in one transaction and the job is
 //! queued. A file refused after its rate slot was taken gets the slot back.
+//!
+//! With an `Idempotency-Key` header, a retried upload (same key, same user, within
+//! [`IDEMPOTENCY_KEY_LIFETIME`]) is answered with the first job's 202 at once, costing no rate
+//! slot and creating nothing. The key is stored with the job, in its transaction: a job and its
+//! key exist together or not at all, durably. A duplicate sent while the first is still being
+//! received is received too and then answered with the first's job (its own is never
+//! created): the store's unique key makes it wait for the first to commit. Stripe answers such
+//! a duplicate 409 instead; here a client that retries because its first connection died need
+//! not wait for the server to notice, and gets its job in the same exchange.
 
 use axum::extract::multipart::MultipartError;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pdfq_client::types::{ErrorBody, UploadAccepted};
 use pdfq_domain::JobId;
 use pdfq_queue::{RateDecision, RateKey};
-use pdfq_store::NewJob;
+use pdfq_store::{Created, IdempotencyKey, NewJob};
 use sha2::{Digest, Sha256};
 
 use crate::auth::AuthUser;
@@ -26,6 +35,9 @@ const MULTIPART_OVERHEAD: u64 = 16 * 1024;
 /// The PDF header may follow some junk; readers look for it in the first kilobyte.
 const SIGNATURE_WINDOW: usize = 1024;
 const MAX_FILE_NAME_CHARS: usize = 255;
+/// How long an `Idempotency-Key` names its upload's job (Stripe's and the IETF draft's 24 h).
+pub const IDEMPOTENCY_KEY_LIFETIME: time::Duration = time::Duration::hours(24);
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
 /// The upload's form, for the OpenAPI document (the handler streams it field by field): one
 /// field, `file`, and no other (`additionalProperties: false`, from `deny_unknown_fields`).
@@ -39,12 +51,39 @@ pub struct UploadForm {
     file: Vec<u8>,
 }
 
+/// Adds the multipart `encoding` of the upload's `file` part (`application/pdf`), which the
+/// `utoipa::path` attribute cannot express: with it, generators see the part as a file.
+#[derive(Debug)]
+pub struct UploadEncoding;
+
+impl utoipa::Modify for UploadEncoding {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let body = openapi
+            .paths
+            .paths
+            .get_mut("/api/v1/process-pdf-async")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.request_body.as_mut());
+        if let Some(form) = body.and_then(|b| b.content.get_mut("multipart/form-data")) {
+            form.encoding.insert(
+                "file".to_owned(),
+                utoipa::openapi::encoding::EncodingBuilder::new()
+                    .content_type(Some("application/pdf"))
+                    .build(),
+            );
+        }
+    }
+}
+
 /// Uploads a PDF (multipart field `file`) and queues a job for it.
 #[utoipa::path(post, path = "/api/v1/process-pdf-async", tag = "jobs",
     request_body(content = UploadForm, content_type = "multipart/form-data",
                  description = "one field, named `file`, with the PDF"),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
+            pattern = "^[\\x21-\\x7E]{1,255}$",
+            description = "A key of your choice (e.g. a UUID) naming this upload: retried with the same key within 24 hours, by the same user, the upload is answered with the first job's 202 (header `Idempotent-Replayed: true`) and creates nothing, costing no rate-limit slot. A duplicate sent while the first is still being received is answered with the first's job once it is stored.")),
     security(("bearer" = [])),
-    responses((status = 202, body = UploadAccepted, description = "stored and queued",
+    responses((status = 202, body = UploadAccepted, description = "stored and queued (or, replayed with its Idempotency-Key, the first upload's job)",
                headers(("ratelimit-limit" = u32, description = "uploads allowed per window"),
                        ("ratelimit-remaining" = u32, description = "uploads left in this window"),
                        ("ratelimit-reset" = u64, description = "seconds until the window resets"))),
@@ -55,6 +94,8 @@ pub struct UploadForm {
               (status = 413, body = ErrorBody, description = "`payload_too_large`: over MAX_UPLOAD_BYTES"),
               (status = 415, body = ErrorBody,
                description = "`unsupported_media_type`: not `multipart/form-data`, or the file is not a PDF"),
+              (status = 422, body = ErrorBody,
+               description = "`validation_failed`: the Idempotency-Key is not 1 to 255 printable ASCII characters"),
               (status = 429, body = ErrorBody,
                description = "`rate_limited`: UPLOAD_RATE_LIMIT reached; `too_many_uploads`: MAX_CONCURRENT_UPLOADS_PER_USER of this user's uploads are being received already",
                headers(("retry-after" = u64, description = "seconds to wait"))),
@@ -67,6 +108,16 @@ pub async fn upload(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let key = key.as_deref().map(|key| IdempotencyKey {
+        key,
+        issued_after: time::OffsetDateTime::now_utc() - IDEMPOTENCY_KEY_LIFETIME,
+    });
+    if let Some(key) = &key
+        && let Some(job) = state.store.job_for_idempotency_key(user.id, key).await?
+    {
+        return Ok(replayed(&job));
+    }
     let limit = state.settings.max_upload_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -86,8 +137,13 @@ pub async fn upload(
         .admit(&RateKey::uploads(user.id), state.settings.upload_rate_limit)
         .await?;
     let decision = admission.decision;
-    let job = match receive(&state, user, multipart, limit).await {
-        Ok(job) => job,
+    let job = match receive(&state, user, multipart, limit, key.as_ref()).await {
+        Ok(Created::New(job)) => job,
+        Ok(Created::Existing(job)) => {
+            // A duplicate of an upload stored meanwhile: nothing new, so no quota either.
+            state.limits.refund(admission).await;
+            return Ok(replayed(&job));
+        }
         Err(e) => {
             // Nothing was stored: a refused file costs no quota.
             state.limits.refund(admission).await;
@@ -101,16 +157,51 @@ pub async fn upload(
     }
     tracing::info!(job = %job.id, user = %user.id, size = job.file_size, "upload accepted");
 
-    let mut response = (
+    let mut response = accepted(&job);
+    rate_headers(response.headers_mut(), &decision);
+    Ok(response)
+}
+
+/// The 202 of an accepted upload. Its `status` is the one the job was created with, so that a
+/// replay answers exactly what the first upload did.
+fn accepted(job: &pdfq_store::Job) -> Response {
+    (
         StatusCode::ACCEPTED,
         Json(UploadAccepted {
             job_id: job.id,
-            status: job.status,
+            status: pdfq_domain::JobStatus::Pending,
         }),
     )
-        .into_response();
-    rate_headers(response.headers_mut(), &decision);
-    Ok(response)
+        .into_response()
+}
+
+/// The first upload's answer, to a retry with its Idempotency-Key.
+fn replayed(job: &pdfq_store::Job) -> Response {
+    tracing::info!(job = %job.id, "upload replayed by its idempotency key");
+    let mut response = accepted(job);
+    response.headers_mut().insert(
+        HeaderName::from_static("idempotent-replayed"),
+        HeaderValue::from_static("true"),
+    );
+    response
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 255 printable ASCII characters (no spaces or
+/// controls, as the IETF draft's examples and Stripe's keys are).
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(crate::middleware::IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    if bytes.is_empty()
+        || bytes.len() > MAX_IDEMPOTENCY_KEY_CHARS
+        || !bytes.iter().all(u8::is_ascii_graphic)
+    {
+        return Err(ApiError::Validation(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces (a UUID is a good key)".into(),
+        ));
+    }
+    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
 }
 
 /// Reads the file, checks it is a PDF and stores the job with it.
@@ -119,7 +210,8 @@ async fn receive(
     user: AuthUser,
     mut multipart: Multipart,
     limit: u64,
-) -> Result<pdfq_store::Job, ApiError> {
+    key: Option<&IdempotencyKey<'_>>,
+) -> Result<Created, ApiError> {
     let (file_name, bytes) = read_file(&mut multipart, limit).await?;
     if !is_pdf(&bytes) {
         return Err(ApiError::UnsupportedMediaType(
@@ -134,7 +226,11 @@ async fn receive(
         sha256: Sha256::digest(&bytes).into(),
         bytes,
     };
-    state.store.create_job(&new).await.map_err(|e| {
+    let created = match key {
+        Some(key) => state.store.create_job_once(&new, key).await,
+        None => state.store.create_job(&new).await.map(Created::New),
+    };
+    created.map_err(|e| {
         if e.is_missing_reference() {
             // The token outlived its account (deleted since it was issued).
             ApiError::Unauthorized("the account no longer exists")

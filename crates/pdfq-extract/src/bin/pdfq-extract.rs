@@ -86,7 +86,15 @@ fn extract(args: &[OsString]) -> ExitCode {
         extract_pages(&bytes, &Limits::default())
     };
     let rendered = match result {
-        Ok(doc) => pdfq_extract::render(&doc, format, json),
+        Ok(doc) => {
+            for warning in &doc.warnings {
+                let at = warning
+                    .page
+                    .map_or_else(|| "the file".to_owned(), |page| format!("page {page}"));
+                eprintln!("pdfq-extract: {}: {at}: {}", file.display(), warning.reason);
+            }
+            pdfq_extract::render(&doc, format, json)
+        }
         Err(e) => {
             if json {
                 let _ = writeln!(

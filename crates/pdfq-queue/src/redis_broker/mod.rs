@@ -16,6 +16,7 @@ mod rate;
 mod sessions;
 mod stats;
 mod stream;
+mod tickets;
 
 use std::fmt;
 use std::future::Future;

@@ -11,8 +11,8 @@ use crate::StoreError;
 use crate::decode;
 use crate::error::ResultExt;
 use crate::model::{
-    ChunkResult, Failure, Job, JobEvent, JobFilter, JobSearch, JobSummary, MinuteFinished, NewJob,
-    Page, Sentence, SentenceRow, StatusCounts,
+    ChunkResult, Failure, IDEMPOTENCY_KEY_TAKEN, IdempotencyKey, Job, JobEvent, JobFilter,
+    JobSearch, JobSummary, MinuteFinished, NewJob, Page, Sentence, SentenceRow, StatusCounts,
 };
 
 /// The columns of [`JobSummary`], read from `jobs j join users u`.
@@ -30,7 +30,11 @@ pub const SENTENCE_PAGE: &str = "select sentence_index, text, page, chunk_index 
      order by sentence_index";
 
 impl PgStore {
-    pub(crate) async fn create_job(&self, new: &NewJob) -> Result<Job, StoreError> {
+    pub(crate) async fn create_job(
+        &self,
+        new: &NewJob,
+        key: Option<&IdempotencyKey<'_>>,
+    ) -> Result<Job, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(concat!(
             "insert into jobs (id, owner_id, file_name, file_size, file_sha256)
@@ -55,8 +59,47 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         record_event(&mut tx, new.id, Attempt::NONE, "pending", None, "created").await?;
+        if let Some(key) = key {
+            // Keys past their lifetime are free again (and this user's old ones are swept).
+            sqlx::query("delete from idempotency_keys where owner_id = $1 and created_at < $2")
+                .bind(new.owner.as_uuid())
+                .bind(key.issued_after)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("insert into idempotency_keys (owner_id, key, job_id) values ($1, $2, $3)")
+                .bind(new.owner.as_uuid())
+                .bind(key.key)
+                .bind(new.id.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .on_constraint("idempotency_keys_pkey", |_| {
+                    StoreError::Conflict(IDEMPOTENCY_KEY_TAKEN.into())
+                })?;
+        }
         tx.commit().await?;
         Ok(job)
+    }
+
+    pub(crate) async fn job_for_idempotency_key(
+        &self,
+        owner: UserId,
+        key: &str,
+        issued_after: OffsetDateTime,
+    ) -> Result<Option<Job>, StoreError> {
+        sqlx::query(concat!(
+            "select ",
+            job_columns!(),
+            " from jobs where id = (select job_id from idempotency_keys
+                                    where owner_id = $1 and key = $2 and created_at >= $3)"
+        ))
+        .bind(owner.as_uuid())
+        .bind(key)
+        .bind(issued_after)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(job_from_row)
+        .transpose()
     }
 
     pub(crate) async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError> {

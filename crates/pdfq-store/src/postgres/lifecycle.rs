@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::{PgStore, job_columns, job_from_row, record_event};
 use crate::StoreError;
 use crate::decode;
-use crate::model::{ChunkResult, Claimed, Commit, Job};
+use crate::model::{ChunkResult, Claimed, Commit, Job, JobWarning};
 
 impl PgStore {
     /// `repeat` is true when safe commit tries again: a claim of ours that committed but whose
@@ -25,7 +25,8 @@ impl PgStore {
             "update jobs
              set status = 'processing', attempts = attempts + 1, worker_id = $2,
                  started_at = now(), heartbeat_at = now(), updated_at = now(),
-                 progress_percent = 0, current_step = 'Starting', next_attempt_at = null
+                 progress_percent = 0, current_step = 'Starting', next_attempt_at = null,
+                 warnings = null
              where id = $1 and status = any($3) and not cancel_requested
              returning ",
             job_columns!()
@@ -181,6 +182,33 @@ impl PgStore {
         } else {
             Commit::AlreadyApplied
         })
+    }
+
+    pub(crate) async fn record_warnings(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        warnings: &[JobWarning],
+    ) -> Result<Commit, StoreError> {
+        let text = decode::warnings_text(warnings)?;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "update jobs set warnings = $3, updated_at = now()
+             where id = $1 and attempts = $2 and status = 'processing'",
+        )
+        .bind(id.as_uuid())
+        .bind(attempt_bind(attempt))
+        .bind(text)
+        .execute(&mut *tx)
+        .await?;
+        let commit = if done.rows_affected() == 1 {
+            Commit::Applied
+        } else {
+            self.explain(&mut tx, id, attempt, |job| job.warnings == warnings)
+                .await?
+        };
+        tx.commit().await?;
+        Ok(commit)
     }
 
     pub(crate) async fn complete_job(

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::{SqliteStore, job_columns, job_from_row, now, record_event, ts};
 use crate::StoreError;
 use crate::decode;
-use crate::model::{ChunkResult, Claimed, Commit, Job};
+use crate::model::{ChunkResult, Claimed, Commit, Job, JobWarning};
 
 impl SqliteStore {
     pub(crate) async fn claim_job(
@@ -22,7 +22,8 @@ impl SqliteStore {
             "update jobs
              set status = 'processing', attempts = attempts + 1, worker_id = $2,
                  started_at = $4, heartbeat_at = $4, updated_at = $4,
-                 progress_percent = 0, current_step = 'Starting', next_attempt_at = null
+                 progress_percent = 0, current_step = 'Starting', next_attempt_at = null,
+                 warnings = null
              where id = $1 and status in (select value from json_each($3)) and not cancel_requested
              returning ",
             job_columns!()
@@ -178,6 +179,34 @@ impl SqliteStore {
         } else {
             Commit::AlreadyApplied
         })
+    }
+
+    pub(crate) async fn record_warnings(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        warnings: &[JobWarning],
+    ) -> Result<Commit, StoreError> {
+        let text = decode::warnings_text(warnings)?;
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "update jobs set warnings = $3, updated_at = $4
+             where id = $1 and attempts = $2 and status = 'processing'",
+        )
+        .bind(id.to_string())
+        .bind(i64::from(attempt.get()))
+        .bind(text)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        let commit = if done.rows_affected() == 1 {
+            Commit::Applied
+        } else {
+            self.explain(&mut tx, id, attempt, |job| job.warnings == warnings)
+                .await?
+        };
+        tx.commit().await?;
+        Ok(commit)
     }
 
     pub(crate) async fn complete_job(

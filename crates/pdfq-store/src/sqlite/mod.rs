@@ -34,7 +34,7 @@ macro_rules! job_columns {
         "id, owner_id, status, progress_percent, current_step, attempts, error_code, error_message, \
          page_count, chunk_count, last_finished_chunk, sentence_count, file_name, file_size, \
          file_sha256, worker_id, cancel_requested, created_at, started_at, finished_at, updated_at, \
-         heartbeat_at, next_attempt_at"
+         heartbeat_at, next_attempt_at, warnings"
     };
 }
 pub(crate) use job_columns;
@@ -235,6 +235,7 @@ fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
         updated_at: row.try_get("updated_at")?,
         heartbeat_at: row.try_get("heartbeat_at")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
+        warnings: decode::warnings(row.try_get("warnings")?)?,
     })
 }
 

@@ -1,0 +1,130 @@
+//! Damaged and truncated input told apart from input without text: a cut or corrupt file is
+//! `damaged` or completes with warnings naming what it lost, never "no text layer, OCR is
+//! needed".
+
+#![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
+
+use std::path::PathBuf;
+
+use pdfq_extract::{Document, ExtractError, Limits, PageWarning, extract_pages};
+use pdfq_test_support::pdf::{text_pdf, text_pdf_with_corrupt_page};
+
+/// Where a truncated file is cut, in percent of its length.
+const CUTS: [usize; 3] = [30, 60, 90];
+
+/// Corpus files with a text layer, each of a kind truncation hurts differently: one page
+/// (issue-625, kampo), a page tree rebuilt from the objects found (tracemonkey, camlidl), a
+/// cross-reference that survives while later objects are gone (i1040nr, GeoTopo), a content
+/// stream kept while its font is gone (cidfont_cmap_overflow).
+const CORPUS_FILES: [&str; 8] = [
+    "pdfminer__issue-625-identity-cmap",
+    "pdfjs__cidfont_cmap_overflow",
+    "pdfjs__issue13211",
+    "pdfminer__kampo",
+    "pdfjs__tracemonkey",
+    "camlidl__camlidl-1.04.doc",
+    "pdfminer__i1040nr",
+    "pysf__GeoTopo-komprimiert",
+];
+
+#[test]
+fn a_corrupt_page_among_good_ones_completes_with_a_warning_for_it() {
+    let pages = [
+        "The first page reads well.",
+        "The second page is lost.",
+        "The third page reads well too.",
+    ];
+    let doc = extract_pages(&text_pdf_with_corrupt_page(&pages, 1), &Limits::default()).unwrap();
+    assert_eq!(doc.pages.len(), 3);
+    assert!(doc.pages[0].text.contains("first page"), "{doc:?}");
+    assert!(doc.pages[1].text.trim().is_empty(), "{doc:?}");
+    assert!(doc.pages[2].text.contains("third page"), "{doc:?}");
+    assert_eq!(
+        doc.warnings,
+        vec![PageWarning {
+            page: Some(2),
+            reason: "its content stream is truncated or corrupt".into(),
+        }]
+    );
+    // The same file undamaged has nothing to say.
+    let clean = extract_pages(&text_pdf(&pages), &Limits::default()).unwrap();
+    assert!(clean.warnings.is_empty(), "{:?}", clean.warnings);
+}
+
+#[test]
+fn a_file_whose_only_page_is_corrupt_is_damaged_not_without_text() {
+    let r = extract_pages(
+        &text_pdf_with_corrupt_page(&["Lost."], 0),
+        &Limits::default(),
+    );
+    let Err(ExtractError::Damaged { reason }) = r else {
+        panic!("{r:?}");
+    };
+    assert!(reason.contains("page 1"), "{reason}");
+    assert!(reason.contains("upload the complete"), "{reason}");
+}
+
+#[test]
+fn truncated_generated_pdfs_are_damaged_or_say_what_they_lost() {
+    let texts: Vec<String> = (1..=20)
+        .map(|n| format!("Page {n} has its own sentence."))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let pdf = text_pdf(&refs);
+    let whole = extract_pages(&pdf, &Limits::default()).unwrap();
+    for cut in CUTS {
+        let truncated = &pdf[..pdf.len() * cut / 100];
+        let r = extract_pages(truncated, &Limits::default());
+        assert_honest(&format!("generated, cut at {cut}%"), &r, &whole);
+    }
+}
+
+#[test]
+fn truncated_corpus_pdfs_are_damaged_or_say_what_they_lost() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("skipped: no corpus (set PDFQ_CORPUS to its directory)");
+        return;
+    };
+    for name in CORPUS_FILES {
+        let pdf = std::fs::read(dir.join("pdf").join(format!("{name}.pdf"))).unwrap();
+        let whole = extract_pages(&pdf, &Limits::default()).unwrap();
+        for cut in CUTS {
+            let truncated = &pdf[..pdf.len() * cut / 100];
+            let r = extract_pages(truncated, &Limits::default());
+            assert_honest(&format!("{name} cut at {cut}%"), &r, &whole);
+        }
+    }
+}
+
+/// A truncated file is `damaged`, or completes with warnings, or (when the cut only took what
+/// no page needed) reads exactly as the whole file did. Never `no_text_layer`.
+fn assert_honest(what: &str, r: &Result<Document, ExtractError>, whole: &Document) {
+    match r {
+        Err(ExtractError::Damaged { .. }) => {}
+        Err(e) => panic!("{what}: {} ({e})", e.code()),
+        Ok(doc) if doc.warnings.is_empty() => {
+            assert_eq!(doc.to_text(), whole.to_text(), "{what}: text lost silently");
+        }
+        Ok(doc) => {
+            for w in &doc.warnings {
+                assert!(!w.reason.is_empty(), "{what}: {w:?}");
+                if let Some(page) = w.page {
+                    assert!(
+                        (1..=doc.pages.len() as u32).contains(&page),
+                        "{what}: {w:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The shared corpus: PDFQ_CORPUS, else `../shared/corpus` beside the workspace (where
+/// `cargo xtask bench extract` looks).
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("PDFQ_CORPUS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+        PathBuf::from,
+    );
+    dir.join("pdf").is_dir().then_some(dir)
+}

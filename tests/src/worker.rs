@@ -1,0 +1,57 @@
+//! [`RunningWorker`]: the real worker on a [`TestApp`]'s store and broker, in this process (as
+//! `pdfctl up` runs it), extracting with the e2e extraction child.
+
+use std::time::Duration;
+
+use pdfq_worker::{Extractor, Worker, WorkerSettings};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::TestApp;
+
+/// A worker task; [`RunningWorker::stop`] ends it.
+#[derive(Debug)]
+pub struct RunningWorker {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), String>>,
+}
+
+impl RunningWorker {
+    /// Starts one worker (concurrency 1) on `app`. `extract_child` is the path of the
+    /// `pdfq-e2e-extract-child` binary (`env!("CARGO_BIN_EXE_pdfq-e2e-extract-child")`, which
+    /// only integration tests see).
+    #[must_use]
+    pub fn start(app: &TestApp, extract_child: &str) -> Self {
+        let extractor = Extractor {
+            program: extract_child.into(),
+            args: Vec::new(),
+            limits: Default::default(),
+        };
+        let settings = WorkerSettings {
+            concurrency: 1,
+            fetch_block: Duration::from_millis(200),
+            ..WorkerSettings::defaults(extractor)
+        };
+        let worker = Worker::new(app.store.clone(), app.broker.clone(), settings);
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            worker
+                .run(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .map_err(|e| format!("{e:#}"))
+        });
+        Self { stop, task }
+    }
+
+    /// Asks the worker to stop and waits up to 30 s for it.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("the worker stops within 30 s")
+            .expect("the worker task does not panic")
+            .unwrap_or_else(|e| panic!("the worker failed: {e}"));
+    }
+}
