@@ -5,11 +5,8 @@
     reason = "in tests an unwrap failing is the test failing"
 )]
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 #[test]
 fn production_logs_are_json_lines_on_stdout_and_stderr_stays_empty() {
@@ -19,7 +16,7 @@ fn production_logs_are_json_lines_on_stdout_and_stderr_stays_empty() {
         .unwrap()
         .port();
     // Nothing answers on port 1: the pools connect lazily, so the API starts and logs anyway.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pdfq-api"))
+    let child = Command::new(env!("CARGO_BIN_EXE_pdfq-api"))
         .env_clear()
         .env("PDFQ_ENV", "production")
         .env(
@@ -36,30 +33,11 @@ fn production_logs_are_json_lines_on_stdout_and_stderr_stays_empty() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line.clone());
-            lines.push(line);
-        }
-        lines
-    });
-    let listening = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(30)).ok())
-        .any(|line| line.contains("pdfq-api listening"));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let _ = child.wait();
-    let lines = reader.join().unwrap();
+    let pdfq_test_support::process::Output {
+        saw_marker: listening,
+        stdout: lines,
+        stderr,
+    } = pdfq_test_support::process::stop_after_line(child, "pdfq-api listening");
     assert!(
         listening,
         "no \"pdfq-api listening\" line on stdout; stdout: {lines:?}; stderr: {stderr}"

@@ -8,6 +8,7 @@
 pub mod pdf;
 mod postgres;
 mod postgres_server;
+pub mod process;
 mod redis_prefix;
 mod redis_server;
 pub mod service_checks;

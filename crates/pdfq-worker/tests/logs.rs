@@ -5,10 +5,7 @@
     reason = "in tests an unwrap failing is the test failing"
 )]
 
-use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use pdfq_test_support::{TestDatabase, TestRedis};
 
@@ -16,7 +13,7 @@ use pdfq_test_support::{TestDatabase, TestRedis};
 async fn json_logs_go_to_stdout_and_stderr_stays_empty() {
     let db = TestDatabase::migrated(&pdfq_store::MIGRATOR).await;
     let redis = TestRedis::new();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pdfq-worker"))
+    let child = Command::new(env!("CARGO_BIN_EXE_pdfq-worker"))
         .env("DATABASE_URL", &db.url)
         .env("REDIS_URL", &redis.url)
         .env("REDIS_KEY_PREFIX", &redis.prefix)
@@ -27,30 +24,11 @@ async fn json_logs_go_to_stdout_and_stderr_stays_empty() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line.clone());
-            lines.push(line);
-        }
-        lines
-    });
-    let started = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(30)).ok())
-        .any(|line| line.contains("worker started"));
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    let _ = child.wait();
-    let lines = reader.join().unwrap();
+    let pdfq_test_support::process::Output {
+        saw_marker: started,
+        stdout: lines,
+        stderr,
+    } = pdfq_test_support::process::stop_after_line(child, "worker started");
     assert!(
         started,
         "no \"worker started\" line on stdout; stdout: {lines:?}; stderr: {stderr}"
