@@ -1,5 +1,6 @@
 //! The in-process pipeline: load, walk pages, interpret, lay out.
 
+use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -64,7 +65,34 @@ pub fn extract_pages_streaming(
     limits: &Limits,
     mut on_page: impl FnMut(&PageText, u32),
 ) -> Result<Document, ExtractError> {
-    match catch_unwind(AssertUnwindSafe(|| run(bytes, limits, &mut on_page))) {
+    let mut pages = Vec::new();
+    let warnings = guarded(|| {
+        run(Cow::Borrowed(bytes), limits, &mut |page, total| {
+            on_page(&page, total);
+            pages.push(page);
+        })
+    })?;
+    Ok(Document { pages, warnings })
+}
+
+/// As [`extract_pages_streaming`], holding neither the file once it is parsed nor the pages
+/// once `on_page` has seen them: what the isolated child runs, so that its memory is the
+/// parsed document's and the current page's, not the file's or the whole text's.
+pub(crate) fn stream_pages(
+    bytes: Vec<u8>,
+    limits: &Limits,
+    mut on_page: impl FnMut(&PageText, u32),
+) -> Result<Vec<PageWarning>, ExtractError> {
+    guarded(|| {
+        run(Cow::Owned(bytes), limits, &mut |page, total| {
+            on_page(&page, total)
+        })
+    })
+}
+
+/// Runs `extract`, turning a panic of the parser into an error.
+fn guarded<T>(extract: impl FnOnce() -> Result<T, ExtractError>) -> Result<T, ExtractError> {
+    match catch_unwind(AssertUnwindSafe(extract)) {
         Ok(r) => r,
         Err(panic) => {
             let msg = panic
@@ -79,12 +107,15 @@ pub fn extract_pages_streaming(
     }
 }
 
+/// Extracts every page, in order, into `on_page`; returns what could not be read.
 fn run(
-    bytes: &[u8],
+    bytes: Cow<'_, [u8]>,
     limits: &Limits,
-    on_page: &mut dyn FnMut(&PageText, u32),
-) -> Result<Document, ExtractError> {
-    let load::Loaded { doc, rebuilt } = load::load(bytes, limits)?;
+    on_page: &mut dyn FnMut(PageText, u32),
+) -> Result<Vec<PageWarning>, ExtractError> {
+    let load::Loaded { doc, rebuilt } = load::load(&bytes, limits)?;
+    // The parsed document holds copies of what it needs (stream data included).
+    drop(bytes);
     let mut state = DocState::default();
     let result = extract_loaded(&doc, rebuilt, limits, &mut state, on_page);
     if LEAK_ON_EXIT.load(Ordering::Relaxed) {
@@ -103,8 +134,8 @@ fn extract_loaded(
     rebuilt: bool,
     limits: &Limits,
     state: &mut DocState,
-    on_page: &mut dyn FnMut(&PageText, u32),
-) -> Result<Document, ExtractError> {
+    on_page: &mut dyn FnMut(PageText, u32),
+) -> Result<Vec<PageWarning>, ExtractError> {
     let pagetree::PageTree {
         pages,
         missing_nodes,
@@ -115,12 +146,9 @@ fn extract_loaded(
     let total = pages.len() as u32;
     let mut budget = Budget::new(limits);
     let mut output = OutputBudget::new(limits);
-    let mut out = Document {
-        pages: Vec::with_capacity(pages.len()),
-        warnings: Vec::new(),
-    };
+    let mut warnings = Vec::new();
     if rebuilt {
-        out.warnings.push(PageWarning {
+        warnings.push(PageWarning {
             page: None,
             reason: format!(
                 "the file is truncated or damaged (no readable trailer or page tree): its pages \
@@ -129,7 +157,7 @@ fn extract_loaded(
         });
     }
     if missing_nodes > 0 {
-        out.warnings.push(PageWarning {
+        warnings.push(PageWarning {
             page: None,
             reason: format!(
                 "the file is truncated or damaged: {missing_nodes} parts of its page tree are \
@@ -145,7 +173,7 @@ fn extract_loaded(
         let text = match page_text(doc, page, state, &mut missing, &mut budget) {
             Ok(PageContent { text, damage }) => {
                 if let Some(reason) = damage {
-                    out.warnings.push(PageWarning {
+                    warnings.push(PageWarning {
                         page: Some(number),
                         reason,
                     });
@@ -154,7 +182,7 @@ fn extract_loaded(
             }
             // One damaged page loses its own text, not the document's.
             Err(ExtractError::Damaged { reason }) => {
-                out.warnings.push(PageWarning {
+                warnings.push(PageWarning {
                     page: Some(number),
                     reason,
                 });
@@ -165,13 +193,12 @@ fn extract_loaded(
         any_text |= text.chars().any(|c| !c.is_whitespace());
         let p = PageText { number, text };
         output.add_page(&p)?;
-        on_page(&p, total);
-        out.pages.push(p);
+        on_page(p, total);
     }
     if !any_text {
-        return Err(nothing_readable(&out.warnings));
+        return Err(nothing_readable(&warnings));
     }
-    Ok(out)
+    Ok(warnings)
 }
 
 /// Why a document yielded no text at all: damage when any was found (never "OCR is needed"

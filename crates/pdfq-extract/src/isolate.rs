@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ExtractError;
-use crate::extract::{Document, PageText, PageWarning, extract_pages_streaming};
+use crate::extract::{Document, PageText, PageWarning};
 use crate::limits::Limits;
 use crate::output::OutputBudget;
 
@@ -499,7 +499,7 @@ pub fn child_main() -> ExitCode {
         send(&ChildMessage::Error { error }, &mut out);
         return ExitCode::SUCCESS;
     }
-    let result = extract_pages_streaming(&bytes, &request.limits, |page, total| {
+    let result = crate::extract::stream_pages(bytes, &request.limits, |page, total| {
         // Written by hand to serialise the borrowed page (the `page` message, without a copy).
         if let Ok(json) = serde_json::to_string(page) {
             let _ = writeln!(
@@ -510,8 +510,8 @@ pub fn child_main() -> ExitCode {
         }
     });
     match result {
-        Ok(document) => {
-            for warning in document.warnings {
+        Ok(warnings) => {
+            for warning in warnings {
                 send(&ChildMessage::Warning { warning }, &mut out);
             }
             send(&ChildMessage::Done, &mut out);

@@ -23,6 +23,7 @@ mod pagetree;
 mod render;
 mod sandbox;
 mod sentences;
+mod slim;
 mod streams;
 
 pub use chunks::{Chunk, DEFAULT_MAX_CHUNKS, chunk_pages};

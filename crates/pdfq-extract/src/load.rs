@@ -7,6 +7,7 @@ use lopdf::{DecompressError, Document, LoadOptions};
 
 use crate::error::{ExtractError, SizeLimit};
 use crate::limits::Limits;
+use crate::slim;
 
 /// lopdf parses nested objects recursively; the pre-scan bounds the depth, and this stack
 /// leaves ample room beyond it without reserving much of the child's address-space limit.
@@ -51,16 +52,17 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, ExtractError
     }
     let options = LoadOptions {
         max_decompressed_size: Some(usize::try_from(limits.max_stream_bytes).unwrap_or(usize::MAX)),
+        filter: Some(slim::keep_what_extraction_reads),
         ..LoadOptions::default()
     };
-    let (doc, rebuilt) = match parse(bytes, options.clone(), limits) {
+    let (doc, rebuilt) = match parse_slim(bytes, options.clone(), limits) {
         Ok(doc) => (doc, false),
         Err(ExtractError::Damaged { reason }) => {
             // No usable trailer or catalog (a truncated upload, typically): give the page
             // objects that survive a synthetic page tree and let lopdf rebuild the rest.
             match with_synthetic_page_tree(bytes) {
                 Some(patched) => (
-                    parse(&patched, options, limits)
+                    parse_slim(&patched, options, limits)
                         .map_err(|_| ExtractError::Damaged { reason })?,
                     true,
                 ),
@@ -85,6 +87,48 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, ExtractError
         return Err(ExtractError::damaged("no readable objects"));
     }
     Ok(Loaded { doc, rebuilt })
+}
+
+/// [`parse`] keeping only what extraction reads ([`slim`]). lopdf rebuilds an unreadable page
+/// tree from a scan of the file only on an unfiltered load, so the scan is asked for here.
+fn parse_slim(
+    bytes: &[u8],
+    options: LoadOptions,
+    limits: &Limits,
+) -> Result<Document, ExtractError> {
+    let mut doc = parse(bytes, options.clone(), limits)?;
+    if !has_page_tree(&doc) {
+        let rescan = LoadOptions {
+            force_reconstruct: true,
+            ..options
+        };
+        if let Ok(rebuilt) = parse(bytes, rescan, limits)
+            && (has_page_tree(&rebuilt) || !has_page_objects(&doc))
+        {
+            doc = rebuilt;
+        }
+    }
+    // Object streams were parsed into their members at load; their data is not read again.
+    doc.objects
+        .retain(|_, object| !object.as_stream().is_ok_and(|s| s.dict.has_type(b"ObjStm")));
+    Ok(doc)
+}
+
+fn has_page_objects(doc: &Document) -> bool {
+    doc.objects
+        .values()
+        .any(|object| object.as_dict().is_ok_and(|dict| dict.has_type(b"Page")))
+}
+
+fn has_page_tree(doc: &Document) -> bool {
+    doc.catalog()
+        .ok()
+        .and_then(|catalog| catalog.get(b"Pages").ok())
+        .and_then(|pages| match pages {
+            lopdf::Object::Reference(id) => doc.objects.get(id),
+            direct => Some(direct),
+        })
+        .is_some_and(|pages| pages.as_dict().is_ok())
 }
 
 fn parse(bytes: &[u8], options: LoadOptions, limits: &Limits) -> Result<Document, ExtractError> {
@@ -264,6 +308,39 @@ fn max_nesting_depth(bytes: &[u8], cap: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_extraction_reads_is_held() {
+        let texts: Vec<String> = (1..=20).map(|i| format!("Page {i} says hello.")).collect();
+        let pages: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let pdf = pdfq_test_support::pdf::hyperlinked_pdf(&pages, 200, 256 * 1024);
+        let everything = Document::load_mem(&pdf).unwrap();
+        assert!(everything.objects.len() > 4_000, "the file holds its links");
+
+        let held = load(&pdf, &Limits::default()).unwrap().doc;
+        // Catalog, page tree, font, image, 20 pages and their contents; not the 4,000 links,
+        // outline, destinations and name tree.
+        assert!(
+            held.objects.len() <= 44,
+            "{} objects held",
+            held.objects.len()
+        );
+        let stream_bytes: usize = held
+            .objects
+            .values()
+            .filter_map(|o| o.as_stream().ok())
+            .map(|s| s.content.len())
+            .sum();
+        assert!(
+            stream_bytes < 8 * 1024,
+            "{stream_bytes} bytes of stream data held"
+        );
+
+        let extracted = crate::extract_pages(&pdf, &Limits::default()).unwrap();
+        let got: Vec<&str> = extracted.pages.iter().map(|p| p.text.trim()).collect();
+        assert_eq!(got, pages);
+        assert!(extracted.warnings.is_empty(), "{:?}", extracted.warnings);
+    }
 
     #[test]
     fn nesting_scan_ignores_strings_and_streams() {

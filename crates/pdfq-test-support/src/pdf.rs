@@ -101,6 +101,87 @@ pub fn repeated_form_pdf(pages: usize, draws_per_page: usize, form_text: &str) -
     assemble(&objects)
 }
 
+/// As [`text_pdf`], with what a hyperlinked manual carries besides its text: `links_per_page`
+/// link annotations on every page, an outline item and a named destination per page, and on
+/// every page an image of `image_bytes` bytes (drawn, so a reader must resolve it).
+#[must_use]
+pub fn hyperlinked_pdf(pages: &[&str], links_per_page: usize, image_bytes: usize) -> Vec<u8> {
+    let mut objects = text_objects(pages);
+    let page_id = |i: usize| 4 + 2 * i;
+    let add = |objects: &mut Vec<String>, body: String| {
+        objects.push(body);
+        objects.len()
+    };
+    let image = add(
+        &mut objects,
+        format!(
+            "<< /Type /XObject /Subtype /Image /Width {image_bytes} /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8 /Length {image_bytes} >>\nstream\n{}\nendstream",
+            "x".repeat(image_bytes)
+        ),
+    );
+    let outline_root = add(&mut objects, String::new());
+    let mut items = Vec::new();
+    let mut dests = Vec::new();
+    for i in 0..pages.len() {
+        let mut annots = Vec::new();
+        for link in 0..links_per_page {
+            let target = page_id((i + link + 1) % pages.len());
+            let annot = add(
+                &mut objects,
+                format!(
+                    "<< /Type /Annot /Subtype /Link /Border [0 0 0] /Rect [72 {y} 200 {h}] /A << /S /GoTo /D [{target} 0 R /XYZ 0 792 null] >> >>",
+                    y = 100 + link % 500,
+                    h = 110 + link % 500
+                ),
+            );
+            annots.push(format!("{annot} 0 R"));
+        }
+        let dest = add(
+            &mut objects,
+            format!("<< /D [{} 0 R /XYZ 0 792 null] >>", page_id(i)),
+        );
+        dests.push(format!("(page.{i}) {dest} 0 R"));
+        let item = add(
+            &mut objects,
+            format!(
+                "<< /Title (Page {}) /Parent {outline_root} 0 R /Dest [{} 0 R /Fit] >>",
+                i + 1,
+                page_id(i)
+            ),
+        );
+        items.push(item);
+        objects[page_id(i) - 1] = objects[page_id(i) - 1].replacen(
+            "/Resources << /Font << /F1 3 0 R >> >>",
+            &format!(
+                "/Resources << /Font << /F1 3 0 R >> /XObject << /Im0 {image} 0 R >> >> /Annots [{}]",
+                annots.join(" ")
+            ),
+            1,
+        );
+        objects[page_id(i)] = objects[page_id(i)].replacen(
+            "stream\nBT",
+            "stream\nq 10 0 0 10 500 700 cm /Im0 Do Q\nBT",
+            1,
+        );
+        // The content grew by the image draw: its /Length must follow.
+        let body = &objects[page_id(i)];
+        let data = &body[body.find("stream\n").map_or(0, |at| at + 7)
+            ..body.rfind("endstream").unwrap_or(body.len())];
+        let length = data.len();
+        objects[page_id(i)] = format!("<< /Length {length} >>\nstream\n{data}endstream");
+    }
+    let (first, last) = (items[0], items[items.len() - 1]);
+    objects[outline_root - 1] = format!(
+        "<< /Type /Outlines /First {first} 0 R /Last {last} 0 R /Count {} >>",
+        items.len()
+    );
+    let names = add(&mut objects, format!("<< /Names [{}] >>", dests.join(" ")));
+    objects[0] = format!(
+        "<< /Type /Catalog /Pages 2 0 R /Outlines {outline_root} 0 R /Names << /Dests {names} 0 R >> >>"
+    );
+    assemble(&objects)
+}
+
 /// `objects` (numbered from 1) with a header, a cross-reference table and a trailer.
 fn assemble(objects: &[String]) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();

@@ -478,11 +478,31 @@ async fn finish(
                 format!("hard time limit exceeded ({limit} s): the extraction was killed");
             fail(ctx, delivery, attempt, "hard_time_limit", &message, true).await
         }
+        Err(Interrupted::Extract(ExtractError::ResourceLimit { resource })) => {
+            let message = resource_limit_message(&resource, &ctx.settings.extractor.limits);
+            fail(ctx, delivery, attempt, "resource_limit", &message, true).await
+        }
         Err(Interrupted::Extract(e)) => {
             let permanent = e.is_permanent();
             fail(ctx, delivery, attempt, e.code(), &e.to_string(), permanent).await
         }
     }
+}
+
+/// Which worker setting bounded the extraction child, and its value: the operator's next step.
+fn resource_limit_message(resource: &str, limits: &pdfq_extract::IsolationLimits) -> String {
+    let (setting, value) = match resource {
+        "memory" => (
+            "EXTRACT_MEMORY_LIMIT",
+            format!("{} MiB", limits.memory_bytes / (1024 * 1024)),
+        ),
+        "cpu time" => ("EXTRACT_CPU_LIMIT", format!("{} s", limits.cpu_seconds)),
+        other => return format!("the extractor hit its {other} limit"),
+    };
+    format!(
+        "the extractor hit its {resource} limit ({setting} = {value} on this worker); raise \
+         {setting} on the workers, then retry the job"
+    )
 }
 
 /// Fails the attempt: retried later with backoff while retries remain and the error is

@@ -248,6 +248,10 @@ async fn a_spinning_extractor_is_stopped_by_its_cpu_limit(backend: Backend) {
         "{:?}",
         started.elapsed()
     );
+    // The operator's next step: which setting to raise, and its value now.
+    let stored = env.store.get_job(job).await.unwrap().unwrap();
+    let message = stored.error_message.unwrap_or_default();
+    assert!(message.contains("EXTRACT_CPU_LIMIT = 1 s"), "{message}");
 }
 
 async fn a_job_completes_with_chunks_progress_and_sentences(backend: Backend) {

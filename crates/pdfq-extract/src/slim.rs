@@ -1,0 +1,194 @@
+//! What the loader keeps of a document: only objects text extraction can read.
+//!
+//! lopdf parses every object of a file into memory at load. On a hyperlinked 1,221-page manual,
+//! link annotations, named destinations, the name tree and outline items are nine objects in ten
+//! and most of the memory (about 250 of 285 MiB), yet the extraction never reads them: it follows
+//! pages, their content streams and resources, and annotations that carry an appearance stream.
+//! Dropping them as they are parsed keeps memory to what the pages need.
+//!
+//! lopdf's filter hook is called once per parsed object. For an object of the file body, the
+//! object it mutated in place is kept and the returned one dropped; for a member of an object
+//! stream, the returned one is kept. So a kept object that is not a stream is returned as a
+//! copy (streams are never members of object streams: PDF 32000-1, 7.5.7).
+
+use lopdf::{Dictionary, Object, ObjectId};
+
+/// The loader's filter: `None` drops an object extraction never reads.
+pub(crate) fn keep_what_extraction_reads(
+    id: ObjectId,
+    object: &mut Object,
+) -> Option<(ObjectId, Object)> {
+    match object {
+        Object::Stream(stream) => {
+            if stream_data_unread(&stream.dict) {
+                // Keep the dictionary, so references to it resolve and nothing looks missing.
+                stream.content = Vec::new();
+            }
+            // Ignored by lopdf for body objects, where streams are (see the module comment).
+            Some((id, Object::Null))
+        }
+        Object::Dictionary(dict) if dictionary_unread(dict) => None,
+        Object::Array(items) if is_destination(items) => None,
+        _ => Some((id, object.clone())),
+    }
+}
+
+/// Image samples, embedded files and XMP metadata: text extraction reads their dictionaries at
+/// most, never their data.
+fn stream_data_unread(dict: &Dictionary) -> bool {
+    let name = |key: &[u8]| dict.get(key).and_then(Object::as_name).ok();
+    name(b"Subtype") == Some(b"Image".as_slice())
+        || matches!(name(b"Type"), Some(b"EmbeddedFile" | b"Metadata" | b"XRef"))
+}
+
+fn dictionary_unread(dict: &Dictionary) -> bool {
+    let name = |key: &[u8]| dict.get(key).and_then(Object::as_name).ok();
+    let has = |key: &[u8]| dict.has(key);
+    match name(b"Type") {
+        // An annotation is drawn only through its appearance stream (content.rs,
+        // run_annotations); without one (links, typically) it adds no text.
+        Some(b"Annot") => !has(b"AP"),
+        Some(b"Outlines" | b"StructTreeRoot" | b"StructElem" | b"MCR" | b"OBJR") => true,
+        Some(b"Bead" | b"Thread" | b"Action") => true,
+        Some(_) => false,
+        None => {
+            // Untyped, recognised by their keys.
+            let link_annotation =
+                name(b"Subtype") == Some(b"Link".as_slice()) && has(b"Rect") && !has(b"AP");
+            let outline_item = has(b"Title") && has(b"Parent");
+            // Name and number tree nodes (named destinations, page labels, the structure
+            // tree's parent tree): leaves hold /Names or /Nums, inner nodes /Kids and /Limits.
+            let tree_node = (dict.get(b"Names").and_then(Object::as_array).is_ok()
+                || dict.get(b"Nums").and_then(Object::as_array).is_ok()
+                || (has(b"Kids") && has(b"Limits")))
+                && !has(b"Count");
+            let destination = dict.len() <= 2
+                && has(b"D")
+                && dict.iter().all(|(key, _)| key == b"D" || key == b"SD");
+            let action = name(b"S").is_some_and(is_action_type) && !has(b"P");
+            let structure_element = name(b"S").is_some() && has(b"P") && has(b"K");
+            link_annotation
+                || outline_item
+                || tree_node
+                || destination
+                || action
+                || structure_element
+        }
+    }
+}
+
+/// `[page /XYZ left top zoom]` and the other explicit destinations (PDF 32000-1, 12.3.2.2).
+fn is_destination(items: &[Object]) -> bool {
+    let [page, fit, ..] = items else {
+        return false;
+    };
+    matches!(page, Object::Reference(_) | Object::Integer(_))
+        && matches!(
+            fit.as_name(),
+            Ok(b"XYZ" | b"Fit" | b"FitH" | b"FitV" | b"FitR" | b"FitB" | b"FitBH" | b"FitBV")
+        )
+}
+
+fn is_action_type(s: &[u8]) -> bool {
+    matches!(
+        s,
+        b"GoTo"
+            | b"GoToR"
+            | b"GoToE"
+            | b"Launch"
+            | b"Thread"
+            | b"URI"
+            | b"Sound"
+            | b"Movie"
+            | b"Hide"
+            | b"Named"
+            | b"SubmitForm"
+            | b"ResetForm"
+            | b"ImportData"
+            | b"JavaScript"
+            | b"SetOCGState"
+            | b"Rendition"
+            | b"Trans"
+            | b"GoTo3DView"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use lopdf::{Stream, dictionary};
+
+    use super::*;
+
+    fn kept(mut object: Object) -> bool {
+        keep_what_extraction_reads((1, 0), &mut object).is_some()
+    }
+
+    #[test]
+    fn what_extraction_never_reads_is_dropped() {
+        let link = dictionary! { "Type" => "Annot", "Subtype" => "Link", "Rect" => vec![0.into(), 0.into(), 1.into(), 1.into()] };
+        assert!(!kept(link.into()));
+        let untyped_link = dictionary! { "Subtype" => "Link", "Rect" => vec![0.into(); 4] };
+        assert!(!kept(untyped_link.into()));
+        assert!(!kept(
+            dictionary! { "D" => vec![Object::Reference((3, 0)), "XYZ".into()] }.into()
+        ));
+        assert!(!kept(
+            vec![Object::Reference((3, 0)), "FitH".into(), 700.into()].into()
+        ));
+        assert!(!kept(
+            dictionary! { "Names" => vec![], "Limits" => vec![] }.into()
+        ));
+        assert!(!kept(
+            dictionary! { "Kids" => vec![], "Limits" => vec![] }.into()
+        ));
+        assert!(!kept(dictionary! { "Title" => Object::string_literal("1 Intro"), "Parent" => Object::Reference((2, 0)) }.into()));
+        assert!(!kept(
+            dictionary! { "S" => "URI", "URI" => Object::string_literal("https://x") }.into()
+        ));
+        assert!(!kept(
+            dictionary! { "S" => "P", "P" => Object::Reference((2, 0)), "K" => 0 }.into()
+        ));
+    }
+
+    #[test]
+    fn what_extraction_reads_is_kept_whole() {
+        let page_tree = dictionary! { "Type" => "Pages", "Kids" => vec![], "Count" => 0 };
+        assert!(kept(page_tree.into()));
+        let catalog = dictionary! { "Type" => "Catalog", "Names" => dictionary! {} };
+        assert!(kept(catalog.into()));
+        let widget = dictionary! { "Type" => "Annot", "Subtype" => "Widget", "AP" => dictionary! { "N" => Object::Reference((9, 0)) } };
+        let mut object = Object::from(widget);
+        let (_, copy) = keep_what_extraction_reads((1, 0), &mut object).expect("kept");
+        assert_eq!(
+            copy, object,
+            "members of object streams are kept through the copy"
+        );
+        let font =
+            dictionary! { "Type" => "Font", "Subtype" => "Type1", "Widths" => vec![500.into(); 3] };
+        assert!(kept(font.into()));
+        // A form field's tree has /Kids but no /Limits.
+        assert!(kept(dictionary! { "FT" => "Tx", "Kids" => vec![] }.into()));
+        assert!(kept(vec![1.into(), 2.into()].into()));
+    }
+
+    #[test]
+    fn image_data_is_released_and_its_dictionary_kept() {
+        let mut image = Object::Stream(Stream::new(
+            dictionary! { "Subtype" => "Image", "Width" => 2 },
+            vec![7; 4096],
+        ));
+        assert!(keep_what_extraction_reads((1, 0), &mut image).is_some());
+        let Object::Stream(s) = &image else {
+            panic!("still a stream")
+        };
+        assert!(s.content.is_empty());
+        assert_eq!(s.dict.get(b"Width").unwrap(), &Object::Integer(2));
+
+        let mut content = Object::Stream(Stream::new(dictionary! {}, b"BT ET".to_vec()));
+        keep_what_extraction_reads((2, 0), &mut content);
+        let Object::Stream(s) = &content else {
+            panic!("still a stream")
+        };
+        assert_eq!(s.content, b"BT ET");
+    }
+}
