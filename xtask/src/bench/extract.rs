@@ -43,13 +43,13 @@ const SLOW_RUN: Duration = Duration::from_secs(20);
 const KILL_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default, Clone)]
-struct Measure {
-    cpu_s: f64,
-    max_rss_kb: u64,
+pub(super) struct Measure {
+    pub cpu_s: f64,
+    pub max_rss_kb: u64,
     wall_s: f64,
-    exit_code: Option<i32>,
+    pub exit_code: Option<i32>,
     signal: Option<i32>,
-    stderr: String,
+    pub stderr: String,
     killed: bool,
 }
 
@@ -217,7 +217,9 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         .iter()
         .filter(|r| r.pdfq.killed || r.pdfq.wall_s > SLOW_RUN.as_secs_f64())
         .collect();
-    let peak_pq = results.iter().map(|r| r.pdfq.max_rss_kb).max().unwrap_or(0);
+    let worst = results.iter().max_by_key(|r| r.pdfq.max_rss_kb);
+    let peak_pq = worst.map_or(0, |r| r.pdfq.max_rss_kb);
+    let worst_name = worst.map_or("", |r| r.name.as_str());
     let peak_pt = results
         .iter()
         .map(|r| r.pdftotext.max_rss_kb)
@@ -341,7 +343,7 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         peak_pq as f64 / 1024.0
     );
     let files = format!("{} files", results.len());
-    Ok(vec![
+    let mut rows = vec![
         Row::new(
             "extract",
             format!("word F1, mean over {files} (micro)"),
@@ -361,8 +363,8 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         .against(format!("pdftotext {pps_pt:.0}")),
         Row::new(
             "extract",
-            "peak memory of one extraction",
-            format!("{:.0} MiB", peak_pq as f64 / 1024.0),
+            "peak memory of one extraction (worst corpus file)",
+            format!("{:.0} MiB ({worst_name})", peak_pq as f64 / 1024.0),
         )
         .against(format!("pdftotext {:.0} MiB", peak_pt as f64 / 1024.0)),
         Row::new(
@@ -370,10 +372,19 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
             "panics escaping, aborts, runs over 20 s",
             format!("{panics}, {aborts}, {}", slow.len()),
         ),
-    ])
+    ];
+    if args.filter.is_none() {
+        rows.extend(super::big_document::rows(
+            &pdfq,
+            &pdf_dir,
+            &out,
+            taskset.then_some(0),
+        )?);
+    }
+    Ok(rows)
 }
 
-fn os(s: &str) -> std::ffi::OsString {
+pub(super) fn os(s: &str) -> std::ffi::OsString {
     s.into()
 }
 
@@ -399,12 +410,24 @@ fn require_tool(tool: &str, args: &[&str], message: &str) -> anyhow::Result<()> 
     }
 }
 
-/// Runs `cmd` under `pdfq-extract measure` (pinned to core 0 if possible).
-fn measure(
+/// Runs `cmd` under `pdfq-extract measure` (pinned to core 0 if possible), killed after
+/// [`KILL_AFTER`].
+pub(super) fn measure(
     pdfq: &Path,
     core: Option<usize>,
     discard_stderr: bool,
     cmd: &[std::ffi::OsString],
+) -> Measure {
+    measure_for(pdfq, core, discard_stderr, cmd, KILL_AFTER)
+}
+
+/// [`measure`], killed after `kill_after`.
+pub(super) fn measure_for(
+    pdfq: &Path,
+    core: Option<usize>,
+    discard_stderr: bool,
+    cmd: &[std::ffi::OsString],
+    kill_after: Duration,
 ) -> Measure {
     let mut c = if let Some(core) = core {
         let mut c = Command::new("taskset");
@@ -415,7 +438,7 @@ fn measure(
     };
     c.arg("measure")
         .arg("--timeout")
-        .arg(KILL_AFTER.as_secs().to_string());
+        .arg(kill_after.as_secs().to_string());
     if discard_stderr {
         c.arg("--discard-stderr");
     }
@@ -451,7 +474,7 @@ fn measure(
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > KILL_AFTER => {
+            Ok(None) if started.elapsed() > kill_after => {
                 let _ = child.kill();
                 let _ = child.wait();
                 killed = true;

@@ -2,6 +2,7 @@
 
 mod all;
 mod api;
+mod big_document;
 mod extract;
 mod pipeline;
 mod summary;
