@@ -376,10 +376,7 @@ impl Store {
         limit: u32,
         timeout: Duration,
     ) -> Result<Page<SentenceRow>, StoreError> {
-        match self {
-            Self::Postgres(s) => s.sentences(id, offset, limit, timeout).await,
-            Self::Sqlite(s) => s.sentences(id, offset, limit).await,
-        }
+        dispatch!(self, s => s.sentences(id, offset, limit, timeout).await)
     }
 
     /// The whole result of a completed job (`None` before it completes): the chunks, then
@@ -391,10 +388,7 @@ impl Store {
         id: JobId,
         timeout: Duration,
     ) -> Result<Option<Vec<ChunkResult>>, StoreError> {
-        match self {
-            Self::Postgres(s) => s.job_results(id, timeout).await,
-            Self::Sqlite(s) => s.job_results(id).await,
-        }
+        dispatch!(self, s => s.job_results(id, timeout).await)
     }
 
     /// Cancels a pending, retrying or running job (the running one's worker sees its next write
