@@ -7,7 +7,7 @@
 //! - `sql_store`: every operation, written once for both dialects ([`dialect`]): the SQL that
 //!   differs between [`postgres`] and [`sqlite`] stands side by side there.
 //! - [`model`]: the typed rows and inputs.
-//! - [`error`]: [`StoreError`] and the HTTP status of each variant.
+//! - [`error`]: [`StoreError`], and which database errors are transient.
 //! - [`retry`]: safe commit (at once, after 1 s, after 2 s).
 //! - [`verify`]: the live schema and applied migrations against the embedded migrations.
 
