@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pdfq_client::types::{ErrorBody, ErrorDetail};
+use pdfq_api_types::{ErrorBody, ErrorDetail};
 use pdfq_queue::QueueError;
 use pdfq_store::StoreError;
 
