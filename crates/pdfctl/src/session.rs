@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
+use pdfq_api_types::TokenPair;
 use pdfq_client::Client;
-use pdfq_client::types::TokenPair;
 use serde::{Deserialize, Serialize};
 
 /// A login kept for one API.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pdfq_client::types::{ErrorBody, ErrorDetail};
+use pdfq_api_types::{ErrorBody, ErrorDetail};
 use pdfq_queue::QueueError;
 use pdfq_store::StoreError;
 
@@ -225,7 +225,6 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        // The mapping follows StoreError::http_status, the store's documented contract.
         match e {
             StoreError::NotFound => Self::NotFound("resource"),
             StoreError::Conflict(msg) => Self::Conflict(msg.into_owned()),
@@ -326,15 +325,25 @@ mod tests {
     }
 
     #[test]
-    fn store_errors_follow_their_documented_status() {
+    fn store_errors_answer_their_status() {
+        use pdfq_domain::{Attempt, JobEvent, JobId, JobStatus, TransitionError};
+        let illegal = TransitionError {
+            from: JobStatus::Completed,
+            event: JobEvent::Cancel,
+        };
+        let stale = StoreError::StaleAttempt {
+            job: JobId::new(),
+            attempt: Attempt::new(1),
+        };
         for (e, status) in [
             (StoreError::NotFound, 404),
             (StoreError::Conflict("x".into()), 409),
+            (StoreError::IllegalTransition(illegal), 409),
+            (stale, 409),
             (StoreError::Corrupt("x".into()), 500),
         ] {
-            let expected = e.http_status();
-            assert_eq!(ApiError::from(e).status().as_u16(), expected);
-            assert_eq!(expected, status);
+            let what = e.to_string();
+            assert_eq!(ApiError::from(e).status().as_u16(), status, "{what}");
         }
     }
 }

@@ -1,6 +1,6 @@
-//! Store rows to the JSON the API answers with ([`pdfq_client::types`]).
+//! Store rows to the JSON the API answers with ([`pdfq_api_types`]).
 
-use pdfq_client::types::{JobError, JobListItem, JobView, JobWarning, PoolView};
+use pdfq_api_types::{JobError, JobListItem, JobView, JobWarning, PoolView};
 use pdfq_store::{Job, JobSummary, PoolStats};
 
 use crate::error::ApiError;

@@ -11,13 +11,14 @@
 //! # let _ = view; Ok(()) }
 //! ```
 //!
-//! - [`types`]: the JSON bodies, shared with the API.
+//! - [`types`]: the JSON bodies, shared with the API (crate pdfq-api-types).
 //! - [`ClientError`]: the API's error code and message with the HTTP status, or a transport
 //!   failure.
 
 mod error;
 mod sse;
-pub mod types;
+
+pub use pdfq_api_types as types;
 
 use std::time::Duration;
 

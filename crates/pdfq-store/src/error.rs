@@ -1,7 +1,5 @@
-//! The one error type of the store, and how database errors map onto it.
-//!
-//! Each variant says which HTTP status the API answers with, so the mapping lives next to the
-//! meaning rather than in every handler.
+//! The one error type of the store, and how database errors map onto it. What a client is
+//! answered for each is the API's business (pdfq-api's `error.rs`).
 
 use std::borrow::Cow;
 
@@ -11,53 +9,42 @@ use sqlx::error::DatabaseError;
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The row does not exist (or belongs to someone else). HTTP 404.
+    /// The row does not exist (or belongs to someone else).
     #[error("not found")]
     NotFound,
 
-    /// A uniqueness rule was broken, e.g. the email is already registered. HTTP 409.
+    /// A uniqueness rule was broken, e.g. the email is already registered.
     #[error("{0}")]
     Conflict(Cow<'static, str>),
 
-    /// The job's status does not allow this change, e.g. cancelling a completed job. HTTP 409.
+    /// The job's status does not allow this change, e.g. cancelling a completed job.
     #[error(transparent)]
     IllegalTransition(#[from] TransitionError),
 
     /// A write for an attempt that is no longer the job's current one (the worker lost its
-    /// lease, or the job was cancelled). HTTP 409.
+    /// lease, or the job was cancelled).
     #[error("job {job}: attempt {attempt} is no longer current")]
     StaleAttempt { job: JobId, attempt: Attempt },
 
     /// The database cannot be reached now: connection refused or reset, pool timeout, server
-    /// shutting down, serialization failure or deadlock. Worth retrying. HTTP 503.
+    /// shutting down, serialization failure or deadlock. Worth retrying.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
 
-    /// Anything else the database reported. HTTP 500.
+    /// Anything else the database reported.
     #[error("database error: {0}")]
     Other(#[source] sqlx::Error),
 
-    /// Applying the migrations failed. HTTP 500 (only the CLI and start-up run them).
+    /// Applying the migrations failed (only the CLI and start-up run them).
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 
-    /// A stored value pdfq cannot read (an unknown status, a malformed checksum...). HTTP 500.
+    /// A stored value pdfq cannot read (an unknown status, a malformed checksum...).
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
 }
 
 impl StoreError {
-    /// The HTTP status the API maps this error to.
-    #[must_use]
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Self::NotFound => 404,
-            Self::Conflict(_) | Self::IllegalTransition(_) | Self::StaleAttempt { .. } => 409,
-            Self::Unavailable(_) => 503,
-            Self::Other(_) | Self::Migrate(_) | Self::Corrupt(_) => 500,
-        }
-    }
-
     /// A write that refers to a row that does not exist (a job for a deleted user).
     #[must_use]
     pub fn is_missing_reference(&self) -> bool {
@@ -151,20 +138,6 @@ fn violates(db: &dyn DatabaseError, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_follow_the_documented_mapping() {
-        assert_eq!(StoreError::NotFound.http_status(), 404);
-        assert_eq!(StoreError::Conflict("x".into()).http_status(), 409);
-        assert_eq!(
-            StoreError::Unavailable(sqlx::Error::PoolTimedOut).http_status(),
-            503
-        );
-        assert_eq!(
-            StoreError::Other(sqlx::Error::RowNotFound).http_status(),
-            500
-        );
-    }
 
     #[test]
     fn transient_errors_are_recognised() {

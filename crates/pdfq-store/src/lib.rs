@@ -3,19 +3,23 @@
 //!
 //! - [`config`]: `DATABASE_URL` and the pool settings, with the sslmode rules of the original design.
 //! - [`pool`]: the PostgreSQL pool (10 + 5 overflow, recycled hourly, pre-pinged) and the migrations.
-//! - [`store`]: the interface, dispatching to [`postgres`] or [`sqlite`].
+//! - [`store`]: the interface, dispatching to the PostgreSQL or the SQLite store.
+//! - `sql_store`: every operation, written once for both dialects ([`dialect`]): the SQL that
+//!   differs between [`postgres`] and [`sqlite`] stands side by side there.
 //! - [`model`]: the typed rows and inputs.
-//! - [`error`]: [`StoreError`] and the HTTP status of each variant.
+//! - [`error`]: [`StoreError`], and which database errors are transient.
 //! - [`retry`]: safe commit (at once, after 1 s, after 2 s).
 //! - [`verify`]: the live schema and applied migrations against the embedded migrations.
 
 pub mod config;
 mod decode;
+pub mod dialect;
 pub mod error;
 pub mod model;
 pub mod pool;
 pub mod postgres;
 pub mod retry;
+mod sql_store;
 pub mod sqlite;
 pub mod store;
 pub mod verify;
@@ -28,8 +32,9 @@ pub use model::{
     Page, RefreshOutcome, Role, Sentence, SentenceRow, StatusCounts, User,
 };
 pub use pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres, ping};
-pub use postgres::PgStore;
+pub use postgres::{PgDialect, PgStore};
 pub use retry::{RetryPolicy, with_retry};
-pub use sqlite::SqliteStore;
+pub use sql_store::{SENTENCE_PAGE, SqlStore};
+pub use sqlite::{SqliteDialect, SqliteStore};
 pub use store::Store;
 pub use verify::SchemaDifference;

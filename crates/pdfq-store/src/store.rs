@@ -82,13 +82,21 @@ impl Store {
 
     /// Each migration this binary knows, applied or pending.
     pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>, StoreError> {
-        verify::migration_status(self).await
+        verify::migration_status(self.live()).await
     }
 
     /// Differences between the live schema and the one the migrations define; empty when they
     /// agree.
     pub async fn verify_schema(&self) -> Result<Vec<verify::SchemaDifference>, StoreError> {
-        verify::verify_schema(self).await
+        verify::verify_schema(self.live()).await
+    }
+
+    /// The pool, for the schema checks.
+    fn live(&self) -> verify::Live<'_> {
+        match self {
+            Self::Postgres(s) => verify::Live::Postgres(s.pool()),
+            Self::Sqlite(s) => verify::Live::Sqlite(s.pool()),
+        }
     }
 
     /// Size, in use, idle and maximum connections of the pool, for metrics.
@@ -376,10 +384,7 @@ impl Store {
         limit: u32,
         timeout: Duration,
     ) -> Result<Page<SentenceRow>, StoreError> {
-        match self {
-            Self::Postgres(s) => s.sentences(id, offset, limit, timeout).await,
-            Self::Sqlite(s) => s.sentences(id, offset, limit).await,
-        }
+        dispatch!(self, s => s.sentences(id, offset, limit, timeout).await)
     }
 
     /// The whole result of a completed job (`None` before it completes): the chunks, then
@@ -391,10 +396,7 @@ impl Store {
         id: JobId,
         timeout: Duration,
     ) -> Result<Option<Vec<ChunkResult>>, StoreError> {
-        match self {
-            Self::Postgres(s) => s.job_results(id, timeout).await,
-            Self::Sqlite(s) => s.job_results(id).await,
-        }
+        dispatch!(self, s => s.job_results(id, timeout).await)
     }
 
     /// Cancels a pending, retrying or running job (the running one's worker sees its next write

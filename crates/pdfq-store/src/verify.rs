@@ -16,7 +16,6 @@ use time::OffsetDateTime;
 use crate::StoreError;
 use crate::model::MigrationStatus;
 use crate::pool::{MIGRATOR, SQLITE_MIGRATOR};
-use crate::store::Store;
 
 /// One way the live database differs from what the migrations define.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +162,14 @@ impl fmt::Display for SchemaDifference {
     }
 }
 
+/// The database to check, by its pool: the store hands its own over, so this module needs
+/// nothing of the store.
+#[derive(Debug, Clone, Copy)]
+pub enum Live<'a> {
+    Postgres(&'a sqlx::PgPool),
+    Sqlite(&'a sqlx::SqlitePool),
+}
+
 /// A schema as its catalog describes it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Schema {
@@ -184,18 +191,18 @@ struct Applied {
 }
 
 /// Every difference between the live schema and the migrations; empty when they agree.
-pub async fn verify_schema(store: &Store) -> Result<Vec<SchemaDifference>, StoreError> {
-    let (expected, live, applied, migrator) = match store {
-        Store::Postgres(s) => {
-            let (expected, live) = postgres_schemas(s.pool()).await?;
-            (expected, live, postgres_applied(s.pool()).await?, &MIGRATOR)
+pub async fn verify_schema(database: Live<'_>) -> Result<Vec<SchemaDifference>, StoreError> {
+    let (expected, live, applied, migrator) = match database {
+        Live::Postgres(pool) => {
+            let (expected, live) = postgres_schemas(pool).await?;
+            (expected, live, postgres_applied(pool).await?, &MIGRATOR)
         }
-        Store::Sqlite(s) => {
+        Live::Sqlite(pool) => {
             let mut scratch = sqlx::SqliteConnection::connect("sqlite::memory:").await?;
             SQLITE_MIGRATOR.run(&mut scratch).await?;
             let expected = sqlite_schema(&mut scratch).await?;
             let _ = scratch.close().await;
-            let mut conn = s.pool().acquire().await?;
+            let mut conn = pool.acquire().await?;
             let live = sqlite_schema(&mut conn).await?;
             (
                 expected,
@@ -211,11 +218,11 @@ pub async fn verify_schema(store: &Store) -> Result<Vec<SchemaDifference>, Store
 }
 
 /// Each migration this binary carries, with when it was applied.
-pub async fn migration_status(store: &Store) -> Result<Vec<MigrationStatus>, StoreError> {
-    let (applied, migrator) = match store {
-        Store::Postgres(s) => (postgres_applied(s.pool()).await?, &MIGRATOR),
-        Store::Sqlite(s) => {
-            let mut conn = s.pool().acquire().await?;
+pub async fn migration_status(database: Live<'_>) -> Result<Vec<MigrationStatus>, StoreError> {
+    let (applied, migrator) = match database {
+        Live::Postgres(pool) => (postgres_applied(pool).await?, &MIGRATOR),
+        Live::Sqlite(pool) => {
+            let mut conn = pool.acquire().await?;
             (sqlite_applied(&mut conn).await?, &SQLITE_MIGRATOR)
         }
     };

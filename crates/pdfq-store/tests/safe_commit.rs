@@ -111,7 +111,6 @@ async fn three_tries_then_unavailable(store: &Store) {
     let took = started.elapsed();
     drop(held);
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
-    assert_eq!(err.http_status(), 503);
     // 3 acquire timeouts + 200 ms + 400 ms of waiting.
     let expected = ACQUIRE * 3 + Duration::from_millis(600);
     assert!(took >= expected, "{took:?}");

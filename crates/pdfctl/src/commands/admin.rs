@@ -2,7 +2,7 @@
 //! their short form, and API errors turned into what to do next.
 
 use anyhow::{anyhow, bail};
-use pdfq_client::types::AdminJobQuery;
+use pdfq_api_types::AdminJobQuery;
 use pdfq_client::{Client, ClientError};
 use pdfq_domain::JobId;
 

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use pdfq_client::types::{
+use pdfq_api_types::{
     AdminJobQuery, BulkAction, BulkFilter, BulkRequest, ErrorGroups, ErrorsQuery, JobList, JobView,
 };
 use pdfq_domain::JobStatus;

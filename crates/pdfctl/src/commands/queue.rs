@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use pdfq_client::types::Overview;
+use pdfq_api_types::Overview;
 
 use super::admin::{client, explain};
 use super::confirm::confirm;

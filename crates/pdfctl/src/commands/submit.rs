@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use pdfq_client::types::JobView;
+use pdfq_api_types::JobView;
 use pdfq_domain::JobStatus;
 
 #[derive(Debug, clap::Args)]

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use std::time::Duration;
 
-use pdfq_client::types::InstanceView;
+use pdfq_api_types::InstanceView;
 
 use super::admin::{client, explain};
 use super::confirm::confirm;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pdfq_client::types::{AdminJobQuery, BulkAction, BulkFilter, JobList, JobTimeline, Overview};
+use pdfq_api_types::{AdminJobQuery, BulkAction, BulkFilter, JobList, JobTimeline, Overview};
 use pdfq_domain::{JobId, JobStatus};
 use time::OffsetDateTime;
 

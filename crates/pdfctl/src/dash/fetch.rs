@@ -154,7 +154,7 @@ async fn act(client: &Client, action: Action) -> String {
             .await
             .map(|_| format!("worker {worker} takes jobs again")),
         Action::Bulk { action, filter, .. } => {
-            let request = pdfq_client::types::BulkRequest {
+            let request = pdfq_api_types::BulkRequest {
                 action,
                 filter,
                 dry_run: false,

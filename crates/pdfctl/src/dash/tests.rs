@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use pdfq_client::types::{
+use pdfq_api_types::{
     HealthCheck, HealthReport, InstanceView, JobError, JobEventView, JobList, JobListItem,
     JobTimeline, JobView, MinuteThroughput, Overview, PoolView, QueueView,
 };
@@ -672,7 +672,7 @@ fn the_per_minute_chart_fills_its_width_and_has_a_time_axis() {
 #[test]
 fn b_acts_on_every_job_matching_the_filter_after_naming_the_count() {
     use super::app::{Action, Effect};
-    use pdfq_client::types::{BulkAction, BulkFilter};
+    use pdfq_api_types::{BulkAction, BulkFilter};
     let mut app = app_with_data(false);
     app.on_key(Key::Char('2'));
     // Without a filter there is nothing to name: refused.

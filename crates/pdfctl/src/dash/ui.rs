@@ -1,7 +1,7 @@
 //! Drawing the dashboard from [`App`]: a pure function of the state and the time, so whole
 //! screens can be snapshot-tested on a `TestBackend`.
 
-use pdfq_client::types::{InstanceView, JobListItem, JobTimeline, Overview};
+use pdfq_api_types::{InstanceView, JobListItem, JobTimeline, Overview};
 use pdfq_domain::JobStatus;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
@@ -483,7 +483,7 @@ fn draw_pools(frame: &mut Frame<'_>, area: Rect, o: &Overview) {
     });
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let pools: Vec<(String, pdfq_client::types::PoolView)> = o
+    let pools: Vec<(String, pdfq_api_types::PoolView)> = o
         .instances
         .iter()
         .filter_map(|i| i.pool.map(|p| (format!("{} {}", i.kind, i.host), p)))

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use pdfq_client::types::{
+use pdfq_api_types::{
     Credentials, ErrorBody, LogoutRequest, RefreshRequest, RegisteredUser, TokenPair,
 };
 use pdfq_domain::UserId;

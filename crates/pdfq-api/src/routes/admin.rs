@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use pdfq_client::types::{
+use pdfq_api_types::{
     AdminJobQuery, BulkAction, BulkOutcome, BulkRequest, DeadLetterView, DrainQuery, ErrorBody,
     ErrorGroup, ErrorGroups, ErrorsQuery, InstanceView, JobEventView, JobList, JobTimeline,
     JobView, MinuteThroughput, Overview, Purged, QueueState, QueueView, WorkerDrain,
@@ -119,7 +119,7 @@ pub async fn overview(
                     current_jobs: hb.current_jobs,
                     last_fetch_at: hb.last_fetch_at,
                     status: hb.status,
-                    pool: hb.pool.map(|p| pdfq_client::types::PoolView {
+                    pool: hb.pool.map(|p| pdfq_api_types::PoolView {
                         size: p.size,
                         in_use: p.in_use,
                         idle: p.idle,
@@ -146,7 +146,7 @@ pub async fn overview(
 #[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin", operation_id = "admin_search_jobs", security(("bearer" = [])),
     params(
         ("id" = Option<String>, Query, pattern = "^[^\\x00]*$", description = "a job id or part of it: its first characters, or its last (random) ones"),
-        ("status" = Option<pdfq_client::types::JobStatusSchema>, Query, description = "only jobs in this status"),
+        ("status" = Option<JobStatus>, Query, description = "only jobs in this status"),
         ("owner" = Option<String>, Query, pattern = "^[^\\x00]*$", description = "part of the owner's email"),
         ("file_name" = Option<String>, Query, pattern = "^[^\\x00]*$", description = "part of the file name"),
         ("page" = Option<u32>, Query, minimum = 1, maximum = 1000000, description = "1-based page number (default 1)"),

@@ -19,7 +19,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use pdfq_client::types::{ErrorBody, EventTicket, JobView};
+use pdfq_api_types::{ErrorBody, EventTicket, JobView};
 use pdfq_domain::{JobId, JobStatus, UserId};
 use tokio::sync::watch;
 use uuid::Uuid;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use pdfq_client::types::{HealthCheck, HealthReport};
+use pdfq_api_types::{HealthCheck, HealthReport};
 
 use crate::extract::Json;
 use crate::state::AppState;

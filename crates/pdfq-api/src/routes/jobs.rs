@@ -5,9 +5,9 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use pdfq_client::types::{
-    ErrorBody, JobInclude, JobList, JobListQuery, JobQuery, JobStatusSchema, JobView, PageQuery,
-    SentenceItem, SentencePage,
+use pdfq_api_types::{
+    ErrorBody, JobInclude, JobList, JobListQuery, JobQuery, JobView, PageQuery, SentenceItem,
+    SentencePage,
 };
 use pdfq_domain::{JobId, JobStatus, UserId};
 use pdfq_store::{Job, JobFilter};
@@ -133,7 +133,7 @@ pub(crate) async fn owned_job(state: &AppState, id: JobId, owner: UserId) -> Res
 /// The caller's jobs, newest first.
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", security(("bearer" = [])),
     params(
-        ("status" = Option<JobStatusSchema>, Query, description = "only jobs in this status"),
+        ("status" = Option<JobStatus>, Query, description = "only jobs in this status"),
         ("page" = Option<u32>, Query, minimum = 1, maximum = 1000000, description = "1-based page number (default 1)"),
         ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "jobs per page (default 20)"),
     ),

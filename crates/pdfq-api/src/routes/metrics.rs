@@ -28,7 +28,7 @@ pub type CachedGauges = tokio::sync::Mutex<Option<(Instant, String, u32)>>;
 /// Metrics in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", description = "Prometheus text format 0.0.4"),
-              (status = 401, body = pdfq_client::types::ErrorBody,
+              (status = 401, body = pdfq_api_types::ErrorBody,
                description = "`unauthorized`: METRICS_TOKEN is set and the request does not bear it")))]
 pub async fn metrics(
     State(state): State<AppState>,

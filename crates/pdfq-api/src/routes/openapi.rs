@@ -1,5 +1,5 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document, generated from the handlers'
-//! annotations and the shared DTOs ([`pdfq_client::types`]).
+//! annotations and the shared DTOs ([`pdfq_api_types`]).
 
 use std::sync::OnceLock;
 
@@ -31,7 +31,7 @@ use upload::UploadEncoding;
         admin::errors,
     ),
     // Referenced only from a query parameter, which utoipa does not collect on its own.
-    components(schemas(pdfq_client::types::JobInclude)),
+    components(schemas(pdfq_api_types::JobInclude)),
     modifiers(&BearerAuth, &SharedErrors, &UploadEncoding),
     tags((name = "auth"), (name = "jobs"), (name = "operations"), (name = "admin", description = "role admin"))
 )]

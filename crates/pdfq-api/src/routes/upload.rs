@@ -19,7 +19,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pdfq_client::types::{ErrorBody, UploadAccepted};
+use pdfq_api_types::{ErrorBody, UploadAccepted};
 use pdfq_domain::JobId;
 use pdfq_queue::{RateDecision, RateKey};
 use pdfq_store::{Created, IdempotencyKey, NewJob};

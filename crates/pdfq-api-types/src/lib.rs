@@ -1,6 +1,9 @@
 //! The JSON bodies of the pdfq API, shared by the API (which serialises them and derives its
-//! OpenAPI schemas from them, feature `openapi`) and the client (which deserialises them), so the
-//! two cannot drift apart.
+//! OpenAPI schemas from them, feature `openapi`), the client and pdfctl (which deserialise them),
+//! so they cannot drift apart. No HTTP client here: the server links none.
+//!
+//! A job's status is the domain's [`JobStatus`] itself, whose schema pdfq-domain derives (its
+//! feature `openapi`).
 
 use std::collections::BTreeMap;
 
@@ -10,22 +13,6 @@ use time::OffsetDateTime;
 
 #[cfg(feature = "openapi")]
 use utoipa::{IntoParams, ToSchema};
-
-/// The statuses of a job, for the OpenAPI document (the field type is
-/// [`pdfq_domain::JobStatus`], which serialises the same way).
-#[cfg(feature = "openapi")]
-#[derive(Debug, Clone, Copy, ToSchema)]
-#[schema(as = JobStatus)]
-#[allow(dead_code)] // only its schema is used
-#[serde(rename_all = "snake_case")]
-pub enum JobStatusSchema {
-    Pending,
-    Processing,
-    Retrying,
-    Completed,
-    Failed,
-    Cancelled,
-}
 
 /// Every error the API answers: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,7 +132,7 @@ impl std::fmt::Debug for LogoutRequest {
 pub struct UploadAccepted {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
     pub job_id: JobId,
-    #[cfg_attr(feature = "openapi", schema(value_type = JobStatusSchema, example = "pending"))]
+    #[cfg_attr(feature = "openapi", schema(example = "pending"))]
     pub status: JobStatus,
 }
 
@@ -176,7 +163,7 @@ pub struct JobView {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
     pub job_id: JobId,
     /// pending, processing, retrying, completed, failed or cancelled.
-    #[cfg_attr(feature = "openapi", schema(value_type = JobStatusSchema, example = "processing"))]
+    #[cfg_attr(feature = "openapi", schema(example = "processing"))]
     pub status: JobStatus,
     /// Percent done, 0 to 100.
     pub progress: u8,
@@ -222,7 +209,6 @@ pub struct JobWarning {
 pub struct JobListItem {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
     pub job_id: JobId,
-    #[cfg_attr(feature = "openapi", schema(value_type = JobStatusSchema))]
     pub status: JobStatus,
     pub progress: u8,
     pub current_step: String,
@@ -262,7 +248,6 @@ pub struct JobList {
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct JobListQuery {
     /// Only jobs in this status.
-    #[cfg_attr(feature = "openapi", param(value_type = Option<JobStatusSchema>))]
     pub status: Option<JobStatus>,
     /// 1-based page number (default 1).
     pub page: Option<u32>,
@@ -323,7 +308,6 @@ pub struct SentenceItem {
 pub struct SentencePage {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
     pub job_id: JobId,
-    #[cfg_attr(feature = "openapi", schema(value_type = JobStatusSchema))]
     pub status: JobStatus,
     pub page: u32,
     pub per_page: u32,
@@ -367,7 +351,6 @@ impl HealthReport {
 pub struct AdminJobQuery {
     /// A job id or part of it: its first characters, or its last (random) ones.
     pub id: Option<String>,
-    #[cfg_attr(feature = "openapi", param(value_type = Option<JobStatusSchema>))]
     pub status: Option<JobStatus>,
     /// Part of the owner's email.
     pub owner: Option<String>,
@@ -486,7 +469,6 @@ pub struct JobEventView {
     pub at: OffsetDateTime,
     /// The attempt it belongs to (0 before the first claim).
     pub attempt: u32,
-    #[cfg_attr(feature = "openapi", schema(value_type = JobStatusSchema))]
     pub status: JobStatus,
     /// The worker that wrote it, if a worker did.
     pub worker_id: Option<String>,
@@ -581,7 +563,6 @@ pub enum BulkAction {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct BulkFilter {
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<JobStatusSchema>))]
     pub status: Option<JobStatus>,
     /// Part of the owner's email.
     pub owner: Option<String>,

@@ -1,0 +1,556 @@
+//! Jobs: creating them and every read the API, the dashboard and the sweepers make.
+
+use std::time::Duration;
+
+use pdfq_domain::{Attempt, JobId, JobStatus, UserId};
+use time::OffsetDateTime;
+
+use super::{
+    SqlStore, delete_by_id, event_of, id_attempt, job_by_id, job_columns, job_of, record_event,
+    summary_of,
+};
+use crate::StoreError;
+use crate::decode;
+use crate::dialect::{Both, Columns, DbConnection, Dialect, Stmt, Typed};
+use crate::error::ResultExt;
+use crate::model::{
+    ChunkResult, Failure, IDEMPOTENCY_KEY_TAKEN, IdempotencyKey, Job, JobEvent, JobFilter,
+    JobSearch, JobSummary, MinuteFinished, NewJob, Page, Sentence, SentenceRow, StatusCounts,
+};
+
+/// The columns of [`JobSummary`], read from `jobs j join users u`.
+macro_rules! summary_columns {
+    () => {
+        "j.id, j.owner_id, u.email as owner_email, j.status, j.progress_percent, j.current_step, \
+         j.attempts, j.file_name, j.file_size, j.error_code, j.created_at, j.started_at, j.finished_at"
+    };
+}
+
+/// A page of sentences: `$1` the job, `$2` the first index, `$3` the index past the last. Public
+/// so that the tests can check its plan is a primary-key range read.
+pub const SENTENCE_PAGE: &str = "select sentence_index, text, page, chunk_index from job_sentences
+     where job_id = $1 and sentence_index >= $2 and sentence_index < $3
+     order by sentence_index";
+
+/// The violated constraint when a job with this id exists (SQLite names its columns).
+const JOBS_PKEY: Both = Both {
+    postgres: "jobs_pkey",
+    sqlite: "jobs.id",
+};
+
+/// The violated constraint when the owner has used the idempotency key.
+const IDEMPOTENCY_KEYS_PKEY: Both = Both {
+    postgres: "idempotency_keys_pkey",
+    sqlite: "idempotency_keys.key",
+};
+
+/// The jobs list's filter: `$1` the owner, `$2` the status, either null for any.
+const LIST_FILTER: Both = Both {
+    postgres: "where ($1::uuid is null or j.owner_id = $1) and ($2::text is null or j.status = $2)",
+    sqlite: "where ($1 is null or j.owner_id = $1) and ($2 is null or j.status = $2)",
+};
+
+/// The admin search's filter: `$1` part of the id, `$2` the status, `$3` the owner's email and
+/// `$4` the file name (lowercase LIKE patterns), `$5` the error code, `$6` created before; each
+/// null for any.
+const SEARCH_FILTER: Both = Both {
+    postgres: "where ($1::text is null or j.id::text like $1 escape '\\')
+                 and ($2::text is null or j.status = $2)
+                 and ($3::text is null or lower(u.email) like $3 escape '\\')
+                 and ($4::text is null or lower(j.file_name) like $4 escape '\\')
+                 and ($5::text is null or j.error_code = $5)
+                 and ($6::timestamptz is null or j.created_at < $6)",
+    sqlite: "where ($1 is null or j.id like $1 escape '\\')
+               and ($2 is null or j.status = $2)
+               and ($3 is null or lower(u.email) like $3 escape '\\')
+               and ($4 is null or lower(j.file_name) like $4 escape '\\')
+               and ($5 is null or j.error_code = $5)
+               and ($6 is null or j.created_at < $6)",
+};
+
+/// Completed and failed jobs per minute from `$1` on, by their events. SQLite's times are
+/// fixed-width text: the first 16 characters are the minute.
+const FINISHED_PER_MINUTE: Both = Both {
+    postgres: "select date_trunc('minute', at) as minute,
+                      count(*) filter (where status = 'completed') as completed,
+                      count(*) filter (where status = 'failed') as failed
+               from job_events
+               where at >= $1 and status in ('completed', 'failed')
+               group by 1 order by 1",
+    sqlite: "select substr(at, 1, 16) || ':00.000Z' as minute,
+                    sum(status = 'completed') as completed,
+                    sum(status = 'failed') as failed
+             from job_events
+             where at >= $1 and status in ('completed', 'failed')
+             group by 1 order by 1",
+};
+
+/// When the oldest pending job was last updated, and the time now on the clock that stamped it.
+const OLDEST_PENDING: Both = Both {
+    postgres: "select min(updated_at) as oldest, now() as now from jobs where status = 'pending'",
+    sqlite: "select min(updated_at) as oldest, $1 as now from jobs where status = 'pending'",
+};
+
+/// Every sentence of job `$1` as one JSON array of `[chunk, page, text]` in reading order.
+const SENTENCE_TRIPLES: Both = Both {
+    postgres: "select json_agg(json_build_array(chunk_index, page, text)
+                               order by sentence_index)::text as triples
+               from job_sentences where job_id = $1",
+    sqlite: "select json_group_array(json_array(chunk_index, page, text) order by sentence_index)
+                    as triples
+             from job_sentences where job_id = $1",
+};
+
+/// The chunks saved so far for job `$1`, with their sentences as JSON text.
+const FINISHED_CHUNKS: Both = Both {
+    postgres: "select chunk_index, first_page, last_page, sentences::text as sentences
+               from job_chunks where job_id = $1 order by chunk_index",
+    sqlite: "select chunk_index, first_page, last_page, sentences
+             from job_chunks where job_id = $1 order by chunk_index",
+};
+
+/// Running jobs whose heartbeat is older than `$1` ago, at most `$2`.
+const STALE_PROCESSING: Both = Both {
+    postgres: "select id, attempts from jobs
+               where status = 'processing' and heartbeat_at < now() - make_interval(secs => $1)
+               order by heartbeat_at limit $2",
+    sqlite: "select id, attempts from jobs
+             where status = 'processing' and heartbeat_at < $1
+             order by heartbeat_at limit $2",
+};
+
+/// Jobs pending since longer than `$1` ago, at most `$2`.
+const PENDING_OLDER_THAN: Both = Both {
+    postgres: "select id from jobs
+               where status = 'pending' and not cancel_requested
+                 and updated_at < now() - make_interval(secs => $1)
+               order by updated_at limit $2",
+    sqlite: "select id from jobs
+             where status = 'pending' and not cancel_requested and updated_at < $1
+             order by updated_at limit $2",
+};
+
+impl<D: Dialect> SqlStore<D> {
+    pub(crate) async fn create_job(
+        &self,
+        new: &NewJob,
+        key: Option<&IdempotencyKey<'_>>,
+    ) -> Result<Job, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = Stmt::<D>::new(concat!(
+            "insert into jobs (id, owner_id, file_name, file_size, file_sha256)
+             values ($1, $2, $3, $4, $5)
+             returning ",
+            job_columns!()
+        ))
+        .id(new.id)
+        .id(new.owner)
+        .text(&new.file_name)
+        .count(new.file_size)
+        .bytes(&new.sha256)
+        .fetch_one(&mut *tx)
+        .await
+        .on_constraint(D::sql(JOBS_PKEY), |_| {
+            StoreError::Conflict("a job with this id exists".into())
+        })?;
+        let job = job_of(&Columns::<D>::of(&row))?;
+        Stmt::<D>::new("insert into job_files (job_id, content) values ($1, $2)")
+            .id(new.id)
+            .bytes(&new.bytes)
+            .execute(&mut *tx)
+            .await?;
+        record_event::<D>(&mut tx, new.id, Attempt::NONE, "pending", None, "created").await?;
+        if let Some(key) = key {
+            // Keys past their lifetime are free again (and this user's old ones are swept).
+            Stmt::<D>::new("delete from idempotency_keys where owner_id = $1 and created_at < $2")
+                .id(new.owner)
+                .time(key.issued_after)
+                .execute(&mut *tx)
+                .await?;
+            Stmt::<D>::new(
+                "insert into idempotency_keys (owner_id, key, job_id) values ($1, $2, $3)",
+            )
+            .id(new.owner)
+            .text(key.key)
+            .id(new.id)
+            .execute(&mut *tx)
+            .await
+            .on_constraint(D::sql(IDEMPOTENCY_KEYS_PKEY), |_| {
+                StoreError::Conflict(IDEMPOTENCY_KEY_TAKEN.into())
+            })?;
+        }
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    pub(crate) async fn job_for_idempotency_key(
+        &self,
+        owner: UserId,
+        key: &str,
+        issued_after: OffsetDateTime,
+    ) -> Result<Option<Job>, StoreError> {
+        Stmt::<D>::new(concat!(
+            "select ",
+            job_columns!(),
+            " from jobs where id = (select job_id from idempotency_keys
+                                    where owner_id = $1 and key = $2 and created_at >= $3)"
+        ))
+        .id(owner)
+        .text(key)
+        .time(issued_after)
+        .fetch_optional_as(&mut *self.conn().await?, job_of)
+        .await
+    }
+
+    pub(crate) async fn get_job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        job_by_id::<D>(&mut *self.conn().await?, id).await
+    }
+
+    pub(crate) async fn get_job_for_owner(
+        &self,
+        id: JobId,
+        owner: UserId,
+    ) -> Result<Option<Job>, StoreError> {
+        Stmt::<D>::new(concat!(
+            "select ",
+            job_columns!(),
+            " from jobs where id = $1 and owner_id = $2"
+        ))
+        .id(id)
+        .id(owner)
+        .fetch_optional_as(&mut *self.conn().await?, job_of)
+        .await
+    }
+
+    pub(crate) async fn list_jobs(
+        &self,
+        filter: &JobFilter,
+    ) -> Result<Page<JobSummary>, StoreError> {
+        let owner = Typed::OptId(filter.owner.map(Into::into));
+        let status = filter.status.map(JobStatus::as_str);
+        let mut conn = self.conn().await?;
+        let items = Stmt::<D>::new(&format!(
+            "select {} from jobs j join users u on u.id = j.owner_id {}
+             order by j.created_at desc, j.id desc
+             limit $3 offset $4",
+            summary_columns!(),
+            D::sql(LIST_FILTER),
+        ))
+        .typed(owner)
+        .opt_text(status)
+        .int(filter.limit)
+        .count(filter.offset)
+        .fetch_all_as(&mut conn, summary_of)
+        .await?;
+        let total = Stmt::<D>::new(&format!(
+            "select count(*) as n from jobs j {}",
+            D::sql(LIST_FILTER)
+        ))
+        .typed(owner)
+        .opt_text(status)
+        .fetch_one_as(&mut conn, |c| c.count("n"))
+        .await?;
+        Ok(Page { items, total })
+    }
+
+    pub(crate) async fn search_jobs(
+        &self,
+        search: &JobSearch,
+    ) -> Result<Page<JobSummary>, StoreError> {
+        let patterns = SearchPatterns {
+            id: decode::id_part_pattern(search.id.as_deref()),
+            email: decode::contains_pattern(search.owner_email.as_deref()),
+            file: decode::contains_pattern(search.file_name.as_deref()),
+        };
+        let rows_sql = format!(
+            "select {} from jobs j join users u on u.id = j.owner_id {}
+             order by j.created_at desc, j.id desc
+             limit $7 offset $8",
+            summary_columns!(),
+            D::sql(SEARCH_FILTER)
+        );
+        let count_sql = format!(
+            "select count(*) as n from jobs j join users u on u.id = j.owner_id {}",
+            D::sql(SEARCH_FILTER)
+        );
+        let mut conn = self.conn().await?;
+        let items = patterns
+            .bind(Stmt::<D>::new(&rows_sql), search)
+            .int(search.limit)
+            .count(search.offset)
+            .fetch_all_as(&mut conn, summary_of)
+            .await?;
+        let total = patterns
+            .bind(Stmt::<D>::new(&count_sql), search)
+            .fetch_one_as(&mut conn, |c| c.count("n"))
+            .await?;
+        Ok(Page { items, total })
+    }
+
+    pub(crate) async fn job_file(&self, id: JobId) -> Result<Option<Vec<u8>>, StoreError> {
+        Stmt::<D>::new("select content from job_files where job_id = $1")
+            .id(id)
+            .fetch_optional_as(&mut *self.conn().await?, |c| c.bytes("content"))
+            .await
+    }
+
+    pub(crate) async fn job_events(&self, id: JobId) -> Result<Vec<JobEvent>, StoreError> {
+        Stmt::<D>::new(
+            "select id, job_id, at, attempt, status, worker_id, message
+             from job_events where job_id = $1 order by id",
+        )
+        .id(id)
+        .fetch_all_as(&mut *self.conn().await?, event_of)
+        .await
+    }
+
+    pub(crate) async fn delete_job(&self, id: JobId) -> Result<(), StoreError> {
+        delete_by_id::<D>(
+            &mut *self.conn().await?,
+            "delete from jobs where id = $1",
+            id,
+        )
+        .await
+    }
+
+    pub(crate) async fn count_by_status(&self) -> Result<StatusCounts, StoreError> {
+        let counts = Stmt::<D>::new("select status, count(*) as n from jobs group by status")
+            .fetch_all_as(&mut *self.conn().await?, |c| {
+                Ok((decode::status(&c.text("status")?)?, c.count("n")?))
+            })
+            .await?;
+        let mut by_status = StatusCounts::default();
+        for (status, n) in counts {
+            by_status.set(status, n);
+        }
+        Ok(by_status)
+    }
+
+    pub(crate) async fn failures_since(
+        &self,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Failure>, StoreError> {
+        Stmt::<D>::new(
+            "select id, coalesce(error_code, 'unknown') as code,
+                    coalesce(error_message, '') as message, finished_at
+             from jobs where status = 'failed' and finished_at >= $1
+             order by finished_at desc limit $2",
+        )
+        .time(since)
+        .int(limit)
+        .fetch_all_as(&mut *self.conn().await?, |c| {
+            Ok(Failure {
+                id: c.id("id")?,
+                code: c.text("code")?,
+                message: c.text("message")?,
+                finished_at: c.time("finished_at")?,
+            })
+        })
+        .await
+    }
+
+    pub(crate) async fn finished_per_minute(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<MinuteFinished>, StoreError> {
+        Stmt::<D>::of(FINISHED_PER_MINUTE)
+            .time(since)
+            .fetch_all_as(&mut *self.conn().await?, |c| {
+                Ok(MinuteFinished {
+                    minute: c.time("minute")?,
+                    completed: c.count("completed")?,
+                    failed: c.count("failed")?,
+                })
+            })
+            .await
+    }
+
+    pub(crate) async fn oldest_pending_age(&self) -> Result<Option<Duration>, StoreError> {
+        let (oldest, now) = Stmt::<D>::of(OLDEST_PENDING)
+            .now()
+            .fetch_one_as(&mut *self.conn().await?, |c| {
+                Ok((c.opt_time("oldest")?, c.time("now")?))
+            })
+            .await?;
+        Ok(oldest.map(|oldest| Duration::try_from(now - oldest).unwrap_or(Duration::ZERO)))
+    }
+
+    /// One primary-key range of `job_sentences`: an index seek and `limit` rows, whatever the
+    /// depth, bounded by `timeout` where the dialect needs it
+    /// ([`Dialect::STATEMENT_TIMEOUT`]).
+    pub(crate) async fn sentences(
+        &self,
+        id: JobId,
+        offset: u64,
+        limit: u32,
+        timeout: Duration,
+    ) -> Result<Page<SentenceRow>, StoreError> {
+        let start = decode::i64_of(offset);
+        let mut tx = self.begin_read().await?;
+        limit_statements::<D>(&mut tx, timeout).await?;
+        let items = Stmt::<D>::new(SENTENCE_PAGE)
+            .id(id)
+            .int(start)
+            .int(start.saturating_add(i64::from(limit)))
+            .fetch_all_as(&mut tx, |c| {
+                Ok(SentenceRow {
+                    index: c.count("sentence_index")?,
+                    text: c.text("text")?,
+                    page: c.u32("page")?,
+                    chunk: c.u32("chunk_index")?,
+                })
+            })
+            .await?;
+        let total = sentence_count::<D>(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(Page {
+            items,
+            total: total.map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+        })
+    }
+
+    /// The chunks, then the sentences in key order: one pass over each, bounded by `timeout`
+    /// where the dialect needs it.
+    pub(crate) async fn job_results(
+        &self,
+        id: JobId,
+        timeout: Duration,
+    ) -> Result<Option<Vec<ChunkResult>>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        limit_statements::<D>(&mut tx, timeout).await?;
+        // Set when the job completed: before that there is no result to read.
+        if sentence_count::<D>(&mut tx, id).await?.is_none() {
+            return Ok(None);
+        }
+        let chunks = Stmt::<D>::new(
+            "select chunk_index, first_page, last_page from job_result_chunks
+             where job_id = $1 order by chunk_index",
+        )
+        .id(id)
+        .fetch_all_as(&mut tx, |c| chunk_of(c, Vec::new()))
+        .await?;
+        // One JSON array of [chunk, page, text] rather than a row per sentence: decoding one
+        // value costs far less than the driver's per-row work.
+        let triples = Stmt::<D>::of(SENTENCE_TRIPLES)
+            .id(id)
+            .fetch_one_as(&mut tx, |c| c.opt_text("triples"))
+            .await?;
+        let sentences = decode::sentence_triples(triples.as_deref())?;
+        tx.commit().await?;
+        decode::result_of(chunks, sentences).map(Some)
+    }
+
+    pub(crate) async fn finished_chunks(&self, id: JobId) -> Result<Vec<ChunkResult>, StoreError> {
+        Stmt::<D>::of(FINISHED_CHUNKS)
+            .id(id)
+            .fetch_all_as(&mut *self.conn().await?, |c| {
+                let sentences: Vec<Sentence> = serde_json::from_str(&c.text("sentences")?)
+                    .map_err(|e| StoreError::Corrupt(format!("sentences of a chunk: {e}")))?;
+                chunk_of(c, sentences)
+            })
+            .await
+    }
+
+    pub(crate) async fn stale_processing(
+        &self,
+        older_than: Duration,
+        limit: u32,
+    ) -> Result<Vec<(JobId, Attempt)>, StoreError> {
+        Stmt::<D>::of(STALE_PROCESSING)
+            .ago(older_than)
+            .int(limit)
+            .fetch_all_as(&mut *self.conn().await?, id_attempt)
+            .await
+    }
+
+    pub(crate) async fn pending_older_than(
+        &self,
+        age: Duration,
+        limit: u32,
+    ) -> Result<Vec<JobId>, StoreError> {
+        Stmt::<D>::of(PENDING_OLDER_THAN)
+            .ago(age)
+            .int(limit)
+            .fetch_all_as(&mut *self.conn().await?, |c| c.id("id"))
+            .await
+    }
+
+    pub(crate) async fn retrying_due(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<(JobId, Attempt)>, StoreError> {
+        Stmt::<D>::new(
+            "select id, attempts from jobs
+             where status = 'retrying' and next_attempt_at <= $1
+             order by next_attempt_at
+             limit $2",
+        )
+        .time(now)
+        .int(limit)
+        .fetch_all_as(&mut *self.conn().await?, id_attempt)
+        .await
+    }
+}
+
+/// The admin search's LIKE patterns.
+struct SearchPatterns {
+    id: Option<String>,
+    email: Option<String>,
+    file: Option<String>,
+}
+
+impl SearchPatterns {
+    /// Binds `$1` to `$6` of [`SEARCH_FILTER`].
+    fn bind<'q, D: Dialect>(&'q self, stmt: Stmt<'q, D>, search: &'q JobSearch) -> Stmt<'q, D> {
+        stmt.opt_text(self.id.as_deref())
+            .opt_text(search.status.map(JobStatus::as_str))
+            .opt_text(self.email.as_deref())
+            .opt_text(self.file.as_deref())
+            .opt_text(search.error_code.as_deref())
+            .typed(Typed::OptTime(search.created_before))
+    }
+}
+
+/// A chunk from its `chunk_index, first_page, last_page` columns.
+fn chunk_of<D: Dialect>(
+    c: &Columns<'_, D>,
+    sentences: Vec<Sentence>,
+) -> Result<ChunkResult, StoreError> {
+    Ok(ChunkResult {
+        index: c.u32("chunk_index")?,
+        first_page: c.u32("first_page")?,
+        last_page: c.u32("last_page")?,
+        sentences,
+    })
+}
+
+/// The job's sentence count: `None` while it has no result (or there is no such job).
+async fn sentence_count<D: Dialect>(
+    conn: &mut DbConnection<D>,
+    id: JobId,
+) -> Result<Option<i64>, StoreError> {
+    let count = Stmt::<D>::new("select sentence_count from jobs where id = $1")
+        .id(id)
+        .fetch_optional_as(conn, |c| c.opt_int("sentence_count"))
+        .await?;
+    Ok(count.flatten())
+}
+
+/// Bounds every statement of the transaction to `timeout` on the server, for a dialect whose
+/// server does not stop a statement on its own when nobody waits for it any more.
+async fn limit_statements<D: Dialect>(
+    conn: &mut DbConnection<D>,
+    timeout: Duration,
+) -> Result<(), StoreError> {
+    let Some(sql) = D::STATEMENT_TIMEOUT else {
+        return Ok(());
+    };
+    // At least 1 ms (0 would mean no limit at all), at most statement_timeout's largest value,
+    // i32::MAX ms.
+    let millis = timeout.as_millis().clamp(1, 2_147_483_647);
+    let setting = format!("{millis}ms");
+    Stmt::<D>::new(sql).text(&setting).fetch_all(conn).await?;
+    Ok(())
+}

@@ -1,0 +1,584 @@
+//! The job's status changes. Each one is a single conditional update: it names the statuses the
+//! state machine allows the change from (`JobStatus::sources_of`) and, for a worker's writes,
+//! the attempt, so a duplicate or late write matches nothing.
+
+use pdfq_domain::job::JobEvent as Event;
+use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, WorkerId};
+use sqlx::Transaction;
+use time::OffsetDateTime;
+
+use super::{SqlStore, current_worker, explain, job_columns, job_of, record_event};
+use crate::StoreError;
+use crate::decode;
+use crate::dialect::{Both, DbConnection, Dialect, Stmt, Typed};
+use crate::model::{ChunkResult, Claimed, Commit, Job, JobWarning};
+
+/// Takes job `$1` for worker `$2` from one of the statuses `$3`; then the time.
+const CLAIM: Both = Both {
+    postgres: concat!(
+        "update jobs
+         set status = 'processing', attempts = attempts + 1, worker_id = $2,
+             started_at = now(), heartbeat_at = now(), updated_at = now(),
+             progress_percent = 0, current_step = 'Starting', next_attempt_at = null,
+             warnings = null
+         where id = $1 and status = any($3) and not cancel_requested
+         returning ",
+        job_columns!()
+    ),
+    sqlite: concat!(
+        "update jobs
+         set status = 'processing', attempts = attempts + 1, worker_id = $2,
+             started_at = $4, heartbeat_at = $4, updated_at = $4,
+             progress_percent = 0, current_step = 'Starting', next_attempt_at = null,
+             warnings = null
+         where id = $1 and status in (select value from json_each($3)) and not cancel_requested
+         returning ",
+        job_columns!()
+    ),
+};
+
+/// Job `$1`'s attempt `$2` held by worker `$3` is alive; then the time.
+const HEARTBEAT: Both = Both {
+    postgres: "update jobs set heartbeat_at = now()
+               where id = $1 and attempts = $2 and status = 'processing' and worker_id = $3",
+    sqlite: "update jobs set heartbeat_at = $4
+             where id = $1 and attempts = $2 and status = 'processing' and worker_id = $3",
+};
+
+/// Progress `$3` at step `$4` of job `$1`'s attempt `$2`, never backwards; then the time.
+const PROGRESS: Both = Both {
+    postgres: "update jobs
+               set progress_percent = $3, current_step = $4,
+                   heartbeat_at = now(), updated_at = now()
+               where id = $1 and attempts = $2 and status = 'processing'
+                 and progress_percent <= $3",
+    sqlite: "update jobs
+             set progress_percent = $3, current_step = $4, heartbeat_at = $5, updated_at = $5
+             where id = $1 and attempts = $2 and status = 'processing'
+               and progress_percent <= $3",
+};
+
+/// Chunk `$3` of job `$1`'s attempt `$2` is finished; then the time.
+const CHUNK_FINISHED: Both = Both {
+    postgres: "update jobs
+               set last_finished_chunk = greatest(coalesce(last_finished_chunk, -1), $3),
+                   heartbeat_at = now(), updated_at = now()
+               where id = $1 and attempts = $2 and status = 'processing'",
+    sqlite: "update jobs
+             set last_finished_chunk = max(coalesce(last_finished_chunk, -1), $3),
+                 heartbeat_at = $4, updated_at = $4
+             where id = $1 and attempts = $2 and status = 'processing'",
+};
+
+/// Saves a chunk once: `$1` job, `$2` index, `$3` attempt, `$4`-`$5` pages, `$6` the sentences as
+/// JSON text; then the time.
+const SAVE_CHUNK: Both = Both {
+    postgres:
+        "insert into job_chunks (job_id, chunk_index, attempt, first_page, last_page, sentences)
+               values ($1, $2, $3, $4, $5, $6::jsonb)
+               on conflict (job_id, chunk_index) do nothing",
+    sqlite: "insert into job_chunks
+                 (job_id, chunk_index, attempt, first_page, last_page, sentences, finished_at)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             on conflict (job_id, chunk_index) do nothing",
+};
+
+/// Warnings `$3` (JSON text or null) for job `$1`'s attempt `$2`; then the time.
+const WARNINGS: Both = Both {
+    postgres: "update jobs set warnings = $3, updated_at = now()
+               where id = $1 and attempts = $2 and status = 'processing'",
+    sqlite: "update jobs set warnings = $3, updated_at = $4
+             where id = $1 and attempts = $2 and status = 'processing'",
+};
+
+/// Completes job `$1`'s attempt `$2` from one of the statuses `$5` with `$3` pages and `$4`
+/// chunks, when exactly `$4` chunks are saved; then the time.
+const COMPLETE: Both = Both {
+    postgres: "update jobs
+               set status = 'completed', progress_percent = 100, current_step = 'Completed',
+                   page_count = $3, chunk_count = $4,
+                   sentence_count = (select coalesce(sum(jsonb_array_length(c.sentences)), 0)
+                                     from job_chunks c where c.job_id = $1),
+                   error_code = null, error_message = null, next_attempt_at = null,
+                   finished_at = now(), updated_at = now()
+               where id = $1 and attempts = $2 and status = any($5)
+                 and (select count(*) from job_chunks c where c.job_id = $1) = $4",
+    sqlite: "update jobs
+             set status = 'completed', progress_percent = 100, current_step = 'Completed',
+                 page_count = $3, chunk_count = $4,
+                 sentence_count = (select coalesce(sum(json_array_length(c.sentences)), 0)
+                                   from job_chunks c where c.job_id = $1),
+                 error_code = null, error_message = null, next_attempt_at = null,
+                 finished_at = $6, updated_at = $6
+             where id = $1 and attempts = $2 and status in (select value from json_each($5))
+               and (select count(*) from job_chunks c where c.job_id = $1) = $4",
+};
+
+/// Fails job `$1`'s attempt `$2` to status `$3` (`$4` code, `$5` message, `$6` retry time, `$7`
+/// step) from one of the statuses `$8`; then the time.
+const FAIL: Both = Both {
+    postgres: "update jobs
+               set status = $3, error_code = $4, error_message = $5, next_attempt_at = $6,
+                   current_step = $7, heartbeat_at = null, updated_at = now(),
+                   finished_at = case when $3 = 'failed' then now() end
+               where id = $1 and attempts = $2 and status = any($8)",
+    sqlite: "update jobs
+             set status = $3, error_code = $4, error_message = $5, next_attempt_at = $6,
+                 current_step = $7, heartbeat_at = null, updated_at = $9,
+                 finished_at = case when $3 = 'failed' then $9 end
+             where id = $1 and attempts = $2 and status in (select value from json_each($8))",
+};
+
+/// Hands job `$1`'s attempt `$2` back to pending from one of the statuses `$3`; then the time.
+const REQUEUE: Both = Both {
+    postgres: "update jobs
+               set status = 'pending', worker_id = null, heartbeat_at = null,
+                   current_step = 'Queued', updated_at = now()
+               where id = $1 and attempts = $2 and status = any($3)",
+    sqlite: "update jobs
+             set status = 'pending', worker_id = null, heartbeat_at = null,
+                 current_step = 'Queued', updated_at = $4
+             where id = $1 and attempts = $2 and status in (select value from json_each($3))",
+};
+
+/// Cancels job `$1` from one of the statuses `$2`; then the time.
+const CANCEL: Both = Both {
+    postgres: concat!(
+        "update jobs
+         set status = 'cancelled', cancel_requested = true, current_step = 'Cancelled',
+             heartbeat_at = null, next_attempt_at = null, finished_at = now(), updated_at = now()
+         where id = $1 and status = any($2)
+         returning ",
+        job_columns!()
+    ),
+    sqlite: concat!(
+        "update jobs
+         set status = 'cancelled', cancel_requested = 1, current_step = 'Cancelled',
+             heartbeat_at = null, next_attempt_at = null, finished_at = $3, updated_at = $3
+         where id = $1 and status in (select value from json_each($2))
+         returning ",
+        job_columns!()
+    ),
+};
+
+/// Puts job `$1` back to pending from one of the statuses `$2`; then the time. `attempts` is
+/// kept: attempt numbers only grow, so no write of an old attempt can ever match again. The
+/// timeline keeps the history.
+const RETRY: Both = Both {
+    postgres: concat!(
+        "update jobs
+         set status = 'pending', cancel_requested = false, error_code = null,
+             error_message = null, progress_percent = 0, current_step = 'Queued',
+             worker_id = null, heartbeat_at = null, next_attempt_at = null,
+             finished_at = null, updated_at = now()
+         where id = $1 and status = any($2)
+         returning ",
+        job_columns!()
+    ),
+    sqlite: concat!(
+        "update jobs
+         set status = 'pending', cancel_requested = 0, error_code = null,
+             error_message = null, progress_percent = 0, current_step = 'Queued',
+             worker_id = null, heartbeat_at = null, next_attempt_at = null,
+             finished_at = null, updated_at = $3
+         where id = $1 and status in (select value from json_each($2))
+         returning ",
+        job_columns!()
+    ),
+};
+
+/// A sentence row per sentence of job `$1`'s chunks, numbered across the whole result in chunk
+/// order.
+const PUBLISH_SENTENCES: Both = Both {
+    postgres: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text)
+               select c.job_id, (row_number() over (order by c.chunk_index, s.ord) - 1)::integer,
+                      c.chunk_index, (s.value ->> 'page')::integer, s.value ->> 'text'
+               from job_chunks c
+               cross join lateral jsonb_array_elements(c.sentences)
+                   with ordinality as s(value, ord)
+               where c.job_id = $1",
+    sqlite: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text)
+             select c.job_id, row_number() over (order by c.chunk_index, s.key) - 1,
+                    c.chunk_index, json_extract(s.value, '$.page'), json_extract(s.value, '$.text')
+             from job_chunks c, json_each(c.sentences) as s
+             where c.job_id = $1",
+};
+
+impl<D: Dialect> SqlStore<D> {
+    /// `repeat` is true when safe commit tries again: a claim of ours that committed but whose
+    /// answer was lost is then found and returned instead of being reported as lost.
+    pub(crate) async fn claim_job(
+        &self,
+        id: JobId,
+        worker: &WorkerId,
+        repeat: bool,
+    ) -> Result<Option<Claimed>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let claimed = Stmt::<D>::of(CLAIM)
+            .id(id)
+            .text(worker.as_str())
+            .sources(Event::Claim)
+            .now()
+            .fetch_optional_as(&mut tx, job_of)
+            .await?;
+        let job = match claimed {
+            Some(job) => job,
+            None if repeat => {
+                let mine = Stmt::<D>::new(concat!(
+                    "select ",
+                    job_columns!(),
+                    " from jobs where id = $1 and status = 'processing' and worker_id = $2"
+                ))
+                .id(id)
+                .text(worker.as_str())
+                .fetch_optional_as(&mut tx, job_of)
+                .await?;
+                return Ok(mine.map(|job| Claimed {
+                    attempt: job.attempts,
+                    job,
+                }));
+            }
+            None => return Ok(None),
+        };
+        let message = format!("claimed for attempt {}", job.attempts);
+        record_event::<D>(
+            &mut tx,
+            id,
+            job.attempts,
+            "processing",
+            Some(worker),
+            &message,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(Claimed {
+            attempt: job.attempts,
+            job,
+        }))
+    }
+
+    pub(crate) async fn heartbeat(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        worker: &WorkerId,
+    ) -> Result<Commit, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let updated = Stmt::<D>::of(HEARTBEAT)
+            .id(id)
+            .int(attempt.get())
+            .text(worker.as_str())
+            .now()
+            .execute(&mut tx)
+            .await?;
+        settle::<D>(tx, updated, id, attempt, |_| false).await
+    }
+
+    pub(crate) async fn report_progress(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        progress: Progress,
+        step: &CurrentStep,
+    ) -> Result<Commit, StoreError> {
+        let mut tx = self.begin_write().await?;
+        // A report behind the current value (a late or repeated one) is not applied at all, so
+        // the step text never goes back either.
+        let updated = Stmt::<D>::of(PROGRESS)
+            .id(id)
+            .int(attempt.get())
+            .int(progress.get())
+            .text(step.as_str())
+            .now()
+            .execute(&mut tx)
+            .await?;
+        settle::<D>(tx, updated, id, attempt, |job| {
+            job.status == JobStatus::Processing
+        })
+        .await
+    }
+
+    pub(crate) async fn save_chunk(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        chunk: &ChunkResult,
+    ) -> Result<Commit, StoreError> {
+        let sentences = serde_json::to_string(&chunk.sentences)
+            .map_err(|e| StoreError::Corrupt(format!("sentences of chunk {}: {e}", chunk.index)))?;
+        let mut tx = self.begin_write().await?;
+        // The job row first: it checks the attempt and locks the row against a concurrent
+        // requeue or cancel until this chunk is in.
+        let current = Stmt::<D>::of(CHUNK_FINISHED)
+            .id(id)
+            .int(attempt.get())
+            .int(chunk.index)
+            .now()
+            .execute(&mut tx)
+            .await?;
+        if current == 0 {
+            let commit = explain::<D>(&mut tx, id, attempt, |_| false).await?;
+            tx.commit().await?;
+            return Ok(commit);
+        }
+        let inserted = Stmt::<D>::of(SAVE_CHUNK)
+            .id(id)
+            .int(chunk.index)
+            .int(attempt.get())
+            .int(chunk.first_page)
+            .int(chunk.last_page)
+            .text(&sentences)
+            .now()
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        // Write-once: a chunk already saved (by this attempt's earlier try or an earlier
+        // attempt) is kept as it is.
+        Ok(if inserted == 1 {
+            Commit::Applied
+        } else {
+            Commit::AlreadyApplied
+        })
+    }
+
+    pub(crate) async fn record_warnings(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        warnings: &[JobWarning],
+    ) -> Result<Commit, StoreError> {
+        let text = decode::warnings_text(warnings)?;
+        let mut tx = self.begin_write().await?;
+        let updated = Stmt::<D>::of(WARNINGS)
+            .id(id)
+            .int(attempt.get())
+            .opt_text(text.as_deref())
+            .now()
+            .execute(&mut tx)
+            .await?;
+        settle::<D>(tx, updated, id, attempt, |job| job.warnings == warnings).await
+    }
+
+    pub(crate) async fn complete_job(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        page_count: u32,
+        chunk_count: u32,
+    ) -> Result<Commit, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let updated = Stmt::<D>::of(COMPLETE)
+            .id(id)
+            .int(attempt.get())
+            .int(page_count)
+            .int(chunk_count)
+            .sources(Event::Complete)
+            .now()
+            .execute(&mut tx)
+            .await?;
+        if updated == 0 {
+            let commit = explain::<D>(&mut tx, id, attempt, |job| {
+                job.status == JobStatus::Completed
+            })
+            .await?;
+            // Still ours, so the chunk count is what did not match: completing now would
+            // publish a result with chunks missing.
+            if let Commit::Stale {
+                status: Some(JobStatus::Processing),
+                attempts,
+            } = commit
+                && attempts == attempt
+            {
+                let saved =
+                    Stmt::<D>::new("select count(*) as n from job_chunks where job_id = $1")
+                        .id(id)
+                        .fetch_one_as(&mut tx, |c| c.count("n"))
+                        .await?;
+                return Err(StoreError::Conflict(
+                    format!(
+                        "job {id}: {saved} of {chunk_count} chunks are saved; the result would be incomplete"
+                    )
+                    .into(),
+                ));
+            }
+            tx.commit().await?;
+            return Ok(commit);
+        }
+        publish_result::<D>(&mut tx, id).await?;
+        let worker = current_worker::<D>(&mut tx, id).await?;
+        record_event::<D>(
+            &mut tx,
+            id,
+            attempt,
+            "completed",
+            worker.as_ref(),
+            "completed",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Commit::Applied)
+    }
+
+    pub(crate) async fn fail_job(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        code: &str,
+        message: &str,
+        retry_at: Option<OffsetDateTime>,
+    ) -> Result<Commit, StoreError> {
+        let (event, target, step) = match retry_at {
+            Some(_) => (
+                Event::FailWithRetry,
+                JobStatus::Retrying,
+                "Waiting to retry",
+            ),
+            None => (Event::Fail, JobStatus::Failed, "Failed"),
+        };
+        let mut tx = self.begin_write().await?;
+        let updated = Stmt::<D>::of(FAIL)
+            .id(id)
+            .int(attempt.get())
+            .text(target.as_str())
+            .text(code)
+            .text(message)
+            .typed(Typed::OptTime(retry_at))
+            .text(step)
+            .sources(event)
+            .now()
+            .execute(&mut tx)
+            .await?;
+        if updated == 0 {
+            let commit = explain::<D>(&mut tx, id, attempt, |job| job.status == target).await?;
+            tx.commit().await?;
+            return Ok(commit);
+        }
+        let worker = current_worker::<D>(&mut tx, id).await?;
+        let text = format!("{code}: {message}");
+        record_event::<D>(
+            &mut tx,
+            id,
+            attempt,
+            target.as_str(),
+            worker.as_ref(),
+            &text,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Commit::Applied)
+    }
+
+    pub(crate) async fn requeue_job(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        reason: &str,
+    ) -> Result<Commit, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let worker = current_worker::<D>(&mut tx, id).await?;
+        let updated = Stmt::<D>::of(REQUEUE)
+            .id(id)
+            .int(attempt.get())
+            .sources(Event::Requeue)
+            .now()
+            .execute(&mut tx)
+            .await?;
+        if updated == 0 {
+            let commit =
+                explain::<D>(&mut tx, id, attempt, |job| job.status == JobStatus::Pending).await?;
+            tx.commit().await?;
+            return Ok(commit);
+        }
+        record_event::<D>(&mut tx, id, attempt, "pending", worker.as_ref(), reason).await?;
+        tx.commit().await?;
+        Ok(Commit::Applied)
+    }
+
+    pub(crate) async fn cancel_job(&self, id: JobId) -> Result<Job, StoreError> {
+        self.operator_change(id, Event::Cancel, CANCEL, "cancelled")
+            .await
+    }
+
+    pub(crate) async fn retry_job(&self, id: JobId) -> Result<Job, StoreError> {
+        self.operator_change(id, Event::Retry, RETRY, "retried by an operator")
+            .await
+    }
+
+    /// A change made by a person through the API: no attempt to check, and a refusal is an
+    /// error (409) rather than a stale result.
+    async fn operator_change(
+        &self,
+        id: JobId,
+        event: Event,
+        update: Both,
+        message: &str,
+    ) -> Result<Job, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let changed = Stmt::<D>::of(update)
+            .id(id)
+            .sources(event)
+            .now()
+            .fetch_optional_as(&mut tx, job_of)
+            .await?;
+        let Some(job) = changed else {
+            let from = Stmt::<D>::new("select status from jobs where id = $1")
+                .id(id)
+                .fetch_one_as(&mut tx, |c| decode::status(&c.text("status")?))
+                .await?;
+            return Err(pdfq_domain::TransitionError { from, event }.into());
+        };
+        record_event::<D>(
+            &mut tx,
+            id,
+            job.attempts,
+            job.status.as_str(),
+            None,
+            message,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+}
+
+/// Commits a worker's write to the job row: [`Commit::Applied`] when it changed the row
+/// (`changed` is 1), else what [`explain`] finds (`done`: the job already shows this write).
+async fn settle<D: Dialect>(
+    mut tx: Transaction<'static, D::Db>,
+    changed: u64,
+    id: JobId,
+    attempt: Attempt,
+    done: impl Fn(&Job) -> bool,
+) -> Result<Commit, StoreError> {
+    let commit = if changed == 1 {
+        Commit::Applied
+    } else {
+        explain::<D>(&mut tx, id, attempt, done).await?
+    };
+    tx.commit().await?;
+    Ok(commit)
+}
+
+/// Moves the finished chunks into the result: a row per chunk and one per sentence, numbered
+/// across the whole result in chunk order (what a page of sentences seeks by).
+async fn publish_result<D: Dialect>(
+    conn: &mut DbConnection<D>,
+    id: JobId,
+) -> Result<(), StoreError> {
+    Stmt::<D>::new(
+        "insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
+         select job_id, chunk_index, first_page, last_page from job_chunks where job_id = $1",
+    )
+    .id(id)
+    .execute(conn)
+    .await?;
+    Stmt::<D>::of(PUBLISH_SENTENCES)
+        .id(id)
+        .execute(conn)
+        .await?;
+    Stmt::<D>::new("delete from job_chunks where job_id = $1")
+        .id(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
