@@ -124,6 +124,18 @@ const LIST_ITEM_SPAN: usize = 400;
 /// A parenthetical after a closing quote longer than this is not a citation.
 const MAX_CITATION_BYTES: usize = 80;
 
+/// The ASCII bytes segmentation looks at: terminators, brackets and line breaks.
+const SIGNIFICANT_ASCII: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut k = 0;
+    let bytes = b".!?()[]{}\n";
+    while k < bytes.len() {
+        t[bytes[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
+
 fn is_terminator(c: char) -> bool {
     matches!(
         c,
@@ -194,6 +206,26 @@ fn is_bullet(c: char) -> bool {
     )
 }
 
+/// Whether the bullet `text[at..after]` starts a list item: a word of its own, and for the
+/// shapes that are also operators or proof marks (g ◦ f, □), before a capital or a number.
+fn starts_item(text: &str, at: usize, after: usize) -> bool {
+    let rest = &text[after..];
+    let spaced_before = text[..at]
+        .chars()
+        .next_back()
+        .is_none_or(char::is_whitespace);
+    let ambiguous = text[at..after]
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c, '\u{25E6}' | '\u{25CB}' | '\u{25A0}' | '\u{25A1}'));
+    spaced_before
+        && (!ambiguous
+            || rest.starts_with(char::is_whitespace)
+                && rest
+                    .trim_start()
+                    .starts_with(|c: char| c.is_uppercase() || c.is_ascii_digit()))
+}
+
 /// Splits plain text into sentences (whitespace inside each collapsed to single spaces).
 pub fn segment(text: &str) -> Vec<String> {
     segment_spans(text)
@@ -229,13 +261,12 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
     // Offset of the last unclosed opening bracket in the current sentence.
     let mut open_bracket: Option<usize> = None;
     let mut depth = 0u32;
-    let mut iter = text.char_indices().peekable();
-    while let Some((i, c)) = iter.next() {
-        // An inline list item or a bullet starts a sentence; the period of its number ends none.
-        let mut item_dot = None;
-        while let Some(item) = items.get(next_item).filter(|m| m.start <= i) {
+    let mut i = 0usize;
+    while i < bytes.len() {
+        // An inline list item starts a sentence; the period of its number ends none.
+        if let Some(&item) = items.get(next_item).filter(|m| m.start <= i) {
+            next_item += 1;
             if item.start == i {
-                item_dot = item.dot;
                 // A bullet before the number has started the sentence already.
                 if !text[start..i]
                     .trim_matches(|c: char| c.is_whitespace() || is_bullet(c))
@@ -246,25 +277,33 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
                 }
                 depth = 0;
                 open_bracket = None;
-            }
-            next_item += 1;
-        }
-        if let Some(dot) = item_dot {
-            while iter.peek().is_some_and(|&(j, _)| j <= dot) {
-                iter.next();
+                if let Some(dot) = item.dot {
+                    i = dot + 1;
+                }
             }
             continue;
         }
-        if is_bullet(c) {
-            push_span(text, start..i, &mut out);
-            start = i;
+        // Only ASCII punctuation, line breaks and non-ASCII characters can matter.
+        let b = bytes[i];
+        if b < 0x80 && !SIGNIFICANT_ASCII[usize::from(b)] || (0x80..0xC0).contains(&b) {
+            i += 1;
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else {
+            break;
+        };
+        let at = i;
+        i += c.len_utf8();
+        if is_bullet(c) && starts_item(text, at, i) {
+            push_span(text, start..at, &mut out);
+            start = at;
             depth = 0;
             open_bracket = None;
             continue;
         }
         if is_opener(c) {
             depth += 1;
-            open_bracket.get_or_insert(i);
+            open_bracket.get_or_insert(at);
             continue;
         }
         if is_closing_bracket(c) {
@@ -276,14 +315,14 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
         }
         if c == '\n' {
             // A blank line is a paragraph break.
-            let rest = &bytes[i + 1..];
+            let rest = &bytes[at + 1..];
             let ws = rest
                 .iter()
                 .take_while(|b| matches!(b, b' ' | b'\t' | b'\r'))
                 .count();
             if rest.get(ws) == Some(&b'\n') {
-                push_span(text, start..i, &mut out);
-                start = i + 1;
+                push_span(text, start..at, &mut out);
+                start = at + 1;
                 depth = 0;
                 open_bracket = None;
             }
@@ -293,10 +332,11 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
             continue;
         }
         // Swallow further terminators (spaced ellipses included) and closing quotes/brackets.
-        let mut end = i + c.len_utf8();
+        let mut end = at + c.len_utf8();
         let mut cjk = is_cjk_terminator(c);
         let mut multi = false;
         let mut quoted = false;
+        let mut spaced_dots = 1;
         loop {
             let rest = &text[end..];
             let Some(d) = rest.chars().next() else { break };
@@ -317,6 +357,7 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
             {
                 // ". . ." and ". . . .": one ellipsis.
                 multi = true;
+                spaced_dots += 1;
                 end += 1;
                 continue;
             } else {
@@ -324,12 +365,14 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
             }
             end += d.len_utf8();
         }
-        while iter.peek().is_some_and(|&(j, _)| j < end) {
-            iter.next();
+        i = end;
+        // A long run of spaced dots is a leader (". . . . . 12"), not an ellipsis.
+        if spaced_dots > 4 {
+            continue;
         }
         // A stale bracket (never closed) stops suppressing after a while.
         if let Some(ob) = open_bracket
-            && i - ob > 400
+            && at - ob > 400
         {
             open_bracket = None;
             depth = 0;
@@ -349,8 +392,8 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
         let ends = if cjk {
             true
         } else if c == '.' || c == '\u{2026}' {
-            is_boundary_after_period(text, start, i, multi || c == '\u{2026}', after)
-        } else if c == '!' && !multi && is_exclamation_name(word_before(&text[start..i])) {
+            is_boundary_after_period(text, start, at, multi || c == '\u{2026}', after)
+        } else if c == '!' && !multi && is_exclamation_name(word_before(&text[start..at])) {
             next_word(after).is_none_or(|(w, rest)| is_sentence_starter(w, rest))
         } else {
             // "!" and "?" end a sentence even before lower case; other marks do not.
@@ -361,9 +404,7 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
         }
         if quoted && let Some(len) = citation_after(after) {
             end += len;
-            while iter.peek().is_some_and(|&(j, _)| j < end) {
-                iter.next();
-            }
+            i = end;
         }
         push_span(text, start..end, &mut out);
         start = end;
@@ -430,11 +471,20 @@ fn next_word(after: &str) -> Option<(&str, &str)> {
 /// Whether `word` (as written, followed by `rest`) typically starts a sentence: capitalised,
 /// in the list, and not itself an initial ("A. I. Smith").
 fn is_sentence_starter(word: &str, rest: &str) -> bool {
-    if !word.starts_with(char::is_uppercase) || word.len() > 12 || rest.starts_with('.') {
+    if !word.starts_with(|c: char| c.is_ascii_uppercase())
+        || word.len() > 12
+        || !word.is_ascii()
+        || rest.starts_with('.')
+    {
         return false;
     }
-    let lower = word.to_lowercase();
-    SENTENCE_STARTERS.binary_search(&lower.as_str()).is_ok()
+    let mut buf = [0u8; 12];
+    let lower = &mut buf[..word.len()];
+    lower.copy_from_slice(word.as_bytes());
+    lower.make_ascii_lowercase();
+    SENTENCE_STARTERS
+        .binary_search_by(|s| s.as_bytes().cmp(lower))
+        .is_ok()
 }
 
 fn is_exclamation_name(word: &str) -> bool {
@@ -463,7 +513,7 @@ fn is_boundary_after_period(
     }
     // Whether the next word (past quotes and brackets) starts like a sentence.
     let next_word = next_word(after);
-    let starter = next_word.is_some_and(|(w, rest)| is_sentence_starter(w, rest));
+    let starter = || next_word.is_some_and(|(w, rest)| is_sentence_starter(w, rest));
     if ellipsis {
         // Before a number (a dot leader's page) or a symbol, an ellipsis ends nothing.
         return next_word.is_some_and(|(w, _)| w.starts_with(char::is_uppercase))
@@ -478,7 +528,7 @@ fn is_boundary_after_period(
     let lower = word.to_lowercase();
     if ABBREVIATIONS.binary_search(&lower.as_str()).is_ok() {
         if ENDS_BEFORE_STARTER.contains(&lower.as_str()) {
-            return starter;
+            return starter();
         }
         return SOMETIMES_FINAL.contains(&lower.as_str()) && next.is_uppercase();
     }
@@ -490,7 +540,7 @@ fn is_boundary_after_period(
             return next.is_uppercase();
         }
         // An initial (J. Smith), or a letter that ends a sentence ("Plan B. The ...").
-        return starter;
+        return starter();
     }
     // An initialism (U.S., e.g., Ph.D) ends a sentence only before a typical sentence start.
     if word.contains('.')
@@ -498,7 +548,7 @@ fn is_boundary_after_period(
             .split('.')
             .all(|p| p.chars().count() <= 2 && p.chars().all(char::is_alphabetic))
     {
-        return starter;
+        return starter();
     }
     // A list number at the start of a sentence (1. Introduction, iv. Results).
     let at_start = before[..word_start]
@@ -584,23 +634,27 @@ struct Marker {
 fn inline_list_items(text: &str) -> Vec<ListItem> {
     let mut markers: Vec<Marker> = Vec::new();
     let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let word_start = b.is_ascii_alphanumeric()
-            && (i == 0 || bytes[i - 1].is_ascii_whitespace() || ends_with_bullet(&text[..i]));
-        if !word_start {
-            i += 1;
+    // A marker is a short word ending in "." or ")" ("2.", "b)", "iv.)"), then a space.
+    for end in memchr::memchr2_iter(b'.', b')', bytes) {
+        if !bytes.get(end + 1).is_some_and(u8::is_ascii_whitespace) {
             continue;
         }
-        let len = bytes[i..]
-            .iter()
-            .take_while(|b| !b.is_ascii_whitespace())
-            .count();
-        if len <= 6 {
-            markers.extend(parse_marker(text, i, len));
+        let mut k = if bytes[end] == b')' && end > 0 && bytes[end - 1] == b'.' {
+            end - 1
+        } else {
+            end
+        };
+        let body_end = k;
+        while k > 0 && body_end - k < 4 && bytes[k - 1].is_ascii_alphanumeric() {
+            k -= 1;
         }
-        i += len.max(1);
+        let word_start = k < body_end
+            && (k == 0
+                || bytes[k - 1].is_ascii_whitespace()
+                || bytes[k - 1] >= 0x80 && ends_with_bullet(&text[..k]));
+        if word_start {
+            markers.extend(parse_marker(text, k, end + 1 - k));
+        }
     }
     if markers.len() < 2 {
         return Vec::new();
