@@ -206,10 +206,12 @@ impl PageGlyphs {
             }
             let mut mark_after: Option<char> = None;
             if let Some(mark) = combining_form(t) {
-                // A diacritic drawn over the previous letter joins it...
+                // A diacritic drawn over the previous letter joins it (its middle is over the
+                // letter: a spacing "^" or "~" after it, as in "a^2", is a character)...
                 if let Some((p_along, p)) = prev {
                     let size = p.size.max(g.size).max(0.1);
-                    if along < p_along + extent(p, first, stacked).max(0.0) + 0.05 * size
+                    let middle = along + extent(g, first, stacked).max(0.0) / 2.0;
+                    if middle < p_along + extent(p, first, stacked).max(0.0) + 0.05 * size
                         && along + 0.05 * size >= p_along
                     {
                         out.push(mark);
