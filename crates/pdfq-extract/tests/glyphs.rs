@@ -61,3 +61,17 @@ fn tracked_text_is_not_split_into_letters() {
     );
     assert_eq!(text, "TRACKED HEADING\nSPACED OUT\n");
 }
+
+/// The amsmath sample's "Denote by Ci = ⋃j Ci(j). It is": the large operator and its index sit
+/// 0.7 em below the baseline, and the line goes on after them.
+#[test]
+fn a_low_operator_and_its_index_do_not_split_the_line() {
+    let text = text_of(
+        HELVETICA,
+        "BT /F1 10 Tf 72 700 Td (Denote by C = ) Tj ET \
+         BT /F1 10 Tf 140 693 Td (U) Tj /F1 7 Tf 1 0 0 1 148 691 Tm (j) Tj ET \
+         BT /F1 10 Tf 154 700 Td (C\\(j\\). It is obvious.) Tj ET \
+         BT /F1 10 Tf 72 686 Td (Next line.) Tj ET",
+    );
+    assert_eq!(text, "Denote by C = Uj C(j). It is obvious.\nNext line.\n");
+}
