@@ -526,11 +526,9 @@ impl<'a, 's> Interpreter<'a, 's> {
             } else {
                 let w = g.advance * fs * hs;
                 let adv = (g.advance * fs + spacing) * hs;
-                (
-                    m.apply(off, gs.rise),
-                    m.apply(off + w + gs.char_spacing * hs, gs.rise),
-                    off + adv,
-                )
+                // The glyph ends at its own width: character spacing after it is a gap, which
+                // is how some writers set word spaces ("(st)" with Tc = 0.38 em is "s t").
+                (m.apply(off, gs.rise), m.apply(off + w, gs.rise), off + adv)
             };
             off = next;
             if g.text.is_empty() || !origin.0.is_finite() || !origin.1.is_finite() {

@@ -27,6 +27,10 @@ pub(crate) struct Glyph {
 const WORD_GAP: f32 = 0.12;
 /// A baseline shift larger than this fraction of the font size starts a new line.
 const LINE_SHIFT: f32 = 0.5;
+/// Glyphs off the baseline by up to this fraction of the font size can still belong to the
+/// line, when it resumes within `EXCURSION_GLYPHS` glyphs.
+const MAX_EXCURSION: f32 = 1.0;
+const EXCURSION_GLYPHS: usize = 8;
 /// Baselines further apart than this fraction of the font size are in different blocks.
 const BLOCK_GAP: f32 = 1.8;
 /// Letter spacing up to this fraction of the font size can still be inside a word.
@@ -110,10 +114,9 @@ impl PageGlyphs {
                     let dot = g.dx * own_dir.0 + g.dy * own_dir.1;
                     let perp = -(g.x - first.x) * first.dy + (g.y - first.y) * first.dx;
                     let back = along < last_along - 1.0 * size.max(g.size);
-                    if dot.abs() < 0.95
-                        || perp.abs() > LINE_SHIFT * size.max(g.size)
-                        || (back && !rtl)
-                    {
+                    let off_line = perp.abs() > LINE_SHIFT * size.max(g.size)
+                        && !self.line_resumes_after(&first, size, j, last_along);
+                    if dot.abs() < 0.95 || off_line || (back && !rtl) {
                         break;
                     }
                 }
@@ -161,6 +164,28 @@ impl PageGlyphs {
         out
     }
 
+    /// Whether the glyphs from `j` on, off the baseline of the run starting at `first`, are a
+    /// brief excursion (a sub- or superscript, a large operator set low) after which the same
+    /// baseline goes on: they then belong to the line rather than splitting it.
+    fn line_resumes_after(&self, first: &Glyph, size: f32, j: usize, last_along: f32) -> bool {
+        let gl = &self.glyphs;
+        let mut prev_along = last_along;
+        for g in gl.iter().skip(j).take(EXCURSION_GLYPHS) {
+            let along = (g.x - first.x) * first.dx + (g.y - first.y) * first.dy;
+            let perp = -(g.x - first.x) * first.dy + (g.y - first.y) * first.dx;
+            let dot = g.dx * first.dx + g.dy * first.dy;
+            let size = size.max(g.size);
+            if dot.abs() < 0.95 || along < prev_along - size || perp.abs() > MAX_EXCURSION * size {
+                return false;
+            }
+            if perp.abs() <= LINE_SHIFT * size {
+                return true;
+            }
+            prev_along = along;
+        }
+        false
+    }
+
     /// Whether `n` sits right under `g` (one em down, not advanced along the baseline).
     fn is_stacked(&self, g: &Glyph, n: &Glyph) -> bool {
         let size = g.size.max(0.1);
@@ -206,10 +231,12 @@ impl PageGlyphs {
             }
             let mut mark_after: Option<char> = None;
             if let Some(mark) = combining_form(t) {
-                // A diacritic drawn over the previous letter joins it...
+                // A diacritic drawn over the previous letter joins it (its middle is over the
+                // letter: a spacing "^" or "~" after it, as in "a^2", is a character)...
                 if let Some((p_along, p)) = prev {
                     let size = p.size.max(g.size).max(0.1);
-                    if along < p_along + extent(p, first, stacked).max(0.0) + 0.05 * size
+                    let middle = along + extent(g, first, stacked).max(0.0) / 2.0;
+                    if middle < p_along + extent(p, first, stacked).max(0.0) + 0.05 * size
                         && along + 0.05 * size >= p_along
                     {
                         out.push(mark);

@@ -22,6 +22,7 @@ mod output;
 mod pagetree;
 mod render;
 mod sandbox;
+mod sbd;
 mod sentences;
 mod slim;
 mod streams;

@@ -182,6 +182,34 @@ pub fn hyperlinked_pdf(pages: &[&str], links_per_page: usize, image_bytes: usize
     assemble(&objects)
 }
 
+/// A one-page PDF whose page draws `content` (a raw content stream) with `fonts`: each entry
+/// is a resource name and a font dictionary (`("F1", "<< /Type /Font ... >>")`). For glyph
+/// placement the other builders do not reach: character spacing, kerning in TJ arrays,
+/// rises, particular fonts.
+#[must_use]
+pub fn page_pdf(fonts: &[(&str, &str)], content: &str) -> Vec<u8> {
+    // Objects: 1 catalog, 2 page tree, 3 the page, 4 its content, then the fonts.
+    let font_refs: Vec<String> = fonts
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| format!("/{name} {} 0 R", 5 + i))
+        .collect();
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << {} >> >> /Contents 4 0 R >>",
+            font_refs.join(" ")
+        ),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len() + 1
+        ),
+    ];
+    objects.extend(fonts.iter().map(|(_, dict)| (*dict).to_owned()));
+    assemble(&objects)
+}
+
 /// `objects` (numbered from 1) with a header, a cross-reference table and a trailer.
 fn assemble(objects: &[String]) -> Vec<u8> {
     let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();

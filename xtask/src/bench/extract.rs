@@ -299,7 +299,16 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         peak_pq as f64 / 1024.0,
         peak_pt as f64 / 1024.0
     );
-    let _ = writeln!(report, "| segmentation (MB/s) | {seg:.1} | | >= 10 |");
+    let _ = writeln!(
+        report,
+        "| segmentation (MB/s) | {:.1} | | >= 10 |",
+        seg.mb_per_s
+    );
+    let _ = writeln!(
+        report,
+        "| segmentation / whitespace tokenizing (same run) | {:.3}x | | |",
+        seg.ratio_to_baseline
+    );
     let _ = writeln!(
         report,
         "\npdfq typed errors: {}",
@@ -334,13 +343,15 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     );
     println!("{report}");
     println!(
-        "word_f1_mean={} word_f1_micro={} bigram_f1_mean={} pdfq_pages_per_cpu_s={pps_pq:.1} pdftotext_pages_per_cpu_s={pps_pt:.1} speed_ratio={:.2} panics={panics} aborts={aborts} over_20s={} peak_rss_mib={:.1} segmentation_mb_s={seg:.1}",
+        "word_f1_mean={} word_f1_micro={} bigram_f1_mean={} pdfq_pages_per_cpu_s={pps_pq:.1} pdftotext_pages_per_cpu_s={pps_pt:.1} speed_ratio={:.2} panics={panics} aborts={aborts} over_20s={} peak_rss_mib={:.1} segmentation_mb_s={:.1} segmentation_ratio_to_tokenizing={:.3}",
         g(&score_pq, "word_f1_mean"),
         g(&score_pq, "word_f1_micro"),
         g(&score_pq, "bigram_f1_mean"),
         pps_pq / pps_pt.max(1e-9),
         slow.len(),
-        peak_pq as f64 / 1024.0
+        peak_pq as f64 / 1024.0,
+        seg.mb_per_s,
+        seg.ratio_to_baseline
     );
     let files = format!("{} files", results.len());
     let mut rows = vec![
@@ -620,8 +631,15 @@ fn g(summary: &str, key: &str) -> String {
         .to_string()
 }
 
-/// MB/s of `pdfq-extract segment-speed` over the corpus's reference texts concatenated.
-fn segmentation_speed(pdfq: &Path, reference: &Path) -> anyhow::Result<f64> {
+/// Sentence segmentation throughput, and its ratio to whitespace tokenizing of the same text in
+/// the same run (the absolute figure drifts on a shared machine; the ratio much less).
+struct SegmentationSpeed {
+    mb_per_s: f64,
+    ratio_to_baseline: f64,
+}
+
+/// `pdfq-extract segment-speed` over the corpus's reference texts concatenated.
+fn segmentation_speed(pdfq: &Path, reference: &Path) -> anyhow::Result<SegmentationSpeed> {
     let mut text = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(reference)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -642,7 +660,11 @@ fn segmentation_speed(pdfq: &Path, reference: &Path) -> anyhow::Result<f64> {
         .context("running segment-speed")?;
     let _ = std::fs::remove_file(&input);
     let s = String::from_utf8_lossy(&out.stdout);
-    json_num(s.trim(), "mb_per_s").context("segment-speed printed no figure")
+    Ok(SegmentationSpeed {
+        mb_per_s: json_num(s.trim(), "mb_per_s").context("segment-speed printed no MB/s")?,
+        ratio_to_baseline: json_num(s.trim(), "ratio_to_baseline")
+            .context("segment-speed printed no ratio")?,
+    })
 }
 
 fn write_per_file(path: &Path, results: &[FileResult]) -> anyhow::Result<()> {

@@ -230,6 +230,18 @@ fn measure(args: &[OsString]) -> ExitCode {
 }
 
 /// Segments FILE repeatedly for at least a second; prints `{"mb_per_s": N, "sentences": N}`.
+/// The words of `text`, rejoined with single spaces.
+fn whitespace_tokenize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
 fn segment_speed(path: Option<&OsString>) -> ExitCode {
     let Some(text) = path
         .and_then(|p| std::fs::read(p).ok())
@@ -238,17 +250,31 @@ fn segment_speed(path: Option<&OsString>) -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    let started = std::time::Instant::now();
-    let mut bytes = 0usize;
+    // Baseline in the same run: whitespace tokenizing (words rejoined with single spaces), the
+    // least any splitter does per byte. Rounds alternate so drift hits both alike.
+    let (mut seg_secs, mut base_secs, mut rounds) = (0.0f64, 0.0f64, 0usize);
     let mut sentences = 0usize;
-    while started.elapsed().as_secs_f64() < 1.0 || bytes == 0 {
-        sentences = pdfq_extract::segment(&text).len();
-        bytes += text.len();
+    let mut tokenized = 0usize;
+    while seg_secs + base_secs < 2.0 || rounds == 0 {
+        let t = std::time::Instant::now();
+        sentences = std::hint::black_box(pdfq_extract::segment(&text)).len();
+        seg_secs += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        tokenized = std::hint::black_box(whitespace_tokenize(&text)).len();
+        base_secs += t.elapsed().as_secs_f64();
+        rounds += 1;
     }
-    let mb_s = bytes as f64 / 1e6 / started.elapsed().as_secs_f64();
+    let mb = (text.len() * rounds) as f64 / 1e6;
     println!(
         "{}",
-        serde_json::json!({"mb_per_s": mb_s, "sentences": sentences, "bytes": text.len()})
+        serde_json::json!({
+            "mb_per_s": mb / seg_secs,
+            "baseline_mb_per_s": mb / base_secs,
+            "ratio_to_baseline": base_secs / seg_secs,
+            "sentences": sentences,
+            "tokenized_bytes": tokenized,
+            "bytes": text.len(),
+        })
     );
     ExitCode::SUCCESS
 }
