@@ -20,6 +20,7 @@ mod load;
 mod missing;
 mod output;
 mod pagetree;
+mod reading_order;
 mod render;
 mod sandbox;
 mod sentences;
