@@ -11,6 +11,7 @@ mod content;
 mod encoding;
 mod error;
 mod extract;
+mod furniture;
 mod fonts;
 mod isolate;
 mod layout;

@@ -41,6 +41,8 @@ const ALWAYS_JOIN_GAP: f32 = 0.3;
 const NEVER_JOIN_GAP: f32 = 3.0;
 /// Without neighbouring lines to judge by, fragments this close (in ems) are one line.
 const LONE_JOIN_GAP: f32 = 1.6;
+/// Whitespace narrower than this (in ems) is no column gutter.
+const MIN_GUTTER: f32 = 0.8;
 /// Baselines closer than this (in ems) are one row (superscripts, subscripts included).
 const ROW_TOLERANCE: f32 = 0.6;
 /// Above this many blocks a page is ordered top to bottom, left to right: the pairwise
@@ -73,7 +75,9 @@ pub(crate) fn page_text(fragments: Vec<Fragment>) -> String {
         let (head, body, foot) = edge_bands(&blocks);
         let mut order = Vec::with_capacity(blocks.len());
         order.push(Item::Band(head));
-        order.extend(body_order(&blocks, &body, rtl_page).into_iter().map(Item::Block));
+        for band in horizontal_bands(&blocks, &body) {
+            order.extend(body_order(&blocks, &band, rtl_page).into_iter().map(Item::Block));
+        }
         order.push(Item::Band(foot));
         order
     };
@@ -176,7 +180,8 @@ fn same_line(a: &Fragment, b: &Fragment, rows: &[Vec<Fragment>], r: usize) -> bo
     if gap > NEVER_JOIN_GAP * size {
         return false;
     }
-    let (lo, hi) = (a.x1 + 0.1 * gap, b.x0 - 0.1 * gap);
+    // The gap narrowed by whatever the neighbouring rows put into it: a gutter stays open.
+    let (mut lo, mut hi) = (a.x1, b.x0);
     let near = |row: &Vec<Fragment>| (row[0].baseline - a.baseline).abs() < 2.5 * size;
     let mut neighbours = 0;
     for row in rows[r.saturating_sub(2)..r]
@@ -185,9 +190,19 @@ fn same_line(a: &Fragment, b: &Fragment, rows: &[Vec<Fragment>], r: usize) -> bo
         .filter(|row| near(row))
     {
         neighbours += 1;
-        if row.iter().any(|f| f.x0 < lo && f.x1 > hi) {
-            return true;
+        for f in row {
+            if f.x0 >= hi || f.x1 <= lo {
+                continue;
+            }
+            if f.x0 - lo > hi - f.x1 {
+                hi = f.x0;
+            } else {
+                lo = f.x1;
+            }
         }
+    }
+    if neighbours > 0 {
+        return hi - lo < MIN_GUTTER * size;
     }
     neighbours == 0 && gap < LONE_JOIN_GAP * size
 }
@@ -350,12 +365,7 @@ fn edge_bands(blocks: &[Block]) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     if blocks.len() < 3 {
         return (Vec::new(), all, Vec::new());
     }
-    let mut sizes: Vec<f32> = blocks
-        .iter()
-        .flat_map(|b| b.lines.iter().map(|l| l.size))
-        .collect();
-    sizes.sort_by(f32::total_cmp);
-    let body_size = sizes[sizes.len() / 2].max(0.1);
+    let body_size = body_size(blocks, &all);
     let mut by_top = all.clone();
     by_top.sort_by(|&a, &b| blocks[b].top.total_cmp(&blocks[a].top));
     let head = band(blocks, &by_top, body_size, |b| b.bottom, |b| b.top);
@@ -432,6 +442,75 @@ fn band_text(blocks: &[Block], members: &[usize], rtl: bool, out: &mut String) {
         out.push_str(&texts.join(" "));
         out.push('\n');
     }
+}
+
+/// `members` cut at full-width horizontal gaps, top to bottom, where the column structure
+/// changes: a gap is no cut when the blocks on one side leave a gutter open that the blocks
+/// on the other side do not cross (the columns run on, one of them perhaps ending). Ordering
+/// each band on its own keeps a form's or a table's cells from being read before the text
+/// above them, which the pairwise rules alone allow.
+fn horizontal_bands(blocks: &[Block], members: &[usize]) -> Vec<Vec<usize>> {
+    let mut sorted = members.to_vec();
+    sorted.sort_by(|&a, &b| blocks[b].top.total_cmp(&blocks[a].top));
+    let size = body_size(blocks, members);
+    // Segments between full-width gaps.
+    let mut segments: Vec<Vec<usize>> = Vec::new();
+    let mut floor = f32::INFINITY;
+    for b in sorted {
+        let block = &blocks[b];
+        match segments.last_mut() {
+            Some(seg) if block.top > floor - 0.8 * size => seg.push(b),
+            _ => segments.push(vec![b]),
+        }
+        floor = floor.min(block.bottom);
+    }
+    let mut bands: Vec<Vec<usize>> = Vec::new();
+    for seg in segments {
+        match bands.last_mut() {
+            Some(above) if columns_run_on(blocks, above, &seg, size) => above.extend(seg),
+            _ => bands.push(seg),
+        }
+    }
+    bands
+}
+
+fn body_size(blocks: &[Block], members: &[usize]) -> f32 {
+    let mut sizes: Vec<f32> = members
+        .iter()
+        .flat_map(|&b| blocks[b].lines.iter().map(|l| l.size))
+        .collect();
+    if sizes.is_empty() {
+        return 10.0;
+    }
+    sizes.sort_by(f32::total_cmp);
+    sizes[sizes.len() / 2].max(0.1)
+}
+
+fn columns_run_on(blocks: &[Block], above: &[usize], below: &[usize], size: f32) -> bool {
+    let crosses = |set: &[usize], (lo, hi): (f32, f32)| {
+        set.iter().any(|&b| blocks[b].x0 < hi && blocks[b].x1 > lo)
+    };
+    gutters(blocks, above, size)
+        .into_iter()
+        .any(|g| !crosses(below, g))
+        || gutters(blocks, below, size)
+            .into_iter()
+            .any(|g| !crosses(above, g))
+}
+
+/// Vertical strips free of text between blocks of `set`, at least `MIN_GUTTER` ems wide.
+fn gutters(blocks: &[Block], set: &[usize], size: f32) -> Vec<(f32, f32)> {
+    let mut spans: Vec<(f32, f32)> = set.iter().map(|&b| (blocks[b].x0, blocks[b].x1)).collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = Vec::new();
+    let mut reach = f32::NEG_INFINITY;
+    for (x0, x1) in spans {
+        if reach.is_finite() && x0 - reach >= MIN_GUTTER * size {
+            out.push((reach, x0));
+        }
+        reach = reach.max(x1);
+    }
+    out
 }
 
 /// Breuel's partial order on `members`, made total by taking the topmost (then leftmost)

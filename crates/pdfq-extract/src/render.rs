@@ -85,14 +85,8 @@ mod tests {
     fn doc() -> Document {
         Document {
             pages: vec![
-                PageText {
-                    number: 1,
-                    text: "One sentence. Two sentences.".into(),
-                },
-                PageText {
-                    number: 2,
-                    text: "Page two.".into(),
-                },
+                PageText::new(1, "One sentence. Two sentences."),
+                PageText::new(2, "Page two."),
             ],
             warnings: Vec::new(),
         }
