@@ -39,13 +39,22 @@ pub(crate) fn mark(pages: &mut [PageText]) {
     for (page, lines) in pages.iter_mut().zip(candidates) {
         let mut marks: Vec<u32> = Vec::new();
         let text_lines: Vec<&str> = page.text.lines().collect();
-        for (index, edge, key) in lines {
-            let line = text_lines.get(index as usize).copied().unwrap_or("");
-            let repeated = !key.is_empty()
-                && key.chars().any(char::is_alphabetic)
-                && seen.get(&(edge, key)).is_some_and(|&n| n >= needed);
-            if repeated || is_page_number(line) {
-                marks.push(index);
+        // An edge block is furniture as a whole or not at all: a body paragraph may share a
+        // line with another page's, never all of its lines.
+        for side in [Edge::Top, Edge::Bottom] {
+            let block: Vec<&(u32, Edge, String)> =
+                lines.iter().filter(|(_, e, _)| *e == side).collect();
+            let all = !block.is_empty()
+                && block.iter().all(|(index, edge, key)| {
+                    let line = text_lines.get(*index as usize).copied().unwrap_or("");
+                    let repeated = key.chars().any(char::is_alphabetic)
+                        && seen
+                            .get(&(*edge, key.clone()))
+                            .is_some_and(|&n| n >= needed);
+                    repeated || is_page_number(line)
+                });
+            if all {
+                marks.extend(block.iter().map(|(index, _, _)| *index));
             }
         }
         marks.sort_unstable();
@@ -82,13 +91,15 @@ fn edge_lines(text: &str) -> Vec<(u32, Edge, String)> {
     let first = blocks[0];
     let last = blocks[blocks.len() - 1];
     for ((from, to), edge) in [(first, Edge::Top), (last, Edge::Bottom)] {
-        if to - from > MAX_EDGE_LINES {
+        if to - from > MAX_EDGE_LINES
+            || lines[from..to]
+                .iter()
+                .any(|l| l.chars().count() > MAX_FURNITURE_CHARS)
+        {
             continue;
         }
         for (i, line) in lines.iter().enumerate().take(to).skip(from) {
-            if line.chars().count() <= MAX_FURNITURE_CHARS {
-                out.push((i as u32, edge, normalise(line)));
-            }
+            out.push((i as u32, edge, normalise(line)));
         }
     }
     out
