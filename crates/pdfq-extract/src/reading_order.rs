@@ -612,3 +612,53 @@ fn vertical_order(blocks: &[Block]) -> Vec<Item> {
     }
     items
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str, x0: f32, x1: f32, baseline: f32, rtl: bool) -> Fragment {
+        Fragment {
+            text: text.to_owned(),
+            origin: (x0, baseline),
+            x0,
+            x1,
+            bottom: baseline - 2.5,
+            top: baseline + 7.5,
+            baseline,
+            size: 10.0,
+            orientation: Orientation::Horizontal,
+            rtl,
+        }
+    }
+
+    #[test]
+    fn right_to_left_columns_are_read_right_column_first() {
+        // Hebrew: the right column is the first; drawn left column first, row by row.
+        let mut frags = Vec::new();
+        for row in 0..3 {
+            let y = 700.0 - 12.0 * row as f32;
+            frags.push(line(&format!("\u{05D1}{row}"), 72.0, 290.0, y, true));
+            frags.push(line(&format!("\u{05D0}{row}"), 322.0, 540.0, y, true));
+        }
+        assert_eq!(
+            page_text(frags),
+            "\u{05D0}0\n\u{05D0}1\n\u{05D0}2\n\n\u{05D1}0\n\u{05D1}1\n\u{05D1}2\n"
+        );
+    }
+
+    #[test]
+    fn a_wide_word_space_is_no_gutter_but_an_open_strip_is() {
+        // Row 2 has a wide space where rows 1 and 3 have text: one line.
+        let frags = vec![
+            line("one two three four", 72.0, 290.0, 700.0, false),
+            line("five", 72.0, 120.0, 688.0, false),
+            line("six", 140.0, 290.0, 688.0, false),
+            line("seven eight nine", 72.0, 290.0, 676.0, false),
+        ];
+        assert_eq!(
+            page_text(frags),
+            "one two three four\nfive six\nseven eight nine\n"
+        );
+    }
+}

@@ -4,6 +4,7 @@ mod all;
 mod api;
 mod extract;
 mod pipeline;
+mod reading_order;
 mod summary;
 
 use clap::Subcommand;
