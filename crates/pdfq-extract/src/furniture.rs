@@ -139,7 +139,8 @@ pub(crate) fn is_page_number(line: &str) -> bool {
             break;
         }
     }
-    let rest = rest.trim_matches(|c: char| matches!(c, '-' | '–' | '—' | '[' | ']' | '(' | ')' | ' '));
+    let rest =
+        rest.trim_matches(|c: char| matches!(c, '-' | '–' | '—' | '[' | ']' | '(' | ')' | ' '));
     let (number, total) = match rest.split_once(" of ").or_else(|| rest.split_once('/')) {
         Some((n, t)) => (n.trim(), Some(t.trim())),
         None => (rest, None),
@@ -194,7 +195,15 @@ mod tests {
 
     #[test]
     fn page_number_patterns() {
-        for yes in ["12", "- 12 -", "Page 3 of 10", "3/10", "xii", "[4]", "Seite 4"] {
+        for yes in [
+            "12",
+            "- 12 -",
+            "Page 3 of 10",
+            "3/10",
+            "xii",
+            "[4]",
+            "Seite 4",
+        ] {
             assert!(is_page_number(yes), "{yes}");
         }
         for no in ["12 apples", "Figure 3", "2021-05-03", "Page two", "12345"] {

@@ -124,10 +124,7 @@ impl PageGlyphs {
                     // A leap over more than an em is a column gutter or a table gap; the
                     // reading order decides later whether the pieces belong together.
                     let leap = !stacked && !rtl && !has_rtl && along > last_end + SPLIT_GAP * scale;
-                    if dot.abs() < 0.95
-                        || perp.abs() > LINE_SHIFT * scale
-                        || (back && !rtl)
-                        || leap
+                    if dot.abs() < 0.95 || perp.abs() > LINE_SHIFT * scale || (back && !rtl) || leap
                     {
                         break;
                     }

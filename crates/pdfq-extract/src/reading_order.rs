@@ -76,7 +76,11 @@ pub(crate) fn page_text(fragments: Vec<Fragment>) -> String {
         let mut order = Vec::with_capacity(blocks.len());
         order.push(Item::Band(head));
         for band in horizontal_bands(&blocks, &body) {
-            order.extend(body_order(&blocks, &band, rtl_page).into_iter().map(Item::Block));
+            order.extend(
+                body_order(&blocks, &band, rtl_page)
+                    .into_iter()
+                    .map(Item::Block),
+            );
         }
         order.push(Item::Band(foot));
         order
@@ -310,7 +314,11 @@ fn continues(block: &Block, last: &Fragment, line: &Fragment) -> bool {
 /// Groups lines into blocks, top to bottom. A line that could continue two blocks (it spans
 /// columns) or whose block could take two lines of one row (it spans them) starts a new one.
 fn form_blocks(mut lines: Vec<Fragment>) -> Vec<Block> {
-    lines.sort_by(|a, b| b.baseline.total_cmp(&a.baseline).then(a.x0.total_cmp(&b.x0)));
+    lines.sort_by(|a, b| {
+        b.baseline
+            .total_cmp(&a.baseline)
+            .then(a.x0.total_cmp(&b.x0))
+    });
     let mut blocks: Vec<Block> = Vec::new();
     // Blocks still open to a line below, by index.
     let mut open: Vec<usize> = Vec::new();
@@ -325,7 +333,10 @@ fn form_blocks(mut lines: Vec<Fragment>) -> Vec<Block> {
             end += 1;
         }
         open.retain(|&b| {
-            let last = blocks[b].lines.last().map_or(f32::NEG_INFINITY, |l| l.baseline);
+            let last = blocks[b]
+                .lines
+                .last()
+                .map_or(f32::NEG_INFINITY, |l| l.baseline);
             last - row_base < 3.0 * row_size
         });
         choice.clear();
@@ -334,8 +345,12 @@ fn form_blocks(mut lines: Vec<Fragment>) -> Vec<Block> {
             let mut count = 0;
             if line.orientation == Orientation::Horizontal {
                 for &b in &open {
-                    let Some(last) = blocks[b].lines.last() else { continue };
-                    if last.orientation == Orientation::Horizontal && continues(&blocks[b], last, line) {
+                    let Some(last) = blocks[b].lines.last() else {
+                        continue;
+                    };
+                    if last.orientation == Orientation::Horizontal
+                        && continues(&blocks[b], last, line)
+                    {
                         found = Some(b);
                         count += 1;
                     }
@@ -344,8 +359,8 @@ fn form_blocks(mut lines: Vec<Fragment>) -> Vec<Block> {
             choice.push(if count == 1 { found } else { None });
         }
         for (offset, line) in lines[k..end].iter().enumerate() {
-            let claimed = choice[offset]
-                .filter(|b| choice.iter().filter(|c| **c == Some(*b)).count() == 1);
+            let claimed =
+                choice[offset].filter(|b| choice.iter().filter(|c| **c == Some(*b)).count() == 1);
             match claimed {
                 Some(b) => blocks[b].push(line.clone()),
                 None => {
@@ -521,9 +536,11 @@ fn body_order(blocks: &[Block], members: &[usize], rtl: bool) -> Vec<usize> {
     // Reading-order key for ties and for pages too busy for the pairwise rules.
     let key = |i: usize, j: usize| {
         let (p, q) = (b(i), b(j));
-        q.top
-            .total_cmp(&p.top)
-            .then(if rtl { q.x1.total_cmp(&p.x1) } else { p.x0.total_cmp(&q.x0) })
+        q.top.total_cmp(&p.top).then(if rtl {
+            q.x1.total_cmp(&p.x1)
+        } else {
+            p.x0.total_cmp(&q.x0)
+        })
     };
     if n > MAX_ORDERED_BLOCKS {
         let mut order: Vec<usize> = (0..n).collect();
@@ -534,7 +551,11 @@ fn body_order(blocks: &[Block], members: &[usize], rtl: bool) -> Vec<usize> {
     let overlaps = |p: &Block, q: &Block| overlap(p.x0, p.x1, q.x0, q.x1) > TOL;
     // `p` is entirely before `q` along the line direction.
     let before_in_line = |p: &Block, q: &Block| {
-        if rtl { p.x0 >= q.x1 - TOL } else { p.x1 <= q.x0 + TOL }
+        if rtl {
+            p.x0 >= q.x1 - TOL
+        } else {
+            p.x1 <= q.x0 + TOL
+        }
     };
     // Blocks sorted by their middle height, to find those lying between two others.
     let mut by_mid: Vec<usize> = (0..n).collect();

@@ -396,7 +396,15 @@ fn is_caption(line: &str) -> bool {
     let label = first.trim_end_matches('.').to_lowercase();
     matches!(
         label.as_str(),
-        "figure" | "fig" | "table" | "tab" | "listing" | "algorithm" | "chart" | "abbildung" | "tabelle"
+        "figure"
+            | "fig"
+            | "table"
+            | "tab"
+            | "listing"
+            | "algorithm"
+            | "chart"
+            | "abbildung"
+            | "tabelle"
     ) && second.starts_with(|c: char| c.is_ascii_digit() || c.is_uppercase())
 }
 
@@ -554,7 +562,10 @@ mod tests {
 
     #[test]
     fn headings_are_their_own_sentences() {
-        let pages = vec![PageText::new(1, "1. Introduction\nDynamic languages such as JavaScript are popular and widely used today\nsince they are expressive.\n")];
+        let pages = vec![PageText::new(
+            1,
+            "1. Introduction\nDynamic languages such as JavaScript are popular and widely used today\nsince they are expressive.\n",
+        )];
         let s = sentences_for_pages(&pages);
         assert_eq!(s[0].text, "1. Introduction");
         assert_eq!(
@@ -577,7 +588,10 @@ mod tests {
     #[test]
     fn pages_join_lines_and_keep_page_numbers() {
         let pages = vec![
-            PageText::new(1, "The quick brown fox jum-\nped over the\nlazy dog. A second"),
+            PageText::new(
+                1,
+                "The quick brown fox jum-\nped over the\nlazy dog. A second",
+            ),
             PageText::new(2, "sentence spans pages. Third one.\n"),
         ];
         let s = sentences_for_pages(&pages);

@@ -31,7 +31,12 @@ fn columns(order: &[(usize, usize)]) -> Vec<Placed> {
         .iter()
         .map(|&(col, row)| {
             let text = if col == 0 { LEFT[row] } else { RIGHT[row] };
-            at(72.0 + 260.0 * col as f32, 600.0 - 12.0 * row as f32, 10.0, text)
+            at(
+                72.0 + 260.0 * col as f32,
+                600.0 - 12.0 * row as f32,
+                10.0,
+                text,
+            )
         })
         .collect()
 }
@@ -67,7 +72,16 @@ fn a_right_column_drawn_first_and_bottom_up_is_still_read_second() {
 
 #[test]
 fn a_full_width_title_drawn_last_comes_first() {
-    let mut page = columns(&[(1, 0), (0, 0), (1, 1), (0, 1), (0, 2), (1, 2), (0, 3), (1, 3)]);
+    let mut page = columns(&[
+        (1, 0),
+        (0, 0),
+        (1, 1),
+        (0, 1),
+        (0, 2),
+        (1, 2),
+        (0, 3),
+        (1, 3),
+    ]);
     page.push(at(150.0, 650.0, 16.0, "A Title Across Both Columns"));
     let text = &text_of(&[page])[0];
     assert!(
@@ -86,10 +100,7 @@ fn a_column_break_mid_sentence_does_not_split_the_sentence() {
         .collect();
     assert_eq!(
         sentences,
-        [
-            words(&LEFT.join(" ")),
-            words(&RIGHT.join(" ")),
-        ],
+        [words(&LEFT.join(" ")), words(&RIGHT.join(" ")),],
         "{:?}",
         doc.pages[0].text
     );
@@ -104,9 +115,24 @@ fn a_repeated_footer_and_page_numbers_are_furniture_kept_out_of_sentences() {
                 at(520.0, 40.0, 8.0, &n.to_string()),
             ];
             let name = ["first", "second", "third"][n - 1];
-            page.push(at(72.0, 700.0, 10.0, &format!("The {name} body sentence has no end on")));
-            page.push(at(72.0, 688.0, 10.0, "the page, it carries on over the break"));
-            page.push(at(72.0, 676.0, 10.0, "and ends here. Another one starts and"));
+            page.push(at(
+                72.0,
+                700.0,
+                10.0,
+                &format!("The {name} body sentence has no end on"),
+            ));
+            page.push(at(
+                72.0,
+                688.0,
+                10.0,
+                "the page, it carries on over the break",
+            ));
+            page.push(at(
+                72.0,
+                676.0,
+                10.0,
+                "and ends here. Another one starts and",
+            ));
             page
         })
         .collect();

@@ -39,12 +39,48 @@ struct Layout {
 }
 
 const LAYOUTS: &[Layout] = &[
-    Layout { name: "2col-sequential", columns: 2, draw: Draw::ColumnSequential, full_width: false, furniture: false },
-    Layout { name: "2col-row-interleaved", columns: 2, draw: Draw::RowInterleaved, full_width: false, furniture: false },
-    Layout { name: "2col-reversed", columns: 2, draw: Draw::Reversed, full_width: false, furniture: false },
-    Layout { name: "2col-title-figure-interleaved", columns: 2, draw: Draw::RowInterleaved, full_width: true, furniture: false },
-    Layout { name: "2col-heads-footers-interleaved", columns: 2, draw: Draw::RowInterleaved, full_width: false, furniture: true },
-    Layout { name: "3col-shuffled-all", columns: 3, draw: Draw::Shuffled, full_width: true, furniture: true },
+    Layout {
+        name: "2col-sequential",
+        columns: 2,
+        draw: Draw::ColumnSequential,
+        full_width: false,
+        furniture: false,
+    },
+    Layout {
+        name: "2col-row-interleaved",
+        columns: 2,
+        draw: Draw::RowInterleaved,
+        full_width: false,
+        furniture: false,
+    },
+    Layout {
+        name: "2col-reversed",
+        columns: 2,
+        draw: Draw::Reversed,
+        full_width: false,
+        furniture: false,
+    },
+    Layout {
+        name: "2col-title-figure-interleaved",
+        columns: 2,
+        draw: Draw::RowInterleaved,
+        full_width: true,
+        furniture: false,
+    },
+    Layout {
+        name: "2col-heads-footers-interleaved",
+        columns: 2,
+        draw: Draw::RowInterleaved,
+        full_width: false,
+        furniture: true,
+    },
+    Layout {
+        name: "3col-shuffled-all",
+        columns: 3,
+        draw: Draw::Shuffled,
+        full_width: true,
+        furniture: true,
+    },
 ];
 
 const PAGES: usize = 3;
@@ -73,19 +109,116 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "analysis", "model", "data", "results", "method", "system", "network", "value", "sample",
-    "process", "design", "report", "measure", "signal", "energy", "policy", "market", "growth",
-    "region", "survey", "patient", "treatment", "effect", "level", "range", "factor", "study",
-    "group", "change", "source", "structure", "function", "material", "surface", "pressure",
-    "temperature", "response", "control", "period", "estimate", "we", "the", "of", "and", "in",
-    "to", "a", "is", "that", "for", "with", "on", "by", "this", "are", "from", "as", "was",
-    "which", "were", "be", "an", "these", "our", "their", "its", "between", "under", "after",
-    "during", "across", "show", "shows", "find", "suggest", "indicate", "compare", "observe",
-    "increase", "reduce", "improve", "describe", "large", "small", "new", "previous", "higher",
-    "lower", "strong", "weak", "similar", "different", "local", "global", "early", "late",
-    "first", "second", "final", "main", "simple", "complex", "several", "many", "most", "each",
+    "analysis",
+    "model",
+    "data",
+    "results",
+    "method",
+    "system",
+    "network",
+    "value",
+    "sample",
+    "process",
+    "design",
+    "report",
+    "measure",
+    "signal",
+    "energy",
+    "policy",
+    "market",
+    "growth",
+    "region",
+    "survey",
+    "patient",
+    "treatment",
+    "effect",
+    "level",
+    "range",
+    "factor",
+    "study",
+    "group",
+    "change",
+    "source",
+    "structure",
+    "function",
+    "material",
+    "surface",
+    "pressure",
+    "temperature",
+    "response",
+    "control",
+    "period",
+    "estimate",
+    "we",
+    "the",
+    "of",
+    "and",
+    "in",
+    "to",
+    "a",
+    "is",
+    "that",
+    "for",
+    "with",
+    "on",
+    "by",
+    "this",
+    "are",
+    "from",
+    "as",
+    "was",
+    "which",
+    "were",
+    "be",
+    "an",
+    "these",
+    "our",
+    "their",
+    "its",
+    "between",
+    "under",
+    "after",
+    "during",
+    "across",
+    "show",
+    "shows",
+    "find",
+    "suggest",
+    "indicate",
+    "compare",
+    "observe",
+    "increase",
+    "reduce",
+    "improve",
+    "describe",
+    "large",
+    "small",
+    "new",
+    "previous",
+    "higher",
+    "lower",
+    "strong",
+    "weak",
+    "similar",
+    "different",
+    "local",
+    "global",
+    "early",
+    "late",
+    "first",
+    "second",
+    "final",
+    "main",
+    "simple",
+    "complex",
+    "several",
+    "many",
+    "most",
+    "each",
 ];
-const NAMES: &[&str] = &["Berlin", "Kyoto", "Lagos", "Lima", "Oslo", "Quebec", "Smith", "Garcia", "Nakamura", "Okafor"];
+const NAMES: &[&str] = &[
+    "Berlin", "Kyoto", "Lagos", "Lima", "Oslo", "Quebec", "Smith", "Garcia", "Nakamura", "Okafor",
+];
 
 fn sentence(rng: &mut Rng) -> String {
     let n = 7 + rng.below(14);
@@ -98,7 +231,8 @@ fn sentence(rng: &mut Rng) -> String {
         };
         words.push(if k == 0 {
             let mut c = w.chars();
-            c.next().map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+            c.next()
+                .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
         } else {
             w
         });
@@ -143,7 +277,8 @@ struct Generated {
 
 fn generate(layout: &Layout, seed: u64) -> Generated {
     let mut rng = Rng(seed);
-    let col_w = (PAGE_W - 2.0 * MARGIN - GUTTER * (layout.columns - 1) as f32) / layout.columns as f32;
+    let col_w =
+        (PAGE_W - 2.0 * MARGIN - GUTTER * (layout.columns - 1) as f32) / layout.columns as f32;
     // Paragraphs of body text; lines flow column to column, page to page.
     let mut sentences: Vec<String> = Vec::new();
     let mut pages: Vec<Vec<Placed>> = Vec::new();
@@ -168,13 +303,26 @@ fn generate(layout: &Layout, seed: u64) -> Generated {
         let mut top = TOP;
         if layout.full_width && page_no == 0 {
             let title = "Generated Layouts for Reading Order Evaluation";
-            extra.push(Placed { x: 150.0, y: top, size: 16.0, text: title.into() });
+            extra.push(Placed {
+                x: 150.0,
+                y: top,
+                size: 16.0,
+                text: title.into(),
+            });
             let _ = writeln!(reference, "{title}");
             top -= 30.0;
-            let abs: String = (0..3).map(|_| sentence(&mut rng)).collect::<Vec<_>>().join(" ");
+            let abs: String = (0..3)
+                .map(|_| sentence(&mut rng))
+                .collect::<Vec<_>>()
+                .join(" ");
             sentences.extend(abs.split_inclusive(". ").map(|s| s.trim().to_owned()));
             for line in wrap(&abs, PAGE_W - 2.0 * MARGIN, FONT) {
-                extra.push(Placed { x: MARGIN, y: top, size: FONT, text: line.clone() });
+                extra.push(Placed {
+                    x: MARGIN,
+                    y: top,
+                    size: FONT,
+                    text: line.clone(),
+                });
                 let _ = writeln!(reference, "{line}");
                 top -= LEADING;
             }
@@ -199,7 +347,12 @@ fn generate(layout: &Layout, seed: u64) -> Generated {
                 )
                 .swap_remove(0);
                 let y = from + 1.5 * LEADING;
-                extra.push(Placed { x: MARGIN, y, size: FONT, text: caption.clone() });
+                extra.push(Placed {
+                    x: MARGIN,
+                    y,
+                    size: FONT,
+                    text: caption.clone(),
+                });
                 let _ = writeln!(reference, "{caption}");
             }
             let rows = ((from - to) / LEADING) as usize;
@@ -213,7 +366,16 @@ fn generate(layout: &Layout, seed: u64) -> Generated {
                     let (line, last) = body.remove(0);
                     let _ = writeln!(reference, "{line}");
                     let x = MARGIN + col as f32 * (col_w + GUTTER);
-                    slots.push((col + s * 10, row, Placed { x, y, size: FONT, text: line }));
+                    slots.push((
+                        col + s * 10,
+                        row,
+                        Placed {
+                            x,
+                            y,
+                            size: FONT,
+                            text: line,
+                        },
+                    ));
                     row += 1;
                     y -= LEADING;
                     if last {
@@ -227,9 +389,24 @@ fn generate(layout: &Layout, seed: u64) -> Generated {
         let mut placed: Vec<Placed> = slots.into_iter().map(|(_, _, p)| p).collect();
         let mut furniture = Vec::new();
         if layout.furniture {
-            furniture.push(Placed { x: MARGIN, y: 760.0, size: 8.0, text: "Journal of Generated Layouts, Vol. 7".into() });
-            furniture.push(Placed { x: PAGE_W - MARGIN - 10.0, y: 760.0, size: 8.0, text: format!("{}", page_no + 1) });
-            furniture.push(Placed { x: MARGIN, y: 36.0, size: 8.0, text: "Preprint for evaluation only".into() });
+            furniture.push(Placed {
+                x: MARGIN,
+                y: 760.0,
+                size: 8.0,
+                text: "Journal of Generated Layouts, Vol. 7".into(),
+            });
+            furniture.push(Placed {
+                x: PAGE_W - MARGIN - 10.0,
+                y: 760.0,
+                size: 8.0,
+                text: format!("{}", page_no + 1),
+            });
+            furniture.push(Placed {
+                x: MARGIN,
+                y: 36.0,
+                size: 8.0,
+                text: "Preprint for evaluation only".into(),
+            });
         }
         // Titles and captions drawn after the body; furniture last of all.
         if layout.draw == Draw::Shuffled {
@@ -250,7 +427,11 @@ fn generate(layout: &Layout, seed: u64) -> Generated {
     // Sentences cut off by the end of the document are not whole in the reference.
     let flat = words(&reference).join(" ");
     sentences.retain(|s| flat.contains(&words(s).join(" ")));
-    Generated { pages, reference, sentences }
+    Generated {
+        pages,
+        reference,
+        sentences,
+    }
 }
 
 fn order(draw: Draw, slots: &mut [(usize, usize, Placed)], rng: &mut Rng) {
@@ -290,8 +471,15 @@ fn f1<T: std::hash::Hash + Eq>(cand: &[T], reference: &[T]) -> f64 {
     if cand.is_empty() || reference.is_empty() {
         return 0.0;
     }
-    let (p, r) = (hit as f64 / cand.len() as f64, hit as f64 / reference.len() as f64);
-    if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    let (p, r) = (
+        hit as f64 / cand.len() as f64,
+        hit as f64 / reference.len() as f64,
+    );
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
 }
 
 fn lcs(a: &[String], b: &[String]) -> usize {
@@ -299,7 +487,11 @@ fn lcs(a: &[String], b: &[String]) -> usize {
     let mut cur = vec![0u32; b.len() + 1];
     for x in a {
         for (j, y) in b.iter().enumerate() {
-            cur[j + 1] = if x == y { prev[j] + 1 } else { prev[j + 1].max(cur[j]) };
+            cur[j + 1] = if x == y {
+                prev[j] + 1
+            } else {
+                prev[j + 1].max(cur[j])
+            };
         }
         std::mem::swap(&mut prev, &mut cur);
     }
@@ -361,28 +553,66 @@ pub fn run(pdfq: &Path, out: &Path) -> anyhow::Result<String> {
         let generated = generate(layout, 0x5EED_0000 + k as u64);
         let pdf = out.join(format!("{}.pdf", layout.name));
         std::fs::write(&pdf, placed_text_pdf(&generated.pages))?;
-        std::fs::write(out.join(format!("{}.reference.txt", layout.name)), &generated.reference)?;
-        let text_of = |tool: &str, args: &[&std::ffi::OsStr], file: &Path| -> anyhow::Result<String> {
-            let status = Command::new(tool).args(args).status().with_context(|| format!("running {tool}"))?;
-            anyhow::ensure!(status.success(), "{tool} failed on {}", pdf.display());
-            Ok(std::fs::read_to_string(file).unwrap_or_default())
-        };
+        std::fs::write(
+            out.join(format!("{}.reference.txt", layout.name)),
+            &generated.reference,
+        )?;
+        let text_of =
+            |tool: &str, args: &[&std::ffi::OsStr], file: &Path| -> anyhow::Result<String> {
+                let status = Command::new(tool)
+                    .args(args)
+                    .status()
+                    .with_context(|| format!("running {tool}"))?;
+                anyhow::ensure!(status.success(), "{tool} failed on {}", pdf.display());
+                Ok(std::fs::read_to_string(file).unwrap_or_default())
+            };
         let pq_txt = out.join(format!("{}.pdfq.txt", layout.name));
         let pq_sent = out.join(format!("{}.pdfq.sentences.txt", layout.name));
-        let pdfq_text = text_of(pdfq.to_str().unwrap_or("pdfq-extract"), &[pdf.as_os_str(), "--out".as_ref(), pq_txt.as_os_str()], &pq_txt)?;
+        let pdfq_text = text_of(
+            pdfq.to_str().unwrap_or("pdfq-extract"),
+            &[pdf.as_os_str(), "--out".as_ref(), pq_txt.as_os_str()],
+            &pq_txt,
+        )?;
         let pdfq_sentences = text_of(
             pdfq.to_str().unwrap_or("pdfq-extract"),
-            &[pdf.as_os_str(), "--format".as_ref(), "sentences".as_ref(), "--out".as_ref(), pq_sent.as_os_str()],
+            &[
+                pdf.as_os_str(),
+                "--format".as_ref(),
+                "sentences".as_ref(),
+                "--out".as_ref(),
+                pq_sent.as_os_str(),
+            ],
             &pq_sent,
         )?;
         let sentences: Vec<String> = pdfq_sentences.lines().map(str::to_owned).collect();
         let mut rows = vec![("pdfq", score(&pdfq_text, &generated, Some(&sentences)))];
         let pt_txt = out.join(format!("{}.pdftotext.txt", layout.name));
-        let pt = text_of("pdftotext", &["-enc".as_ref(), "UTF-8".as_ref(), pdf.as_os_str(), pt_txt.as_os_str()], &pt_txt)?;
+        let pt = text_of(
+            "pdftotext",
+            &[
+                "-enc".as_ref(),
+                "UTF-8".as_ref(),
+                pdf.as_os_str(),
+                pt_txt.as_os_str(),
+            ],
+            &pt_txt,
+        )?;
         rows.push(("pdftotext", score(&pt, &generated, None)));
         if mutool {
             let mu_txt = out.join(format!("{}.mutool.txt", layout.name));
-            let mu = text_of("mutool", &["draw".as_ref(), "-q".as_ref(), "-F".as_ref(), "txt".as_ref(), "-o".as_ref(), mu_txt.as_os_str(), pdf.as_os_str()], &mu_txt)?;
+            let mu = text_of(
+                "mutool",
+                &[
+                    "draw".as_ref(),
+                    "-q".as_ref(),
+                    "-F".as_ref(),
+                    "txt".as_ref(),
+                    "-o".as_ref(),
+                    mu_txt.as_os_str(),
+                    pdf.as_os_str(),
+                ],
+                &mu_txt,
+            )?;
             rows.push(("mutool", score(&mu, &generated, None)));
         }
         for (tool, s) in rows {
@@ -394,7 +624,8 @@ pub fn run(pdfq: &Path, out: &Path) -> anyhow::Result<String> {
                 s.bigram_f1,
                 s.order,
                 100.0 * s.intact,
-                s.exact.map_or_else(String::new, |e| format!("{:.1}%", 100.0 * e))
+                s.exact
+                    .map_or_else(String::new, |e| format!("{:.1}%", 100.0 * e))
             );
             println!(
                 "reading_order layout={} tool={tool} word_f1={:.4} bigram_f1={:.4} order={:.4} intact={:.4}{}",
@@ -403,12 +634,15 @@ pub fn run(pdfq: &Path, out: &Path) -> anyhow::Result<String> {
                 s.bigram_f1,
                 s.order,
                 s.intact,
-                s.exact.map_or_else(String::new, |e| format!(" sentences_exact={e:.4}"))
+                s.exact
+                    .map_or_else(String::new, |e| format!(" sentences_exact={e:.4}"))
             );
         }
     }
     if !mutool {
-        table.push_str("\nmutool is missing (apt-get install -y mupdf-tools): its rows are left out.\n");
+        table.push_str(
+            "\nmutool is missing (apt-get install -y mupdf-tools): its rows are left out.\n",
+        );
     }
     let _ = writeln!(table, "\nfiles: {}", out.display());
     Ok(table)
