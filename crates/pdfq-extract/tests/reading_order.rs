@@ -1,5 +1,10 @@
 //! Reading order from geometry, not drawing order; page furniture kept out of sentences.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "in tests an unwrap failing is the test failing"
+)]
+
 use pdfq_extract::{Limits, extract_pages, sentences_for_pages};
 use pdfq_test_support::pdf::{Placed, placed_text_pdf};
 
