@@ -59,10 +59,7 @@ mod tests {
 
     fn pages(n: u32) -> Vec<PageText> {
         (1..=n)
-            .map(|number| PageText {
-                number,
-                text: String::new(),
-            })
+            .map(|number| PageText::new(number, String::new()))
             .collect()
     }
 

@@ -16,11 +16,36 @@ use crate::pagetree::{PageNode, deref};
 use crate::{load, pagetree, streams};
 
 /// The text of one page. `number` is 1-based.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageText {
     pub number: u32,
-    /// Lines separated by `\n`, in reading order.
+    /// Lines separated by `\n`, in reading order; blocks (paragraphs, columns, cells) separated
+    /// by a blank line.
     pub text: String,
+    /// Page furniture: the 0-based indexes, among `text.lines()`, of running heads, footers
+    /// and page numbers. They stay in `text` and are left out of sentences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub furniture: Vec<u32>,
+}
+
+impl PageText {
+    #[must_use]
+    pub fn new(number: u32, text: impl Into<String>) -> Self {
+        PageText {
+            number,
+            text: text.into(),
+            furniture: Vec::new(),
+        }
+    }
+
+    /// The furniture lines' text, in page order.
+    pub fn furniture_lines(&self) -> impl Iterator<Item = &str> {
+        self.text
+            .lines()
+            .enumerate()
+            .filter(|(i, _)| self.furniture.binary_search(&(*i as u32)).is_ok())
+            .map(|(_, l)| l)
+    }
 }
 
 /// Something an extraction that otherwise succeeded could not read: one page (`page`, 1-based)
@@ -72,6 +97,8 @@ pub fn extract_pages_streaming(
             pages.push(page);
         })
     })?;
+    // Furniture is told by repetition across pages, so only once all are in.
+    crate::furniture::mark(&mut pages);
     Ok(Document { pages, warnings })
 }
 
@@ -191,7 +218,7 @@ fn extract_loaded(
             Err(e) => return Err(e),
         };
         any_text |= text.chars().any(|c| !c.is_whitespace());
-        let p = PageText { number, text };
+        let p = PageText::new(number, text);
         output.add_page(&p)?;
         on_page(p, total);
     }

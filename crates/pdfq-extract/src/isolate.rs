@@ -246,7 +246,12 @@ pub fn extract_isolated_until(
         let status = wait_until(&mut child, deadline);
         let stderr_text = stderr_reader.join().unwrap_or_default();
         match (outcome, status) {
-            (Some(Ok(())), _) => Ok(doc),
+            (Some(Ok(())), _) => {
+                // Recomputed here from the whole document (the child streams pages before it
+                // has seen them all, and is not trusted).
+                crate::furniture::mark(&mut doc.pages);
+                Ok(doc)
+            }
             (Some(Err(e)), _) => Err(e),
             (None, None) => Err(timed_out(limits)),
             (None, Some(status)) => Err(crash_error(status, &stderr_text)),

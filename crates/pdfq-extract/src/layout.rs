@@ -4,6 +4,7 @@
 use unicode_normalization::UnicodeNormalization;
 
 use crate::bidi::{is_rtl, visual_to_logical};
+use crate::reading_order::{Fragment, Orientation};
 
 /// A positioned glyph; its text is `PageGlyphs::text[start..end]`.
 #[derive(Debug, Clone, Copy)]
@@ -31,8 +32,9 @@ const LINE_SHIFT: f32 = 0.5;
 /// line, when it resumes within `EXCURSION_GLYPHS` glyphs.
 const MAX_EXCURSION: f32 = 1.0;
 const EXCURSION_GLYPHS: usize = 8;
-/// Baselines further apart than this fraction of the font size are in different blocks.
-const BLOCK_GAP: f32 = 1.8;
+/// A forward leap along the baseline wider than this fraction of the font size ends a
+/// fragment (wider than any justified word space, narrower than common column gutters).
+const SPLIT_GAP: f32 = 1.0;
 /// Letter spacing up to this fraction of the font size can still be inside a word.
 const MAX_LETTER_SPACING: f32 = 0.4;
 
@@ -78,11 +80,18 @@ impl PageGlyphs {
             .unwrap_or("")
     }
 
-    /// The page's text: one line per baseline run, in content order.
+    /// The page's text in reading order: blocks separated by blank lines (see
+    /// [`crate::reading_order`]).
     pub fn into_text(self) -> String {
-        let mut out = String::with_capacity(self.text.len() + self.text.len() / 4);
+        crate::reading_order::page_text(self.fragments())
+    }
+
+    /// Line fragments in content order: runs of glyphs on one baseline, split where the
+    /// drawing jumps back or leaps forward across a gap wider than a word space could be.
+    fn fragments(&self) -> Vec<Fragment> {
+        let mut out: Vec<Fragment> = Vec::new();
+        let mut buf = String::new();
         let mut run: Vec<(f32, usize)> = Vec::new();
-        let mut prev_line: Option<(String, f32, f32, f32)> = None;
         let gl = &self.glyphs;
         let mut i = 0;
         while i < gl.len() {
@@ -105,6 +114,7 @@ impl PageGlyphs {
             run.clear();
             let mut j = i;
             let mut last_along = 0.0f32;
+            let mut last_end = 0.0f32;
             let mut has_rtl = false;
             while j < gl.len() {
                 let g = &gl[j];
@@ -113,15 +123,21 @@ impl PageGlyphs {
                 if j > i {
                     let dot = g.dx * own_dir.0 + g.dy * own_dir.1;
                     let perp = -(g.x - first.x) * first.dy + (g.y - first.y) * first.dx;
-                    let back = along < last_along - 1.0 * size.max(g.size);
-                    let off_line = perp.abs() > LINE_SHIFT * size.max(g.size)
+                    let scale = size.max(g.size);
+                    let back = along < last_along - 1.0 * scale;
+                    // A leap over more than an em is a column gutter or a table gap; the
+                    // reading order decides later whether the pieces belong together.
+                    let leap = !stacked && !rtl && !has_rtl && along > last_end + SPLIT_GAP * scale;
+                    // A sub- or superscript after which the baseline resumes stays in the line.
+                    let off_line = perp.abs() > LINE_SHIFT * scale
                         && !self.line_resumes_after(&first, size, j, last_along);
-                    if dot.abs() < 0.95 || off_line || (back && !rtl) {
+                    if dot.abs() < 0.95 || off_line || (back && !rtl) || leap {
                         break;
                     }
                 }
                 has_rtl |= rtl;
                 last_along = along;
+                last_end = last_end.max(along + extent(g, &first, stacked));
                 run.push((along, j));
                 j += 1;
             }
@@ -129,34 +145,19 @@ impl PageGlyphs {
             if has_rtl {
                 run.sort_by(|a, b| a.0.total_cmp(&b.0));
             }
-            // A wide gap between baselines (or a jump up, to another column) ends a block:
-            // a blank line, as pdftotext prints between blocks and as sentence splitting uses.
-            let block_break = prev_line.as_ref().is_some_and(|(_, px, py, psize)| {
-                let d = (first.y - py) * first.dx - (first.x - px) * first.dy;
-                d > 1.0 * size || -d > BLOCK_GAP * size.max(*psize)
-            });
-            let mut before = out.len();
-            if block_break {
-                out.push('\n');
-            }
-            let start = out.len();
-            self.emit_run(&run, &first, stacked, &mut out);
-            if out.len() == start {
-                out.truncate(before);
-            } else {
-                if block_break {
-                    before += 1;
-                }
+            buf.clear();
+            self.emit_run(&run, &first, stacked, &mut buf);
+            if !buf.is_empty() {
+                let frag = self.fragment(&run, &first, stacked, has_rtl, &buf);
                 // The same text drawn again at (nearly) the same place: fake bold or a shadow.
                 let tol = 0.2 * size;
-                let repeated = prev_line.as_ref().is_some_and(|(text, x, y, _)| {
-                    (x - first.x).abs() < tol && (y - first.y).abs() < tol && *text == out[before..]
+                let repeated = out.last().is_some_and(|p| {
+                    (p.origin.0 - first.x).abs() < tol
+                        && (p.origin.1 - first.y).abs() < tol
+                        && p.text == buf
                 });
-                if repeated {
-                    out.truncate(before - usize::from(block_break));
-                } else {
-                    prev_line = Some((out[before..].to_string(), first.x, first.y, size));
-                    out.push('\n');
+                if !repeated {
+                    out.push(frag);
                 }
             }
             i = j;
@@ -184,6 +185,54 @@ impl PageGlyphs {
             prev_along = along;
         }
         false
+    }
+
+    /// The box and direction of a run whose text is `text`.
+    fn fragment(
+        &self,
+        run: &[(f32, usize)],
+        first: &Glyph,
+        stacked: bool,
+        rtl: bool,
+        text: &str,
+    ) -> Fragment {
+        let (mut x0, mut x1) = (f32::INFINITY, f32::NEG_INFINITY);
+        let (mut y0, mut y1) = (f32::INFINITY, f32::NEG_INFINITY);
+        let mut size = 0.0f32;
+        for &(_, idx) in run {
+            let g = &self.glyphs[idx];
+            x0 = x0.min(g.x.min(g.ex));
+            x1 = x1.max(g.x.max(g.ex));
+            y0 = y0.min(g.y.min(g.ey));
+            y1 = y1.max(g.y.max(g.ey));
+            size = size.max(g.size);
+        }
+        let size = size.max(0.1);
+        let horizontal = !stacked && first.dx > 0.9 && first.dy.abs() < 0.2;
+        let vertical = stacked || first.dy < -0.9;
+        if stacked {
+            // Upright glyphs stacked downwards: the advance is horizontal, the column an em wide.
+            x1 = x1.max(x0 + size);
+        }
+        Fragment {
+            text: text.to_owned(),
+            origin: (first.x, first.y),
+            x0,
+            x1,
+            // Ascent and descent of common fonts, as fractions of the em.
+            bottom: y0 - 0.25 * size,
+            top: y1 + 0.75 * size,
+            baseline: first.y,
+            size,
+            orientation: if horizontal {
+                Orientation::Horizontal
+            } else if vertical {
+                Orientation::Vertical
+            } else {
+                Orientation::Other
+            },
+            rtl,
+        }
     }
 
     /// Whether `n` sits right under `g` (one em down, not advanced along the baseline).

@@ -80,10 +80,7 @@ mod tests {
     }
 
     fn page(number: u32, text: &str) -> PageText {
-        PageText {
-            number,
-            text: text.to_owned(),
-        }
+        PageText::new(number, text.to_owned())
     }
 
     fn sentences(pages: &[u32]) -> Vec<Sentence> {

@@ -32,6 +32,25 @@ impl FromStr for OutputFormat {
     }
 }
 
+/// A page's running head, footer or page number.
+#[derive(serde::Serialize)]
+struct Furniture<'a> {
+    page: u32,
+    text: &'a str,
+}
+
+fn furniture(pages: &[crate::extract::PageText]) -> Vec<Furniture<'_>> {
+    pages
+        .iter()
+        .flat_map(|p| {
+            p.furniture_lines().map(move |text| Furniture {
+                page: p.number,
+                text,
+            })
+        })
+        .collect()
+}
+
 /// `doc` as text in `format`, or as JSON when `json` is set. Ends with a newline.
 #[must_use]
 pub fn render(doc: &Document, format: OutputFormat, json: bool) -> String {
@@ -52,7 +71,11 @@ pub fn render(doc: &Document, format: OutputFormat, json: bool) -> String {
                 let v: Vec<_> = chunks
                     .iter()
                     .map(|c| {
-                        serde_json::json!({"chunk": c, "sentences": sentences_for_pages(c.pages(&doc.pages))})
+                        serde_json::json!({
+                            "chunk": c,
+                            "sentences": sentences_for_pages(c.pages(&doc.pages)),
+                            "furniture": furniture(c.pages(&doc.pages)),
+                        })
                     })
                     .collect();
                 serde_json::to_string(&v).unwrap_or_default() + "\n"
@@ -70,6 +93,10 @@ pub fn render(doc: &Document, format: OutputFormat, json: bool) -> String {
                     for sentence in sentences_for_pages(c.pages(&doc.pages)) {
                         let _ = writeln!(s, "[p{}] {}", sentence.page, sentence.text);
                     }
+                    // Running heads, footers and page numbers: kept, marked, out of sentences.
+                    for f in furniture(c.pages(&doc.pages)) {
+                        let _ = writeln!(s, "# furniture p{}: {}", f.page, f.text);
+                    }
                 }
                 s
             }
@@ -85,14 +112,8 @@ mod tests {
     fn doc() -> Document {
         Document {
             pages: vec![
-                PageText {
-                    number: 1,
-                    text: "One sentence. Two sentences.".into(),
-                },
-                PageText {
-                    number: 2,
-                    text: "Page two.".into(),
-                },
+                PageText::new(1, "One sentence. Two sentences."),
+                PageText::new(2, "Page two."),
             ],
             warnings: Vec::new(),
         }
@@ -115,5 +136,28 @@ mod tests {
         let json: serde_json::Value =
             serde_json::from_str(&render(&doc(), OutputFormat::Sentences, true)).unwrap();
         assert_eq!(json[2]["page"], 2);
+    }
+
+    #[test]
+    fn furniture_is_marked_in_chunks_and_text_json_not_in_sentences() {
+        let mut page = PageText::new(1, "Running Head\n\nBody text.\n");
+        page.furniture = vec![0];
+        let doc = Document {
+            pages: vec![page],
+            warnings: Vec::new(),
+        };
+        assert_eq!(render(&doc, OutputFormat::Sentences, false), "Body text.\n");
+        let chunks = render(&doc, OutputFormat::Chunks, false);
+        assert!(
+            chunks.ends_with("[p1] Body text.\n# furniture p1: Running Head\n"),
+            "{chunks}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&doc, OutputFormat::Chunks, true)).unwrap();
+        assert_eq!(json[0]["furniture"][0]["text"], "Running Head");
+        let text: serde_json::Value =
+            serde_json::from_str(&render(&doc, OutputFormat::Text, true)).unwrap();
+        assert_eq!(text["pages"][0]["furniture"][0], 0);
+        assert!(render(&doc, OutputFormat::Text, false).starts_with("Running Head\n"));
     }
 }

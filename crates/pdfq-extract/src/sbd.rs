@@ -136,7 +136,7 @@ const SIGNIFICANT_ASCII: [bool; 128] = {
     t
 };
 
-fn is_terminator(c: char) -> bool {
+pub(crate) fn is_terminator(c: char) -> bool {
     matches!(
         c,
         '.' | '!'
@@ -177,7 +177,7 @@ fn is_closing_quote(c: char) -> bool {
     )
 }
 
-fn is_closer(c: char) -> bool {
+pub(crate) fn is_closer(c: char) -> bool {
     is_closing_bracket(c) || is_closing_quote(c)
 }
 

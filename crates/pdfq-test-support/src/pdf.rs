@@ -27,8 +27,23 @@ pub fn text_pdf_with_corrupt_page(pages: &[&str], damaged: usize) -> Vec<u8> {
 
 /// The objects of [`text_pdf`], numbered from 1 in order.
 fn text_objects(pages: &[&str]) -> Vec<String> {
-    let page_count = pages.len();
-    // Objects: 1 catalog, 2 page tree, 3 font, then a page and its content stream per page.
+    let streams: Vec<String> = pages
+        .iter()
+        .map(|text| {
+            let mut stream = String::from("BT /F1 12 Tf 14 TL 72 720 Td\n");
+            for line in text.lines() {
+                let _ = writeln!(stream, "({}) Tj T*", escape(line));
+            }
+            stream.push_str("ET\n");
+            stream
+        })
+        .collect();
+    page_objects(&streams)
+}
+
+/// Catalog, page tree, Helvetica, then a page and its content stream per entry of `streams`.
+fn page_objects(streams: &[String]) -> Vec<String> {
+    let page_count = streams.len();
     let mut objects: Vec<String> = Vec::new();
     objects.push("<< /Type /Catalog /Pages 2 0 R >>".to_owned());
     let kids: Vec<String> = (0..page_count)
@@ -42,22 +57,51 @@ fn text_objects(pages: &[&str]) -> Vec<String> {
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
             .to_owned(),
     );
-    for (i, text) in pages.iter().enumerate() {
+    for (i, stream) in streams.iter().enumerate() {
         let content_id = 5 + 2 * i;
         objects.push(format!(
             "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {content_id} 0 R >>"
         ));
-        let mut stream = String::from("BT /F1 12 Tf 14 TL 72 720 Td\n");
-        for line in text.lines() {
-            let _ = writeln!(stream, "({}) Tj T*", escape(line));
-        }
-        stream.push_str("ET\n");
         objects.push(format!(
             "<< /Length {} >>\nstream\n{stream}endstream",
             stream.len()
         ));
     }
     objects
+}
+
+/// A piece of text placed on a page: Helvetica at `size` points, baseline starting at `(x, y)`
+/// (from the bottom left of a US Letter page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    pub x: f32,
+    pub y: f32,
+    pub size: f32,
+    pub text: String,
+}
+
+/// A PDF whose pages draw their pieces of text exactly in the order given (one text object
+/// each), whatever order a reader would read them in.
+#[must_use]
+pub fn placed_text_pdf(pages: &[Vec<Placed>]) -> Vec<u8> {
+    let streams: Vec<String> = pages
+        .iter()
+        .map(|items| {
+            let mut stream = String::new();
+            for item in items {
+                let _ = writeln!(
+                    stream,
+                    "BT /F1 {:.2} Tf {:.2} {:.2} Td ({}) Tj ET",
+                    item.size,
+                    item.x,
+                    item.y,
+                    escape(&item.text)
+                );
+            }
+            stream
+        })
+        .collect();
+    assemble(&page_objects(&streams))
 }
 
 /// A small PDF whose `pages` pages all draw one Form XObject `draws_per_page` times, each

@@ -324,10 +324,7 @@ fn job_warnings(found: Vec<PageWarning>) -> Vec<JobWarning> {
 /// The chunks of a document of `total` pages, numbered 1..=total.
 fn chunk_plan(total: u32, max_chunks: usize) -> Vec<Chunk> {
     let numbered: Vec<PageText> = (1..=total)
-        .map(|number| PageText {
-            number,
-            text: String::new(),
-        })
+        .map(|number| PageText::new(number, String::new()))
         .collect();
     pdfq_extract::chunk_pages(&numbered, max_chunks)
 }

@@ -1,4 +1,5 @@
-//! `cargo xtask bench extract`: pdfq's extraction against pdftotext on the shared corpus.
+//! `cargo xtask bench extract`: pdfq's extraction against pdftotext on the shared corpus,
+//! and the reading-order suite ([`super::reading_order`]) against pdftotext and mutool.
 //!
 //! For every `CORPUS/pdf/*.pdf`, runs `pdftotext -enc UTF-8 FILE OUT` and
 //! `pdfq-extract FILE --isolated --out OUT` (the release build, isolated child and all),
@@ -34,6 +35,9 @@ pub struct Args {
     /// Only files whose name contains this.
     #[arg(long)]
     filter: Option<String>,
+    /// Only the reading-order suite (generated documents), not the corpus.
+    #[arg(long)]
+    reading_order_only: bool,
 }
 
 /// A run over this is reported as a robustness failure.
@@ -107,6 +111,11 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     }
 
     let out = root.join(&args.out);
+    let reading_order = super::reading_order::run(&pdfq, &out.join("reading-order"))?;
+    if args.reading_order_only {
+        println!("{reading_order}");
+        return Ok(Vec::new());
+    }
     let out_pt = out.join("pdftotext");
     let out_pq = out.join("pdfq");
     for d in [&out_pt, &out_pq] {
@@ -341,6 +350,7 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         out_pq.display(),
         reference.display()
     );
+    report.push_str(&reading_order);
     println!("{report}");
     println!(
         "word_f1_mean={} word_f1_micro={} bigram_f1_mean={} pdfq_pages_per_cpu_s={pps_pq:.1} pdftotext_pages_per_cpu_s={pps_pt:.1} speed_ratio={:.2} panics={panics} aborts={aborts} over_20s={} peak_rss_mib={:.1} segmentation_mb_s={:.1} segmentation_ratio_to_tokenizing={:.3}",

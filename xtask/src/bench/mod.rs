@@ -5,6 +5,7 @@ mod api;
 mod big_document;
 mod extract;
 mod pipeline;
+mod reading_order;
 mod summary;
 
 use clap::Subcommand;

@@ -1,0 +1,685 @@
+//! Line fragments to a page's text in reading order, whatever order they were drawn in.
+//!
+//! Fragments on one baseline are joined into lines unless a column gutter (whitespace that
+//! the neighbouring lines leave open too) separates them; lines stacked at a steady leading,
+//! with one font size and overlapping horizontally, form blocks; blocks are ordered by the
+//! two rules of Breuel's layout analysis ("High performance document layout analysis", 2003):
+//! a block comes before one below it that it overlaps horizontally, and before one entirely
+//! to its right (left, on right-to-left pages) unless a block in between spans both, which is
+//! what puts titles and wide figures before or between the columns they span. A single-line
+//! row set off at the very top or bottom (running heads, footers, page numbers) is kept out of
+//! the body's order and printed first or last, so the document-wide furniture pass
+//! ([`crate::furniture`]) finds it at the page's edges.
+
+/// A run of glyphs on one baseline, with its text already in logical order.
+#[derive(Debug, Clone)]
+pub(crate) struct Fragment {
+    pub text: String,
+    /// Where its first glyph was drawn (to recognise the same text drawn twice).
+    pub origin: (f32, f32),
+    pub x0: f32,
+    pub x1: f32,
+    pub bottom: f32,
+    pub top: f32,
+    pub baseline: f32,
+    pub size: f32,
+    pub orientation: Orientation,
+    pub rtl: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Orientation {
+    Horizontal,
+    /// Top to bottom: stacked CJK, or text rotated a quarter turn clockwise.
+    Vertical,
+    Other,
+}
+
+/// Fragments on one baseline closer than this (in ems) are one line whatever their neighbours.
+const ALWAYS_JOIN_GAP: f32 = 0.3;
+/// Fragments further apart than this (in ems) are never one line.
+const NEVER_JOIN_GAP: f32 = 3.0;
+/// Without neighbouring lines to judge by, fragments this close (in ems) are one line.
+const LONE_JOIN_GAP: f32 = 1.6;
+/// Whitespace narrower than this (in ems) is no column gutter.
+const MIN_GUTTER: f32 = 0.8;
+/// Baselines closer than this (in ems) are one row (superscripts, subscripts included).
+const ROW_TOLERANCE: f32 = 0.6;
+/// Above this many blocks a page is ordered top to bottom, left to right: the pairwise
+/// ordering rules cost a cube of the block count.
+const MAX_ORDERED_BLOCKS: usize = 200;
+
+/// A gap wider than this fraction of the font size between joined fragments is a space.
+const SPACE_GAP: f32 = 0.12;
+
+/// The page's text: blocks in reading order, lines separated by `\n`, blocks by a blank line.
+pub(crate) fn page_text(fragments: Vec<Fragment>) -> String {
+    let lines = join_rows(fragments);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let rtl_lines = lines.iter().filter(|l| l.rtl).count();
+    let rtl_page = rtl_lines * 2 > lines.len();
+    let vertical = lines
+        .iter()
+        .filter(|l| l.orientation == Orientation::Vertical)
+        .count();
+    let horizontal = lines
+        .iter()
+        .filter(|l| l.orientation == Orientation::Horizontal && l.text.chars().nth(1).is_some())
+        .count();
+    let blocks = form_blocks(lines);
+    let order = if vertical > 0 && vertical >= horizontal {
+        vertical_order(&blocks)
+    } else {
+        let (head, body, foot) = edge_bands(&blocks);
+        let mut order = Vec::with_capacity(blocks.len());
+        order.push(Item::Band(head));
+        for band in horizontal_bands(&blocks, &body) {
+            order.extend(
+                body_order(&blocks, &band, rtl_page)
+                    .into_iter()
+                    .map(Item::Block),
+            );
+        }
+        order.push(Item::Band(foot));
+        order
+    };
+    let mut out = String::new();
+    for item in order {
+        let start = out.len();
+        match item {
+            Item::Block(b) => {
+                for line in &blocks[b].lines {
+                    out.push_str(&line.text);
+                    out.push('\n');
+                }
+            }
+            Item::Band(members) => band_text(&blocks, &members, rtl_page, &mut out),
+            Item::Lines(members) => {
+                for line in members.iter().flat_map(|&b| &blocks[b].lines) {
+                    out.push_str(&line.text);
+                    out.push('\n');
+                }
+            }
+        }
+        if out.len() > start {
+            out.push('\n');
+        }
+    }
+    // No blank line after the last block.
+    if out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+enum Item {
+    Block(usize),
+    /// Single-line blocks at a page edge, printed as one block, row by row.
+    Band(Vec<usize>),
+    /// Blocks printed as one, one after the other.
+    Lines(Vec<usize>),
+}
+
+/// Joins fragments of one row into lines where no column gutter separates them.
+fn join_rows(mut frags: Vec<Fragment>) -> Vec<Fragment> {
+    frags.sort_by(|a, b| b.baseline.total_cmp(&a.baseline));
+    // Rows: runs of horizontal fragments with nearly the same baseline.
+    let mut rows: Vec<Vec<Fragment>> = Vec::new();
+    let mut other: Vec<Fragment> = Vec::new();
+    for f in frags {
+        if f.orientation != Orientation::Horizontal {
+            other.push(f);
+            continue;
+        }
+        match rows.last_mut() {
+            Some(row)
+                if row[0].baseline - f.baseline
+                    < ROW_TOLERANCE * row[0].size.max(f.size).max(0.1) =>
+            {
+                row.push(f);
+            }
+            _ => rows.push(vec![f]),
+        }
+    }
+    for row in &mut rows {
+        row.sort_by(|a, b| a.x0.total_cmp(&b.x0));
+    }
+    let mut lines = Vec::with_capacity(rows.iter().map(Vec::len).sum::<usize>() + other.len());
+    for r in 0..rows.len() {
+        let mut current: Option<Vec<&Fragment>> = None;
+        for k in 0..rows[r].len() {
+            let f = &rows[r][k];
+            let joins = current
+                .as_ref()
+                .and_then(|c| c.last())
+                .is_some_and(|prev| same_line(prev, f, &rows, r));
+            match current.as_mut() {
+                Some(c) if joins => c.push(f),
+                _ => {
+                    if let Some(c) = current.take() {
+                        lines.push(merge(&c));
+                    }
+                    current = Some(vec![f]);
+                }
+            }
+        }
+        if let Some(c) = current {
+            lines.push(merge(&c));
+        }
+    }
+    lines.extend(other);
+    lines
+}
+
+/// Whether `b`, right of `a` on row `r`, continues `a`'s line: the gap between them is closed
+/// by a neighbouring line (a wide word space) rather than open above and below (a gutter).
+fn same_line(a: &Fragment, b: &Fragment, rows: &[Vec<Fragment>], r: usize) -> bool {
+    let size = a.size.max(b.size).max(0.1);
+    let gap = b.x0 - a.x1;
+    if gap < ALWAYS_JOIN_GAP * size {
+        return gap > -ALWAYS_JOIN_GAP * size;
+    }
+    if gap > NEVER_JOIN_GAP * size {
+        return false;
+    }
+    // The gap narrowed by whatever the neighbouring rows put into it: a gutter stays open.
+    let (mut lo, mut hi) = (a.x1, b.x0);
+    let near = |row: &Vec<Fragment>| (row[0].baseline - a.baseline).abs() < 2.5 * size;
+    let mut neighbours = 0;
+    for row in rows[r.saturating_sub(2)..r]
+        .iter()
+        .chain(rows.iter().skip(r + 1).take(2))
+        .filter(|row| near(row))
+    {
+        neighbours += 1;
+        for f in row {
+            if f.x0 >= hi || f.x1 <= lo {
+                continue;
+            }
+            if f.x0 - lo > hi - f.x1 {
+                hi = f.x0;
+            } else {
+                lo = f.x1;
+            }
+        }
+    }
+    if neighbours > 0 {
+        return hi - lo < MIN_GUTTER * size;
+    }
+    neighbours == 0 && gap < LONE_JOIN_GAP * size
+}
+
+/// One line out of fragments of a row, in reading order.
+fn merge(parts: &[&Fragment]) -> Fragment {
+    let mut line = parts[0].clone();
+    if parts.len() == 1 {
+        return line;
+    }
+    let rtl = parts.iter().filter(|p| p.rtl).count() * 2 > parts.len();
+    // The main baseline is that of the largest type (not a superscript's).
+    let main = parts
+        .iter()
+        .max_by(|a, b| a.size.total_cmp(&b.size))
+        .unwrap_or(&parts[0]);
+    line.text.clear();
+    let ordered: Vec<&&Fragment> = if rtl {
+        parts.iter().rev().collect()
+    } else {
+        parts.iter().collect()
+    };
+    let mut prev: Option<&Fragment> = None;
+    for p in ordered {
+        if let Some(q) = prev {
+            let gap = if rtl { q.x0 - p.x1 } else { p.x0 - q.x1 };
+            if gap > SPACE_GAP * p.size.max(q.size) {
+                line.text.push(' ');
+            }
+        }
+        line.text.push_str(&p.text);
+        prev = Some(p);
+    }
+    for p in parts {
+        line.x0 = line.x0.min(p.x0);
+        line.x1 = line.x1.max(p.x1);
+        line.bottom = line.bottom.min(p.bottom);
+        line.top = line.top.max(p.top);
+    }
+    line.baseline = main.baseline;
+    line.size = main.size;
+    line.rtl = rtl;
+    line
+}
+
+/// Lines stacked into one block, and the block's box.
+struct Block {
+    lines: Vec<Fragment>,
+    x0: f32,
+    x1: f32,
+    bottom: f32,
+    top: f32,
+    /// Baseline distance of its first two lines.
+    leading: Option<f32>,
+}
+
+impl Block {
+    fn new(line: Fragment) -> Block {
+        Block {
+            x0: line.x0,
+            x1: line.x1,
+            bottom: line.bottom,
+            top: line.top,
+            leading: None,
+            lines: vec![line],
+        }
+    }
+
+    fn push(&mut self, line: Fragment) {
+        if let Some(last) = self.lines.last() {
+            self.leading.get_or_insert(last.baseline - line.baseline);
+        }
+        self.x0 = self.x0.min(line.x0);
+        self.x1 = self.x1.max(line.x1);
+        self.bottom = self.bottom.min(line.bottom);
+        self.top = self.top.max(line.top);
+        self.lines.push(line);
+    }
+
+    fn mid(&self) -> f32 {
+        (self.top + self.bottom) / 2.0
+    }
+}
+
+fn overlap(a0: f32, a1: f32, b0: f32, b1: f32) -> f32 {
+    a1.min(b1) - a0.max(b0)
+}
+
+/// Whether `line` may continue the block whose last line is `last`.
+fn continues(block: &Block, last: &Fragment, line: &Fragment) -> bool {
+    let size = last.size.max(line.size).max(0.1);
+    if last.size.max(line.size) > 1.08 * last.size.min(line.size) {
+        return false;
+    }
+    let d = last.baseline - line.baseline;
+    let max_d = match block.leading {
+        // A gap clearly wider than the block's own leading is a paragraph or section break.
+        Some(leading) => 1.25 * leading + 0.05 * size,
+        None => 1.7 * size,
+    };
+    let min_d = block.leading.map_or(0.6 * size, |l| 0.75 * l);
+    d >= min_d && d <= max_d && overlap(last.x0, last.x1, line.x0, line.x1) > 0.0
+}
+
+/// Groups lines into blocks, top to bottom. A line that could continue two blocks (it spans
+/// columns) or whose block could take two lines of one row (it spans them) starts a new one.
+fn form_blocks(mut lines: Vec<Fragment>) -> Vec<Block> {
+    lines.sort_by(|a, b| {
+        b.baseline
+            .total_cmp(&a.baseline)
+            .then(a.x0.total_cmp(&b.x0))
+    });
+    let mut blocks: Vec<Block> = Vec::new();
+    // Blocks still open to a line below, by index.
+    let mut open: Vec<usize> = Vec::new();
+    let mut k = 0;
+    let mut choice: Vec<Option<usize>> = Vec::new();
+    while k < lines.len() {
+        // One row at a time, so a block claimed by two lines of a row is seen as such.
+        let row_base = lines[k].baseline;
+        let row_size = lines[k].size.max(0.1);
+        let mut end = k + 1;
+        while end < lines.len() && row_base - lines[end].baseline < ROW_TOLERANCE * row_size {
+            end += 1;
+        }
+        open.retain(|&b| {
+            let last = blocks[b]
+                .lines
+                .last()
+                .map_or(f32::NEG_INFINITY, |l| l.baseline);
+            last - row_base < 3.0 * row_size
+        });
+        choice.clear();
+        for line in &lines[k..end] {
+            let mut found = None;
+            let mut count = 0;
+            if line.orientation == Orientation::Horizontal {
+                for &b in &open {
+                    let Some(last) = blocks[b].lines.last() else {
+                        continue;
+                    };
+                    if last.orientation == Orientation::Horizontal
+                        && continues(&blocks[b], last, line)
+                    {
+                        found = Some(b);
+                        count += 1;
+                    }
+                }
+            }
+            choice.push(if count == 1 { found } else { None });
+        }
+        for (offset, line) in lines[k..end].iter().enumerate() {
+            let claimed =
+                choice[offset].filter(|b| choice.iter().filter(|c| **c == Some(*b)).count() == 1);
+            match claimed {
+                Some(b) => blocks[b].push(line.clone()),
+                None => {
+                    blocks.push(Block::new(line.clone()));
+                    open.push(blocks.len() - 1);
+                }
+            }
+        }
+        k = end;
+    }
+    blocks
+}
+
+/// Single-line blocks set off at the top and bottom of the page: `(head, body, foot)`.
+fn edge_bands(blocks: &[Block]) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let all: Vec<usize> = (0..blocks.len()).collect();
+    if blocks.len() < 3 {
+        return (Vec::new(), all, Vec::new());
+    }
+    let body_size = body_size(blocks, &all);
+    let mut by_top = all.clone();
+    by_top.sort_by(|&a, &b| blocks[b].top.total_cmp(&blocks[a].top));
+    let head = band(blocks, &by_top, body_size, |b| b.bottom, |b| b.top);
+    let mut by_bottom = all.clone();
+    by_bottom.sort_by(|&a, &b| blocks[a].bottom.total_cmp(&blocks[b].bottom));
+    // Upwards: the band's far edge is its top, the next block's near edge its bottom.
+    let foot = band(blocks, &by_bottom, body_size, |b| -b.top, |b| -b.bottom);
+    let foot: Vec<usize> = foot.into_iter().filter(|b| !head.contains(b)).collect();
+    let body = all
+        .into_iter()
+        .filter(|b| !head.contains(b) && !foot.contains(b))
+        .collect();
+    (head, body, foot)
+}
+
+/// The leading blocks of `sorted` (from one page edge inwards) that form a band: at most
+/// three single-line blocks in at most two rows, set off from the rest by a clear gap.
+/// `inner` is a block's edge towards the page's middle, `outer` the one towards the edge
+/// (negated for the bottom edge, so that larger is always nearer the edge).
+fn band(
+    blocks: &[Block],
+    sorted: &[usize],
+    body_size: f32,
+    inner: impl Fn(&Block) -> f32,
+    outer: impl Fn(&Block) -> f32,
+) -> Vec<usize> {
+    const MAX_BAND_BLOCKS: usize = 3;
+    let mut members: Vec<usize> = Vec::new();
+    let mut band_inner = f32::INFINITY;
+    for (n, &b) in sorted.iter().enumerate() {
+        let block = &blocks[b];
+        if members.is_empty() || outer(block) > band_inner {
+            // Overlaps the band's extent: the same row (a page number beside a running head).
+            if members.len() == MAX_BAND_BLOCKS || block.lines.len() > 1 {
+                return Vec::new();
+            }
+            members.push(b);
+            band_inner = band_inner.min(inner(block));
+            continue;
+        }
+        let gap = band_inner - outer(block);
+        // Something must remain below the band, and it must be clearly set off.
+        return if gap >= 0.8 * body_size && n < sorted.len() {
+            members
+        } else {
+            Vec::new()
+        };
+    }
+    Vec::new()
+}
+
+/// A band's blocks, row by row, each row on one line in reading order.
+fn band_text(blocks: &[Block], members: &[usize], rtl: bool, out: &mut String) {
+    let mut items: Vec<&Block> = members.iter().map(|&b| &blocks[b]).collect();
+    items.sort_by(|a, b| b.top.total_cmp(&a.top));
+    let mut rows: Vec<Vec<&Block>> = Vec::new();
+    for block in items {
+        match rows.last_mut() {
+            Some(row) if overlap(row[0].bottom, row[0].top, block.bottom, block.top) > 0.0 => {
+                row.push(block);
+            }
+            _ => rows.push(vec![block]),
+        }
+    }
+    for mut row in rows {
+        row.sort_by(|a, b| {
+            let ord = a.x0.total_cmp(&b.x0);
+            if rtl { ord.reverse() } else { ord }
+        });
+        let texts: Vec<&str> = row
+            .iter()
+            .flat_map(|b| b.lines.iter().map(|l| l.text.as_str()))
+            .collect();
+        out.push_str(&texts.join(" "));
+        out.push('\n');
+    }
+}
+
+/// `members` cut at full-width horizontal gaps, top to bottom, where the column structure
+/// changes: a gap is no cut when the blocks on one side leave a gutter open that the blocks
+/// on the other side do not cross (the columns run on, one of them perhaps ending). Ordering
+/// each band on its own keeps a form's or a table's cells from being read before the text
+/// above them, which the pairwise rules alone allow.
+fn horizontal_bands(blocks: &[Block], members: &[usize]) -> Vec<Vec<usize>> {
+    let mut sorted = members.to_vec();
+    sorted.sort_by(|&a, &b| blocks[b].top.total_cmp(&blocks[a].top));
+    let size = body_size(blocks, members);
+    // Segments between full-width gaps.
+    let mut segments: Vec<Vec<usize>> = Vec::new();
+    let mut floor = f32::INFINITY;
+    for b in sorted {
+        let block = &blocks[b];
+        match segments.last_mut() {
+            Some(seg) if block.top > floor - 0.8 * size => seg.push(b),
+            _ => segments.push(vec![b]),
+        }
+        floor = floor.min(block.bottom);
+    }
+    let mut bands: Vec<Vec<usize>> = Vec::new();
+    for seg in segments {
+        match bands.last_mut() {
+            Some(above) if columns_run_on(blocks, above, &seg, size) => above.extend(seg),
+            _ => bands.push(seg),
+        }
+    }
+    bands
+}
+
+fn body_size(blocks: &[Block], members: &[usize]) -> f32 {
+    let mut sizes: Vec<f32> = members
+        .iter()
+        .flat_map(|&b| blocks[b].lines.iter().map(|l| l.size))
+        .collect();
+    if sizes.is_empty() {
+        return 10.0;
+    }
+    sizes.sort_by(f32::total_cmp);
+    sizes[sizes.len() / 2].max(0.1)
+}
+
+fn columns_run_on(blocks: &[Block], above: &[usize], below: &[usize], size: f32) -> bool {
+    let crosses = |set: &[usize], (lo, hi): (f32, f32)| {
+        set.iter().any(|&b| blocks[b].x0 < hi && blocks[b].x1 > lo)
+    };
+    gutters(blocks, above, size)
+        .into_iter()
+        .any(|g| !crosses(below, g))
+        || gutters(blocks, below, size)
+            .into_iter()
+            .any(|g| !crosses(above, g))
+}
+
+/// Vertical strips free of text between blocks of `set`, at least `MIN_GUTTER` ems wide.
+fn gutters(blocks: &[Block], set: &[usize], size: f32) -> Vec<(f32, f32)> {
+    let mut spans: Vec<(f32, f32)> = set.iter().map(|&b| (blocks[b].x0, blocks[b].x1)).collect();
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = Vec::new();
+    let mut reach = f32::NEG_INFINITY;
+    for (x0, x1) in spans {
+        if reach.is_finite() && x0 - reach >= MIN_GUTTER * size {
+            out.push((reach, x0));
+        }
+        reach = reach.max(x1);
+    }
+    out
+}
+
+/// Breuel's partial order on `members`, made total by taking the topmost (then leftmost)
+/// block whose predecessors are all placed.
+fn body_order(blocks: &[Block], members: &[usize], rtl: bool) -> Vec<usize> {
+    let n = members.len();
+    let b = |i: usize| &blocks[members[i]];
+    // Reading-order key for ties and for pages too busy for the pairwise rules.
+    let key = |i: usize, j: usize| {
+        let (p, q) = (b(i), b(j));
+        q.top.total_cmp(&p.top).then(if rtl {
+            q.x1.total_cmp(&p.x1)
+        } else {
+            p.x0.total_cmp(&q.x0)
+        })
+    };
+    if n > MAX_ORDERED_BLOCKS {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&i, &j| key(i, j));
+        return order.into_iter().map(|i| members[i]).collect();
+    }
+    const TOL: f32 = 0.5;
+    let overlaps = |p: &Block, q: &Block| overlap(p.x0, p.x1, q.x0, q.x1) > TOL;
+    // `p` is entirely before `q` along the line direction.
+    let before_in_line = |p: &Block, q: &Block| {
+        if rtl {
+            p.x0 >= q.x1 - TOL
+        } else {
+            p.x1 <= q.x0 + TOL
+        }
+    };
+    // Blocks sorted by their middle height, to find those lying between two others.
+    let mut by_mid: Vec<usize> = (0..n).collect();
+    by_mid.sort_by(|&i, &j| b(j).mid().total_cmp(&b(i).mid()));
+    let mut rank = vec![0usize; n];
+    for (r, &i) in by_mid.iter().enumerate() {
+        rank[i] = r;
+    }
+    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut indegree = vec![0usize; n];
+    for i in 0..n {
+        for j in 0..n {
+            if i == j {
+                continue;
+            }
+            let (p, q) = (b(i), b(j));
+            let edge = if overlaps(p, q) {
+                p.mid() > q.mid() || (p.mid() == q.mid() && i < j)
+            } else if before_in_line(p, q) {
+                let (lo, hi) = (rank[i].min(rank[j]), rank[i].max(rank[j]));
+                !by_mid[lo + 1..hi].iter().any(|&c| {
+                    let c = b(c);
+                    overlaps(c, p) && overlaps(c, q)
+                })
+            } else {
+                false
+            };
+            if edge {
+                succ[i].push(j);
+                indegree[j] += 1;
+            }
+        }
+    }
+    let mut placed = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    for _ in 0..n {
+        // The first free block in reading-order key; on a cycle, the first unplaced one.
+        let pick = (0..n)
+            .filter(|&i| !placed[i] && indegree[i] == 0)
+            .min_by(|&i, &j| key(i, j))
+            .or_else(|| (0..n).filter(|&i| !placed[i]).min_by(|&i, &j| key(i, j)));
+        let Some(i) = pick else { break };
+        placed[i] = true;
+        order.push(members[i]);
+        for &j in &succ[i] {
+            indegree[j] = indegree[j].saturating_sub(1);
+        }
+    }
+    order
+}
+
+/// Vertical writing: columns from right to left, each top to bottom; neighbouring columns
+/// of one size are one block (the lines of a paragraph).
+fn vertical_order(blocks: &[Block]) -> Vec<Item> {
+    let mut order: Vec<usize> = (0..blocks.len()).collect();
+    order.sort_by(|&i, &j| {
+        let (p, q) = (&blocks[i], &blocks[j]);
+        q.x1.total_cmp(&p.x1).then(q.top.total_cmp(&p.top))
+    });
+    let mut items: Vec<Item> = Vec::new();
+    let mut group: Vec<usize> = Vec::new();
+    for b in order {
+        let joins = group.last().is_some_and(|&prev| {
+            let (p, q) = (&blocks[prev], &blocks[b]);
+            let size = p.lines[0].size.max(q.lines[0].size).max(0.1);
+            p.x0 - q.x1 < 1.2 * size && (p.lines[0].size - q.lines[0].size).abs() < 0.1 * size
+        });
+        if !joins && !group.is_empty() {
+            items.push(Item::Lines(std::mem::take(&mut group)));
+        }
+        group.push(b);
+    }
+    if !group.is_empty() {
+        items.push(Item::Lines(group));
+    }
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str, x0: f32, x1: f32, baseline: f32, rtl: bool) -> Fragment {
+        Fragment {
+            text: text.to_owned(),
+            origin: (x0, baseline),
+            x0,
+            x1,
+            bottom: baseline - 2.5,
+            top: baseline + 7.5,
+            baseline,
+            size: 10.0,
+            orientation: Orientation::Horizontal,
+            rtl,
+        }
+    }
+
+    #[test]
+    fn right_to_left_columns_are_read_right_column_first() {
+        // Hebrew: the right column is the first; drawn left column first, row by row.
+        let mut frags = Vec::new();
+        for row in 0..3 {
+            let y = 700.0 - 12.0 * row as f32;
+            frags.push(line(&format!("\u{05D1}{row}"), 72.0, 290.0, y, true));
+            frags.push(line(&format!("\u{05D0}{row}"), 322.0, 540.0, y, true));
+        }
+        assert_eq!(
+            page_text(frags),
+            "\u{05D0}0\n\u{05D0}1\n\u{05D0}2\n\n\u{05D1}0\n\u{05D1}1\n\u{05D1}2\n"
+        );
+    }
+
+    #[test]
+    fn a_wide_word_space_is_no_gutter_but_an_open_strip_is() {
+        // Row 2 has a wide space where rows 1 and 3 have text: one line.
+        let frags = vec![
+            line("one two three four", 72.0, 290.0, 700.0, false),
+            line("five", 72.0, 120.0, 688.0, false),
+            line("six", 140.0, 290.0, 688.0, false),
+            line("seven eight nine", 72.0, 290.0, 676.0, false),
+        ];
+        assert_eq!(
+            page_text(frags),
+            "one two three four\nfive six\nseven eight nine\n"
+        );
+    }
+}
