@@ -112,7 +112,7 @@ pub(crate) fn stream_pages(
 ) -> Result<Vec<PageWarning>, ExtractError> {
     guarded(|| {
         run(Cow::Owned(bytes), limits, &mut |page, total| {
-            on_page(&page, total)
+            on_page(&page, total);
         })
     })
 }

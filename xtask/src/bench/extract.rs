@@ -54,7 +54,7 @@ pub(super) struct Measure {
     pub exit_code: Option<i32>,
     signal: Option<i32>,
     pub stderr: String,
-    killed: bool,
+    pub killed: bool,
 }
 
 #[derive(Debug)]

@@ -26,7 +26,9 @@ pub enum Which {
 
 pub fn run(which: Which) -> anyhow::Result<()> {
     match which {
-        Which::Extract(args) => extract::run(&args).map(drop),
+        Which::Extract(args) => extract::run(&args).map(|rows| {
+            println!("{}", summary::markdown(&rows, "## Summary"));
+        }),
         Which::Pipeline(args) => pipeline::run(&args).map(drop),
         Which::Api(args) => api::run(&args).map(drop),
         Which::All(args) => all::run(&args),
