@@ -70,13 +70,14 @@ impl Exec {
         if self.dry_run {
             return Ok(Out::default());
         }
-        let output = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .envs(env.iter().copied())
             .current_dir(&self.cwd)
-            .stdin(Stdio::null())
-            .output()
-            .with_context(|| format!("running {program}"))?;
+            .stdin(Stdio::null());
+        let output =
+            retry_while_busy(|| command.output()).with_context(|| format!("running {program}"))?;
         Ok(Out::from(output))
     }
 
@@ -95,14 +96,15 @@ impl Exec {
         if self.dry_run {
             return Ok(Out::default());
         }
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .current_dir(&self.cwd)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("running {program}"))?;
+            .stderr(Stdio::piped());
+        let mut child =
+            retry_while_busy(|| command.spawn()).with_context(|| format!("running {program}"))?;
         if let Some(mut stdin) = child.stdin.take() {
             use std::io::Write as _;
             // A program that exits without reading its input is reported by its exit status.
@@ -131,6 +133,22 @@ impl From<std::process::Output> for Out {
             ok: output.status.success(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `start`, again while the program is "busy" (ETXTBSY): a program written just before
+/// it is run (a fresh install, a test's stand-in) can still be open for writing in a process
+/// forked meanwhile, for the moment before that process execs.
+fn retry_while_busy<T>(mut start: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    let mut tries = 0;
+    loop {
+        match start() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 40 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            other => return other,
         }
     }
 }

@@ -375,12 +375,17 @@ impl<'a> Cli<'a> {
     /// src/commands/whoami.rs:34-47).
     pub fn preflight(&self) -> anyhow::Result<Account> {
         let version = self.exec.run("railway", &Call::Version.args());
+        let not_found = |e: &anyhow::Error| {
+            e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        };
         match version {
-            Err(_) => bail!(
+            Err(e) if not_found(&e) => bail!(
                 "the Railway CLI is not installed: install it (npm install -g @railway/cli@{CHECKED_VERSION}, \
                  or cargo install railwayapp --version {CHECKED_VERSION} --locked), then run \
                  `railway login`"
             ),
+            Err(e) => bail!("the Railway CLI could not be started: {e:#}"),
             Ok(out) if out.ran && !out.ok => bail!("`railway --version` failed: {}", out.message()),
             Ok(out) if out.ran => match check_version(&out.stdout) {
                 VersionCheck::OtherMajor(found) => println!(
