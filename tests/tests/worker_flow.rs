@@ -16,6 +16,7 @@ use pdfq_test_support::pdf::{text_pdf, text_pdf_with_corrupt_page};
 on_both_backends!(
     a_real_worker_completes_an_upload,
     damaged_files_are_told_apart_from_files_without_text,
+    a_thousand_page_job_moves_its_bar_over_sse,
 );
 
 /// Waits until the job has ended (polling its status alone) and returns its full view.
@@ -133,6 +134,67 @@ async fn a_real_worker_completes_an_upload(app: TestApp) {
     let page = user.client.sentences(id, Default::default()).await.unwrap();
     assert_eq!(page.total, sentences.len() as u64);
     assert_eq!(page.sentences.last().unwrap().page, 2);
+
+    worker.stop().await;
+}
+
+/// Issue 18: the bar follows the pages, not the job row's writes (at most every 250 ms): a
+/// 1,000-page job extracted in a second or two shows at least 20 distinct values, rising.
+async fn a_thousand_page_job_moves_its_bar_over_sse(app: TestApp) {
+    let user = app.user().await;
+    // Pages as books have them: a couple of thousand characters each.
+    let texts: Vec<String> = (1..=1000)
+        .map(|n| {
+            (1..=20)
+                .map(|k| format!("Sentence {k} of page {n} says a little more than nothing at all, for realism."))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let pages: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let bytes = text_pdf(&pages);
+    let id = user
+        .client
+        .upload("thousand.pdf", bytes)
+        .await
+        .unwrap()
+        .job_id;
+    let mut events = Box::pin(user.client.events(id).await.unwrap());
+    // The job runs for a tenth of a second or so here: the worker starts once the stream is
+    // open and has had a moment to subscribe to the announcements (as a real frontend's has).
+    let queued = events.next().await.unwrap().unwrap();
+    assert_eq!(queued.job.unwrap().status, JobStatus::Pending);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let worker = RunningWorker::start(&app, env!("CARGO_BIN_EXE_pdfq-e2e-extract-child"));
+    let mut told = Vec::new();
+    let mut timeline = Vec::new();
+    let start = tokio::time::Instant::now();
+    let mut end = None;
+    while let Some(update) = tokio::time::timeout(Duration::from_secs(120), events.next())
+        .await
+        .expect("the job ends within two minutes")
+    {
+        let update = update.unwrap();
+        let job = update.job.clone().unwrap();
+        if update.event == "end" {
+            end = Some(job);
+            break;
+        }
+        told.push(job.progress);
+        timeline.push((start.elapsed().as_millis(), job.progress, job.current_step));
+    }
+    assert_eq!(end.unwrap().status, JobStatus::Completed);
+    let mut distinct = told.clone();
+    distinct.dedup();
+    assert!(
+        distinct.len() >= 20,
+        "{} distinct: {timeline:?}",
+        distinct.len()
+    );
+    assert!(
+        told.windows(2).all(|w| w[0] <= w[1]),
+        "never back: {told:?}"
+    );
 
     worker.stop().await;
 }

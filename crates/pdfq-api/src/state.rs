@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::auth::jwt::JwtKeys;
 use crate::limits::{Limiter, PerUser, UploadSlots};
+use crate::live::LiveHub;
 use crate::metrics::HttpMetrics;
 use crate::settings::Settings;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub uploads: Arc<UploadSlots>,
     /// Open progress streams per user.
     pub streams: Arc<PerUser>,
+    /// Live progress announced by the workers, for the open progress streams.
+    pub live: Arc<LiveHub>,
     /// `/metrics`'s queue and job gauges, counted at most every `metrics_cache`.
     pub gauges: Arc<crate::routes::metrics::CachedGauges>,
     /// This process's identity in heartbeats.
@@ -52,6 +55,7 @@ impl AppState {
             )),
             streams: Arc::new(PerUser::new(settings.event_streams_per_user)),
             gauges: Arc::default(),
+            live: Arc::new(LiveHub::new(broker.clone())),
             broker,
             jwt: Arc::new(jwt),
             settings: Arc::new(settings),

@@ -8,16 +8,16 @@ use std::time::Duration;
 use pdfq_domain::limits::RateLimit;
 use pdfq_domain::{Attempt, JobId, WorkerId};
 
-use crate::cancel::CancelSubscription;
 use crate::config::RedisConfig;
 use crate::error::QueueError;
 use crate::memory::MemoryBroker;
 use crate::options::QueueOptions;
 use crate::rate::{RateKey, RateTicket};
 use crate::redis_broker::RedisBroker;
+use crate::subscription::{CancelSubscription, ProgressSubscription};
 use crate::types::{
-    DeadLetter, Delivery, DrainMode, Heartbeat, InstanceStatus, MinuteCounts, Ping, QueueStats,
-    RateDecision,
+    DeadLetter, Delivery, DrainMode, Heartbeat, InstanceStatus, LiveProgress, MinuteCounts, Ping,
+    QueueStats, RateDecision,
 };
 
 /// The queue: Redis Streams in production, in memory for the embedded mode.
@@ -257,6 +257,16 @@ impl Broker {
 
     pub async fn subscribe_cancels(&self) -> Result<CancelSubscription, QueueError> {
         dispatch!(self.subscribe_cancels())
+    }
+
+    /// Announces how far a running job is, for the event streams following it. Best effort:
+    /// the job row, written at most every PROGRESS_INTERVAL, stays the durable record.
+    pub async fn publish_progress(&self, progress: &LiveProgress) -> Result<(), QueueError> {
+        dispatch!(self.publish_progress(progress))
+    }
+
+    pub async fn subscribe_progress(&self) -> Result<ProgressSubscription, QueueError> {
+        dispatch!(self.subscribe_progress())
     }
 
     // --- Counters, heartbeats, results ----------------------------------------------------

@@ -48,6 +48,9 @@ impl Keys {
     pub(crate) fn cancel_channel(&self) -> String {
         format!("{}:cancel", self.prefix)
     }
+    pub(crate) fn progress_channel(&self) -> String {
+        format!("{}:progress", self.prefix)
+    }
     pub(crate) fn processed(&self, minute: &str) -> String {
         format!("{}:stats:processed:{minute}", self.prefix)
     }

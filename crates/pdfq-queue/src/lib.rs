@@ -42,6 +42,7 @@
 //! | `{p}:drain:<worker id>` | string `stay` or `exit`, TTL 24 h | drain request |
 //! | `{p}:cancel:<job>` | string, TTL `cancel_ttl` | cancel flag |
 //! | `{p}:cancel` | pub/sub channel | cancelled job ids |
+//! | `{p}:progress` | pub/sub channel | live progress of running jobs (JSON [`LiveProgress`]) |
 //! | `{p}:stats:processed:<yyyymmddHHMM>`, `{p}:stats:failed:<..>` | counter, TTL 48 h | per minute |
 //! | `{p}:workers` | zset | instance ids by last heartbeat (Redis clock) |
 //! | `{p}:workers:<id>` | string (JSON [`Heartbeat`]), TTL `heartbeat_ttl` | API or worker |
@@ -51,7 +52,6 @@
 
 pub mod backoff;
 mod broker;
-mod cancel;
 pub mod config;
 mod error;
 mod host;
@@ -60,11 +60,11 @@ mod memory;
 mod options;
 pub mod rate;
 mod redis_broker;
+mod subscription;
 mod types;
 
 pub use backoff::{RetryDecision, after_failure, backoff};
 pub use broker::Broker;
-pub use cancel::CancelSubscription;
 pub use config::{RedisConfig, normalize_redis_url};
 pub use error::QueueError;
 pub use host::{hostname, resident_memory_bytes};
@@ -72,7 +72,8 @@ pub use memory::MemoryBroker;
 pub use options::QueueOptions;
 pub use rate::{LocalRateLimiter, RateKey, RateTicket};
 pub use redis_broker::RedisBroker;
+pub use subscription::{CancelSubscription, ProgressSubscription, Subscription};
 pub use types::{
-    DeadLetter, Delivery, DrainMode, Heartbeat, InstanceKind, InstanceStatus, MinuteCounts, Ping,
-    PoolStats, QueueStats, RateDecision,
+    DeadLetter, Delivery, DrainMode, Heartbeat, InstanceKind, InstanceStatus, LiveProgress,
+    MinuteCounts, Ping, PoolStats, QueueStats, RateDecision,
 };

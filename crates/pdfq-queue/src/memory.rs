@@ -18,13 +18,13 @@ use pdfq_domain::{Attempt, JobId, WorkerId};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, broadcast};
 
-use crate::cancel::CancelSubscription;
 use crate::error::QueueError;
 use crate::options::QueueOptions;
 use crate::rate::{LocalRateLimiter, RateKey, RateTicket};
+use crate::subscription::{CancelSubscription, ProgressSubscription};
 use crate::types::{
-    DeadLetter, Delivery, DrainMode, Heartbeat, InstanceStatus, MinuteCounts, Ping, QueueStats,
-    RateDecision, last_minutes, minute_key,
+    DeadLetter, Delivery, DrainMode, Heartbeat, InstanceStatus, LiveProgress, MinuteCounts, Ping,
+    QueueStats, RateDecision, last_minutes, minute_key,
 };
 
 /// A stream entry id as Redis makes them: (milliseconds, sequence).
@@ -159,6 +159,7 @@ struct Inner {
     /// Wakes blocked fetches when entries arrive or the queue resumes.
     arrivals: Notify,
     cancels: broadcast::Sender<JobId>,
+    progress: broadcast::Sender<LiveProgress>,
     options: QueueOptions,
     rates: LocalRateLimiter,
 }
@@ -179,11 +180,13 @@ impl MemoryBroker {
     #[must_use]
     pub fn new(options: QueueOptions) -> Self {
         let (cancels, _) = broadcast::channel(256);
+        let (progress, _) = broadcast::channel(1024);
         Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
                 arrivals: Notify::new(),
                 cancels,
+                progress,
                 options,
                 rates: LocalRateLimiter::new(),
             }),
@@ -579,6 +582,16 @@ impl MemoryBroker {
 
     pub async fn subscribe_cancels(&self) -> Result<CancelSubscription, QueueError> {
         Ok(CancelSubscription::new(self.inner.cancels.subscribe()))
+    }
+
+    pub async fn publish_progress(&self, progress: &LiveProgress) -> Result<(), QueueError> {
+        // No subscriber (no event stream open) is not an error.
+        let _ = self.inner.progress.send(progress.clone());
+        Ok(())
+    }
+
+    pub async fn subscribe_progress(&self) -> Result<ProgressSubscription, QueueError> {
+        Ok(ProgressSubscription::new(self.inner.progress.subscribe()))
     }
 
     pub async fn count_processed(&self) -> Result<(), QueueError> {

@@ -250,3 +250,16 @@ mod tests {
         assert_eq!(serde_json::from_str::<Heartbeat>(&text).unwrap(), hb);
     }
 }
+
+/// How far a running attempt is, announced by the worker as it gets there (many times a second
+/// on a big job) while the job row is written at most every PROGRESS_INTERVAL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveProgress {
+    pub job: JobId,
+    pub attempt: Attempt,
+    pub percent: pdfq_domain::Progress,
+    pub step: pdfq_domain::CurrentStep,
+    /// When the worker got there.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}

@@ -463,6 +463,27 @@ mod cases {
         assert!(!b.cancel_requested(j).await.unwrap());
     }
 
+    pub async fn live_progress_reaches_every_subscriber_as_published(b: &Broker) {
+        let (mut api_one, mut api_two) = (
+            b.subscribe_progress().await.unwrap(),
+            b.subscribe_progress().await.unwrap(),
+        );
+        let progress = pdfq_queue::LiveProgress {
+            job: JobId::new(),
+            attempt: Attempt::new(2),
+            percent: pdfq_domain::Progress::new(37).unwrap(),
+            step: pdfq_domain::CurrentStep::page(370, 1000),
+            at: time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+        };
+        b.publish_progress(&progress).await.unwrap();
+        for sub in [&mut api_one, &mut api_two] {
+            let got = tokio::time::timeout(Duration::from_secs(3), sub.recv())
+                .await
+                .unwrap();
+            assert_eq!(got.as_ref(), Some(&progress));
+        }
+    }
+
     pub async fn counters_feed_throughput(b: &Broker) {
         for _ in 0..3 {
             b.count_processed().await.unwrap();
@@ -802,6 +823,7 @@ suite!(
     pause_stops_delivery_and_resume_restores_it,
     a_drain_request_is_per_worker_and_can_be_lifted,
     cancel_is_announced_and_flagged,
+    live_progress_reaches_every_subscriber_as_published,
     counters_feed_throughput,
     heartbeats_expire_and_go_stale,
     results_are_cached_until_their_ttl,

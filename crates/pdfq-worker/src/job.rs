@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::lease::{JobControl, Running, StopReason, spawn_lease_keeper};
-use crate::progress::{Report, Throttle};
+use crate::progress::{LiveFeed, Report, Throttle};
 use crate::settings::WorkerSettings;
 
 /// What the worker shares with every job it runs.
@@ -196,8 +196,9 @@ async fn run_attempt(
     }
     // Page by page and chunk by chunk, at most every progress_interval; the last one always.
     let mut throttle = Throttle::new(ctx.settings.progress_interval);
+    let mut live = LiveFeed::start(ctx.broker.clone(), job, attempt);
     let starting = (Progress::ZERO, CurrentStep::new("Extracting text"));
-    report(ctx, job, attempt, throttle.offer(Instant::now(), starting)).await?;
+    tell(ctx, job, attempt, (&mut throttle, &mut live), starting).await?;
 
     let (page_tx, mut page_rx) = mpsc::unbounded_channel::<(PageText, u32)>();
     let extractor = ctx.settings.extractor.clone();
@@ -235,11 +236,11 @@ async fn run_attempt(
                     pages.push(page);
                     let done = pages.len();
                     let extracted = (pages_percent(done, total), CurrentStep::page(done, total as usize));
-                    report(ctx, job, attempt, throttle.offer(Instant::now(), extracted)).await?;
+                    tell(ctx, job, attempt, (&mut throttle, &mut live), extracted).await?;
                     while let Some(chunk) = plan.get(next_chunk).filter(|c| c.last_page as usize <= pages.len()) {
                         commit_chunk(ctx, job, attempt, chunk, &pages, &already_done, &mut output).await?;
                         let committed = chunk_report(chunk, total);
-                        report(ctx, job, attempt, throttle.offer(Instant::now(), committed)).await?;
+                        tell(ctx, job, attempt, (&mut throttle, &mut live), committed).await?;
                         next_chunk += 1;
                     }
                 }
@@ -270,13 +271,8 @@ async fn run_attempt(
     let total = plan.last().map_or(0, |chunk| chunk.last_page);
     for chunk in plan.iter().skip(next_chunk) {
         commit_chunk(ctx, job, attempt, chunk, &pages, &already_done, &mut output).await?;
-        report(
-            ctx,
-            job,
-            attempt,
-            throttle.offer(Instant::now(), chunk_report(chunk, total)),
-        )
-        .await?;
+        let committed = chunk_report(chunk, total);
+        tell(ctx, job, attempt, (&mut throttle, &mut live), committed).await?;
     }
     report(ctx, job, attempt, throttle.take_pending(Instant::now())).await?;
     let warnings = job_warnings(std::mem::take(&mut document.warnings));
@@ -370,6 +366,18 @@ fn chunk_report(chunk: &Chunk, total: u32) -> Report {
         pages_percent(chunk.last_page as usize, total),
         CurrentStep::chunk(chunk.index as usize + 1, chunk.count as usize),
     )
+}
+
+/// Announces a state live and offers it to the job row's throttle.
+async fn tell(
+    ctx: &Context,
+    job: JobId,
+    attempt: Attempt,
+    (throttle, live): (&mut Throttle, &mut LiveFeed),
+    state: Report,
+) -> Result<(), Interrupted> {
+    live.offer(&state);
+    report(ctx, job, attempt, throttle.offer(Instant::now(), state)).await
 }
 
 /// Writes what the throttle let through, if anything.

@@ -1,10 +1,20 @@
-//! Progress writes of one attempt, coalesced in time: pages arrive far faster than a frontend
-//! needs updates, and each write is a database commit. At most one write per interval; a state
-//! offered in between waits and is replaced by newer ones, and the last one is always written.
+//! Progress of one attempt, told two ways.
+//!
+//! - The job row, coalesced in time ([`Throttle`]): pages arrive far faster than a frontend
+//!   needs updates, and each write is a database commit. At most one write per interval; a
+//!   state offered in between waits and is replaced by newer ones, and the last one is always
+//!   written.
+//! - Live announcements ([`LiveFeed`]) through the broker, at every new percent, for the event
+//!   streams: a 1,000-page job extracted in two seconds still shows its bar moving. They never
+//!   hold the job up: a background task publishes the latest state and skips what it could
+//!   not keep up with.
 
 use std::time::Duration;
 
-use pdfq_domain::{CurrentStep, Progress};
+use pdfq_domain::{Attempt, CurrentStep, JobId, Progress};
+use pdfq_queue::{Broker, LiveProgress};
+use time::OffsetDateTime;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// A state to write: how far, and what the job is doing.
@@ -72,6 +82,54 @@ impl Throttle {
     }
 }
 
+/// The live announcements of one attempt; publishing ends when it is dropped.
+#[derive(Debug)]
+pub struct LiveFeed {
+    job: JobId,
+    attempt: Attempt,
+    latest: watch::Sender<Option<LiveProgress>>,
+    last_percent: Option<Progress>,
+}
+
+impl LiveFeed {
+    #[must_use]
+    pub fn start(broker: Broker, job: JobId, attempt: Attempt) -> Self {
+        let (latest, mut rx) = watch::channel(None::<LiveProgress>);
+        tokio::spawn(async move {
+            // Ends when the attempt drops its feed; a state set meanwhile replaces the older.
+            while rx.changed().await.is_ok() {
+                let Some(progress) = rx.borrow_and_update().clone() else {
+                    continue;
+                };
+                if let Err(e) = broker.publish_progress(&progress).await {
+                    tracing::debug!(job = %progress.job, error = %e, "live progress not announced");
+                }
+            }
+        });
+        Self {
+            job,
+            attempt,
+            latest,
+            last_percent: None,
+        }
+    }
+
+    /// Announces `report` if its percent is new: at most 100 announcements per attempt.
+    pub fn offer(&mut self, (percent, step): &Report) {
+        if self.last_percent == Some(*percent) {
+            return;
+        }
+        self.last_percent = Some(*percent);
+        self.latest.send_replace(Some(LiveProgress {
+            job: self.job,
+            attempt: self.attempt,
+            percent: *percent,
+            step: step.clone(),
+            at: OffsetDateTime::now_utc(),
+        }));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +170,35 @@ mod tests {
         }
         assert_eq!(writes[0].1, page(1));
         assert_eq!(writes.last().unwrap().1, page(1000), "the last is written");
+    }
+
+    #[tokio::test]
+    async fn every_new_percent_is_announced_and_nothing_else() {
+        let broker = Broker::memory();
+        let mut announced = broker.subscribe_progress().await.unwrap();
+        let job = JobId::new();
+        let mut feed = LiveFeed::start(broker, job, Attempt::new(1));
+        let mut told = Vec::new();
+        for k in 1..=1000 {
+            feed.offer(&page(k));
+            // What a real attempt does between pages: the publisher gets a turn.
+            tokio::task::yield_now().await;
+            if k % 100 == 0 {
+                feed.offer(&(page(k).0, CurrentStep::chunk(k / 100, 10)));
+            }
+        }
+        drop(feed);
+        while let Some(live) = announced.recv().await {
+            assert_eq!((live.job, live.attempt), (job, Attempt::new(1)));
+            told.push(live.percent.get());
+            if live.percent.get() == 99 {
+                break;
+            }
+        }
+        // 1,000 pages: one announcement per percent, none repeated (a chunk at a page's
+        // percent adds nothing), in order.
+        assert!(told.len() >= 90, "{told:?}");
+        assert!(told.windows(2).all(|w| w[0] < w[1]), "{told:?}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `GET /api/v1/jobs/{id}/events`: the job's progress as Server-Sent Events, so a frontend need
 //! not poll. Each connection looks at its job every `events_poll_interval` (500 ms) and sends a
 //! `progress` event when something changed, then one `end` event when the job is completed,
-//! failed or cancelled (`gone` if it was deleted), and closes. Server shutdown closes it too,
+//! failed or cancelled (`gone` if it was deleted), and closes. Between those reads it passes on
+//! the worker's live announcements ([`crate::live`]: every new percent of a running attempt),
+//! so the bar moves with the work even where the job row is written at most every 250 ms. Server shutdown closes it too,
 //! and so does the end of the login session it was opened with (logout, revocation). A user
 //! has at most EVENT_STREAMS_PER_USER streams open in one API process.
 //!
@@ -21,7 +23,9 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use pdfq_api_types::{ErrorBody, EventTicket, JobView};
 use pdfq_domain::{JobId, JobStatus, UserId};
-use tokio::sync::watch;
+use pdfq_queue::LiveProgress;
+use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -44,6 +48,12 @@ struct Watch {
     session: Uuid,
     _slot: PerUserSlot,
     seen: Option<Seen>,
+    /// The job as last read, which live announcements update.
+    last: Option<pdfq_store::Job>,
+    /// The workers' live progress (every job's; `None` once the hub is gone).
+    live: Option<broadcast::Receiver<LiveProgress>>,
+    /// When the job row is read next.
+    next_read: Instant,
     /// The change the client last saw (from `Last-Event-ID`), not sent again.
     resumed_from: Option<i64>,
     /// The ticket a reconnect presents in `Last-Event-ID` (ticket streams only).
@@ -128,6 +138,7 @@ pub async fn job_events(
         None
     };
     let shutdown = state.shutdown.clone();
+    let live = Some(state.live.subscribe());
     let watch = Watch {
         state,
         id,
@@ -135,6 +146,9 @@ pub async fn job_events(
         session: grant.session,
         _slot: slot,
         seen: None,
+        last: None,
+        live,
+        next_read: Instant::now(),
         resumed_from: last.and_then(|l| l.seq),
         resume,
         first: true,
@@ -199,22 +213,95 @@ impl LastEventId {
     }
 }
 
+/// What ended a wait between two reads of the job.
+enum Wake {
+    Read,
+    Live(LiveProgress),
+    Shutdown,
+}
+
+impl Watch {
+    /// Until the next read of the job row, a live announcement of this job, or shutdown.
+    async fn wait(&mut self) -> Wake {
+        let job = self.id;
+        let live = async {
+            let Some(rx) = self.live.as_mut() else {
+                return std::future::pending().await;
+            };
+            loop {
+                match rx.recv().await {
+                    Ok(progress) if progress.job == job => return Some(progress),
+                    // Skipped announcements are covered by the next read of the row.
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(self.next_read) => Wake::Read,
+            progress = live => match progress {
+                Some(progress) => Wake::Live(progress),
+                None => {
+                    self.live = None;
+                    Wake::Read
+                }
+            },
+            changed = self.shutdown.changed() => {
+                if changed.is_err() || *self.shutdown.borrow() {
+                    Wake::Shutdown
+                } else {
+                    Wake::Read
+                }
+            }
+        }
+    }
+
+    /// The job as last read, moved on to `progress` when that is news: the same running
+    /// attempt, further than the client has been told.
+    fn live_event(&mut self, progress: &LiveProgress) -> Option<Event> {
+        let job = self.last.as_mut()?;
+        let told = self.seen.as_ref().map_or(0, |seen| seen.1);
+        if job.status != JobStatus::Processing
+            || job.attempts != progress.attempt
+            || progress.percent.get() <= told
+        {
+            return None;
+        }
+        job.progress = progress.percent;
+        job.current_step = progress.step.to_string();
+        self.seen = Some((
+            job.status,
+            job.progress.get(),
+            job.current_step.clone(),
+            job.attempts.get(),
+        ));
+        let seq = i64::try_from(progress.at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let id = match &self.resume {
+            Some(resume) => format!("{seq}.{resume}"),
+            None => seq.to_string(),
+        };
+        Some(event("progress", &job_view(job, None)).id(id))
+    }
+}
+
 async fn next_event(mut w: Watch) -> Option<(Result<Event, Infallible>, Watch)> {
     loop {
         if w.done || *w.shutdown.borrow() {
             return None;
         }
         if !w.first {
-            let interval = w.state.settings.events_poll_interval;
-            tokio::select! {
-                () = tokio::time::sleep(interval) => {}
-                changed = w.shutdown.changed() => {
-                    if changed.is_err() || *w.shutdown.borrow() {
-                        return None;
+            match w.wait().await {
+                Wake::Shutdown => return None,
+                Wake::Live(progress) => {
+                    if let Some(event) = w.live_event(&progress) {
+                        return Some((Ok(event), w));
                     }
+                    continue;
                 }
+                Wake::Read => {}
             }
         }
+        w.next_read = Instant::now() + w.state.settings.events_poll_interval;
         if !w.first && session_ended(&w.state, w.session).await {
             return None;
         }
@@ -239,6 +326,18 @@ async fn next_event(mut w: Watch) -> Option<(Result<Event, Infallible>, Watch)> 
         );
         let terminal = job.status.is_terminal();
         let seq = sequence(&job);
+        // The row lags the live announcements: an older state of the same running attempt is
+        // not news (and would move the bar back).
+        let behind = w.seen.as_ref().is_some_and(|told| {
+            job.status == JobStatus::Processing
+                && told.0 == JobStatus::Processing
+                && told.3 == seen.3
+                && seen.1 < told.1
+        });
+        w.last = Some(job.clone());
+        if behind {
+            continue;
+        }
         let already_seen = w.seen.as_ref() == Some(&seen) || w.resumed_from.take() == Some(seq);
         w.seen = Some(seen);
         if already_seen && !terminal {

@@ -12,6 +12,8 @@ mod delayed;
 mod drain;
 mod heartbeat;
 mod pause;
+mod progress;
+mod pubsub;
 mod rate;
 mod sessions;
 mod stats;
