@@ -459,8 +459,21 @@ impl Store {
         attempt: Attempt,
         chunk: &ChunkResult,
     ) -> Result<Commit, StoreError> {
-        with_retry(self.retry_policy(), "save_chunk", |_| async move {
-            dispatch!(self, s => s.save_chunk(id, attempt, chunk).await)
+        self.save_chunks(id, attempt, std::slice::from_ref(chunk), None)
+            .await
+    }
+
+    /// Saves finished chunks (each once) and optionally the progress reached, in one
+    /// transaction.
+    pub async fn save_chunks(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        chunks: &[ChunkResult],
+        progress: Option<(Progress, &CurrentStep)>,
+    ) -> Result<Commit, StoreError> {
+        with_retry(self.retry_policy(), "save_chunks", |_| async move {
+            dispatch!(self, s => s.save_chunks(id, attempt, chunks, progress).await)
         })
         .await
     }

@@ -53,6 +53,7 @@ both_backends!(
     concurrent_claims_one_wins,
     a_late_commit_after_requeue_and_reclaim_is_rejected,
     progress_never_moves_backwards_within_an_attempt,
+    chunks_and_progress_are_saved_together_or_not_at_all,
     chunks_are_written_once_and_a_retry_resumes_after_them,
     warnings_are_kept_with_the_attempt_that_found_them,
     concurrent_completers_complete_once,
@@ -730,6 +731,60 @@ mod cases {
             .unwrap()
             .unwrap();
         assert_eq!(listed.warnings, found_again);
+    }
+
+    pub async fn chunks_and_progress_are_saved_together_or_not_at_all(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let w = worker(1);
+        let a1 = store.claim_job(j.id, &w).await.unwrap().unwrap().attempt;
+        let step = CurrentStep::chunk(3, 4);
+        let batch = [
+            chunk(0, &["One."]),
+            chunk(1, &["Two."]),
+            chunk(2, &["Three."]),
+        ];
+        let reached = Progress::new(75).unwrap();
+        assert_eq!(
+            store
+                .save_chunks(j.id, a1, &batch, Some((reached, &step)))
+                .await
+                .unwrap(),
+            Commit::Applied
+        );
+        let now = store.get_job(j.id).await.unwrap().unwrap();
+        assert_eq!(now.last_finished_chunk, Some(2));
+        assert_eq!(
+            (now.progress, now.current_step.as_str()),
+            (reached, step.as_str())
+        );
+        assert_eq!(store.finished_chunks(j.id).await.unwrap(), batch.to_vec());
+        // Progress alone (no chunk finished since) and progress behind are both fine.
+        let behind = Progress::new(10).unwrap();
+        let earlier = CurrentStep::page(1, 4);
+        assert!(
+            store
+                .save_chunks(j.id, a1, &[], Some((behind, &earlier)))
+                .await
+                .unwrap()
+                .is_ok()
+        );
+        assert_eq!(
+            store.get_job(j.id).await.unwrap().unwrap().progress,
+            reached
+        );
+
+        // A stale attempt saves none of its batch.
+        store.requeue_job(j.id, a1, "lost").await.unwrap();
+        let late = [chunk(3, &["Four."]), chunk(4, &["Five."])];
+        assert!(matches!(
+            store
+                .save_chunks(j.id, a1, &late, Some((reached, &step)))
+                .await
+                .unwrap(),
+            Commit::Stale { .. }
+        ));
+        assert_eq!(store.finished_chunks(j.id).await.unwrap().len(), 3);
     }
 
     pub async fn chunks_are_written_once_and_a_retry_resumes_after_them(store: &Store) {

@@ -34,6 +34,101 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.min(sorted.len() - 1)]
 }
 
+/// CPU seconds used so far by process `pid` and its waited-for children (the extraction
+/// children), from /proc (clock ticks of 10 ms).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces), from field 3 on.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    fields.iter().sum::<u64>() as f64 / 100.0
+}
+
+/// A page as books have it: a couple of thousand characters.
+fn book_page(n: usize) -> String {
+    (1..=20)
+        .map(|k| {
+            format!("Sentence {k} of page {n} says a little more than nothing at all, for realism.")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn book(pages: usize) -> Vec<u8> {
+    let texts: Vec<String> = (1..=pages).map(book_page).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    text_pdf(&refs)
+}
+
+struct Bench {
+    store: Store,
+    broker: pdfq_queue::Broker,
+    owner: pdfq_domain::UserId,
+    worker_pid: u32,
+    done: u64,
+}
+
+impl Bench {
+    async fn submit(&self, pdf: &[u8], name: &str) -> JobId {
+        let id = JobId::new();
+        self.store
+            .create_job(&NewJob {
+                id,
+                owner: self.owner,
+                file_name: name.into(),
+                file_size: pdf.len() as u64,
+                sha256: [0; 32],
+                bytes: pdf.to_vec(),
+            })
+            .await
+            .unwrap();
+        self.broker.enqueue(id, Attempt::new(1)).await.unwrap();
+        id
+    }
+
+    /// Waits until `more` further jobs have ended.
+    async fn settle(&mut self, more: usize) {
+        self.done += more as u64;
+        let started = Instant::now();
+        loop {
+            let counts = self.store.count_by_status().await.unwrap();
+            if counts.completed + counts.failed >= self.done {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(1800),
+                "the benchmark took too long"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// `jobs` jobs of `pages` pages queued at once: jobs per second, wall and CPU per job.
+    async fn batch(&mut self, pages: usize, jobs: usize) -> (f64, f64, f64, Vec<JobId>) {
+        let pdf = book(pages);
+        let cpu_before = cpu_seconds(self.worker_pid);
+        let started = Instant::now();
+        let mut ids = Vec::with_capacity(jobs);
+        for _ in 0..jobs {
+            ids.push(self.submit(&pdf, "batch.pdf").await);
+        }
+        self.settle(jobs).await;
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds(self.worker_pid) - cpu_before;
+        (
+            jobs as f64 / wall,
+            wall / jobs as f64,
+            cpu / jobs as f64,
+            ids,
+        )
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let jobs: usize = arg("--jobs").and_then(|n| n.parse().ok()).unwrap_or(300);
@@ -95,64 +190,29 @@ async fn main() {
         .unwrap();
     // Let the worker connect before the clock starts.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut bench = Bench {
+        store: store.clone(),
+        broker: broker.clone(),
+        owner,
+        worker_pid: worker.id(),
+        done: 0,
+    };
 
     let started = Instant::now();
     let mut ids = Vec::with_capacity(jobs);
     for _ in 0..jobs {
-        let id = JobId::new();
-        store
-            .create_job(&NewJob {
-                id,
-                owner,
-                file_name: "small.pdf".into(),
-                file_size: pdf.len() as u64,
-                sha256: [0; 32],
-                bytes: pdf.clone(),
-            })
-            .await
-            .unwrap();
-        broker.enqueue(id, Attempt::new(1)).await.unwrap();
-        ids.push(id);
+        ids.push(bench.submit(&pdf, "small.pdf").await);
     }
-    loop {
-        let counts = store.count_by_status().await.unwrap();
-        if counts.completed + counts.failed >= jobs as u64 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(1800),
-            "the benchmark took too long"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    bench.settle(jobs).await;
     let pipeline = started.elapsed();
 
     // Latency without a backlog: one job every 25 ms, well under the worker's capacity.
     let mut paced = Vec::new();
     for _ in 0..100 {
-        let id = JobId::new();
-        store
-            .create_job(&NewJob {
-                id,
-                owner,
-                file_name: "paced.pdf".into(),
-                file_size: pdf.len() as u64,
-                sha256: [0; 32],
-                bytes: pdf.clone(),
-            })
-            .await
-            .unwrap();
-        broker.enqueue(id, Attempt::new(1)).await.unwrap();
-        paced.push(id);
+        paced.push(bench.submit(&pdf, "paced.pdf").await);
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    loop {
-        let counts = store.count_by_status().await.unwrap();
-        if counts.completed + counts.failed >= (jobs + paced.len()) as u64 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    bench.settle(paced.len()).await;
     let mut paced_latencies = Vec::new();
     for id in paced {
         let job = store.get_job(id).await.unwrap().unwrap();
@@ -161,11 +221,46 @@ async fn main() {
         }
     }
     paced_latencies.sort();
+
+    // Jobs of book-like pages, by size: what per-job overhead costs where it matters.
+    let mut sizes = Vec::new();
+    for (pages, count) in [(1, jobs), (10, jobs), (100, jobs / 10)] {
+        let (per_second, wall, cpu, batch_ids) = bench.batch(pages, count.max(10)).await;
+        ids.extend(batch_ids);
+        sizes.push((pages, count.max(10), per_second, wall, cpu));
+    }
+
+    // Live progress of one 1,000-page job, as the API's event streams receive it.
+    let mut announced = broker.subscribe_progress().await.unwrap();
+    let percents = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let big = bench.submit(&book(1000), "big.pdf").await;
+    let counting = tokio::spawn({
+        let percents = percents.clone();
+        async move {
+            while let Some(live) = announced.recv().await {
+                if live.job == big {
+                    percents.lock().unwrap().insert(live.percent.get());
+                }
+            }
+        }
+    });
+    bench.settle(1).await;
+    // The last announcements are on their way when the job row says completed.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    counting.abort();
+    let distinct = percents.lock().unwrap().len();
+    let big_job = store.get_job(big).await.unwrap().unwrap();
+    let big_ran = big_job
+        .finished_at
+        .zip(big_job.started_at)
+        .map_or(0.0, |(end, start)| (end - start).as_seconds_f64());
+
     let _ = worker.kill();
     let _ = worker.wait();
 
     let mut latencies = Vec::with_capacity(jobs);
     let mut failed = 0;
+    let total = ids.len();
     for id in ids {
         let job = store.get_job(id).await.unwrap().unwrap();
         if job.status != JobStatus::Completed {
@@ -175,12 +270,13 @@ async fn main() {
             latencies.push((started_at - job.created_at).unsigned_abs());
         }
     }
+    latencies.truncate(jobs);
     latencies.sort();
     let per_job_pipeline = pipeline / jobs as u32;
     let per_job_baseline = baseline / jobs as u32;
     println!("| metric | value |");
     println!("|---|---|");
-    println!("| jobs | {jobs} ({failed} not completed) |");
+    println!("| jobs | {total} ({failed} not completed) |");
     println!(
         "| pipeline: jobs per second (1 worker process, concurrency 2) | {:.1} |",
         jobs as f64 / pipeline.as_secs_f64()
@@ -206,5 +302,20 @@ async fn main() {
         "| enqueue-to-start latency, all {jobs} queued at once: p50 / p99 | {:.1} ms / {:.1} ms |",
         percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
         percentile(&latencies, 0.99).as_secs_f64() * 1000.0
+    );
+    for (pages, count, per_second, wall, cpu) in sizes {
+        println!(
+            "| {pages}-page jobs ({count} queued at once): jobs per second; wall / worker+child CPU per job | {per_second:.1}; {:.1} ms / {:.1} ms |",
+            wall * 1000.0,
+            cpu * 1000.0
+        );
+    }
+    println!(
+        "| 1,000-page job: distinct progress values announced to event streams (ran {big_ran:.2} s, {:?}{}) | {distinct} |",
+        big_job.status,
+        big_job
+            .error_message
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default()
     );
 }

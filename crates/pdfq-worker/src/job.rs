@@ -194,11 +194,22 @@ async fn run_attempt(
     if !already_done.is_empty() {
         tracing::info!(%job, chunks = already_done.len(), "resuming after the chunks already finished");
     }
-    // Page by page and chunk by chunk, at most every progress_interval; the last one always.
-    let mut throttle = Throttle::new(ctx.settings.progress_interval);
+    // Page by page and chunk by chunk, at most every progress_interval (the claim was the
+    // first write); the last one always. Finished chunks wait for the next write and go in
+    // its transaction: a small job costs a commit or two, not one per chunk.
+    let mut throttle = Throttle::after_write(ctx.settings.progress_interval, Instant::now());
     let mut live = LiveFeed::start(ctx.broker.clone(), job, attempt);
+    let mut ready: Vec<ChunkResult> = Vec::new();
     let starting = (Progress::ZERO, CurrentStep::new("Extracting text"));
-    tell(ctx, job, attempt, (&mut throttle, &mut live), starting).await?;
+    tell(
+        ctx,
+        job,
+        attempt,
+        (&mut throttle, &mut live),
+        starting,
+        &mut ready,
+    )
+    .await?;
 
     let (page_tx, mut page_rx) = mpsc::unbounded_channel::<(PageText, u32)>();
     let extractor = ctx.settings.extractor.clone();
@@ -226,7 +237,7 @@ async fn run_attempt(
                 return Err(Interrupted::Stopped(reason));
             }
             () = until(due) => {
-                report(ctx, job, attempt, throttle.take_pending(Instant::now())).await?;
+                write(ctx, job, attempt, throttle.take_pending(Instant::now()), &mut ready).await?;
             }
             received = page_rx.recv() => match received {
                 Some((page, total)) => {
@@ -236,11 +247,11 @@ async fn run_attempt(
                     pages.push(page);
                     let done = pages.len();
                     let extracted = (pages_percent(done, total), CurrentStep::page(done, total as usize));
-                    tell(ctx, job, attempt, (&mut throttle, &mut live), extracted).await?;
+                    tell(ctx, job, attempt, (&mut throttle, &mut live), extracted, &mut ready).await?;
                     while let Some(chunk) = plan.get(next_chunk).filter(|c| c.last_page as usize <= pages.len()) {
-                        commit_chunk(ctx, job, attempt, chunk, &pages, &already_done, &mut output).await?;
-                        let committed = chunk_report(chunk, total);
-                        tell(ctx, job, attempt, (&mut throttle, &mut live), committed).await?;
+                        ready.extend(finish_chunk(chunk, &pages, &already_done, &mut output)?);
+                        let finished = chunk_report(chunk, total);
+                        tell(ctx, job, attempt, (&mut throttle, &mut live), finished, &mut ready).await?;
                         next_chunk += 1;
                     }
                 }
@@ -270,11 +281,23 @@ async fn run_attempt(
     }
     let total = plan.last().map_or(0, |chunk| chunk.last_page);
     for chunk in plan.iter().skip(next_chunk) {
-        commit_chunk(ctx, job, attempt, chunk, &pages, &already_done, &mut output).await?;
-        let committed = chunk_report(chunk, total);
-        tell(ctx, job, attempt, (&mut throttle, &mut live), committed).await?;
+        ready.extend(finish_chunk(chunk, &pages, &already_done, &mut output)?);
+        let finished = chunk_report(chunk, total);
+        tell(
+            ctx,
+            job,
+            attempt,
+            (&mut throttle, &mut live),
+            finished,
+            &mut ready,
+        )
+        .await?;
     }
-    report(ctx, job, attempt, throttle.take_pending(Instant::now())).await?;
+    // The last state, with the chunks still waiting, in one transaction.
+    let last = throttle.take_pending(Instant::now());
+    if last.is_some() || !ready.is_empty() {
+        flush(ctx, job, attempt, last, &mut ready).await?;
+    }
     let warnings = job_warnings(std::mem::take(&mut document.warnings));
     if !warnings.is_empty() {
         tracing::warn!(%job, warnings = warnings.len(), "completing with pages that could not be read");
@@ -325,39 +348,35 @@ fn chunk_plan(total: u32, max_chunks: usize) -> Vec<Chunk> {
     pdfq_extract::chunk_pages(&numbered, max_chunks)
 }
 
-/// Stores a chunk's sentences (unless a previous attempt did). Every
-/// chunk's sentences count against `output`, stored before or not, so a resumed job is held to
-/// the same limits as one that ran straight through.
-async fn commit_chunk(
-    ctx: &Context,
-    job: JobId,
-    attempt: Attempt,
+/// A chunk's sentences, to be stored with the next write (none when a previous attempt stored
+/// them). Every chunk's sentences count against `output`, stored before or not, so a resumed
+/// job is held to the same limits as one that ran straight through.
+fn finish_chunk(
     chunk: &Chunk,
     pages: &[PageText],
     already_done: &HashSet<u32>,
     output: &mut OutputBudget,
-) -> Result<(), Interrupted> {
+) -> Result<Option<ChunkResult>, Interrupted> {
     let sentences = pdfq_extract::sentences_for_chunk(chunk.pages(pages));
     output
         .add_sentences(&sentences)
         .map_err(Interrupted::Extract)?;
-    if !already_done.contains(&chunk.index) {
-        let sentences = sentences
-            .into_iter()
-            .map(|s| Sentence {
-                text: s.text,
-                page: s.page,
-            })
-            .collect();
-        let result = ChunkResult {
-            index: chunk.index,
-            first_page: chunk.first_page,
-            last_page: chunk.last_page,
-            sentences,
-        };
-        settle(ctx.store.save_chunk(job, attempt, &result).await?)?;
+    if already_done.contains(&chunk.index) {
+        return Ok(None);
     }
-    Ok(())
+    let sentences = sentences
+        .into_iter()
+        .map(|s| Sentence {
+            text: s.text,
+            page: s.page,
+        })
+        .collect();
+    Ok(Some(ChunkResult {
+        index: chunk.index,
+        first_page: chunk.first_page,
+        last_page: chunk.last_page,
+        sentences,
+    }))
 }
 
 /// "Processing chunk k/n", at the share of the pages up to the chunk's last.
@@ -375,22 +394,45 @@ async fn tell(
     attempt: Attempt,
     (throttle, live): (&mut Throttle, &mut LiveFeed),
     state: Report,
+    ready: &mut Vec<ChunkResult>,
 ) -> Result<(), Interrupted> {
     live.offer(&state);
-    report(ctx, job, attempt, throttle.offer(Instant::now(), state)).await
+    write(
+        ctx,
+        job,
+        attempt,
+        throttle.offer(Instant::now(), state),
+        ready,
+    )
+    .await
 }
 
-/// Writes what the throttle let through, if anything.
-async fn report(
+/// Writes what the throttle let through, if anything, with the chunks finished meanwhile.
+async fn write(
     ctx: &Context,
     job: JobId,
     attempt: Attempt,
     state: Option<Report>,
+    ready: &mut Vec<ChunkResult>,
 ) -> Result<(), Interrupted> {
     match state {
-        Some((percent, step)) => progress(ctx, job, attempt, percent, &step).await,
+        Some(state) => flush(ctx, job, attempt, Some(state), ready).await,
         None => Ok(()),
     }
+}
+
+/// One transaction: the chunks waiting (then no longer waiting) and the state, if any.
+async fn flush(
+    ctx: &Context,
+    job: JobId,
+    attempt: Attempt,
+    state: Option<Report>,
+    ready: &mut Vec<ChunkResult>,
+) -> Result<(), Interrupted> {
+    let progress = state.as_ref().map(|(percent, step)| (*percent, step));
+    settle(ctx.store.save_chunks(job, attempt, ready, progress).await?)?;
+    ready.clear();
+    Ok(())
 }
 
 /// The share of `done` pages out of `total`; 100 % is written by completion only.
@@ -405,20 +447,6 @@ async fn until(due: Option<Instant>) {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
-}
-
-async fn progress(
-    ctx: &Context,
-    job: JobId,
-    attempt: Attempt,
-    percent: Progress,
-    step: &CurrentStep,
-) -> Result<(), Interrupted> {
-    settle(
-        ctx.store
-            .report_progress(job, attempt, percent, step)
-            .await?,
-    )
 }
 
 /// A write that matched nothing: cancelled (the owner's cancel landed between two of our

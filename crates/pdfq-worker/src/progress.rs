@@ -40,6 +40,15 @@ impl Throttle {
         }
     }
 
+    /// A throttle whose last write was at `at` (the claim, which set the first state).
+    #[must_use]
+    pub fn after_write(interval: Duration, at: Instant) -> Self {
+        Self {
+            last_write: Some(at),
+            ..Self::new(interval)
+        }
+    }
+
     /// Offers the attempt's state at `now`: returned when it is to be written now, otherwise
     /// kept (replacing an older one) until [`Self::due_at`]. A state equal to the last written
     /// one is dropped.

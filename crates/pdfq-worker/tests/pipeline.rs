@@ -138,6 +138,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     a_job_completes_with_chunks_progress_and_sentences,
+    a_small_job_commits_its_chunks_together,
     a_many_page_job_reports_its_progress_page_by_page,
     a_duplicate_delivery_is_dropped_and_the_result_written_once,
     input_that_cannot_succeed_fails_at_once,
@@ -297,6 +298,56 @@ async fn a_job_completes_with_chunks_progress_and_sentences(backend: Backend) {
     assert_eq!(statuses.first(), Some(&JobStatus::Pending));
     assert_eq!(statuses.last(), Some(&JobStatus::Completed));
     assert!(statuses.contains(&JobStatus::Processing));
+}
+
+/// Issue 18 item 5: a job finished within one progress interval commits its ten chunks in one
+/// transaction; it used to take one transaction, and its wait, per chunk and per progress step.
+async fn a_small_job_commits_its_chunks_together(backend: Backend) {
+    let env = env(backend, QueueOptions::default()).await;
+    let job = submit(&env, pdf_of(10)).await;
+    let worker = Worker::new(
+        env.store.clone(),
+        env.broker.clone(),
+        WorkerSettings {
+            progress_interval: Duration::from_secs(60),
+            ..settings(real_extractor())
+        },
+    );
+    // PostgreSQL gives each writing transaction an id (readers take none): the ids taken
+    // while the job ran count its writes. SQLite cannot tell; it runs the same code.
+    let pool = match &env._db {
+        Some(db) => Some(sqlx::PgPool::connect(&db.url).await.unwrap()),
+        None => None,
+    };
+    let txid = async |pool: &Option<sqlx::PgPool>| match pool {
+        Some(pool) => sqlx::query_scalar::<_, i64>("select txid_current()")
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+        None => 0,
+    };
+    let before = txid(&pool).await;
+    let outcomes = worker.run_until_empty().await.unwrap();
+    let writes = txid(&pool).await - before - 1;
+    assert_eq!(
+        outcomes,
+        vec![Outcome::Completed {
+            job,
+            pages: 10,
+            chunks: 10
+        }]
+    );
+    let results = env
+        .store
+        .job_results(job, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(results.len(), 10);
+    if pool.is_some() {
+        // The claim, the chunks with the last progress, the completion.
+        assert_eq!(writes, 3, "write transactions for a 10-page job");
+    }
 }
 
 async fn a_many_page_job_reports_its_progress_page_by_page(backend: Backend) {

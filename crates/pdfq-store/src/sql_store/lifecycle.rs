@@ -298,43 +298,71 @@ impl<D: Dialect> SqlStore<D> {
         .await
     }
 
-    pub(crate) async fn save_chunk(
+    /// Saves finished chunks, and optionally the progress reached, in one transaction: the
+    /// worker batches what it finished within one progress interval, so a small job costs a
+    /// commit or two rather than one per chunk. A retry resumes after the last batch.
+    pub(crate) async fn save_chunks(
         &self,
         id: JobId,
         attempt: Attempt,
-        chunk: &ChunkResult,
+        chunks: &[ChunkResult],
+        progress: Option<(Progress, &CurrentStep)>,
     ) -> Result<Commit, StoreError> {
-        let sentences = serde_json::to_string(&chunk.sentences)
-            .map_err(|e| StoreError::Corrupt(format!("sentences of chunk {}: {e}", chunk.index)))?;
-        let mut tx = self.begin_write().await?;
-        // The job row first: it checks the attempt and locks the row against a concurrent
-        // requeue or cancel until this chunk is in.
-        let current = Stmt::<D>::of(CHUNK_FINISHED)
-            .id(id)
-            .int(attempt.get())
-            .int(chunk.index)
-            .now()
-            .execute(&mut tx)
-            .await?;
-        if current == 0 {
-            let commit = explain::<D>(&mut tx, id, attempt, |_| false).await?;
-            tx.commit().await?;
-            return Ok(commit);
+        let mut bodies = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            bodies.push(serde_json::to_string(&chunk.sentences).map_err(|e| {
+                StoreError::Corrupt(format!("sentences of chunk {}: {e}", chunk.index))
+            })?);
         }
-        let inserted = Stmt::<D>::of(SAVE_CHUNK)
-            .id(id)
-            .int(chunk.index)
-            .int(attempt.get())
-            .int(chunk.first_page)
-            .int(chunk.last_page)
-            .text(&sentences)
-            .now()
-            .execute(&mut tx)
-            .await?;
+        let mut tx = self.begin_write().await?;
+        let mut inserted = 0;
+        for (chunk, sentences) in chunks.iter().zip(&bodies) {
+            // The job row first: it checks the attempt and locks the row against a concurrent
+            // requeue or cancel until the chunks are in.
+            let current = Stmt::<D>::of(CHUNK_FINISHED)
+                .id(id)
+                .int(attempt.get())
+                .int(chunk.index)
+                .now()
+                .execute(&mut tx)
+                .await?;
+            if current == 0 {
+                let commit = explain::<D>(&mut tx, id, attempt, |_| false).await?;
+                tx.commit().await?;
+                return Ok(commit);
+            }
+            inserted += Stmt::<D>::of(SAVE_CHUNK)
+                .id(id)
+                .int(chunk.index)
+                .int(attempt.get())
+                .int(chunk.first_page)
+                .int(chunk.last_page)
+                .text(sentences)
+                .now()
+                .execute(&mut tx)
+                .await?;
+        }
+        if let Some((percent, step)) = progress {
+            // Behind the current value (matches nothing) is not an error: see report_progress.
+            let updated = Stmt::<D>::of(PROGRESS)
+                .id(id)
+                .int(attempt.get())
+                .int(percent.get())
+                .text(step.as_str())
+                .now()
+                .execute(&mut tx)
+                .await?;
+            if chunks.is_empty() {
+                return settle::<D>(tx, updated, id, attempt, |job| {
+                    job.status == JobStatus::Processing
+                })
+                .await;
+            }
+        }
         tx.commit().await?;
         // Write-once: a chunk already saved (by this attempt's earlier try or an earlier
         // attempt) is kept as it is.
-        Ok(if inserted == 1 {
+        Ok(if inserted > 0 || chunks.is_empty() {
             Commit::Applied
         } else {
             Commit::AlreadyApplied
