@@ -131,6 +131,13 @@ impl Bench {
 
 #[tokio::main]
 async fn main() {
+    // The same book-like PDFs for the Python stack's run (`--python-stack`).
+    if let Some(dir) = arg("--write-books") {
+        for pages in [1, 10, 100] {
+            std::fs::write(format!("{dir}/book-{pages}.pdf"), book(pages)).unwrap();
+        }
+        return;
+    }
     let jobs: usize = arg("--jobs").and_then(|n| n.parse().ok()).unwrap_or(300);
     let worker_bin =
         PathBuf::from(arg("--worker-bin").expect("--worker-bin PATH to a release pdfq-worker"));

@@ -1,0 +1,143 @@
+"""Runs the baseline Celery worker (tasks.py, prefork concurrency 2) on a throwaway database
+and prints, for each PDF given, jobs per second and wall and CPU time per job as markdown rows
+`| python stack: N-page jobs ... | jobs/s; wall / CPU |` (CPU: the worker's whole process
+tree, from /proc). Usage: drive.py --admin-url URL --redis-url URL --jobs N PAGES=FILE...
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import psycopg2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root):
+    """utime + stime of `root` and every descendant still alive."""
+    stats = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(pid)] = (int(rest[1]), (int(rest[11]) + int(rest[12])) / TICK)
+    total, frontier = 0.0, [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid in stats:
+            total += stats[pid][1]
+        frontier.extend(child for child, (ppid, _) in stats.items() if ppid == pid)
+    return total
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--admin-url", required=True)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--jobs", type=int, default=50)
+    parser.add_argument("pdfs", nargs="+", help="PAGES=FILE")
+    args = parser.parse_args()
+
+    name = f"pdfq_python_stack_{os.getpid()}"
+    admin = psycopg2.connect(args.admin_url)
+    admin.autocommit = True
+    admin.cursor().execute(f"create database {name}")
+    base = args.admin_url.rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+    db = psycopg2.connect(url)
+    db.autocommit = True
+    cur = db.cursor()
+    cur.execute(
+        "create table bl_jobs (id uuid primary key, status text not null, progress int,"
+        " current_step text, pdf bytea not null, result jsonb, created_at timestamptz"
+        " default now(), started_at timestamptz, finished_at timestamptz)"
+    )
+    cur.execute(
+        "create table bl_chunks (job_id uuid references bl_jobs(id), idx int, sentences jsonb,"
+        " primary key (job_id, idx))"
+    )
+
+    env = dict(os.environ)
+    env["BASELINE_DATABASE_URL"] = url.replace("postgres://", "postgresql+psycopg2://", 1)
+    redis_db = f"{args.redis_url.rstrip('/')}/7"
+    env["BASELINE_REDIS_URL"] = redis_db
+    sys.path.insert(0, HERE)
+    os.environ.update(env)
+    import tasks  # noqa: E402 (needs the environment above)
+
+    tasks.app.connection_for_write().default_channel.client.flushdb()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "prefork",
+         "--concurrency", "2", "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
+        cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 60
+        while not tasks.app.control.ping(timeout=1.0):
+            if time.time() > deadline:
+                sys.exit("the Celery worker did not start within 60 s")
+        specs = [spec.split("=", 1) for spec in args.pdfs]
+        # Two jobs first warm both pool processes (connections), as pdfq's worker is warm.
+        with open(specs[0][1], "rb") as f:
+            warm = f.read()
+        warm_ids = [str(uuid.uuid4()) for _ in range(2)]
+        for job_id in warm_ids:
+            cur.execute("insert into bl_jobs (id, status, pdf) values (%s, 'pending', %s)",
+                        (job_id, psycopg2.Binary(warm)))
+            tasks.process_pdf.delay(job_id)
+        while True:
+            cur.execute("select count(*) from bl_jobs where status = 'completed'")
+            if cur.fetchone()[0] == 2:
+                break
+            time.sleep(0.05)
+        for pages, path in specs:
+            with open(path, "rb") as f:
+                pdf = f.read()
+            jobs = args.jobs if int(pages) < 100 else max(5, args.jobs // 10)
+            ids = [str(uuid.uuid4()) for _ in range(jobs)]
+            cpu_before = tree_cpu_seconds(worker.pid)
+            started = time.time()
+            for job_id in ids:
+                cur.execute(
+                    "insert into bl_jobs (id, status, pdf) values (%s, 'pending', %s)",
+                    (job_id, psycopg2.Binary(pdf)),
+                )
+                tasks.process_pdf.delay(job_id)
+            while True:
+                cur.execute(
+                    "select count(*) from bl_jobs where id = any(%s::uuid[]) and status = 'completed'",
+                    (ids,),
+                )
+                if cur.fetchone()[0] == len(ids):
+                    break
+                if time.time() - started > 1800:
+                    sys.exit("the baseline took too long")
+                time.sleep(0.01)
+            wall = time.time() - started
+            cpu = tree_cpu_seconds(worker.pid) - cpu_before
+            print(
+                f"| python stack: {pages}-page jobs ({jobs} queued at once): jobs per second;"
+                f" wall / worker CPU per job | {jobs / wall:.1f}; {wall / jobs * 1000:.1f} ms"
+                f" / {cpu / jobs * 1000:.1f} ms |",
+                flush=True,
+            )
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        db.close()
+        admin.cursor().execute(f"drop database if exists {name} with (force)")
+
+
+if __name__ == "__main__":
+    main()
