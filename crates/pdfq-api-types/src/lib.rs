@@ -572,6 +572,14 @@ pub struct BulkFilter {
     pub error_code: Option<String>,
     /// Only jobs created at least this many seconds ago.
     pub older_than_secs: Option<u64>,
+    /// Only jobs whose error message has this pattern (numbers as N, ids as <id>), as
+    /// `GET /api/v1/admin/errors` groups them: with `error_code`, exactly one group.
+    #[serde(default)]
+    pub error_pattern: Option<String>,
+    /// Only jobs that finished at or after this time (a group's first seen).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub finished_since: Option<OffsetDateTime>,
 }
 
 /// A bulk action on every job matching a filter.
@@ -596,6 +604,53 @@ pub struct BulkOutcome {
     /// Jobs whose state did not allow it (a retry of a running job, a cancel of a finished
     /// one) or that went away meanwhile.
     pub skipped: u64,
+}
+
+/// A page of the audit log: `since` and `before` narrow, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct AuditQuery {
+    /// Only entries recorded at or after this time (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, format = DateTime))]
+    pub since: Option<OffsetDateTime>,
+    /// Only entries older than this one: the previous page's `next_before`.
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
+    pub before: Option<i64>,
+    /// Entries per page, 1 to 500 (default 100).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
+    pub limit: Option<u32>,
+}
+
+/// One operator action: who, when, what and how many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEntryView {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: OffsetDateTime,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
+    pub actor_id: UserId,
+    pub actor_email: String,
+    /// `pause`, `resume`, `retry`, `cancel`, `delete`, `purge_dead_letters`, `drain`,
+    /// `undrain`, `bulk_retry`, `bulk_cancel` or `bulk_delete`.
+    pub action: String,
+    /// A job id, a worker id or a bulk filter; absent for the queue as a whole.
+    pub target: Option<String>,
+    /// How many things it changed.
+    pub count: u64,
+    pub detail: Option<String>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryView>,
+    /// `before` for the next (older) page; absent on the last one.
+    pub next_before: Option<i64>,
 }
 
 /// How many dead letters a purge removed.

@@ -218,6 +218,7 @@ async fn run_bulk(
         file_name: bulk.file.clone(),
         error_code: bulk.error_code.clone(),
         older_than_secs: bulk.older_than.map(|d| d.as_secs()),
+        ..BulkFilter::default()
     };
     let request = |dry_run| BulkRequest {
         action: bulk.action,

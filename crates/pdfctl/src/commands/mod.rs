@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod api_url;
+pub mod audit;
 pub mod completions;
 pub mod confirm;
 pub mod extract;

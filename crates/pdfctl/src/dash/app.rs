@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use pdfq_api_types::{AdminJobQuery, BulkAction, BulkFilter, JobList, JobTimeline, Overview};
+use pdfq_api_types::{
+    AdminJobQuery, AuditPage, BulkAction, BulkFilter, JobList, JobTimeline, Overview,
+};
 use pdfq_domain::{JobId, JobStatus};
 use time::OffsetDateTime;
 
@@ -32,10 +34,11 @@ pub enum View {
     Overview,
     Jobs,
     Workers,
+    Audit,
 }
 
 impl View {
-    pub const ALL: [Self; 3] = [Self::Overview, Self::Jobs, Self::Workers];
+    pub const ALL: [Self; 4] = [Self::Overview, Self::Jobs, Self::Workers, Self::Audit];
 
     #[must_use]
     pub const fn title(self) -> &'static str {
@@ -43,8 +46,15 @@ impl View {
             Self::Overview => "Overview",
             Self::Jobs => "Jobs",
             Self::Workers => "Workers",
+            Self::Audit => "Audit",
         }
     }
+}
+
+/// What a view shows beyond the overview and the jobs, fetched only while it is on screen.
+#[derive(Debug, Clone)]
+pub enum ViewData {
+    Audit(AuditPage),
 }
 
 /// A job as the screen names it: its id and the short id shown for it.
@@ -123,6 +133,8 @@ pub enum Update {
     Lost { error: String, at: OffsetDateTime },
     /// The outcome of an [`Action`], for the status line.
     Done(String),
+    /// The current view's own data.
+    View(ViewData),
 }
 
 /// What the app asks of the world.
@@ -141,6 +153,8 @@ pub struct FetchSettings {
     pub frozen: bool,
     pub query: AdminJobQuery,
     pub detail: Option<JobId>,
+    /// The view on screen: its own data is fetched too.
+    pub view: View,
 }
 
 /// What the bottom line is doing.
@@ -163,6 +177,8 @@ pub struct App {
     pub jobs: Option<JobList>,
     pub detail: Option<JobTimeline>,
     pub traffic: Option<Traffic>,
+    /// The newest operator actions, once the audit view has been shown.
+    pub audit: Option<AuditPage>,
     /// Enter was pressed on this job; its detail shows once fetched.
     pub detail_open: Option<JobId>,
     pub selected: usize,
@@ -194,6 +210,7 @@ impl App {
             jobs: None,
             detail: None,
             traffic: None,
+            audit: None,
             detail_open: None,
             selected: 0,
             page: 1,
@@ -227,6 +244,7 @@ impl App {
                 ..filter_query(&self.filter)
             },
             detail: self.detail_open,
+            view: self.view,
         }
     }
 
@@ -267,6 +285,10 @@ impl App {
                 self.lost_since.get_or_insert(at);
             }
             Update::Done(message) => self.status = Some(message),
+            Update::View(ViewData::Audit(page)) => {
+                self.audit = Some(page);
+                self.clamp_selection();
+            }
         }
     }
 
@@ -275,6 +297,7 @@ impl App {
             View::Overview => 0,
             View::Jobs => self.jobs.as_ref().map_or(0, |j| j.jobs.len()),
             View::Workers => self.overview.as_ref().map_or(0, |o| o.instances.len()),
+            View::Audit => self.audit.as_ref().map_or(0, |a| a.entries.len()),
         }
     }
 
@@ -383,17 +406,12 @@ impl App {
                 self.help = true;
                 Vec::new()
             }
-            Key::Tab => {
-                self.switch(1);
-                Vec::new()
-            }
-            Key::BackTab => {
-                self.switch(View::ALL.len() - 1);
-                Vec::new()
-            }
+            Key::Tab => self.switch(1),
+            Key::BackTab => self.switch(View::ALL.len() - 1),
             Key::Char('1') => self.go(View::Overview),
             Key::Char('2') => self.go(View::Jobs),
             Key::Char('3') => self.go(View::Workers),
+            Key::Char('4') => self.go(View::Audit),
             Key::Char('j') | Key::Down => {
                 if self.selected + 1 < self.rows() {
                     self.selected += 1;
@@ -500,17 +518,19 @@ impl App {
             .map(|i| (i.id.clone(), i.draining))
     }
 
+    /// Shows `view`; fetches now, so a view with its own data does not wait a whole interval.
     fn go(&mut self, view: View) -> Vec<Effect> {
-        if self.view != view {
-            self.view = view;
-            self.selected = 0;
+        if self.view == view {
+            return Vec::new();
         }
-        Vec::new()
+        self.view = view;
+        self.selected = 0;
+        vec![Effect::Settings(self.settings())]
     }
 
-    fn switch(&mut self, by: usize) {
+    fn switch(&mut self, by: usize) -> Vec<Effect> {
         let at = View::ALL.iter().position(|v| *v == self.view).unwrap_or(0);
-        self.go(View::ALL[(at + by) % View::ALL.len()]);
+        self.go(View::ALL[(at + by) % View::ALL.len()])
     }
 
     /// Asks to confirm the action on an uppercase key; nothing in --read-only mode.

@@ -724,3 +724,92 @@ fn every_view_at_160x48() {
     insta::assert_snapshot!("jobs_at_160x48", jobs);
     insta::assert_snapshot!("workers_at_160x48", workers);
 }
+
+fn audit_page() -> pdfq_api_types::AuditPage {
+    let entry = |id, secs, action: &str, target: Option<&str>, count, detail: Option<&str>| {
+        pdfq_api_types::AuditEntryView {
+            id,
+            at: ago(secs),
+            actor_id: "0190a1b2-9c1e-7b7d-8a2f-0c5e7d1b3a01".parse().unwrap(),
+            actor_email: if id % 2 == 0 {
+                "ops@example.com".to_owned()
+            } else {
+                "admin@pdfq.local".to_owned()
+            },
+            action: action.to_owned(),
+            target: target.map(str::to_owned),
+            count,
+            detail: detail.map(str::to_owned),
+        }
+    };
+    pdfq_api_types::AuditPage {
+        entries: vec![
+            entry(
+                6,
+                40,
+                "bulk_retry",
+                Some("status failed, error code pdf_encrypted"),
+                37,
+                Some("matched 40, skipped 3"),
+            ),
+            entry(5, 300, "drain", Some("worker-d4-4123-1a2b3c"), 1, None),
+            entry(
+                4,
+                900,
+                "delete",
+                Some(&id(9).to_string()),
+                1,
+                Some("old-scan.pdf"),
+            ),
+            entry(3, 1800, "purge_dead_letters", None, 4, None),
+            entry(2, 3600, "resume", None, 1, None),
+            entry(1, 3700, "pause", None, 1, None),
+        ],
+        next_before: None,
+    }
+}
+
+fn app_on_audit() -> App {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('4'));
+    app.update(Update::View(super::app::ViewData::Audit(audit_page())));
+    app
+}
+
+#[test]
+fn audit_view_at_80x24_and_160x48() {
+    let app = app_on_audit();
+    insta::assert_snapshot!("audit_at_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("audit_at_160x48", screen(&app, 160, 48));
+}
+
+#[test]
+fn the_audit_view_is_fetched_when_shown_and_lists_who_did_what_newest_first() {
+    use super::app::{Effect, View};
+    let mut app = app_with_data(false);
+    // Switching to it fetches at once, for that view.
+    let effects = app.on_key(Key::Char('4'));
+    let [Effect::Settings(settings)] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(settings.view, View::Audit);
+    app.update(Update::View(super::app::ViewData::Audit(audit_page())));
+    let shown = screen(&app, 80, 24);
+    let rows: Vec<String> = shown
+        .to_string()
+        .lines()
+        .filter(|l| l.contains("@"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(rows.len(), 6, "{shown}");
+    assert!(
+        rows[0].contains("40s") && rows[0].contains("bulk_retry") && rows[0].contains(" 37 "),
+        "{shown}"
+    );
+    assert!(rows[5].contains("pause"), "{shown}");
+    // The cursor moves over the entries, and stays within them.
+    for _ in 0..10 {
+        app.on_key(Key::Char('j'));
+    }
+    assert_eq!(app.selected, 5);
+}

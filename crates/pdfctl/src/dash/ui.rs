@@ -49,6 +49,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, now: OffsetDateTime) {
         }
         (View::Jobs, Some(_)) => draw_jobs(frame, body, app, now),
         (View::Workers, Some(overview)) => draw_workers(frame, body, app, overview, now),
+        (View::Audit, Some(_)) => draw_audit(frame, body, app, now),
     }
     draw_footer(frame, footer, app);
     if let Some(detail) = app.detail.as_ref().filter(|_| app.detail_open.is_some()) {
@@ -751,6 +752,64 @@ fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now:
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+/// The operator actions, newest first: when, who, what, to how many.
+fn draw_audit(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) {
+    let Some(page) = &app.audit else {
+        frame.render_widget(
+            Paragraph::new("reading the audit log ...").block(Block::bordered().title(" Audit ")),
+            area,
+        );
+        return;
+    };
+    let wide = area.width >= 120;
+    let mut header = vec!["AGO", "WHO", "ACTION", "COUNT", "WHAT"];
+    let mut widths = vec![
+        Constraint::Length(6),
+        Constraint::Length(if wide { 28 } else { 18 }),
+        Constraint::Length(18),
+        Constraint::Length(5),
+        Constraint::Fill(1),
+    ];
+    if wide {
+        header.insert(0, "WHEN (UTC)");
+        widths.insert(0, Constraint::Length(20));
+    }
+    let rows = page.entries.iter().map(|e| {
+        let what = match (&e.target, &e.detail) {
+            (Some(t), Some(d)) => format!("{t} ({d})"),
+            (Some(t), None) => t.clone(),
+            (None, Some(d)) => d.clone(),
+            (None, None) => "-".to_owned(),
+        };
+        let mut cells = vec![
+            Cell::from(format::duration(format::secs_between(e.at, now))),
+            Cell::from(e.actor_email.clone()),
+            Cell::from(e.action.clone()).style(if e.action.contains("delete") {
+                Style::new().red()
+            } else {
+                Style::new().cyan()
+            }),
+            Cell::from(format!("{:>5}", e.count)),
+            Cell::from(what),
+        ];
+        if wide {
+            cells.insert(0, Cell::from(format::timestamp(e.at)));
+        }
+        Row::new(cells)
+    });
+    let title = format!(
+        " Audit: the last {} operator actions, newest first ",
+        page.entries.len()
+    );
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::new().bold()))
+        .row_highlight_style(Style::new().reversed())
+        .highlight_symbol("> ")
+        .block(Block::bordered().title(title));
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
 /// Short ids of the jobs an instance runs; on a narrow screen the first and how many more.
 fn current_jobs(jobs: &[pdfq_domain::JobId], id_len: usize, wide: bool) -> String {
     let short = |j: &pdfq_domain::JobId| short_id::show(j, id_len);
@@ -895,7 +954,7 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, read_only: bool) {
     let keys: &[(&str, &str)] = &[
         ("?", "this help (any key closes it)"),
         ("q, Ctrl-C", "quit"),
-        ("Tab, 1 2 3", "overview, jobs, workers"),
+        ("Tab, 1 2 3 4", "overview, jobs, workers, audit"),
         ("j/k, arrows", "move"),
         ("g / G", "first / last row"),
         ("space", "freeze or resume refreshing"),

@@ -28,7 +28,7 @@ use upload::UploadEncoding;
         admin::overview, admin::search_jobs, admin::get_job, admin::job_timeline,
         admin::drain_worker, admin::undrain_worker, admin::retry_job, admin::cancel_job,
         admin::delete_job, admin::pause, admin::resume, admin::dead_letters, admin::purge_dead, admin::bulk_jobs,
-        admin::errors,
+        admin::errors, admin::audit_log,
     ),
     // Referenced only from a query parameter, which utoipa does not collect on its own.
     components(schemas(pdfq_api_types::JobInclude)),
