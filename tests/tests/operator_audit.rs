@@ -7,7 +7,10 @@ use pdfq_client::types::{AuditQuery, BulkAction, BulkFilter, BulkRequest};
 use pdfq_domain::JobStatus;
 use pdfq_e2e::{TestApp, on_both_backends, pdf};
 
-on_both_backends!(every_operator_action_is_recorded_with_who_and_how_many);
+on_both_backends!(
+    every_operator_action_is_recorded_with_who_and_how_many,
+    a_bulk_retry_of_an_error_group_takes_exactly_that_group,
+);
 
 async fn every_operator_action_is_recorded_with_who_and_how_many(app: TestApp) {
     let admin = app.admin().await;
@@ -111,4 +114,87 @@ async fn every_operator_action_is_recorded_with_who_and_how_many(app: TestApp) {
         })
         .await;
     assert_eq!(too_big.unwrap_err().status(), Some(400));
+}
+
+/// A group of `GET /api/v1/admin/errors` is its code and message pattern in its window; the
+/// bulk filter's `error_pattern` and `finished_since` take exactly its jobs, no others of the
+/// same code.
+async fn a_bulk_retry_of_an_error_group_takes_exactly_that_group(app: TestApp) {
+    let admin = app.admin().await;
+    let alice = app.user_with("alice@example.com").await;
+    let fail = |code, message| failed_job(&app, &alice.client, code, message);
+    let a = fail("pdf_malformed", "page 12 of 40: bad xref at offset 4096").await;
+    let b = fail("pdf_malformed", "page 3 of 9: bad xref at offset 17").await;
+    let other_pattern = fail("pdf_malformed", "no trailer").await;
+    let other_code = fail("pdf_encrypted", "page 1 of 2: bad xref at offset 1").await;
+
+    let c = &admin.client;
+    let groups = c
+        .admin_errors(&pdfq_client::types::ErrorsQuery::default())
+        .await
+        .unwrap();
+    let group = groups
+        .groups
+        .iter()
+        .find(|g| g.code == "pdf_malformed" && g.count == 2)
+        .unwrap_or_else(|| panic!("{groups:?}"));
+    assert_eq!(group.pattern, "page N of N: bad xref at offset N");
+    let request = |dry_run| BulkRequest {
+        action: BulkAction::Retry,
+        filter: BulkFilter {
+            status: Some(JobStatus::Failed),
+            error_code: Some(group.code.clone()),
+            error_pattern: Some(group.pattern.clone()),
+            finished_since: Some(group.first_seen),
+            ..BulkFilter::default()
+        },
+        dry_run,
+    };
+    assert_eq!(c.admin_bulk(&request(true)).await.unwrap().matched, 2);
+    let done = c.admin_bulk(&request(false)).await.unwrap();
+    assert_eq!((done.matched, done.acted, done.skipped), (2, 2, 0));
+    for (id, status) in [
+        (a, JobStatus::Pending),
+        (b, JobStatus::Pending),
+        (other_pattern, JobStatus::Failed),
+        (other_code, JobStatus::Failed),
+    ] {
+        assert_eq!(c.admin_job(id).await.unwrap().status, status, "{id}");
+    }
+    // The same filter from after the group's failures matches none of them.
+    let later = BulkRequest {
+        filter: BulkFilter {
+            finished_since: Some(time::OffsetDateTime::now_utc() + time::Duration::minutes(1)),
+            ..request(true).filter
+        },
+        ..request(true)
+    };
+    assert_eq!(c.admin_bulk(&later).await.unwrap().matched, 0);
+    // The retry of the group is in the audit log, with its filter.
+    let audit = c.admin_audit(&AuditQuery::default()).await.unwrap();
+    let entry = &audit.entries[0];
+    assert_eq!((entry.action.as_str(), entry.count), ("bulk_retry", 2));
+    let target = entry.target.as_deref().unwrap_or_default();
+    assert!(
+        target.contains("error code pdf_malformed")
+            && target.contains("message \"page N of N: bad xref at offset N\""),
+        "{target}"
+    );
+}
+
+/// A job of `client`'s user, failed for good by a worker with `code` and `message`.
+async fn failed_job(
+    app: &TestApp,
+    client: &pdfq_client::Client,
+    code: &str,
+    message: &str,
+) -> pdfq_domain::JobId {
+    let id = client.upload("x.pdf", pdf::hello()).await.unwrap().job_id;
+    let worker = pdfq_domain::WorkerId::generate("e2e", 1);
+    let claimed = app.store.claim_job(id, &worker).await.unwrap().unwrap();
+    app.store
+        .fail_job(id, claimed.attempt, code, message, None)
+        .await
+        .unwrap();
+    id
 }

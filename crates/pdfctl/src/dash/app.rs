@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use pdfq_api_types::{
-    AdminJobQuery, AuditPage, BulkAction, BulkFilter, JobList, JobTimeline, Overview,
+    AdminJobQuery, AuditPage, BulkAction, BulkFilter, ErrorGroup, ErrorGroups, JobList,
+    JobTimeline, Overview,
 };
 use pdfq_domain::{JobId, JobStatus};
 use time::OffsetDateTime;
@@ -35,10 +36,17 @@ pub enum View {
     Jobs,
     Workers,
     Audit,
+    Errors,
 }
 
 impl View {
-    pub const ALL: [Self; 4] = [Self::Overview, Self::Jobs, Self::Workers, Self::Audit];
+    pub const ALL: [Self; 5] = [
+        Self::Overview,
+        Self::Jobs,
+        Self::Workers,
+        Self::Audit,
+        Self::Errors,
+    ];
 
     #[must_use]
     pub const fn title(self) -> &'static str {
@@ -47,6 +55,7 @@ impl View {
             Self::Jobs => "Jobs",
             Self::Workers => "Workers",
             Self::Audit => "Audit",
+            Self::Errors => "Errors",
         }
     }
 }
@@ -55,6 +64,7 @@ impl View {
 #[derive(Debug, Clone)]
 pub enum ViewData {
     Audit(AuditPage),
+    Errors(ErrorGroups),
 }
 
 /// A job as the screen names it: its id and the short id shown for it.
@@ -102,16 +112,33 @@ impl Action {
                 action,
                 filter,
                 count,
+            } if filter.error_pattern.is_some() => format!(
+                "{} the {count} jobs of group {} \"{}\"?",
+                verb(*action),
+                filter.error_code.as_deref().unwrap_or_default(),
+                crate::commands::format::truncate(
+                    filter.error_pattern.as_deref().unwrap_or_default(),
+                    20
+                )
+            ),
+            Self::Bulk {
+                action,
+                filter,
+                count,
             } => format!(
                 "{} {count} jobs matching \"{}\"?",
-                match action {
-                    BulkAction::Retry => "Retry",
-                    BulkAction::Cancel => "Cancel",
-                    BulkAction::Delete => "Delete",
-                },
+                verb(*action),
                 describe(filter)
             ),
         }
+    }
+}
+
+fn verb(action: BulkAction) -> &'static str {
+    match action {
+        BulkAction::Retry => "Retry",
+        BulkAction::Cancel => "Cancel",
+        BulkAction::Delete => "Delete",
     }
 }
 
@@ -179,6 +206,8 @@ pub struct App {
     pub traffic: Option<Traffic>,
     /// The newest operator actions, once the audit view has been shown.
     pub audit: Option<AuditPage>,
+    /// Failures grouped, once the errors view has been shown.
+    pub errors: Option<ErrorGroups>,
     /// Enter was pressed on this job; its detail shows once fetched.
     pub detail_open: Option<JobId>,
     pub selected: usize,
@@ -211,6 +240,7 @@ impl App {
             detail: None,
             traffic: None,
             audit: None,
+            errors: None,
             detail_open: None,
             selected: 0,
             page: 1,
@@ -289,6 +319,10 @@ impl App {
                 self.audit = Some(page);
                 self.clamp_selection();
             }
+            Update::View(ViewData::Errors(groups)) => {
+                self.errors = Some(groups);
+                self.clamp_selection();
+            }
         }
     }
 
@@ -298,6 +332,7 @@ impl App {
             View::Jobs => self.jobs.as_ref().map_or(0, |j| j.jobs.len()),
             View::Workers => self.overview.as_ref().map_or(0, |o| o.instances.len()),
             View::Audit => self.audit.as_ref().map_or(0, |a| a.entries.len()),
+            View::Errors => self.errors.as_ref().map_or(0, |e| e.groups.len()),
         }
     }
 
@@ -412,6 +447,7 @@ impl App {
             Key::Char('2') => self.go(View::Jobs),
             Key::Char('3') => self.go(View::Workers),
             Key::Char('4') => self.go(View::Audit),
+            Key::Char('5') => self.go(View::Errors),
             Key::Char('j') | Key::Down => {
                 if self.selected + 1 < self.rows() {
                     self.selected += 1;
@@ -506,6 +542,32 @@ impl App {
         vec![Effect::Settings(self.settings())]
     }
 
+    /// The error group under the cursor in the errors view.
+    #[must_use]
+    pub fn selected_group(&self) -> Option<&ErrorGroup> {
+        if self.view != View::Errors {
+            return None;
+        }
+        self.errors.as_ref()?.groups.get(self.selected)
+    }
+
+    /// Retrying every job of the selected group, exactly: its code, its message pattern, and
+    /// failed since the group was first seen in the window.
+    fn retry_group(&self) -> Option<Action> {
+        let group = self.selected_group()?;
+        Some(Action::Bulk {
+            action: BulkAction::Retry,
+            filter: BulkFilter {
+                status: Some(JobStatus::Failed),
+                error_code: Some(group.code.clone()),
+                error_pattern: Some(group.pattern.clone()),
+                finished_since: Some(group.first_seen),
+                ..BulkFilter::default()
+            },
+            count: group.count,
+        })
+    }
+
     /// The worker under the cursor in the workers view, and whether it is draining.
     fn selected_worker(&self) -> Option<(String, bool)> {
         if self.view != View::Workers {
@@ -548,6 +610,7 @@ impl App {
             'P' if paused => Some(Action::Resume),
             'P' => Some(Action::Pause),
             'X' => Some(Action::PurgeDead),
+            'R' if self.view == View::Errors => self.retry_group(),
             'R' => self.selected_ref().map(Action::Retry),
             'C' => self.selected_ref().map(Action::Cancel),
             'D' => self.selected_ref().map(Action::Delete),
@@ -564,6 +627,9 @@ impl App {
             (Some(action), _) => self.prompt = Prompt::Confirm(action),
             (None, 'W') => {
                 self.status = Some("select a worker in the Workers view first".to_owned());
+            }
+            (None, 'R') if self.view == View::Errors => {
+                self.status = Some("no error group to retry in this window".to_owned());
             }
             (None, _) => self.status = Some("select a job in the Jobs view first".to_owned()),
         }

@@ -111,6 +111,9 @@ async fn fetch(client: &Client, settings: &FetchSettings) -> Update {
     }
 }
 
+/// The errors view's window: the last day.
+const ERRORS_WINDOW_SECS: u64 = 86_400;
+
 /// Entries the audit view reads: the newest.
 const AUDIT_SHOWN: u32 = 100;
 
@@ -126,6 +129,13 @@ async fn fetch_view(client: &Client, view: View) -> Option<ViewData> {
                 .await
                 .ok()
                 .map(ViewData::Audit),
+            View::Errors => client
+                .admin_errors(&pdfq_api_types::ErrorsQuery {
+                    since_secs: Some(ERRORS_WINDOW_SECS),
+                })
+                .await
+                .ok()
+                .map(ViewData::Errors),
         }
     };
     tokio::time::timeout(CALL_TIMEOUT, read)

@@ -813,3 +813,96 @@ fn the_audit_view_is_fetched_when_shown_and_lists_who_did_what_newest_first() {
     }
     assert_eq!(app.selected, 5);
 }
+
+fn error_groups() -> pdfq_api_types::ErrorGroups {
+    let group = |code: &str, pattern: &str, count, first, last, n| pdfq_api_types::ErrorGroup {
+        code: code.to_owned(),
+        pattern: pattern.to_owned(),
+        count,
+        first_seen: ago(first),
+        last_seen: ago(last),
+        example_job: id(n),
+    };
+    pdfq_api_types::ErrorGroups {
+        since_secs: 86_400,
+        failures: 58,
+        groups: vec![
+            group(
+                "pdf_encrypted",
+                "the file is encrypted and no password was given",
+                31,
+                80_000,
+                120,
+                11,
+            ),
+            group(
+                "pdf_malformed",
+                "page N of N: bad xref at offset N",
+                19,
+                40_000,
+                600,
+                12,
+            ),
+            group(
+                "worker_lost",
+                "the worker stopped heartbeating",
+                8,
+                7200,
+                3600,
+                13,
+            ),
+        ],
+    }
+}
+
+fn app_on_errors() -> App {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('5'));
+    app.update(Update::View(super::app::ViewData::Errors(error_groups())));
+    app
+}
+
+#[test]
+fn errors_view_at_80x24_and_160x48() {
+    let app = app_on_errors();
+    insta::assert_snapshot!("errors_at_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("errors_at_160x48", screen(&app, 160, 48));
+}
+
+#[test]
+fn r_on_an_error_group_asks_naming_its_count_then_retries_exactly_that_group() {
+    use super::app::{Action, Effect};
+    use pdfq_api_types::{BulkAction, BulkFilter};
+    let mut app = app_on_errors();
+    let listed = screen(&app, 80, 24);
+    assert!(
+        line_with(&listed, "pdf_malformed").contains("19"),
+        "{listed}"
+    );
+    app.on_key(Key::Char('j'));
+    app.on_key(Key::Char('R'));
+    let asking = screen(&app, 80, 24);
+    assert!(
+        line_with(&asking, "y/N").contains("Retry the 19 jobs of group pdf_malformed \"page N of N: bad xr…\"?"),
+        "{asking}"
+    );
+    assert_eq!(
+        app.on_key(Key::Char('y')),
+        vec![Effect::Act(Action::Bulk {
+            action: BulkAction::Retry,
+            filter: BulkFilter {
+                status: Some(JobStatus::Failed),
+                error_code: Some("pdf_malformed".to_owned()),
+                error_pattern: Some("page N of N: bad xref at offset N".to_owned()),
+                finished_since: Some(ago(40_000)),
+                ..BulkFilter::default()
+            },
+            count: 19,
+        })]
+    );
+    // Read-only: refused, nothing asked.
+    let mut ro = app_on_errors();
+    ro.read_only = true;
+    ro.on_key(Key::Char('R'));
+    assert_eq!(ro.prompt, super::app::Prompt::None);
+}

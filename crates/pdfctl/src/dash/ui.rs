@@ -50,6 +50,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, now: OffsetDateTime) {
         (View::Jobs, Some(_)) => draw_jobs(frame, body, app, now),
         (View::Workers, Some(overview)) => draw_workers(frame, body, app, overview, now),
         (View::Audit, Some(_)) => draw_audit(frame, body, app, now),
+        (View::Errors, Some(_)) => draw_errors(frame, body, app, now),
     }
     draw_footer(frame, footer, app);
     if let Some(detail) = app.detail.as_ref().filter(|_| app.detail_open.is_some()) {
@@ -752,6 +753,60 @@ fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now:
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+/// Failures of the last day grouped by code and message pattern, largest first; `R` retries
+/// the selected group.
+fn draw_errors(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) {
+    let Some(groups) = &app.errors else {
+        frame.render_widget(
+            Paragraph::new("reading the failures ...").block(Block::bordered().title(" Errors ")),
+            area,
+        );
+        return;
+    };
+    let wide = area.width >= 120;
+    let ago = |at| format::duration(format::secs_between(at, now));
+    let mut header = vec!["COUNT", "CODE", "FIRST", "LAST", "PATTERN"];
+    let mut widths = vec![
+        Constraint::Length(5),
+        Constraint::Length(if wide { 24 } else { 16 }),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Fill(1),
+    ];
+    let id_len = short_id::len_for(groups.groups.iter().map(|g| &g.example_job));
+    if wide {
+        header.push("EXAMPLE");
+        widths.push(Constraint::Length(u16::try_from(id_len).unwrap_or(8)));
+    }
+    let rows = groups.groups.iter().map(|g| {
+        let mut cells = vec![
+            Cell::from(format!("{:>5}", g.count)).style(Style::new().red().bold()),
+            Cell::from(g.code.clone()),
+            Cell::from(ago(g.first_seen)),
+            Cell::from(ago(g.last_seen)),
+            Cell::from(g.pattern.clone()),
+        ];
+        if wide {
+            cells.push(Cell::from(short_id::show(&g.example_job, id_len)));
+        }
+        Row::new(cells)
+    });
+    #[allow(clippy::cast_precision_loss, reason = "a display figure")]
+    let window = format::duration(groups.since_secs as f64);
+    let title = format!(
+        " Errors: {} failures in the last {window}, {} groups; R retries a group ",
+        groups.failures,
+        groups.groups.len()
+    );
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::new().bold()))
+        .row_highlight_style(Style::new().reversed())
+        .highlight_symbol("> ")
+        .block(Block::bordered().title(title));
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
 /// The operator actions, newest first: when, who, what, to how many.
 fn draw_audit(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) {
     let Some(page) = &app.audit else {
@@ -954,7 +1009,7 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, read_only: bool) {
     let keys: &[(&str, &str)] = &[
         ("?", "this help (any key closes it)"),
         ("q, Ctrl-C", "quit"),
-        ("Tab, 1 2 3 4", "overview, jobs, workers, audit"),
+        ("Tab, 1-5", "overview, jobs, workers, audit, errors"),
         ("j/k, arrows", "move"),
         ("g / G", "first / last row"),
         ("space", "freeze or resume refreshing"),
@@ -963,6 +1018,7 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, read_only: bool) {
         ("/", "filter jobs: status, email, id, file"),
         ("Enter", "job detail (Esc closes)"),
         ("R  C  D", "retry, cancel, delete the selected job"),
+        ("R (Errors)", "retry every job of the selected group"),
         ("P", "pause or resume the queue"),
         ("X", "purge dead letters"),
         ("W", "drain the selected worker, or lift its drain"),
