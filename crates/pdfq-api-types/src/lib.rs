@@ -653,6 +653,70 @@ pub struct AuditPage {
     pub next_before: Option<i64>,
 }
 
+/// The throughput view's window: the last hour per minute, or the last day per 15 minutes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub enum ThroughputWindow {
+    #[default]
+    #[serde(rename = "1h")]
+    Hour,
+    #[serde(rename = "24h")]
+    Day,
+}
+
+impl ThroughputWindow {
+    /// The window's length and its buckets' width, in seconds.
+    #[must_use]
+    pub const fn secs(self) -> (u64, u64) {
+        match self {
+            Self::Hour => (3600, 60),
+            Self::Day => (86_400, 900),
+        }
+    }
+}
+
+/// `?window=1h|24h`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ThroughputQuery {
+    /// `1h` (per minute, the default) or `24h` (per 15 minutes).
+    pub window: Option<ThroughputWindow>,
+}
+
+/// Jobs finished in one bucket, and the pages of those that completed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ThroughputBucket {
+    /// The bucket's start.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub start: OffsetDateTime,
+    pub completed: u64,
+    pub failed: u64,
+    pub pages: u64,
+}
+
+/// One worker's buckets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WorkerThroughput {
+    pub worker_id: String,
+    pub buckets: Vec<ThroughputBucket>,
+}
+
+/// Completed, failed and pages over a window, from the job events in the database: every
+/// bucket of the window oldest first (empty ones included), overall and per worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Throughput {
+    pub window: ThroughputWindow,
+    pub bucket_secs: u64,
+    pub overall: Vec<ThroughputBucket>,
+    /// The workers that finished a job in the window, by id.
+    pub workers: Vec<WorkerThroughput>,
+}
+
 /// How many dead letters a purge removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

@@ -374,6 +374,18 @@ impl Client {
         .await
     }
 
+    /// Completed, failed and pages over the last hour or day, overall and per worker.
+    pub async fn admin_throughput(
+        &self,
+        query: &types::ThroughputQuery,
+    ) -> Result<types::Throughput, ClientError> {
+        json(
+            self.request(Method::GET, "/api/v1/admin/throughput")
+                .query(query),
+        )
+        .await
+    }
+
     /// A page of the audit log, newest first.
     pub async fn admin_audit(&self, query: &AuditQuery) -> Result<AuditPage, ClientError> {
         json(

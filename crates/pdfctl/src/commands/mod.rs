@@ -14,5 +14,6 @@ pub mod plan;
 pub mod queue;
 pub mod sentences;
 pub mod submit;
+pub mod throughput;
 pub mod up;
 pub mod workers;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pdfq_api_types::{
     AdminJobQuery, AuditPage, BulkAction, BulkFilter, ErrorGroup, ErrorGroups, JobList,
-    JobTimeline, Overview,
+    JobTimeline, Overview, Throughput, ThroughputWindow,
 };
 use pdfq_domain::{JobId, JobStatus};
 use time::OffsetDateTime;
@@ -37,15 +37,17 @@ pub enum View {
     Workers,
     Audit,
     Errors,
+    Throughput,
 }
 
 impl View {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Overview,
         Self::Jobs,
         Self::Workers,
         Self::Audit,
         Self::Errors,
+        Self::Throughput,
     ];
 
     #[must_use]
@@ -56,6 +58,7 @@ impl View {
             Self::Workers => "Workers",
             Self::Audit => "Audit",
             Self::Errors => "Errors",
+            Self::Throughput => "Throughput",
         }
     }
 }
@@ -65,6 +68,7 @@ impl View {
 pub enum ViewData {
     Audit(AuditPage),
     Errors(ErrorGroups),
+    Throughput(Throughput),
 }
 
 /// A job as the screen names it: its id and the short id shown for it.
@@ -182,6 +186,7 @@ pub struct FetchSettings {
     pub detail: Option<JobId>,
     /// The view on screen: its own data is fetched too.
     pub view: View,
+    pub throughput_window: ThroughputWindow,
 }
 
 /// What the bottom line is doing.
@@ -208,6 +213,10 @@ pub struct App {
     pub audit: Option<AuditPage>,
     /// Failures grouped, once the errors view has been shown.
     pub errors: Option<ErrorGroups>,
+    /// Finished jobs and pages over time, once the throughput view has been shown.
+    pub throughput: Option<Throughput>,
+    /// The throughput view's window (`t` switches between the hour and the day).
+    pub throughput_window: ThroughputWindow,
     /// Enter was pressed on this job; its detail shows once fetched.
     pub detail_open: Option<JobId>,
     pub selected: usize,
@@ -241,6 +250,8 @@ impl App {
             traffic: None,
             audit: None,
             errors: None,
+            throughput: None,
+            throughput_window: ThroughputWindow::Hour,
             detail_open: None,
             selected: 0,
             page: 1,
@@ -275,6 +286,7 @@ impl App {
             },
             detail: self.detail_open,
             view: self.view,
+            throughput_window: self.throughput_window,
         }
     }
 
@@ -323,6 +335,11 @@ impl App {
                 self.errors = Some(groups);
                 self.clamp_selection();
             }
+            // A fetch from before `t` answers for the other window: not shown.
+            Update::View(ViewData::Throughput(t)) if t.window == self.throughput_window => {
+                self.throughput = Some(t);
+            }
+            Update::View(ViewData::Throughput(_)) => {}
         }
     }
 
@@ -333,6 +350,7 @@ impl App {
             View::Workers => self.overview.as_ref().map_or(0, |o| o.instances.len()),
             View::Audit => self.audit.as_ref().map_or(0, |a| a.entries.len()),
             View::Errors => self.errors.as_ref().map_or(0, |e| e.groups.len()),
+            View::Throughput => 0,
         }
     }
 
@@ -448,6 +466,14 @@ impl App {
             Key::Char('3') => self.go(View::Workers),
             Key::Char('4') => self.go(View::Audit),
             Key::Char('5') => self.go(View::Errors),
+            Key::Char('6') => self.go(View::Throughput),
+            Key::Char('t') if self.view == View::Throughput => {
+                self.throughput_window = match self.throughput_window {
+                    ThroughputWindow::Hour => ThroughputWindow::Day,
+                    ThroughputWindow::Day => ThroughputWindow::Hour,
+                };
+                vec![Effect::Settings(self.settings())]
+            }
             Key::Char('j') | Key::Down => {
                 if self.selected + 1 < self.rows() {
                     self.selected += 1;

@@ -49,7 +49,7 @@ pub async fn run(
             }
             // The view's own data is an extra: when it cannot be read the view keeps what it
             // has, and the overview's read says whether the API is there.
-            if let Some(data) = fetch_view(&client, settings.view).await
+            if let Some(data) = fetch_view(&client, &settings).await
                 && events.send(Event::Update(Update::View(data))).is_err()
             {
                 return;
@@ -117,9 +117,9 @@ const ERRORS_WINDOW_SECS: u64 = 86_400;
 /// Entries the audit view reads: the newest.
 const AUDIT_SHOWN: u32 = 100;
 
-async fn fetch_view(client: &Client, view: View) -> Option<ViewData> {
+async fn fetch_view(client: &Client, settings: &FetchSettings) -> Option<ViewData> {
     let read = async {
-        match view {
+        match settings.view {
             View::Overview | View::Jobs | View::Workers => None,
             View::Audit => client
                 .admin_audit(&pdfq_api_types::AuditQuery {
@@ -136,6 +136,13 @@ async fn fetch_view(client: &Client, view: View) -> Option<ViewData> {
                 .await
                 .ok()
                 .map(ViewData::Errors),
+            View::Throughput => client
+                .admin_throughput(&pdfq_api_types::ThroughputQuery {
+                    window: Some(settings.throughput_window),
+                })
+                .await
+                .ok()
+                .map(ViewData::Throughput),
         }
     };
     tokio::time::timeout(CALL_TIMEOUT, read)

@@ -883,7 +883,8 @@ fn r_on_an_error_group_asks_naming_its_count_then_retries_exactly_that_group() {
     app.on_key(Key::Char('R'));
     let asking = screen(&app, 80, 24);
     assert!(
-        line_with(&asking, "y/N").contains("Retry the 19 jobs of group pdf_malformed \"page N of N: bad xr…\"?"),
+        line_with(&asking, "y/N")
+            .contains("Retry the 19 jobs of group pdf_malformed \"page N of N: bad xr…\"?"),
         "{asking}"
     );
     assert_eq!(
@@ -905,4 +906,98 @@ fn r_on_an_error_group_asks_naming_its_count_then_retries_exactly_that_group() {
     ro.read_only = true;
     ro.on_key(Key::Char('R'));
     assert_eq!(ro.prompt, super::app::Prompt::None);
+}
+
+fn throughput(window: pdfq_api_types::ThroughputWindow) -> pdfq_api_types::Throughput {
+    use pdfq_api_types::{ThroughputBucket, WorkerThroughput};
+    let (window_secs, bucket_secs) = window.secs();
+    let n = window_secs / bucket_secs;
+    let buckets = |scale: u64| -> Vec<ThroughputBucket> {
+        (0..n)
+            .map(|i| ThroughputBucket {
+                start: NOW - time::Duration::seconds(i64::try_from((n - i) * bucket_secs).unwrap()),
+                completed: [3, 5, 8, 13, 9, 6, 4, 7, 11, 14][usize::try_from(i % 10).unwrap()]
+                    * scale,
+                failed: u64::from(i % 17 == 3),
+                pages: [30, 52, 80, 130, 95, 60, 41, 70, 110, 140]
+                    [usize::try_from(i % 10).unwrap()]
+                    * scale,
+            })
+            .collect()
+    };
+    pdfq_api_types::Throughput {
+        window,
+        bucket_secs,
+        overall: buckets(3),
+        workers: vec![
+            WorkerThroughput {
+                worker_id: "worker-a1-4123-1a2b3c4d".to_owned(),
+                buckets: buckets(2),
+            },
+            WorkerThroughput {
+                worker_id: "worker-b2-4123-9f8e7d6c".to_owned(),
+                buckets: buckets(1),
+            },
+        ],
+    }
+}
+
+fn app_on_throughput() -> App {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('6'));
+    app.update(Update::View(super::app::ViewData::Throughput(throughput(
+        pdfq_api_types::ThroughputWindow::Hour,
+    ))));
+    app
+}
+
+#[test]
+fn throughput_view_at_80x24_and_160x48() {
+    let app = app_on_throughput();
+    insta::assert_snapshot!("throughput_at_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("throughput_at_160x48", screen(&app, 160, 48));
+}
+
+#[test]
+fn throughput_has_sparklines_per_worker_when_narrow_a_chart_when_wide_and_t_switches_the_day() {
+    use super::app::Effect;
+    use pdfq_api_types::ThroughputWindow;
+    let mut app = app_on_throughput();
+    let narrow = screen(&app, 80, 24);
+    // Totals: 60 minutes of the ten-minute pattern (80 a cycle) times 3 overall, 2 and 1.
+    assert!(line_with(&narrow, "completed").contains("1440"), "{narrow}");
+    assert!(line_with(&narrow, "…a2b3c4d").contains(" 960"), "{narrow}");
+    assert!(line_with(&narrow, "…f8e7d6c").contains(" 480"), "{narrow}");
+    let axis = line_with(&narrow, "now");
+    assert!(axis.contains("-30m") && axis.contains("-60m"), "{narrow}");
+    let wide = screen(&app, 160, 48).to_string();
+    // The chart's braille dots and its axes; the workers by their whole ids.
+    assert!(
+        wide.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+        "{wide}"
+    );
+    assert!(wide.contains("worker-a1-4123-1a2b3c4d"), "{wide}");
+    assert!(
+        !wide.contains("completed  "),
+        "the chart, not a sparkline: {wide}"
+    );
+    // t asks for the day; an hour that arrives late is not shown as the day.
+    let effects = app.on_key(Key::Char('t'));
+    let [Effect::Settings(settings)] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(settings.throughput_window, ThroughputWindow::Day);
+    app.update(Update::View(super::app::ViewData::Throughput(throughput(
+        ThroughputWindow::Hour,
+    ))));
+    app.update(Update::View(super::app::ViewData::Throughput(throughput(
+        ThroughputWindow::Day,
+    ))));
+    let day = screen(&app, 80, 24);
+    assert!(
+        line_with(&day, "last 1d00h").contains("Throughput, last 1d00h per 15m00s"),
+        "{day}"
+    );
+    let axis = line_with(&day, "now");
+    assert!(axis.contains("-12h") && axis.contains("-24h"), "{day}");
 }

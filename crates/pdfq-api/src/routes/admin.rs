@@ -9,11 +9,11 @@ use pdfq_api_types::{
     AdminJobQuery, AuditEntryView, AuditPage, AuditQuery, BulkAction, BulkOutcome, BulkRequest,
     DeadLetterView, DrainQuery, ErrorBody, ErrorGroup, ErrorGroups, ErrorsQuery, InstanceView,
     JobEventView, JobList, JobTimeline, JobView, MinuteThroughput, Overview, Purged, QueueState,
-    QueueView, WorkerDrain,
+    QueueView, Throughput, ThroughputBucket, ThroughputQuery, WorkerDrain, WorkerThroughput,
 };
 use pdfq_domain::{JobId, JobStatus, WorkerId};
 use pdfq_queue::{DrainMode, InstanceKind};
-use pdfq_store::{Job, JobSearch, NewAuditEntry};
+use pdfq_store::{FinishedBucket, Job, JobSearch, NewAuditEntry};
 use serde::Deserialize;
 
 use crate::auth::AdminUser;
@@ -712,6 +712,73 @@ async fn audit(
     if let Err(e) = recorded.await {
         tracing::error!(error = %e, %actor, action, ?target, count, "the audit log could not record an operator action");
     }
+}
+
+/// Completed, failed and pages per minute over the last hour, or per 15 minutes over the last
+/// day, overall and per worker, from the job events in the database (the same read as the
+/// overview's per-minute chart).
+#[utoipa::path(get, path = "/api/v1/admin/throughput", tag = "admin", operation_id = "admin_throughput", security(("bearer" = [])),
+    params(ThroughputQuery),
+    responses((status = 200, body = Throughput)))]
+pub async fn throughput(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<ThroughputQuery>,
+) -> Result<Json<Throughput>, ApiError> {
+    let window = query.window.unwrap_or_default();
+    let (window_secs, bucket_secs) = window.secs();
+    let count = window_secs / bucket_secs;
+    let bucket = i64::try_from(bucket_secs).unwrap_or(60);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let first = time::OffsetDateTime::from_unix_timestamp(
+        now / bucket * bucket - bucket * i64::try_from(count - 1).unwrap_or(0),
+    )
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let rows = state
+        .store
+        .finished_buckets(first, std::time::Duration::from_secs(bucket_secs))
+        .await?;
+    let series = |rows: &mut dyn Iterator<Item = &FinishedBucket>| {
+        let mut buckets: Vec<ThroughputBucket> = (0..count)
+            .map(|i| ThroughputBucket {
+                start: first + time::Duration::seconds(bucket * i64::try_from(i).unwrap_or(0)),
+                completed: 0,
+                failed: 0,
+                pages: 0,
+            })
+            .collect();
+        for row in rows {
+            let at = (row.start - first).whole_seconds() / bucket;
+            if let Some(b) = usize::try_from(at).ok().and_then(|i| buckets.get_mut(i)) {
+                b.completed += row.completed;
+                b.failed += row.failed;
+                b.pages += row.pages;
+            }
+        }
+        buckets
+    };
+    let mut workers: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.worker_id.as_ref().map(|w| w.as_str().to_owned()))
+        .collect();
+    workers.sort();
+    workers.dedup();
+    Ok(Json(Throughput {
+        window,
+        bucket_secs,
+        overall: series(&mut rows.iter()),
+        workers: workers
+            .into_iter()
+            .map(|id| WorkerThroughput {
+                buckets: series(
+                    &mut rows
+                        .iter()
+                        .filter(|r| r.worker_id.as_ref().is_some_and(|w| w.as_str() == id)),
+                ),
+                worker_id: id,
+            })
+            .collect(),
+    }))
 }
 
 /// Largest page of the audit log.
