@@ -60,9 +60,8 @@ pub fn throughput_text(t: &Throughput) -> String {
         format::duration((t.bucket_secs * t.overall.len() as u64) as f64),
         format::duration(secs as f64),
     );
-    let mut out = format!(
-        "finished in the last {window}, a column per {column}, oldest left (job events)\n"
-    );
+    let mut out =
+        format!("finished in the last {window}, a column per {column}, oldest left (job events)\n");
     let _ = writeln!(out, "{INDENT}{}", axis(columns, secs));
     let series = |buckets: &[ThroughputBucket], of: fn(&ThroughputBucket) -> u64| -> Vec<u64> {
         let values: Vec<u64> = buckets.iter().map(of).collect();

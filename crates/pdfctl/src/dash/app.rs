@@ -303,7 +303,13 @@ impl App {
                 if traffic.is_some() {
                     self.traffic = traffic;
                 }
-                self.overview = Some(*overview);
+                let mut overview = *overview;
+                // The heartbeats come in no set order: sorted, rows (and the selection with
+                // them) stay put between refreshes.
+                overview
+                    .instances
+                    .sort_by(|a, b| (&a.kind, &a.id).cmp(&(&b.kind, &b.id)));
+                self.overview = Some(overview);
                 self.jobs = Some(jobs);
                 if detail_of == self.detail_open {
                     self.detail = detail.map(|d| *d);

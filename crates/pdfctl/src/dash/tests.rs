@@ -1001,3 +1001,35 @@ fn throughput_has_sparklines_per_worker_when_narrow_a_chart_when_wide_and_t_swit
     let axis = line_with(&day, "now");
     assert!(axis.contains("-12h") && axis.contains("-24h"), "{day}");
 }
+
+#[test]
+fn worker_rows_keep_their_order_and_the_selection_whatever_order_the_heartbeats_come_in() {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('3'));
+    app.on_key(Key::Char('j'));
+    app.on_key(Key::Char('j')); // worker-b2
+    let rows = |app: &App| -> Vec<String> {
+        screen(app, 80, 24)
+            .to_string()
+            .lines()
+            .filter(|l| l.contains("-4123-"))
+            .map(first_cell)
+            .collect()
+    };
+    let before = rows(&app);
+    assert_eq!(before.len(), 5, "{before:?}");
+    let mut shuffled = overview(false);
+    shuffled.instances.reverse();
+    shuffled.instances.swap(0, 2);
+    app.update(Update::Data {
+        overview: Box::new(shuffled),
+        jobs: jobs(),
+        detail: None,
+        detail_of: None,
+        traffic: None,
+        at: NOW,
+    });
+    assert_eq!(rows(&app), before);
+    let selected = line_with(&screen(&app, 80, 24), ">");
+    assert!(selected.contains("worker-b2"), "{selected}");
+}

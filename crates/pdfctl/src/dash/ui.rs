@@ -1192,7 +1192,7 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, read_only: bool) {
     let keys: &[(&str, &str)] = &[
         ("?", "this help (any key closes it)"),
         ("q, Ctrl-C", "quit"),
-        ("Tab, 1-6", "views: overview, jobs, workers ... throughput"),
+        ("Tab, 1-6", "views, from overview to throughput"),
         ("j/k, arrows", "move"),
         ("g / G", "first / last row"),
         ("space", "freeze or resume refreshing"),
