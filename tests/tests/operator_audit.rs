@@ -75,7 +75,7 @@ async fn every_operator_action_is_recorded_with_who_and_how_many(app: TestApp) {
     assert!(
         page.entries
             .iter()
-            .all(|e| e.actor_id == admin.id && e.actor_email == admin.email && e.at >= start)
+            .all(|e| e.actor_id == Some(admin.id) && e.actor_email == admin.email && e.at >= start)
     );
     let bulk = &page.entries[1];
     assert_eq!(bulk.target.as_deref(), Some("status pending"));

@@ -631,8 +631,10 @@ pub struct AuditEntryView {
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: OffsetDateTime,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]
-    pub actor_id: UserId,
+    /// The admin's account; absent for a command run on the database directly (`pdfctl jobs
+    /// purge`), whose `actor_email` is the operating system's user@host.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = "uuid"))]
+    pub actor_id: Option<UserId>,
     pub actor_email: String,
     /// `pause`, `resume`, `retry`, `cancel`, `delete`, `purge_dead_letters`, `drain`,
     /// `undrain`, `bulk_retry`, `bulk_cancel` or `bulk_delete`.

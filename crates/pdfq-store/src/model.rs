@@ -310,7 +310,9 @@ pub struct FinishedBucket {
 /// An operator action to record in the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewAuditEntry<'a> {
-    pub actor_id: UserId,
+    /// The admin's account; `None` for a command run on the database directly, whose
+    /// `actor_email` is then the operating system's user@host.
+    pub actor_id: Option<UserId>,
     pub actor_email: &'a str,
     /// What was done: `pause`, `retry`, `bulk_delete`, ...
     pub action: &'a str,
@@ -326,7 +328,7 @@ pub struct NewAuditEntry<'a> {
 pub struct AuditEntry {
     pub id: i64,
     pub at: OffsetDateTime,
-    pub actor_id: UserId,
+    pub actor_id: Option<UserId>,
     pub actor_email: String,
     pub action: String,
     pub target: Option<String>,

@@ -418,7 +418,7 @@ mod cases {
         ] {
             let entry = store
                 .record_audit(&pdfq_store::NewAuditEntry {
-                    actor_id: admin.id,
+                    actor_id: Some(admin.id),
                     actor_email: &admin.email,
                     action,
                     target,
@@ -435,7 +435,7 @@ mod cases {
         assert_eq!(all[0], recorded[2]);
         assert_eq!(
             (all[0].actor_id, all[0].actor_email.as_str(), all[0].count),
-            (admin.id, "root@example.com", 37)
+            (Some(admin.id), "root@example.com", 37)
         );
         assert_eq!(all[0].detail.as_deref(), Some("matched 40, skipped 3"));
         assert!(all[0].at >= start && all[0].at <= OffsetDateTime::now_utc());
@@ -447,6 +447,21 @@ mod cases {
             .await
             .unwrap();
         assert_eq!(next, [recorded[0].clone()]);
+        // A command run on the database directly has no account, only who ran it where.
+        let direct = store
+            .record_audit(&pdfq_store::NewAuditEntry {
+                actor_id: None,
+                actor_email: "ops@build-host",
+                action: "purge_jobs",
+                target: Some("older than 7d"),
+                count: 12,
+                detail: None,
+            })
+            .await
+            .unwrap();
+        let newest = store.audit_entries(None, None, 1).await.unwrap();
+        assert_eq!(newest, [direct]);
+        assert_eq!(newest[0].actor_id, None);
         // Nothing from after now.
         let later = OffsetDateTime::now_utc() + time::Duration::minutes(1);
         assert!(

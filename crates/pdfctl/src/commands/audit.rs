@@ -91,7 +91,7 @@ mod tests {
         let entry = AuditEntryView {
             id: 7,
             at,
-            actor_id: "0190a1b2-9c1e-7b7d-8a2f-0c5e7d1b3a01".parse().unwrap(),
+            actor_id: Some("0190a1b2-9c1e-7b7d-8a2f-0c5e7d1b3a01".parse().unwrap()),
             actor_email: "root@example.com".to_owned(),
             action: "bulk_retry".to_owned(),
             target: Some("status failed, error code pdf_encrypted".to_owned()),

@@ -730,7 +730,7 @@ fn audit_page() -> pdfq_api_types::AuditPage {
         pdfq_api_types::AuditEntryView {
             id,
             at: ago(secs),
-            actor_id: "0190a1b2-9c1e-7b7d-8a2f-0c5e7d1b3a01".parse().unwrap(),
+            actor_id: Some("0190a1b2-9c1e-7b7d-8a2f-0c5e7d1b3a01".parse().unwrap()),
             actor_email: if id % 2 == 0 {
                 "ops@example.com".to_owned()
             } else {

@@ -700,7 +700,7 @@ async fn audit(
         state
             .store
             .record_audit(&NewAuditEntry {
-                actor_id: actor,
+                actor_id: Some(actor),
                 actor_email: &email,
                 action,
                 target,

@@ -36,7 +36,7 @@ impl<D: Dialect> SqlStore<D> {
     ) -> Result<AuditEntry, StoreError> {
         let mut tx = self.begin_write().await?;
         let recorded = Stmt::<D>::of(RECORD)
-            .id(entry.actor_id)
+            .typed(Typed::OptId(entry.actor_id.map(Into::into)))
             .text(entry.actor_email)
             .text(entry.action)
             .opt_text(entry.target)
@@ -69,7 +69,7 @@ fn audit_of<D: Dialect>(c: &Columns<'_, D>) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
         id: c.int("id")?,
         at: c.time("at")?,
-        actor_id: c.id("actor_id")?,
+        actor_id: c.opt_id("actor_id")?,
         actor_email: c.text("actor_email")?,
         action: c.text("action")?,
         target: c.opt_text("target")?,
