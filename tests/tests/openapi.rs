@@ -48,6 +48,8 @@ const ROUTES: &[&str] = &[
     "POST /api/v1/admin/dead-letters/purge",
     "POST /api/v1/admin/jobs/bulk",
     "GET /api/v1/admin/errors",
+    "GET /api/v1/admin/audit",
+    "GET /api/v1/admin/throughput",
 ];
 
 fn collect_refs(value: &Value, out: &mut Vec<String>) {

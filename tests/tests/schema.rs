@@ -63,6 +63,7 @@ async fn postgres_and_sqlite_schemas_match() {
         "job_files",
         "job_chunks",
         "job_events",
+        "audit_log",
     ] {
         assert!(
             postgres.contains_key(table),

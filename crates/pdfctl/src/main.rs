@@ -80,6 +80,22 @@ enum Command {
         #[command(flatten)]
         args: commands::workers::Args,
     },
+    /// Operator actions (pause, resume, retry, cancel, delete, purges, drains, bulk actions):
+    /// who did what, when, to how many (admin).
+    Audit {
+        #[command(flatten)]
+        api: ApiUrl,
+        #[command(flatten)]
+        args: commands::audit::Args,
+    },
+    /// Jobs completed and failed and pages per minute (last hour) or per 15 minutes (last
+    /// day), overall and per worker, from the database (admin).
+    Throughput {
+        #[command(flatten)]
+        api: ApiUrl,
+        #[command(flatten)]
+        args: commands::throughput::Args,
+    },
     /// Size the database pools for a Railway plan and check the total against the database's
     /// connection limit (the original design's sizing rules).
     Plan(commands::plan::Args),
@@ -123,9 +139,13 @@ fn main() -> ExitCode {
             block_on(commands::workers::run(&api.resolve(top), &args))
         }
         Command::Dash { api, args } => block_on(dash::run(&api.resolve(top), &args)),
+        Command::Audit { api, args } => block_on(commands::audit::run(&api.resolve(top), &args)),
+        Command::Throughput { api, args } => {
+            block_on(commands::throughput::run(&api.resolve(top), &args))
+        }
         Command::Doctor { api, args } => block_on(doctor::run(&api.resolve(top), &args)),
         _ if top.is_some() => Err(anyhow::anyhow!(
-            "--api-url is for the commands that talk to an API (login, submit, jobs, queue, workers, dash, doctor); this one does not; drop it"
+            "--api-url is for the commands that talk to an API (login, submit, jobs, queue, workers, dash, audit, throughput, doctor); this one does not; drop it"
         )),
         Command::Up(args) => commands::up::run(&args),
         Command::Extract(args) => commands::extract::run(&args),

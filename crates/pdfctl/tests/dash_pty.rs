@@ -1,6 +1,6 @@
-//! `pdfctl dash` in a real pseudo-terminal against a live `pdfctl up`: the screen (read back
-//! through a terminal emulator) shows the queue depth and a job's progress change, and `q`
-//! quits cleanly.
+//! pdfctl in a real pseudo-terminal against a live `pdfctl up`, the screen read back through a
+//! terminal emulator: `pdfctl dash` shows the queue depth and a job's progress change, and `q`
+//! quits cleanly; `pdfctl login` does not echo the password typed at its prompt.
 
 #![allow(
     clippy::unwrap_used,
@@ -49,6 +49,20 @@ fn spawn_dash(
     Box<dyn std::io::Write + Send>,
     Screen,
 ) {
+    let mut all = vec!["dash"];
+    all.extend_from_slice(args);
+    spawn_pdfctl(up, &all)
+}
+
+/// Runs `pdfctl --api-url URL ARGS` in a 100x30 pseudo-terminal.
+fn spawn_pdfctl(
+    up: &Deployment,
+    args: &[&str],
+) -> (
+    Box<dyn portable_pty::Child + Send + Sync>,
+    Box<dyn std::io::Write + Send>,
+    Screen,
+) {
     let pair = native_pty_system()
         .openpty(PtySize {
             rows: 30,
@@ -58,10 +72,11 @@ fn spawn_dash(
         })
         .unwrap();
     let mut command = CommandBuilder::new(env!("CARGO_BIN_EXE_pdfctl"));
-    command.args(["--api-url", &up.url, "dash"]);
+    command.args(["--api-url", &up.url]);
     command.args(args);
     command.env("PDFQ_CONFIG_DIR", up.config());
     command.env("TERM", "xterm-256color");
+    command.env_remove("PDFQ_PASSWORD");
     // A backtrace would scroll the panic message off the screen the test reads.
     command.env("RUST_BACKTRACE", "0");
     let child = pair.slave.spawn_command(command).unwrap();
@@ -200,4 +215,35 @@ fn dash_in_a_pty_shows_the_queue_and_a_job_progress_change() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn the_login_password_is_not_echoed_at_a_terminal() {
+    let up = Deployment::start();
+    let password = std::fs::read_to_string(up.data().join("admin-password")).unwrap();
+    let password = password.trim();
+    let (mut child, mut keys, screen) =
+        spawn_pdfctl(&up, &["login", "--email", "admin@pdfq.local"]);
+    screen.wait_for(&["password for admin@pdfq.local:"]);
+    keys.write_all(password.as_bytes()).unwrap();
+    keys.write_all(b"\r").unwrap();
+    keys.flush().unwrap();
+    let done = screen.wait_for(&["logged in to"]);
+    assert!(!done.contains(password), "the password was echoed:\n{done}");
+    // The Enter still ends the prompt's line: the answer is on a line of its own.
+    let lines: Vec<&str> = done.lines().collect();
+    let prompt = lines
+        .iter()
+        .position(|l| l.contains("password for"))
+        .unwrap();
+    assert!(lines[prompt + 1].starts_with("logged in to"), "{done}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "login did not end:\n{done}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

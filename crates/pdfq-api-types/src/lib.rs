@@ -572,6 +572,14 @@ pub struct BulkFilter {
     pub error_code: Option<String>,
     /// Only jobs created at least this many seconds ago.
     pub older_than_secs: Option<u64>,
+    /// Only jobs whose error message has this pattern (numbers as N, ids as <id>), as
+    /// `GET /api/v1/admin/errors` groups them: with `error_code`, exactly one group.
+    #[serde(default)]
+    pub error_pattern: Option<String>,
+    /// Only jobs that finished at or after this time (a group's first seen).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub finished_since: Option<OffsetDateTime>,
 }
 
 /// A bulk action on every job matching a filter.
@@ -596,6 +604,119 @@ pub struct BulkOutcome {
     /// Jobs whose state did not allow it (a retry of a running job, a cancel of a finished
     /// one) or that went away meanwhile.
     pub skipped: u64,
+}
+
+/// A page of the audit log: `since` and `before` narrow, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct AuditQuery {
+    /// Only entries recorded at or after this time (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, format = DateTime))]
+    pub since: Option<OffsetDateTime>,
+    /// Only entries older than this one: the previous page's `next_before`.
+    #[cfg_attr(feature = "openapi", param(minimum = 1))]
+    pub before: Option<i64>,
+    /// Entries per page, 1 to 500 (default 100).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
+    pub limit: Option<u32>,
+}
+
+/// One operator action: who, when, what and how many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEntryView {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: OffsetDateTime,
+    /// The admin's account; absent for a command run on the database directly (`pdfctl jobs
+    /// purge`), whose `actor_email` is the operating system's user@host.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = "uuid"))]
+    pub actor_id: Option<UserId>,
+    pub actor_email: String,
+    /// `pause`, `resume`, `retry`, `cancel`, `delete`, `purge_dead_letters`, `drain`,
+    /// `undrain`, `bulk_retry`, `bulk_cancel` or `bulk_delete`.
+    pub action: String,
+    /// A job id, a worker id or a bulk filter; absent for the queue as a whole.
+    pub target: Option<String>,
+    /// How many things it changed.
+    pub count: u64,
+    pub detail: Option<String>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryView>,
+    /// `before` for the next (older) page; absent on the last one.
+    pub next_before: Option<i64>,
+}
+
+/// The throughput view's window: the last hour per minute, or the last day per 15 minutes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub enum ThroughputWindow {
+    #[default]
+    #[serde(rename = "1h")]
+    Hour,
+    #[serde(rename = "24h")]
+    Day,
+}
+
+impl ThroughputWindow {
+    /// The window's length and its buckets' width, in seconds.
+    #[must_use]
+    pub const fn secs(self) -> (u64, u64) {
+        match self {
+            Self::Hour => (3600, 60),
+            Self::Day => (86_400, 900),
+        }
+    }
+}
+
+/// `?window=1h|24h`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ThroughputQuery {
+    /// `1h` (per minute, the default) or `24h` (per 15 minutes).
+    pub window: Option<ThroughputWindow>,
+}
+
+/// Jobs finished in one bucket, and the pages of those that completed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ThroughputBucket {
+    /// The bucket's start.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub start: OffsetDateTime,
+    pub completed: u64,
+    pub failed: u64,
+    pub pages: u64,
+}
+
+/// One worker's buckets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WorkerThroughput {
+    pub worker_id: String,
+    pub buckets: Vec<ThroughputBucket>,
+}
+
+/// Completed, failed and pages over a window, from the job events in the database: every
+/// bucket of the window oldest first (empty ones included), overall and per worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Throughput {
+    pub window: ThroughputWindow,
+    pub bucket_secs: u64,
+    pub overall: Vec<ThroughputBucket>,
+    /// The workers that finished a job in the window, by id.
+    pub workers: Vec<WorkerThroughput>,
 }
 
 /// How many dead letters a purge removed.

@@ -30,10 +30,11 @@ use serde::de::DeserializeOwned;
 
 pub use error::ClientError;
 use types::{
-    AdminJobQuery, BulkOutcome, BulkRequest, Credentials, DeadLetterView, DrainQuery, ErrorGroups,
-    ErrorsQuery, HealthReport, JobInclude, JobList, JobListQuery, JobQuery, JobTimeline, JobUpdate,
-    JobView, LogoutRequest, Overview, PageQuery, Purged, QueueState, RefreshRequest,
-    RegisteredUser, SentencePage, TokenPair, UploadAccepted, WorkerDrain,
+    AdminJobQuery, AuditPage, AuditQuery, BulkOutcome, BulkRequest, Credentials, DeadLetterView,
+    DrainQuery, ErrorGroups, ErrorsQuery, HealthReport, JobInclude, JobList, JobListQuery,
+    JobQuery, JobTimeline, JobUpdate, JobView, LogoutRequest, Overview, PageQuery, Purged,
+    QueueState, RefreshRequest, RegisteredUser, SentencePage, TokenPair, UploadAccepted,
+    WorkerDrain,
 };
 
 /// A handle on one pdfq API, optionally authenticated with an access token. Cheap to clone.
@@ -368,6 +369,27 @@ impl Client {
     pub async fn admin_errors(&self, query: &ErrorsQuery) -> Result<ErrorGroups, ClientError> {
         json(
             self.request(Method::GET, "/api/v1/admin/errors")
+                .query(query),
+        )
+        .await
+    }
+
+    /// Completed, failed and pages over the last hour or day, overall and per worker.
+    pub async fn admin_throughput(
+        &self,
+        query: &types::ThroughputQuery,
+    ) -> Result<types::Throughput, ClientError> {
+        json(
+            self.request(Method::GET, "/api/v1/admin/throughput")
+                .query(query),
+        )
+        .await
+    }
+
+    /// A page of the audit log, newest first.
+    pub async fn admin_audit(&self, query: &AuditQuery) -> Result<AuditPage, ClientError> {
+        json(
+            self.request(Method::GET, "/api/v1/admin/audit")
                 .query(query),
         )
         .await

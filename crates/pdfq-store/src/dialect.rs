@@ -208,8 +208,12 @@ impl<'q, D: Dialect> Stmt<'q, D> {
     }
 
     pub(crate) fn int(self, value: impl Into<i64>) -> Self {
+        self.opt_int(Some(value.into()))
+    }
+
+    pub(crate) fn opt_int(self, value: Option<i64>) -> Self {
         Self {
-            query: D::Db::int(self.query, Some(value.into())),
+            query: D::Db::int(self.query, value),
         }
     }
 

@@ -176,6 +176,8 @@ pub struct JobSummary {
     pub file_name: String,
     pub file_size: u64,
     pub error_code: Option<String>,
+    /// Why it failed, for grouping failures alike (a bulk action on one group).
+    pub error_message: Option<String>,
     pub created_at: OffsetDateTime,
     /// When the current (last) attempt was claimed by a worker.
     pub started_at: Option<OffsetDateTime>,
@@ -290,6 +292,48 @@ pub struct MinuteFinished {
     pub minute: OffsetDateTime,
     pub completed: u64,
     pub failed: u64,
+}
+
+/// Jobs finished in one time bucket by one worker, and the pages of those that completed, from
+/// the job events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedBucket {
+    /// The start of the bucket (UTC), a multiple of its width since the Unix epoch.
+    pub start: OffsetDateTime,
+    /// The worker that finished them; `None` for jobs finished without one.
+    pub worker_id: Option<WorkerId>,
+    pub completed: u64,
+    pub failed: u64,
+    pub pages: u64,
+}
+
+/// An operator action to record in the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewAuditEntry<'a> {
+    /// The admin's account; `None` for a command run on the database directly, whose
+    /// `actor_email` is then the operating system's user@host.
+    pub actor_id: Option<UserId>,
+    pub actor_email: &'a str,
+    /// What was done: `pause`, `retry`, `bulk_delete`, ...
+    pub action: &'a str,
+    /// What it was done to (a job id, a worker id, a filter); `None` for the queue as a whole.
+    pub target: Option<&'a str>,
+    /// How many things it changed.
+    pub count: u64,
+    pub detail: Option<&'a str>,
+}
+
+/// A recorded operator action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: OffsetDateTime,
+    pub actor_id: Option<UserId>,
+    pub actor_email: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub count: u64,
+    pub detail: Option<String>,
 }
 
 /// How many jobs are in each status.

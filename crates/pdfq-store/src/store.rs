@@ -11,9 +11,10 @@ use uuid::Uuid;
 
 use crate::config::DatabaseConfig;
 use crate::model::{
-    ChunkResult, Claimed, Commit, Created, Failure, IDEMPOTENCY_KEY_TAKEN, IdempotencyKey, Job,
-    JobEvent, JobFilter, JobSearch, JobSummary, JobWarning, MigrationStatus, MinuteFinished,
-    NewJob, NewRefreshToken, Page, RefreshOutcome, Role, SentenceRow, StatusCounts, User,
+    AuditEntry, ChunkResult, Claimed, Commit, Created, Failure, FinishedBucket,
+    IDEMPOTENCY_KEY_TAKEN, IdempotencyKey, Job, JobEvent, JobFilter, JobSearch, JobSummary,
+    JobWarning, MigrationStatus, MinuteFinished, NewAuditEntry, NewJob, NewRefreshToken, Page,
+    RefreshOutcome, Role, SentenceRow, StatusCounts, User,
 };
 use crate::pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres, pool_stats_of};
 use crate::postgres::PgStore;
@@ -351,7 +352,52 @@ impl Store {
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<MinuteFinished>, StoreError> {
-        dispatch!(self, s => s.finished_per_minute(since).await)
+        let buckets = self
+            .finished_buckets(since, Duration::from_secs(60))
+            .await?;
+        // Oldest first, each minute's workers together: summed into one row per minute.
+        let mut minutes: Vec<MinuteFinished> = Vec::new();
+        for b in buckets {
+            match minutes.last_mut() {
+                Some(m) if m.minute == b.start => {
+                    m.completed += b.completed;
+                    m.failed += b.failed;
+                }
+                _ => minutes.push(MinuteFinished {
+                    minute: b.start,
+                    completed: b.completed,
+                    failed: b.failed,
+                }),
+            }
+        }
+        Ok(minutes)
+    }
+
+    /// Jobs completed and failed and the pages completed since `since`, per `bucket` (its
+    /// start a multiple of its width since the Unix epoch) and per worker, from the job events;
+    /// oldest first, buckets with none left out.
+    pub async fn finished_buckets(
+        &self,
+        since: OffsetDateTime,
+        bucket: Duration,
+    ) -> Result<Vec<FinishedBucket>, StoreError> {
+        dispatch!(self, s => s.finished_buckets(since, bucket).await)
+    }
+
+    /// Records an operator action in the audit log.
+    pub async fn record_audit(&self, entry: &NewAuditEntry<'_>) -> Result<AuditEntry, StoreError> {
+        dispatch!(self, s => s.record_audit(entry).await)
+    }
+
+    /// Audit entries at or after `since` and before entry `before`, newest first, at most
+    /// `limit`.
+    pub async fn audit_entries(
+        &self,
+        since: Option<OffsetDateTime>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        dispatch!(self, s => s.audit_entries(since, before, limit).await)
     }
 
     /// Jobs that failed for good since `since`, newest first, at most `limit`.

@@ -67,6 +67,8 @@ both_backends!(
     lists_page_and_filter,
     admin_search_narrows_by_each_field,
     finished_jobs_are_counted_per_minute_from_their_events,
+    finished_jobs_and_pages_are_counted_per_bucket_and_worker,
+    operator_actions_are_recorded_and_read_back_newest_first,
     sentences_page_through_the_result,
     a_large_result_pages_right_at_any_depth,
     a_deep_page_reads_no_more_than_the_first,
@@ -340,6 +342,132 @@ mod cases {
         assert!(
             store
                 .finished_per_minute(now + time::Duration::minutes(1))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub async fn finished_jobs_and_pages_are_counted_per_bucket_and_worker(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let since = OffsetDateTime::now_utc() - time::Duration::hours(1);
+        let workers = [worker(1), worker(2)];
+        let mut claims = Vec::new();
+        for (name, w) in [("a.pdf", 0), ("b.pdf", 0), ("c.pdf", 1), ("d.pdf", 1)] {
+            let j = job(store, ann.id, name).await;
+            let claimed = store.claim_job(j.id, &workers[w]).await.unwrap().unwrap();
+            claims.push((j.id, claimed.attempt));
+        }
+        store
+            .complete_job(claims[0].0, claims[0].1, 12, 0)
+            .await
+            .unwrap();
+        store
+            .complete_job(claims[1].0, claims[1].1, 3, 0)
+            .await
+            .unwrap();
+        store
+            .complete_job(claims[2].0, claims[2].1, 40, 0)
+            .await
+            .unwrap();
+        store
+            .fail_job(claims[3].0, claims[3].1, "not_a_pdf", "no header", None)
+            .await
+            .unwrap();
+        let buckets = store
+            .finished_buckets(since, Duration::from_secs(900))
+            .await
+            .unwrap();
+        let of = |w: usize| {
+            buckets
+                .iter()
+                .filter(|b| b.worker_id.as_ref() == Some(&workers[w]))
+                .fold((0, 0, 0), |(c, f, p), b| {
+                    (c + b.completed, f + b.failed, p + b.pages)
+                })
+        };
+        assert_eq!(of(0), (2, 0, 15), "{buckets:?}");
+        assert_eq!(of(1), (1, 1, 40), "{buckets:?}");
+        // Buckets start on a quarter hour.
+        assert!(
+            buckets
+                .iter()
+                .all(|b| b.start.minute() % 15 == 0 && b.start.second() == 0),
+            "{buckets:?}"
+        );
+        // The per-minute view is the same events summed over the workers.
+        let minutes = store.finished_per_minute(since).await.unwrap();
+        let total: u64 = minutes.iter().map(|m| m.completed).sum();
+        assert_eq!(total, 3, "{minutes:?}");
+    }
+
+    pub async fn operator_actions_are_recorded_and_read_back_newest_first(store: &Store) {
+        let admin = user(store, "root@example.com").await;
+        let start = OffsetDateTime::now_utc() - time::Duration::seconds(1);
+        assert!(
+            store
+                .audit_entries(None, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let mut recorded = Vec::new();
+        for (action, target, count) in [
+            ("pause", None, 1),
+            ("retry", Some("0190a1b2-9c1e-7b7d-8a2f-0c5e7d1b3a01"), 1),
+            ("bulk_delete", Some("status failed"), 37),
+        ] {
+            let entry = store
+                .record_audit(&pdfq_store::NewAuditEntry {
+                    actor_id: Some(admin.id),
+                    actor_email: &admin.email,
+                    action,
+                    target,
+                    count,
+                    detail: (count > 1).then_some("matched 40, skipped 3"),
+                })
+                .await
+                .unwrap();
+            recorded.push(entry);
+        }
+        let all = store.audit_entries(Some(start), None, 10).await.unwrap();
+        let actions: Vec<&str> = all.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["bulk_delete", "retry", "pause"]);
+        assert_eq!(all[0], recorded[2]);
+        assert_eq!(
+            (all[0].actor_id, all[0].actor_email.as_str(), all[0].count),
+            (Some(admin.id), "root@example.com", 37)
+        );
+        assert_eq!(all[0].detail.as_deref(), Some("matched 40, skipped 3"));
+        assert!(all[0].at >= start && all[0].at <= OffsetDateTime::now_utc());
+        // Pages: the next one starts before the last entry of the previous one.
+        let first = store.audit_entries(None, None, 2).await.unwrap();
+        assert_eq!(first.len(), 2);
+        let next = store
+            .audit_entries(None, Some(first[1].id), 2)
+            .await
+            .unwrap();
+        assert_eq!(next, [recorded[0].clone()]);
+        // A command run on the database directly has no account, only who ran it where.
+        let direct = store
+            .record_audit(&pdfq_store::NewAuditEntry {
+                actor_id: None,
+                actor_email: "ops@build-host",
+                action: "purge_jobs",
+                target: Some("older than 7d"),
+                count: 12,
+                detail: None,
+            })
+            .await
+            .unwrap();
+        let newest = store.audit_entries(None, None, 1).await.unwrap();
+        assert_eq!(newest, [direct]);
+        assert_eq!(newest[0].actor_id, None);
+        // Nothing from after now.
+        let later = OffsetDateTime::now_utc() + time::Duration::minutes(1);
+        assert!(
+            store
+                .audit_entries(Some(later), None, 10)
                 .await
                 .unwrap()
                 .is_empty()

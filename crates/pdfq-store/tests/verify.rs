@@ -179,6 +179,7 @@ async fn postgres_an_empty_database_misses_everything() {
         "job_files",
         "job_chunks",
         "job_events",
+        "audit_log",
     ] {
         assert!(
             diffs.contains(&SchemaDifference::MissingTable {

@@ -82,6 +82,10 @@ struct BulkArgs {
     /// Only jobs created at least this long ago (e.g. 30m, 2h, 7d).
     #[arg(long, value_parser = pdfq_domain::limits::parse_duration)]
     older_than: Option<std::time::Duration>,
+    /// Only jobs whose error message has this pattern, as `jobs errors` prints it (numbers as
+    /// N, ids as <id>): with --error-code, exactly one group.
+    #[arg(long)]
+    error_pattern: Option<String>,
     /// Only count the matching jobs.
     #[arg(long)]
     dry_run: bool,
@@ -218,6 +222,8 @@ async fn run_bulk(
         file_name: bulk.file.clone(),
         error_code: bulk.error_code.clone(),
         older_than_secs: bulk.older_than.map(|d| d.as_secs()),
+        error_pattern: bulk.error_pattern.clone(),
+        finished_since: None,
     };
     let request = |dry_run| BulkRequest {
         action: bulk.action,
@@ -342,8 +348,9 @@ pub fn errors_table(groups: &ErrorGroups, now: time::OffsetDateTime) -> String {
     if let Some(g) = groups.groups.first() {
         let _ = writeln!(
             out,
-            "retry a group: pdfctl jobs bulk retry --status failed --error-code {}",
-            g.code
+            "retry a group: pdfctl jobs bulk retry --status failed --error-code {} --error-pattern '{}'",
+            g.code,
+            g.pattern.replace('\'', "'\\''")
         );
     }
     out

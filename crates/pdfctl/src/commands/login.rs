@@ -40,27 +40,32 @@ pub async fn login(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The first line of stdin, after a prompt. A terminal echoes the Enter that ends the line;
-/// a pipe does not, so the prompt's line is ended here. An empty answer is refused: it can
-/// only be a mistake (an empty or closed stdin), and sending it would read as a bad password.
+/// The password, after a prompt. At a terminal it is typed with echo off (rpassword: the
+/// terminal's own line, raw, restored afterwards, Ctrl-C still interrupts); piped, it is the
+/// first line of stdin, and the prompt's line is ended here since nothing echoes the Enter.
+/// An empty answer is refused: it can only be a mistake (an empty or closed stdin), and
+/// sending it would read as a bad password.
 fn read_password(email: &str) -> anyhow::Result<String> {
-    eprint!("password for {email}: ");
-    let mut line = String::new();
+    let prompt = format!("password for {email}: ");
     let stdin = std::io::stdin();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password")?;
-    if !stdin.is_terminal() {
+    let password = if stdin.is_terminal() {
+        rpassword::prompt_password(&prompt).context("cannot read the password at the terminal")?
+    } else {
+        eprint!("{prompt}");
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password")?;
         eprintln!();
-    }
-    let password = line.trim_end_matches(['\r', '\n']);
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
     if password.is_empty() {
         bail!(
             "no password given: type it at the prompt, pipe it on stdin, or set PDFQ_PASSWORD (or pass --password)"
         );
     }
-    Ok(password.to_owned())
+    Ok(password)
 }
 
 pub async fn logout(api_url: &str) -> anyhow::Result<ExitCode> {

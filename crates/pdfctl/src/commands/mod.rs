@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod api_url;
+pub mod audit;
 pub mod completions;
 pub mod confirm;
 pub mod extract;
@@ -13,5 +14,6 @@ pub mod plan;
 pub mod queue;
 pub mod sentences;
 pub mod submit;
+pub mod throughput;
 pub mod up;
 pub mod workers;

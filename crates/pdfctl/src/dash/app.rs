@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use pdfq_api_types::{AdminJobQuery, BulkAction, BulkFilter, JobList, JobTimeline, Overview};
+use pdfq_api_types::{
+    AdminJobQuery, AuditPage, BulkAction, BulkFilter, ErrorGroup, ErrorGroups, JobList,
+    JobTimeline, Overview, Throughput, ThroughputWindow,
+};
 use pdfq_domain::{JobId, JobStatus};
 use time::OffsetDateTime;
 
@@ -32,10 +35,20 @@ pub enum View {
     Overview,
     Jobs,
     Workers,
+    Audit,
+    Errors,
+    Throughput,
 }
 
 impl View {
-    pub const ALL: [Self; 3] = [Self::Overview, Self::Jobs, Self::Workers];
+    pub const ALL: [Self; 6] = [
+        Self::Overview,
+        Self::Jobs,
+        Self::Workers,
+        Self::Audit,
+        Self::Errors,
+        Self::Throughput,
+    ];
 
     #[must_use]
     pub const fn title(self) -> &'static str {
@@ -43,8 +56,19 @@ impl View {
             Self::Overview => "Overview",
             Self::Jobs => "Jobs",
             Self::Workers => "Workers",
+            Self::Audit => "Audit",
+            Self::Errors => "Errors",
+            Self::Throughput => "Throughput",
         }
     }
+}
+
+/// What a view shows beyond the overview and the jobs, fetched only while it is on screen.
+#[derive(Debug, Clone)]
+pub enum ViewData {
+    Audit(AuditPage),
+    Errors(ErrorGroups),
+    Throughput(Throughput),
 }
 
 /// A job as the screen names it: its id and the short id shown for it.
@@ -92,16 +116,33 @@ impl Action {
                 action,
                 filter,
                 count,
+            } if filter.error_pattern.is_some() => format!(
+                "{} the {count} jobs of group {} \"{}\"?",
+                verb(*action),
+                filter.error_code.as_deref().unwrap_or_default(),
+                crate::commands::format::truncate(
+                    filter.error_pattern.as_deref().unwrap_or_default(),
+                    20
+                )
+            ),
+            Self::Bulk {
+                action,
+                filter,
+                count,
             } => format!(
                 "{} {count} jobs matching \"{}\"?",
-                match action {
-                    BulkAction::Retry => "Retry",
-                    BulkAction::Cancel => "Cancel",
-                    BulkAction::Delete => "Delete",
-                },
+                verb(*action),
                 describe(filter)
             ),
         }
+    }
+}
+
+fn verb(action: BulkAction) -> &'static str {
+    match action {
+        BulkAction::Retry => "Retry",
+        BulkAction::Cancel => "Cancel",
+        BulkAction::Delete => "Delete",
     }
 }
 
@@ -123,6 +164,8 @@ pub enum Update {
     Lost { error: String, at: OffsetDateTime },
     /// The outcome of an [`Action`], for the status line.
     Done(String),
+    /// The current view's own data.
+    View(ViewData),
 }
 
 /// What the app asks of the world.
@@ -141,6 +184,9 @@ pub struct FetchSettings {
     pub frozen: bool,
     pub query: AdminJobQuery,
     pub detail: Option<JobId>,
+    /// The view on screen: its own data is fetched too.
+    pub view: View,
+    pub throughput_window: ThroughputWindow,
 }
 
 /// What the bottom line is doing.
@@ -163,6 +209,14 @@ pub struct App {
     pub jobs: Option<JobList>,
     pub detail: Option<JobTimeline>,
     pub traffic: Option<Traffic>,
+    /// The newest operator actions, once the audit view has been shown.
+    pub audit: Option<AuditPage>,
+    /// Failures grouped, once the errors view has been shown.
+    pub errors: Option<ErrorGroups>,
+    /// Finished jobs and pages over time, once the throughput view has been shown.
+    pub throughput: Option<Throughput>,
+    /// The throughput view's window (`t` switches between the hour and the day).
+    pub throughput_window: ThroughputWindow,
     /// Enter was pressed on this job; its detail shows once fetched.
     pub detail_open: Option<JobId>,
     pub selected: usize,
@@ -194,6 +248,10 @@ impl App {
             jobs: None,
             detail: None,
             traffic: None,
+            audit: None,
+            errors: None,
+            throughput: None,
+            throughput_window: ThroughputWindow::Hour,
             detail_open: None,
             selected: 0,
             page: 1,
@@ -227,6 +285,8 @@ impl App {
                 ..filter_query(&self.filter)
             },
             detail: self.detail_open,
+            view: self.view,
+            throughput_window: self.throughput_window,
         }
     }
 
@@ -243,7 +303,13 @@ impl App {
                 if traffic.is_some() {
                     self.traffic = traffic;
                 }
-                self.overview = Some(*overview);
+                let mut overview = *overview;
+                // The heartbeats come in no set order: sorted, rows (and the selection with
+                // them) stay put between refreshes.
+                overview
+                    .instances
+                    .sort_by(|a, b| (&a.kind, &a.id).cmp(&(&b.kind, &b.id)));
+                self.overview = Some(overview);
                 self.jobs = Some(jobs);
                 if detail_of == self.detail_open {
                     self.detail = detail.map(|d| *d);
@@ -267,6 +333,19 @@ impl App {
                 self.lost_since.get_or_insert(at);
             }
             Update::Done(message) => self.status = Some(message),
+            Update::View(ViewData::Audit(page)) => {
+                self.audit = Some(page);
+                self.clamp_selection();
+            }
+            Update::View(ViewData::Errors(groups)) => {
+                self.errors = Some(groups);
+                self.clamp_selection();
+            }
+            // A fetch from before `t` answers for the other window: not shown.
+            Update::View(ViewData::Throughput(t)) if t.window == self.throughput_window => {
+                self.throughput = Some(t);
+            }
+            Update::View(ViewData::Throughput(_)) => {}
         }
     }
 
@@ -275,6 +354,9 @@ impl App {
             View::Overview => 0,
             View::Jobs => self.jobs.as_ref().map_or(0, |j| j.jobs.len()),
             View::Workers => self.overview.as_ref().map_or(0, |o| o.instances.len()),
+            View::Audit => self.audit.as_ref().map_or(0, |a| a.entries.len()),
+            View::Errors => self.errors.as_ref().map_or(0, |e| e.groups.len()),
+            View::Throughput => 0,
         }
     }
 
@@ -383,17 +465,21 @@ impl App {
                 self.help = true;
                 Vec::new()
             }
-            Key::Tab => {
-                self.switch(1);
-                Vec::new()
-            }
-            Key::BackTab => {
-                self.switch(View::ALL.len() - 1);
-                Vec::new()
-            }
+            Key::Tab => self.switch(1),
+            Key::BackTab => self.switch(View::ALL.len() - 1),
             Key::Char('1') => self.go(View::Overview),
             Key::Char('2') => self.go(View::Jobs),
             Key::Char('3') => self.go(View::Workers),
+            Key::Char('4') => self.go(View::Audit),
+            Key::Char('5') => self.go(View::Errors),
+            Key::Char('6') => self.go(View::Throughput),
+            Key::Char('t') if self.view == View::Throughput => {
+                self.throughput_window = match self.throughput_window {
+                    ThroughputWindow::Hour => ThroughputWindow::Day,
+                    ThroughputWindow::Day => ThroughputWindow::Hour,
+                };
+                vec![Effect::Settings(self.settings())]
+            }
             Key::Char('j') | Key::Down => {
                 if self.selected + 1 < self.rows() {
                     self.selected += 1;
@@ -488,6 +574,32 @@ impl App {
         vec![Effect::Settings(self.settings())]
     }
 
+    /// The error group under the cursor in the errors view.
+    #[must_use]
+    pub fn selected_group(&self) -> Option<&ErrorGroup> {
+        if self.view != View::Errors {
+            return None;
+        }
+        self.errors.as_ref()?.groups.get(self.selected)
+    }
+
+    /// Retrying every job of the selected group, exactly: its code, its message pattern, and
+    /// failed since the group was first seen in the window.
+    fn retry_group(&self) -> Option<Action> {
+        let group = self.selected_group()?;
+        Some(Action::Bulk {
+            action: BulkAction::Retry,
+            filter: BulkFilter {
+                status: Some(JobStatus::Failed),
+                error_code: Some(group.code.clone()),
+                error_pattern: Some(group.pattern.clone()),
+                finished_since: Some(group.first_seen),
+                ..BulkFilter::default()
+            },
+            count: group.count,
+        })
+    }
+
     /// The worker under the cursor in the workers view, and whether it is draining.
     fn selected_worker(&self) -> Option<(String, bool)> {
         if self.view != View::Workers {
@@ -500,17 +612,19 @@ impl App {
             .map(|i| (i.id.clone(), i.draining))
     }
 
+    /// Shows `view`; fetches now, so a view with its own data does not wait a whole interval.
     fn go(&mut self, view: View) -> Vec<Effect> {
-        if self.view != view {
-            self.view = view;
-            self.selected = 0;
+        if self.view == view {
+            return Vec::new();
         }
-        Vec::new()
+        self.view = view;
+        self.selected = 0;
+        vec![Effect::Settings(self.settings())]
     }
 
-    fn switch(&mut self, by: usize) {
+    fn switch(&mut self, by: usize) -> Vec<Effect> {
         let at = View::ALL.iter().position(|v| *v == self.view).unwrap_or(0);
-        self.go(View::ALL[(at + by) % View::ALL.len()]);
+        self.go(View::ALL[(at + by) % View::ALL.len()])
     }
 
     /// Asks to confirm the action on an uppercase key; nothing in --read-only mode.
@@ -528,6 +642,7 @@ impl App {
             'P' if paused => Some(Action::Resume),
             'P' => Some(Action::Pause),
             'X' => Some(Action::PurgeDead),
+            'R' if self.view == View::Errors => self.retry_group(),
             'R' => self.selected_ref().map(Action::Retry),
             'C' => self.selected_ref().map(Action::Cancel),
             'D' => self.selected_ref().map(Action::Delete),
@@ -544,6 +659,9 @@ impl App {
             (Some(action), _) => self.prompt = Prompt::Confirm(action),
             (None, 'W') => {
                 self.status = Some("select a worker in the Workers view first".to_owned());
+            }
+            (None, 'R') if self.view == View::Errors => {
+                self.status = Some("no error group to retry in this window".to_owned());
             }
             (None, _) => self.status = Some("select a job in the Jobs view first".to_owned()),
         }

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::Event;
-use super::app::{Action, FetchSettings, Update};
+use super::app::{Action, FetchSettings, Update, View, ViewData};
 use super::metrics::{self, Sample, Traffic};
 
 /// What the UI tells the fetcher.
@@ -45,6 +45,13 @@ pub async fn run(
                 }
             }
             if events.send(Event::Update(update)).is_err() {
+                return;
+            }
+            // The view's own data is an extra: when it cannot be read the view keeps what it
+            // has, and the overview's read says whether the API is there.
+            if let Some(data) = fetch_view(&client, &settings).await
+                && events.send(Event::Update(Update::View(data))).is_err()
+            {
                 return;
             }
         }
@@ -102,6 +109,46 @@ async fn fetch(client: &Client, settings: &FetchSettings) -> Update {
             at,
         },
     }
+}
+
+/// The errors view's window: the last day.
+const ERRORS_WINDOW_SECS: u64 = 86_400;
+
+/// Entries the audit view reads: the newest.
+const AUDIT_SHOWN: u32 = 100;
+
+async fn fetch_view(client: &Client, settings: &FetchSettings) -> Option<ViewData> {
+    let read = async {
+        match settings.view {
+            View::Overview | View::Jobs | View::Workers => None,
+            View::Audit => client
+                .admin_audit(&pdfq_api_types::AuditQuery {
+                    limit: Some(AUDIT_SHOWN),
+                    ..pdfq_api_types::AuditQuery::default()
+                })
+                .await
+                .ok()
+                .map(ViewData::Audit),
+            View::Errors => client
+                .admin_errors(&pdfq_api_types::ErrorsQuery {
+                    since_secs: Some(ERRORS_WINDOW_SECS),
+                })
+                .await
+                .ok()
+                .map(ViewData::Errors),
+            View::Throughput => client
+                .admin_throughput(&pdfq_api_types::ThroughputQuery {
+                    window: Some(settings.throughput_window),
+                })
+                .await
+                .ok()
+                .map(ViewData::Throughput),
+        }
+    };
+    tokio::time::timeout(CALL_TIMEOUT, read)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Reads `/metrics` and compares it with the previous read. Traffic is an extra: when the

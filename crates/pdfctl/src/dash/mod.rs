@@ -26,11 +26,15 @@ use crate::commands::admin::explain;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Views: Overview (health, queue, per-minute throughput, API traffic, database pools),
-Jobs (live list, progress, ETA; Enter for the detail), Workers (heartbeats, stale ones in red).
+Jobs (live list, progress, ETA; Enter for the detail), Workers (heartbeats, stale ones in red),
+Audit (operator actions: who, when, what, how many), Errors (failures of the last day grouped
+by code and message pattern; R retries the selected group, asking with its count),
+Throughput (completed, failed and pages per minute over the hour or per 15 minutes over the
+day, overall and per worker, from the database; t switches the window; a chart when wide).
 
 Keys:
   ?             help              q, Ctrl-C     quit
-  Tab, 1 2 3    switch view       j/k, arrows   move;  g/G first/last
+  Tab, 1-6      switch view       j/k, arrows   move;  g/G first/last
   space         freeze/resume     + / -         refresh more / less often
   [ / ]         previous / next page of jobs (100 a page)
   /             filter jobs by status, owner email, id or file name

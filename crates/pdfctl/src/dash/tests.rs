@@ -724,3 +724,312 @@ fn every_view_at_160x48() {
     insta::assert_snapshot!("jobs_at_160x48", jobs);
     insta::assert_snapshot!("workers_at_160x48", workers);
 }
+
+fn audit_page() -> pdfq_api_types::AuditPage {
+    let entry = |id, secs, action: &str, target: Option<&str>, count, detail: Option<&str>| {
+        pdfq_api_types::AuditEntryView {
+            id,
+            at: ago(secs),
+            actor_id: Some("0190a1b2-9c1e-7b7d-8a2f-0c5e7d1b3a01".parse().unwrap()),
+            actor_email: if id % 2 == 0 {
+                "ops@example.com".to_owned()
+            } else {
+                "admin@pdfq.local".to_owned()
+            },
+            action: action.to_owned(),
+            target: target.map(str::to_owned),
+            count,
+            detail: detail.map(str::to_owned),
+        }
+    };
+    pdfq_api_types::AuditPage {
+        entries: vec![
+            entry(
+                6,
+                40,
+                "bulk_retry",
+                Some("status failed, error code pdf_encrypted"),
+                37,
+                Some("matched 40, skipped 3"),
+            ),
+            entry(5, 300, "drain", Some("worker-d4-4123-1a2b3c"), 1, None),
+            entry(
+                4,
+                900,
+                "delete",
+                Some(&id(9).to_string()),
+                1,
+                Some("old-scan.pdf"),
+            ),
+            entry(3, 1800, "purge_dead_letters", None, 4, None),
+            entry(2, 3600, "resume", None, 1, None),
+            entry(1, 3700, "pause", None, 1, None),
+        ],
+        next_before: None,
+    }
+}
+
+fn app_on_audit() -> App {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('4'));
+    app.update(Update::View(super::app::ViewData::Audit(audit_page())));
+    app
+}
+
+#[test]
+fn audit_view_at_80x24_and_160x48() {
+    let app = app_on_audit();
+    insta::assert_snapshot!("audit_at_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("audit_at_160x48", screen(&app, 160, 48));
+}
+
+#[test]
+fn the_audit_view_is_fetched_when_shown_and_lists_who_did_what_newest_first() {
+    use super::app::{Effect, View};
+    let mut app = app_with_data(false);
+    // Switching to it fetches at once, for that view.
+    let effects = app.on_key(Key::Char('4'));
+    let [Effect::Settings(settings)] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(settings.view, View::Audit);
+    app.update(Update::View(super::app::ViewData::Audit(audit_page())));
+    let shown = screen(&app, 80, 24);
+    let rows: Vec<String> = shown
+        .to_string()
+        .lines()
+        .filter(|l| l.contains("@"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(rows.len(), 6, "{shown}");
+    assert!(
+        rows[0].contains("40s") && rows[0].contains("bulk_retry") && rows[0].contains(" 37 "),
+        "{shown}"
+    );
+    assert!(rows[5].contains("pause"), "{shown}");
+    // The cursor moves over the entries, and stays within them.
+    for _ in 0..10 {
+        app.on_key(Key::Char('j'));
+    }
+    assert_eq!(app.selected, 5);
+}
+
+fn error_groups() -> pdfq_api_types::ErrorGroups {
+    let group = |code: &str, pattern: &str, count, first, last, n| pdfq_api_types::ErrorGroup {
+        code: code.to_owned(),
+        pattern: pattern.to_owned(),
+        count,
+        first_seen: ago(first),
+        last_seen: ago(last),
+        example_job: id(n),
+    };
+    pdfq_api_types::ErrorGroups {
+        since_secs: 86_400,
+        failures: 58,
+        groups: vec![
+            group(
+                "pdf_encrypted",
+                "the file is encrypted and no password was given",
+                31,
+                80_000,
+                120,
+                11,
+            ),
+            group(
+                "pdf_malformed",
+                "page N of N: bad xref at offset N",
+                19,
+                40_000,
+                600,
+                12,
+            ),
+            group(
+                "worker_lost",
+                "the worker stopped heartbeating",
+                8,
+                7200,
+                3600,
+                13,
+            ),
+        ],
+    }
+}
+
+fn app_on_errors() -> App {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('5'));
+    app.update(Update::View(super::app::ViewData::Errors(error_groups())));
+    app
+}
+
+#[test]
+fn errors_view_at_80x24_and_160x48() {
+    let app = app_on_errors();
+    insta::assert_snapshot!("errors_at_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("errors_at_160x48", screen(&app, 160, 48));
+}
+
+#[test]
+fn r_on_an_error_group_asks_naming_its_count_then_retries_exactly_that_group() {
+    use super::app::{Action, Effect};
+    use pdfq_api_types::{BulkAction, BulkFilter};
+    let mut app = app_on_errors();
+    let listed = screen(&app, 80, 24);
+    assert!(
+        line_with(&listed, "pdf_malformed").contains("19"),
+        "{listed}"
+    );
+    app.on_key(Key::Char('j'));
+    app.on_key(Key::Char('R'));
+    let asking = screen(&app, 80, 24);
+    assert!(
+        line_with(&asking, "y/N")
+            .contains("Retry the 19 jobs of group pdf_malformed \"page N of N: bad xr…\"?"),
+        "{asking}"
+    );
+    assert_eq!(
+        app.on_key(Key::Char('y')),
+        vec![Effect::Act(Action::Bulk {
+            action: BulkAction::Retry,
+            filter: BulkFilter {
+                status: Some(JobStatus::Failed),
+                error_code: Some("pdf_malformed".to_owned()),
+                error_pattern: Some("page N of N: bad xref at offset N".to_owned()),
+                finished_since: Some(ago(40_000)),
+                ..BulkFilter::default()
+            },
+            count: 19,
+        })]
+    );
+    // Read-only: refused, nothing asked.
+    let mut ro = app_on_errors();
+    ro.read_only = true;
+    ro.on_key(Key::Char('R'));
+    assert_eq!(ro.prompt, super::app::Prompt::None);
+}
+
+fn throughput(window: pdfq_api_types::ThroughputWindow) -> pdfq_api_types::Throughput {
+    use pdfq_api_types::{ThroughputBucket, WorkerThroughput};
+    let (window_secs, bucket_secs) = window.secs();
+    let n = window_secs / bucket_secs;
+    let buckets = |scale: u64| -> Vec<ThroughputBucket> {
+        (0..n)
+            .map(|i| ThroughputBucket {
+                start: NOW - time::Duration::seconds(i64::try_from((n - i) * bucket_secs).unwrap()),
+                completed: [3, 5, 8, 13, 9, 6, 4, 7, 11, 14][usize::try_from(i % 10).unwrap()]
+                    * scale,
+                failed: u64::from(i % 17 == 3),
+                pages: [30, 52, 80, 130, 95, 60, 41, 70, 110, 140]
+                    [usize::try_from(i % 10).unwrap()]
+                    * scale,
+            })
+            .collect()
+    };
+    pdfq_api_types::Throughput {
+        window,
+        bucket_secs,
+        overall: buckets(3),
+        workers: vec![
+            WorkerThroughput {
+                worker_id: "worker-a1-4123-1a2b3c4d".to_owned(),
+                buckets: buckets(2),
+            },
+            WorkerThroughput {
+                worker_id: "worker-b2-4123-9f8e7d6c".to_owned(),
+                buckets: buckets(1),
+            },
+        ],
+    }
+}
+
+fn app_on_throughput() -> App {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('6'));
+    app.update(Update::View(super::app::ViewData::Throughput(throughput(
+        pdfq_api_types::ThroughputWindow::Hour,
+    ))));
+    app
+}
+
+#[test]
+fn throughput_view_at_80x24_and_160x48() {
+    let app = app_on_throughput();
+    insta::assert_snapshot!("throughput_at_80x24", screen(&app, 80, 24));
+    insta::assert_snapshot!("throughput_at_160x48", screen(&app, 160, 48));
+}
+
+#[test]
+fn throughput_has_sparklines_per_worker_when_narrow_a_chart_when_wide_and_t_switches_the_day() {
+    use super::app::Effect;
+    use pdfq_api_types::ThroughputWindow;
+    let mut app = app_on_throughput();
+    let narrow = screen(&app, 80, 24);
+    // Totals: 60 minutes of the ten-minute pattern (80 a cycle) times 3 overall, 2 and 1.
+    assert!(line_with(&narrow, "completed").contains("1440"), "{narrow}");
+    assert!(line_with(&narrow, "…a2b3c4d").contains(" 960"), "{narrow}");
+    assert!(line_with(&narrow, "…f8e7d6c").contains(" 480"), "{narrow}");
+    let axis = line_with(&narrow, "now");
+    assert!(axis.contains("-30m") && axis.contains("-60m"), "{narrow}");
+    let wide = screen(&app, 160, 48).to_string();
+    // The chart's braille dots and its axes; the workers by their whole ids.
+    assert!(
+        wide.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)),
+        "{wide}"
+    );
+    assert!(wide.contains("worker-a1-4123-1a2b3c4d"), "{wide}");
+    assert!(
+        !wide.contains("completed  "),
+        "the chart, not a sparkline: {wide}"
+    );
+    // t asks for the day; an hour that arrives late is not shown as the day.
+    let effects = app.on_key(Key::Char('t'));
+    let [Effect::Settings(settings)] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(settings.throughput_window, ThroughputWindow::Day);
+    app.update(Update::View(super::app::ViewData::Throughput(throughput(
+        ThroughputWindow::Hour,
+    ))));
+    app.update(Update::View(super::app::ViewData::Throughput(throughput(
+        ThroughputWindow::Day,
+    ))));
+    let day = screen(&app, 80, 24);
+    assert!(
+        line_with(&day, "last 1d00h").contains("Throughput, last 1d00h per 15m00s"),
+        "{day}"
+    );
+    let axis = line_with(&day, "now");
+    assert!(axis.contains("-12h") && axis.contains("-24h"), "{day}");
+}
+
+#[test]
+fn worker_rows_keep_their_order_and_the_selection_whatever_order_the_heartbeats_come_in() {
+    let mut app = app_with_data(false);
+    app.on_key(Key::Char('3'));
+    app.on_key(Key::Char('j'));
+    app.on_key(Key::Char('j')); // worker-b2
+    let rows = |app: &App| -> Vec<String> {
+        screen(app, 80, 24)
+            .to_string()
+            .lines()
+            .filter(|l| l.contains("-4123-"))
+            .map(first_cell)
+            .collect()
+    };
+    let before = rows(&app);
+    assert_eq!(before.len(), 5, "{before:?}");
+    let mut shuffled = overview(false);
+    shuffled.instances.reverse();
+    shuffled.instances.swap(0, 2);
+    app.update(Update::Data {
+        overview: Box::new(shuffled),
+        jobs: jobs(),
+        detail: None,
+        detail_of: None,
+        traffic: None,
+        at: NOW,
+    });
+    assert_eq!(rows(&app), before);
+    let selected = line_with(&screen(&app, 80, 24), ">");
+    assert!(selected.contains("worker-b2"), "{selected}");
+}

@@ -6,9 +6,11 @@ use pdfq_domain::JobStatus;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize as _};
+use ratatui::symbols;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Block, Cell, Clear, LineGauge, Paragraph, Row, Sparkline, Table, TableState, Tabs, Wrap,
+    Axis, Block, Cell, Chart, Clear, Dataset, GraphType, LineGauge, Paragraph, Row, Sparkline,
+    Table, TableState, Tabs, Wrap,
 };
 use time::OffsetDateTime;
 
@@ -49,6 +51,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, now: OffsetDateTime) {
         }
         (View::Jobs, Some(_)) => draw_jobs(frame, body, app, now),
         (View::Workers, Some(overview)) => draw_workers(frame, body, app, overview, now),
+        (View::Audit, Some(_)) => draw_audit(frame, body, app, now),
+        (View::Errors, Some(_)) => draw_errors(frame, body, app, now),
+        (View::Throughput, Some(_)) => draw_throughput_view(frame, body, app),
     }
     draw_footer(frame, footer, app);
     if let Some(detail) = app.detail.as_ref().filter(|_| app.detail_open.is_some()) {
@@ -111,8 +116,9 @@ fn draw_header(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime
     });
     let right = Line::from(vec![refresh, Span::raw(updated), Span::raw(" ")]).right_aligned();
     let right_width = u16::try_from(right.width()).unwrap_or(u16::MAX);
+    // Below 100 columns the name gives way to the tabs.
     let [left, tabs, right_area] = Layout::horizontal([
-        Constraint::Length(12),
+        Constraint::Length(if area.width >= 100 { 12 } else { 0 }),
         Constraint::Min(0),
         Constraint::Length(right_width),
     ])
@@ -375,7 +381,7 @@ fn draw_throughput(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Opt
     frame.render_widget(traffic_line(traffic), api_row);
     let [_, axis_area] =
         Layout::horizontal([Constraint::Length(16), Constraint::Min(0)]).areas(axis_row);
-    let scale = MinuteScale::new(processed.len(), axis_area.width);
+    let scale = BucketScale::new(processed.len(), axis_area.width, 60);
     frame.render_widget(Line::from(scale.axis()).dim(), axis_area);
     for (row, label, data, color) in [
         (p_row, "processed", &processed, Color::Green),
@@ -396,39 +402,42 @@ fn draw_throughput(frame: &mut Frame<'_>, area: Rect, o: &Overview, traffic: Opt
     }
 }
 
-/// How minutes map onto a chart's columns: each minute as wide as the columns allow (at least
-/// one), the newest at the right edge; when the columns are fewer, the newest minutes.
+/// How a chart's buckets (minutes, quarter hours) map onto its columns: each as wide as the
+/// columns allow (at least one), the newest at the right edge; when the columns are fewer, the
+/// newest buckets.
 #[derive(Debug, Clone, Copy)]
-struct MinuteScale {
-    minutes: usize,
+struct BucketScale {
+    buckets: usize,
     width: usize,
-    per_minute: usize,
+    per_bucket: usize,
+    bucket_secs: u64,
 }
 
-impl MinuteScale {
-    fn new(minutes: usize, width: u16) -> Self {
+impl BucketScale {
+    fn new(buckets: usize, width: u16, bucket_secs: u64) -> Self {
         let width = usize::from(width);
         Self {
-            minutes,
+            buckets,
             width,
-            per_minute: (width / minutes.max(1)).max(1),
+            per_bucket: (width / buckets.max(1)).max(1),
+            bucket_secs,
         }
     }
 
-    /// The columns, padded on the left so the newest minute ends at the right edge.
+    /// The columns, padded on the left so the newest bucket ends at the right edge.
     fn columns(&self, data: &[u64]) -> Vec<u64> {
-        let shown = &data[data.len().saturating_sub(self.width / self.per_minute)..];
-        let mut columns = vec![0; self.width.saturating_sub(shown.len() * self.per_minute)];
+        let shown = &data[data.len().saturating_sub(self.width / self.per_bucket)..];
+        let mut columns = vec![0; self.width.saturating_sub(shown.len() * self.per_bucket)];
         for value in shown {
-            columns.extend(std::iter::repeat_n(*value, self.per_minute));
+            columns.extend(std::iter::repeat_n(*value, self.per_bucket));
         }
         columns
     }
 
-    /// "-60m      -45m ... now" under the columns: every quarter hour that is shown.
+    /// "-60m      -45m ... now" under the columns: every quarter of the window that is shown.
     fn axis(&self) -> String {
         let mut axis = vec![' '; self.width];
-        let shown = self.minutes.min(self.width / self.per_minute);
+        let shown = self.buckets.min(self.width / self.per_bucket);
         let mut put = |at: usize, text: &str| {
             if at + text.len() <= axis.len() && axis[at..at + text.len()].iter().all(|c| *c == ' ')
             {
@@ -436,12 +445,21 @@ impl MinuteScale {
             }
         };
         put(self.width.saturating_sub(3), "now");
-        for ago in (15..=shown).step_by(15) {
-            // The column where the minute `ago` minutes back starts.
-            let at = self.width - ago * self.per_minute;
-            put(at, &format!("-{ago}m"));
+        for back in (1..=shown).filter(|b| b * 4 % self.buckets.max(1) == 0) {
+            // The column where the bucket `back` buckets ago starts.
+            let at = self.width - back * self.per_bucket;
+            put(at, &ago_label(back as u64 * self.bucket_secs));
         }
         axis.into_iter().collect()
+    }
+}
+
+/// "-15m", "-60m", "-6h": how long ago, for a time axis.
+fn ago_label(secs: u64) -> String {
+    if secs <= 3600 {
+        format!("-{}m", secs / 60)
+    } else {
+        format!("-{}h", secs / 3600)
     }
 }
 
@@ -751,6 +769,285 @@ fn draw_workers(frame: &mut Frame<'_>, area: Rect, app: &App, o: &Overview, now:
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+/// Completed, failed and pages over the hour or the day, overall and per worker: sparklines,
+/// and a chart of the overall counts when wide.
+fn draw_throughput_view(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let Some(t) = &app.throughput else {
+        frame.render_widget(
+            Paragraph::new("reading the throughput ...")
+                .block(Block::bordered().title(" Throughput ")),
+            area,
+        );
+        return;
+    };
+    let (window_secs, bucket_secs) = t.window.secs();
+    #[allow(clippy::cast_precision_loss, reason = "display figures")]
+    let title = format!(
+        " Throughput, last {} per {} (t: {}) ",
+        format::duration(window_secs as f64),
+        format::duration(bucket_secs as f64),
+        match t.window {
+            pdfq_api_types::ThroughputWindow::Hour => "the day",
+            pdfq_api_types::ThroughputWindow::Day => "the hour",
+        }
+    );
+    let block = Block::bordered().title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let wide = area.width >= 120;
+    let label = if wide { 30 } else { 16 };
+    // More buckets than columns (the day at 80 columns): neighbours summed, so the whole
+    // window shows.
+    let columns = usize::from(inner.width.saturating_sub(label)).max(1);
+    let per_column = t.overall.len().div_ceil(columns).max(1);
+    let fit = |values: Vec<u64>| -> Vec<u64> {
+        values.chunks(per_column).map(|c| c.iter().sum()).collect()
+    };
+    let series = |of: fn(&pdfq_api_types::ThroughputBucket) -> u64| -> Vec<u64> {
+        fit(t.overall.iter().map(of).collect())
+    };
+    let completed = series(|b| b.completed);
+    let failed = series(|b| b.failed);
+    let pages = series(|b| b.pages);
+    let chart_height = if wide { inner.height / 2 } else { 0 };
+    let overall_rows: u16 = if wide { 1 } else { 3 };
+    let workers = u16::try_from(t.workers.len()).unwrap_or(u16::MAX);
+    let [chart_area, overall_area, workers_area, axis_area] = Layout::vertical([
+        Constraint::Length(chart_height),
+        Constraint::Length(overall_rows),
+        Constraint::Length(workers.max(1)),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let [_, axis_cols] =
+        Layout::horizontal([Constraint::Length(label), Constraint::Min(0)]).areas(axis_area);
+    let scale = BucketScale::new(
+        completed.len(),
+        axis_cols.width,
+        bucket_secs * per_column as u64,
+    );
+    frame.render_widget(Line::from(scale.axis()).dim(), axis_cols);
+    let row = |frame: &mut Frame<'_>, area: Rect, name: &str, data: &[u64], color: Color| {
+        let [label_area, spark_area] =
+            Layout::horizontal([Constraint::Length(label), Constraint::Min(0)]).areas(area);
+        let total: u64 = data.iter().sum();
+        let width = usize::from(label).saturating_sub(7);
+        frame.render_widget(
+            Line::from(format!(
+                "{:<width$}{total:>7}",
+                format::truncate(name, width)
+            )),
+            label_area,
+        );
+        frame.render_widget(
+            Sparkline::default()
+                .data(scale.columns(data))
+                .style(Style::new().fg(color)),
+            spark_area,
+        );
+    };
+    if wide {
+        draw_throughput_chart(
+            frame,
+            chart_area,
+            &completed,
+            &failed,
+            bucket_secs * per_column as u64,
+        );
+        row(frame, overall_area, "pages", &pages, Color::Cyan);
+    } else {
+        let rows = Layout::vertical([Constraint::Length(1); 3]).split(overall_area);
+        row(frame, rows[0], "completed", &completed, Color::Green);
+        row(frame, rows[1], "failed", &failed, Color::Red);
+        row(frame, rows[2], "pages", &pages, Color::Cyan);
+    }
+    if t.workers.is_empty() {
+        frame.render_widget(
+            Line::from("no worker finished a job in the window").dim(),
+            workers_area,
+        );
+    }
+    let rows = Layout::vertical(vec![Constraint::Length(1); t.workers.len()]).split(workers_area);
+    for (w, area) in t.workers.iter().zip(rows.iter()) {
+        let data = fit(w.buckets.iter().map(|b| b.completed).collect());
+        // Narrow: the id's end, its random part, which tells workers of one host apart.
+        let name = if wide {
+            w.worker_id.clone()
+        } else {
+            let tail: String = w.worker_id.chars().rev().take(7).collect();
+            format!("…{}", tail.chars().rev().collect::<String>())
+        };
+        row(frame, *area, &name, &data, Color::Green);
+    }
+}
+
+/// Completed and failed over the window as lines on time and count axes.
+fn draw_throughput_chart(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    completed: &[u64],
+    failed: &[u64],
+    bucket_secs: u64,
+) {
+    #[allow(clippy::cast_precision_loss, reason = "chart coordinates")]
+    let points = |data: &[u64]| -> Vec<(f64, f64)> {
+        let n = data.len();
+        data.iter()
+            .enumerate()
+            .map(|(i, v)| ((i as f64) - (n as f64 - 1.0), *v as f64))
+            .collect()
+    };
+    let (done, lost) = (points(completed), points(failed));
+    let max = completed
+        .iter()
+        .chain(failed)
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    #[allow(clippy::cast_precision_loss, reason = "chart coordinates")]
+    let (span, top) = ((completed.len().max(2) - 1) as f64, max as f64);
+    let datasets = vec![
+        Dataset::default()
+            .name("completed")
+            .marker(symbols::Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().green())
+            .data(&done),
+        Dataset::default()
+            .name("failed")
+            .marker(symbols::Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().red())
+            .data(&lost),
+    ];
+    let window = completed.len() as u64 * bucket_secs;
+    let chart = Chart::new(datasets)
+        .x_axis(Axis::default().bounds([-span, 0.0]).labels(vec![
+            ago_label(window),
+            ago_label(window / 2),
+            "now".to_owned(),
+        ]))
+        .y_axis(Axis::default().bounds([0.0, top]).labels(vec![
+            "0".to_owned(),
+            (max / 2).to_string(),
+            max.to_string(),
+        ]));
+    frame.render_widget(chart, area);
+}
+
+/// Failures of the last day grouped by code and message pattern, largest first; `R` retries
+/// the selected group.
+fn draw_errors(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) {
+    let Some(groups) = &app.errors else {
+        frame.render_widget(
+            Paragraph::new("reading the failures ...").block(Block::bordered().title(" Errors ")),
+            area,
+        );
+        return;
+    };
+    let wide = area.width >= 120;
+    let ago = |at| format::duration(format::secs_between(at, now));
+    let mut header = vec!["COUNT", "CODE", "FIRST", "LAST", "PATTERN"];
+    let mut widths = vec![
+        Constraint::Length(5),
+        Constraint::Length(if wide { 24 } else { 16 }),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Fill(1),
+    ];
+    let id_len = short_id::len_for(groups.groups.iter().map(|g| &g.example_job));
+    if wide {
+        header.push("EXAMPLE");
+        widths.push(Constraint::Length(u16::try_from(id_len).unwrap_or(8)));
+    }
+    let rows = groups.groups.iter().map(|g| {
+        let mut cells = vec![
+            Cell::from(format!("{:>5}", g.count)).style(Style::new().red().bold()),
+            Cell::from(g.code.clone()),
+            Cell::from(ago(g.first_seen)),
+            Cell::from(ago(g.last_seen)),
+            Cell::from(g.pattern.clone()),
+        ];
+        if wide {
+            cells.push(Cell::from(short_id::show(&g.example_job, id_len)));
+        }
+        Row::new(cells)
+    });
+    #[allow(clippy::cast_precision_loss, reason = "a display figure")]
+    let window = format::duration(groups.since_secs as f64);
+    let title = format!(
+        " Errors: {} failures in the last {window}, {} groups; R retries a group ",
+        groups.failures,
+        groups.groups.len()
+    );
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::new().bold()))
+        .row_highlight_style(Style::new().reversed())
+        .highlight_symbol("> ")
+        .block(Block::bordered().title(title));
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// The operator actions, newest first: when, who, what, to how many.
+fn draw_audit(frame: &mut Frame<'_>, area: Rect, app: &App, now: OffsetDateTime) {
+    let Some(page) = &app.audit else {
+        frame.render_widget(
+            Paragraph::new("reading the audit log ...").block(Block::bordered().title(" Audit ")),
+            area,
+        );
+        return;
+    };
+    let wide = area.width >= 120;
+    let mut header = vec!["AGO", "WHO", "ACTION", "COUNT", "WHAT"];
+    let mut widths = vec![
+        Constraint::Length(6),
+        Constraint::Length(if wide { 28 } else { 18 }),
+        Constraint::Length(18),
+        Constraint::Length(5),
+        Constraint::Fill(1),
+    ];
+    if wide {
+        header.insert(0, "WHEN (UTC)");
+        widths.insert(0, Constraint::Length(20));
+    }
+    let rows = page.entries.iter().map(|e| {
+        let what = match (&e.target, &e.detail) {
+            (Some(t), Some(d)) => format!("{t} ({d})"),
+            (Some(t), None) => t.clone(),
+            (None, Some(d)) => d.clone(),
+            (None, None) => "-".to_owned(),
+        };
+        let mut cells = vec![
+            Cell::from(format::duration(format::secs_between(e.at, now))),
+            Cell::from(e.actor_email.clone()),
+            Cell::from(e.action.clone()).style(if e.action.contains("delete") {
+                Style::new().red()
+            } else {
+                Style::new().cyan()
+            }),
+            Cell::from(format!("{:>5}", e.count)),
+            Cell::from(what),
+        ];
+        if wide {
+            cells.insert(0, Cell::from(format::timestamp(e.at)));
+        }
+        Row::new(cells)
+    });
+    let title = format!(
+        " Audit: the last {} operator actions, newest first ",
+        page.entries.len()
+    );
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(Style::new().bold()))
+        .row_highlight_style(Style::new().reversed())
+        .highlight_symbol("> ")
+        .block(Block::bordered().title(title));
+    let mut state = TableState::default().with_selected(Some(app.selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
 /// Short ids of the jobs an instance runs; on a narrow screen the first and how many more.
 fn current_jobs(jobs: &[pdfq_domain::JobId], id_len: usize, wide: bool) -> String {
     let short = |j: &pdfq_domain::JobId| short_id::show(j, id_len);
@@ -890,12 +1187,12 @@ fn draw_detail(frame: &mut Frame<'_>, area: Rect, detail: &JobTimeline, now: Off
 }
 
 fn draw_help(frame: &mut Frame<'_>, area: Rect, read_only: bool) {
-    let popup = centered(area, 60, 20);
+    let popup = centered(area, 62, 21);
     frame.render_widget(Clear, popup);
     let keys: &[(&str, &str)] = &[
         ("?", "this help (any key closes it)"),
         ("q, Ctrl-C", "quit"),
-        ("Tab, 1 2 3", "overview, jobs, workers"),
+        ("Tab, 1-6", "views, from overview to throughput"),
         ("j/k, arrows", "move"),
         ("g / G", "first / last row"),
         ("space", "freeze or resume refreshing"),
@@ -904,6 +1201,8 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, read_only: bool) {
         ("/", "filter jobs: status, email, id, file"),
         ("Enter", "job detail (Esc closes)"),
         ("R  C  D", "retry, cancel, delete the selected job"),
+        ("R (Errors)", "retry every job of the selected group"),
+        ("t (Throughput)", "the last hour or the last day"),
         ("P", "pause or resume the queue"),
         ("X", "purge dead letters"),
         ("W", "drain the selected worker, or lift its drain"),
@@ -913,7 +1212,7 @@ fn draw_help(frame: &mut Frame<'_>, area: Rect, read_only: bool) {
         .iter()
         .map(|(key, what)| {
             Line::from(vec![
-                Span::styled(format!(" {key:<13}"), Style::new().bold()),
+                Span::styled(format!(" {key:<15}"), Style::new().bold()),
                 Span::raw(*what),
             ])
         })

@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use pdfq_api_types::{
-    AdminJobQuery, BulkAction, BulkOutcome, BulkRequest, DeadLetterView, DrainQuery, ErrorBody,
-    ErrorGroup, ErrorGroups, ErrorsQuery, InstanceView, JobEventView, JobList, JobTimeline,
-    JobView, MinuteThroughput, Overview, Purged, QueueState, QueueView, WorkerDrain,
+    AdminJobQuery, AuditEntryView, AuditPage, AuditQuery, BulkAction, BulkOutcome, BulkRequest,
+    DeadLetterView, DrainQuery, ErrorBody, ErrorGroup, ErrorGroups, ErrorsQuery, InstanceView,
+    JobEventView, JobList, JobTimeline, JobView, MinuteThroughput, Overview, Purged, QueueState,
+    QueueView, Throughput, ThroughputBucket, ThroughputQuery, WorkerDrain, WorkerThroughput,
 };
 use pdfq_domain::{JobId, JobStatus, WorkerId};
 use pdfq_queue::{DrainMode, InstanceKind};
-use pdfq_store::{Job, JobSearch};
+use pdfq_store::{FinishedBucket, Job, JobSearch, NewAuditEntry};
 use serde::Deserialize;
 
 use crate::auth::AdminUser;
@@ -250,7 +251,7 @@ pub async fn job_timeline(
               (status = 503, body = ErrorBody)))]
 pub async fn drain_worker(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
     Path(id): Path<String>,
     Query(query): Query<DrainQuery>,
 ) -> Result<Json<WorkerDrain>, ApiError> {
@@ -262,6 +263,8 @@ pub async fn drain_worker(
     };
     state.broker.request_drain(&worker, mode).await?;
     tracing::info!(worker = %worker, exit = query.exit, "drain requested");
+    let detail = query.exit.then_some("exit when idle");
+    audit(&state, admin, "drain", Some(&id), 1, detail).await;
     Ok(Json(WorkerDrain {
         worker_id: id,
         draining: true,
@@ -277,7 +280,7 @@ pub async fn drain_worker(
               (status = 503, body = ErrorBody)))]
 pub async fn undrain_worker(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<WorkerDrain>, ApiError> {
     let worker = WorkerId::from_stored(id.clone());
@@ -286,6 +289,7 @@ pub async fn undrain_worker(
         known_worker(&state, &id).await?;
     }
     tracing::info!(worker = %worker, lifted, "drain lifted");
+    audit(&state, admin, "undrain", Some(&id), u64::from(lifted), None).await;
     Ok(Json(WorkerDrain {
         worker_id: id,
         draining: false,
@@ -311,11 +315,13 @@ async fn known_worker(state: &AppState, id: &str) -> Result<WorkerId, ApiError> 
               (status = 409, body = ErrorBody, description = "`conflict`: only a failed or cancelled job can be retried")))]
 pub async fn retry_job(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
     Path(id): Path<JobId>,
 ) -> Result<Json<JobView>, ApiError> {
     any_job(&state, id).await?;
-    Ok(Json(job_view(&retry(&state, id).await?, None)))
+    let job = retry(&state, id).await?;
+    audit(&state, admin, "retry", Some(&id.to_string()), 1, None).await;
+    Ok(Json(job_view(&job, None)))
 }
 
 /// Puts a failed or cancelled job back in the queue.
@@ -338,11 +344,13 @@ async fn retry(state: &AppState, id: JobId) -> Result<Job, ApiError> {
               (status = 409, body = ErrorBody, description = "`conflict`: the job has already ended")))]
 pub async fn cancel_job(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
     Path(id): Path<JobId>,
 ) -> Result<Json<JobView>, ApiError> {
     any_job(&state, id).await?;
-    Ok(Json(cancel(&state, id).await?))
+    let job = cancel(&state, id).await?;
+    audit(&state, admin, "cancel", Some(&id.to_string()), 1, None).await;
+    Ok(Json(job))
 }
 
 /// Deletes anyone's job.
@@ -351,11 +359,20 @@ pub async fn cancel_job(
     responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody, description = "`not_found`: no such job")))]
 pub async fn delete_job(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
     Path(id): Path<JobId>,
 ) -> Result<StatusCode, ApiError> {
     let job = any_job(&state, id).await?;
     delete(&state, &job).await?;
+    audit(
+        &state,
+        admin,
+        "delete",
+        Some(&id.to_string()),
+        1,
+        Some(&job.file_name),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -364,10 +381,11 @@ pub async fn delete_job(
     responses((status = 200, body = QueueState)))]
 pub async fn pause(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
 ) -> Result<Json<QueueState>, ApiError> {
     state.broker.pause().await?;
     tracing::info!("queue paused");
+    audit(&state, admin, "pause", None, 1, None).await;
     Ok(Json(QueueState { paused: true }))
 }
 
@@ -375,10 +393,11 @@ pub async fn pause(
     responses((status = 200, body = QueueState)))]
 pub async fn resume(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
 ) -> Result<Json<QueueState>, ApiError> {
     state.broker.resume().await?;
     tracing::info!("queue resumed");
+    audit(&state, admin, "resume", None, 1, None).await;
     Ok(Json(QueueState { paused: false }))
 }
 
@@ -504,14 +523,15 @@ const BULK_PAGE: u32 = 500;
 
 /// Retries, cancels or deletes every job matching a filter, one job at a time in the order
 /// found (newest first); a dry run only counts. The matching jobs are collected first, up to
-/// 10,000 (more is a 400 asking for a narrower filter).
+/// 10,000 (more is a 400 asking for a narrower filter). `error_pattern` and `finished_since`
+/// narrow to one group of `GET /api/v1/admin/errors`.
 #[utoipa::path(post, path = "/api/v1/admin/jobs/bulk", tag = "admin", security(("bearer" = [])),
     request_body = BulkRequest,
     responses((status = 200, body = BulkOutcome),
               (status = 400, body = ErrorBody, description = "`invalid_query`: no filter, or more than 10,000 jobs match")))]
 pub async fn bulk_jobs(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
     Json(request): Json<BulkRequest>,
 ) -> Result<Json<BulkOutcome>, ApiError> {
     let f = request.filter;
@@ -527,14 +547,17 @@ pub async fn bulk_jobs(
         limit: BULK_PAGE,
         ..JobSearch::default()
     };
+    let pattern = non_empty("error_pattern", f.error_pattern)?;
     if search.status.is_none()
         && search.owner_email.is_none()
         && search.file_name.is_none()
         && search.error_code.is_none()
         && search.created_before.is_none()
+        && pattern.is_none()
+        && f.finished_since.is_none()
     {
         return Err(ApiError::InvalidQuery(
-            "a bulk action needs a filter (status, owner, file_name, error_code or older_than_secs)"
+            "a bulk action needs a filter (status, owner, file_name, error_code, older_than_secs, error_pattern or finished_since)"
                 .into(),
         ));
     }
@@ -545,26 +568,48 @@ pub async fn bulk_jobs(
             first.total
         )));
     }
-    if request.dry_run {
+    // The message pattern and the finish time are read from the rows, so with either every
+    // row is collected before counting.
+    let by_row = pattern.is_some() || f.finished_since.is_some();
+    if request.dry_run && !by_row {
         return Ok(Json(BulkOutcome {
             matched: first.total,
             acted: 0,
             skipped: 0,
         }));
     }
-    let mut ids: Vec<JobId> = first.items.iter().map(|j| j.id).collect();
-    while (ids.len() as u64) < first.total {
+    let mut found = first.items;
+    while (found.len() as u64) < first.total {
         let page = state
             .store
             .search_jobs(&JobSearch {
-                offset: ids.len() as u64,
+                offset: found.len() as u64,
                 ..search.clone()
             })
             .await?;
         if page.items.is_empty() {
             break;
         }
-        ids.extend(page.items.iter().map(|j| j.id));
+        found.extend(page.items);
+    }
+    let ids: Vec<JobId> = found
+        .iter()
+        .filter(|j| {
+            pattern.as_ref().is_none_or(|p| {
+                *p == message_pattern(j.error_message.as_deref().unwrap_or_default())
+            }) && f
+                .finished_since
+                .is_none_or(|since| j.finished_at.is_some_and(|at| at >= since))
+        })
+        .map(|j| j.id)
+        .collect();
+    let matched = ids.len() as u64;
+    if request.dry_run {
+        return Ok(Json(BulkOutcome {
+            matched,
+            acted: 0,
+            skipped: 0,
+        }));
     }
     let (mut acted, mut skipped) = (0, 0);
     for id in &ids {
@@ -582,11 +627,198 @@ pub async fn bulk_jobs(
             Err(e) => return Err(e),
         }
     }
-    tracing::info!(action = ?request.action, matched = first.total, acted, skipped, "bulk action");
+    tracing::info!(action = ?request.action, matched, acted, skipped, "bulk action");
+    let action = match request.action {
+        BulkAction::Retry => "bulk_retry",
+        BulkAction::Cancel => "bulk_cancel",
+        BulkAction::Delete => "bulk_delete",
+    };
+    let mut filter = describe_search(&search);
+    if let Some(p) = &pattern {
+        filter.push(format!("message \"{p}\""));
+    }
+    if let Some(since) = f.finished_since {
+        filter.push(format!("finished since {since}"));
+    }
+    let detail = format!("matched {matched}, skipped {skipped}");
+    audit(
+        &state,
+        admin,
+        action,
+        Some(&filter.join(", ")),
+        acted,
+        Some(&detail),
+    )
+    .await;
     Ok(Json(BulkOutcome {
-        matched: first.total,
+        matched,
         acted,
         skipped,
+    }))
+}
+
+/// A bulk search in words, for the audit log.
+fn describe_search(search: &JobSearch) -> Vec<String> {
+    let mut words = Vec::new();
+    if let Some(status) = search.status {
+        words.push(format!("status {status}"));
+    }
+    for (name, value) in [
+        ("owner", &search.owner_email),
+        ("file", &search.file_name),
+        ("error code", &search.error_code),
+    ] {
+        if let Some(value) = value {
+            words.push(format!("{name} {value}"));
+        }
+    }
+    if let Some(before) = search.created_before {
+        words.push(format!("created before {before}"));
+    }
+    words
+}
+
+/// Records an operator action in the audit log, right after it succeeded (not in the same
+/// transaction): pause, resume, drains and dead letters live in the queue, not the database,
+/// and a bulk action is one transaction per job. A failed write is logged, not answered: the
+/// action is done, and an error would invite the operator to do it twice.
+async fn audit(
+    state: &AppState,
+    admin: AdminUser,
+    action: &str,
+    target: Option<&str>,
+    count: u64,
+    detail: Option<&str>,
+) {
+    let actor = admin.0.id;
+    let recorded = async {
+        let email = state
+            .store
+            .user_by_id(actor)
+            .await?
+            .map_or_else(|| "(deleted account)".to_owned(), |u| u.email);
+        state
+            .store
+            .record_audit(&NewAuditEntry {
+                actor_id: Some(actor),
+                actor_email: &email,
+                action,
+                target,
+                count,
+                detail,
+            })
+            .await
+    };
+    if let Err(e) = recorded.await {
+        tracing::error!(error = %e, %actor, action, ?target, count, "the audit log could not record an operator action");
+    }
+}
+
+/// Completed, failed and pages per minute over the last hour, or per 15 minutes over the last
+/// day, overall and per worker, from the job events in the database (the same read as the
+/// overview's per-minute chart).
+#[utoipa::path(get, path = "/api/v1/admin/throughput", tag = "admin", operation_id = "admin_throughput", security(("bearer" = [])),
+    params(ThroughputQuery),
+    responses((status = 200, body = Throughput)))]
+pub async fn throughput(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<ThroughputQuery>,
+) -> Result<Json<Throughput>, ApiError> {
+    let window = query.window.unwrap_or_default();
+    let (window_secs, bucket_secs) = window.secs();
+    let count = window_secs / bucket_secs;
+    let bucket = i64::try_from(bucket_secs).unwrap_or(60);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let first = time::OffsetDateTime::from_unix_timestamp(
+        now / bucket * bucket - bucket * i64::try_from(count - 1).unwrap_or(0),
+    )
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let rows = state
+        .store
+        .finished_buckets(first, std::time::Duration::from_secs(bucket_secs))
+        .await?;
+    let series = |rows: &mut dyn Iterator<Item = &FinishedBucket>| {
+        let mut buckets: Vec<ThroughputBucket> = (0..count)
+            .map(|i| ThroughputBucket {
+                start: first + time::Duration::seconds(bucket * i64::try_from(i).unwrap_or(0)),
+                completed: 0,
+                failed: 0,
+                pages: 0,
+            })
+            .collect();
+        for row in rows {
+            let at = (row.start - first).whole_seconds() / bucket;
+            if let Some(b) = usize::try_from(at).ok().and_then(|i| buckets.get_mut(i)) {
+                b.completed += row.completed;
+                b.failed += row.failed;
+                b.pages += row.pages;
+            }
+        }
+        buckets
+    };
+    let mut workers: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.worker_id.as_ref().map(|w| w.as_str().to_owned()))
+        .collect();
+    workers.sort();
+    workers.dedup();
+    Ok(Json(Throughput {
+        window,
+        bucket_secs,
+        overall: series(&mut rows.iter()),
+        workers: workers
+            .into_iter()
+            .map(|id| WorkerThroughput {
+                buckets: series(
+                    &mut rows
+                        .iter()
+                        .filter(|r| r.worker_id.as_ref().is_some_and(|w| w.as_str() == id)),
+                ),
+                worker_id: id,
+            })
+            .collect(),
+    }))
+}
+
+/// Largest page of the audit log.
+const AUDIT_MAX_PAGE: u32 = 500;
+
+/// Operator actions (pause, resume, retry, cancel, delete, purges, drains, bulk actions) with
+/// who, when, what and how many; newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", operation_id = "admin_audit", security(("bearer" = [])),
+    params(AuditQuery),
+    responses((status = 200, body = AuditPage),
+              (status = 400, body = ErrorBody, description = "`invalid_query`: limit outside 1 to 500, or a bad time")))]
+pub async fn audit_log(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let limit = in_range("limit", query.limit.unwrap_or(100), 1, AUDIT_MAX_PAGE)?;
+    let entries = state
+        .store
+        .audit_entries(query.since, query.before, limit)
+        .await?;
+    let next_before = entries
+        .last()
+        .filter(|_| entries.len() == limit as usize)
+        .map(|e| e.id);
+    Ok(Json(AuditPage {
+        entries: entries
+            .into_iter()
+            .map(|e| AuditEntryView {
+                id: e.id,
+                at: e.at,
+                actor_id: e.actor_id,
+                actor_email: e.actor_email,
+                action: e.action,
+                target: e.target,
+                count: e.count,
+                detail: e.detail,
+            })
+            .collect(),
+        next_before,
     }))
 }
 
@@ -595,10 +827,11 @@ pub async fn bulk_jobs(
     responses((status = 200, body = Purged)))]
 pub async fn purge_dead(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
 ) -> Result<Json<Purged>, ApiError> {
     let purged = state.broker.purge_dead().await?;
     tracing::info!(purged, "dead letters purged");
+    audit(&state, admin, "purge_dead_letters", None, purged, None).await;
     Ok(Json(Purged { purged }))
 }
 

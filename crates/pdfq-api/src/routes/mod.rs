@@ -56,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/admin/jobs", get(admin::search_jobs))
         .route("/api/v1/admin/jobs/bulk", post(admin::bulk_jobs))
         .route("/api/v1/admin/errors", get(admin::errors))
+        .route("/api/v1/admin/audit", get(admin::audit_log))
+        .route("/api/v1/admin/throughput", get(admin::throughput))
         .route(
             "/api/v1/admin/jobs/{id}",
             get(admin::get_job).delete(admin::delete_job),

@@ -28,10 +28,10 @@ use upload::UploadEncoding;
         admin::overview, admin::search_jobs, admin::get_job, admin::job_timeline,
         admin::drain_worker, admin::undrain_worker, admin::retry_job, admin::cancel_job,
         admin::delete_job, admin::pause, admin::resume, admin::dead_letters, admin::purge_dead, admin::bulk_jobs,
-        admin::errors,
+        admin::errors, admin::audit_log, admin::throughput,
     ),
     // Referenced only from a query parameter, which utoipa does not collect on its own.
-    components(schemas(pdfq_api_types::JobInclude)),
+    components(schemas(pdfq_api_types::JobInclude, pdfq_api_types::ThroughputWindow)),
     modifiers(&BearerAuth, &SharedErrors, &UploadEncoding),
     tags((name = "auth"), (name = "jobs"), (name = "operations"), (name = "admin", description = "role admin"))
 )]

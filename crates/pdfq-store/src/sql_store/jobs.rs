@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pdfq_domain::{Attempt, JobId, JobStatus, UserId};
+use pdfq_domain::{Attempt, JobId, JobStatus, UserId, WorkerId};
 use time::OffsetDateTime;
 
 use super::{
@@ -14,15 +14,16 @@ use crate::decode;
 use crate::dialect::{Both, Columns, DbConnection, Dialect, Stmt, Typed};
 use crate::error::ResultExt;
 use crate::model::{
-    ChunkResult, Failure, IDEMPOTENCY_KEY_TAKEN, IdempotencyKey, Job, JobEvent, JobFilter,
-    JobSearch, JobSummary, MinuteFinished, NewJob, Page, Sentence, SentenceRow, StatusCounts,
+    ChunkResult, Failure, FinishedBucket, IDEMPOTENCY_KEY_TAKEN, IdempotencyKey, Job, JobEvent,
+    JobFilter, JobSearch, JobSummary, NewJob, Page, Sentence, SentenceRow, StatusCounts,
 };
 
 /// The columns of [`JobSummary`], read from `jobs j join users u`.
 macro_rules! summary_columns {
     () => {
         "j.id, j.owner_id, u.email as owner_email, j.status, j.progress_percent, j.current_step, \
-         j.attempts, j.file_name, j.file_size, j.error_code, j.created_at, j.started_at, j.finished_at"
+         j.attempts, j.file_name, j.file_size, j.error_code, j.error_message, j.created_at, \
+         j.started_at, j.finished_at"
     };
 }
 
@@ -68,21 +69,26 @@ const SEARCH_FILTER: Both = Both {
                and ($6 is null or j.created_at < $6)",
 };
 
-/// Completed and failed jobs per minute from `$1` on, by their events. SQLite's times are
-/// fixed-width text: the first 16 characters are the minute.
-const FINISHED_PER_MINUTE: Both = Both {
-    postgres: "select date_trunc('minute', at) as minute,
+/// Completed and failed jobs and completed pages from `$1` on, per bucket of `$2` seconds
+/// (counted from the Unix epoch) and worker, by their events. SQLite's times are fixed-width
+/// text, which `strftime` reads.
+const FINISHED_BUCKETS: Both = Both {
+    postgres: "select to_timestamp(floor(extract(epoch from at) / $2) * $2) as bucket, worker_id,
                       count(*) filter (where status = 'completed') as completed,
-                      count(*) filter (where status = 'failed') as failed
+                      count(*) filter (where status = 'failed') as failed,
+                      coalesce(sum(pages) filter (where status = 'completed'), 0) as pages
                from job_events
                where at >= $1 and status in ('completed', 'failed')
-               group by 1 order by 1",
-    sqlite: "select substr(at, 1, 16) || ':00.000Z' as minute,
+               group by 1, 2 order by 1, 2",
+    sqlite: "select strftime('%Y-%m-%dT%H:%M:%S.000Z',
+                             cast(strftime('%s', at) as integer) / $2 * $2, 'unixepoch') as bucket,
+                    worker_id,
                     sum(status = 'completed') as completed,
-                    sum(status = 'failed') as failed
+                    sum(status = 'failed') as failed,
+                    coalesce(sum(case when status = 'completed' then pages end), 0) as pages
              from job_events
              where at >= $1 and status in ('completed', 'failed')
-             group by 1 order by 1",
+             group by 1, 2 order by 1, 2",
 };
 
 /// When the oldest pending job was last updated, and the time now on the clock that stamped it.
@@ -350,17 +356,22 @@ impl<D: Dialect> SqlStore<D> {
         .await
     }
 
-    pub(crate) async fn finished_per_minute(
+    pub(crate) async fn finished_buckets(
         &self,
         since: OffsetDateTime,
-    ) -> Result<Vec<MinuteFinished>, StoreError> {
-        Stmt::<D>::of(FINISHED_PER_MINUTE)
+        bucket: Duration,
+    ) -> Result<Vec<FinishedBucket>, StoreError> {
+        let width = i64::try_from(bucket.as_secs().max(1)).unwrap_or(i64::MAX);
+        Stmt::<D>::of(FINISHED_BUCKETS)
             .time(since)
+            .int(width)
             .fetch_all_as(&mut *self.conn().await?, |c| {
-                Ok(MinuteFinished {
-                    minute: c.time("minute")?,
+                Ok(FinishedBucket {
+                    start: c.time("bucket")?,
+                    worker_id: c.opt_text("worker_id")?.map(WorkerId::from_stored),
                     completed: c.count("completed")?,
                     failed: c.count("failed")?,
+                    pages: c.count("pages")?,
                 })
             })
             .await

@@ -7,7 +7,9 @@ use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, WorkerId};
 use sqlx::Transaction;
 use time::OffsetDateTime;
 
-use super::{SqlStore, current_worker, explain, job_columns, job_of, record_event};
+use super::{
+    SqlStore, current_worker, explain, job_columns, job_of, record_event, record_event_with_pages,
+};
 use crate::StoreError;
 use crate::decode;
 use crate::dialect::{Both, DbConnection, Dialect, Stmt, Typed};
@@ -434,13 +436,14 @@ impl<D: Dialect> SqlStore<D> {
         }
         publish_result::<D>(&mut tx, id).await?;
         let worker = current_worker::<D>(&mut tx, id).await?;
-        record_event::<D>(
+        record_event_with_pages::<D>(
             &mut tx,
             id,
             attempt,
             "completed",
             worker.as_ref(),
             "completed",
+            Some(page_count),
         )
         .await?;
         tx.commit().await?;

@@ -2,6 +2,7 @@
 //! differs stands side by side in [`Both`] next to the operation that runs it, and rows are
 //! decoded here, once.
 
+mod audit;
 mod jobs;
 mod lifecycle;
 mod tokens;
@@ -140,11 +141,24 @@ async fn record_event<D: Dialect>(
     worker: Option<&WorkerId>,
     message: &str,
 ) -> Result<(), StoreError> {
+    record_event_with_pages::<D>(conn, id, attempt, status, worker, message, None).await
+}
+
+/// Appends an entry to the job's timeline; `pages` on a completion, for the throughput view.
+async fn record_event_with_pages<D: Dialect>(
+    conn: &mut DbConnection<D>,
+    id: JobId,
+    attempt: Attempt,
+    status: &str,
+    worker: Option<&WorkerId>,
+    message: &str,
+    pages: Option<u32>,
+) -> Result<(), StoreError> {
     const RECORD_EVENT: Both = Both {
-        postgres: "insert into job_events (job_id, attempt, status, worker_id, message)
-                   values ($1, $2, $3, $4, $5)",
-        sqlite: "insert into job_events (job_id, attempt, status, worker_id, message, at)
-                 values ($1, $2, $3, $4, $5, $6)",
+        postgres: "insert into job_events (job_id, attempt, status, worker_id, message, pages)
+                   values ($1, $2, $3, $4, $5, $6)",
+        sqlite: "insert into job_events (job_id, attempt, status, worker_id, message, pages, at)
+                 values ($1, $2, $3, $4, $5, $6, $7)",
     };
     Stmt::<D>::of(RECORD_EVENT)
         .id(id)
@@ -152,6 +166,7 @@ async fn record_event<D: Dialect>(
         .text(status)
         .opt_text(worker.map(WorkerId::as_str))
         .text(message)
+        .opt_int(pages.map(i64::from))
         .now()
         .execute(conn)
         .await?;
@@ -223,6 +238,7 @@ fn summary_of<D: Dialect>(c: &Columns<'_, D>) -> Result<JobSummary, StoreError> 
         file_name: c.text("file_name")?,
         file_size: c.count("file_size")?,
         error_code: c.opt_text("error_code")?,
+        error_message: c.opt_text("error_message")?,
         created_at: c.time("created_at")?,
         started_at: c.opt_time("started_at")?,
         finished_at: c.opt_time("finished_at")?,
