@@ -2,6 +2,7 @@
 //! differs stands side by side in [`Both`] next to the operation that runs it, and rows are
 //! decoded here, once.
 
+mod files;
 mod jobs;
 mod lifecycle;
 mod tokens;
@@ -15,6 +16,7 @@ use sqlx::{Pool, Transaction};
 
 use crate::StoreError;
 use crate::decode;
+use crate::files::FileStore;
 use crate::dialect::{Both, Columns, DbConnection, Dialect, Stmt};
 use crate::model::{Commit, Job, JobEvent, JobSummary, User};
 use crate::retry::RetryPolicy;
@@ -43,6 +45,7 @@ pub(crate) use user_columns;
 pub struct SqlStore<D: Dialect> {
     pool: Pool<D::Db>,
     retry: RetryPolicy,
+    files: FileStore,
 }
 
 // Not derived: that would ask the driver type itself to be Clone.
@@ -51,6 +54,7 @@ impl<D: Dialect> Clone for SqlStore<D> {
         Self {
             pool: self.pool.clone(),
             retry: self.retry.clone(),
+            files: self.files.clone(),
         }
     }
 }
@@ -62,6 +66,7 @@ impl<D: Dialect> SqlStore<D> {
         Self {
             pool,
             retry: RetryPolicy::default(),
+            files: FileStore::Database,
         }
     }
 
@@ -76,6 +81,14 @@ impl<D: Dialect> SqlStore<D> {
 
     pub(crate) fn set_retry(&mut self, retry: RetryPolicy) {
         self.retry = retry;
+    }
+
+    pub(crate) fn files(&self) -> &FileStore {
+        &self.files
+    }
+
+    pub(crate) fn set_files(&mut self, files: FileStore) {
+        self.files = files;
     }
 
     /// A connection for a read outside a transaction.
