@@ -44,10 +44,7 @@ impl ObjectFiles {
             .clone()
             .or_else(|| builder.get_config_value(&AmazonS3ConfigKey::Endpoint));
         if let Some(endpoint) = &endpoint {
-            // An http:// endpoint is a local or private server the operator named on purpose.
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"));
+            builder = builder.with_endpoint(endpoint);
         }
         if let Some(region) = &config.s3_region {
             builder = builder.with_region(region);
@@ -68,6 +65,8 @@ impl ObjectFiles {
             })
             .with_client_options(
                 ClientOptions::new()
+                    // An http:// endpoint is a local or private server named on purpose.
+                    .with_allow_http(endpoint.as_deref().is_some_and(|e| e.starts_with("http://")))
                     .with_connect_timeout(Duration::from_secs(5))
                     .with_timeout(Duration::from_secs(120)),
             )

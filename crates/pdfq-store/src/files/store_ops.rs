@@ -94,7 +94,10 @@ impl Store {
         if let Some(cutoff) = job_retention.cutoff(now) {
             sweep.jobs_deleted = self.purge_jobs(cutoff, None, 10).await?;
         }
-        sweep.objects_deleted = self.delete_unlinked_objects(now).await?;
+        // Now again: the files removed above are due at once.
+        sweep.objects_deleted = self
+            .delete_unlinked_objects(OffsetDateTime::now_utc())
+            .await?;
         Ok(sweep)
     }
 
