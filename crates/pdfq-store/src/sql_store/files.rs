@@ -102,7 +102,7 @@ impl<D: Dialect> SqlStore<D> {
         Ok(())
     }
 
-    /// Removes the files of up to `limit` jobs that ended before `cutoff`: the bytes kept in the
+    /// Removes the files of up to `limit` jobs that ended by `cutoff`: the bytes kept in the
     /// database go at once, an object is unlinked for the sweeper to delete. One short
     /// transaction per job. Returns how many files were removed.
     pub(crate) async fn remove_ended_files(
@@ -112,7 +112,7 @@ impl<D: Dialect> SqlStore<D> {
     ) -> Result<u64, StoreError> {
         let due = Stmt::<D>::new(&format!(
             "select id from jobs
-             where file_removed_at is null and status in {ENDED} and finished_at < $1
+             where file_removed_at is null and status in {ENDED} and finished_at <= $1
              order by finished_at limit $2"
         ))
         .time(cutoff)
