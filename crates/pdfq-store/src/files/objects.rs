@@ -120,6 +120,19 @@ impl ObjectFiles {
         }
     }
 
+    /// Writes, reads back and deletes a small object under the prefix: the bucket exists and
+    /// the credentials may do what uploads and the sweeper do.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let key = if self.prefix.is_empty() {
+            "pdfq-doctor-probe".to_owned()
+        } else {
+            format!("{}/pdfq-doctor-probe", self.prefix)
+        };
+        self.put(&key, b"pdfq").await?;
+        self.get(&key).await?;
+        self.delete(&key).await
+    }
+
     /// Deletes the object; one already gone is fine.
     pub(crate) async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match self.store.delete(&Path::from(key)).await {
