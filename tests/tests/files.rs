@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use futures::StreamExt as _;
+
 use pdfq_api::Settings;
 use pdfq_client::types::{JobListQuery, JobView};
 use pdfq_domain::{JobId, JobStatus, WorkerId};
@@ -192,3 +194,87 @@ with_backends!(
     a_real_worker_completes_an_upload_with_its_file_in_a_bucket,
     an_upload_is_answered_503_when_the_bucket_is_down,
 );
+
+/// MEASURE (README, "Files and retention"): PostgreSQL's size before and after 1,000 jobs run
+/// through the real API and worker with the default settings (files in the database,
+/// FILE_RETENTION 0). Run by name:
+/// `cargo test -p pdfq-e2e --test files -- --ignored --nocapture measure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement of a minute or two; run it by name (README)"]
+async fn measure_file_bytes_left_in_postgres_after_1000_jobs() {
+    const JOBS: usize = 1000;
+    let app = TestApp::spawn_with(Backend::Distributed, |s| {
+        s.upload_rate_limit = "100000/hour".parse().unwrap();
+        s.max_concurrent_uploads_per_user = 8;
+    })
+    .await;
+    let pdfq_store::Store::Postgres(pg) = &app.store else {
+        unreachable!("the distributed backend is PostgreSQL")
+    };
+    let pool = pg.pool().clone();
+    let sizes = || {
+        let pool = pool.clone();
+        async move {
+            let row: (i64, i64, i64, i64) = sqlx::query_as(
+                "select pg_database_size(current_database()), pg_total_relation_size('job_files'),
+                        (select count(*) from job_files),
+                        (select coalesce(sum(octet_length(content)), 0)::bigint from job_files)",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            row
+        }
+    };
+    let show = |label: &str, (db, files, rows, bytes): (i64, i64, i64, i64)| {
+        println!(
+            "{label:<34} database {:>8.1} MB | job_files {:>8.1} MB, {rows:>4} rows, {:>8.1} MB of file bytes",
+            db as f64 / 1048576.0,
+            files as f64 / 1048576.0,
+            bytes as f64 / 1048576.0
+        );
+    };
+    let before = sizes().await;
+    show("before", before);
+    let worker = RunningWorker::start(&app, env!("CARGO_BIN_EXE_pdfq-e2e-extract-child"));
+    let user = app.user().await;
+    let page = "A sentence of some length that fills the page with text to read. ".repeat(30);
+    let pdf = text_pdf(&[&page, &page, &page, &page, &page]);
+    println!("uploading {JOBS} files of {} bytes", pdf.len());
+    let uploads = (0..JOBS).map(|n| {
+        let (client, pdf) = (user.client.clone(), pdf.clone());
+        async move { client.upload(&format!("{n}.pdf"), pdf).await.unwrap() }
+    });
+    futures::stream::iter(uploads)
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        let completed = app.store.count_by_status().await.unwrap().get(JobStatus::Completed);
+        if completed == JOBS as u64 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{completed} completed");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let loaded = sizes().await;
+    show("1000 jobs completed (sweeps under way)", loaded);
+    // The worker's own sweeper (every 15 s) applies FILE_RETENTION.
+    loop {
+        let (_, _, rows, _) = sizes().await;
+        if rows == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{rows} files left");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    worker.stop().await;
+    let swept = sizes().await;
+    show("after the worker's sweep", swept);
+    sqlx::query("vacuum job_files").execute(&pool).await.unwrap();
+    let vacuumed = sizes().await;
+    show("after vacuum (autovacuum's work)", vacuumed);
+    assert_eq!((swept.2, swept.3), (0, 0), "no file bytes remain");
+    assert!(vacuumed.1 < loaded.1 / 10, "{vacuumed:?} vs {loaded:?}");
+}

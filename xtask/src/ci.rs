@@ -49,7 +49,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .env("PDFQ_REQUIRE_OPENAPI_TOOLS", "1")
         .env("PDFQ_REQUIRE_S3", "1");
     step("tests", test)?;
-    drop(services);
     // Last, after every test passed: the short chaos run (a deployment on its own throwaway
     // servers, ~100 jobs, a worker killed and Redis lost; under a minute), on dev-profile
     // binaries whose dependencies the tests have just built.
@@ -60,6 +59,16 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ..crate::chaos::Args::default()
     })
     .context("the short chaos run")?;
+    // Again with the files in the S3-compatible server the tests used.
+    eprintln!("xtask ci: chaos --short --dev --s3-endpoint {}", services.s3_url);
+    crate::chaos::run(&crate::chaos::Args {
+        short: true,
+        dev: true,
+        s3_endpoint: Some(services.s3_url.clone()),
+        ..crate::chaos::Args::default()
+    })
+    .context("the short chaos run with files in a bucket")?;
+    drop(services);
     eprintln!("xtask ci: all checks passed");
     Ok(())
 }

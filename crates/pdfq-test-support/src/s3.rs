@@ -32,6 +32,14 @@ impl TestBucket {
             );
             return None;
         };
+        Some(Self::create_at(&endpoint, test).await)
+    }
+
+    /// A new empty bucket on the server at `endpoint`.
+    ///
+    /// # Panics
+    /// When the server cannot be reached or refuses the bucket.
+    pub async fn create_at(endpoint: &str, test: &str) -> Self {
         let endpoint = endpoint.trim_end_matches('/').to_owned();
         let bucket = format!("pdfq-test-{}", crate::unique_suffix());
         // moto and MinIO in their test setups accept any signature for a bucket creation.
@@ -45,7 +53,7 @@ impl TestBucket {
             "{test}: creating bucket {bucket}: {}",
             created.status()
         );
-        Some(Self { endpoint, bucket })
+        Self { endpoint, bucket }
     }
 
     /// `s3://bucket/prefix`, for STORAGE_URL.

@@ -42,7 +42,10 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<ExitCode> {
         "DATABASE_URL is not set: pass --database-url or set DATABASE_URL (postgres://... or sqlite:PATH)",
     )?;
     let store = Store::connect(url).await.context("opening the database")?;
-    let cutoff = time::OffsetDateTime::now_utc() - args.older_than;
+    let Some(cutoff) = pdfq_store::Retention::For(args.older_than).cutoff(time::OffsetDateTime::now_utc())
+    else {
+        bail!("--older-than reaches back before any date: nothing is that old");
+    };
     let matched = store
         .count_purgeable(cutoff, args.status)
         .await

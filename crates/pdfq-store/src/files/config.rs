@@ -86,11 +86,12 @@ pub enum Retention {
 }
 
 impl Retention {
-    /// The latest end time that is due now, or `None` when nothing ever is.
+    /// The latest end time that is due now, or `None` when nothing is (kept forever, or for
+    /// longer than the calendar reaches back).
     #[must_use]
     pub fn cutoff(self, now: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
         match self {
-            Self::For(keep) => Some(now - keep),
+            Self::For(keep) => now.checked_sub(time::Duration::try_from(keep).ok()?),
             Self::Forever => None,
         }
     }
@@ -139,4 +140,15 @@ mod tests {
         assert_eq!(parse_retention("0"), Ok(Retention::For(Duration::ZERO)));
         assert!(parse_retention("soon").is_err());
     }
+
+    #[test]
+    fn a_retention_past_the_calendar_is_never_due() {
+        let now = time::OffsetDateTime::now_utc();
+        let ages = Retention::For(Duration::from_secs(u64::MAX / 4));
+        assert_eq!(ages.cutoff(now), None);
+        assert_eq!(Retention::Forever.cutoff(now), None);
+        assert_eq!(NOW.cutoff(now), Some(now));
+    }
+
+    const NOW: Retention = Retention::For(Duration::ZERO);
 }

@@ -15,8 +15,11 @@ use crate::StoreError;
 /// orphaned: far beyond any upload's write and commit.
 pub const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
-/// Rows one retention step touches per call: short transactions, a bounded sweep.
+/// Rows one retention step touches per call: short transactions.
 const BATCH: u32 = 100;
+/// Batches of each kind one sweep runs at most: a bounded sweep that still keeps up with
+/// thousands of jobs a minute.
+const SWEEP_BATCHES: u32 = 50;
 
 /// What `owner` holds: the bytes of files still kept, and jobs not yet ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -89,10 +92,17 @@ impl Store {
         let now = OffsetDateTime::now_utc();
         let mut sweep = FileSweep::default();
         if let Some(cutoff) = file_retention.cutoff(now) {
-            sweep.files_removed = dispatch!(self, s => s.remove_ended_files(cutoff, BATCH).await)?;
+            // Batch after batch, so removal keeps up with any throughput, up to a bound.
+            for _ in 0..SWEEP_BATCHES {
+                let removed = dispatch!(self, s => s.remove_ended_files(cutoff, BATCH).await)?;
+                sweep.files_removed += removed;
+                if removed < u64::from(BATCH) {
+                    break;
+                }
+            }
         }
         if let Some(cutoff) = job_retention.cutoff(now) {
-            sweep.jobs_deleted = self.purge_jobs(cutoff, None, 10).await?;
+            sweep.jobs_deleted = self.purge_jobs(cutoff, None, SWEEP_BATCHES).await?;
         }
         // Now again: the files removed above are due at once.
         sweep.objects_deleted = self
@@ -106,7 +116,7 @@ impl Store {
         let FileStore::Objects(objects) = self.file_store() else {
             return Ok(0);
         };
-        let keys = dispatch!(self, s => s.unlinked_objects(now, BATCH).await)?;
+        let keys = dispatch!(self, s => s.unlinked_objects(now, BATCH * SWEEP_BATCHES).await)?;
         let mut deleted = 0;
         for key in keys {
             objects.delete(&key).await?;
