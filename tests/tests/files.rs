@@ -45,7 +45,13 @@ async fn a_retry_of_a_job_whose_file_is_gone_is_refused_410(app: TestApp) {
         .unwrap()
         .job_id;
     let worker = WorkerId::generate("e2e", 1);
-    let attempt = app.store.claim_job(id, &worker).await.unwrap().unwrap().attempt;
+    let attempt = app
+        .store
+        .claim_job(id, &worker)
+        .await
+        .unwrap()
+        .unwrap()
+        .attempt;
     app.store
         .fail_job(id, attempt, "damaged", "bad", None)
         .await
@@ -117,7 +123,8 @@ fn bucket_files(bucket: &TestBucket, prefix: &str) -> FileStore {
 }
 
 async fn a_real_worker_completes_an_upload_with_its_file_in_a_bucket(backend: Backend) {
-    let Some(bucket) = TestBucket::create("a_real_worker_completes_an_upload_with_its_file_in_a_bucket").await
+    let Some(bucket) =
+        TestBucket::create("a_real_worker_completes_an_upload_with_its_file_in_a_bucket").await
     else {
         return;
     };
@@ -132,10 +139,7 @@ async fn a_real_worker_completes_an_upload_with_its_file_in_a_bucket(backend: Ba
         .job_id;
     let job = ended(&user.client, id).await;
     assert_eq!(job.status, JobStatus::Completed, "{job:?}");
-    assert_eq!(
-        job.sentences.unwrap(),
-        ["The file was kept in a bucket."]
-    );
+    assert_eq!(job.sentences.unwrap(), ["The file was kept in a bucket."]);
     worker.stop().await;
     // The default retention, as the sweeper applies it: the file goes, the result stays.
     let defaults = StorageConfig::default();
@@ -251,11 +255,19 @@ async fn measure_file_bytes_left_in_postgres_after_1000_jobs() {
         .await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
     loop {
-        let completed = app.store.count_by_status().await.unwrap().get(JobStatus::Completed);
+        let completed = app
+            .store
+            .count_by_status()
+            .await
+            .unwrap()
+            .get(JobStatus::Completed);
         if completed == JOBS as u64 {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{completed} completed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{completed} completed"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let loaded = sizes().await;
@@ -272,7 +284,10 @@ async fn measure_file_bytes_left_in_postgres_after_1000_jobs() {
     worker.stop().await;
     let swept = sizes().await;
     show("after the worker's sweep", swept);
-    sqlx::query("vacuum job_files").execute(&pool).await.unwrap();
+    sqlx::query("vacuum job_files")
+        .execute(&pool)
+        .await
+        .unwrap();
     let vacuumed = sizes().await;
     show("after vacuum (autovacuum's work)", vacuumed);
     assert_eq!((swept.2, swept.3), (0, 0), "no file bytes remain");

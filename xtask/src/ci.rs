@@ -60,7 +60,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     })
     .context("the short chaos run")?;
     // Again with the files in the S3-compatible server the tests used.
-    eprintln!("xtask ci: chaos --short --dev --s3-endpoint {}", services.s3_url);
+    eprintln!(
+        "xtask ci: chaos --short --dev --s3-endpoint {}",
+        services.s3_url
+    );
     crate::chaos::run(&crate::chaos::Args {
         short: true,
         dev: true,

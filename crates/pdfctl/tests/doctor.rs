@@ -338,15 +338,25 @@ async fn storage_shows_retention_and_the_database_size_against_the_plan() {
         retention.contains("FILE_RETENTION 2d") && retention.contains("JOB_RETENTION 30d"),
         "{retention}"
     );
-    assert!(finding(&report, "storage.quotas")["saw"].to_string().contains("USER_MAX_ACTIVE_JOBS 5"));
+    assert!(
+        finding(&report, "storage.quotas")["saw"]
+            .to_string()
+            .contains("USER_MAX_ACTIVE_JOBS 5")
+    );
     let size = finding(&report, "storage.database_size");
     assert_eq!(size["level"], "warn", "{size}");
-    assert!(size["fix"].to_string().contains("pdfctl jobs purge"), "{size}");
+    assert!(
+        size["fix"].to_string().contains("pdfctl jobs purge"),
+        "{size}"
+    );
 
     let (_, report) = doctor(&[("DATABASE_URL", &db.url)], &["--no-api"]);
     let size = finding(&report, "storage.database_size");
     assert_eq!(size["level"], "ok", "{size}");
-    assert!(size["saw"].to_string().contains("of the plan's 500.0 MB"), "{size}");
+    assert!(
+        size["saw"].to_string().contains("of the plan's 500.0 MB"),
+        "{size}"
+    );
 }
 
 #[tokio::test]
@@ -363,6 +373,9 @@ async fn a_bucket_that_is_down_fails_the_storage_check() {
     assert!(!ok);
     let storage = finding(&report, "storage.STORAGE_URL");
     assert_eq!(storage["level"], "fail", "{storage}");
-    assert!(storage["saw"].to_string().contains("s3://pdfq/uploads"), "{storage}");
+    assert!(
+        storage["saw"].to_string().contains("s3://pdfq/uploads"),
+        "{storage}"
+    );
     assert!(!report.to_string().contains("secret-key-never-shown"));
 }

@@ -50,8 +50,16 @@ async fn jobs(store: &Store) -> JobId {
         ids.push(store.create_job(&new).await.unwrap().id);
     }
     let worker = WorkerId::generate("t", 1);
-    for (id, status) in ids.iter().zip([JobStatus::Failed, JobStatus::Failed, JobStatus::Completed]) {
-        let attempt = store.claim_job(*id, &worker).await.unwrap().unwrap().attempt;
+    for (id, status) in ids
+        .iter()
+        .zip([JobStatus::Failed, JobStatus::Failed, JobStatus::Completed])
+    {
+        let attempt = store
+            .claim_job(*id, &worker)
+            .await
+            .unwrap()
+            .unwrap()
+            .attempt;
         if status == JobStatus::Failed {
             store.fail_job(*id, attempt, "x", "x", None).await.unwrap();
         } else {
@@ -64,22 +72,51 @@ async fn jobs(store: &Store) -> JobId {
 
 async fn purges_only_what_matched(url: &str, store: &Store) {
     let pending = jobs(store).await;
-    let dry = json(&purge(url, &["--older-than", "1s", "--status", "failed", "--dry-run", "--json"]));
-    assert_eq!(dry, serde_json::json!({"matched": 2, "deleted": 0, "dry_run": true}));
+    let dry = json(&purge(
+        url,
+        &[
+            "--older-than",
+            "1s",
+            "--status",
+            "failed",
+            "--dry-run",
+            "--json",
+        ],
+    ));
+    assert_eq!(
+        dry,
+        serde_json::json!({"matched": 2, "deleted": 0, "dry_run": true})
+    );
     let old = json(&purge(url, &["--older-than", "7d", "--json", "--yes"]));
     assert_eq!(old["matched"], 0, "nothing ended a week ago");
 
     let refused = purge(url, &["--older-than", "1s", "--status", "failed"]);
     assert!(!refused.status.success());
     let why = String::from_utf8_lossy(&refused.stderr);
-    assert!(why.contains("2 failed jobs") && why.contains("--yes"), "{why}");
+    assert!(
+        why.contains("2 failed jobs") && why.contains("--yes"),
+        "{why}"
+    );
 
     let live = purge(url, &["--older-than", "1s", "--status", "pending", "--yes"]);
     assert!(!live.status.success());
     assert!(String::from_utf8_lossy(&live.stderr).contains("only ended jobs"));
 
-    let done = json(&purge(url, &["--older-than", "1s", "--status", "failed", "--yes", "--json"]));
-    assert_eq!(done, serde_json::json!({"matched": 2, "deleted": 2, "dry_run": false}));
+    let done = json(&purge(
+        url,
+        &[
+            "--older-than",
+            "1s",
+            "--status",
+            "failed",
+            "--yes",
+            "--json",
+        ],
+    ));
+    assert_eq!(
+        done,
+        serde_json::json!({"matched": 2, "deleted": 2, "dry_run": false})
+    );
     let text = purge(url, &["--older-than", "1s", "--yes"]);
     assert!(text.status.success());
     assert!(String::from_utf8_lossy(&text.stdout).contains("deleted 1 job"));

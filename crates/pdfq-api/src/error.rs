@@ -98,11 +98,15 @@ pub enum ApiError {
     #[error("the file store is unavailable; nothing was stored, retry later")]
     FileStoreUnavailable,
     /// 410 `file_gone`: the job's file was removed by FILE_RETENTION, so it cannot run again.
-    #[error("this job's file is no longer kept (FILE_RETENTION): upload the PDF again to process it")]
+    #[error(
+        "this job's file is no longer kept (FILE_RETENTION): upload the PDF again to process it"
+    )]
     FileGone,
     /// 413 `storage_quota_exceeded`: the upload would take the user's kept files past
     /// USER_STORAGE_QUOTA.
-    #[error("your stored files would exceed your quota of {quota} bytes ({used} used): wait for your jobs to end (their files are then removed) or delete some")]
+    #[error(
+        "your stored files would exceed your quota of {quota} bytes ({used} used): wait for your jobs to end (their files are then removed) or delete some"
+    )]
     StorageQuotaExceeded { quota: u64, used: u64 },
     /// 429 `too_many_active_jobs`: the user has USER_MAX_ACTIVE_JOBS jobs not yet ended.
     #[error("{max} of your jobs are still pending or running: wait for one to end, or cancel one")]

@@ -635,14 +635,23 @@ mod tests {
             sha256: [0; 32],
             bytes: b"pdf".to_vec(),
         };
-        assert_eq!(store.create_job_try(&new, None, None, true).await.unwrap(), job);
+        assert_eq!(
+            store.create_job_try(&new, None, None, true).await.unwrap(),
+            job
+        );
         assert!(matches!(
-            store.create_job_try(&new, None, None, false).await.unwrap_err(),
+            store
+                .create_job_try(&new, None, None, false)
+                .await
+                .unwrap_err(),
             StoreError::Conflict(_)
         ));
         new.sha256 = [1; 32];
         assert!(matches!(
-            store.create_job_try(&new, None, None, true).await.unwrap_err(),
+            store
+                .create_job_try(&new, None, None, true)
+                .await
+                .unwrap_err(),
             StoreError::Conflict(_)
         ));
         assert_eq!(store.job_events(id).await.unwrap().len(), 1);

@@ -99,10 +99,18 @@ async fn end(store: &Store, id: JobId, status: JobStatus) {
         store.cancel_job(id).await.unwrap();
         return;
     }
-    let attempt = store.claim_job(id, &worker(1)).await.unwrap().unwrap().attempt;
+    let attempt = store
+        .claim_job(id, &worker(1))
+        .await
+        .unwrap()
+        .unwrap()
+        .attempt;
     match status {
         JobStatus::Completed => store.complete_job(id, attempt, 0, 0).await.unwrap(),
-        JobStatus::Failed => store.fail_job(id, attempt, "bad", "bad", None).await.unwrap(),
+        JobStatus::Failed => store
+            .fail_job(id, attempt, "bad", "bad", None)
+            .await
+            .unwrap(),
         JobStatus::Retrying => {
             let later = OffsetDateTime::now_utc() + Duration::from_secs(60);
             store
@@ -232,7 +240,10 @@ async fn ended_jobs_are_purged_by_status_and_age(store: &Store, files: &Files) {
     let deleted = store.delete_unlinked_objects(after_grace).await.unwrap();
     if files.bucket.is_some() {
         assert_eq!(deleted, 4);
-        assert_eq!(files.keys().await, [format!("uploads/jobs/{}.pdf", live.id)]);
+        assert_eq!(
+            files.keys().await,
+            [format!("uploads/jobs/{}.pdf", live.id)]
+        );
     } else {
         assert_eq!(deleted, 0);
     }
@@ -252,7 +263,11 @@ async fn an_object_whose_job_never_committed_is_deleted_after_its_grace(
         assert_eq!(stored, [format!("uploads/jobs/{}.pdf", orphan.id)]);
     }
     let now = OffsetDateTime::now_utc();
-    assert_eq!(store.delete_unlinked_objects(now).await.unwrap(), 0, "within its grace");
+    assert_eq!(
+        store.delete_unlinked_objects(now).await.unwrap(),
+        0,
+        "within its grace"
+    );
     let later = now + Duration::from_secs(2 * 3600);
     let deleted = store.delete_unlinked_objects(later).await.unwrap();
     assert_eq!(deleted, stored.len() as u64);
@@ -308,7 +323,11 @@ async fn an_unreachable_file_store_stores_nothing(h: Harness) {
     let started = std::time::Instant::now();
     let err = store.create_job(&new).await.unwrap_err();
     assert!(matches!(err, StoreError::FileStore(_)), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(store.get_job(new.id).await.unwrap().is_none());
     assert_eq!(store.usage(ann.id).await.unwrap(), Usage::default());
 }

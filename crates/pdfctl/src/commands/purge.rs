@@ -42,7 +42,8 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<ExitCode> {
         "DATABASE_URL is not set: pass --database-url or set DATABASE_URL (postgres://... or sqlite:PATH)",
     )?;
     let store = Store::connect(url).await.context("opening the database")?;
-    let Some(cutoff) = pdfq_store::Retention::For(args.older_than).cutoff(time::OffsetDateTime::now_utc())
+    let Some(cutoff) =
+        pdfq_store::Retention::For(args.older_than).cutoff(time::OffsetDateTime::now_utc())
     else {
         bail!("--older-than reaches back before any date: nothing is that old");
     };
@@ -65,11 +66,21 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<ExitCode> {
                 serde_json::json!({"matched": matched, "deleted": 0, "dry_run": args.dry_run})
             );
         } else {
-            println!("{what}{}", if args.dry_run { " would be deleted" } else { "" });
+            println!(
+                "{what}{}",
+                if args.dry_run {
+                    " would be deleted"
+                } else {
+                    ""
+                }
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if !confirm(&format!("delete {what}, with their results and events"), args.yes)? {
+    if !confirm(
+        &format!("delete {what}, with their results and events"),
+        args.yes,
+    )? {
         eprintln!("nothing deleted");
         return Ok(ExitCode::FAILURE);
     }

@@ -102,8 +102,8 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             )
         }
     };
-    let files = pdfq_store::FileStore::from_config(&args.service.storage)
-        .map_err(anyhow::Error::msg)?;
+    let files =
+        pdfq_store::FileStore::from_config(&args.service.storage).map_err(anyhow::Error::msg)?;
     let store = store.with_file_store(files);
     store
         .migrate()

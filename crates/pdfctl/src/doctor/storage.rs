@@ -41,7 +41,8 @@ pub async fn check(inputs: &Inputs, store: Option<&Store>) -> Section {
             config.file_retention, config.job_retention
         ),
     );
-    let limit = |v: Option<u64>, unit: &str| v.map_or("no limit".to_owned(), |n| format!("{n}{unit}"));
+    let limit =
+        |v: Option<u64>, unit: &str| v.map_or("no limit".to_owned(), |n| format!("{n}{unit}"));
     s.ok(
         "quotas",
         format!(

@@ -12,7 +12,12 @@ pub struct StorageConfig {
     /// Where uploaded files are kept: `database` (the default: the job_files table), or an
     /// S3-compatible bucket, `s3://BUCKET/PREFIX` (AWS S3, MinIO, Supabase Storage, Railway).
     /// The endpoint, region and credentials come from the usual AWS variables.
-    #[arg(long, env = "STORAGE_URL", value_name = "STORAGE_URL", default_value = "database")]
+    #[arg(
+        long,
+        env = "STORAGE_URL",
+        value_name = "STORAGE_URL",
+        default_value = "database"
+    )]
     pub storage_url: String,
 
     /// The S3-compatible endpoint, for anything but AWS itself (e.g. http://127.0.0.1:9000).

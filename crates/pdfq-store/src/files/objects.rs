@@ -66,7 +66,11 @@ impl ObjectFiles {
             .with_client_options(
                 ClientOptions::new()
                     // An http:// endpoint is a local or private server named on purpose.
-                    .with_allow_http(endpoint.as_deref().is_some_and(|e| e.starts_with("http://")))
+                    .with_allow_http(
+                        endpoint
+                            .as_deref()
+                            .is_some_and(|e| e.starts_with("http://")),
+                    )
                     .with_connect_timeout(Duration::from_secs(5))
                     .with_timeout(Duration::from_secs(120)),
             )

@@ -7,9 +7,9 @@ use pdfq_domain::{JobId, JobStatus, UserId};
 use time::OffsetDateTime;
 
 use super::{FileStore, StoredFile};
+use crate::StoreError;
 use crate::model::NewJob;
 use crate::store::{Store, dispatch};
-use crate::StoreError;
 
 /// How long an upload's object may wait for its job to commit before the sweeper counts it
 /// orphaned: far beyond any upload's write and commit.
@@ -137,8 +137,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let mut deleted = 0;
         for _ in 0..batches {
-            let batch =
-                dispatch!(self, s => s.delete_ended_jobs(cutoff, status, BATCH).await)?;
+            let batch = dispatch!(self, s => s.delete_ended_jobs(cutoff, status, BATCH).await)?;
             deleted += batch;
             if batch < u64::from(BATCH) {
                 break;

@@ -164,7 +164,9 @@ impl<D: Dialect> SqlStore<D> {
             .execute(&mut *tx)
             .await?;
             if linked != 1 {
-                return Err(StoreError::Corrupt(format!("no unlinked record of {object}")));
+                return Err(StoreError::Corrupt(format!(
+                    "no unlinked record of {object}"
+                )));
             }
         } else {
             Stmt::<D>::new("insert into job_files (job_id, content) values ($1, $2)")

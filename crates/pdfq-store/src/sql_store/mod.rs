@@ -16,8 +16,8 @@ use sqlx::{Pool, Transaction};
 
 use crate::StoreError;
 use crate::decode;
-use crate::files::FileStore;
 use crate::dialect::{Both, Columns, DbConnection, Dialect, Stmt};
+use crate::files::FileStore;
 use crate::model::{Commit, Job, JobEvent, JobSummary, User};
 use crate::retry::RetryPolicy;
 
