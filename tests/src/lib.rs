@@ -81,13 +81,25 @@ impl TestApp {
 
     /// The API on `backend`, with settings changed by `configure`.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_with_files(backend, pdfq_store::FileStore::Database, configure).await
+    }
+
+    /// The API on `backend` keeping uploads in `files`, with settings changed by `configure`.
+    pub async fn spawn_with_files(
+        backend: Backend,
+        files: pdfq_store::FileStore,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
         let mut settings = test_settings();
         configure(&mut settings);
         match backend {
             Backend::Distributed => {
                 let db = TestDatabase::migrated(&pdfq_store::MIGRATOR).await;
                 let redis = TestRedis::new();
-                let store = Store::connect(&db.url).await.expect("store");
+                let store = Store::connect(&db.url)
+                    .await
+                    .expect("store")
+                    .with_file_store(files);
                 let broker: Broker =
                     RedisBroker::connect_url(&redis.url, &redis.prefix, QueueOptions::default())
                         .await
@@ -108,7 +120,8 @@ impl TestApp {
                 let dir = tempfile::tempdir().expect("temporary directory");
                 let store = Store::sqlite(&dir.path().join("pdfq.db"))
                     .await
-                    .expect("sqlite store");
+                    .expect("sqlite store")
+                    .with_file_store(files);
                 store.migrate().await.expect("sqlite migrations");
                 Self::start(
                     backend,

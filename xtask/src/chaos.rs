@@ -23,6 +23,10 @@ pub struct Args {
     /// speed; its recovery times do, a little).
     #[arg(long)]
     pub dev: bool,
+    /// Keep the deployment's files in a bucket on this S3-compatible endpoint instead of the
+    /// database.
+    #[arg(long)]
+    pub s3_endpoint: Option<String>,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -63,6 +67,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     if args.json {
         command.arg("--json");
+    }
+    if let Some(endpoint) = &args.s3_endpoint {
+        command.args(["--s3-endpoint", endpoint]);
     }
     if let Some(jobs) = args.jobs {
         command.args(["--jobs", &jobs.to_string()]);

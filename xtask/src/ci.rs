@@ -38,15 +38,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     install_client_test_programs();
     // Started after the build-only checks so a formatting slip fails fast; stopped on drop.
     let services = TestServices::ensure(args.fresh_services)
-        .context("preparing PostgreSQL and Redis for the tests")?;
+        .context("preparing PostgreSQL, Redis and the S3 server for the tests")?;
     // --no-fail-fast: one failing crate must not hide the others' failures.
     let mut test = cargo(&["test", "--workspace", "--locked", "--no-fail-fast"]);
     test.env("TEST_DATABASE_URL", &services.database_url)
         .env("TEST_REDIS_URL", &services.redis_url)
-        // CI reaches the registries: the OpenAPI client and Chromium tests must run, not skip.
-        .env("PDFQ_REQUIRE_OPENAPI_TOOLS", "1");
+        .env("TEST_S3_URL", &services.s3_url)
+        // CI reaches the registries: the OpenAPI client and Chromium tests must run, not skip,
+        // and so must the tests of files in an S3-compatible bucket.
+        .env("PDFQ_REQUIRE_OPENAPI_TOOLS", "1")
+        .env("PDFQ_REQUIRE_S3", "1");
     step("tests", test)?;
-    drop(services);
     // Last, after every test passed: the short chaos run (a deployment on its own throwaway
     // servers, ~100 jobs, a worker killed and Redis lost; under a minute), on dev-profile
     // binaries whose dependencies the tests have just built.
@@ -57,6 +59,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         ..crate::chaos::Args::default()
     })
     .context("the short chaos run")?;
+    // Again with the files in the S3-compatible server the tests used.
+    eprintln!(
+        "xtask ci: chaos --short --dev --s3-endpoint {}",
+        services.s3_url
+    );
+    crate::chaos::run(&crate::chaos::Args {
+        short: true,
+        dev: true,
+        s3_endpoint: Some(services.s3_url.clone()),
+        ..crate::chaos::Args::default()
+    })
+    .context("the short chaos run with files in a bucket")?;
+    drop(services);
     eprintln!("xtask ci: all checks passed");
     Ok(())
 }

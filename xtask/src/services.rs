@@ -1,6 +1,7 @@
-//! PostgreSQL and Redis for the tests: the ones already running on this machine, or throwaway
-//! servers started from local binaries (installed from Debian's packages when missing and
-//! possible), stopped again when the tests end.
+//! PostgreSQL, Redis and an S3-compatible server for the tests: the ones already running on this
+//! machine, or throwaway servers started from local binaries (installed from Debian's packages,
+//! or for S3 moto's server from PyPI, when missing and possible), stopped again when the tests
+//! end.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ use anyhow::{Context, bail};
 pub struct TestServices {
     pub database_url: String,
     pub redis_url: String,
+    /// The endpoint of the S3-compatible server (`http://127.0.0.1:PORT`).
+    pub s3_url: String,
     started: Vec<Started>,
 }
 
@@ -47,9 +50,18 @@ impl TestServices {
                 url
             }
         };
+        let s3_url = match std::env::var("TEST_S3_URL") {
+            Ok(url) if !fresh => url,
+            _ => {
+                let (url, server) = start_s3()?;
+                started.push(server);
+                url
+            }
+        };
         Ok(Self {
             database_url,
             redis_url,
+            s3_url,
             started,
         })
     }
@@ -276,6 +288,58 @@ fn start_redis() -> anyhow::Result<(String, Started)> {
         format!("redis://127.0.0.1:{port}"),
         Started {
             name: "Redis",
+            child,
+            _dir: None,
+        },
+    ))
+}
+
+fn has_moto() -> bool {
+    Command::new("python3")
+        .args(["-c", "import moto.server, flask"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// moto's S3 in server mode (PyPI's `moto[server]`, pure Python: installs in seconds).
+fn start_s3() -> anyhow::Result<(String, Started)> {
+    if !has_moto() {
+        eprintln!("xtask ci: installing moto[server] from PyPI for the S3 tests");
+        let pip = |extra: &[&str]| {
+            Command::new("python3")
+                .args(["-m", "pip", "install", "--quiet", "moto[server]"])
+                .args(extra)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        // A distribution's own Python refuses installs outside a virtualenv (PEP 668).
+        if !pip(&[]) && !pip(&["--break-system-packages"]) {
+            bail!(
+                "could not install moto[server] with pip: install it (python3 -m pip install                  'moto[server]'), or point TEST_S3_URL at an S3-compatible server"
+            );
+        }
+    }
+    let port = free_port()?;
+    let mut child = Command::new("python3")
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting moto's S3 server")?;
+    wait_until_listening(port, &mut child, "S3 server (moto)")?;
+    eprintln!("xtask ci: started a throwaway S3 server (moto) on port {port}");
+    Ok((
+        format!("http://127.0.0.1:{port}"),
+        Started {
+            name: "S3 server (moto)",
             child,
             _dir: None,
         },

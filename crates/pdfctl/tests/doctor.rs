@@ -318,3 +318,64 @@ fn an_embedded_deployment_is_healthy_and_a_dead_api_fails() {
             .contains("is the API running")
     );
 }
+
+#[tokio::test]
+async fn storage_shows_retention_and_the_database_size_against_the_plan() {
+    let db = TestDatabase::migrated(&pdfq_store::MIGRATOR).await;
+    let (_, report) = doctor(
+        &[
+            ("DATABASE_URL", &db.url),
+            ("FILE_RETENTION", "2d"),
+            ("USER_MAX_ACTIVE_JOBS", "5"),
+            // Any real database passes 80% of one kilobyte.
+            ("DATABASE_SIZE_LIMIT", "1KB"),
+        ],
+        &["--no-api"],
+    );
+    assert_eq!(finding(&report, "storage.STORAGE_URL")["level"], "ok");
+    let retention = finding(&report, "storage.retention")["saw"].to_string();
+    assert!(
+        retention.contains("FILE_RETENTION 2d") && retention.contains("JOB_RETENTION 30d"),
+        "{retention}"
+    );
+    assert!(
+        finding(&report, "storage.quotas")["saw"]
+            .to_string()
+            .contains("USER_MAX_ACTIVE_JOBS 5")
+    );
+    let size = finding(&report, "storage.database_size");
+    assert_eq!(size["level"], "warn", "{size}");
+    assert!(
+        size["fix"].to_string().contains("pdfctl jobs purge"),
+        "{size}"
+    );
+
+    let (_, report) = doctor(&[("DATABASE_URL", &db.url)], &["--no-api"]);
+    let size = finding(&report, "storage.database_size");
+    assert_eq!(size["level"], "ok", "{size}");
+    assert!(
+        size["saw"].to_string().contains("of the plan's 500.0 MB"),
+        "{size}"
+    );
+}
+
+#[tokio::test]
+async fn a_bucket_that_is_down_fails_the_storage_check() {
+    let (ok, report) = doctor(
+        &[
+            ("STORAGE_URL", "s3://pdfq/uploads"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "secret-key-never-shown"),
+        ],
+        &["--no-api"],
+    );
+    assert!(!ok);
+    let storage = finding(&report, "storage.STORAGE_URL");
+    assert_eq!(storage["level"], "fail", "{storage}");
+    assert!(
+        storage["saw"].to_string().contains("s3://pdfq/uploads"),
+        "{storage}"
+    );
+    assert!(!report.to_string().contains("secret-key-never-shown"));
+}

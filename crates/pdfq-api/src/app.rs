@@ -21,6 +21,8 @@ pub enum StartupError {
     Store(#[from] pdfq_store::StoreError),
     #[error("redis: {0}")]
     Queue(#[from] pdfq_queue::QueueError),
+    #[error("file store: {0}")]
+    FileStore(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -45,7 +47,9 @@ impl Application {
     /// migrations when MIGRATE_ON_START is true; creates or promotes the first admin when
     /// PDFQ_ADMIN_EMAIL and PDFQ_ADMIN_PASSWORD are set (both need the database up).
     pub async fn build(config: ApiConfig) -> Result<Self, StartupError> {
-        let store = Store::postgres(&config.database)?;
+        let files = pdfq_store::FileStore::from_config(&config.service.storage)
+            .map_err(StartupError::FileStore)?;
+        let store = Store::postgres(&config.database)?.with_file_store(files);
         let broker: Broker = RedisBroker::connect(&config.redis, QueueOptions::default())
             .await?
             .into();

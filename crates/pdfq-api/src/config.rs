@@ -117,6 +117,10 @@ pub struct ServiceConfig {
         hide_env_values = true
     )]
     pub metrics_token: Option<Secret>,
+
+    /// Where files are kept, for how long, and the per-user quotas.
+    #[command(flatten)]
+    pub storage: pdfq_store::StorageConfig,
 }
 
 /// An address (a one-host range) or a CIDR range.
@@ -226,6 +230,7 @@ impl ServiceConfig {
                 "METRICS_TOKEN must be at least 16 characters; generate one with `openssl rand -hex 16`".into(),
             ));
         }
+        pdfq_store::FileStore::from_config(&self.storage).map_err(ConfigError)?;
         Ok(())
     }
 }

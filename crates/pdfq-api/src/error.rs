@@ -93,6 +93,24 @@ pub enum ApiError {
     /// 503 `queue_unavailable`.
     #[error("the queue is unavailable; retry later")]
     QueueUnavailable,
+    /// 503 `file_store_unavailable`: the bucket of STORAGE_URL cannot be reached; nothing was
+    /// stored.
+    #[error("the file store is unavailable; nothing was stored, retry later")]
+    FileStoreUnavailable,
+    /// 410 `file_gone`: the job's file was removed by FILE_RETENTION, so it cannot run again.
+    #[error(
+        "this job's file is no longer kept (FILE_RETENTION): upload the PDF again to process it"
+    )]
+    FileGone,
+    /// 413 `storage_quota_exceeded`: the upload would take the user's kept files past
+    /// USER_STORAGE_QUOTA.
+    #[error(
+        "your stored files would exceed your quota of {quota} bytes ({used} used): wait for your jobs to end (their files are then removed) or delete some"
+    )]
+    StorageQuotaExceeded { quota: u64, used: u64 },
+    /// 429 `too_many_active_jobs`: the user has USER_MAX_ACTIVE_JOBS jobs not yet ended.
+    #[error("{max} of your jobs are still pending or running: wait for one to end, or cancel one")]
+    TooManyActiveJobs { max: u64 },
     /// 500 `internal`: a bug or an unexpected failure; logged, never detailed to the client.
     #[error("internal error")]
     Internal(String),
@@ -114,7 +132,12 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::EmailTaken | Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::FileGone => StatusCode::GONE,
+            Self::PayloadTooLarge { .. } | Self::StorageQuotaExceeded { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Self::TooManyActiveJobs { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::FileStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. }
             | Self::TooManyUploads { .. }
@@ -155,6 +178,10 @@ impl ApiError {
             Self::Timeout(_) => "timeout",
             Self::DatabaseUnavailable => "database_unavailable",
             Self::QueueUnavailable => "queue_unavailable",
+            Self::FileStoreUnavailable => "file_store_unavailable",
+            Self::FileGone => "file_gone",
+            Self::StorageQuotaExceeded { .. } => "storage_quota_exceeded",
+            Self::TooManyActiveJobs { .. } => "too_many_active_jobs",
             Self::Internal(_) => "internal",
         }
     }
@@ -235,6 +262,11 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(error = %e, "database unavailable");
                 Self::DatabaseUnavailable
             }
+            StoreError::FileStore(_) => {
+                tracing::warn!(error = %e, "file store unavailable");
+                Self::FileStoreUnavailable
+            }
+            StoreError::FileGone => Self::FileGone,
             other => Self::Internal(other.to_string()),
         }
     }
@@ -341,6 +373,8 @@ mod tests {
             (StoreError::IllegalTransition(illegal), 409),
             (stale, 409),
             (StoreError::Corrupt("x".into()), 500),
+            (StoreError::FileStore("down".into()), 503),
+            (StoreError::FileGone, 410),
         ] {
             let what = e.to_string();
             assert_eq!(ApiError::from(e).status().as_u16(), status, "{what}");

@@ -86,6 +86,10 @@ pub struct Settings {
     pub events_poll_interval: Duration,
     /// How often the API writes its heartbeat (with its pool numbers) to the broker.
     pub heartbeat_interval: Duration,
+    /// Most bytes of kept files per user (USER_STORAGE_QUOTA); `None` for no limit.
+    pub user_storage_quota: Option<u64>,
+    /// Most jobs not yet ended per user (USER_MAX_ACTIVE_JOBS); `None` for no limit.
+    pub user_max_active_jobs: Option<u64>,
 }
 
 impl Settings {
@@ -119,6 +123,8 @@ impl Settings {
             health_timeout: Duration::from_secs(5),
             events_poll_interval: Duration::from_millis(500),
             heartbeat_interval: Duration::from_secs(10),
+            user_storage_quota: None,
+            user_max_active_jobs: None,
         }
     }
 
@@ -168,6 +174,7 @@ impl Settings {
             request_timeout,
             trusted_proxies,
             metrics_token,
+            storage,
         } = service;
         fn set<T: Clone>(target: &mut T, value: Option<&T>) {
             if let Some(v) = value {
@@ -205,6 +212,8 @@ impl Settings {
         if metrics_token.is_some() {
             self.metrics_token.clone_from(metrics_token);
         }
+        self.user_storage_quota = storage.user_storage_quota;
+        self.user_max_active_jobs = storage.user_max_active_jobs;
     }
 }
 

@@ -39,6 +39,14 @@ pub enum StoreError {
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 
+    /// The file store (an S3-compatible bucket) failed or cannot be reached.
+    #[error("file store unavailable: {0}")]
+    FileStore(String),
+
+    /// The job's file was removed by FILE_RETENTION: the job cannot run again.
+    #[error("the job's file is no longer kept")]
+    FileGone,
+
     /// A stored value pdfq cannot read (an unknown status, a malformed checksum...).
     #[error("corrupt stored value: {0}")]
     Corrupt(String),

@@ -7,6 +7,8 @@
 //! - `sql_store`: every operation, written once for both dialects ([`dialect`]): the SQL that
 //!   differs between [`postgres`] and [`sqlite`] stands side by side there.
 //! - [`model`]: the typed rows and inputs.
+//! - [`files`]: where uploaded files are kept (the database or an S3-compatible bucket),
+//!   retention and per-user usage.
 //! - [`error`]: [`StoreError`], and which database errors are transient.
 //! - [`retry`]: safe commit (at once, after 1 s, after 2 s).
 //! - [`verify`]: the live schema and applied migrations against the embedded migrations.
@@ -15,6 +17,7 @@ pub mod config;
 mod decode;
 pub mod dialect;
 pub mod error;
+pub mod files;
 pub mod model;
 pub mod pool;
 pub mod postgres;
@@ -26,6 +29,7 @@ pub mod verify;
 
 pub use config::{DatabaseConfig, normalize_database_url};
 pub use error::StoreError;
+pub use files::{FileStore, Retention, StorageConfig, Usage};
 pub use model::{
     AuditEntry, ChunkResult, Claimed, Commit, Created, Failure, FinishedBucket, IdempotencyKey,
     Job, JobEvent, JobFilter, JobSearch, JobSummary, JobWarning, MigrationStatus, MinuteFinished,

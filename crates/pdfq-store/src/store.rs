@@ -37,6 +37,7 @@ macro_rules! dispatch {
         }
     };
 }
+pub(crate) use dispatch;
 
 impl Store {
     /// Connects by URL: `sqlite:...` opens the embedded store, anything else is PostgreSQL with
@@ -246,9 +247,12 @@ impl Store {
     /// Stores the job, its file and its first timeline entry in one transaction, through safe
     /// commit. A repeat that finds the job already there (the first try committed but its answer
     /// was lost) returns it rather than a conflict.
+    /// With files in a bucket, the file is written first and the job commits only after it is
+    /// stored; an object whose job never commits is deleted by the sweeper.
     pub async fn create_job(&self, new: &NewJob) -> Result<Job, StoreError> {
+        let object = self.put_file(new).await?;
         with_retry(self.retry_policy(), "create_job", |try_no| {
-            self.create_job_try(new, None, try_no > 1)
+            self.create_job_try(new, None, object.as_deref(), try_no > 1)
         })
         .await
     }
@@ -262,8 +266,9 @@ impl Store {
         new: &NewJob,
         key: &IdempotencyKey<'_>,
     ) -> Result<Created, StoreError> {
+        let object = self.put_file(new).await?;
         let created = with_retry(self.retry_policy(), "create_job_once", |try_no| {
-            self.create_job_try(new, Some(key), try_no > 1)
+            self.create_job_try(new, Some(key), object.as_deref(), try_no > 1)
         })
         .await;
         match created {
@@ -292,9 +297,10 @@ impl Store {
         &self,
         new: &NewJob,
         key: Option<&IdempotencyKey<'_>>,
+        object: Option<&str>,
         repeat: bool,
     ) -> Result<Job, StoreError> {
-        match dispatch!(self, s => s.create_job(new, key).await) {
+        match dispatch!(self, s => s.create_job(new, key, object).await) {
             Err(StoreError::Conflict(why)) if repeat => match self.get_job(new.id).await? {
                 Some(job) if job.owner_id == new.owner && job.file_sha256 == new.sha256 => Ok(job),
                 _ => Err(StoreError::Conflict(why)),
@@ -324,11 +330,6 @@ impl Store {
     /// The admin search, newest first, with the total.
     pub async fn search_jobs(&self, search: &JobSearch) -> Result<Page<JobSummary>, StoreError> {
         dispatch!(self, s => s.search_jobs(search).await)
-    }
-
-    /// The uploaded PDF.
-    pub async fn job_file(&self, id: JobId) -> Result<Option<Vec<u8>>, StoreError> {
-        dispatch!(self, s => s.job_file(id).await)
     }
 
     /// The job's timeline, oldest first.
@@ -693,14 +694,23 @@ mod tests {
             sha256: [0; 32],
             bytes: b"pdf".to_vec(),
         };
-        assert_eq!(store.create_job_try(&new, None, true).await.unwrap(), job);
+        assert_eq!(
+            store.create_job_try(&new, None, None, true).await.unwrap(),
+            job
+        );
         assert!(matches!(
-            store.create_job_try(&new, None, false).await.unwrap_err(),
+            store
+                .create_job_try(&new, None, None, false)
+                .await
+                .unwrap_err(),
             StoreError::Conflict(_)
         ));
         new.sha256 = [1; 32];
         assert!(matches!(
-            store.create_job_try(&new, None, true).await.unwrap_err(),
+            store
+                .create_job_try(&new, None, None, true)
+                .await
+                .unwrap_err(),
             StoreError::Conflict(_)
         ));
         assert_eq!(store.job_events(id).await.unwrap().len(), 1);

@@ -11,12 +11,14 @@ mod postgres_server;
 pub mod process;
 mod redis_prefix;
 mod redis_server;
+pub mod s3;
 pub mod service_checks;
 
 pub use postgres::{TestDatabase, admin_database_url};
 pub use postgres_server::PostgresServer;
 pub use redis_prefix::{TestRedis, redis_url};
 pub use redis_server::RedisServer;
+pub use s3::TestBucket;
 
 /// A short random suffix for database names and key prefixes.
 fn unique_suffix() -> String {

@@ -1,7 +1,7 @@
 //! The checks that both ways to run the API (`pdfq-api`, `pdfctl up`) honour the same
 //! settings ([`SERVICE_ENV`]): a browser's CORS preflight from the allowed origin, the upload
 //! size limit, a live event stream opened with a ticket from that origin, and the
-//! failed-login limit, over HTTP against a running instance.
+//! failed-login limit and the per-user storage quota, over HTTP against a running instance.
 
 use reqwest::{Method, StatusCode};
 
@@ -20,6 +20,7 @@ pub const SERVICE_ENV: &[(&str, &str)] = &[
     ),
     ("MAX_UPLOAD_BYTES", "4096"),
     ("LOGIN_RATE_LIMIT", "3/hour"),
+    ("USER_STORAGE_QUOTA", "3KB"),
 ];
 
 /// [`SERVICE_ENV`] as command-line flags (`--allowed-origins=...`), for code that builds the
@@ -43,6 +44,7 @@ pub async fn the_service_settings_apply(base: &str, email: &str, password: &str)
     let token = login(&http, base, email, password).await;
     assert_eq!(token.0, StatusCode::OK, "the account logs in");
     uploads_past_the_limit_are_refused(&http, base, &token.1).await;
+    files_past_the_storage_quota_are_refused(&http, base, &token.1).await;
     a_ticket_opens_the_event_stream_from_the_frontend(&http, base, &token.1).await;
     failed_logins_past_the_limit_are_refused(&http, base, email).await;
 }
@@ -106,9 +108,31 @@ async fn uploads_past_the_limit_are_refused(http: &reqwest::Client, base: &str, 
     );
     let body = over.text().await.unwrap_or_default();
     assert!(body.contains("payload_too_large"), "{body}");
-    // The limit itself is not refused for size (the file is not a real PDF, so it is 415).
+    // The limit itself is not refused as too large (USER_STORAGE_QUOTA may refuse it).
     let at = upload(MAX_UPLOAD_BYTES).await.expect("upload");
-    assert_ne!(at.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = at.text().await.unwrap_or_default();
+    assert!(!body.contains("payload_too_large"), "{body}");
+}
+
+async fn files_past_the_storage_quota_are_refused(http: &reqwest::Client, base: &str, token: &str) {
+    let mut bytes = b"%PDF-1.4\n".to_vec();
+    // Over the 3 KB quota, under MAX_UPLOAD_BYTES.
+    bytes.resize(3500, b' ');
+    let part = reqwest::multipart::Part::bytes(bytes).file_name("big.pdf");
+    let refused = http
+        .post(format!("{base}/api/v1/process-pdf-async"))
+        .bearer_auth(token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(
+        refused.status(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "USER_STORAGE_QUOTA is honoured"
+    );
+    let body = refused.text().await.unwrap_or_default();
+    assert!(body.contains("storage_quota_exceeded"), "{body}");
 }
 
 async fn a_ticket_opens_the_event_stream_from_the_frontend(

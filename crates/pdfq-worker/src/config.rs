@@ -19,6 +19,10 @@ pub struct WorkerConfig {
     #[command(flatten)]
     pub redis: RedisConfig,
 
+    /// Where files are kept and for how long (the sweeper applies the retention).
+    #[command(flatten)]
+    pub storage: pdfq_store::StorageConfig,
+
     /// Jobs this process runs at the same time.
     #[arg(long, env = "WORKER_CONCURRENCY", value_name = "WORKER_CONCURRENCY", default_value_t = 2,
           value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -186,6 +190,7 @@ impl WorkerConfig {
         self.redis
             .url()
             .map_err(|e| ConfigError(format!("REDIS_URL: {e}")))?;
+        pdfq_store::FileStore::from_config(&self.storage).map_err(ConfigError)?;
         Ok(())
     }
 

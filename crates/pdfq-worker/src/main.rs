@@ -44,7 +44,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: WorkerConfig) -> anyhow::Result<()> {
-    let store = Store::postgres(&config.database).context("opening the database pool")?;
+    let files = pdfq_store::FileStore::from_config(&config.storage).map_err(anyhow::Error::msg)?;
+    let store = Store::postgres(&config.database)
+        .context("opening the database pool")?
+        .with_file_store(files);
     let broker: Broker = RedisBroker::connect(&config.redis, config.queue_options())
         .await
         .context("configuring Redis")?

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use pdfq_store::{Retention, StorageConfig};
+
 use crate::config::WorkerConfig;
 use crate::extractor::Extractor;
 
@@ -36,6 +38,10 @@ pub struct WorkerSettings {
     pub reconnect_delay: Duration,
     /// Overrides the retry delay (tests); `None` uses the queue's backoff (30 s, 2 min, 8 min).
     pub retry_delay: Option<Duration>,
+    /// How long a file is kept once its job ended (FILE_RETENTION).
+    pub file_retention: Retention,
+    /// How long an ended job is kept (JOB_RETENTION).
+    pub job_retention: Retention,
     /// The extraction child.
     pub extractor: Extractor,
 }
@@ -52,6 +58,8 @@ impl WorkerSettings {
             result_ttl: config.result_ttl,
             drain_timeout: config.drain_timeout,
             sweep_every: config.sweep_every,
+            file_retention: config.storage.file_retention,
+            job_retention: config.storage.job_retention,
             ..Self::defaults(extractor)
         }
     }
@@ -73,6 +81,8 @@ impl WorkerSettings {
             fetch_block: Duration::from_secs(2),
             reconnect_delay: Duration::from_millis(500),
             retry_delay: None,
+            file_retention: StorageConfig::default().file_retention,
+            job_retention: StorageConfig::default().job_retention,
             extractor,
         }
     }

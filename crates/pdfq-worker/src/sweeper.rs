@@ -4,7 +4,9 @@
 //! - entries held by dead workers (idle past the lease) are reaped for this worker to run;
 //! - jobs `processing` with a stale heartbeat go back to `pending` and the queue;
 //! - jobs `pending` with no queue entry (the API died between commit and enqueue, or Redis lost
-//!   its data) and `retrying` jobs that are due are enqueued again.
+//!   its data) and `retrying` jobs that are due are enqueued again;
+//! - retention: files of ended jobs past FILE_RETENTION are removed, ended jobs past
+//!   JOB_RETENTION deleted in small batches, and objects no job holds deleted from the bucket.
 //!
 //! Every step is idempotent: a duplicate entry is dropped by the store's conditional claim.
 
@@ -27,6 +29,7 @@ pub struct SweepReport {
     pub reaped: Vec<Delivery>,
     pub requeued_stale: u32,
     pub reenqueued: u32,
+    pub files: pdfq_store::files::FileSweep,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,5 +100,12 @@ pub async fn sweep(
         }
     }
     let _ = ctx.broker.prune_consumers(&ctx.worker).await;
+    report.files = ctx
+        .store
+        .sweep_files(ctx.settings.file_retention, ctx.settings.job_retention)
+        .await?;
+    if report.files != pdfq_store::files::FileSweep::default() {
+        tracing::info!(files = ?report.files, "retention applied");
+    }
     Ok(report)
 }

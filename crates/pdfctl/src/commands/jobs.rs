@@ -1,4 +1,5 @@
-//! `pdfctl jobs list|show|retry|cancel|delete`: any user's jobs, through the admin API.
+//! `pdfctl jobs list|show|retry|cancel|delete`: any user's jobs, through the admin API; and
+//! `jobs purge`, directly on the database.
 
 use std::process::ExitCode;
 
@@ -50,6 +51,10 @@ enum Action {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Delete ended jobs older than --older-than, with their results and events, directly on
+    /// DATABASE_URL in small batches: counts first, asks naming the count (unless --yes);
+    /// --dry-run only counts. The workers' sweeper does the same after JOB_RETENTION.
+    Purge(super::purge::Args),
     /// Retry, cancel or delete every job matching a filter: counts them first, asks naming the
     /// count (unless --yes), then acts through one admin call. At least one filter is needed.
     Bulk(BulkArgs),
@@ -126,8 +131,17 @@ struct ListArgs {
 }
 
 pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
+    match &args.action {
+        // On the database: no API session needed.
+        Action::Purge(purge) => super::purge::run(purge, args.json).await,
+        _ => run_admin(api_url, args).await,
+    }
+}
+
+async fn run_admin(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
     let client = client(api_url).await?;
     match &args.action {
+        Action::Purge(purge) => return super::purge::run(purge, args.json).await,
         Action::List(list) => {
             let query = AdminJobQuery {
                 id: list.id.clone(),

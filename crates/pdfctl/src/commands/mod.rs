@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod login;
 pub mod migrate;
 pub mod plan;
+pub mod purge;
 pub mod queue;
 pub mod sentences;
 pub mod submit;

@@ -102,6 +102,9 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             )
         }
     };
+    let files =
+        pdfq_store::FileStore::from_config(&args.service.storage).map_err(anyhow::Error::msg)?;
+    let store = store.with_file_store(files);
     store
         .migrate()
         .await
@@ -134,6 +137,8 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         .context("cannot find pdfctl's own executable")?;
     let worker_settings = WorkerSettings {
         concurrency: args.concurrency.max(1),
+        file_retention: args.service.storage.file_retention,
+        job_retention: args.service.storage.job_retention,
         ..WorkerSettings::defaults(extractor)
     };
     let worker = Worker::new(store.clone(), broker, worker_settings);

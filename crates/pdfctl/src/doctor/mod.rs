@@ -7,6 +7,7 @@ mod env;
 mod queue;
 mod redis;
 pub mod report;
+mod storage;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,9 @@ Checks, in order:
   redis     reachable and latency; TLS; maxmemory-policy noeviction; persistence; memory
   queue     live worker heartbeats; running jobs with a stale heartbeat; dead letters and
             whether they still grow; age of the oldest waiting job; paused
+  storage   STORAGE_URL (a bucket is written to and deleted from), FILE_RETENTION and
+            JOB_RETENTION, the per-user quotas, the database's size against
+            DATABASE_SIZE_LIMIT (warn from 80%)
   api       GET /api/v1/health from here (--no-api skips it)
 
 Each line: ok, warn, FAIL or skip, what was seen, and the fix. Exit status 1 on any FAIL.
@@ -67,6 +71,13 @@ pub struct Args {
     /// and --workers).
     #[arg(long)]
     redeploy_overlap: Option<u32>,
+    /// Where files are kept and for how long, and the quotas, as the deployment sets them.
+    #[command(flatten)]
+    storage: pdfq_store::StorageConfig,
+    /// The database plan's size limit (Supabase's free plan: 500MB); the size warns from 80%
+    /// of it. `none` for no limit.
+    #[arg(long, env = "DATABASE_SIZE_LIMIT", default_value = "500MB", value_parser = parse_size_limit)]
+    database_size_limit: SizeLimit,
     /// Do not check the API (e.g. before it is deployed).
     #[arg(long)]
     no_api: bool,
@@ -90,6 +101,22 @@ pub struct Inputs {
     pub db_max_overflow: u32,
     pub pooler_max_clients: u32,
     pub redeploy_overlap: Option<u32>,
+    pub storage: pdfq_store::StorageConfig,
+    /// `None`: no limit to compare the database's size with.
+    pub database_size_limit: Option<u64>,
+}
+
+/// DATABASE_SIZE_LIMIT: bytes, or none.
+#[derive(Debug, Clone, Copy)]
+struct SizeLimit(Option<u64>);
+
+fn parse_size_limit(raw: &str) -> Result<SizeLimit, String> {
+    if raw.trim().eq_ignore_ascii_case("none") {
+        return Ok(SizeLimit(None));
+    }
+    pdfq_domain::limits::parse_bytes(raw)
+        .map(|n| SizeLimit(Some(n)))
+        .map_err(|e| format!("{e}, or `none`"))
 }
 
 pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
@@ -106,6 +133,8 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
         db_max_overflow: args.db_max_overflow,
         pooler_max_clients: args.pooler_max_clients,
         redeploy_overlap: args.redeploy_overlap,
+        storage: args.storage.clone(),
+        database_size_limit: args.database_size_limit.0,
     };
     let report = diagnose(api_url, &inputs, !args.no_api).await;
     if args.json {
@@ -138,6 +167,7 @@ pub async fn diagnose(api_url: &str, inputs: &Inputs, check_api: bool) -> Report
     let (redis, broker) = redis::check(inputs).await;
     report.add(redis);
     report.add(queue::check(broker.as_ref(), store.as_ref()).await);
+    report.add(storage::check(inputs, store.as_ref()).await);
     if check_api {
         report.add(api::check(api_url).await);
     }

@@ -312,7 +312,8 @@ async fn known_worker(state: &AppState, id: &str) -> Result<WorkerId, ApiError> 
 #[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/retry", tag = "admin", operation_id = "admin_retry_job", security(("bearer" = [])),
     params(("id" = String, Path, format = "uuid", description = "job id")),
     responses((status = 200, body = JobView), (status = 404, body = ErrorBody, description = "`not_found`: no such job"),
-              (status = 409, body = ErrorBody, description = "`conflict`: only a failed or cancelled job can be retried")))]
+              (status = 409, body = ErrorBody, description = "`conflict`: only a failed or cancelled job can be retried"),
+              (status = 410, body = ErrorBody, description = "`file_gone`: the job's file is no longer kept (FILE_RETENTION); upload the PDF again")))]
 pub async fn retry_job(
     State(state): State<AppState>,
     admin: AdminUser,

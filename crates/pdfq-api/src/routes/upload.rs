@@ -91,16 +91,16 @@ impl utoipa::Modify for UploadEncoding {
                description = "`missing_file`: no multipart field named `file`; `invalid_multipart`: the body is not readable multipart, or has a field other than one `file`"),
               (status = 408, body = ErrorBody,
                description = "`request_timeout`: the body had not arrived when REQUEST_TIMEOUT passed; the connection is closed"),
-              (status = 413, body = ErrorBody, description = "`payload_too_large`: over MAX_UPLOAD_BYTES"),
+              (status = 413, body = ErrorBody, description = "`payload_too_large`: over MAX_UPLOAD_BYTES; `storage_quota_exceeded`: the user's kept files would pass USER_STORAGE_QUOTA"),
               (status = 415, body = ErrorBody,
                description = "`unsupported_media_type`: not `multipart/form-data`, or the file is not a PDF"),
               (status = 422, body = ErrorBody,
                description = "`validation_failed`: the Idempotency-Key is not 1 to 255 printable ASCII characters"),
               (status = 429, body = ErrorBody,
-               description = "`rate_limited`: UPLOAD_RATE_LIMIT reached; `too_many_uploads`: MAX_CONCURRENT_UPLOADS_PER_USER of this user's uploads are being received already",
+               description = "`rate_limited`: UPLOAD_RATE_LIMIT reached; `too_many_uploads`: MAX_CONCURRENT_UPLOADS_PER_USER of this user's uploads are being received already; `too_many_active_jobs`: USER_MAX_ACTIVE_JOBS of this user's jobs are not yet ended",
                headers(("retry-after" = u64, description = "seconds to wait"))),
               (status = 503, body = ErrorBody,
-               description = "`busy`: the server receives MAX_CONCURRENT_UPLOADS uploads already; also `timeout`, `database_unavailable`",
+               description = "`busy`: the server receives MAX_CONCURRENT_UPLOADS uploads already; also `timeout`, `database_unavailable`, `file_store_unavailable` (nothing was stored)",
                headers(("retry-after" = u64, description = "seconds to wait")))))]
 pub async fn upload(
     State(state): State<AppState>,
@@ -132,6 +132,7 @@ pub async fn upload(
         )
     })?;
     let _slot = state.uploads.acquire(user.id)?;
+    check_quotas(&state, user, 0).await?;
     let admission = state
         .limits
         .admit(&RateKey::uploads(user.id), state.settings.upload_rate_limit)
@@ -218,6 +219,7 @@ async fn receive(
             "the file is not a PDF: it does not start with the %PDF- signature".into(),
         ));
     }
+    check_quotas(state, user, bytes.len() as u64).await?;
     let new = NewJob {
         id: JobId::new(),
         owner: user.id,
@@ -238,6 +240,35 @@ async fn receive(
             e.into()
         }
     })
+}
+
+/// USER_MAX_ACTIVE_JOBS and USER_STORAGE_QUOTA, for a file of `size` bytes (0 before it is
+/// received: then only a user already at a limit is refused, before sending the body). Checked
+/// before storing, so concurrent uploads of one user (at most
+/// MAX_CONCURRENT_UPLOADS_PER_USER) may pass the quota by their own size.
+async fn check_quotas(state: &AppState, user: AuthUser, size: u64) -> Result<(), ApiError> {
+    let (quota, max_active) = (
+        state.settings.user_storage_quota,
+        state.settings.user_max_active_jobs,
+    );
+    if quota.is_none() && max_active.is_none() {
+        return Ok(());
+    }
+    let usage = state.store.usage(user.id).await?;
+    if let Some(max) = max_active
+        && usage.active_jobs >= max
+    {
+        return Err(ApiError::TooManyActiveJobs { max });
+    }
+    if let Some(quota) = quota
+        && (usage.stored_bytes.saturating_add(size) > quota || usage.stored_bytes >= quota)
+    {
+        return Err(ApiError::StorageQuotaExceeded {
+            quota,
+            used: usage.stored_bytes,
+        });
+    }
+    Ok(())
 }
 
 /// The one field named `file`: its name and bytes, refused as soon as it passes `limit`. The
@@ -366,7 +397,7 @@ pub fn is_pdf(bytes: &[u8]) -> bool {
 
 /// The last path component, without control characters or bidirectional overrides (which make
 /// `evil\u{202e}fdp.exe` read as `evilexe.pdf`), at most 255 characters. The name is only
-/// shown back: files are stored in the database, never on disk under this name.
+/// shown back: files are stored in the database or under the job's id, never under this name.
 #[must_use]
 pub fn sanitize_file_name(name: Option<&str>) -> String {
     let name = name

@@ -41,6 +41,10 @@ struct Args {
     /// Where the processes' logs and report.json go (emptied first).
     #[arg(long, default_value = "target/chaos")]
     log_dir: PathBuf,
+    /// Keep the deployment's files in a new bucket on this S3-compatible endpoint (e.g.
+    /// http://127.0.0.1:9000) instead of the database.
+    #[arg(long)]
+    s3_endpoint: Option<String>,
     /// Set when re-run inside the namespace the outer run created.
     #[arg(long, hide = true)]
     inside_netns: bool,
@@ -95,6 +99,7 @@ async fn run_here(args: &Args) -> anyhow::Result<ExitCode> {
         bin_dir,
         log_dir: log_dir.clone(),
         nft,
+        s3_endpoint: args.s3_endpoint.clone(),
     };
     // Ctrl-C or SIGTERM drops the run: every process, server and nftables rule it started is
     // stopped or removed as it unwinds.

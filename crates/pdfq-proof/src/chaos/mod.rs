@@ -41,6 +41,9 @@ pub struct Options {
     pub log_dir: PathBuf,
     /// `nft`, when the run is inside its own network namespace (needed by the full run).
     pub nft: Option<PathBuf>,
+    /// An S3-compatible endpoint: the deployment keeps its files in a new bucket there
+    /// (STORAGE_URL) instead of the database.
+    pub s3_endpoint: Option<String>,
 }
 
 /// The shape of a run.
@@ -182,6 +185,15 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         .worker_env("QUEUE_LEASE_RENEW_EVERY", "1s")
         .worker_env("WORKER_SWEEP_EVERY", "1s")
         .worker_env("WORKER_DRAIN_TIMEOUT", "5s");
+    if let Some(endpoint) = &options.s3_endpoint {
+        let bucket = pdfq_test_support::TestBucket::create_at(endpoint, "pdfq-chaos").await;
+        for (key, value) in bucket.env("chaos") {
+            deployment_options = deployment_options
+                .api_env(key, &value)
+                .worker_env(key, &value);
+        }
+        eprintln!("pdfq-chaos: files in {}", bucket.storage_url("chaos"));
+    }
     deployment_options.workers = plan.workers;
     let mut deployment = Deployment::start(deployment_options).await?;
     eprintln!(

@@ -141,6 +141,7 @@ impl<D: Dialect> SqlStore<D> {
         &self,
         new: &NewJob,
         key: Option<&IdempotencyKey<'_>>,
+        object: Option<&str>,
     ) -> Result<Job, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = Stmt::<D>::new(concat!(
@@ -160,11 +161,26 @@ impl<D: Dialect> SqlStore<D> {
             StoreError::Conflict("a job with this id exists".into())
         })?;
         let job = job_of(&Columns::<D>::of(&row))?;
-        Stmt::<D>::new("insert into job_files (job_id, content) values ($1, $2)")
+        if let Some(object) = object {
+            let linked = Stmt::<D>::new(
+                "update stored_files set job_id = $1 where key = $2 and job_id is null",
+            )
             .id(new.id)
-            .bytes(&new.bytes)
+            .text(object)
             .execute(&mut *tx)
             .await?;
+            if linked != 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "no unlinked record of {object}"
+                )));
+            }
+        } else {
+            Stmt::<D>::new("insert into job_files (job_id, content) values ($1, $2)")
+                .id(new.id)
+                .bytes(&new.bytes)
+                .execute(&mut *tx)
+                .await?;
+        }
         record_event::<D>(&mut tx, new.id, Attempt::NONE, "pending", None, "created").await?;
         if let Some(key) = key {
             // Keys past their lifetime are free again (and this user's old ones are swept).
@@ -291,13 +307,6 @@ impl<D: Dialect> SqlStore<D> {
             .fetch_one_as(&mut conn, |c| c.count("n"))
             .await?;
         Ok(Page { items, total })
-    }
-
-    pub(crate) async fn job_file(&self, id: JobId) -> Result<Option<Vec<u8>>, StoreError> {
-        Stmt::<D>::new("select content from job_files where job_id = $1")
-            .id(id)
-            .fetch_optional_as(&mut *self.conn().await?, |c| c.bytes("content"))
-            .await
     }
 
     pub(crate) async fn job_events(&self, id: JobId) -> Result<Vec<JobEvent>, StoreError> {

@@ -173,7 +173,7 @@ const RETRY: Both = Both {
              error_message = null, progress_percent = 0, current_step = 'Queued',
              worker_id = null, heartbeat_at = null, next_attempt_at = null,
              finished_at = null, updated_at = now()
-         where id = $1 and status = any($2)
+         where id = $1 and status = any($2) and file_removed_at is null
          returning ",
         job_columns!()
     ),
@@ -184,6 +184,7 @@ const RETRY: Both = Both {
              worker_id = null, heartbeat_at = null, next_attempt_at = null,
              finished_at = null, updated_at = $3
          where id = $1 and status in (select value from json_each($2))
+           and file_removed_at is null
          returning ",
         job_columns!()
     ),
@@ -552,10 +553,19 @@ impl<D: Dialect> SqlStore<D> {
             .fetch_optional_as(&mut tx, job_of)
             .await?;
         let Some(job) = changed else {
-            let from = Stmt::<D>::new("select status from jobs where id = $1")
-                .id(id)
-                .fetch_one_as(&mut tx, |c| decode::status(&c.text("status")?))
-                .await?;
+            let (from, file_removed) =
+                Stmt::<D>::new("select status, file_removed_at from jobs where id = $1")
+                    .id(id)
+                    .fetch_one_as(&mut tx, |c| {
+                        Ok((
+                            decode::status(&c.text("status")?)?,
+                            c.opt_time("file_removed_at")?.is_some(),
+                        ))
+                    })
+                    .await?;
+            if file_removed && from.transition(event).is_ok() {
+                return Err(StoreError::FileGone);
+            }
             return Err(pdfq_domain::TransitionError { from, event }.into());
         };
         record_event::<D>(

@@ -3,6 +3,7 @@
 //! decoded here, once.
 
 mod audit;
+mod files;
 mod jobs;
 mod lifecycle;
 mod tokens;
@@ -17,6 +18,7 @@ use sqlx::{Pool, Transaction};
 use crate::StoreError;
 use crate::decode;
 use crate::dialect::{Both, Columns, DbConnection, Dialect, Stmt};
+use crate::files::FileStore;
 use crate::model::{Commit, Job, JobEvent, JobSummary, User};
 use crate::retry::RetryPolicy;
 
@@ -44,6 +46,7 @@ pub(crate) use user_columns;
 pub struct SqlStore<D: Dialect> {
     pool: Pool<D::Db>,
     retry: RetryPolicy,
+    files: FileStore,
 }
 
 // Not derived: that would ask the driver type itself to be Clone.
@@ -52,6 +55,7 @@ impl<D: Dialect> Clone for SqlStore<D> {
         Self {
             pool: self.pool.clone(),
             retry: self.retry.clone(),
+            files: self.files.clone(),
         }
     }
 }
@@ -63,6 +67,7 @@ impl<D: Dialect> SqlStore<D> {
         Self {
             pool,
             retry: RetryPolicy::default(),
+            files: FileStore::Database,
         }
     }
 
@@ -77,6 +82,14 @@ impl<D: Dialect> SqlStore<D> {
 
     pub(crate) fn set_retry(&mut self, retry: RetryPolicy) {
         self.retry = retry;
+    }
+
+    pub(crate) fn files(&self) -> &FileStore {
+        &self.files
+    }
+
+    pub(crate) fn set_files(&mut self, files: FileStore) {
+        self.files = files;
     }
 
     /// A connection for a read outside a transaction.

@@ -1,0 +1,54 @@
+//! Where uploaded files are kept: in the database (the default; table `job_files`, written in
+//! the job's own transaction) or in an S3-compatible bucket ([`ObjectFiles`]).
+//!
+//! An object is recorded in `stored_files` before it is written and linked to its job by the
+//! job's transaction, so the database always knows every object: an unlinked row (the job never
+//! committed, was deleted, or its file's retention ended) names an object the sweeper deletes.
+
+mod config;
+mod objects;
+mod store_ops;
+
+pub use config::{Retention, StorageConfig, parse_retention};
+pub use objects::ObjectFiles;
+pub use store_ops::{FileSweep, Usage};
+
+/// The file store the [`crate::Store`] writes uploads to.
+#[derive(Debug, Clone, Default)]
+pub enum FileStore {
+    /// In the database, next to the job: nothing else to run.
+    #[default]
+    Database,
+    /// In an S3-compatible bucket.
+    Objects(ObjectFiles),
+}
+
+impl FileStore {
+    /// The store `config` names: `database`, or `s3://BUCKET/PREFIX`.
+    pub fn from_config(config: &StorageConfig) -> Result<Self, String> {
+        let url = config.storage_url.trim();
+        if url.is_empty() || url.eq_ignore_ascii_case("database") {
+            return Ok(Self::Database);
+        }
+        ObjectFiles::from_config(config).map(Self::Objects)
+    }
+
+    /// What `pdfctl doctor` and the logs show: `database`, or the bucket and endpoint (never a
+    /// credential).
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Database => "database".into(),
+            Self::Objects(objects) => objects.describe(),
+        }
+    }
+}
+
+/// Where one job's file is.
+#[derive(Debug)]
+pub(crate) enum StoredFile {
+    /// The bytes, read from the database.
+    Bytes(Vec<u8>),
+    /// The key of the object that holds it.
+    Object(String),
+}

@@ -1,0 +1,168 @@
+//! The [`Store`]'s file operations: writing an upload's file where the [`FileStore`] says,
+//! reading it back, and the sweeper's retention work.
+
+use std::time::Duration;
+
+use pdfq_domain::{JobId, JobStatus, UserId};
+use time::OffsetDateTime;
+
+use super::{FileStore, StoredFile};
+use crate::StoreError;
+use crate::model::NewJob;
+use crate::store::{Store, dispatch};
+
+/// How long an upload's object may wait for its job to commit before the sweeper counts it
+/// orphaned: far beyond any upload's write and commit.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(3600);
+
+/// Rows one retention step touches per call: short transactions.
+const BATCH: u32 = 100;
+/// Batches of each kind one sweep runs at most: a bounded sweep that still keeps up with
+/// thousands of jobs a minute.
+const SWEEP_BATCHES: u32 = 50;
+
+/// What `owner` holds: the bytes of files still kept, and jobs not yet ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub stored_bytes: u64,
+    pub active_jobs: u64,
+}
+
+/// What one retention sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileSweep {
+    /// Files of ended jobs removed.
+    pub files_removed: u64,
+    /// Objects no job holds, deleted from the bucket.
+    pub objects_deleted: u64,
+    /// Ended jobs deleted past JOB_RETENTION.
+    pub jobs_deleted: u64,
+}
+
+impl Store {
+    /// The same store writing uploads to `files`.
+    #[must_use]
+    pub fn with_file_store(mut self, files: FileStore) -> Self {
+        dispatch!(&mut self, s => s.set_files(files));
+        self
+    }
+
+    #[must_use]
+    pub fn file_store(&self) -> &FileStore {
+        dispatch!(self, s => s.files())
+    }
+
+    /// Writes the new job's file to the bucket, when that is where files go, and returns its
+    /// key; the job's transaction links it. Nothing to do for files kept in the database,
+    /// which the job's transaction writes itself.
+    pub(crate) async fn put_file(&self, new: &NewJob) -> Result<Option<String>, StoreError> {
+        let FileStore::Objects(objects) = self.file_store() else {
+            return Ok(None);
+        };
+        let key = objects.key_for(new.id);
+        let grace = time::Duration::try_from(ORPHAN_GRACE).unwrap_or(time::Duration::HOUR);
+        dispatch!(self, s => s.record_object(&key, OffsetDateTime::now_utc() + grace).await)?;
+        // On failure the record stays: the sweeper deletes whatever part was written.
+        objects.put(&key, &new.bytes).await?;
+        Ok(Some(key))
+    }
+
+    /// The uploaded PDF, wherever it is kept; `None` when the job or its file is gone.
+    pub async fn job_file(&self, id: JobId) -> Result<Option<Vec<u8>>, StoreError> {
+        match dispatch!(self, s => s.stored_file(id).await)? {
+            None => Ok(None),
+            Some(StoredFile::Bytes(bytes)) => Ok(Some(bytes)),
+            Some(StoredFile::Object(key)) => match self.file_store() {
+                FileStore::Objects(objects) => objects.get(&key).await,
+                FileStore::Database => Err(StoreError::FileStore(format!(
+                    "the file {key} is in a bucket, but STORAGE_URL names none"
+                ))),
+            },
+        }
+    }
+
+    /// Retention, for the sweeper: removes the files of jobs ended before `file_retention`
+    /// ago, deletes jobs ended before `job_retention` ago, and deletes the objects no job holds
+    /// any more (their time to go has come). Bounded per call; the next sweep goes on.
+    pub async fn sweep_files(
+        &self,
+        file_retention: super::Retention,
+        job_retention: super::Retention,
+    ) -> Result<FileSweep, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let mut sweep = FileSweep::default();
+        if let Some(cutoff) = file_retention.cutoff(now) {
+            // Batch after batch, so removal keeps up with any throughput, up to a bound.
+            for _ in 0..SWEEP_BATCHES {
+                let removed = dispatch!(self, s => s.remove_ended_files(cutoff, BATCH).await)?;
+                sweep.files_removed += removed;
+                if removed < u64::from(BATCH) {
+                    break;
+                }
+            }
+        }
+        if let Some(cutoff) = job_retention.cutoff(now) {
+            sweep.jobs_deleted = self.purge_jobs(cutoff, None, SWEEP_BATCHES).await?;
+        }
+        // Now again: the files removed above are due at once.
+        sweep.objects_deleted = self
+            .delete_unlinked_objects(OffsetDateTime::now_utc())
+            .await?;
+        Ok(sweep)
+    }
+
+    /// Deletes the objects no job holds whose time to go has come by `now`.
+    pub async fn delete_unlinked_objects(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let FileStore::Objects(objects) = self.file_store() else {
+            return Ok(0);
+        };
+        let keys = dispatch!(self, s => s.unlinked_objects(now, BATCH * SWEEP_BATCHES).await)?;
+        let mut deleted = 0;
+        for key in keys {
+            objects.delete(&key).await?;
+            dispatch!(self, s => s.forget_object(&key).await)?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes ended jobs that finished before `cutoff` (of `status` only, if given) in
+    /// batches of a hundred, each its own short statement per job, at most `batches` of them.
+    /// Their objects are left to [`Self::delete_unlinked_objects`]. Returns how many went.
+    pub async fn purge_jobs(
+        &self,
+        cutoff: OffsetDateTime,
+        status: Option<JobStatus>,
+        batches: u32,
+    ) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        for _ in 0..batches {
+            let batch = dispatch!(self, s => s.delete_ended_jobs(cutoff, status, BATCH).await)?;
+            deleted += batch;
+            if batch < u64::from(BATCH) {
+                break;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// How many ended jobs finished before `cutoff` (of `status` only, if given): what
+    /// [`Self::purge_jobs`] would delete.
+    pub async fn count_purgeable(
+        &self,
+        cutoff: OffsetDateTime,
+        status: Option<JobStatus>,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.count_ended_jobs(cutoff, status).await)
+    }
+
+    /// What `owner` holds now, for the per-user quotas.
+    pub async fn usage(&self, owner: UserId) -> Result<Usage, StoreError> {
+        dispatch!(self, s => s.usage(owner).await)
+    }
+
+    /// The database's size in bytes (PostgreSQL's `pg_database_size`, SQLite's pages).
+    pub async fn database_size(&self) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.database_size().await)
+    }
+}
