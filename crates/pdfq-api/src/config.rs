@@ -117,6 +117,12 @@ pub struct ServiceConfig {
         hide_env_values = true
     )]
     pub metrics_token: Option<Secret>,
+
+    /// Let webhooks call URLs that resolve to loopback, private or link-local addresses
+    /// [default: false, refused: a user must not reach the internal network through pdfq].
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", value_name = "WEBHOOK_ALLOW_PRIVATE",
+          action = clap::ArgAction::Set)]
+    pub webhook_allow_private: Option<bool>,
 }
 
 /// An address (a one-host range) or a CIDR range.

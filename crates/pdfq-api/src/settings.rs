@@ -86,6 +86,8 @@ pub struct Settings {
     pub events_poll_interval: Duration,
     /// How often the API writes its heartbeat (with its pool numbers) to the broker.
     pub heartbeat_interval: Duration,
+    /// Whether webhooks may point at loopback, private or link-local addresses.
+    pub webhook_allow_private: bool,
 }
 
 impl Settings {
@@ -119,6 +121,7 @@ impl Settings {
             health_timeout: Duration::from_secs(5),
             events_poll_interval: Duration::from_millis(500),
             heartbeat_interval: Duration::from_secs(10),
+            webhook_allow_private: false,
         }
     }
 
@@ -168,6 +171,7 @@ impl Settings {
             request_timeout,
             trusted_proxies,
             metrics_token,
+            webhook_allow_private,
         } = service;
         fn set<T: Clone>(target: &mut T, value: Option<&T>) {
             if let Some(v) = value {
@@ -205,6 +209,10 @@ impl Settings {
         if metrics_token.is_some() {
             self.metrics_token.clone_from(metrics_token);
         }
+        set(
+            &mut self.webhook_allow_private,
+            webhook_allow_private.as_ref(),
+        );
     }
 }
 

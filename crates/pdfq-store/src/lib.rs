@@ -27,9 +27,10 @@ pub mod verify;
 pub use config::{DatabaseConfig, normalize_database_url};
 pub use error::StoreError;
 pub use model::{
-    ChunkResult, Claimed, Commit, Created, Failure, IdempotencyKey, Job, JobEvent, JobFilter,
-    JobSearch, JobSummary, JobWarning, MigrationStatus, MinuteFinished, NewJob, NewRefreshToken,
-    Page, RefreshOutcome, Role, Sentence, SentenceRow, StatusCounts, User,
+    AttemptOutcome, ChunkResult, Claimed, Commit, Created, DeliveryStatus, DueDelivery, Failure,
+    IdempotencyKey, Job, JobEvent, JobFilter, JobSearch, JobSummary, JobWarning, MigrationStatus,
+    MinuteFinished, NewJob, NewRefreshToken, NewWebhook, NextStep, Page, RefreshOutcome, Role,
+    Sentence, SentenceRow, StatusCounts, User, Webhook, WebhookAttempt, WebhookDelivery,
 };
 pub use pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres, ping};
 pub use postgres::{PgDialect, PgStore};

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::config::WorkerConfig;
 use crate::extractor::Extractor;
+use crate::webhooks::WebhookSettings;
 
 /// The worker's behaviour. Built from [`WorkerConfig`] in production; tests shorten the limits.
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub struct WorkerSettings {
     pub retry_delay: Option<Duration>,
     /// The extraction child.
     pub extractor: Extractor,
+    /// Webhook deliveries, sent beside the jobs.
+    pub webhooks: WebhookSettings,
 }
 
 impl WorkerSettings {
@@ -52,6 +55,12 @@ impl WorkerSettings {
             result_ttl: config.result_ttl,
             drain_timeout: config.drain_timeout,
             sweep_every: config.sweep_every,
+            webhooks: WebhookSettings {
+                allow_private: config.webhook_allow_private,
+                timeout: config.webhook_timeout,
+                concurrency: usize::try_from(config.webhook_concurrency).unwrap_or(8),
+                ..WebhookSettings::default()
+            },
             ..Self::defaults(extractor)
         }
     }
@@ -74,6 +83,7 @@ impl WorkerSettings {
             reconnect_delay: Duration::from_millis(500),
             retry_delay: None,
             extractor,
+            webhooks: WebhookSettings::default(),
         }
     }
 }
