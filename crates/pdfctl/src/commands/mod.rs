@@ -14,4 +14,5 @@ pub mod queue;
 pub mod sentences;
 pub mod submit;
 pub mod up;
+pub mod webhooks;
 pub mod workers;

@@ -132,10 +132,12 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
 
     let extractor = Extractor::current_exe(crate::EXTRACT_CHILD, IsolationLimits::default())
         .context("cannot find pdfctl's own executable")?;
-    let worker_settings = WorkerSettings {
+    let mut worker_settings = WorkerSettings {
         concurrency: args.concurrency.max(1),
         ..WorkerSettings::defaults(extractor)
     };
+    // The same WEBHOOK_ALLOW_PRIVATE as the API's: registration and delivery agree.
+    worker_settings.webhooks.allow_private = args.service.webhook_allow_private.unwrap_or(false);
     let worker = Worker::new(store.clone(), broker, worker_settings);
 
     let host = match args.bind {
