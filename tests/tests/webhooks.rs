@@ -439,7 +439,7 @@ async fn registration_refuses_internal_urls_and_keeps_webhooks_private() {
     assert!(other.client.webhooks().await.unwrap().webhooks.is_empty());
     let not_found = |result: Result<(), ClientError>| match result {
         Err(ClientError::Api { status, code, .. }) => {
-            assert_eq!((status, code.as_str()), (404, "not_found"))
+            assert_eq!((status, code.as_str()), (404, "not_found"));
         }
         other => panic!("{other:?}"),
     };
