@@ -45,6 +45,7 @@ fn quick(settings: &mut WorkerSettings) {
             max: Duration::from_millis(100),
             give_up_after: Duration::from_millis(1500),
         },
+        ..WebhookSettings::default()
     };
 }
 

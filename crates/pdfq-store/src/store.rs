@@ -605,6 +605,12 @@ impl Store {
         dispatch!(self, s => s.claim_webhook_deliveries(limit, lease).await)
     }
 
+    /// Deletes the deliveries settled (delivered or failed) more than `age` ago, with their
+    /// attempts; how many.
+    pub async fn prune_webhook_deliveries(&self, age: Duration) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.prune_webhook_deliveries(age).await)
+    }
+
     /// Logs attempt `attempt` of delivery `id` and settles the delivery as `outcome` says;
     /// `false` when a later attempt had taken it over (the lease ran out), which then decides.
     pub async fn record_webhook_attempt(

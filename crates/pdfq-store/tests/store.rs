@@ -80,6 +80,7 @@ both_backends!(
     a_delivery_whose_lease_ran_out_is_taken_again,
     concurrent_claimers_take_each_delivery_once,
     deleting_a_webhook_deletes_its_deliveries,
+    settled_deliveries_are_pruned_after_their_retention,
 );
 
 /// What the tests allow a result read before the server cancels it.

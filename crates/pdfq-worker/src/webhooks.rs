@@ -24,6 +24,9 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+/// How often settled deliveries past their retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Most of an answer's body read (then dropped): a receiver cannot make the worker read more.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -39,6 +42,8 @@ pub struct WebhookSettings {
     /// How often the outbox is read when the last read found less than a full batch.
     pub poll_every: Duration,
     pub backoff: Backoff,
+    /// Delivered and failed deliveries are deleted this long after they settled.
+    pub retention: Duration,
 }
 
 impl Default for WebhookSettings {
@@ -49,6 +54,7 @@ impl Default for WebhookSettings {
             concurrency: 8,
             poll_every: Duration::from_secs(1),
             backoff: Backoff::default(),
+            retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -173,8 +179,22 @@ impl Deliverer {
     pub async fn run(self) {
         let slots = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
         let mut sending = JoinSet::new();
+        let mut prune_due = tokio::time::Instant::now();
         loop {
             while sending.try_join_next().is_some() {}
+            if tokio::time::Instant::now() >= prune_due {
+                // Every worker prunes; the deletes are idempotent and cheap.
+                match self
+                    .store
+                    .prune_webhook_deliveries(self.settings.retention)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "old webhook deliveries pruned"),
+                    Err(e) => tracing::warn!(error = %e, "webhook deliveries not pruned"),
+                }
+                prune_due = tokio::time::Instant::now() + PRUNE_EVERY;
+            }
             let free = slots.available_permits();
             let mut full = false;
             if free > 0 {

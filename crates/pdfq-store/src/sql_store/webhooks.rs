@@ -76,7 +76,21 @@ const SETTLE: Both = Both {
              where id = $1 and attempts = $2 and status = 'pending'",
 };
 
+/// Deletes deliveries delivered or failed more than `$1` ago (their attempts go with them).
+const PRUNE: Both = Both {
+    postgres: "delete from webhook_deliveries
+               where status <> 'pending' and finished_at < now() - make_interval(secs => $1)",
+    sqlite: "delete from webhook_deliveries where status <> 'pending' and finished_at < $1",
+};
+
 impl<D: Dialect> SqlStore<D> {
+    pub(crate) async fn prune_webhook_deliveries(&self, age: Duration) -> Result<u64, StoreError> {
+        Stmt::<D>::of(PRUNE)
+            .ago(age)
+            .execute(&mut *self.conn().await?)
+            .await
+    }
+
     pub(crate) async fn create_webhook(&self, new: &NewWebhook) -> Result<Webhook, StoreError> {
         let events = events_text(&new.events)?;
         Stmt::<D>::new(concat!(

@@ -265,6 +265,40 @@ pub async fn concurrent_claimers_take_each_delivery_once(store: &Store) {
     assert_eq!(distinct.len(), 30, "none taken twice");
 }
 
+pub async fn settled_deliveries_are_pruned_after_their_retention(store: &Store) {
+    let ann = user(store, "ann@example.com").await;
+    let h = hook(store, ann.id, &["job.pending", "job.cancelled"]).await;
+    let j = job(store, ann.id, "a.pdf").await;
+    store.cancel_job(j.id).await.unwrap();
+    tick().await;
+    let due = store.claim_webhook_deliveries(1, LEASE).await.unwrap();
+    let done = outcome(Some(200), NextStep::Delivered);
+    store
+        .record_webhook_attempt(due[0].id, 1, &done)
+        .await
+        .unwrap();
+    tick().await;
+    assert_eq!(
+        store
+            .prune_webhook_deliveries(Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0,
+        "kept within the retention"
+    );
+    assert_eq!(
+        store
+            .prune_webhook_deliveries(Duration::ZERO)
+            .await
+            .unwrap(),
+        1,
+        "the settled one goes; the pending one stays"
+    );
+    let left = store.webhook_deliveries(h.id, 50).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].status, DeliveryStatus::Pending);
+}
+
 pub async fn deleting_a_webhook_deletes_its_deliveries(store: &Store) {
     let ann = user(store, "ann@example.com").await;
     let h = hook(store, ann.id, &["job.pending"]).await;
