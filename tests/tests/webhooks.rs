@@ -27,6 +27,7 @@ on_both_backends_with!(allowing_private =>
     a_receiver_verifies_signatures_and_sees_the_retries_the_log_shows,
     a_hanging_endpoint_does_not_slow_jobs,
     internal_addresses_are_refused_again_at_delivery,
+    redirects_are_not_followed_and_answers_are_read_in_part,
 );
 
 fn allowing_private(settings: &mut Settings) {
@@ -75,6 +76,8 @@ impl Receiver {
             .route("/ok/{fails}", axum::routing::post(Self::ok))
             .route("/fail", axum::routing::post(Self::fail))
             .route("/hang", axum::routing::post(Self::hang))
+            .route("/redirect", axum::routing::post(Self::redirect))
+            .route("/endless", axum::routing::post(Self::endless))
             .with_state(receiver.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -128,6 +131,24 @@ impl Receiver {
         me.record("/hang", &headers, &body, 0);
         std::future::pending::<()>().await;
         StatusCode::OK
+    }
+
+    async fn redirect(
+        State(me): State<Self>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> (StatusCode, [(&'static str, &'static str); 1]) {
+        me.record("/redirect", &headers, &body, 307);
+        (StatusCode::TEMPORARY_REDIRECT, [("location", "/ok/0")])
+    }
+
+    /// 200 with a body that never ends.
+    async fn endless(State(me): State<Self>, headers: HeaderMap, body: Bytes) -> axum::body::Body {
+        me.record("/endless", &headers, &body, 200);
+        let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+        axum::body::Body::from_stream(futures::stream::repeat_with(move || {
+            Ok::<_, std::io::Error>(chunk.clone())
+        }))
     }
 
     fn seen(&self, path: &str) -> Vec<Received> {
@@ -363,6 +384,53 @@ async fn internal_addresses_are_refused_again_at_delivery(app: TestApp) {
         );
     }
     assert!(receiver.seen("/ok/0").is_empty());
+}
+
+async fn redirects_are_not_followed_and_answers_are_read_in_part(app: TestApp) {
+    let (receiver, base) = Receiver::start().await;
+    let user = app.user().await;
+    let redirect = register(&user, &format!("{base}/redirect"), &["job.pending"]).await;
+    let endless = register(&user, &format!("{base}/endless"), &["job.pending"]).await;
+    user.client
+        .upload("a.pdf", text_pdf(&["Hello."]))
+        .await
+        .unwrap();
+    let settings = WebhookSettings {
+        allow_private: true,
+        timeout: Duration::from_secs(10),
+        ..WebhookSettings::default()
+    };
+    let deliverer = Deliverer::new(app.store.clone(), settings).unwrap();
+    assert_eq!(deliverer.deliver_due().await.unwrap(), 2);
+
+    let log = user
+        .client
+        .webhook_deliveries(redirect.id, None)
+        .await
+        .unwrap();
+    let attempt = &log.deliveries[0].attempts[0];
+    assert_eq!(attempt.status_code, Some(307));
+    assert_eq!(attempt.error.as_deref(), Some("answered 307"));
+    assert_eq!(
+        log.deliveries[0].status,
+        DeliveryState::Pending,
+        "retried later"
+    );
+    assert!(
+        receiver.seen("/ok/0").is_empty(),
+        "the redirect was not followed"
+    );
+
+    // Delivered once the status is in; the rest of the body is not waited for.
+    let log = user
+        .client
+        .webhook_deliveries(endless.id, None)
+        .await
+        .unwrap();
+    let attempt = &log.deliveries[0].attempts[0];
+    assert_eq!(log.deliveries[0].status, DeliveryState::Delivered);
+    assert_eq!(attempt.status_code, Some(200));
+    assert!(attempt.duration_ms < 5_000, "{attempt:?}");
 }
 
 /// The API without WEBHOOK_ALLOW_PRIVATE (the default): internal URLs are refused, a public

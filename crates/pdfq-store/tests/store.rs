@@ -81,6 +81,7 @@ both_backends!(
     concurrent_claimers_take_each_delivery_once,
     deleting_a_webhook_deletes_its_deliveries,
     settled_deliveries_are_pruned_after_their_retention,
+    retries_keep_their_delay_between_settled_deliveries,
 );
 
 /// What the tests allow a result read before the server cancels it.

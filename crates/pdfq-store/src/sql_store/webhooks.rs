@@ -61,18 +61,23 @@ const CLAIM_DUE: Both = Both {
     ),
 };
 
-/// Settles attempt `$2` of delivery `$1`: status `$3`, next attempt `$4` from now (kept when
-/// null); then the time. A later attempt (the lease ran out and another worker took it) has
-/// moved `attempts` on, so this one matches nothing.
-const SETTLE: Both = Both {
+/// Attempt `$2` of delivery `$1` failed: the next is due `$3` from now. A later attempt (the
+/// lease ran out and another worker took it) has moved `attempts` on, so this matches nothing.
+/// Its own statement, not a variant of [`SETTLE`]: a prepared statement keeps the parameter
+/// types it was first run with.
+const RETRY_LATER: Both = Both {
     postgres: "update webhook_deliveries
-               set status = $3,
-                   next_attempt_at = coalesce(now() + make_interval(secs => $4), next_attempt_at),
-                   finished_at = case when $3 = 'pending' then null else now() end
+               set next_attempt_at = now() + make_interval(secs => $3)
                where id = $1 and attempts = $2 and status = 'pending'",
-    sqlite: "update webhook_deliveries
-             set status = $3, next_attempt_at = coalesce($4, next_attempt_at),
-                 finished_at = case when $3 = 'pending' then null else $5 end
+    sqlite: "update webhook_deliveries set next_attempt_at = $3
+             where id = $1 and attempts = $2 and status = 'pending'",
+};
+
+/// Attempt `$2` of delivery `$1` settles it for good, as status `$3`; then the time.
+const SETTLE: Both = Both {
+    postgres: "update webhook_deliveries set status = $3, finished_at = now()
+               where id = $1 and attempts = $2 and status = 'pending'",
+    sqlite: "update webhook_deliveries set status = $3, finished_at = $4
              where id = $1 and attempts = $2 and status = 'pending'",
 };
 
@@ -237,15 +242,15 @@ impl<D: Dialect> SqlStore<D> {
         .count(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX))
         .execute(&mut tx)
         .await?;
-        let settle = Stmt::<D>::of(SETTLE)
-            .id(id)
-            .int(attempt)
-            .text(status.as_str());
         let settle = match retry_in {
-            Some(delay) => settle.later(delay),
-            None => settle.opt_int(None),
+            Some(delay) => Stmt::<D>::of(RETRY_LATER).id(id).int(attempt).later(delay),
+            None => Stmt::<D>::of(SETTLE)
+                .id(id)
+                .int(attempt)
+                .text(status.as_str())
+                .now(),
         };
-        let settled = settle.now().execute(&mut tx).await?;
+        let settled = settle.execute(&mut tx).await?;
         tx.commit().await?;
         Ok(settled == 1)
     }

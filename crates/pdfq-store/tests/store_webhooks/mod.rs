@@ -265,6 +265,48 @@ pub async fn concurrent_claimers_take_each_delivery_once(store: &Store) {
     assert_eq!(distinct.len(), 30, "none taken twice");
 }
 
+/// Settling and then rescheduling on the same connections: each keeps its own delay (a
+/// statement prepared for one must not read the other's parameters).
+pub async fn retries_keep_their_delay_between_settled_deliveries(store: &Store) {
+    let ann = user(store, "ann@example.com").await;
+    let h = hook(store, ann.id, &["job.pending"]).await;
+    for n in 0..8 {
+        job(store, ann.id, &format!("{n}.pdf")).await;
+    }
+    tick().await;
+    let due = store.claim_webhook_deliveries(8, LEASE).await.unwrap();
+    assert_eq!(due.len(), 8);
+    let hour = Duration::from_secs(3600);
+    for (n, delivery) in due.iter().enumerate() {
+        // Settled first, on every connection in use; then rescheduled on the same ones.
+        let next = if n < 4 {
+            NextStep::GiveUp
+        } else {
+            NextStep::RetryIn(hour)
+        };
+        assert!(
+            store
+                .record_webhook_attempt(delivery.id, 1, &outcome(Some(500), next))
+                .await
+                .unwrap()
+        );
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let log = store.webhook_deliveries(h.id, 50).await.unwrap();
+    let retried: Vec<_> = log
+        .iter()
+        .filter(|d| d.status == DeliveryStatus::Pending)
+        .collect();
+    assert_eq!(retried.len(), 4);
+    for d in retried {
+        let wait = d.next_attempt_at.unwrap() - now;
+        assert!(
+            (3500..3700).contains(&wait.whole_seconds()),
+            "{wait:?} instead of an hour"
+        );
+    }
+}
+
 pub async fn settled_deliveries_are_pruned_after_their_retention(store: &Store) {
     let ann = user(store, "ann@example.com").await;
     let h = hook(store, ann.id, &["job.pending", "job.cancelled"]).await;
