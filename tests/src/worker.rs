@@ -22,16 +22,27 @@ impl RunningWorker {
     /// only integration tests see).
     #[must_use]
     pub fn start(app: &TestApp, extract_child: &str) -> Self {
+        Self::start_with(app, extract_child, |_| {})
+    }
+
+    /// [`Self::start`] with the settings changed by `configure` (e.g. webhooks' timings).
+    #[must_use]
+    pub fn start_with(
+        app: &TestApp,
+        extract_child: &str,
+        configure: impl FnOnce(&mut WorkerSettings),
+    ) -> Self {
         let extractor = Extractor {
             program: extract_child.into(),
             args: Vec::new(),
             limits: Default::default(),
         };
-        let settings = WorkerSettings {
+        let mut settings = WorkerSettings {
             concurrency: 1,
             fetch_block: Duration::from_millis(200),
             ..WorkerSettings::defaults(extractor)
         };
+        configure(&mut settings);
         let worker = Worker::new(app.store.clone(), app.broker.clone(), settings);
         let (stop, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

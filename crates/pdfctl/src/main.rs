@@ -96,6 +96,14 @@ enum Command {
         #[command(flatten)]
         args: commands::throughput::Args,
     },
+    /// Your webhooks: add (prints the signing secret once), list, rm, and deliveries (each
+    /// attempt's outcome).
+    Webhooks {
+        #[command(flatten)]
+        api: ApiUrl,
+        #[command(flatten)]
+        args: commands::webhooks::Args,
+    },
     /// Size the database pools for a Railway plan and check the total against the database's
     /// connection limit (the original design's sizing rules).
     Plan(commands::plan::Args),
@@ -138,6 +146,9 @@ fn main() -> ExitCode {
         Command::Workers { api, args } => {
             block_on(commands::workers::run(&api.resolve(top), &args))
         }
+        Command::Webhooks { api, args } => {
+            block_on(commands::webhooks::run(&api.resolve(top), &args))
+        }
         Command::Dash { api, args } => block_on(dash::run(&api.resolve(top), &args)),
         Command::Audit { api, args } => block_on(commands::audit::run(&api.resolve(top), &args)),
         Command::Throughput { api, args } => {
@@ -145,7 +156,7 @@ fn main() -> ExitCode {
         }
         Command::Doctor { api, args } => block_on(doctor::run(&api.resolve(top), &args)),
         _ if top.is_some() => Err(anyhow::anyhow!(
-            "--api-url is for the commands that talk to an API (login, submit, jobs, queue, workers, dash, audit, throughput, doctor); this one does not; drop it"
+            "--api-url is for the commands that talk to an API (login, submit, jobs, queue, workers, webhooks, dash, audit, throughput, doctor); this one does not; drop it"
         )),
         Command::Up(args) => commands::up::run(&args),
         Command::Extract(args) => commands::extract::run(&args),

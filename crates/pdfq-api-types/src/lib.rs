@@ -5,6 +5,8 @@
 //! A job's status is the domain's [`JobStatus`] itself, whose schema pdfq-domain derives (its
 //! feature `openapi`).
 
+mod webhooks;
+
 use std::collections::BTreeMap;
 
 use pdfq_domain::{JobId, JobStatus, UserId};
@@ -13,6 +15,11 @@ use time::OffsetDateTime;
 
 #[cfg(feature = "openapi")]
 use utoipa::{IntoParams, ToSchema};
+
+pub use webhooks::{
+    CreatedWebhook, DeliveriesQuery, DeliveryState, NewWebhookRequest, WebhookAttemptView,
+    WebhookDeliveries, WebhookDeliveryView, WebhookList, WebhookView,
+};
 
 /// Every error the API answers: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

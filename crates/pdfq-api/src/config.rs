@@ -121,6 +121,11 @@ pub struct ServiceConfig {
     /// Where files are kept, for how long, and the per-user quotas.
     #[command(flatten)]
     pub storage: pdfq_store::StorageConfig,
+    /// Let webhooks call URLs that resolve to loopback, private or link-local addresses
+    /// [default: false, refused: a user must not reach the internal network through pdfq].
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", value_name = "WEBHOOK_ALLOW_PRIVATE",
+          action = clap::ArgAction::Set)]
+    pub webhook_allow_private: Option<bool>,
 }
 
 /// An address (a one-host range) or a CIDR range.

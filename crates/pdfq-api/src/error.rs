@@ -32,6 +32,14 @@ pub enum ApiError {
     /// 422 `validation_failed`: well-formed input that breaks a rule (a short password...).
     #[error("{0}")]
     Validation(String),
+    /// 422 `invalid_webhook_url`: not an http(s) URL with a host, or one that does not
+    /// resolve.
+    #[error("{0}")]
+    InvalidWebhookUrl(String),
+    /// 422 `webhook_url_forbidden`: the URL's host resolves to a loopback, private or
+    /// link-local address and WEBHOOK_ALLOW_PRIVATE is not set (SSRF).
+    #[error("{0}")]
+    WebhookUrlForbidden(String),
     /// 400 `missing_file`: the upload has no multipart field named `file`.
     #[error("the upload must have a multipart field named \"file\"")]
     MissingFile,
@@ -125,7 +133,10 @@ impl ApiError {
             | Self::InvalidPath(_)
             | Self::MissingFile
             | Self::InvalidMultipart(_) => StatusCode::BAD_REQUEST,
-            Self::InvalidBody(_) | Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidBody(_)
+            | Self::Validation(_)
+            | Self::InvalidWebhookUrl(_)
+            | Self::WebhookUrlForbidden(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
@@ -159,6 +170,8 @@ impl ApiError {
             Self::InvalidQuery(_) => "invalid_query",
             Self::InvalidPath(_) => "invalid_path",
             Self::Validation(_) => "validation_failed",
+            Self::InvalidWebhookUrl(_) => "invalid_webhook_url",
+            Self::WebhookUrlForbidden(_) => "webhook_url_forbidden",
             Self::MissingFile => "missing_file",
             Self::InvalidMultipart(_) => "invalid_multipart",
             Self::Unauthorized(_) => "unauthorized",

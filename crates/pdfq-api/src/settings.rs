@@ -90,6 +90,8 @@ pub struct Settings {
     pub user_storage_quota: Option<u64>,
     /// Most jobs not yet ended per user (USER_MAX_ACTIVE_JOBS); `None` for no limit.
     pub user_max_active_jobs: Option<u64>,
+    /// Whether webhooks may point at loopback, private or link-local addresses.
+    pub webhook_allow_private: bool,
 }
 
 impl Settings {
@@ -125,6 +127,7 @@ impl Settings {
             heartbeat_interval: Duration::from_secs(10),
             user_storage_quota: None,
             user_max_active_jobs: None,
+            webhook_allow_private: false,
         }
     }
 
@@ -175,6 +178,7 @@ impl Settings {
             trusted_proxies,
             metrics_token,
             storage,
+            webhook_allow_private,
         } = service;
         fn set<T: Clone>(target: &mut T, value: Option<&T>) {
             if let Some(v) = value {
@@ -214,6 +218,10 @@ impl Settings {
         }
         self.user_storage_quota = storage.user_storage_quota;
         self.user_max_active_jobs = storage.user_max_active_jobs;
+        set(
+            &mut self.webhook_allow_private,
+            webhook_allow_private.as_ref(),
+        );
     }
 }
 

@@ -36,6 +36,7 @@ use types::{
     QueueState, RefreshRequest, RegisteredUser, SentencePage, TokenPair, UploadAccepted,
     WorkerDrain,
 };
+use types::{CreatedWebhook, DeliveriesQuery, NewWebhookRequest, WebhookDeliveries, WebhookList};
 
 /// A handle on one pdfq API, optionally authenticated with an access token. Cheap to clone.
 #[derive(Clone)]
@@ -257,6 +258,37 @@ impl Client {
             .await?;
         let response = check(response).await?;
         Ok(sse::job_updates(response))
+    }
+
+    // Webhooks.
+
+    /// Registers a webhook; the answer carries its signing secret, shown this once.
+    pub async fn create_webhook(
+        &self,
+        request: &NewWebhookRequest,
+    ) -> Result<CreatedWebhook, ClientError> {
+        json(self.request(Method::POST, "/api/v1/webhooks").json(request)).await
+    }
+
+    pub async fn webhooks(&self) -> Result<WebhookList, ClientError> {
+        json(self.request(Method::GET, "/api/v1/webhooks")).await
+    }
+
+    pub async fn delete_webhook(&self, id: uuid::Uuid) -> Result<(), ClientError> {
+        empty(self.request(Method::DELETE, &format!("/api/v1/webhooks/{id}"))).await
+    }
+
+    /// The webhook's newest `limit` deliveries (the API's default, 50, when `None`).
+    pub async fn webhook_deliveries(
+        &self,
+        id: uuid::Uuid,
+        limit: Option<u32>,
+    ) -> Result<WebhookDeliveries, ClientError> {
+        json(
+            self.request(Method::GET, &format!("/api/v1/webhooks/{id}/deliveries"))
+                .query(&DeliveriesQuery { limit }),
+        )
+        .await
     }
 
     // Operations.

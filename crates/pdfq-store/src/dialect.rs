@@ -50,6 +50,8 @@ pub enum Typed {
     /// The time this long ago: PostgreSQL binds the seconds (`now() - make_interval(secs => $n)`),
     /// SQLite the time itself.
     Ago(Duration),
+    /// The time this long from now, bound as [`Typed::Ago`] is (`now() + make_interval(...)`).
+    Later(Duration),
     /// The statuses `Event` may leave the job in: PostgreSQL binds an array (`= any($n)`), SQLite
     /// a JSON array (`in (select value from json_each($n))`).
     Sources(Event),
@@ -246,6 +248,10 @@ impl<'q, D: Dialect> Stmt<'q, D> {
 
     pub(crate) fn ago(self, age: Duration) -> Self {
         self.typed(Typed::Ago(age))
+    }
+
+    pub(crate) fn later(self, delay: Duration) -> Self {
+        self.typed(Typed::Later(delay))
     }
 
     pub(crate) fn sources(self, event: Event) -> Self {

@@ -420,3 +420,152 @@ pub struct MigrationStatus {
     /// The applied script differs from the one built into this binary.
     pub checksum_mismatch: bool,
 }
+
+/// A webhook to register. `secret` signs its deliveries and is stored as it is: it must be
+/// readable to sign.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewWebhook {
+    pub id: Uuid,
+    pub owner: UserId,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
+}
+
+/// A registered webhook.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub owner_id: UserId,
+    pub url: String,
+    pub events: Vec<String>,
+    pub secret: String,
+    pub created_at: OffsetDateTime,
+}
+
+// The secrets must never reach a log line through a `{:?}`.
+impl fmt::Debug for NewWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewWebhook")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a webhook delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Not answered with a 2xx yet; another attempt is due at `next_attempt_at`.
+    Pending,
+    /// An attempt was answered with a 2xx.
+    Delivered,
+    /// The retry window was spent without a 2xx.
+    Failed,
+}
+
+impl DeliveryStatus {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for DeliveryStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "delivered" => Ok(Self::Delivered),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!("unknown delivery status {other:?}")),
+        }
+    }
+}
+
+/// One delivery of one event to one webhook, with every attempt made so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub event: String,
+    pub job_id: JobId,
+    /// The JSON body sent, the same on every attempt.
+    pub payload: String,
+    pub status: DeliveryStatus,
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub finished_at: Option<OffsetDateTime>,
+    /// Oldest first.
+    pub attempts: Vec<WebhookAttempt>,
+}
+
+/// The outcome of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookAttempt {
+    /// 1 for the first.
+    pub attempt: u32,
+    pub at: OffsetDateTime,
+    /// The answer's status; `None` when no answer came (refused, timed out, unreachable).
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// A delivery a worker took to send now, as attempt `attempt`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DueDelivery {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub attempt: u32,
+    pub event: String,
+    pub job_id: JobId,
+    pub payload: String,
+    pub created_at: OffsetDateTime,
+    pub url: String,
+    pub secret: String,
+}
+
+impl fmt::Debug for DueDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DueDelivery")
+            .field("id", &self.id)
+            .field("attempt", &self.attempt)
+            .field("event", &self.event)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of an attempt, and what follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration: std::time::Duration,
+    pub next: NextStep,
+}
+
+/// After an attempt: done, another one after a delay, or no more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    Delivered,
+    RetryIn(std::time::Duration),
+    GiveUp,
+}

@@ -38,7 +38,7 @@ impl Dialect for PgDialect {
             Typed::Time(t) => query.bind(t),
             Typed::OptTime(t) => query.bind(t),
             Typed::Now => query,
-            Typed::Ago(age) => query.bind(age.as_secs_f64()),
+            Typed::Ago(age) | Typed::Later(age) => query.bind(age.as_secs_f64()),
             Typed::Sources(event) => query.bind(decode::sources(event)),
         }
     }

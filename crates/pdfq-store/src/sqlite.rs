@@ -52,6 +52,7 @@ impl Dialect for SqliteDialect {
             Typed::OptTime(t) => query.bind(t.map(ts)),
             Typed::Now => query.bind(ts(OffsetDateTime::now_utc())),
             Typed::Ago(age) => query.bind(ts(OffsetDateTime::now_utc() - age)),
+            Typed::Later(delay) => query.bind(ts(OffsetDateTime::now_utc() + delay)),
             Typed::Sources(event) => query.bind(decode::sources_json(event)),
         }
     }

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::config::DatabaseConfig;
+use crate::model::{AttemptOutcome, DueDelivery, NewWebhook, Webhook, WebhookDelivery};
 use crate::model::{
     AuditEntry, ChunkResult, Claimed, Commit, Created, Failure, FinishedBucket,
     IDEMPOTENCY_KEY_TAKEN, IdempotencyKey, Job, JobEvent, JobFilter, JobSearch, JobSummary,
@@ -616,6 +617,76 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<(JobId, Attempt)>, StoreError> {
         dispatch!(self, s => s.retrying_due(now, limit).await)
+    }
+
+    // Webhooks. Their deliveries are written by every job status change (the outbox).
+
+    pub async fn create_webhook(&self, new: &NewWebhook) -> Result<Webhook, StoreError> {
+        dispatch!(self, s => s.create_webhook(new).await)
+    }
+
+    /// The owner's webhooks, oldest first.
+    pub async fn webhooks_of(&self, owner: UserId) -> Result<Vec<Webhook>, StoreError> {
+        dispatch!(self, s => s.webhooks_of(owner).await)
+    }
+
+    /// The webhook if `owner` owns it; another owner's is `None`, as a missing one.
+    pub async fn webhook_for_owner(
+        &self,
+        id: Uuid,
+        owner: UserId,
+    ) -> Result<Option<Webhook>, StoreError> {
+        dispatch!(self, s => s.webhook_for_owner(id, owner).await)
+    }
+
+    /// Deletes the webhook with its deliveries; [`StoreError::NotFound`] when `owner` has none
+    /// with this id.
+    pub async fn delete_webhook(&self, id: Uuid, owner: UserId) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_webhook(id, owner).await)
+    }
+
+    /// The webhook's newest `limit` deliveries, newest first, each with its attempts.
+    pub async fn webhook_deliveries(
+        &self,
+        webhook: Uuid,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        dispatch!(self, s => s.webhook_deliveries(webhook, limit).await)
+    }
+
+    /// Takes up to `limit` due deliveries for their next attempt. Each is due again after
+    /// `lease` unless its attempt is recorded first (its worker died: at least once). Several
+    /// workers may call this at once: each delivery goes to one of them.
+    pub async fn claim_webhook_deliveries(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        dispatch!(self, s => s.claim_webhook_deliveries(limit, lease).await)
+    }
+
+    /// Deletes the deliveries settled (delivered or failed) more than `age` ago, with their
+    /// attempts; how many.
+    pub async fn prune_webhook_deliveries(&self, age: Duration) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.prune_webhook_deliveries(age).await)
+    }
+
+    /// Logs attempt `attempt` of delivery `id` and settles the delivery as `outcome` says;
+    /// `false` when a later attempt had taken it over (the lease ran out), which then decides.
+    pub async fn record_webhook_attempt(
+        &self,
+        id: Uuid,
+        attempt: u32,
+        outcome: &AttemptOutcome,
+    ) -> Result<bool, StoreError> {
+        with_retry(
+            self.retry_policy(),
+            "record_webhook_attempt",
+            |_| async move {
+                dispatch!(self, s => s.record_webhook_attempt(id, attempt, outcome).await)
+            },
+        )
+        .await
     }
 }
 

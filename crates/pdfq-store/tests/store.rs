@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
 
 mod common;
+mod store_webhooks;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -76,6 +77,14 @@ both_backends!(
     recovery_queries_find_stale_and_forgotten_jobs,
     pool_stats_are_reported,
     the_servers_connection_limit_is_read,
+    webhooks_belong_to_their_owner,
+    each_subscribed_status_change_writes_a_delivery,
+    deliveries_are_retried_until_delivered_or_given_up,
+    a_delivery_whose_lease_ran_out_is_taken_again,
+    concurrent_claimers_take_each_delivery_once,
+    deleting_a_webhook_deletes_its_deliveries,
+    settled_deliveries_are_pruned_after_their_retention,
+    retries_keep_their_delay_between_settled_deliveries,
 );
 
 /// What the tests allow a result read before the server cancels it.
@@ -206,6 +215,7 @@ fn stale(status: JobStatus, attempts: u32) -> Commit {
 
 mod cases {
     use super::*;
+    pub use crate::store_webhooks::*;
 
     pub async fn emails_are_unique_whatever_their_case(store: &Store) {
         let ann = user(store, "Ann@Example.com").await;

@@ -119,6 +119,22 @@ pub struct WorkerConfig {
           default_value_t = pdfq_extract::DEFAULT_MAX_SENTENCES,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_result_sentences: u64,
+
+    /// Let webhooks call URLs that resolve to loopback, private or link-local addresses
+    /// (refused by default: a user must not reach the internal network through pdfq).
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", value_name = "WEBHOOK_ALLOW_PRIVATE",
+          default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
+    /// One webhook attempt's time limit, connecting and reading the answer included.
+    #[arg(long, env = "WEBHOOK_TIMEOUT", value_name = "WEBHOOK_TIMEOUT", default_value = "10s",
+          value_parser = parse_duration)]
+    pub webhook_timeout: Duration,
+
+    /// Webhook deliveries this process sends at once, beside its jobs.
+    #[arg(long, env = "WEBHOOK_CONCURRENCY", value_name = "WEBHOOK_CONCURRENCY", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub webhook_concurrency: u32,
 }
 
 /// A configuration that parsed but cannot be used; the message names the variable.

@@ -9,6 +9,7 @@
 //! - [`progress`]: progress writes coalesced in time, page by page and chunk by chunk.
 //! - [`lease`]: renews a running job's queue lease and heartbeat, and watches for cancels.
 //! - [`sweeper`]: promotes due retries, reaps entries of dead workers, re-enqueues lost jobs.
+//! - [`webhooks`]: sends the webhook outbox's deliveries, signed, retried with backoff.
 //! - [`runner`]: the [`Worker`]: concurrency, shutdown with a drain budget, `run_until_empty`.
 
 pub mod config;
@@ -19,6 +20,7 @@ pub mod progress;
 pub mod runner;
 pub mod settings;
 pub mod sweeper;
+pub mod webhooks;
 
 pub use config::WorkerConfig;
 pub use extractor::Extractor;

@@ -19,6 +19,7 @@ use crate::job::{Context, Outcome, execute};
 use crate::lease::{Running, StopReason};
 use crate::settings::WorkerSettings;
 use crate::sweeper::sweep;
+use crate::webhooks::Deliverer;
 
 /// A worker process's job runner.
 #[derive(Debug, Clone)]
@@ -99,7 +100,11 @@ impl Worker {
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let settings = Arc::clone(&self.ctx.settings);
         tracing::info!(worker = %self.ctx.worker, concurrency = settings.concurrency, "worker started");
-        let background = [self.spawn_heartbeat(), self.spawn_cancel_listener()];
+        let background = [
+            self.spawn_heartbeat(),
+            self.spawn_cancel_listener(),
+            self.spawn_webhooks()?,
+        ];
         let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         let mut jobs: JoinSet<Outcome> = JoinSet::new();
         let mut reaped: VecDeque<Delivery> = VecDeque::new();
@@ -318,6 +323,13 @@ impl Worker {
                 }
             }
         })
+    }
+
+    /// Webhook deliveries, on their own task and HTTP client: they never wait for a job slot
+    /// and jobs never wait for them.
+    fn spawn_webhooks(&self) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        let deliverer = Deliverer::new(self.ctx.store.clone(), self.ctx.settings.webhooks.clone())?;
+        Ok(tokio::spawn(deliverer.run()))
     }
 
     /// Cancels reach running jobs at once through pub/sub; the lease keeper's flag check is the

@@ -6,6 +6,7 @@ use pdfq_store::{Retention, StorageConfig};
 
 use crate::config::WorkerConfig;
 use crate::extractor::Extractor;
+use crate::webhooks::WebhookSettings;
 
 /// The worker's behaviour. Built from [`WorkerConfig`] in production; tests shorten the limits.
 #[derive(Debug, Clone)]
@@ -44,6 +45,8 @@ pub struct WorkerSettings {
     pub job_retention: Retention,
     /// The extraction child.
     pub extractor: Extractor,
+    /// Webhook deliveries, sent beside the jobs.
+    pub webhooks: WebhookSettings,
 }
 
 impl WorkerSettings {
@@ -60,6 +63,12 @@ impl WorkerSettings {
             sweep_every: config.sweep_every,
             file_retention: config.storage.file_retention,
             job_retention: config.storage.job_retention,
+            webhooks: WebhookSettings {
+                allow_private: config.webhook_allow_private,
+                timeout: config.webhook_timeout,
+                concurrency: usize::try_from(config.webhook_concurrency).unwrap_or(8),
+                ..WebhookSettings::default()
+            },
             ..Self::defaults(extractor)
         }
     }
@@ -84,6 +93,7 @@ impl WorkerSettings {
             file_retention: StorageConfig::default().file_retention,
             job_retention: StorageConfig::default().job_retention,
             extractor,
+            webhooks: WebhookSettings::default(),
         }
     }
 }

@@ -27,7 +27,13 @@ pub fn explain(api_url: &str, doing: &str, e: &ClientError) -> anyhow::Error {
             "no such worker; list them with `pdfctl workers list` (a worker that stopped has no heartbeat)"
                 .to_owned()
         }
+        Some(404) if doing.contains("webhook") => {
+            "no such webhook of yours; list them with `pdfctl webhooks list`".to_owned()
+        }
         Some(404) => "no such job; list them with `pdfctl jobs list`".to_owned(),
+        Some(422) if doing.contains("webhook") => {
+            "fix the URL or events as the message says (`pdfctl webhooks add --help`)".to_owned()
+        }
         Some(409) => {
             "the job is not in a state that allows this; see `pdfctl jobs show ID`".to_owned()
         }

@@ -17,4 +17,5 @@ pub mod sentences;
 pub mod submit;
 pub mod throughput;
 pub mod up;
+pub mod webhooks;
 pub mod workers;

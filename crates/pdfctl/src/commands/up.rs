@@ -135,12 +135,14 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
 
     let extractor = Extractor::current_exe(crate::EXTRACT_CHILD, IsolationLimits::default())
         .context("cannot find pdfctl's own executable")?;
-    let worker_settings = WorkerSettings {
+    let mut worker_settings = WorkerSettings {
         concurrency: args.concurrency.max(1),
         file_retention: args.service.storage.file_retention,
         job_retention: args.service.storage.job_retention,
         ..WorkerSettings::defaults(extractor)
     };
+    // The same WEBHOOK_ALLOW_PRIVATE as the API's: registration and delivery agree.
+    worker_settings.webhooks.allow_private = args.service.webhook_allow_private.unwrap_or(false);
     let worker = Worker::new(store.clone(), broker, worker_settings);
 
     let host = match args.bind {

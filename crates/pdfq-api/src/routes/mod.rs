@@ -8,11 +8,12 @@ pub mod jobs;
 pub mod metrics;
 pub mod openapi;
 pub mod upload;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::auth::handlers as auth;
 use crate::error::ApiError;
@@ -45,6 +46,15 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/jobs/{id}/events/ticket",
             post(events::events_ticket),
+        )
+        .route(
+            "/api/v1/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route("/api/v1/webhooks/{id}", delete(webhooks::delete_webhook))
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::webhook_deliveries),
         )
         .route("/api/v1/health", get(health::health))
         .route("/api/v1/openapi.json", get(openapi::openapi_json))

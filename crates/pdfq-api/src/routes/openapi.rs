@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::auth::handlers as auth;
-use crate::routes::{admin, docs, events, health, jobs, metrics, upload};
+use crate::routes::{admin, docs, events, health, jobs, metrics, upload, webhooks};
 
 mod errors;
 
@@ -24,6 +24,7 @@ use upload::UploadEncoding;
         upload::upload,
         jobs::list_jobs, jobs::get_job, jobs::sentences, jobs::cancel_job, jobs::delete_job,
         events::job_events, events::events_ticket,
+        webhooks::create_webhook, webhooks::list_webhooks, webhooks::delete_webhook, webhooks::webhook_deliveries,
         health::health, metrics::metrics, openapi_json, docs::docs_page,
         admin::overview, admin::search_jobs, admin::get_job, admin::job_timeline,
         admin::drain_worker, admin::undrain_worker, admin::retry_job, admin::cancel_job,
@@ -33,7 +34,7 @@ use upload::UploadEncoding;
     // Referenced only from a query parameter, which utoipa does not collect on its own.
     components(schemas(pdfq_api_types::JobInclude, pdfq_api_types::ThroughputWindow)),
     modifiers(&BearerAuth, &SharedErrors, &UploadEncoding),
-    tags((name = "auth"), (name = "jobs"), (name = "operations"), (name = "admin", description = "role admin"))
+    tags((name = "auth"), (name = "jobs"), (name = "webhooks", description = "job status changes POSTed to your endpoint, signed"), (name = "operations"), (name = "admin", description = "role admin"))
 )]
 #[derive(Debug)]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@ mod jobs;
 mod lifecycle;
 mod tokens;
 mod users;
+mod webhooks;
 
 pub use jobs::SENTENCE_PAGE;
 
@@ -145,7 +146,8 @@ async fn job_by_id<D: Dialect>(
     .await
 }
 
-/// Appends an entry to the job's timeline.
+/// Appends an entry to the job's timeline, and the webhook deliveries it causes (an outbox in
+/// the same transaction: none is lost).
 async fn record_event<D: Dialect>(
     conn: &mut DbConnection<D>,
     id: JobId,
@@ -183,7 +185,7 @@ async fn record_event_with_pages<D: Dialect>(
         .now()
         .execute(conn)
         .await?;
-    Ok(())
+    webhooks::enqueue_deliveries::<D>(conn, id, attempt, status, message).await
 }
 
 /// Runs `delete`, which deletes the row `$1`; [`StoreError::NotFound`] when there is none.
