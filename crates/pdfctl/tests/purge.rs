@@ -124,6 +124,24 @@ async fn purges_only_what_matched(url: &str, store: &Store) {
     let total: u64 = JobStatus::ALL.into_iter().map(|s| counts.get(s)).sum();
     assert_eq!((counts.get(JobStatus::Pending), total), (1, 1));
     assert!(store.get_job(pending).await.unwrap().is_some());
+    // Each purge that deleted something is in the audit log (the dry run is not).
+    let audit = store.audit_entries(None, None, 10).await.unwrap();
+    let purges: Vec<(&str, u64, Option<&str>)> = audit
+        .iter()
+        .map(|e| (e.action.as_str(), e.count, e.target.as_deref()))
+        .collect();
+    assert_eq!(
+        purges,
+        vec![
+            ("purge_jobs", 1, Some("older than 1s")),
+            ("purge_jobs", 2, Some("older than 1s, status failed")),
+        ]
+    );
+    assert!(
+        audit
+            .iter()
+            .all(|e| e.actor_id.is_none() && e.actor_email.contains('@'))
+    );
 }
 
 #[tokio::test]

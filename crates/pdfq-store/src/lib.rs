@@ -31,7 +31,11 @@ pub use config::{DatabaseConfig, normalize_database_url};
 pub use error::StoreError;
 pub use files::{FileStore, Retention, StorageConfig, Usage};
 pub use model::{
-    AttemptOutcome, AuditEntry, ChunkResult, Claimed, Commit, Created, DeliveryStatus, DueDelivery, Failure, FinishedBucket, IdempotencyKey, Job, JobEvent, JobFilter, JobSearch, JobSummary, JobWarning, MigrationStatus, MinuteFinished, NewAuditEntry, NewJob, NewRefreshToken, NewWebhook, NextStep, Page, RefreshOutcome, Role, Sentence, SentenceRow, StatusCounts, User, Webhook, WebhookAttempt, WebhookDelivery,
+    AttemptOutcome, AuditEntry, ChunkResult, Claimed, Commit, Created, DeliveryStatus, DueDelivery,
+    Failure, FinishedBucket, IdempotencyKey, Job, JobEvent, JobFilter, JobSearch, JobSummary,
+    JobWarning, MigrationStatus, MinuteFinished, NewAuditEntry, NewJob, NewRefreshToken,
+    NewWebhook, NextStep, Page, RefreshOutcome, Role, Sentence, SentenceRow, StatusCounts, User,
+    Webhook, WebhookAttempt, WebhookDelivery,
 };
 pub use pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres, ping};
 pub use postgres::{PgDialect, PgStore};

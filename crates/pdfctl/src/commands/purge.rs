@@ -88,6 +88,30 @@ pub async fn run(args: &Args, json: bool) -> anyhow::Result<ExitCode> {
         .purge_jobs(cutoff, args.status, u32::MAX)
         .await
         .context("deleting the jobs")?;
+    // Run on the database, not through the API: the audit log names the system account.
+    let actor = format!(
+        "{}@{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+        pdfq_queue::hostname()
+    );
+    let filter = format!(
+        "older than {}{}",
+        humanize(args.older_than),
+        args.status
+            .map(|s| format!(", status {}", s.as_str()))
+            .unwrap_or_default()
+    );
+    let entry = pdfq_store::NewAuditEntry {
+        actor_id: None,
+        actor_email: &actor,
+        action: "purge_jobs",
+        target: Some(&filter),
+        count: deleted,
+        detail: None,
+    };
+    if let Err(e) = store.record_audit(&entry).await {
+        eprintln!("warning: the purge is done but could not be recorded in the audit log: {e}");
+    }
     store.close().await;
     if json {
         println!(
