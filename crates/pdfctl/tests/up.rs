@@ -194,6 +194,50 @@ fn up_login_and_submit_wait_print_the_sentences_then_ctrl_c_stops_cleanly() {
     assert!(rest.contains("pdfq stopped cleanly."), "{rest}");
 }
 
+/// The embedded worker reads the job settings pdfq-worker reads (time limits, retries, the
+/// extraction's limits, webhook delivery), by the same variables and checks; before, it ran on
+/// defaults whatever they said.
+#[test]
+fn up_reads_the_same_job_settings_as_pdfq_worker() {
+    for (variable, value, said) in [
+        (
+            "EXTRACT_CPU_LIMIT",
+            "0s",
+            "EXTRACT_CPU_LIMIT must be at least 1s",
+        ),
+        (
+            "TASK_HARD_TIME_LIMIT",
+            "1m",
+            "TASK_HARD_TIME_LIMIT (60s) must be longer",
+        ),
+        ("WEBHOOK_CONCURRENCY", "0", "WEBHOOK_CONCURRENCY"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut up = pdfctl(&dir.path().join("config"))
+            .args(["up", "--port", "0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .env(variable, value)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A setting it ignored would leave it serving: give it 20 s to refuse.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while up.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if up.try_wait().unwrap().is_none() {
+            let _ = up.kill();
+            let _ = up.wait();
+            panic!("{variable}={value} was accepted");
+        }
+        let out = up.wait_with_output().unwrap();
+        assert!(!out.status.success(), "{variable}={value} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(said), "{variable}={value}: {err}");
+    }
+}
+
 #[test]
 fn up_honours_the_same_settings_as_pdfq_api() {
     use pdfq_test_support::service_checks::{SERVICE_ENV, the_service_settings_apply};

@@ -28,6 +28,26 @@ pub struct WorkerConfig {
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,
 
+    /// Let webhooks call URLs that resolve to loopback, private or link-local addresses
+    /// (refused by default: a user must not reach the internal network through pdfq).
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", value_name = "WEBHOOK_ALLOW_PRIVATE",
+          default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
+    /// How long a finished job's result stays cached in Redis.
+    #[arg(long, env = "RESULT_TTL", value_name = "RESULT_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub result_ttl: Duration,
+
+    /// How jobs run: time limits, retries, the extraction's limits, webhook delivery. The same
+    /// settings, by the same variables, in `pdfctl up`.
+    #[command(flatten)]
+    pub jobs: JobConfig,
+}
+
+/// How this worker runs its jobs; everything but where the database, queue and files are and
+/// how many jobs run at once, so the embedded mode can read the same variables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JobConfig {
     /// After this long a job is asked to stop and fails with "soft time limit exceeded".
     #[arg(long, env = "TASK_SOFT_TIME_LIMIT", value_name = "TASK_SOFT_TIME_LIMIT", default_value = "25m",
           value_parser = parse_duration)]
@@ -46,10 +66,6 @@ pub struct WorkerConfig {
         default_value_t = 3
     )]
     pub max_retries: u32,
-
-    /// How long a finished job's result stays cached in Redis.
-    #[arg(long, env = "RESULT_TTL", value_name = "RESULT_TTL", default_value = "1h", value_parser = parse_duration)]
-    pub result_ttl: Duration,
 
     /// On SIGTERM, how long running jobs may take to finish before they are handed back.
     #[arg(long, env = "WORKER_DRAIN_TIMEOUT", value_name = "WORKER_DRAIN_TIMEOUT", default_value = "25s",
@@ -120,12 +136,6 @@ pub struct WorkerConfig {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_result_sentences: u64,
 
-    /// Let webhooks call URLs that resolve to loopback, private or link-local addresses
-    /// (refused by default: a user must not reach the internal network through pdfq).
-    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", value_name = "WEBHOOK_ALLOW_PRIVATE",
-          default_value_t = false, action = clap::ArgAction::Set)]
-    pub webhook_allow_private: bool,
-
     /// One webhook attempt's time limit, connecting and reading the answer included.
     #[arg(long, env = "WEBHOOK_TIMEOUT", value_name = "WEBHOOK_TIMEOUT", default_value = "10s",
           value_parser = parse_duration)]
@@ -168,6 +178,30 @@ impl WorkerConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.jobs.validate()?;
+        self.redis
+            .url()
+            .map_err(|e| ConfigError(format!("REDIS_URL: {e}")))?;
+        pdfq_store::FileStore::from_config(&self.storage).map_err(ConfigError)?;
+        Ok(())
+    }
+
+    /// The limits of each extraction child (see [`JobConfig::isolation_limits`]).
+    #[must_use]
+    pub fn isolation_limits(&self) -> IsolationLimits {
+        self.jobs.isolation_limits()
+    }
+
+    /// The queue's lease settings (see [`JobConfig::queue_options`]).
+    #[must_use]
+    pub fn queue_options(&self) -> pdfq_queue::QueueOptions {
+        self.jobs.queue_options()
+    }
+}
+
+impl JobConfig {
+    /// Checks what parsing alone cannot; the message names the variable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.soft_time_limit.is_zero() {
             return Err(ConfigError(
                 "TASK_SOFT_TIME_LIMIT must be more than 0".into(),
@@ -203,10 +237,6 @@ impl WorkerConfig {
                 return Err(ConfigError(format!("{name} must be more than 0")));
             }
         }
-        self.redis
-            .url()
-            .map_err(|e| ConfigError(format!("REDIS_URL: {e}")))?;
-        pdfq_store::FileStore::from_config(&self.storage).map_err(ConfigError)?;
         Ok(())
     }
 
@@ -258,11 +288,11 @@ mod tests {
     fn defaults_follow_the_design() {
         let config = parse(&[]).unwrap();
         assert_eq!(config.concurrency, 2);
-        assert_eq!(config.soft_time_limit, Duration::from_secs(25 * 60));
-        assert_eq!(config.hard_time_limit, Duration::from_secs(30 * 60));
-        assert_eq!(config.max_retries, 3);
+        assert_eq!(config.jobs.soft_time_limit, Duration::from_secs(25 * 60));
+        assert_eq!(config.jobs.hard_time_limit, Duration::from_secs(30 * 60));
+        assert_eq!(config.jobs.max_retries, 3);
         assert_eq!(config.result_ttl, Duration::from_secs(3600));
-        assert_eq!(config.drain_timeout, Duration::from_secs(25));
+        assert_eq!(config.jobs.drain_timeout, Duration::from_secs(25));
         assert_eq!(config.queue_options().lease, Duration::from_secs(120));
         assert_eq!(config.queue_options().renew_every, Duration::from_secs(10));
         let err = parse(&["--lease=10s", "--lease-renew-every=8s"])

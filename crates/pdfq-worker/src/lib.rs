@@ -22,7 +22,7 @@ pub mod settings;
 pub mod sweeper;
 pub mod webhooks;
 
-pub use config::WorkerConfig;
+pub use config::{JobConfig, WorkerConfig};
 pub use extractor::Extractor;
 pub use runner::Worker;
 pub use settings::WorkerSettings;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use pdfq_store::{Retention, StorageConfig};
 
-use crate::config::WorkerConfig;
+use crate::config::{JobConfig, WorkerConfig};
 use crate::extractor::Extractor;
 use crate::webhooks::WebhookSettings;
 
@@ -53,20 +53,28 @@ impl WorkerSettings {
     /// Settings for `config`, running extraction through `extractor`.
     #[must_use]
     pub fn from_config(config: &WorkerConfig, extractor: Extractor) -> Self {
+        let mut settings = Self::from_jobs(&config.jobs, extractor);
+        settings.concurrency = usize::try_from(config.concurrency).unwrap_or(2);
+        settings.result_ttl = config.result_ttl;
+        settings.file_retention = config.storage.file_retention;
+        settings.job_retention = config.storage.job_retention;
+        settings.webhooks.allow_private = config.webhook_allow_private;
+        settings
+    }
+
+    /// Settings for how jobs run (`jobs`), the rest at its defaults: what `pdfctl up` shares
+    /// with `pdfq-worker`.
+    #[must_use]
+    pub fn from_jobs(jobs: &JobConfig, extractor: Extractor) -> Self {
         Self {
-            concurrency: usize::try_from(config.concurrency).unwrap_or(2),
-            soft_time_limit: config.soft_time_limit,
-            hard_time_limit: config.hard_time_limit,
-            max_retries: config.max_retries,
-            result_ttl: config.result_ttl,
-            drain_timeout: config.drain_timeout,
-            sweep_every: config.sweep_every,
-            file_retention: config.storage.file_retention,
-            job_retention: config.storage.job_retention,
+            soft_time_limit: jobs.soft_time_limit,
+            hard_time_limit: jobs.hard_time_limit,
+            max_retries: jobs.max_retries,
+            drain_timeout: jobs.drain_timeout,
+            sweep_every: jobs.sweep_every,
             webhooks: WebhookSettings {
-                allow_private: config.webhook_allow_private,
-                timeout: config.webhook_timeout,
-                concurrency: usize::try_from(config.webhook_concurrency).unwrap_or(8),
+                timeout: jobs.webhook_timeout,
+                concurrency: usize::try_from(jobs.webhook_concurrency).unwrap_or(8),
                 ..WebhookSettings::default()
             },
             ..Self::defaults(extractor)

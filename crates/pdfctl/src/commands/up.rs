@@ -11,10 +11,9 @@ use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt 
 use pdfq_api::{Application, ServiceConfig, Settings};
 use pdfq_domain::limits::RateLimit;
 use pdfq_domain::secret::Secret;
-use pdfq_extract::IsolationLimits;
-use pdfq_queue::{Broker, QueueOptions, RedisBroker, RedisConfig};
+use pdfq_queue::{Broker, RedisBroker, RedisConfig};
 use pdfq_store::{DatabaseConfig, Store};
-use pdfq_worker::{Extractor, Worker, WorkerSettings};
+use pdfq_worker::{Extractor, JobConfig, Worker, WorkerSettings};
 use tokio::sync::watch;
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +49,9 @@ pub struct Args {
     /// The API's limits and HTTP settings, the same variables as pdfq-api reads.
     #[command(flatten)]
     service: ServiceConfig,
+    /// How the embedded worker runs jobs, the same variables as pdfq-worker reads.
+    #[command(flatten)]
+    jobs: JobConfig,
 }
 
 /// Uploads per user when UPLOAD_RATE_LIMIT is unset: a first-time user trying pdfq on their own
@@ -73,6 +75,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     args.service
         .validate()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    args.jobs.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     let data_dir = private_dir(&args.data_dir)?;
 
     let (store, broker, where_data_lives) = match (&args.database_url, &args.redis_url) {
@@ -80,7 +83,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             let store =
                 Store::postgres(&DatabaseConfig::for_url(database_url)).context("DATABASE_URL")?;
             let redis = RedisConfig::for_url(redis_url, "pdfq");
-            let broker: Broker = RedisBroker::connect(&redis, QueueOptions::default())
+            let broker: Broker = RedisBroker::connect(&redis, args.jobs.queue_options())
                 .await
                 .context("REDIS_URL")?
                 .into();
@@ -97,7 +100,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot open {}", file.display()))?;
             (
                 store,
-                Broker::memory(),
+                Broker::from(pdfq_queue::MemoryBroker::new(args.jobs.queue_options())),
                 format!("{} (SQLite) and an in-process queue", file.display()),
             )
         }
@@ -133,14 +136,18 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             )
         })?;
 
-    let extractor = Extractor::current_exe(crate::EXTRACT_CHILD, IsolationLimits::default())
+    let extractor = Extractor::current_exe(crate::EXTRACT_CHILD, args.jobs.isolation_limits())
         .context("cannot find pdfctl's own executable")?;
     let mut worker_settings = WorkerSettings {
         concurrency: args.concurrency.max(1),
         file_retention: args.service.storage.file_retention,
         job_retention: args.service.storage.job_retention,
-        ..WorkerSettings::defaults(extractor)
+        ..WorkerSettings::from_jobs(&args.jobs, extractor)
     };
+    // RESULT_TTL is read once, by the API's settings, for both.
+    if let Some(ttl) = args.service.result_ttl {
+        worker_settings.result_ttl = ttl;
+    }
     // The same WEBHOOK_ALLOW_PRIVATE as the API's: registration and delivery agree.
     worker_settings.webhooks.allow_private = args.service.webhook_allow_private.unwrap_or(false);
     let worker = Worker::new(store.clone(), broker, worker_settings);
