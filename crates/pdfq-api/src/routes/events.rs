@@ -269,18 +269,18 @@ impl Watch {
         }
         job.progress = progress.percent;
         job.current_step = progress.step.to_string();
-        self.seen = Some((
-            job.status,
-            job.progress.get(),
-            job.current_step.clone(),
-            job.attempts.get(),
-        ));
-        let seq = i64::try_from(progress.at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-        let id = match &self.resume {
+        let view = job_view(job, None);
+        self.seen = Some(seen_of(job));
+        let id = self.event_id(sequence(progress.at));
+        Some(event("progress", &view).id(id))
+    }
+
+    /// An event's id: its sequence, then the resume ticket on ticket streams.
+    fn event_id(&self, seq: i64) -> String {
+        match &self.resume {
             Some(resume) => format!("{seq}.{resume}"),
             None => seq.to_string(),
-        };
-        Some(event("progress", &job_view(job, None)).id(id))
+        }
     }
 }
 
@@ -318,14 +318,9 @@ async fn next_event(mut w: Watch) -> Option<(Result<Event, Infallible>, Watch)> 
             w.done = true;
             return Some((Ok(Event::default().event("gone").data("null")), w));
         };
-        let seen = (
-            job.status,
-            job.progress.get(),
-            job.current_step.clone(),
-            job.attempts.get(),
-        );
+        let seen = seen_of(&job);
         let terminal = job.status.is_terminal();
-        let seq = sequence(&job);
+        let seq = sequence(job.updated_at);
         // The row lags the live announcements: an older state of the same running attempt is
         // not news (and would move the bar back).
         let behind = w.seen.as_ref().is_some_and(|told| {
@@ -345,17 +340,24 @@ async fn next_event(mut w: Watch) -> Option<(Result<Event, Infallible>, Watch)> 
         }
         w.done = terminal;
         let name = if terminal { "end" } else { "progress" };
-        let id = match &w.resume {
-            Some(resume) => format!("{seq}.{resume}"),
-            None => seq.to_string(),
-        };
+        let id = w.event_id(seq);
         return Some((Ok(event(name, &job_view(&job, None)).id(id)), w));
     }
 }
 
-/// Orders a job's states: the time of its last change, in ms since the epoch.
-fn sequence(job: &pdfq_store::Job) -> i64 {
-    i64::try_from(job.updated_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+/// Orders a job's states: the time of a change, in ms since the epoch.
+fn sequence(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// What a client is told of `job`, to compare with what it was told before.
+fn seen_of(job: &pdfq_store::Job) -> Seen {
+    (
+        job.status,
+        job.progress.get(),
+        job.current_step.clone(),
+        job.attempts.get(),
+    )
 }
 
 fn event(name: &str, view: &JobView) -> Event {
