@@ -7,7 +7,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId};
 
 use crate::error::ExtractError;
 use crate::fonts::{Font, FontCache};
-use crate::layout::{Glyph, PageGlyphs};
+use crate::layout::{ARTIFACT, FIRST_CONTENT_MARK, Glyph, PageGlyphs, UNMARKED};
 use crate::lexer::{Lexer, Operand, Token};
 use crate::limits::Budget;
 use crate::pagetree::{deref, resolve_dict};
@@ -17,6 +17,8 @@ use crate::streams;
 const MAX_GSTATE_DEPTH: usize = 256;
 /// Operands kept before an operator; more means garbage, which is dropped.
 const MAX_OPERANDS: usize = 64;
+/// Marked-content nesting beyond this is counted, not tracked (real files: under 10).
+const MAX_MARKED_DEPTH: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Matrix([f32; 6]);
@@ -111,6 +113,14 @@ pub(crate) struct Interpreter<'a, 's> {
     /// How often each Form XObject has been drawn on this page.
     form_draws: HashMap<ObjectId, u32>,
     scratch: String,
+    /// Open marked-content sequences, innermost last: the mark each gives its glyphs.
+    marked: Vec<u32>,
+    /// Sequences opened past `MAX_MARKED_DEPTH`, closed before any tracked one.
+    marked_untracked: u32,
+    /// Whose marked-content ids are being read: the page's (`None`) or a Form XObject's that
+    /// has its own /StructParents.
+    mcid_stream: Option<ObjectId>,
+    mark_index: HashMap<(Option<ObjectId>, u32), u32>,
 }
 
 impl<'a, 's> Interpreter<'a, 's> {
@@ -134,6 +144,70 @@ impl<'a, 's> Interpreter<'a, 's> {
             form_chain: Vec::new(),
             form_draws: HashMap::new(),
             scratch: String::new(),
+            marked: Vec::new(),
+            marked_untracked: 0,
+            mcid_stream: None,
+            mark_index: HashMap::new(),
+        }
+    }
+
+    /// The mark of glyphs drawn now: the innermost marked-content sequence's.
+    fn current_mark(&self) -> u32 {
+        self.marked.last().copied().unwrap_or(UNMARKED)
+    }
+
+    fn open_marked(&mut self, mark: u32) {
+        if self.marked.len() >= MAX_MARKED_DEPTH {
+            self.marked_untracked = self.marked_untracked.saturating_add(1);
+        } else {
+            self.marked.push(mark);
+        }
+    }
+
+    fn close_marked(&mut self, floor: usize) {
+        if self.marked_untracked > 0 {
+            self.marked_untracked -= 1;
+        } else if self.marked.len() > floor {
+            self.marked.pop();
+        }
+    }
+
+    /// The mark of marked content `mcid` of the stream being read.
+    fn content_mark(&mut self, mcid: u32) -> u32 {
+        let key = (self.mcid_stream, mcid);
+        if let Some(&mark) = self.mark_index.get(&key) {
+            return mark;
+        }
+        let mark = FIRST_CONTENT_MARK.saturating_add(self.out.marks.len() as u32);
+        self.out.marks.push(key);
+        self.mark_index.insert(key, mark);
+        mark
+    }
+
+    /// The mark a `BDC` opens: `tag` and its properties (inline, or a /Properties resource).
+    fn marked_content(
+        &mut self,
+        resources: Option<&'a Dictionary>,
+        tag: Option<&Operand<'_>>,
+        properties: Option<&Operand<'_>>,
+    ) -> u32 {
+        if matches!(tag, Some(Operand::Name(b"Artifact"))) {
+            return ARTIFACT;
+        }
+        let mcid = match properties {
+            Some(dict @ Operand::Dict(_)) => dict.dict_integer(b"MCID"),
+            Some(Operand::Name(name)) => resources
+                .and_then(|r| resolve_dict(self.doc, r.get(b"Properties").ok()))
+                .and_then(|props| resolve_dict(self.doc, props.get(name).ok()))
+                .and_then(|d| match d.get(b"MCID") {
+                    Ok(Object::Integer(n)) => u32::try_from(*n).ok(),
+                    _ => None,
+                }),
+            _ => None,
+        };
+        match mcid {
+            Some(mcid) => self.content_mark(mcid),
+            None => self.current_mark(),
         }
     }
 
@@ -144,6 +218,9 @@ impl<'a, 's> Interpreter<'a, 's> {
         page: &'a Dictionary,
         resources: Option<&'a Dictionary>,
     ) -> Result<(), ExtractError> {
+        // Sequences the page left open do not reach its annotations.
+        self.marked.clear();
+        self.marked_untracked = 0;
         let doc = self.doc;
         let Some(annots) = page
             .get(b"Annots")
@@ -258,6 +335,8 @@ impl<'a, 's> Interpreter<'a, 's> {
         gs: GState,
     ) -> Result<(), ExtractError> {
         let max_depth = self.budget.limits.max_nesting_depth;
+        // A stream closes only the sequences it opened.
+        let marked_floor = self.marked.len();
         let mut lexer = Lexer::new(content, max_depth);
         let mut operands: Vec<Operand<'_>> = Vec::new();
         let mut gs = gs;
@@ -380,6 +459,21 @@ impl<'a, 's> Interpreter<'a, 's> {
                     }
                 }
                 b"ID" => lexer.skip_inline_image(),
+                b"BMC" => {
+                    let artifact = matches!(operands.last(), Some(Operand::Name(b"Artifact")));
+                    let mark = if artifact {
+                        ARTIFACT
+                    } else {
+                        self.current_mark()
+                    };
+                    self.open_marked(mark);
+                }
+                b"BDC" => {
+                    let tag = operands.len().checked_sub(2).and_then(|k| operands.get(k));
+                    let mark = self.marked_content(resources, tag, operands.last());
+                    self.open_marked(mark);
+                }
+                b"EMC" => self.close_marked(marked_floor),
                 _ => {}
             }
             operands.clear();
@@ -475,7 +569,16 @@ impl<'a, 's> Interpreter<'a, 's> {
         let form_resources =
             resolve_dict(self.doc, stream.dict.get(b"Resources").ok()).or(resources);
         self.form_chain.push(id);
+        let (marked, untracked, mcid_stream) =
+            (self.marked.len(), self.marked_untracked, self.mcid_stream);
+        // A form with /StructParents numbers its marked content itself (PDF 32000-1, 14.7.4.3).
+        if stream.dict.has(b"StructParents") {
+            self.mcid_stream = Some(id);
+        }
         let r = self.run(&content, form_resources, inner);
+        self.marked.truncate(marked);
+        self.marked_untracked = untracked;
+        self.mcid_stream = mcid_stream;
         self.form_chain.pop();
         r
     }
@@ -511,6 +614,7 @@ impl<'a, 's> Interpreter<'a, 's> {
             (1.0, 0.0)
         };
         let mut off = 0.0f32;
+        let mark = self.current_mark();
         let mut scratch = std::mem::take(&mut self.scratch);
         let out = &mut self.out;
         let bbox = self.bbox;
@@ -553,6 +657,7 @@ impl<'a, 's> Interpreter<'a, 's> {
                     dx,
                     dy,
                     size,
+                    mark,
                 },
                 g.text,
             );

@@ -13,6 +13,7 @@ use crate::limits::{Budget, Limits};
 use crate::missing::MissingObjects;
 use crate::output::OutputBudget;
 use crate::pagetree::{PageNode, deref};
+use crate::structure::{self, LogicalOrder};
 use crate::{load, pagetree, streams};
 
 /// The text of one page. `number` is 1-based.
@@ -140,17 +141,32 @@ fn run(
     limits: &Limits,
     on_page: &mut dyn FnMut(PageText, u32),
 ) -> Result<Vec<PageWarning>, ExtractError> {
-    let load::Loaded { doc, rebuilt } = load::load(&bytes, limits)?;
+    let load::Loaded {
+        doc,
+        rebuilt,
+        structure,
+    } = load::load(&bytes, limits)?;
     // The parsed document holds copies of what it needs (stream data included).
     drop(bytes);
+    let tags = Tags {
+        order: structure::logical_order(&doc, structure),
+        artifacts_are_furniture: structure::is_marked(&doc),
+    };
     let mut state = DocState::default();
-    let result = extract_loaded(&doc, rebuilt, limits, &mut state, on_page);
+    let result = extract_loaded(&doc, rebuilt, limits, &tags, &mut state, on_page);
     if LEAK_ON_EXIT.load(Ordering::Relaxed) {
         // The process exits next: freeing millions of small objects one by one is wasted work.
         std::mem::forget(doc);
         std::mem::forget(state);
     }
     result
+}
+
+/// What a tagged document's marks say about its pages.
+struct Tags {
+    order: Option<LogicalOrder>,
+    /// The file says it is tagged: its /Artifact marks are page furniture.
+    artifacts_are_furniture: bool,
 }
 
 /// Set by the child process, which exits right after one extraction.
@@ -160,6 +176,7 @@ fn extract_loaded(
     doc: &lopdf::Document,
     rebuilt: bool,
     limits: &Limits,
+    tags: &Tags,
     state: &mut DocState,
     on_page: &mut dyn FnMut(PageText, u32),
 ) -> Result<Vec<PageWarning>, ExtractError> {
@@ -197,15 +214,19 @@ fn extract_loaded(
     for (i, page) in pages.iter().enumerate() {
         budget.check_time()?;
         let number = i as u32 + 1;
-        let text = match page_text(doc, page, state, &mut missing, &mut budget) {
-            Ok(PageContent { text, damage }) => {
+        let (text, furniture) = match page_text(doc, page, tags, state, &mut missing, &mut budget) {
+            Ok(PageContent {
+                text,
+                furniture,
+                damage,
+            }) => {
                 if let Some(reason) = damage {
                     warnings.push(PageWarning {
                         page: Some(number),
                         reason,
                     });
                 }
-                text
+                (text, furniture)
             }
             // One damaged page loses its own text, not the document's.
             Err(ExtractError::Damaged { reason }) => {
@@ -213,12 +234,13 @@ fn extract_loaded(
                     page: Some(number),
                     reason,
                 });
-                String::new()
+                (String::new(), Vec::new())
             }
             Err(e) => return Err(e),
         };
         any_text |= text.chars().any(|c| !c.is_whitespace());
-        let p = PageText::new(number, text);
+        let mut p = PageText::new(number, text);
+        p.furniture = furniture;
         output.add_page(&p)?;
         on_page(p, total);
     }
@@ -250,12 +272,15 @@ fn nothing_readable(warnings: &[PageWarning]) -> ExtractError {
 /// A page's text, and why part of it was lost if it was.
 struct PageContent {
     text: String,
+    /// Lines drawn as artifacts in a tagged file (see [`PageText::furniture`]).
+    furniture: Vec<u32>,
     damage: Option<String>,
 }
 
 fn page_text(
     doc: &lopdf::Document,
     page: &PageNode<'_>,
+    tags: &Tags,
     state: &mut DocState,
     missing_objects: &mut MissingObjects,
     budget: &mut Budget,
@@ -308,8 +333,15 @@ fn page_text(
     if interp.out.overflowed {
         return Err(interp.too_many_glyphs());
     }
+    let order = tags.order.as_ref().and_then(|o| o.page(page.id));
+    let layout = interp.out.into_text(order.as_ref());
     Ok(PageContent {
-        text: interp.out.into_text(),
+        text: layout.text,
+        furniture: if tags.artifacts_are_furniture {
+            layout.artifact_lines
+        } else {
+            Vec::new()
+        },
         damage,
     })
 }

@@ -20,7 +20,8 @@ enum Edge {
     Bottom,
 }
 
-/// Sets every page's `furniture` from the whole document's pages.
+/// Adds to every page's `furniture` (which may hold lines a tagged file marks as artifacts)
+/// what the whole document's pages show to be furniture.
 pub(crate) fn mark(pages: &mut [PageText]) {
     // Pages on which each normalised edge line occurs.
     let mut seen: HashMap<(Edge, String), usize> = HashMap::new();
@@ -37,7 +38,14 @@ pub(crate) fn mark(pages: &mut [PageText]) {
     // Two pages suffice in a two-page document; otherwise three (a page and two others).
     let needed = pages.len().clamp(2, 3);
     for (page, lines) in pages.iter_mut().zip(candidates) {
-        let mut marks: Vec<u32> = Vec::new();
+        // Artifact lines, as the extraction found them (indexes past the text are dropped).
+        let line_count = page.text.lines().count() as u32;
+        let mut marks: Vec<u32> = page
+            .furniture
+            .iter()
+            .copied()
+            .filter(|&i| i < line_count)
+            .collect();
         let text_lines: Vec<&str> = page.text.lines().collect();
         // An edge block is furniture as a whole or not at all: a body paragraph may share a
         // line with another page's, never all of its lines.

@@ -247,8 +247,8 @@ pub fn extract_isolated_until(
         let stderr_text = stderr_reader.join().unwrap_or_default();
         match (outcome, status) {
             (Some(Ok(())), _) => {
-                // Recomputed here from the whole document (the child streams pages before it
-                // has seen them all, and is not trusted).
+                // Completed here from the whole document (the child streams pages before it
+                // has seen them all): to the artifact lines it marked, as it read the text.
                 crate::furniture::mark(&mut doc.pages);
                 Ok(doc)
             }

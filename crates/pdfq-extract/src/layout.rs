@@ -3,8 +3,21 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+use lopdf::ObjectId;
+
 use crate::bidi::{is_rtl, visual_to_logical};
-use crate::reading_order::{Fragment, Orientation};
+use crate::reading_order::{Fragment, Orientation, PageLayout};
+use crate::structure::PageOrder;
+
+/// [`Glyph::mark`] of glyphs outside marked content with an id.
+pub(crate) const UNMARKED: u32 = 0;
+/// [`Glyph::mark`] of glyphs drawn as an /Artifact.
+pub(crate) const ARTIFACT: u32 = 1;
+/// [`Glyph::mark`] `FIRST_CONTENT_MARK + i`: marked content `PageGlyphs::marks[i]`.
+pub(crate) const FIRST_CONTENT_MARK: u32 = 2;
+/// Share of a page's text (artifacts aside) the structure tree must rank for its order to be
+/// followed.
+const MIN_TAGGED_SHARE: f32 = 0.8;
 
 /// A positioned glyph; its text is `PageGlyphs::text[start..end]`.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +34,9 @@ pub(crate) struct Glyph {
     pub dy: f32,
     /// Font size in user space.
     pub size: f32,
+    /// The marked content it was drawn in: [`UNMARKED`], [`ARTIFACT`] or from
+    /// [`FIRST_CONTENT_MARK`].
+    pub mark: u32,
 }
 
 /// A gap wider than this fraction of the font size separates words: above kerning (under
@@ -45,6 +61,8 @@ pub(crate) struct PageGlyphs {
     /// Glyphs past this are dropped and `overflowed` is set (the page then fails).
     pub max_glyphs: usize,
     pub overflowed: bool,
+    /// Marked content drawn on the page: (stream, MCID), `None` for the page's own stream.
+    pub marks: Vec<(Option<ObjectId>, u32)>,
 }
 
 impl Default for PageGlyphs {
@@ -54,6 +72,7 @@ impl Default for PageGlyphs {
             text: String::new(),
             max_glyphs: usize::MAX,
             overflowed: false,
+            marks: Vec::new(),
         }
     }
 }
@@ -81,14 +100,53 @@ impl PageGlyphs {
     }
 
     /// The page's text in reading order: blocks separated by blank lines (see
-    /// [`crate::reading_order`]).
-    pub fn into_text(self) -> String {
-        crate::reading_order::page_text(self.fragments())
+    /// [`crate::reading_order`]), in the structure tree's order (`order`) where it is to be
+    /// followed.
+    pub fn into_text(self, order: Option<&PageOrder>) -> PageLayout {
+        let ranks: Vec<Option<u32>> = match order {
+            Some(order) => self
+                .marks
+                .iter()
+                .map(|&(stream, mcid)| order.rank(stream, mcid))
+                .collect(),
+            None => Vec::new(),
+        };
+        let logical = self.follows_tree(&ranks);
+        crate::reading_order::page_text(self.fragments(&ranks), logical)
+    }
+
+    fn rank(ranks: &[Option<u32>], g: &Glyph) -> Option<u32> {
+        let i = g.mark.checked_sub(FIRST_CONTENT_MARK)?;
+        ranks.get(i as usize).copied().flatten()
+    }
+
+    /// Whether the tree's order is worth following: it ranks most of the page's text, and
+    /// differs from the drawing order (a tree that repeats the drawing order, as a single
+    /// element listing its content does, adds nothing that geometry would not do better).
+    fn follows_tree(&self, ranks: &[Option<u32>]) -> bool {
+        if ranks.iter().all(Option::is_none) {
+            return false;
+        }
+        let (mut text, mut ranked, mut reordered) = (0usize, 0usize, false);
+        let mut last: Option<u32> = None;
+        for g in &self.glyphs {
+            if g.mark == ARTIFACT || self.str_of(g).chars().all(char::is_whitespace) {
+                continue;
+            }
+            text += 1;
+            if let Some(rank) = Self::rank(ranks, g) {
+                ranked += 1;
+                reordered |= last.is_some_and(|l| rank < l);
+                last = Some(rank);
+            }
+        }
+        reordered && ranked as f32 >= MIN_TAGGED_SHARE * text as f32
     }
 
     /// Line fragments in content order: runs of glyphs on one baseline, split where the
-    /// drawing jumps back or leaps forward across a gap wider than a word space could be.
-    fn fragments(&self) -> Vec<Fragment> {
+    /// drawing jumps back or leaps forward across a gap wider than a word space could be, or
+    /// where artifacts start or end.
+    fn fragments(&self, ranks: &[Option<u32>]) -> Vec<Fragment> {
         let mut out: Vec<Fragment> = Vec::new();
         let mut buf = String::new();
         let mut run: Vec<(f32, usize)> = Vec::new();
@@ -131,7 +189,8 @@ impl PageGlyphs {
                     // A sub- or superscript after which the baseline resumes stays in the line.
                     let off_line = perp.abs() > LINE_SHIFT * scale
                         && !self.line_resumes_after(&first, size, j, last_along);
-                    if dot.abs() < 0.95 || off_line || (back && !rtl) || leap {
+                    let artifact_edge = (g.mark == ARTIFACT) != (gl[i].mark == ARTIFACT);
+                    if dot.abs() < 0.95 || off_line || (back && !rtl) || leap || artifact_edge {
                         break;
                     }
                 }
@@ -148,7 +207,12 @@ impl PageGlyphs {
             buf.clear();
             self.emit_run(&run, &first, stacked, &mut buf);
             if !buf.is_empty() {
-                let frag = self.fragment(&run, &first, stacked, has_rtl, &buf);
+                let mut frag = self.fragment(&run, &first, stacked, has_rtl, &buf);
+                frag.rank = run
+                    .iter()
+                    .filter_map(|&(_, k)| Self::rank(ranks, &gl[k]))
+                    .min();
+                frag.artifact = run.iter().all(|&(_, k)| gl[k].mark == ARTIFACT);
                 // The same text drawn again at (nearly) the same place: fake bold or a shadow.
                 let tol = 0.2 * size;
                 let repeated = out.last().is_some_and(|p| {
@@ -232,6 +296,8 @@ impl PageGlyphs {
                 Orientation::Other
             },
             rtl,
+            rank: None,
+            artifact: false,
         }
     }
 
@@ -426,6 +492,7 @@ mod tests {
             dx: 1.0,
             dy: 0.0,
             size: 10.0,
+            mark: UNMARKED,
         }
     }
 
@@ -436,7 +503,7 @@ mod tests {
         p.push(g(5.0, 100.0, 5.0), "b");
         p.push(g(13.0, 100.0, 5.0), "c");
         p.push(g(0.0, 88.0, 5.0), "\u{FB01}");
-        assert_eq!(p.into_text(), "ab c\nfi\n");
+        assert_eq!(p.into_text(None).text, "ab c\nfi\n");
     }
 
     #[test]
@@ -450,7 +517,7 @@ mod tests {
         p.push(g(0.3, 100.3, 5.0), "a");
         p.push(g(5.3, 100.3, 5.0), "b");
         p.push(g(20.3, 100.3, 5.0), "c");
-        assert_eq!(p.into_text(), "ab c\n");
+        assert_eq!(p.into_text(None).text, "ab c\n");
     }
 
     #[test]
@@ -460,7 +527,7 @@ mod tests {
         p.push(g(1.0, 100.0, 3.0), "\u{00B4}");
         p.push(g(5.0, 100.0, 5.0), "t");
         p.push(g(10.0, 100.0, 5.0), "e");
-        assert_eq!(p.into_text(), "\u{00E9}te\n");
+        assert_eq!(p.into_text(None).text, "\u{00E9}te\n");
     }
 
     #[test]
@@ -469,7 +536,7 @@ mod tests {
         let mut p = PageGlyphs::default();
         p.push(g(20.0, 100.0, 5.0), "\u{0627}");
         p.push(g(15.0, 100.0, 5.0), "\u{0628}");
-        assert_eq!(p.into_text(), "\u{0627}\u{0628}\n");
+        assert_eq!(p.into_text(None).text, "\u{0627}\u{0628}\n");
     }
 
     #[test]
@@ -478,7 +545,7 @@ mod tests {
         p.push(g(0.0, 100.0, 5.0), "x");
         p.push(g(6.0, 100.0, 3.0), "\u{02C6}");
         p.push(g(5.0, 100.0, 5.0), "u");
-        assert_eq!(p.into_text(), "x\u{00FB}\n");
+        assert_eq!(p.into_text(None).text, "x\u{00FB}\n");
     }
 
     #[test]
@@ -488,6 +555,9 @@ mod tests {
             p.push(g(100.0, 700.0 - 10.0 * k as f32, 10.0), t);
         }
         p.push(g(80.0, 700.0, 10.0), "\u{306E}");
-        assert_eq!(p.into_text(), "\u{7B2C}\u{4E8C}\u{6761}\n\u{306E}\n");
+        assert_eq!(
+            p.into_text(None).text,
+            "\u{7B2C}\u{4E8C}\u{6761}\n\u{306E}\n"
+        );
     }
 }

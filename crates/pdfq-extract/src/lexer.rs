@@ -8,7 +8,10 @@ pub(crate) enum Operand<'a> {
     Name(&'a [u8]),
     Str(Vec<u8>),
     Array(Vec<Operand<'a>>),
-    /// Dictionaries (marked content, inline images) and keywords like true/null.
+    /// A dictionary outside an array (marked-content properties): its bytes between `<<` and
+    /// `>>`, read only by [`Operand::dict_integer`].
+    Dict(&'a [u8]),
+    /// Dictionaries inside arrays, and keywords like true/null.
     Other,
 }
 
@@ -18,6 +21,34 @@ impl Operand<'_> {
             Operand::Number(n) => Some(*n),
             _ => None,
         }
+    }
+
+    /// The integer value of `/key` in a [`Operand::Dict`] (an MCID): a key of a nested
+    /// dictionary or inside a string may be taken for it, which the structure tree's
+    /// consistency check catches.
+    pub fn dict_integer(&self, key: &[u8]) -> Option<u32> {
+        let Operand::Dict(body) = self else {
+            return None;
+        };
+        let mut from = 0;
+        while let Some(at) = memchr::memmem::find(&body[from..], key) {
+            let start = from + at;
+            from = start + key.len();
+            if start == 0 || body[start - 1] != b'/' {
+                continue;
+            }
+            let rest = &body[from..];
+            // The name must end here (/MCID, not /MCIDX).
+            if rest.first().is_some_and(|b| !is_white(*b) && !is_delim(*b)) {
+                continue;
+            }
+            let digits: &[u8] = {
+                let trimmed = &rest[rest.iter().take_while(|b| is_white(**b)).count()..];
+                &trimmed[..trimmed.iter().take_while(|b| b.is_ascii_digit()).count()]
+            };
+            return std::str::from_utf8(digits).ok()?.parse().ok();
+        }
+        None
     }
 }
 
@@ -79,8 +110,10 @@ impl<'a> Lexer<'a> {
                 }
                 b'<' if self.data.get(self.pos + 1) == Some(&b'<') => {
                     self.pos += 2;
+                    let start = self.pos;
                     self.skip_dict(1);
-                    return Some(Token::Operand(Operand::Other));
+                    let end = self.pos.saturating_sub(2).max(start);
+                    return Some(Token::Operand(Operand::Dict(&self.data[start..end])));
                 }
                 b']' | b'>' | b')' | b'{' | b'}' => {
                     // Stray closers: skip.
@@ -414,6 +447,21 @@ mod tests {
         let t = tokens(b"BI /W 1 /H 1 ID \x00EI\xff EI Q [1 2 Tj ET");
         assert!(t.contains(&"ID".to_string()) && t.contains(&"Q".to_string()));
         assert!(t.contains(&"Tj".to_string()) && t.contains(&"ET".to_string()));
+    }
+
+    #[test]
+    fn marked_content_properties_give_their_mcid() {
+        let mut lx = Lexer::new(
+            b"/P <</Lang (en) /MCID 12>> BDC /Span<</MCIDX 3/Alt (x)>>BDC",
+            8,
+        );
+        let mut dicts = Vec::new();
+        while let Some(t) = lx.next_token() {
+            if let Token::Operand(o @ Operand::Dict(_)) = t {
+                dicts.push(o.dict_integer(b"MCID"));
+            }
+        }
+        assert_eq!(dicts, [Some(12), None]);
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod layout;
 mod lexer;
 mod limits;
 mod load;
+mod logical_order;
 mod missing;
 mod output;
 mod pagetree;
@@ -28,6 +29,7 @@ mod sbd;
 mod sentences;
 mod slim;
 mod streams;
+mod structure;
 
 pub use chunks::{Chunk, DEFAULT_MAX_CHUNKS, chunk_pages};
 pub use error::{ExtractError, ResultLimit, SizeLimit};

@@ -8,6 +8,7 @@ use lopdf::{DecompressError, Document, LoadOptions};
 use crate::error::{ExtractError, SizeLimit};
 use crate::limits::Limits;
 use crate::slim;
+use crate::structure::{self, StructureRecord};
 
 /// lopdf parses nested objects recursively; the pre-scan bounds the depth, and this stack
 /// leaves ample room beyond it without reserving much of the child's address-space limit.
@@ -26,6 +27,8 @@ const HEADER_WINDOW: usize = 1024;
 pub(crate) struct Loaded {
     pub doc: Document,
     pub rebuilt: bool,
+    /// The structure tree, recorded as the loader dropped it.
+    pub structure: StructureRecord,
 }
 
 pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, ExtractError> {
@@ -55,8 +58,8 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, ExtractError
         filter: Some(slim::keep_what_extraction_reads),
         ..LoadOptions::default()
     };
-    let (doc, rebuilt) = match parse_slim(bytes, options.clone(), limits) {
-        Ok(doc) => (doc, false),
+    let ((doc, structure), rebuilt) = match parse_slim(bytes, options.clone(), limits) {
+        Ok(parsed) => (parsed, false),
         Err(ExtractError::Damaged { reason }) => {
             // No usable trailer or catalog (a truncated upload, typically): give the page
             // objects that survive a synthetic page tree and let lopdf rebuild the rest.
@@ -86,7 +89,11 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, ExtractError
     if doc.objects.is_empty() {
         return Err(ExtractError::damaged("no readable objects"));
     }
-    Ok(Loaded { doc, rebuilt })
+    Ok(Loaded {
+        doc,
+        rebuilt,
+        structure,
+    })
 }
 
 /// [`parse`] keeping only what extraction reads ([`slim`]). lopdf rebuilds an unreadable page
@@ -95,23 +102,24 @@ fn parse_slim(
     bytes: &[u8],
     options: LoadOptions,
     limits: &Limits,
-) -> Result<Document, ExtractError> {
-    let mut doc = parse(bytes, options.clone(), limits)?;
+) -> Result<(Document, StructureRecord), ExtractError> {
+    let (mut doc, mut structure) = parse(bytes, options.clone(), limits)?;
     if !has_page_tree(&doc) {
         let rescan = LoadOptions {
             force_reconstruct: true,
             ..options
         };
-        if let Ok(rebuilt) = parse(bytes, rescan, limits)
+        if let Ok((rebuilt, rebuilt_structure)) = parse(bytes, rescan, limits)
             && (has_page_tree(&rebuilt) || !has_page_objects(&doc))
         {
             doc = rebuilt;
+            structure = rebuilt_structure;
         }
     }
     // Object streams were parsed into their members at load; their data is not read again.
     doc.objects
         .retain(|_, object| !object.as_stream().is_ok_and(|s| s.dict.has_type(b"ObjStm")));
-    Ok(doc)
+    Ok((doc, structure))
 }
 
 fn has_page_objects(doc: &Document) -> bool {
@@ -131,27 +139,39 @@ fn has_page_tree(doc: &Document) -> bool {
         .is_some_and(|pages| pages.as_dict().is_ok())
 }
 
-fn parse(bytes: &[u8], options: LoadOptions, limits: &Limits) -> Result<Document, ExtractError> {
+/// lopdf's load, with the structure tree the filter recorded on the parsing thread.
+fn parse(
+    bytes: &[u8],
+    options: LoadOptions,
+    limits: &Limits,
+) -> Result<(Document, StructureRecord), ExtractError> {
     let parser_failed = || ExtractError::damaged("the PDF parser failed on this file");
+    let load = move || {
+        structure::start_recording();
+        let loaded = Document::load_mem_with_options(bytes, options);
+        (loaded, structure::finish_recording())
+    };
+    let finish = |(loaded, record): (Result<Document, lopdf::Error>, StructureRecord)| {
+        loaded
+            .map(|doc| (doc, record))
+            .map_err(|e| map_lopdf_error(&e, limits))
+    };
     if PARSE_ON_CALLING_THREAD.load(Ordering::Relaxed) {
-        let loaded = catch_unwind(AssertUnwindSafe(|| {
-            Document::load_mem_with_options(bytes, options)
-        }))
-        .map_err(|_| parser_failed())?;
-        return loaded.map_err(|e| map_lopdf_error(&e, limits));
+        let loaded = catch_unwind(AssertUnwindSafe(load)).map_err(|_| parser_failed())?;
+        return finish(loaded);
     }
     let loaded = std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("pdfq-parse".into())
             .stack_size(PARSE_STACK_BYTES)
-            .spawn_scoped(scope, || Document::load_mem_with_options(bytes, options))
+            .spawn_scoped(scope, load)
             .map_err(|e| ExtractError::Internal {
                 reason: format!("cannot start the parser thread: {e}"),
             })?
             .join()
             .map_err(|_| parser_failed())
     })?;
-    loaded.map_err(|e| map_lopdf_error(&e, limits))
+    finish(loaded)
 }
 
 /// `bytes` with a page tree, a catalog and a trailer appended, listing every `/Type /Page`

@@ -10,6 +10,8 @@ use crate::limits::Limits;
 /// One page with its inherited attributes resolved.
 #[derive(Debug, Clone)]
 pub(crate) struct PageNode<'a> {
+    /// The page object's id (the structure tree names pages by it).
+    pub id: ObjectId,
     pub dict: &'a Dictionary,
     pub resources: Option<&'a Dictionary>,
     /// The media box as x0, y0, x1, y1. Text outside it is dropped; pdftotext also keeps
@@ -55,14 +57,14 @@ pub(crate) fn pages<'a>(doc: &'a Document, limits: &Limits) -> Result<PageTree<'
     }
     if out.is_empty() {
         // A broken tree: fall back to every /Type /Page object, in object order.
-        for obj in doc.objects.values() {
+        for (&id, obj) in &doc.objects {
             let Ok(dict) = obj.as_dict() else { continue };
             if dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page".as_slice()) {
                 let inherited = Inherited {
                     resources: None,
                     media: None,
                 };
-                push_page(doc, dict, inherited, &mut out, limits)?;
+                push_page(doc, id, dict, inherited, &mut out, limits)?;
             }
         }
     }
@@ -116,12 +118,13 @@ fn walk<'a>(
             }
             Ok(())
         }
-        _ => push_page(doc, dict, inherited, w.out, w.limits),
+        _ => push_page(doc, id, dict, inherited, w.out, w.limits),
     }
 }
 
 fn push_page<'a>(
     doc: &'a Document,
+    id: ObjectId,
     dict: &'a Dictionary,
     inherited: Inherited<'a>,
     out: &mut Vec<PageNode<'a>>,
@@ -139,6 +142,7 @@ fn push_page<'a>(
         .or(inherited.media)
         .unwrap_or([0.0, 0.0, 612.0, 792.0]);
     out.push(PageNode {
+        id,
         dict,
         resources,
         bbox: media,

@@ -25,6 +25,10 @@ pub(crate) struct Fragment {
     pub size: f32,
     pub orientation: Orientation,
     pub rtl: bool,
+    /// Its earliest place in the structure tree's logical order, when tagged.
+    pub rank: Option<u32>,
+    /// Drawn as an /Artifact (page furniture, in a tagged file) only.
+    pub artifact: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,11 +56,22 @@ const MAX_ORDERED_BLOCKS: usize = 200;
 /// A gap wider than this fraction of the font size between joined fragments is a space.
 const SPACE_GAP: f32 = 0.12;
 
+/// A page's text and which of its lines are furniture.
+#[derive(Debug, Default)]
+pub(crate) struct PageLayout {
+    /// Lines separated by `\n`, blocks by a blank line.
+    pub text: String,
+    /// Indexes, among `text.lines()`, of lines drawn as artifacts only (ascending).
+    pub artifact_lines: Vec<u32>,
+}
+
 /// The page's text: blocks in reading order, lines separated by `\n`, blocks by a blank line.
-pub(crate) fn page_text(fragments: Vec<Fragment>) -> String {
+/// With `logical`, the structure tree's order (the fragments' ranks) is followed where it is
+/// consistent with the page's blocks ([`crate::logical_order`]); geometry orders the rest.
+pub(crate) fn page_text(fragments: Vec<Fragment>, logical: bool) -> PageLayout {
     let lines = join_rows(fragments);
     if lines.is_empty() {
-        return String::new();
+        return PageLayout::default();
     }
     let rtl_lines = lines.iter().filter(|l| l.rtl).count();
     let rtl_page = rtl_lines * 2 > lines.len();
@@ -73,53 +88,88 @@ pub(crate) fn page_text(fragments: Vec<Fragment>) -> String {
         vertical_order(&blocks)
     } else {
         let (head, body, foot) = edge_bands(&blocks);
-        let mut order = Vec::with_capacity(blocks.len());
-        order.push(Item::Band(head));
+        let mut geometric = Vec::with_capacity(blocks.len());
         for band in horizontal_bands(&blocks, &body) {
-            order.extend(
-                body_order(&blocks, &band, rtl_page)
-                    .into_iter()
-                    .map(Item::Block),
-            );
+            geometric.extend(body_order(&blocks, &band, rtl_page));
         }
-        order.push(Item::Band(foot));
-        order
+        let tagged = if logical {
+            crate::logical_order::order(&blocks, &head, &geometric, &foot)
+        } else {
+            None
+        };
+        tagged.unwrap_or_else(|| {
+            let mut order = Vec::with_capacity(blocks.len() + 2);
+            order.push(Item::Band(head));
+            order.extend(geometric.into_iter().map(Item::Block));
+            order.push(Item::Band(foot));
+            order
+        })
     };
-    let mut out = String::new();
+    let mut out = Output::default();
     for item in order {
-        let start = out.len();
+        let start = out.text.len();
         match item {
             Item::Block(b) => {
                 for line in &blocks[b].lines {
-                    out.push_str(&line.text);
-                    out.push('\n');
+                    out.line(&line.text, line.artifact);
                 }
             }
             Item::Band(members) => band_text(&blocks, &members, rtl_page, &mut out),
             Item::Lines(members) => {
                 for line in members.iter().flat_map(|&b| &blocks[b].lines) {
-                    out.push_str(&line.text);
-                    out.push('\n');
+                    out.line(&line.text, line.artifact);
+                }
+            }
+            Item::Run { block, lines } => {
+                for line in blocks[block].lines.get(lines).unwrap_or_default() {
+                    out.line(&line.text, line.artifact);
                 }
             }
         }
-        if out.len() > start {
-            out.push('\n');
+        if out.text.len() > start {
+            out.line("", false);
         }
     }
     // No blank line after the last block.
-    if out.ends_with("\n\n") {
-        out.pop();
+    if out.text.ends_with("\n\n") {
+        out.text.pop();
     }
-    out
+    PageLayout {
+        text: out.text,
+        artifact_lines: out.artifact_lines,
+    }
 }
 
-enum Item {
+/// The page's text as it is written, counting its lines.
+#[derive(Default)]
+struct Output {
+    text: String,
+    lines: u32,
+    artifact_lines: Vec<u32>,
+}
+
+impl Output {
+    fn line(&mut self, text: &str, artifact: bool) {
+        if artifact {
+            self.artifact_lines.push(self.lines);
+        }
+        self.text.push_str(text);
+        self.text.push('\n');
+        self.lines += 1;
+    }
+}
+
+pub(crate) enum Item {
     Block(usize),
     /// Single-line blocks at a page edge, printed as one block, row by row.
     Band(Vec<usize>),
     /// Blocks printed as one, one after the other.
     Lines(Vec<usize>),
+    /// Some consecutive lines of a block, printed as a block.
+    Run {
+        block: usize,
+        lines: std::ops::Range<usize>,
+    },
 }
 
 /// Joins fragments of one row into lines where no column gutter separates them.
@@ -249,16 +299,19 @@ fn merge(parts: &[&Fragment]) -> Fragment {
     line.baseline = main.baseline;
     line.size = main.size;
     line.rtl = rtl;
+    line.rank = parts.iter().filter_map(|p| p.rank).min();
+    line.artifact = parts.iter().all(|p| p.artifact);
     line
 }
 
 /// Lines stacked into one block, and the block's box.
-struct Block {
-    lines: Vec<Fragment>,
+pub(crate) struct Block {
+    /// Top to bottom.
+    pub lines: Vec<Fragment>,
     x0: f32,
     x1: f32,
-    bottom: f32,
-    top: f32,
+    pub bottom: f32,
+    pub top: f32,
     /// Baseline distance of its first two lines.
     leading: Option<f32>,
 }
@@ -433,7 +486,7 @@ fn band(
 }
 
 /// A band's blocks, row by row, each row on one line in reading order.
-fn band_text(blocks: &[Block], members: &[usize], rtl: bool, out: &mut String) {
+fn band_text(blocks: &[Block], members: &[usize], rtl: bool, out: &mut Output) {
     let mut items: Vec<&Block> = members.iter().map(|&b| &blocks[b]).collect();
     items.sort_by(|a, b| b.top.total_cmp(&a.top));
     let mut rows: Vec<Vec<&Block>> = Vec::new();
@@ -454,8 +507,8 @@ fn band_text(blocks: &[Block], members: &[usize], rtl: bool, out: &mut String) {
             .iter()
             .flat_map(|b| b.lines.iter().map(|l| l.text.as_str()))
             .collect();
-        out.push_str(&texts.join(" "));
-        out.push('\n');
+        let artifact = row.iter().all(|b| b.lines.iter().all(|l| l.artifact));
+        out.line(&texts.join(" "), artifact);
     }
 }
 
@@ -650,6 +703,8 @@ mod tests {
             size: 10.0,
             orientation: Orientation::Horizontal,
             rtl,
+            rank: None,
+            artifact: false,
         }
     }
 
@@ -663,7 +718,7 @@ mod tests {
             frags.push(line(&format!("\u{05D0}{row}"), 322.0, 540.0, y, true));
         }
         assert_eq!(
-            page_text(frags),
+            page_text(frags, false).text,
             "\u{05D0}0\n\u{05D0}1\n\u{05D0}2\n\n\u{05D1}0\n\u{05D1}1\n\u{05D1}2\n"
         );
     }
@@ -678,7 +733,7 @@ mod tests {
             line("seven eight nine", 72.0, 290.0, 676.0, false),
         ];
         assert_eq!(
-            page_text(frags),
+            page_text(frags, false).text,
             "one two three four\nfive six\nseven eight nine\n"
         );
     }

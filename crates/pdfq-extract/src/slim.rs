@@ -4,7 +4,9 @@
 //! link annotations, named destinations, the name tree and outline items are nine objects in ten
 //! and most of the memory (about 250 of 285 MiB), yet the extraction never reads them: it follows
 //! pages, their content streams and resources, and annotations that carry an appearance stream.
-//! Dropping them as they are parsed keeps memory to what the pages need.
+//! Dropping them as they are parsed keeps memory to what the pages need. The structure tree of
+//! a tagged file goes too, but is first recorded compactly for its reading order
+//! ([`crate::structure`]).
 //!
 //! lopdf's filter hook is called once per parsed object. For an object of the file body, the
 //! object it mutated in place is kept and the returned one dropped; for a member of an object
@@ -27,6 +29,11 @@ pub(crate) fn keep_what_extraction_reads(
             // Ignored by lopdf for body objects, where streams are (see the module comment).
             Some((id, Object::Null))
         }
+        Object::Dictionary(dict) if crate::structure::is_structure(dict) => {
+            // Kept compactly, for the reading order of tagged files, not as lopdf objects.
+            crate::structure::record(id, dict);
+            None
+        }
         Object::Dictionary(dict) if dictionary_unread(dict) => None,
         Object::Array(items) if is_destination(items) => None,
         _ => Some((id, object.clone())),
@@ -48,7 +55,7 @@ fn dictionary_unread(dict: &Dictionary) -> bool {
         // An annotation is drawn only through its appearance stream (content.rs,
         // run_annotations); without one (links, typically) it adds no text.
         Some(b"Annot") => !has(b"AP"),
-        Some(b"Outlines" | b"StructTreeRoot" | b"StructElem" | b"MCR" | b"OBJR") => true,
+        Some(b"Outlines") => true,
         Some(b"Bead" | b"Thread" | b"Action") => true,
         Some(_) => false,
         None => {
@@ -66,13 +73,7 @@ fn dictionary_unread(dict: &Dictionary) -> bool {
                 && has(b"D")
                 && dict.iter().all(|(key, _)| key == b"D" || key == b"SD");
             let action = name(b"S").is_some_and(is_action_type) && !has(b"P");
-            let structure_element = name(b"S").is_some() && has(b"P") && has(b"K");
-            link_annotation
-                || outline_item
-                || tree_node
-                || destination
-                || action
-                || structure_element
+            link_annotation || outline_item || tree_node || destination || action
         }
     }
 }
