@@ -104,6 +104,128 @@ pub fn placed_text_pdf(pages: &[Vec<Placed>]) -> Vec<u8> {
     assemble(&page_objects(&streams))
 }
 
+/// How a piece of text of a tagged page is marked in its content stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Marked content with this id (MCID), which the structure tree may name.
+    Content(u32),
+    /// An artifact: page furniture (a running head, a footer, a page number).
+    Artifact,
+    /// Not marked.
+    Unmarked,
+}
+
+/// One page of [`tagged_pdf`]: pieces drawn in the order given, and the MCIDs its structure
+/// tree names, in logical (reading) order, a paragraph each.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaggedPage {
+    pub drawn: Vec<(Placed, Mark)>,
+    pub logical: Vec<u32>,
+}
+
+/// Damage to the structure tree of [`tagged_pdf`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TreeFault {
+    None,
+    /// The document element is also one of its own kids.
+    Cycle,
+    /// The paragraphs hang under a chain of this many nested elements.
+    Depth(usize),
+}
+
+/// A tagged PDF (PDF 32000-1, 14.7-14.8): its pages draw their pieces in the order given, each
+/// in its marked-content sequence, and its structure tree (a document element holding a
+/// paragraph element per MCID of each page's `logical`) gives the reading order.
+#[must_use]
+pub fn tagged_pdf(pages: &[TaggedPage], fault: TreeFault) -> Vec<u8> {
+    let streams: Vec<String> = pages
+        .iter()
+        .map(|page| {
+            let mut stream = String::new();
+            for (item, mark) in &page.drawn {
+                let text = format!(
+                    "BT /F1 {:.2} Tf {:.2} {:.2} Td ({}) Tj ET",
+                    item.size,
+                    item.x,
+                    item.y,
+                    escape(&item.text)
+                );
+                let _ = match mark {
+                    Mark::Content(mcid) => writeln!(stream, "/P <</MCID {mcid}>> BDC {text} EMC"),
+                    Mark::Artifact => writeln!(
+                        stream,
+                        "/Artifact <</Type /Pagination /Subtype /Header>> BDC {text} EMC"
+                    ),
+                    Mark::Unmarked => writeln!(stream, "{text}"),
+                };
+            }
+            stream
+        })
+        .collect();
+    let mut objects = page_objects(&streams);
+    let page_id = |i: usize| 4 + 2 * i;
+    for i in 0..pages.len() {
+        objects[page_id(i) - 1] = objects[page_id(i) - 1].replacen(
+            "/Type /Page ",
+            &format!("/Type /Page /StructParents {i} "),
+            1,
+        );
+    }
+    let root = objects.len() + 1;
+    let document = root + 1;
+    let chain_len = match fault {
+        TreeFault::Depth(n) => n,
+        _ => 0,
+    };
+    // Objects: the root, the document element, the chain, then the paragraphs.
+    let first_paragraph = document + 1 + chain_len;
+    let mut paragraphs = Vec::new();
+    let mut next = first_paragraph;
+    let parent = if chain_len > 0 {
+        document + chain_len
+    } else {
+        document
+    };
+    for (i, page) in pages.iter().enumerate() {
+        for mcid in &page.logical {
+            paragraphs.push(format!(
+                "<< /Type /StructElem /S /P /P {parent} 0 R /Pg {} 0 R /K {mcid} >>",
+                page_id(i)
+            ));
+            next += 1;
+        }
+    }
+    let kids: Vec<String> = (first_paragraph..next)
+        .map(|n| format!("{n} 0 R"))
+        .collect();
+    objects.push(format!("<< /Type /StructTreeRoot /K {document} 0 R >>"));
+    let document_kids = match fault {
+        TreeFault::None => kids.join(" "),
+        TreeFault::Cycle => format!("{} {document} 0 R", kids.join(" ")),
+        TreeFault::Depth(_) => format!("{} 0 R", document + 1),
+    };
+    objects.push(format!(
+        "<< /Type /StructElem /S /Document /P {root} 0 R /K [{document_kids}] >>"
+    ));
+    for level in 1..=chain_len {
+        let id = document + level;
+        let kids = if level == chain_len {
+            kids.join(" ")
+        } else {
+            format!("{} 0 R", id + 1)
+        };
+        objects.push(format!(
+            "<< /Type /StructElem /S /Div /P {} 0 R /K [{kids}] >>",
+            id - 1
+        ));
+    }
+    objects.extend(paragraphs);
+    objects[0] = format!(
+        "<< /Type /Catalog /Pages 2 0 R /MarkInfo << /Marked true >> /StructTreeRoot {root} 0 R >>"
+    );
+    assemble(&objects)
+}
+
 /// A small PDF whose `pages` pages all draw one Form XObject `draws_per_page` times, each
 /// draw showing `form_text` a line lower: a few kilobytes that extract to
 /// `pages * draws_per_page * form_text.len()` bytes of text (a result-amplification attack).

@@ -1,0 +1,221 @@
+//! Tagged PDFs: the structure tree's reading order where it describes the page, geometry
+//! where it does not; artifacts kept out of sentences.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "in tests an unwrap failing is the test failing"
+)]
+
+use pdfq_extract::{Limits, extract_pages, sentences_for_pages};
+use pdfq_test_support::pdf::{Mark, Placed, TaggedPage, TreeFault, placed_text_pdf, tagged_pdf};
+
+fn at(x: f32, y: f32, text: &str) -> Placed {
+    Placed {
+        x,
+        y,
+        size: 10.0,
+        text: text.to_owned(),
+    }
+}
+
+const MAIN: [&str; 4] = [
+    "The main text begins on the right",
+    "and runs down its column to the",
+    "end, which is where the reading",
+    "of the page is done for now.",
+];
+const SIDEBAR: [&str; 3] = [
+    "A sidebar note that",
+    "readers take in after",
+    "the main text.",
+];
+
+/// A narrow sidebar at the left, the main text at the right; drawn bottom-up, sidebar and main
+/// text interleaved. Each line is marked content whose MCID is its place in the drawing.
+fn sidebar_page() -> Vec<(Placed, Mark)> {
+    let mut drawn: Vec<Placed> = Vec::new();
+    for row in (0..4).rev() {
+        drawn.push(at(300.0, 600.0 - 12.0 * row as f32, MAIN[row]));
+        if let Some(side) = SIDEBAR.get(row) {
+            drawn.push(at(72.0, 600.0 - 12.0 * row as f32, side));
+        }
+    }
+    drawn
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (p, Mark::Content(i as u32)))
+        .collect()
+}
+
+/// The MCIDs of `lines`, found by their text, in the order given.
+fn mcids_of(drawn: &[(Placed, Mark)], lines: &[&str]) -> Vec<u32> {
+    lines
+        .iter()
+        .map(|line| {
+            let (_, mark) = drawn.iter().find(|(p, _)| p.text == *line).unwrap();
+            let Mark::Content(mcid) = mark else {
+                panic!("{line} is not marked content")
+            };
+            *mcid
+        })
+        .collect()
+}
+
+fn words(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn text_of(pdf: &[u8]) -> String {
+    let doc = extract_pages(pdf, &Limits::default()).unwrap();
+    doc.pages[0].text.clone()
+}
+
+/// The same pieces, untagged: what geometry alone reads.
+fn geometric_text(drawn: &[(Placed, Mark)]) -> String {
+    let pieces: Vec<Placed> = drawn.iter().map(|(p, _)| p.clone()).collect();
+    text_of(&placed_text_pdf(&[pieces]))
+}
+
+#[test]
+fn a_page_drawn_out_of_order_is_read_in_its_structure_tree_order() {
+    let drawn = sidebar_page();
+    let reading: Vec<&str> = MAIN.iter().chain(&SIDEBAR).copied().collect();
+    let logical = mcids_of(&drawn, &reading);
+    let pdf = tagged_pdf(&[TaggedPage { drawn, logical }], TreeFault::None);
+    let text = text_of(&pdf);
+    assert_eq!(words(&text), words(&reading.join(" ")), "{text}");
+    // The tree's paragraphs stay blocks of their own.
+    assert!(text.contains("for now.\n\nA sidebar note"), "{text}");
+}
+
+#[test]
+fn a_broken_or_partial_tree_falls_back_to_geometry() {
+    let drawn = sidebar_page();
+    let geometric = geometric_text(&drawn);
+    // Geometry reads the sidebar first; the tree, were it followed, the main text.
+    assert!(geometric.starts_with("A sidebar note"), "{geometric}");
+    let reading: Vec<&str> = MAIN.iter().chain(&SIDEBAR).copied().collect();
+    let logical = mcids_of(&drawn, &reading);
+    let cases = [
+        ("cycle", logical.clone(), TreeFault::Cycle),
+        (
+            "a chain 5,000 deep",
+            logical.clone(),
+            TreeFault::Depth(5_000),
+        ),
+        // Half the page's text is not in the tree.
+        ("missing MCIDs", logical[..4].to_vec(), TreeFault::None),
+        // MCID named twice.
+        (
+            "a duplicate",
+            [logical.clone(), vec![logical[0]]].concat(),
+            TreeFault::None,
+        ),
+    ];
+    for (what, logical, fault) in cases {
+        let pdf = tagged_pdf(
+            &[TaggedPage {
+                drawn: drawn.clone(),
+                logical,
+            }],
+            fault,
+        );
+        assert_eq!(text_of(&pdf), geometric, "{what}");
+    }
+}
+
+#[test]
+fn a_tree_that_only_repeats_the_drawing_order_is_not_followed() {
+    // Two columns drawn row by row, each line its own MCID, the tree listing them as drawn
+    // (one element per line under the document, in content order), as poor taggers do.
+    let left = [
+        "The left column starts the story and",
+        "goes on for a few lines until the",
+        "reader reaches its bottom, where it",
+    ];
+    let right = [
+        "Then the right column takes over and",
+        "tells the rest of the story in its",
+        "own lines, to the end of the page.",
+    ];
+    let mut drawn = Vec::new();
+    for row in 0..3 {
+        let y = 600.0 - 12.0 * row as f32;
+        drawn.push(at(72.0, y, left[row]));
+        drawn.push(at(332.0, y, right[row]));
+    }
+    let drawn: Vec<(Placed, Mark)> = drawn
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (p, Mark::Content(i as u32)))
+        .collect();
+    let logical: Vec<u32> = (0..drawn.len() as u32).collect();
+    let geometric = geometric_text(&drawn);
+    let pdf = tagged_pdf(
+        &[TaggedPage {
+            drawn: drawn.clone(),
+            logical,
+        }],
+        TreeFault::None,
+    );
+    let text = text_of(&pdf);
+    assert_eq!(text, geometric);
+    assert_eq!(
+        words(&text),
+        words(&[left.join(" "), right.join(" ")].join(" "))
+    );
+}
+
+#[test]
+fn artifact_heads_and_footers_are_furniture_kept_out_of_sentences() {
+    // Each page's head is its own (no repetition to tell it by) and no page number.
+    let heads = [
+        "Chapter one: how it began",
+        "Chapter two: what followed",
+        "Chapter three: the ending",
+    ];
+    let pages: Vec<TaggedPage> = heads
+        .iter()
+        .enumerate()
+        .map(|(n, head)| TaggedPage {
+            drawn: vec![
+                (at(72.0, 740.0, head), Mark::Artifact),
+                (
+                    at(
+                        72.0,
+                        600.0,
+                        &format!("Body sentence number {} ends here.", n + 1),
+                    ),
+                    Mark::Content(0),
+                ),
+                (at(72.0, 588.0, "Another one follows it"), Mark::Content(1)),
+                (at(72.0, 40.0, "Printed on recycled paper"), Mark::Artifact),
+            ],
+            logical: vec![0, 1],
+        })
+        .collect();
+    let doc = extract_pages(&tagged_pdf(&pages, TreeFault::None), &Limits::default()).unwrap();
+    for (page, head) in doc.pages.iter().zip(heads) {
+        let furniture: Vec<&str> = page.furniture_lines().collect();
+        assert_eq!(
+            furniture,
+            [head, "Printed on recycled paper"],
+            "{:?}",
+            page.text
+        );
+    }
+    let sentences: Vec<String> = sentences_for_pages(&doc.pages)
+        .into_iter()
+        .map(|s| s.text)
+        .collect();
+    // The body's sentences only, whole.
+    let expected: Vec<String> = (1..=3)
+        .flat_map(|n| {
+            [
+                format!("Body sentence number {n} ends here."),
+                "Another one follows it".to_owned(),
+            ]
+        })
+        .collect();
+    assert_eq!(sentences, expected);
+}
