@@ -699,3 +699,86 @@ fn matrix_entry(doc: &Document, dict: &Dictionary) -> Option<Matrix> {
     }
     m.iter().all(|v| v.is_finite()).then_some(Matrix(m))
 }
+
+#[cfg(test)]
+mod tests {
+    use lopdf::{Stream, dictionary};
+
+    use super::*;
+    use crate::limits::Limits;
+
+    /// The (stream, MCID) or artifact each glyph of `content` is marked with, by its text.
+    fn marks_of(doc: &Document, content: &str, resources: &Dictionary) -> Vec<(String, String)> {
+        let mut state = DocState::default();
+        let mut budget = Budget::new(&Limits::default());
+        let mut interp = Interpreter::new(doc, &mut state, &mut budget, [0.0, 0.0, 612.0, 792.0]);
+        interp
+            .run_page(content.as_bytes(), Some(resources))
+            .unwrap();
+        let out = &interp.out;
+        out.glyphs
+            .iter()
+            .map(|g| {
+                let text = out.text[g.start as usize..g.end as usize].to_owned();
+                let mark = match g.mark {
+                    UNMARKED => "none".to_owned(),
+                    ARTIFACT => "artifact".to_owned(),
+                    m => format!("{:?}", out.marks[(m - FIRST_CONTENT_MARK) as usize]),
+                };
+                (text, mark)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn glyphs_carry_their_innermost_marked_content() {
+        let mut doc = Document::with_version("1.7");
+        let font = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+        });
+        // A form numbering its own marked content (/StructParents), and one that does not.
+        let own = doc.add_object(Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 612.into(), 792.into()], "StructParents" => 7 },
+            b"/Span <</MCID 0>> BDC BT /F1 10 Tf 0 0 Td (f) Tj ET EMC".to_vec(),
+        ));
+        let plain = doc.add_object(Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 612.into(), 792.into()] },
+            b"BT /F1 10 Tf 0 0 Td (g) Tj ET /P <</MCID 9>> BDC".to_vec(),
+        ));
+        let resources = dictionary! {
+            "Font" => dictionary! { "F1" => Object::Reference(font) },
+            "XObject" => dictionary! { "X0" => Object::Reference(own), "X1" => Object::Reference(plain) },
+            "Properties" => dictionary! { "MC3" => dictionary! { "MCID" => 3 } },
+        };
+        let content = "BT /F1 10 Tf 72 700 Td (a) Tj ET \
+            /P <</MCID 1>> BDC BT /F1 10 Tf 72 680 Td (b) Tj ET \
+              /Span BMC BT /F1 10 Tf 72 660 Td (c) Tj ET EMC \
+              /Artifact BMC BT /F1 10 Tf 72 640 Td (d) Tj ET EMC \
+              q 1 0 0 1 72 620 cm /X0 Do Q \
+              q 1 0 0 1 72 600 cm /X1 Do Q \
+              BT /F1 10 Tf 72 580 Td (e) Tj ET \
+            EMC \
+            /P /MC3 BDC BT /F1 10 Tf 72 560 Td (h) Tj ET EMC \
+            EMC EMC BT /F1 10 Tf 72 540 Td (i) Tj ET";
+        let got = marks_of(&doc, content, &resources);
+        let page = |mcid: u32| format!("{:?}", (None::<ObjectId>, mcid));
+        let expected = [
+            ("a", "none".to_owned()),
+            ("b", page(1)),
+            ("c", page(1)),
+            ("d", "artifact".to_owned()),
+            ("f", format!("{:?}", (Some(own), 0u32))),
+            // Inherits the sequence it is drawn in; its unclosed BDC ends with it.
+            ("g", page(1)),
+            ("e", page(1)),
+            ("h", page(3)),
+            // Stray EMCs close nothing that was not opened.
+            ("i", "none".to_owned()),
+        ];
+        let expected: Vec<(String, String)> = expected
+            .into_iter()
+            .map(|(t, m)| (t.to_owned(), m))
+            .collect();
+        assert_eq!(got, expected);
+    }
+}

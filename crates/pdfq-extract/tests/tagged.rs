@@ -151,13 +151,7 @@ fn a_tree_that_only_repeats_the_drawing_order_is_not_followed() {
         .collect();
     let logical: Vec<u32> = (0..drawn.len() as u32).collect();
     let geometric = geometric_text(&drawn);
-    let pdf = tagged_pdf(
-        &[TaggedPage {
-            drawn: drawn.clone(),
-            logical,
-        }],
-        TreeFault::None,
-    );
+    let pdf = tagged_pdf(&[TaggedPage { drawn, logical }], TreeFault::None);
     let text = text_of(&pdf);
     assert_eq!(text, geometric);
     assert_eq!(
