@@ -29,12 +29,15 @@ pub(crate) fn keep_what_extraction_reads(
             // Ignored by lopdf for body objects, where streams are (see the module comment).
             Some((id, Object::Null))
         }
-        Object::Dictionary(dict) if crate::structure::is_structure(dict) => {
-            // Kept compactly, for the reading order of tagged files, not as lopdf objects.
-            crate::structure::record(id, dict);
-            None
-        }
-        Object::Dictionary(dict) if dictionary_unread(dict) => None,
+        Object::Dictionary(dict) => match dictionary_class(dict) {
+            Class::Read => Some((id, Object::Dictionary(dict.clone()))),
+            Class::Unread => None,
+            Class::Structure => {
+                // Kept compactly, for the reading order of tagged files, not as lopdf objects.
+                crate::structure::record(id, dict);
+                None
+            }
+        },
         Object::Array(items) if is_destination(items) => None,
         _ => Some((id, object.clone())),
     }
@@ -48,16 +51,26 @@ fn stream_data_unread(dict: &Dictionary) -> bool {
         || matches!(name(b"Type"), Some(b"EmbeddedFile" | b"Metadata" | b"XRef"))
 }
 
-fn dictionary_unread(dict: &Dictionary) -> bool {
+/// What the loader does with a dictionary.
+enum Class {
+    Read,
+    Unread,
+    /// Part of the structure tree, recorded by [`crate::structure::record`].
+    Structure,
+}
+
+fn dictionary_class(dict: &Dictionary) -> Class {
     let name = |key: &[u8]| dict.get(key).and_then(Object::as_name).ok();
     let has = |key: &[u8]| dict.has(key);
+    let unread = |yes: bool| if yes { Class::Unread } else { Class::Read };
     match name(b"Type") {
+        Some(b"StructTreeRoot" | b"StructElem" | b"MCR" | b"OBJR") => Class::Structure,
         // An annotation is drawn only through its appearance stream (content.rs,
         // run_annotations); without one (links, typically) it adds no text.
-        Some(b"Annot") => !has(b"AP"),
-        Some(b"Outlines") => true,
-        Some(b"Bead" | b"Thread" | b"Action") => true,
-        Some(_) => false,
+        Some(b"Annot") => unread(!has(b"AP")),
+        Some(b"Outlines" | b"Bead" | b"Thread" | b"Action") => Class::Unread,
+        Some(_) => Class::Read,
+        None if name(b"S").is_some() && has(b"P") && has(b"K") => Class::Structure,
         None => {
             // Untyped, recognised by their keys.
             let link_annotation =
@@ -73,7 +86,7 @@ fn dictionary_unread(dict: &Dictionary) -> bool {
                 && has(b"D")
                 && dict.iter().all(|(key, _)| key == b"D" || key == b"SD");
             let action = name(b"S").is_some_and(is_action_type) && !has(b"P");
-            link_annotation || outline_item || tree_node || destination || action
+            unread(link_annotation || outline_item || tree_node || destination || action)
         }
     }
 }

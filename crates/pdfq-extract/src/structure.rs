@@ -13,8 +13,9 @@ use std::collections::{HashMap, HashSet};
 
 use lopdf::{Dictionary, Document, Object, ObjectId};
 
-/// Nodes and kids recorded for one document at most: about 40 bytes each, so at most a few
-/// MiB. A 1,000-page tagged report has some tens of thousands.
+/// Nodes and kids recorded for one document at most: 30 to 40 bytes each, so about 10 MiB at
+/// most, with the walk's per-page sequences. A 1,000-page tagged report has some tens of
+/// thousands.
 pub(crate) const MAX_RECORDED: usize = 250_000;
 /// Deeper trees are broken or hostile (real ones: under 20 levels).
 const MAX_DEPTH: usize = 256;
@@ -68,18 +69,8 @@ pub(crate) fn finish_recording() -> StructureRecord {
         .unwrap_or_default()
 }
 
-/// Whether `dict` is part of the structure tree: its root, an element, or a marked-content
-/// reference (object references, /OBJR, lead to annotations and are not text order).
-pub(crate) fn is_structure(dict: &Dictionary) -> bool {
-    let name = |key: &[u8]| dict.get(key).and_then(Object::as_name).ok();
-    match name(b"Type") {
-        Some(b"StructTreeRoot" | b"StructElem" | b"MCR" | b"OBJR") => true,
-        Some(_) => false,
-        None => name(b"S").is_some() && dict.has(b"P") && dict.has(b"K"),
-    }
-}
-
-/// Called by the loader's filter for each structure dictionary it drops.
+/// Called by the loader's filter for each structure dictionary it drops: the root, elements,
+/// marked-content references (object references, /OBJR, lead to annotations, not text).
 pub(crate) fn record(id: ObjectId, dict: &Dictionary) {
     RECORDING.with(|r| {
         if let Some(record) = r.borrow_mut().as_mut() {
