@@ -138,7 +138,11 @@ async fn upload_at_once(app: &TestApp) -> (usize, Vec<(Option<u16>, Option<Strin
     let user = app.user().await;
     let uploads = (0..AT_ONCE).map(|n| {
         let client = user.client.clone();
-        async move { client.upload(&format!("{n}.pdf"), text_pdf(&["Hello."])).await }
+        async move {
+            client
+                .upload(&format!("{n}.pdf"), text_pdf(&["Hello."]))
+                .await
+        }
     });
     let answers = futures::future::join_all(uploads).await;
     let accepted = answers.iter().filter(|a| a.is_ok()).count();
@@ -148,7 +152,10 @@ async fn upload_at_once(app: &TestApp) -> (usize, Vec<(Option<u16>, Option<Strin
         .map(|e| (e.status(), e.code().map(str::to_owned)))
         .collect();
     let jobs = user.client.jobs(&JobListQuery::default()).await.unwrap();
-    assert_eq!(jobs.total, accepted as u64, "a job for every 202 and no other");
+    assert_eq!(
+        jobs.total, accepted as u64,
+        "a job for every 202 and no other"
+    );
     (accepted, refused)
 }
 

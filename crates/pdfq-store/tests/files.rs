@@ -495,7 +495,11 @@ async fn an_upload_left_unfinished_by_a_dead_process_is_aborted_by_the_sweeper(
     }
     assert_eq!(bucket.unfinished_uploads().await.len(), 1);
     let now = OffsetDateTime::now_utc();
-    assert_eq!(store.delete_unlinked_objects(now).await.unwrap(), 0, "within its grace");
+    assert_eq!(
+        store.delete_unlinked_objects(now).await.unwrap(),
+        0,
+        "within its grace"
+    );
     let later = now + Duration::from_secs(2 * 3600);
     assert_eq!(store.delete_unlinked_objects(later).await.unwrap(), 1);
     assert!(bucket.unfinished_uploads().await.is_empty());
