@@ -19,6 +19,8 @@ use pdfq_test_support::pdf::text_pdf;
 
 on_both_backends!(a_retry_of_a_job_whose_file_is_gone_is_refused_410);
 on_both_backends_with!(small_quotas => quotas_are_answered_413_and_429);
+on_both_backends_with!(room_for_three_live_jobs => concurrent_uploads_never_pass_the_job_limit);
+on_both_backends_with!(room_for_three_files => concurrent_uploads_never_pass_the_storage_quota);
 
 /// FILE_RETENTION's default: files go at the first sweep after their job ended.
 const NOW_DUE: Retention = Retention::For(Duration::ZERO);
@@ -107,6 +109,70 @@ async fn quotas_are_answered_413_and_429(app: TestApp) {
     // Another user has quotas of their own.
     let other = app.user().await;
     other.client.upload("d.pdf", pdf()).await.unwrap();
+}
+
+/// Uploads sent at once by one user in the concurrency cases: all are received together.
+const AT_ONCE: usize = 10;
+/// What the quotas of those cases leave room for.
+const ROOM: usize = 3;
+
+fn all_at_once(settings: &mut Settings) {
+    settings.upload_rate_limit = "1000/hour".parse().unwrap();
+    settings.max_concurrent_uploads = AT_ONCE;
+    settings.max_concurrent_uploads_per_user = AT_ONCE;
+}
+
+fn room_for_three_live_jobs(settings: &mut Settings) {
+    all_at_once(settings);
+    settings.user_max_active_jobs = Some(ROOM as u64);
+}
+
+fn room_for_three_files(settings: &mut Settings) {
+    all_at_once(settings);
+    settings.user_storage_quota = Some(text_pdf(&["Hello."]).len() as u64 * ROOM as u64);
+}
+
+/// Sends [`AT_ONCE`] uploads of one user together; the codes of the refused ones, and how
+/// many were accepted.
+async fn upload_at_once(app: &TestApp) -> (usize, Vec<(Option<u16>, Option<String>)>) {
+    let user = app.user().await;
+    let uploads = (0..AT_ONCE).map(|n| {
+        let client = user.client.clone();
+        async move {
+            client
+                .upload(&format!("{n}.pdf"), text_pdf(&["Hello."]))
+                .await
+        }
+    });
+    let answers = futures::future::join_all(uploads).await;
+    let accepted = answers.iter().filter(|a| a.is_ok()).count();
+    let refused = answers
+        .into_iter()
+        .filter_map(Result::err)
+        .map(|e| (e.status(), e.code().map(str::to_owned)))
+        .collect();
+    let jobs = user.client.jobs(&JobListQuery::default()).await.unwrap();
+    assert_eq!(
+        jobs.total, accepted as u64,
+        "a job for every 202 and no other"
+    );
+    (accepted, refused)
+}
+
+/// The limit is checked in the job's own transaction: uploads received together cannot all
+/// see the same free room.
+async fn concurrent_uploads_never_pass_the_job_limit(app: TestApp) {
+    let (accepted, refused) = upload_at_once(&app).await;
+    assert_eq!(accepted, ROOM, "{refused:?}");
+    let too_many = (Some(429), Some("too_many_active_jobs".to_owned()));
+    assert!(refused.iter().all(|r| *r == too_many), "{refused:?}");
+}
+
+async fn concurrent_uploads_never_pass_the_storage_quota(app: TestApp) {
+    let (accepted, refused) = upload_at_once(&app).await;
+    assert_eq!(accepted, ROOM, "{refused:?}");
+    let over = (Some(413), Some("storage_quota_exceeded".to_owned()));
+    assert!(refused.iter().all(|r| *r == over), "{refused:?}");
 }
 
 /// Files in the test bucket, under `prefix`.

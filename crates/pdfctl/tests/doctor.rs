@@ -197,7 +197,8 @@ async fn a_running_job_without_a_heartbeat_is_reported_stuck() {
             file_name: "stuck.pdf".to_owned(),
             file_size: 3,
             sha256: [0; 32],
-            bytes: b"pdf".to_vec(),
+            content: b"pdf".to_vec().into(),
+            quotas: pdfq_store::Quotas::NONE,
         })
         .await
         .unwrap();

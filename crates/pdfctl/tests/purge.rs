@@ -45,7 +45,8 @@ async fn jobs(store: &Store) -> JobId {
             file_name: format!("{n}.pdf"),
             file_size: 5,
             sha256: [0; 32],
-            bytes: b"%PDF-".to_vec(),
+            content: b"%PDF-".to_vec().into(),
+            quotas: pdfq_store::Quotas::NONE,
         };
         ids.push(store.create_job(&new).await.unwrap().id);
     }

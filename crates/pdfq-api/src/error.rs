@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pdfq_api_types::{ErrorBody, ErrorDetail};
 use pdfq_queue::QueueError;
-use pdfq_store::StoreError;
+use pdfq_store::{QuotaExceeded, StoreError};
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -280,6 +280,12 @@ impl From<StoreError> for ApiError {
                 Self::FileStoreUnavailable
             }
             StoreError::FileGone => Self::FileGone,
+            StoreError::QuotaExceeded(QuotaExceeded::ActiveJobs { max }) => {
+                Self::TooManyActiveJobs { max }
+            }
+            StoreError::QuotaExceeded(QuotaExceeded::StoredBytes { quota, used }) => {
+                Self::StorageQuotaExceeded { quota, used }
+            }
             other => Self::Internal(other.to_string()),
         }
     }
@@ -388,6 +394,8 @@ mod tests {
             (StoreError::Corrupt("x".into()), 500),
             (StoreError::FileStore("down".into()), 503),
             (StoreError::FileGone, 410),
+            (QuotaExceeded::ActiveJobs { max: 2 }.into(), 429),
+            (QuotaExceeded::StoredBytes { quota: 9, used: 9 }.into(), 413),
         ] {
             let what = e.to_string();
             assert_eq!(ApiError::from(e).status().as_u16(), status, "{what}");

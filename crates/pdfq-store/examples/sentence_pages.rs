@@ -73,7 +73,8 @@ async fn completed_job(store: &Store) -> JobId {
             file_name: "bench.pdf".into(),
             file_size: bytes.len() as u64,
             sha256: [7; 32],
-            bytes,
+            content: bytes.into(),
+            quotas: pdfq_store::Quotas::NONE,
         })
         .await
         .unwrap();

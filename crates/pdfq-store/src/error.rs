@@ -43,6 +43,10 @@ pub enum StoreError {
     #[error("file store unavailable: {0}")]
     FileStore(String),
 
+    /// The new job would pass one of its owner's quotas.
+    #[error(transparent)]
+    QuotaExceeded(#[from] crate::files::QuotaExceeded),
+
     /// The job's file was removed by FILE_RETENTION: the job cannot run again.
     #[error("the job's file is no longer kept")]
     FileGone,

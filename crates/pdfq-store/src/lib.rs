@@ -29,7 +29,7 @@ pub mod verify;
 
 pub use config::{DatabaseConfig, normalize_database_url};
 pub use error::StoreError;
-pub use files::{FileStore, Retention, StorageConfig, Usage};
+pub use files::{FileContent, FileStore, QuotaExceeded, Quotas, Retention, StorageConfig, Usage};
 pub use model::{
     AttemptOutcome, AuditEntry, ChunkResult, Claimed, Commit, Created, DeliveryStatus, DueDelivery,
     Failure, FinishedBucket, IdempotencyKey, Job, JobEvent, JobFilter, JobSearch, JobSummary,

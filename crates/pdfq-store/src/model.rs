@@ -79,14 +79,16 @@ pub enum RefreshOutcome {
 }
 
 /// An upload to store as a new pending job.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct NewJob {
     pub id: JobId,
     pub owner: UserId,
     pub file_name: String,
     pub file_size: u64,
     pub sha256: [u8; 32],
-    pub bytes: Vec<u8>,
+    pub content: crate::files::FileContent,
+    /// The owner's limits, checked in the job's transaction ([`crate::Quotas::NONE`]: none).
+    pub quotas: crate::files::Quotas,
 }
 
 /// An upload's `Idempotency-Key`: a job created with it is the one answered to every upload
@@ -118,6 +120,7 @@ impl fmt::Debug for NewJob {
             .field("owner", &self.owner)
             .field("file_name", &self.file_name)
             .field("file_size", &self.file_size)
+            .field("quotas", &self.quotas)
             .finish_non_exhaustive()
     }
 }

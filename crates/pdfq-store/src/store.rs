@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::config::DatabaseConfig;
+use crate::files::StoredFile;
 use crate::model::{AttemptOutcome, DueDelivery, NewWebhook, Webhook, WebhookDelivery};
 use crate::model::{
     AuditEntry, ChunkResult, Claimed, Commit, Created, Failure, FinishedBucket,
@@ -246,16 +247,19 @@ impl Store {
     // Jobs: the API's side.
 
     /// Stores the job, its file and its first timeline entry in one transaction, through safe
-    /// commit. A repeat that finds the job already there (the first try committed but its answer
-    /// was lost) returns it rather than a conflict.
+    /// commit, after checking `new.quotas` in that transaction. A repeat that finds the job
+    /// already there (the first try committed but its answer was lost) returns it rather than
+    /// a conflict.
     /// With files in a bucket, the file is written first and the job commits only after it is
     /// stored; an object whose job never commits is deleted by the sweeper.
     pub async fn create_job(&self, new: &NewJob) -> Result<Job, StoreError> {
-        let object = self.put_file(new).await?;
-        with_retry(self.retry_policy(), "create_job", |try_no| {
-            self.create_job_try(new, None, object.as_deref(), try_no > 1)
+        let file = self.store_file(new).await?;
+        let created = with_retry(self.retry_policy(), "create_job", |try_no| {
+            self.create_job_try(new, None, &file, try_no > 1)
         })
-        .await
+        .await;
+        self.discard_unused(&file, &created).await;
+        created
     }
 
     /// Creates the job unless `key` already names one of the same owner, recorded after
@@ -267,11 +271,12 @@ impl Store {
         new: &NewJob,
         key: &IdempotencyKey<'_>,
     ) -> Result<Created, StoreError> {
-        let object = self.put_file(new).await?;
+        let file = self.store_file(new).await?;
         let created = with_retry(self.retry_policy(), "create_job_once", |try_no| {
-            self.create_job_try(new, Some(key), object.as_deref(), try_no > 1)
+            self.create_job_try(new, Some(key), &file, try_no > 1)
         })
         .await;
+        self.discard_unused(&file, &created).await;
         match created {
             Ok(job) => Ok(Created::New(job)),
             Err(StoreError::Conflict(why)) if why == IDEMPOTENCY_KEY_TAKEN => self
@@ -281,6 +286,20 @@ impl Store {
                 // Taken, then deleted with its job in between: rare; the client may retry.
                 .ok_or(StoreError::Conflict(why)),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes at once the object written for a job the store refused by rule (a quota, a
+    /// taken key). Any other failure leaves it to the sweeper after its grace (after a
+    /// transient error the job may even have committed; the sweeper deletes only what no job
+    /// holds).
+    async fn discard_unused(&self, file: &StoredFile, created: &Result<Job, StoreError>) {
+        if let (
+            StoredFile::Object(key),
+            Err(StoreError::QuotaExceeded(_) | StoreError::Conflict(_)),
+        ) = (file, created)
+        {
+            self.discard_object(key).await;
         }
     }
 
@@ -298,10 +317,10 @@ impl Store {
         &self,
         new: &NewJob,
         key: Option<&IdempotencyKey<'_>>,
-        object: Option<&str>,
+        file: &StoredFile,
         repeat: bool,
     ) -> Result<Job, StoreError> {
-        match dispatch!(self, s => s.create_job(new, key, object).await) {
+        match dispatch!(self, s => s.create_job(new, key, file).await) {
             Err(StoreError::Conflict(why)) if repeat => match self.get_job(new.id).await? {
                 Some(job) if job.owner_id == new.owner && job.file_sha256 == new.sha256 => Ok(job),
                 _ => Err(StoreError::Conflict(why)),
@@ -708,7 +727,8 @@ mod tests {
             file_name: "a.pdf".into(),
             file_size: 3,
             sha256: [0; 32],
-            bytes: b"pdf".to_vec(),
+            content: b"pdf".to_vec().into(),
+            quotas: crate::Quotas::NONE,
         };
         store.create_job(&new).await.unwrap().id
     }
@@ -763,15 +783,17 @@ mod tests {
             file_name: "a.pdf".into(),
             file_size: 3,
             sha256: [0; 32],
-            bytes: b"pdf".to_vec(),
+            content: b"pdf".to_vec().into(),
+            quotas: crate::Quotas::NONE,
         };
+        let file = StoredFile::Bytes(b"pdf".to_vec());
         assert_eq!(
-            store.create_job_try(&new, None, None, true).await.unwrap(),
+            store.create_job_try(&new, None, &file, true).await.unwrap(),
             job
         );
         assert!(matches!(
             store
-                .create_job_try(&new, None, None, false)
+                .create_job_try(&new, None, &file, false)
                 .await
                 .unwrap_err(),
             StoreError::Conflict(_)
@@ -779,7 +801,7 @@ mod tests {
         new.sha256 = [1; 32];
         assert!(matches!(
             store
-                .create_job_try(&new, None, None, true)
+                .create_job_try(&new, None, &file, true)
                 .await
                 .unwrap_err(),
             StoreError::Conflict(_)

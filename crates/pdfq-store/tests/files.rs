@@ -11,7 +11,10 @@ use std::time::Duration;
 use common::{Harness, job, new_job, tick, user, worker};
 use pdfq_domain::{JobId, JobStatus, UserId};
 use pdfq_store::files::FileSweep;
-use pdfq_store::{FileStore, Retention, StorageConfig, Store, StoreError, Usage};
+use pdfq_store::{
+    FileContent, FileStore, NewJob, QuotaExceeded, Quotas, Retention, StorageConfig, Store,
+    StoreError, Usage,
+};
 use pdfq_test_support::TestBucket;
 use time::OffsetDateTime;
 
@@ -89,6 +92,10 @@ every_store!(
     ended_jobs_are_purged_by_status_and_age,
     an_object_whose_job_never_committed_is_deleted_after_its_grace,
     usage_counts_kept_bytes_and_live_jobs,
+    jobs_created_together_never_pass_the_quotas,
+    a_large_file_is_written_in_parts,
+    a_large_upload_that_fails_half_way_leaves_nothing,
+    an_upload_left_unfinished_by_a_dead_process_is_aborted_by_the_sweeper,
 );
 
 const NOW_DUE: Retention = Retention::For(Duration::ZERO);
@@ -126,7 +133,10 @@ async fn a_file_is_kept_while_a_retry_may_come_then_removed(store: &Store, files
     let ann = user(store, "ann@example.com").await;
     let new = new_job(ann.id, "kept.pdf");
     let done = store.create_job(&new).await.unwrap();
-    assert_eq!(store.job_file(done.id).await.unwrap().unwrap(), new.bytes);
+    assert_eq!(
+        store.job_file(done.id).await.unwrap().unwrap(),
+        new.content.to_vec().await.unwrap()
+    );
     if files.bucket.is_some() {
         assert_eq!(
             files.keys().await,
@@ -340,4 +350,158 @@ async fn postgres_an_unreachable_file_store_stores_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_an_unreachable_file_store_stores_nothing() {
     an_unreachable_file_store_stores_nothing(Harness::sqlite().await).await;
+}
+
+/// The quotas are checked in the job's transaction, holding the owner's row: of jobs created
+/// together, exactly as many as fit are created; a refused job's object goes at once.
+async fn jobs_created_together_never_pass_the_quotas(store: &Store, files: &Files) {
+    const TOGETHER: usize = 8;
+    const ROOM: usize = 3;
+    let ann = user(store, "ann@example.com").await;
+    let size = new_job(ann.id, "0.pdf").file_size;
+    for (quotas, refusal) in [
+        (
+            Quotas {
+                active_jobs: Some(ROOM as u64),
+                ..Quotas::NONE
+            },
+            QuotaExceeded::ActiveJobs { max: ROOM as u64 },
+        ),
+        (
+            Quotas {
+                stored_bytes: Some(size * ROOM as u64 * 2),
+                ..Quotas::NONE
+            },
+            QuotaExceeded::StoredBytes {
+                quota: size * ROOM as u64 * 2,
+                used: size * ROOM as u64 * 2,
+            },
+        ),
+    ] {
+        let creations = (0..TOGETHER).map(|n| {
+            let new = NewJob {
+                quotas,
+                ..new_job(ann.id, &format!("{n}.pdf"))
+            };
+            async move { store.create_job(&new).await }
+        });
+        let results = futures::future::join_all(creations).await;
+        let created = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(created, ROOM, "{results:?}");
+        for refused in results.into_iter().filter_map(Result::err) {
+            assert!(
+                matches!(refused, StoreError::QuotaExceeded(q) if q == refusal),
+                "{refused:?}"
+            );
+        }
+    }
+    let usage = store.usage(ann.id).await.unwrap();
+    assert_eq!(usage.active_jobs, 2 * ROOM as u64);
+    if files.bucket.is_some() {
+        assert_eq!(
+            files.keys().await.len(),
+            2 * ROOM,
+            "no refused job's object is kept"
+        );
+    }
+}
+
+/// A spooled file of `len` bytes (a PDF header, then a pattern), and its bytes.
+fn spooled(len: usize) -> (FileContent, Vec<u8>) {
+    use std::io::Write as _;
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.extend((0..=250u8).cycle().take(len - bytes.len()));
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&bytes).unwrap();
+    (FileContent::spooled(file, len as u64), bytes)
+}
+
+/// Past one part (5 MiB) a file goes to the bucket as a multipart upload, read from its spool
+/// a part at a time, and is read back whole.
+async fn a_large_file_is_written_in_parts(store: &Store, files: &Files) {
+    let ann = user(store, "ann@example.com").await;
+    let (content, bytes) = spooled(12 * 1024 * 1024 + 7);
+    let new = NewJob {
+        file_size: content.len(),
+        content,
+        ..new_job(ann.id, "large.pdf")
+    };
+    let created = store.create_job(&new).await.unwrap();
+    assert_eq!(store.job_file(created.id).await.unwrap().unwrap(), bytes);
+    if let Some(bucket) = &files.bucket {
+        assert_eq!(
+            files.keys().await,
+            [format!("uploads/jobs/{}.pdf", created.id)]
+        );
+        assert!(bucket.unfinished_uploads().await.is_empty());
+    }
+}
+
+/// A spool that ends before its declared length fails the third part: the multipart upload is
+/// aborted (no parts are kept, no object appears) and no job is created.
+async fn a_large_upload_that_fails_half_way_leaves_nothing(store: &Store, files: &Files) {
+    let ann = user(store, "ann@example.com").await;
+    let (short, _) = spooled(11 * 1024 * 1024);
+    let mut file = tempfile::tempfile().unwrap();
+    {
+        use std::io::Write as _;
+        file.write_all(&short.to_vec().await.unwrap()).unwrap();
+    }
+    let claimed = 20 * 1024 * 1024;
+    let new = NewJob {
+        file_size: claimed,
+        content: FileContent::spooled(file, claimed),
+        ..new_job(ann.id, "truncated.pdf")
+    };
+    let err = store.create_job(&new).await.unwrap_err();
+    assert!(matches!(err, StoreError::FileStore(_)), "{err:?}");
+    assert!(store.get_job(new.id).await.unwrap().is_none());
+    if let Some(bucket) = &files.bucket {
+        assert!(files.keys().await.is_empty());
+        assert!(bucket.unfinished_uploads().await.is_empty());
+        // The record stays for the sweeper, which finds nothing left to abort or delete.
+        let later = OffsetDateTime::now_utc() + Duration::from_secs(2 * 3600);
+        assert_eq!(store.delete_unlinked_objects(later).await.unwrap(), 1);
+    }
+}
+
+/// The API process dies while a large file is being sent (here: the upload's future is dropped
+/// once the bucket shows the multipart upload begun, so no abort runs). The sweeper aborts it
+/// by the id recorded with the object's row, once the upload's grace has passed.
+async fn an_upload_left_unfinished_by_a_dead_process_is_aborted_by_the_sweeper(
+    store: &Store,
+    files: &Files,
+) {
+    let Some(bucket) = &files.bucket else {
+        return;
+    };
+    let ann = user(store, "ann@example.com").await;
+    let (content, _) = spooled(40 * 1024 * 1024);
+    let new = NewJob {
+        file_size: content.len(),
+        content,
+        ..new_job(ann.id, "cut.pdf")
+    };
+    let begun = async {
+        while bucket.unfinished_uploads().await.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Past the recording of its id (one local UPDATE), well before 40 MiB are sent.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::select! {
+        created = store.create_job(&new) => panic!("the upload ended before it was cut: {created:?}"),
+        () = begun => {}
+    }
+    assert_eq!(bucket.unfinished_uploads().await.len(), 1);
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(
+        store.delete_unlinked_objects(now).await.unwrap(),
+        0,
+        "within its grace"
+    );
+    let later = now + Duration::from_secs(2 * 3600);
+    assert_eq!(store.delete_unlinked_objects(later).await.unwrap(), 1);
+    assert!(bucket.unfinished_uploads().await.is_empty());
+    assert!(files.keys().await.is_empty());
 }

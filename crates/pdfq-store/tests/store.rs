@@ -269,7 +269,10 @@ mod cases {
         assert_eq!(created.file_sha256, new.sha256.to_vec());
         let fetched = store.get_job(new.id).await.unwrap().unwrap();
         assert_eq!(fetched, created);
-        assert_eq!(store.job_file(new.id).await.unwrap().unwrap(), new.bytes);
+        assert_eq!(
+            store.job_file(new.id).await.unwrap().unwrap(),
+            new.content.to_vec().await.unwrap()
+        );
         let events = store.job_events(new.id).await.unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].status, JobStatus::Pending);

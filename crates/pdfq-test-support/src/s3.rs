@@ -92,4 +92,24 @@ impl TestBucket {
             .map(str::to_owned)
             .collect()
     }
+
+    /// The ids of the multipart uploads started and neither completed nor aborted (a plain
+    /// ListMultipartUploads; moto answers unsigned).
+    ///
+    /// # Panics
+    /// When the server cannot be reached.
+    pub async fn unfinished_uploads(&self) -> Vec<String> {
+        let body = reqwest::get(format!("{}/{}?uploads", self.endpoint, self.bucket))
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .expect("listing the bucket's uploads")
+            .text()
+            .await
+            .expect("the listing's body");
+        body.split("<UploadId>")
+            .skip(1)
+            .filter_map(|rest| rest.split("</UploadId>").next())
+            .map(str::to_owned)
+            .collect()
+    }
 }

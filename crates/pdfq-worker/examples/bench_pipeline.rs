@@ -83,7 +83,8 @@ impl Bench {
                 file_name: name.into(),
                 file_size: pdf.len() as u64,
                 sha256: [0; 32],
-                bytes: pdf.to_vec(),
+                content: pdf.to_vec().into(),
+                quotas: pdfq_store::Quotas::NONE,
             })
             .await
             .unwrap();

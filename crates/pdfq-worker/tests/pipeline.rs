@@ -102,7 +102,8 @@ async fn submit(env: &Env, bytes: Vec<u8>) -> JobId {
         file_name: "test.pdf".into(),
         file_size: bytes.len() as u64,
         sha256: [0; 32],
-        bytes,
+        content: bytes.into(),
+        quotas: pdfq_store::Quotas::NONE,
     };
     env.store.create_job(&new).await.unwrap();
     env.broker.enqueue(id, Attempt::new(1)).await.unwrap();
@@ -793,7 +794,8 @@ async fn the_sweeper_enqueues_pending_jobs_that_never_reached_the_queue(backend:
             file_name: "lost.pdf".into(),
             file_size: bytes.len() as u64,
             sha256: [0; 32],
-            bytes,
+            content: bytes.into(),
+            quotas: pdfq_store::Quotas::NONE,
         })
         .await
         .unwrap();

@@ -239,7 +239,7 @@ fn start_pdfctl_up(no_build: bool) -> anyhow::Result<(Server, String)> {
 }
 
 /// Registers a fresh user and returns an access token.
-fn login(host: &str) -> anyhow::Result<String> {
+pub(super) fn login(host: &str) -> anyhow::Result<String> {
     let email = format!("bench-{}@example.com", std::process::id());
     let body = format!(r#"{{"email":"{email}","password":"benchmark password"}}"#);
     let mut conn = Connection::open(host)?;
@@ -351,7 +351,7 @@ fn wait_for_job(host: &str, token: &str, job: &str, within: Duration) -> anyhow:
 }
 
 /// Uploads `pdf`; returns its job id.
-fn upload(host: &str, token: &str, pdf: &[u8]) -> anyhow::Result<String> {
+pub(super) fn upload(host: &str, token: &str, pdf: &[u8]) -> anyhow::Result<String> {
     let boundary = "pdfqbenchboundary";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
@@ -389,7 +389,7 @@ fn json_number(json: &str, key: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-fn get_request(host: &str, path: &str, token: Option<&str>) -> Vec<u8> {
+pub(super) fn get_request(host: &str, path: &str, token: Option<&str>) -> Vec<u8> {
     let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
     format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n").into_bytes()
 }
@@ -403,12 +403,12 @@ fn post_json(host: &str, path: &str, body: &str) -> Vec<u8> {
 }
 
 /// One keep-alive HTTP/1.1 connection.
-struct Connection {
+pub(super) struct Connection {
     reader: BufReader<TcpStream>,
 }
 
 impl Connection {
-    fn open(host: &str) -> anyhow::Result<Self> {
+    pub(super) fn open(host: &str) -> anyhow::Result<Self> {
         let stream = TcpStream::connect(host).with_context(|| format!("connecting to {host}"))?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -418,7 +418,7 @@ impl Connection {
     }
 
     /// Sends a request and reads the answer (Content-Length bodies only: what the API sends).
-    fn send(&mut self, request: &[u8]) -> anyhow::Result<(u16, String)> {
+    pub(super) fn send(&mut self, request: &[u8]) -> anyhow::Result<(u16, String)> {
         self.reader.get_mut().write_all(request)?;
         let mut line = String::new();
         self.reader.read_line(&mut line)?;

@@ -7,6 +7,7 @@ mod extract;
 mod pipeline;
 mod reading_order;
 mod summary;
+mod upload_memory;
 
 use clap::Subcommand;
 
@@ -19,6 +20,9 @@ pub enum Which {
     /// Requests per second and latency percentiles of GET /api/v1/jobs/{id}, /api/v1/health and
     /// page 1 against page 2,000 of a 50,000-sentence result.
     Api(api::Args),
+    /// Peak resident memory of the API process while it stores one 45 MB upload in a bucket
+    /// (or the database).
+    UploadMemory(upload_memory::Args),
     /// Every benchmark above plus the load suite (memory at idle and under load), then one
     /// Markdown table written into the README's performance section.
     All(all::Args),
@@ -31,6 +35,7 @@ pub fn run(which: Which) -> anyhow::Result<()> {
         }),
         Which::Pipeline(args) => pipeline::run(&args).map(drop),
         Which::Api(args) => api::run(&args).map(drop),
+        Which::UploadMemory(args) => upload_memory::run(&args),
         Which::All(args) => all::run(&args),
     }
 }

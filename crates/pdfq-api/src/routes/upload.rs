@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use pdfq_api_types::{ErrorBody, UploadAccepted};
 use pdfq_domain::JobId;
 use pdfq_queue::{RateDecision, RateKey};
-use pdfq_store::{Created, IdempotencyKey, NewJob};
+use pdfq_store::{Created, FileContent, IdempotencyKey, NewJob, Quotas, StoreError};
 use sha2::{Digest, Sha256};
 
 use crate::auth::AuthUser;
@@ -213,20 +213,23 @@ async fn receive(
     limit: u64,
     key: Option<&IdempotencyKey<'_>>,
 ) -> Result<Created, ApiError> {
-    let (file_name, bytes) = read_file(&mut multipart, limit).await?;
-    if !is_pdf(&bytes) {
+    let (file_name, file) = read_file(&mut multipart, limit).await?;
+    if !is_pdf(&file.head) {
         return Err(ApiError::UnsupportedMediaType(
             "the file is not a PDF: it does not start with the %PDF- signature".into(),
         ));
     }
-    check_quotas(state, user, bytes.len() as u64).await?;
+    let quotas = quotas(state);
+    check_quotas(state, user, file.content.len()).await?;
     let new = NewJob {
         id: JobId::new(),
         owner: user.id,
         file_name,
-        file_size: bytes.len() as u64,
-        sha256: Sha256::digest(&bytes).into(),
-        bytes,
+        file_size: file.content.len(),
+        sha256: file.sha256,
+        content: file.content,
+        // Checked again in the job's transaction: uploads received together take turns there.
+        quotas,
     };
     let created = match key {
         Some(key) => state.store.create_job_once(&new, key).await,
@@ -242,40 +245,31 @@ async fn receive(
     })
 }
 
-/// USER_MAX_ACTIVE_JOBS and USER_STORAGE_QUOTA, for a file of `size` bytes (0 before it is
-/// received: then only a user already at a limit is refused, before sending the body). Checked
-/// before storing, so concurrent uploads of one user (at most
-/// MAX_CONCURRENT_UPLOADS_PER_USER) may pass the quota by their own size.
+/// USER_STORAGE_QUOTA and USER_MAX_ACTIVE_JOBS.
+fn quotas(state: &AppState) -> Quotas {
+    Quotas {
+        stored_bytes: state.settings.user_storage_quota,
+        active_jobs: state.settings.user_max_active_jobs,
+    }
+}
+
+/// The quotas, for a file of `size` bytes (0 before it is received: then only a user already
+/// at a limit is refused, before sending the body). An early, cheap refusal: the store checks
+/// again in the job's transaction, which is what holds when uploads arrive together.
 async fn check_quotas(state: &AppState, user: AuthUser, size: u64) -> Result<(), ApiError> {
-    let (quota, max_active) = (
-        state.settings.user_storage_quota,
-        state.settings.user_max_active_jobs,
-    );
-    if quota.is_none() && max_active.is_none() {
+    let quotas = quotas(state);
+    if quotas.is_unlimited() {
         return Ok(());
     }
     let usage = state.store.usage(user.id).await?;
-    if let Some(max) = max_active
-        && usage.active_jobs >= max
-    {
-        return Err(ApiError::TooManyActiveJobs { max });
-    }
-    if let Some(quota) = quota
-        && (usage.stored_bytes.saturating_add(size) > quota || usage.stored_bytes >= quota)
-    {
-        return Err(ApiError::StorageQuotaExceeded {
-            quota,
-            used: usage.stored_bytes,
-        });
-    }
-    Ok(())
+    Ok(quotas.check(usage, size).map_err(StoreError::from)?)
 }
 
 /// The one field named `file`: its name and bytes, refused as soon as it passes `limit`. The
 /// whole body is read, so that a broken ending is noticed and the form must be exactly what the
 /// document says: a second `file` field (which one was meant?) or any other field is refused
 /// with 400 `invalid_multipart`; a form without a `file` field is 400 `missing_file`.
-async fn read_file(multipart: &mut Multipart, limit: u64) -> Result<(String, Vec<u8>), ApiError> {
+async fn read_file(multipart: &mut Multipart, limit: u64) -> Result<(String, Received), ApiError> {
     let mut file: Option<(String, Spool)> = None;
     let mut unexpected: Option<String> = None;
     let mut skipped: u64 = 0;
@@ -316,27 +310,41 @@ async fn read_file(multipart: &mut Multipart, limit: u64) -> Result<(String, Vec
         (Some(_), Some(name)) => Err(ApiError::InvalidMultipart(format!(
             "unexpected field {name:?}: the form has one field, \"file\""
         ))),
-        (Some((name, spool)), None) => Ok((name, spool.into_bytes().await?)),
+        (Some((name, spool)), None) => Ok((name, spool.finish().await?)),
     }
 }
 
 /// What stays in memory of a file being received; past it, the file goes to a temporary file.
 const SPOOL_IN_MEMORY: usize = 1 << 20;
 
+/// A received file: its bytes (in memory or spooled), checksum, and first kilobyte.
+struct Received {
+    content: FileContent,
+    sha256: [u8; 32],
+    head: Vec<u8>,
+}
+
 /// A file being received: in memory up to [`SPOOL_IN_MEMORY`], then in an anonymous temporary
-/// file (gone when dropped), so a slow or large upload holds a small buffer while it arrives
-/// and its bytes are in memory only for the moment they are stored.
+/// file (gone when dropped), so a slow or large upload holds a small buffer while it arrives.
+/// The store reads a spooled file back a part at a time for a bucket, or whole for the
+/// database. Its checksum and signature window are taken as it arrives.
 #[derive(Default)]
 struct Spool {
     memory: Vec<u8>,
     file: Option<tokio::fs::File>,
     len: u64,
+    sha256: Sha256,
+    head: Vec<u8>,
 }
 
 impl Spool {
     async fn push(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
         use tokio::io::AsyncWriteExt as _;
         self.len += chunk.len() as u64;
+        self.sha256.update(chunk);
+        let wanted = SIGNATURE_WINDOW.saturating_sub(self.head.len());
+        self.head
+            .extend_from_slice(&chunk[..wanted.min(chunk.len())]);
         if self.file.is_none() && self.memory.len() + chunk.len() <= SPOOL_IN_MEMORY {
             self.memory.extend_from_slice(chunk);
             return Ok(());
@@ -359,19 +367,21 @@ impl Spool {
         Ok(())
     }
 
-    async fn into_bytes(self) -> Result<Vec<u8>, ApiError> {
-        use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
-        let Some(mut file) = self.file else {
-            return Ok(self.memory);
+    async fn finish(self) -> Result<Received, ApiError> {
+        use tokio::io::AsyncWriteExt as _;
+        let content = match self.file {
+            None => FileContent::from(self.memory),
+            Some(mut file) => {
+                // Every write handed to the blocking pool has landed before it is read back.
+                file.flush().await.map_err(|e| spool_error(&e))?;
+                FileContent::spooled(file.into_std().await, self.len)
+            }
         };
-        file.seek(std::io::SeekFrom::Start(0))
-            .await
-            .map_err(|e| spool_error(&e))?;
-        let mut bytes = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
-        file.read_to_end(&mut bytes)
-            .await
-            .map_err(|e| spool_error(&e))?;
-        Ok(bytes)
+        Ok(Received {
+            content,
+            sha256: self.sha256.finalize().into(),
+            head: self.head,
+        })
     }
 }
 

@@ -6,11 +6,15 @@
 //! committed, was deleted, or its file's retention ended) names an object the sweeper deletes.
 
 mod config;
+mod content;
 mod objects;
+mod quotas;
 mod store_ops;
 
 pub use config::{Retention, StorageConfig, parse_retention};
+pub use content::FileContent;
 pub use objects::ObjectFiles;
+pub use quotas::{QuotaExceeded, Quotas};
 pub use store_ops::{FileSweep, Usage};
 
 /// The file store the [`crate::Store`] writes uploads to.
@@ -47,7 +51,7 @@ impl FileStore {
 /// Where one job's file is.
 #[derive(Debug)]
 pub(crate) enum StoredFile {
-    /// The bytes, read from the database.
+    /// The bytes, kept in the database.
     Bytes(Vec<u8>),
     /// The key of the object that holds it.
     Object(String),

@@ -3,17 +3,28 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, PutPayload, RetryConfig};
+use object_store::{
+    BackoffConfig, ClientOptions, MultipartId, ObjectStore, PutPayload, RetryConfig,
+};
 
+use super::FileContent;
 use super::config::StorageConfig;
 use crate::StoreError;
+
+/// The size of one part of a multipart upload: S3's smallest (every part but the last must be
+/// at least 5 MiB). A file up to this size is written with one PUT; a larger one part by part,
+/// with at most two parts in memory (one being sent, the next being read).
+pub(crate) const PART_BYTES: u64 = 5 * 1024 * 1024;
 
 /// A bucket and a key prefix. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ObjectFiles {
-    store: Arc<dyn ObjectStore>,
+    // The S3 client itself, not `dyn ObjectStore`: multipart uploads need its MultipartStore
+    // side, whose upload ids the sweeper can abort.
+    store: Arc<AmazonS3>,
     bucket: String,
     prefix: String,
     endpoint: Option<String>,
@@ -103,12 +114,40 @@ impl ObjectFiles {
         }
     }
 
-    pub(crate) async fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    pub(crate) async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
         self.store
-            .put(&Path::from(key), PutPayload::from(bytes.to_vec()))
+            .put(&Path::from(key), PutPayload::from(bytes))
             .await
             .map(drop)
             .map_err(|e| file_store_error("writing", key, &e))
+    }
+
+    /// Starts a multipart upload of `key`; nothing is visible until it completes.
+    pub(crate) async fn start_upload(&self, key: &str) -> Result<Upload<'_>, StoreError> {
+        let path = Path::from(key);
+        let id = self
+            .store
+            .create_multipart(&path)
+            .await
+            .map_err(|e| file_store_error("starting an upload of", key, &e))?;
+        Ok(Upload {
+            files: self,
+            path,
+            id,
+        })
+    }
+
+    /// Aborts the multipart upload `id` of `key`, dropping the parts it holds; one already
+    /// completed or aborted is fine.
+    pub(crate) async fn abort_upload(&self, key: &str, id: &str) -> Result<(), StoreError> {
+        match self
+            .store
+            .abort_multipart(&Path::from(key), &id.to_owned())
+            .await
+        {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(file_store_error("aborting the upload of", key, &e)),
+        }
     }
 
     /// The object's bytes; `None` when there is no such object.
@@ -117,7 +156,8 @@ impl ObjectFiles {
             Ok(found) => found
                 .bytes()
                 .await
-                .map(|b| Some(b.to_vec()))
+                // The body was collected into one buffer: taken over, not copied again.
+                .map(|b| Some(Vec::from(b)))
                 .map_err(|e| file_store_error("reading", key, &e)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(file_store_error("reading", key, &e)),
@@ -132,7 +172,7 @@ impl ObjectFiles {
         } else {
             format!("{}/pdfq-doctor-probe", self.prefix)
         };
-        self.put(&key, b"pdfq").await?;
+        self.put(&key, b"pdfq".to_vec()).await?;
         self.get(&key).await?;
         self.delete(&key).await
     }
@@ -143,6 +183,76 @@ impl ObjectFiles {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(file_store_error("deleting", key, &e)),
         }
+    }
+}
+
+/// A multipart upload under way.
+#[derive(Debug)]
+pub(crate) struct Upload<'a> {
+    files: &'a ObjectFiles,
+    path: Path,
+    id: MultipartId,
+}
+
+impl Upload<'_> {
+    /// The upload's id, which the sweeper needs to abort it if this process dies first.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Writes `content` part by part and completes the object. On any failure the upload is
+    /// aborted, so that no part of it is kept.
+    pub(crate) async fn write(self, content: &FileContent) -> Result<(), StoreError> {
+        let written = self.write_parts(content).await;
+        if written.is_err() {
+            self.abort().await;
+        }
+        written
+    }
+
+    /// Aborts the upload; a failure is left to the sweeper, which has the upload's id.
+    pub(crate) async fn abort(&self) {
+        if let Err(e) = self.files.abort_upload(self.path.as_ref(), &self.id).await {
+            tracing::warn!(error = %e, "aborting a failed upload failed; the sweeper will");
+        }
+    }
+
+    async fn write_parts(&self, content: &FileContent) -> Result<(), StoreError> {
+        let key = self.path.as_ref();
+        let count = content.len().div_ceil(PART_BYTES).max(1);
+        let read = |index: u64| async move {
+            content
+                .read(index * PART_BYTES, PART_BYTES as usize)
+                .await
+                .map_err(|e| StoreError::FileStore(format!("reading the upload of {key}: {e}")))
+        };
+        let mut parts = Vec::new();
+        let mut next = read(0).await?;
+        for index in 0..count {
+            let sending = self.files.store.put_part(
+                &self.path,
+                &self.id,
+                usize::try_from(index).unwrap_or(usize::MAX),
+                PutPayload::from(std::mem::take(&mut next)),
+            );
+            // The next part is read from the spool while this one is sent.
+            let reading = async {
+                if index + 1 < count {
+                    read(index + 1).await
+                } else {
+                    Ok(Vec::new())
+                }
+            };
+            let (sent, read_next) = tokio::join!(sending, reading);
+            parts.push(sent.map_err(|e| file_store_error("writing", key, &e))?);
+            next = read_next?;
+        }
+        self.files
+            .store
+            .complete_multipart(&self.path, &self.id, parts)
+            .await
+            .map(drop)
+            .map_err(|e| file_store_error("completing", key, &e))
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use pdfq_domain::{JobId, JobStatus, UserId};
 use time::OffsetDateTime;
 
+use super::objects::PART_BYTES;
 use super::{FileStore, StoredFile};
 use crate::StoreError;
 use crate::model::NewJob;
@@ -52,19 +53,61 @@ impl Store {
         dispatch!(self, s => s.files())
     }
 
-    /// Writes the new job's file to the bucket, when that is where files go, and returns its
-    /// key; the job's transaction links it. Nothing to do for files kept in the database,
-    /// which the job's transaction writes itself.
-    pub(crate) async fn put_file(&self, new: &NewJob) -> Result<Option<String>, StoreError> {
+    /// Writes the new job's file where files go, returning where it is for the job's
+    /// transaction to link: its bytes, for the database (the transaction writes them), or the
+    /// key of the object written to the bucket, streamed from the upload a part at a time.
+    pub(crate) async fn store_file(&self, new: &NewJob) -> Result<StoredFile, StoreError> {
         let FileStore::Objects(objects) = self.file_store() else {
-            return Ok(None);
+            return new
+                .content
+                .to_vec()
+                .await
+                .map(StoredFile::Bytes)
+                .map_err(|e| StoreError::FileStore(format!("reading the upload: {e}")));
         };
         let key = objects.key_for(new.id);
         let grace = time::Duration::try_from(ORPHAN_GRACE).unwrap_or(time::Duration::HOUR);
         dispatch!(self, s => s.record_object(&key, OffsetDateTime::now_utc() + grace).await)?;
-        // On failure the record stays: the sweeper deletes whatever part was written.
-        objects.put(&key, &new.bytes).await?;
-        Ok(Some(key))
+        // On failure the record stays: the sweeper deletes whatever was written.
+        if new.content.len() <= PART_BYTES {
+            let bytes = new
+                .content
+                .to_vec()
+                .await
+                .map_err(|e| StoreError::FileStore(format!("reading the upload: {e}")))?;
+            objects.put(&key, bytes).await?;
+        } else {
+            let upload = objects.start_upload(&key).await?;
+            // Recorded first, so that the sweeper can abort an upload this process leaves
+            // unfinished (its parts are no object: deleting the key would not remove them).
+            let recorded = dispatch!(self, s => s.record_upload(&key, upload.id()).await);
+            if let Err(e) = recorded {
+                upload.abort().await;
+                return Err(e);
+            }
+            upload.write(&new.content).await?;
+        }
+        Ok(StoredFile::Object(key))
+    }
+
+    /// Deletes the object written for a job that was not created (refused by a quota, or its
+    /// idempotency key's job was found), unless a job holds it after all. Best effort: what
+    /// is left is the sweeper's after its grace.
+    pub(crate) async fn discard_object(&self, key: &str) {
+        let FileStore::Objects(objects) = self.file_store() else {
+            return;
+        };
+        let now = OffsetDateTime::now_utc();
+        let discarded = async {
+            if dispatch!(self, s => s.expire_object(key, now).await)? {
+                objects.delete(key).await?;
+                dispatch!(self, s => s.forget_object(key).await)?;
+            }
+            Ok::<_, StoreError>(())
+        };
+        if let Err(e) = discarded.await {
+            tracing::warn!(key, error = %e, "discarding an unused upload failed; the sweeper will");
+        }
     }
 
     /// The uploaded PDF, wherever it is kept; `None` when the job or its file is gone.
@@ -116,9 +159,12 @@ impl Store {
         let FileStore::Objects(objects) = self.file_store() else {
             return Ok(0);
         };
-        let keys = dispatch!(self, s => s.unlinked_objects(now, BATCH * SWEEP_BATCHES).await)?;
+        let due = dispatch!(self, s => s.unlinked_objects(now, BATCH * SWEEP_BATCHES).await)?;
         let mut deleted = 0;
-        for key in keys {
+        for (key, upload) in due {
+            if let Some(upload) = upload {
+                objects.abort_upload(&key, &upload).await?;
+            }
             objects.delete(&key).await?;
             dispatch!(self, s => s.forget_object(&key).await)?;
             deleted += 1;

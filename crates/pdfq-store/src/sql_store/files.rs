@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::SqlStore;
 use crate::StoreError;
-use crate::dialect::{Both, Dialect, Stmt};
+use crate::dialect::{Both, DbConnection, Dialect, Stmt};
 use crate::files::{StoredFile, Usage};
 
 /// The statuses a job never leaves on its own: a retry can only come from an operator.
@@ -77,19 +77,48 @@ impl<D: Dialect> SqlStore<D> {
         Ok(())
     }
 
-    /// Objects no job holds whose time to go has come by `now`.
+    /// Records the id of the multipart upload writing `key`'s object.
+    pub(crate) async fn record_upload(&self, key: &str, upload: &str) -> Result<(), StoreError> {
+        Stmt::<D>::new("update stored_files set upload_id = $2 where key = $1")
+            .text(key)
+            .text(upload)
+            .execute(&mut *self.conn().await?)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes an object no job holds due at `now`; false when a job holds it.
+    pub(crate) async fn expire_object(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let expired = Stmt::<D>::new(
+            "update stored_files set delete_after = $2 where key = $1 and job_id is null",
+        )
+        .text(key)
+        .time(now)
+        .execute(&mut *self.conn().await?)
+        .await?;
+        Ok(expired == 1)
+    }
+
+    /// Objects no job holds whose time to go has come by `now`, each with the id of the
+    /// multipart upload that wrote it, if one did (it may be unfinished).
     pub(crate) async fn unlinked_objects(
         &self,
         now: OffsetDateTime,
         limit: u32,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<(String, Option<String>)>, StoreError> {
         Stmt::<D>::new(
-            "select key from stored_files where job_id is null and delete_after <= $1
+            "select key, upload_id from stored_files where job_id is null and delete_after <= $1
              order by delete_after limit $2",
         )
         .time(now)
         .int(limit)
-        .fetch_all_as(&mut *self.conn().await?, |c| c.text("key"))
+        .fetch_all_as(&mut *self.conn().await?, |c| {
+            Ok((c.text("key")?, c.opt_text("upload_id")?))
+        })
         .await
     }
 
@@ -192,25 +221,7 @@ impl<D: Dialect> SqlStore<D> {
 
     /// What `owner` holds now: bytes of files still kept, and jobs not yet ended.
     pub(crate) async fn usage(&self, owner: UserId) -> Result<Usage, StoreError> {
-        let mut conn = self.conn().await?;
-        let stored_bytes = Stmt::<D>::new(
-            "select cast(coalesce(sum(file_size), 0) as bigint) as n from jobs
-             where owner_id = $1 and file_removed_at is null",
-        )
-        .id(owner)
-        .fetch_one_as(&mut conn, |c| c.count("n"))
-        .await?;
-        let active_jobs = Stmt::<D>::new(
-            "select count(*) as n from jobs
-             where owner_id = $1 and status in ('pending', 'processing', 'retrying')",
-        )
-        .id(owner)
-        .fetch_one_as(&mut conn, |c| c.count("n"))
-        .await?;
-        Ok(Usage {
-            stored_bytes,
-            active_jobs,
-        })
+        usage_of::<D>(&mut *self.conn().await?, owner).await
     }
 
     pub(crate) async fn database_size(&self) -> Result<u64, StoreError> {
@@ -218,4 +229,29 @@ impl<D: Dialect> SqlStore<D> {
             .fetch_one_as(&mut *self.conn().await?, |c| c.count("n"))
             .await
     }
+}
+
+/// What `owner` holds, read on `conn` (in a transaction: as that transaction sees it).
+pub(super) async fn usage_of<D: Dialect>(
+    conn: &mut DbConnection<D>,
+    owner: UserId,
+) -> Result<Usage, StoreError> {
+    let stored_bytes = Stmt::<D>::new(
+        "select cast(coalesce(sum(file_size), 0) as bigint) as n from jobs
+         where owner_id = $1 and file_removed_at is null",
+    )
+    .id(owner)
+    .fetch_one_as(conn, |c| c.count("n"))
+    .await?;
+    let active_jobs = Stmt::<D>::new(
+        "select count(*) as n from jobs
+         where owner_id = $1 and status in ('pending', 'processing', 'retrying')",
+    )
+    .id(owner)
+    .fetch_one_as(conn, |c| c.count("n"))
+    .await?;
+    Ok(Usage {
+        stored_bytes,
+        active_jobs,
+    })
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use pdfq_domain::{Attempt, JobId, JobStatus, UserId, WorkerId};
 use time::OffsetDateTime;
 
+use super::files::usage_of;
 use super::{
     SqlStore, delete_by_id, event_of, id_attempt, job_by_id, job_columns, job_of, record_event,
     summary_of,
@@ -13,6 +14,7 @@ use crate::StoreError;
 use crate::decode;
 use crate::dialect::{Both, Columns, DbConnection, Dialect, Stmt, Typed};
 use crate::error::ResultExt;
+use crate::files::StoredFile;
 use crate::model::{
     ChunkResult, Failure, FinishedBucket, IDEMPOTENCY_KEY_TAKEN, IdempotencyKey, Job, JobEvent,
     JobFilter, JobSearch, JobSummary, NewJob, Page, Sentence, SentenceRow, StatusCounts,
@@ -43,6 +45,15 @@ const JOBS_PKEY: Both = Both {
 const IDEMPOTENCY_KEYS_PKEY: Both = Both {
     postgres: "idempotency_keys_pkey",
     sqlite: "idempotency_keys.key",
+};
+
+/// Locks the owner's row (`$1`) until the transaction ends, so that the quota checks of one
+/// owner's new jobs take turns. PostgreSQL: `no key update` leaves the row's key free, so rows
+/// that refer to it (the job inserted next) are not held up. SQLite: the write transaction
+/// (`begin immediate`) already holds the database's one write lock; the read is all there is.
+const LOCK_OWNER: Both = Both {
+    postgres: "select id from users where id = $1 for no key update",
+    sqlite: "select id from users where id = $1",
 };
 
 /// The jobs list's filter: `$1` the owner, `$2` the status, either null for any.
@@ -141,9 +152,21 @@ impl<D: Dialect> SqlStore<D> {
         &self,
         new: &NewJob,
         key: Option<&IdempotencyKey<'_>>,
-        object: Option<&str>,
+        file: &StoredFile,
     ) -> Result<Job, StoreError> {
         let mut tx = self.begin_write().await?;
+        if !new.quotas.is_unlimited() {
+            // Until this transaction ends, no other job of the owner passes this point: the
+            // usage read next includes every job committed before, so uploads received
+            // together cannot all fit in the same free room. (A deleted owner: no row, and the
+            // insert below fails on its reference.)
+            Stmt::<D>::of(LOCK_OWNER)
+                .id(new.owner)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let usage = usage_of::<D>(&mut *tx, new.owner).await?;
+            new.quotas.check(usage, new.file_size)?;
+        }
         let row = Stmt::<D>::new(concat!(
             "insert into jobs (id, owner_id, file_name, file_size, file_sha256)
              values ($1, $2, $3, $4, $5)
@@ -161,25 +184,28 @@ impl<D: Dialect> SqlStore<D> {
             StoreError::Conflict("a job with this id exists".into())
         })?;
         let job = job_of(&Columns::<D>::of(&row))?;
-        if let Some(object) = object {
-            let linked = Stmt::<D>::new(
-                "update stored_files set job_id = $1 where key = $2 and job_id is null",
-            )
-            .id(new.id)
-            .text(object)
-            .execute(&mut *tx)
-            .await?;
-            if linked != 1 {
-                return Err(StoreError::Corrupt(format!(
-                    "no unlinked record of {object}"
-                )));
-            }
-        } else {
-            Stmt::<D>::new("insert into job_files (job_id, content) values ($1, $2)")
+        match file {
+            StoredFile::Object(object) => {
+                let linked = Stmt::<D>::new(
+                    "update stored_files set job_id = $1 where key = $2 and job_id is null",
+                )
                 .id(new.id)
-                .bytes(&new.bytes)
+                .text(object)
                 .execute(&mut *tx)
                 .await?;
+                if linked != 1 {
+                    return Err(StoreError::Corrupt(format!(
+                        "no unlinked record of {object}"
+                    )));
+                }
+            }
+            StoredFile::Bytes(bytes) => {
+                Stmt::<D>::new("insert into job_files (job_id, content) values ($1, $2)")
+                    .id(new.id)
+                    .bytes(bytes)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         record_event::<D>(&mut tx, new.id, Attempt::NONE, "pending", None, "created").await?;
         if let Some(key) = key {

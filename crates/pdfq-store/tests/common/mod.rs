@@ -61,7 +61,8 @@ pub fn new_job(owner: UserId, file_name: &str) -> NewJob {
         file_name: file_name.to_owned(),
         file_size: bytes.len() as u64,
         sha256: [7; 32],
-        bytes,
+        content: bytes.into(),
+        quotas: pdfq_store::Quotas::NONE,
     }
 }
 

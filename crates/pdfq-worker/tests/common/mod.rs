@@ -76,7 +76,8 @@ pub async fn submit_pages(
             file_name: format!("{id}.pdf"),
             file_size: bytes.len() as u64,
             sha256: [0; 32],
-            bytes,
+            content: bytes.into(),
+            quotas: pdfq_store::Quotas::NONE,
         })
         .await
         .expect("storing a job");
