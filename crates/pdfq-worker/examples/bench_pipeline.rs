@@ -59,6 +59,27 @@ fn book_page(n: usize) -> String {
         .join(" ")
 }
 
+/// Jobs of a batch of `pages`-page documents: a tenth for 100 pages, at least 10.
+fn jobs_of(pages: usize, jobs: usize) -> usize {
+    (if pages >= 100 { jobs / 10 } else { jobs }).max(10)
+}
+
+/// `--documents 1=a.pdf,b.pdf;10=c.pdf,...`: documents by page count.
+fn documents() -> Vec<(usize, Vec<PathBuf>)> {
+    let Some(spec) = arg("--documents") else {
+        return Vec::new();
+    };
+    spec.split(';')
+        .filter_map(|size| {
+            let (pages, files) = size.split_once('=')?;
+            Some((
+                pages.parse().ok()?,
+                files.split(',').map(PathBuf::from).collect(),
+            ))
+        })
+        .collect()
+}
+
 fn book(pages: usize) -> Vec<u8> {
     let texts: Vec<String> = (1..=pages).map(book_page).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
@@ -108,14 +129,14 @@ impl Bench {
         }
     }
 
-    /// `jobs` jobs of `pages` pages queued at once: jobs per second, wall and CPU per job.
-    async fn batch(&mut self, pages: usize, jobs: usize) -> (f64, f64, f64, Vec<JobId>) {
-        let pdf = book(pages);
+    /// `jobs` jobs queued at once, cycling through `pdfs`: jobs per second, wall and CPU per
+    /// job.
+    async fn batch(&mut self, pdfs: &[Vec<u8>], jobs: usize) -> (f64, f64, f64, Vec<JobId>) {
         let cpu_before = cpu_seconds(self.worker_pid);
         let started = Instant::now();
         let mut ids = Vec::with_capacity(jobs);
-        for _ in 0..jobs {
-            ids.push(self.submit(&pdf, "batch.pdf").await);
+        for pdf in pdfs.iter().cycle().take(jobs) {
+            ids.push(self.submit(pdf, "batch.pdf").await);
         }
         self.settle(jobs).await;
         let wall = started.elapsed().as_secs_f64();
@@ -231,10 +252,23 @@ async fn main() {
 
     // Jobs of book-like pages, by size: what per-job overhead costs where it matters.
     let mut sizes = Vec::new();
-    for (pages, count) in [(1, jobs), (10, jobs), (100, jobs / 10)] {
-        let (per_second, wall, cpu, batch_ids) = bench.batch(pages, count.max(10)).await;
+    for pages in [1, 10, 100] {
+        let pdfs = [book(pages)];
+        let label = format!("{pages}-page jobs");
+        let count = jobs_of(pages, jobs);
+        let (per_second, wall, cpu, batch_ids) = bench.batch(&pdfs, count).await;
         ids.extend(batch_ids);
-        sizes.push((pages, count.max(10), per_second, wall, cpu));
+        sizes.push((label, count, per_second, wall, cpu));
+    }
+    // The same sizes cut from real documents (`--documents`, written by `cargo xtask bench
+    // pipeline` from the corpus): pages as users upload them.
+    for (pages, files) in documents() {
+        let pdfs: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+        let label = format!("{pages}-page corpus jobs");
+        let count = jobs_of(pages, jobs);
+        let (per_second, wall, cpu, batch_ids) = bench.batch(&pdfs, count).await;
+        ids.extend(batch_ids);
+        sizes.push((label, count, per_second, wall, cpu));
     }
 
     // Live progress of one 1,000-page job, as the API's event streams receive it.
@@ -310,9 +344,9 @@ async fn main() {
         percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
         percentile(&latencies, 0.99).as_secs_f64() * 1000.0
     );
-    for (pages, count, per_second, wall, cpu) in sizes {
+    for (label, count, per_second, wall, cpu) in sizes {
         println!(
-            "| {pages}-page jobs ({count} queued at once): jobs per second; wall / worker+child CPU per job | {per_second:.1}; {:.1} ms / {:.1} ms |",
+            "| {label} ({count} queued at once): jobs per second; wall / worker+child CPU per job | {per_second:.1}; {:.1} ms / {:.1} ms |",
             wall * 1000.0,
             cpu * 1000.0
         );
