@@ -21,6 +21,7 @@ mod load;
 mod missing;
 mod output;
 mod pagetree;
+mod pool;
 mod reading_order;
 mod render;
 mod sandbox;
@@ -41,5 +42,6 @@ pub use limits::{
     DEFAULT_MAX_PAGE_TEXT_BYTES, DEFAULT_MAX_SENTENCES, DEFAULT_MAX_TEXT_BYTES, Limits,
 };
 pub use output::OutputBudget;
+pub use pool::ChildPool;
 pub use render::{OutputFormat, render};
 pub use sentences::{Sentence, segment, sentences_for_chunk, sentences_for_pages};
