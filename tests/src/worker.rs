@@ -32,11 +32,13 @@ impl RunningWorker {
         extract_child: &str,
         configure: impl FnOnce(&mut WorkerSettings),
     ) -> Self {
-        let extractor = Extractor {
-            program: extract_child.into(),
-            args: Vec::new(),
-            limits: Default::default(),
-        };
+        let extractor = Extractor::new(
+            std::path::Path::new(extract_child),
+            &[],
+            Default::default(),
+            50,
+            1,
+        );
         let mut settings = WorkerSettings {
             concurrency: 1,
             fetch_block: Duration::from_millis(200),

@@ -159,11 +159,13 @@ async fn a_browser_on_another_origin_follows_a_job_to_its_end() {
     })
     .await;
 
-    let extractor = Extractor {
-        program: env!("CARGO_BIN_EXE_pdfq-e2e-extract-child").into(),
-        args: Vec::new(),
-        limits: Default::default(),
-    };
+    let extractor = Extractor::new(
+        std::path::Path::new(env!("CARGO_BIN_EXE_pdfq-e2e-extract-child")),
+        &[],
+        Default::default(),
+        50,
+        1,
+    );
     let settings = WorkerSettings {
         concurrency: 1,
         fetch_block: Duration::from_millis(200),

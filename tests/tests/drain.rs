@@ -14,11 +14,13 @@ use pdfq_worker::{Extractor, Worker, WorkerSettings};
 on_both_backends!(a_drained_worker_takes_no_jobs_until_lifted_and_exits_when_asked);
 
 fn worker(app: &TestApp) -> Worker {
-    let extractor = Extractor {
-        program: env!("CARGO_BIN_EXE_pdfq-e2e-extract-child").into(),
-        args: Vec::new(),
-        limits: Default::default(),
-    };
+    let extractor = Extractor::new(
+        std::path::Path::new(env!("CARGO_BIN_EXE_pdfq-e2e-extract-child")),
+        &[],
+        Default::default(),
+        50,
+        1,
+    );
     let settings = WorkerSettings {
         concurrency: 1,
         fetch_block: Duration::from_millis(200),

@@ -1,7 +1,9 @@
 """Runs the baseline Celery worker (tasks.py, prefork concurrency 2) on a throwaway database
-and prints, for each PDF given, jobs per second and wall and CPU time per job as markdown rows
-`| python stack: N-page jobs ... | jobs/s; wall / CPU |` (CPU: the worker's whole process
-tree, from /proc). Usage: drive.py --admin-url URL --redis-url URL --jobs N PAGES=FILE...
+and prints, for each set of PDFs given, jobs per second and wall and CPU time per job as
+markdown rows `| python stack: LABEL ... | jobs/s; wall / CPU |` (CPU: the worker's whole
+process tree, from /proc); the jobs of a set cycle through its files. A label starting with
+"100-" gets a tenth of the jobs. Usage:
+drive.py --admin-url URL --redis-url URL --jobs N "LABEL=FILE[,FILE...]"...
 """
 
 import argparse
@@ -38,12 +40,19 @@ def tree_cpu_seconds(root):
     return total
 
 
+def machine_cpu_seconds():
+    """Busy CPU time of the whole machine (every process), from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / TICK
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--admin-url", required=True)
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--jobs", type=int, default=50)
-    parser.add_argument("pdfs", nargs="+", help="PAGES=FILE")
+    parser.add_argument("pdfs", nargs="+", help="LABEL=FILE[,FILE...]")
     args = parser.parse_args()
 
     name = f"pdfq_python_stack_{os.getpid()}"
@@ -86,7 +95,7 @@ def main():
                 sys.exit("the Celery worker did not start within 60 s")
         specs = [spec.split("=", 1) for spec in args.pdfs]
         # Two jobs first warm both pool processes (connections), as pdfq's worker is warm.
-        with open(specs[0][1], "rb") as f:
+        with open(specs[0][1].split(",")[0], "rb") as f:
             warm = f.read()
         warm_ids = [str(uuid.uuid4()) for _ in range(2)]
         for job_id in warm_ids:
@@ -98,35 +107,49 @@ def main():
             if cur.fetchone()[0] == 2:
                 break
             time.sleep(0.05)
-        for pages, path in specs:
-            with open(path, "rb") as f:
-                pdf = f.read()
-            jobs = args.jobs if int(pages) < 100 else max(5, args.jobs // 10)
+        for label, paths in specs:
+            pdfs = []
+            for path in paths.split(","):
+                with open(path, "rb") as f:
+                    pdfs.append(f.read())
+            jobs = max(5, args.jobs // 10) if label.startswith("100-") else args.jobs
             ids = [str(uuid.uuid4()) for _ in range(jobs)]
             cpu_before = tree_cpu_seconds(worker.pid)
+            machine_before = machine_cpu_seconds()
             started = time.time()
-            for job_id in ids:
+            for k, job_id in enumerate(ids):
                 cur.execute(
                     "insert into bl_jobs (id, status, pdf) values (%s, 'pending', %s)",
-                    (job_id, psycopg2.Binary(pdf)),
+                    (job_id, psycopg2.Binary(pdfs[k % len(pdfs)])),
                 )
                 tasks.process_pdf.delay(job_id)
             while True:
                 cur.execute(
-                    "select count(*) from bl_jobs where id = any(%s::uuid[]) and status = 'completed'",
+                    "select count(*) filter (where status = 'failed'), count(*) from bl_jobs"
+                    " where id = any(%s::uuid[]) and status in ('completed', 'failed')",
                     (ids,),
                 )
-                if cur.fetchone()[0] == len(ids):
+                failed, ended = cur.fetchone()
+                if ended == len(ids):
                     break
                 if time.time() - started > 1800:
                     sys.exit("the baseline took too long")
                 time.sleep(0.01)
             wall = time.time() - started
             cpu = tree_cpu_seconds(worker.pid) - cpu_before
+            machine = machine_cpu_seconds() - machine_before
+            if failed:
+                cur.execute(
+                    "select current_step from bl_jobs where id = any(%s::uuid[])"
+                    " and status = 'failed' limit 1",
+                    (ids,),
+                )
+                print(f"python stack: {label}: a job failed: {cur.fetchone()[0]}", file=sys.stderr)
             print(
-                f"| python stack: {pages}-page jobs ({jobs} queued at once): jobs per second;"
-                f" wall / worker CPU per job | {jobs / wall:.1f}; {wall / jobs * 1000:.1f} ms"
-                f" / {cpu / jobs * 1000:.1f} ms |",
+                f"| python stack: {label} ({jobs} queued at once, {failed} failed): jobs per second;"
+                f" wall / worker CPU / machine CPU per job | {jobs / wall:.1f};"
+                f" {wall / jobs * 1000:.1f} ms / {cpu / jobs * 1000:.1f} ms"
+                f" / {machine / jobs * 1000:.1f} ms |",
                 flush=True,
             )
     finally:

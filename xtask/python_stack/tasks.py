@@ -51,6 +51,21 @@ def safe_commit(conn):
 
 @app.task(bind=True, max_retries=3)
 def process_pdf(self, job_id):
+    try:
+        run(job_id)
+    except Exception as e:  # as the seed does: the job is marked failed with the reason
+        with engine.connect() as conn:
+            conn.execute(
+                text(
+                    "update bl_jobs set status = 'failed', current_step = :why,"
+                    " finished_at = now() where id = :id"
+                ),
+                {"id": job_id, "why": str(e)[:500]},
+            )
+            safe_commit(conn)
+
+
+def run(job_id):
     with engine.connect() as conn:
         conn.execute(
             text(
@@ -67,7 +82,8 @@ def process_pdf(self, job_id):
             {"id": job_id},
         )
         safe_commit(conn)
-        pages = [page.extract_text() or "" for page in reader.pages]
+        # PostgreSQL's jsonb refuses NUL characters, which some fonts' text holds.
+        pages = [(page.extract_text() or "").replace("\x00", "") for page in reader.pages]
         count = min(10, len(pages))
         per = -(-len(pages) // count) if count else 0
         chunks = [pages[i : i + per] for i in range(0, len(pages), per)] if count else []

@@ -16,8 +16,8 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -67,6 +67,14 @@ impl Default for IsolationLimits {
 #[derive(Debug, Serialize, Deserialize)]
 struct ChildRequest {
     limits: Limits,
+    /// Bytes of PDF that follow the header. Absent: the PDF runs to the end of stdin, and the
+    /// child exits after it.
+    #[serde(default)]
+    len: Option<u64>,
+    /// Another request may follow this one: the child frees this document's memory and reads
+    /// the next header instead of exiting.
+    #[serde(default)]
+    more: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -114,12 +122,12 @@ pub fn extract_isolated(
     extract_isolated_until(program, args, bytes, limits, on_page, || false)
 }
 
-/// How often a running extraction checks `should_stop`.
+/// How often a running extraction checks `should_stop` and the child's CPU time.
 const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// [`extract_isolated`] that also kills the child as soon as `should_stop()` turns true
 /// (checked after each page and every 50 ms), returning [`ExtractError::Stopped`]: the worker
-/// uses it for cancels, its soft time limit and shutdown.
+/// uses it for cancels, its soft time limit and shutdown. A child of its own, used once.
 pub fn extract_isolated_until(
     program: &Path,
     args: &[OsString],
@@ -128,135 +136,390 @@ pub fn extract_isolated_until(
     mut on_page: impl FnMut(&PageText, u32),
     should_stop: impl Fn() -> bool,
 ) -> Result<Document, ExtractError> {
-    let started = Instant::now();
-    let deadline = started + limits.wall_timeout;
-    let rlimits = child_rlimits(limits);
-    let mut command = Command::new(program);
-    // Its own process group, so a kill also reaches anything it started (which would
-    // otherwise hold the pipes open).
-    command
-        .process_group(0)
-        .args(args)
-        .env_clear()
-        .envs(child_environment(std::env::vars_os()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
-    // calls are allowed: it makes setrlimit and prctl system calls (nix's thin wrappers, no
-    // allocation, no locks) on values computed before the fork.
-    #[allow(
-        unsafe_code,
-        reason = "pre_exec is the only way to confine the child before it runs; see SAFETY"
-    )]
-    unsafe {
-        command.pre_exec(move || confine(&rlimits));
-    }
-    let mut child = command.spawn().map_err(|e| spawn_error(program, &e))?;
-    let request = ChildRequest {
-        limits: limits.limits.clone(),
-    };
-    let mut header = serde_json::to_vec(&request).map_err(|e| ExtractError::Internal {
-        reason: e.to_string(),
-    })?;
-    header.push(b'\n');
+    let mut child = ChildProcess::spawn(program, args, limits, 1)?;
+    let (result, _) = child.run(bytes, limits, false, &mut on_page, &should_stop);
+    result
+}
 
-    let (Some(mut stdin), Some(stdout), Some(mut stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
-        kill(&mut child);
-        return Err(ExtractError::Internal {
-            reason: "child pipes unavailable".into(),
-        });
-    };
-    let (tx, rx) = mpsc::sync_channel::<Result<ChildMessage, ExtractError>>(MESSAGE_BACKLOG);
-    let max_line = max_line_bytes(&limits.limits);
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
-            // A child that dies early closes the pipe: the write error is expected then.
-            let _ = stdin
-                .write_all(&header)
-                .and_then(|()| stdin.write_all(bytes));
-        });
-        let stderr_reader = scope.spawn(move || {
-            let mut buf = Vec::new();
-            let _ = (&mut stderr).take(MAX_STDERR as u64).read_to_end(&mut buf);
-            // Drain the rest so the child never blocks on a full pipe.
-            let _ = std::io::copy(&mut stderr, &mut std::io::sink());
-            String::from_utf8_lossy(&buf).into_owned()
-        });
-        scope.spawn(move || read_messages(stdout, max_line, &tx));
+/// Whether a child can take another extraction after the one it ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// It finished cleanly and was told more may come: it waits for the next request.
+    Reusable,
+    /// Killed, exited, failed or told it was its last: it must not be used again.
+    Spent,
+}
 
-        let mut doc = Document::default();
-        let mut output = OutputBudget::new(&limits.limits);
-        let mut outcome: Option<Result<(), ExtractError>> = None;
-        loop {
-            let now = Instant::now();
-            if now >= deadline {
-                kill(&mut child);
-                outcome = Some(Err(timed_out(limits)));
-                break;
-            }
-            if should_stop() {
-                kill(&mut child);
-                outcome = Some(Err(ExtractError::Stopped));
-                break;
-            }
-            match rx.recv_timeout((deadline - now).min(STOP_POLL)) {
-                Ok(Ok(ChildMessage::Page { page, total })) => {
-                    // The child counts too; counting again here holds even if it was subverted.
-                    if let Err(e) = output.add_page(&page) {
-                        kill(&mut child);
-                        outcome = Some(Err(e));
-                        break;
-                    }
-                    on_page(&page, total);
-                    doc.pages.push(page);
-                }
-                Ok(Ok(ChildMessage::Warning { warning })) => {
-                    // At most one per page and one for the file: more is a subverted child.
-                    if doc.warnings.len() > doc.pages.len() {
-                        kill(&mut child);
-                        outcome = Some(Err(ExtractError::ExtractorCrashed {
-                            reason: "it sent more warnings than pages".into(),
-                        }));
-                        break;
-                    }
-                    doc.warnings.push(warning);
-                }
-                Ok(Ok(ChildMessage::Done)) => {
-                    outcome = Some(Ok(()));
-                    break;
-                }
-                Ok(Ok(ChildMessage::Error { error })) => {
-                    outcome = Some(Err(error));
-                    break;
-                }
-                Ok(Err(e)) => {
-                    kill(&mut child);
-                    outcome = Some(Err(e));
-                    break;
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
+/// A started, confined extraction child and the threads reading its output.
+pub(crate) struct ChildProcess {
+    child: Process,
+    stdin: Option<ChildStdin>,
+    messages: mpsc::Receiver<Result<ChildMessage, ExtractError>>,
+    stderr_tail: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
+    /// Extractions it has run.
+    pub(crate) jobs: u32,
+}
+
+impl ChildProcess {
+    /// Starts `program args...` confined by `limits`, for up to `jobs` extractions (its CPU
+    /// limit covers them all; each one's own share is checked by [`ChildProcess::run`]).
+    pub(crate) fn spawn(
+        program: &Path,
+        args: &[OsString],
+        limits: &IsolationLimits,
+        jobs: u32,
+    ) -> Result<Self, ExtractError> {
+        let rlimits = child_rlimits(limits, jobs);
+        let mut command = Command::new(program);
+        // Its own process group, so a kill also reaches anything it started (which would
+        // otherwise hold the pipes open).
+        command
+            .process_group(0)
+            .args(args)
+            .env_clear()
+            .envs(child_environment(std::env::vars_os()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: the closure runs in the forked child before exec, where only
+        // async-signal-safe calls are allowed: it makes setrlimit and prctl system calls
+        // (nix's thin wrappers, no allocation, no locks) on values computed before the fork.
+        #[allow(
+            unsafe_code,
+            reason = "pre_exec is the only way to confine the child before it runs; see SAFETY"
+        )]
+        unsafe {
+            command.pre_exec(move || confine(&rlimits));
         }
-        // A reader blocked on a full backlog gets an error and ends.
-        drop(rx);
-        let status = wait_until(&mut child, deadline);
-        let stderr_text = stderr_reader.join().unwrap_or_default();
-        match (outcome, status) {
-            (Some(Ok(())), _) => {
+        let mut child = command.spawn().map_err(|e| spawn_error(program, &e))?;
+        let (Some(stdin), Some(stdout), Some(mut stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            kill(&mut child);
+            return Err(ExtractError::Internal {
+                reason: "child pipes unavailable".into(),
+            });
+        };
+        let (tx, messages) = mpsc::sync_channel(MESSAGE_BACKLOG);
+        let max_line = max_line_bytes(&limits.limits);
+        let reading = std::thread::Builder::new()
+            .name("pdfq-extract-out".into())
+            .spawn(move || read_messages(stdout, max_line, &tx));
+        let stderr_tail = Arc::new(Mutex::new(Vec::new()));
+        let tail = Arc::clone(&stderr_tail);
+        let stderr_reader = std::thread::Builder::new()
+            .name("pdfq-extract-err".into())
+            .spawn(move || keep_tail(&mut stderr, &tail));
+        let (Ok(_), Ok(stderr_reader)) = (reading, stderr_reader) else {
+            kill(&mut child);
+            return Err(ExtractError::Internal {
+                reason: "cannot start the threads reading the child".into(),
+            });
+        };
+        Ok(Self {
+            child: Process {
+                child,
+                ended: false,
+            },
+            stdin: Some(stdin),
+            messages,
+            stderr_tail,
+            stderr_reader: Some(stderr_reader),
+            jobs: 0,
+        })
+    }
+
+    /// Its process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.child.id()
+    }
+
+    /// Alive, waiting for a request, and silent since its last one: a child that wrote
+    /// anything between requests is not to be trusted with another.
+    pub(crate) fn is_idle(&mut self) -> bool {
+        self.stdin.is_some()
+            && matches!(self.child.try_wait(), Ok(None))
+            && matches!(self.messages.try_recv(), Err(mpsc::TryRecvError::Empty))
+    }
+
+    /// Its resident memory, from /proc (0 if unknown).
+    pub(crate) fn resident_bytes(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.id()))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map_or(0, |kib| kib * 1024)
+    }
+
+    /// Runs one extraction of `bytes`, passing pages to `on_page` as they arrive; `more`
+    /// tells the child another request may follow. Never panics on the child's behaviour.
+    pub(crate) fn run(
+        &mut self,
+        bytes: &[u8],
+        limits: &IsolationLimits,
+        more: bool,
+        on_page: &mut dyn FnMut(&PageText, u32),
+        should_stop: &dyn Fn() -> bool,
+    ) -> (Result<Document, ExtractError>, Fate) {
+        let started = Instant::now();
+        let deadline = started + limits.wall_timeout;
+        self.jobs += 1;
+        if let Ok(mut tail) = self.stderr_tail.lock() {
+            tail.clear();
+        }
+        let request = ChildRequest {
+            limits: limits.limits.clone(),
+            len: Some(bytes.len() as u64),
+            more,
+        };
+        let header = match serde_json::to_vec(&request) {
+            Ok(mut header) => {
+                header.push(b'\n');
+                header
+            }
+            Err(e) => {
+                return (
+                    Err(ExtractError::Internal {
+                        reason: e.to_string(),
+                    }),
+                    Fate::Spent,
+                );
+            }
+        };
+        let cpu = CpuBudget::start(self.id(), limits.cpu_seconds);
+        // The last request's input is closed once written, as the end of the child's work.
+        let last_input = if more { None } else { self.stdin.take() };
+        let kept_input = if more { self.stdin.as_mut() } else { None };
+        if last_input.is_none() && kept_input.is_none() {
+            return (
+                Err(ExtractError::Internal {
+                    reason: "the child's input is closed".into(),
+                }),
+                Fate::Spent,
+            );
+        }
+        let child = &mut self.child;
+        let messages = &self.messages;
+        let (outcome, doc, written) = std::thread::scope(|scope| {
+            let writer = scope.spawn(move || {
+                let mut last_input = last_input;
+                let Some(stdin) = last_input.as_mut().or(kept_input) else {
+                    return false;
+                };
+                // A child that dies early closes the pipe: the write error is expected then.
+                let written = stdin
+                    .write_all(&header)
+                    .and_then(|()| stdin.write_all(bytes))
+                    .and_then(|()| stdin.flush())
+                    .is_ok();
+                drop(last_input);
+                written
+            });
+            let (outcome, doc) = receive(
+                child,
+                messages,
+                limits,
+                deadline,
+                &cpu,
+                on_page,
+                should_stop,
+            );
+            // The child reads the whole request before it answers; a writer still blocked is a
+            // child that stopped reading: killing it ends the write.
+            if !writer_done(&writer, Duration::from_millis(200)) {
+                child.kill();
+            }
+            let written = writer.join().unwrap_or(false);
+            (outcome, doc, written)
+        });
+        let (result, fate) = match outcome {
+            Some(Ok(())) if written => {
+                let mut doc = doc;
                 // Completed here from the whole document (the child streams pages before it
                 // has seen them all): to the artifact lines it marked, as it read the text.
                 crate::furniture::mark(&mut doc.pages);
-                Ok(doc)
+                (Ok(doc), if more { Fate::Reusable } else { Fate::Spent })
             }
-            (Some(Err(e)), _) => Err(e),
-            (None, None) => Err(timed_out(limits)),
-            (None, Some(status)) => Err(crash_error(status, &stderr_text)),
+            Some(Ok(())) => (
+                Err(ExtractError::ExtractorCrashed {
+                    reason: "it answered before reading its input".into(),
+                }),
+                Fate::Spent,
+            ),
+            Some(Err(e)) => (Err(e), Fate::Spent),
+            None => {
+                let status = wait_until(child, deadline);
+                if let Some(reader) = self.stderr_reader.take() {
+                    let _ = reader.join();
+                }
+                let tail = self
+                    .stderr_tail
+                    .lock()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
+                match status {
+                    None => (Err(timed_out(limits)), Fate::Spent),
+                    Some(status) => (Err(crash_error(status, &tail)), Fate::Spent),
+                }
+            }
+        };
+        if fate == Fate::Spent {
+            self.finish();
         }
-    })
+        (result, fate)
+    }
+
+    /// Ends the child: closes its input (a waiting child exits), then makes sure it is gone.
+    pub(crate) fn finish(&mut self) {
+        self.stdin = None;
+        self.child.kill();
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Waits up to `grace` for the writer thread to end.
+fn writer_done<T>(writer: &std::thread::ScopedJoinHandle<'_, T>, grace: Duration) -> bool {
+    let until = Instant::now() + grace;
+    while !writer.is_finished() {
+        if Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+/// Reads one extraction's messages until `Done` or an error; `None` when the child went
+/// silent for good (it died: its exit status says why). Kills the child on any breach.
+fn receive(
+    child: &mut Process,
+    messages: &mpsc::Receiver<Result<ChildMessage, ExtractError>>,
+    limits: &IsolationLimits,
+    deadline: Instant,
+    cpu: &CpuBudget,
+    on_page: &mut dyn FnMut(&PageText, u32),
+    should_stop: &dyn Fn() -> bool,
+) -> (Option<Result<(), ExtractError>>, Document) {
+    let mut doc = Document::default();
+    let mut output = OutputBudget::new(&limits.limits);
+    let mut last_cpu_check = Instant::now();
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            child.kill();
+            return (Some(Err(timed_out(limits))), doc);
+        }
+        if should_stop() {
+            child.kill();
+            return (Some(Err(ExtractError::Stopped)), doc);
+        }
+        if now.duration_since(last_cpu_check) >= STOP_POLL {
+            last_cpu_check = now;
+            if cpu.exceeded() {
+                child.kill();
+                return (Some(Err(cpu_limit())), doc);
+            }
+        }
+        let failed = |child: &mut Process, e: ExtractError, doc: Document| {
+            child.kill();
+            (Some(Err(e)), doc)
+        };
+        match messages.recv_timeout((deadline - now).min(STOP_POLL)) {
+            Ok(Ok(ChildMessage::Page { page, total })) => {
+                // The child counts too; counting again here holds even if it was subverted.
+                if let Err(e) = output.add_page(&page) {
+                    return failed(child, e, doc);
+                }
+                on_page(&page, total);
+                doc.pages.push(page);
+            }
+            Ok(Ok(ChildMessage::Warning { warning })) => {
+                // At most one per page and one for the file: more is a subverted child.
+                if doc.warnings.len() > doc.pages.len() {
+                    let e = ExtractError::ExtractorCrashed {
+                        reason: "it sent more warnings than pages".into(),
+                    };
+                    return failed(child, e, doc);
+                }
+                doc.warnings.push(warning);
+            }
+            Ok(Ok(ChildMessage::Done)) => return (Some(Ok(())), doc),
+            Ok(Ok(ChildMessage::Error { error })) => return (Some(Err(error)), doc),
+            Ok(Err(e)) => return failed(child, e, doc),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return (None, doc),
+        }
+    }
+}
+
+/// The CPU time one extraction may use in a child that may run several: the kernel's
+/// RLIMIT_CPU counts the child's whole life, so each extraction's share is measured here.
+struct CpuBudget {
+    pid: u32,
+    at_start: Option<Duration>,
+    allowed: Option<Duration>,
+}
+
+impl CpuBudget {
+    fn start(pid: u32, cpu_seconds: u64) -> Self {
+        Self {
+            pid,
+            at_start: process_cpu_time(pid),
+            allowed: (cpu_seconds > 0).then(|| Duration::from_secs(cpu_seconds)),
+        }
+    }
+
+    fn exceeded(&self) -> bool {
+        match (self.allowed, self.at_start, process_cpu_time(self.pid)) {
+            (Some(allowed), Some(start), Some(now)) => now.saturating_sub(start) > allowed,
+            _ => false,
+        }
+    }
+}
+
+/// User and system CPU time of process `pid`, from /proc/PID/stat (in USER_HZ ticks, which
+/// Linux fixes at 100 per second for user space).
+fn process_cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces and parentheses).
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime).saturating_mul(10)))
+}
+
+fn cpu_limit() -> ExtractError {
+    ExtractError::ResourceLimit {
+        resource: "cpu time".into(),
+    }
+}
+
+/// Keeps the first [`MAX_STDERR`] bytes of the child's stderr since its current request, and
+/// drains the rest so the child never blocks on a full pipe.
+fn keep_tail(stderr: &mut std::process::ChildStderr, tail: &Mutex<Vec<u8>>) {
+    let mut buf = [0u8; 4096];
+    loop {
+        match stderr.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if let Ok(mut tail) = tail.lock() {
+                    let room = MAX_STDERR.saturating_sub(tail.len());
+                    tail.extend_from_slice(&buf[..n.min(room)]);
+                }
+            }
+        }
+    }
 }
 
 fn timed_out(limits: &IsolationLimits) -> ExtractError {
@@ -315,7 +578,8 @@ type Rlimits = Vec<(nix::sys::resource::Resource, u64, u64)>;
 /// The child's limits, computed before the fork. None is above the parent's own hard limit
 /// (which an unprivileged process could not raise): the child is then held to the parent's.
 ///
-/// - RLIMIT_AS and RLIMIT_CPU from `limits` (0: not set);
+/// - RLIMIT_AS and RLIMIT_CPU from `limits` (0: not set), the CPU limit for `jobs`
+///   extractions (each one's share is checked by the parent: [`CpuBudget`]);
 /// - RLIMIT_FSIZE 0: the child writes no file (pipes are not files; a write is SIGXFSZ);
 /// - RLIMIT_CORE 0: no core dump holding the PDF's contents;
 /// - RLIMIT_NOFILE [`CHILD_MAX_OPEN_FILES`];
@@ -324,7 +588,7 @@ type Rlimits = Vec<(nix::sys::resource::Resource, u64, u64)>;
 ///   all processes of the real user and exempts root (CAP_SYS_RESOURCE): it bites when the
 ///   worker runs unprivileged (the image's user 10001), and never limits the parent, which
 ///   sets it in the child only.
-fn child_rlimits(limits: &IsolationLimits) -> Rlimits {
+fn child_rlimits(limits: &IsolationLimits, jobs: u32) -> Rlimits {
     use nix::sys::resource::{Resource, getrlimit};
     let mut wanted = vec![
         (Resource::RLIMIT_FSIZE, 0, 0),
@@ -345,11 +609,8 @@ fn child_rlimits(limits: &IsolationLimits) -> Rlimits {
         ));
     }
     if limits.cpu_seconds > 0 {
-        wanted.push((
-            Resource::RLIMIT_CPU,
-            limits.cpu_seconds,
-            limits.cpu_seconds.saturating_add(1),
-        ));
+        let cpu = limits.cpu_seconds.saturating_mul(u64::from(jobs.max(1)));
+        wanted.push((Resource::RLIMIT_CPU, cpu, cpu.saturating_add(1)));
     }
     wanted
         .into_iter()
@@ -389,6 +650,7 @@ fn spawn_error(program: &Path, e: &std::io::Error) -> ExtractError {
     }
 }
 
+/// Kills `child`'s whole process group (used before the child is a [`Process`]).
 fn kill(child: &mut Child) {
     if let Ok(pid) = i32::try_from(child.id()) {
         let _ = nix::sys::signal::killpg(
@@ -400,19 +662,42 @@ fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// A started child, killed at most once: once reaped, its id may be another process's.
+struct Process {
+    child: Child,
+    ended: bool,
+}
+
+impl Process {
+    fn kill(&mut self) {
+        if !self.ended {
+            kill(&mut self.child);
+            self.ended = true;
+        }
+    }
+
+    fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        let status = self.child.try_wait();
+        if matches!(status, Ok(Some(_))) {
+            self.ended = true;
+        }
+        status
+    }
+}
+
 /// Waits for the child until `deadline`, then kills it; `None` if it had to be killed.
-fn wait_until(child: &mut Child, deadline: Instant) -> Option<std::process::ExitStatus> {
+fn wait_until(child: &mut Process, deadline: Instant) -> Option<std::process::ExitStatus> {
     loop {
         match child.try_wait() {
             Ok(Some(status)) => return Some(status),
             Ok(None) => {}
             Err(_) => {
-                kill(child);
+                child.kill();
                 return None;
             }
         }
         if Instant::now() >= deadline {
-            kill(child);
+            child.kill();
             return None;
         }
         std::thread::sleep(Duration::from_millis(2));
@@ -455,37 +740,71 @@ fn crash_error(status: std::process::ExitStatus, stderr: &str) -> ExtractError {
     }
 }
 
-/// Entry point of the child process: reads the request and the PDF on stdin, writes pages
-/// and the outcome to stdout. A host binary calls it in its child mode (for example
-/// `pdfq-worker extract-child`, `pdfq-extract child`) and returns the code.
+/// Entry point of the child process: reads requests (a header line, then the PDF) on stdin and
+/// writes each one's pages and outcome to stdout, until a request says it is the last or stdin
+/// ends. A host binary calls it in its child mode (for example `pdfq-worker extract-child`,
+/// `pdfq-extract child`) and returns the code.
 pub fn child_main() -> ExitCode {
+    crate::load::PARSE_ON_CALLING_THREAD.store(true, std::sync::atomic::Ordering::Relaxed);
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
-    let mut header = Vec::new();
-    if (&mut input)
-        .take(1 << 20)
-        .read_until(b'\n', &mut header)
-        .is_err()
-    {
-        return ExitCode::from(2);
-    }
-    let Ok(request) = serde_json::from_slice::<ChildRequest>(&header) else {
-        eprintln!("pdfq-extract child: malformed request header");
-        return ExitCode::from(2);
-    };
-    crate::extract::LEAK_ON_EXIT.store(true, std::sync::atomic::Ordering::Relaxed);
-    crate::load::PARSE_ON_CALLING_THREAD.store(true, std::sync::atomic::Ordering::Relaxed);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let send = |msg: &ChildMessage, out: &mut std::io::BufWriter<std::io::StdoutLock<'_>>| {
+    let mut confined = false;
+    loop {
+        let mut header = Vec::new();
+        match (&mut input).take(1 << 20).read_until(b'\n', &mut header) {
+            // No further request: the parent is done with this child.
+            Ok(0) => return ExitCode::SUCCESS,
+            Ok(_) => {}
+            Err(_) => return ExitCode::from(2),
+        }
+        let Ok(request) = serde_json::from_slice::<ChildRequest>(&header) else {
+            eprintln!("pdfq-extract child: malformed request header");
+            return ExitCode::from(2);
+        };
+        // Freeing a document's many small objects is wasted work when the process exits next.
+        crate::extract::LEAK_ON_EXIT.store(!request.more, std::sync::atomic::Ordering::Relaxed);
+        let outcome = serve(&mut input, &mut out, &request, &mut confined);
+        if outcome.is_err() || !request.more || request.len.is_none() {
+            return ExitCode::SUCCESS;
+        }
+    }
+}
+
+/// One request: reads its PDF, extracts it, writes the messages. `Err` when the child must
+/// not take another request (its input is broken or it could not be confined).
+fn serve(
+    input: &mut impl Read,
+    out: &mut impl Write,
+    request: &ChildRequest,
+    confined: &mut bool,
+) -> Result<(), ()> {
+    let send = |msg: &ChildMessage, out: &mut dyn Write| {
         if let Ok(line) = serde_json::to_string(msg) {
             let _ = writeln!(out, "{line}");
             let _ = out.flush();
         }
     };
-    let mut bytes = Vec::new();
     let cap = request.limits.max_file_bytes.saturating_add(1);
-    if let Err(e) = (&mut input).take(cap).read_to_end(&mut bytes) {
+    let mut bytes = Vec::new();
+    let read = match request.len {
+        Some(len) if len >= cap => Err(std::io::Error::other(format!(
+            "the request announces {len} bytes, more than the file limit"
+        ))),
+        Some(len) if bytes.try_reserve_exact(len as usize).is_err() => {
+            Err(std::io::ErrorKind::OutOfMemory.into())
+        }
+        Some(len) => input
+            .take(len)
+            .read_to_end(&mut bytes)
+            .and_then(|n| match n as u64 == len {
+                true => Ok(()),
+                false => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            }),
+        None => input.take(cap).read_to_end(&mut bytes).map(drop),
+    };
+    if let Err(e) = read {
         let error = if e.kind() == std::io::ErrorKind::OutOfMemory {
             ExtractError::ResourceLimit {
                 resource: "memory".into(),
@@ -495,14 +814,17 @@ pub fn child_main() -> ExitCode {
                 reason: format!("reading the PDF from stdin: {e}"),
             }
         };
-        send(&ChildMessage::Error { error }, &mut out);
-        return ExitCode::SUCCESS;
+        send(&ChildMessage::Error { error }, out);
+        return Err(());
     }
     // From here on untrusted bytes are parsed: only the system calls parsing needs.
-    if let Err(reason) = crate::sandbox::install() {
-        let error = ExtractError::IsolationFailed { reason };
-        send(&ChildMessage::Error { error }, &mut out);
-        return ExitCode::SUCCESS;
+    if !*confined {
+        if let Err(reason) = crate::sandbox::install() {
+            let error = ExtractError::IsolationFailed { reason };
+            send(&ChildMessage::Error { error }, out);
+            return Err(());
+        }
+        *confined = true;
     }
     let result = crate::extract::stream_pages(bytes, &request.limits, |page, total| {
         // Written by hand to serialise the borrowed page (the `page` message, without a copy).
@@ -517,13 +839,17 @@ pub fn child_main() -> ExitCode {
     match result {
         Ok(warnings) => {
             for warning in warnings {
-                send(&ChildMessage::Warning { warning }, &mut out);
+                send(&ChildMessage::Warning { warning }, out);
             }
-            send(&ChildMessage::Done, &mut out);
+            send(&ChildMessage::Done, out);
+            Ok(())
         }
-        Err(error) => send(&ChildMessage::Error { error }, &mut out),
+        Err(error) => {
+            send(&ChildMessage::Error { error }, out);
+            // After a failure (a caught panic among them) the parent starts a fresh child.
+            Err(())
+        }
     }
-    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
@@ -572,7 +898,7 @@ mod tests {
             ..IsolationLimits::default()
         };
         let (_, parent_hard) = getrlimit(Resource::RLIMIT_AS).unwrap();
-        let rlimits = child_rlimits(&limits);
+        let rlimits = child_rlimits(&limits, 1);
         let memory = rlimits
             .iter()
             .find(|(r, _, _)| *r == Resource::RLIMIT_AS)

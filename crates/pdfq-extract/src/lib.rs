@@ -22,6 +22,7 @@ mod logical_order;
 mod missing;
 mod output;
 mod pagetree;
+mod pool;
 mod reading_order;
 mod render;
 mod sandbox;
@@ -43,5 +44,6 @@ pub use limits::{
     DEFAULT_MAX_PAGE_TEXT_BYTES, DEFAULT_MAX_SENTENCES, DEFAULT_MAX_TEXT_BYTES, Limits,
 };
 pub use output::OutputBudget;
+pub use pool::ChildPool;
 pub use render::{OutputFormat, render};
 pub use sentences::{Sentence, segment, sentences_for_chunk, sentences_for_pages};

@@ -13,7 +13,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pdfq_extract::{IsolationLimits, extract_isolated};
+use pdfq_extract::{ChildPool, IsolationLimits, extract_isolated};
 
 fn child_program() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_pdfq-extract"))
@@ -442,5 +442,142 @@ fn the_real_child_parses_under_its_seccomp_filter() {
     assert!(
         seen.is_some(),
         "the child was never seen in seccomp filter mode"
+    );
+}
+
+/// A pool of the real child that starts children only on demand, so tests can count them.
+fn pool(jobs_per_child: u32) -> ChildPool {
+    ChildPool::new(
+        child_program(),
+        &[OsString::from("child")],
+        jobs_per_child,
+        4,
+    )
+    .without_spares()
+}
+
+fn pooled_text(pool: &ChildPool, owner: &str, pdf: &[u8]) -> Vec<String> {
+    let limits = IsolationLimits::default();
+    let doc = pool
+        .extract(owner, pdf, &limits, |_, _| {}, || false)
+        .unwrap();
+    doc.pages.into_iter().map(|p| p.text).collect()
+}
+
+#[test]
+fn a_pooled_child_serves_one_owner_and_is_replaced_after_its_jobs() {
+    let pool = pool(3);
+    let hello = common::hello();
+    for _ in 0..3 {
+        assert!(pooled_text(&pool, "alice", &hello)[0].contains("Hello World"));
+    }
+    assert_eq!(pool.spawned(), 1, "three extractions in one child");
+    pooled_text(&pool, "alice", &hello);
+    assert_eq!(pool.spawned(), 2, "replaced after three");
+    pooled_text(&pool, "bob", &hello);
+    assert_eq!(
+        pool.spawned(),
+        3,
+        "a child that read alice's file never reads bob's"
+    );
+    pooled_text(&pool, "alice", &hello);
+    assert_eq!(pool.spawned(), 3, "alice's child again");
+}
+
+#[test]
+fn a_reused_child_gives_what_a_fresh_child_gives() {
+    let books: Vec<Vec<u8>> = [
+        vec!["First file. One page."],
+        vec!["Second file, page one.", "Page two. It ends here."],
+        vec!["Third: alpha beta gamma.", "Delta.", "Epsilon zeta."],
+    ]
+    .iter()
+    .map(|pages| pdfq_test_support::pdf::text_pdf(pages))
+    .collect();
+    let pool = pool(50);
+    for book in books.iter().chain(books.iter()) {
+        let fresh = extract_isolated(
+            child_program(),
+            &[OsString::from("child")],
+            book,
+            &IsolationLimits::default(),
+            |_, _| {},
+        )
+        .unwrap();
+        let fresh: Vec<String> = fresh.pages.into_iter().map(|p| p.text).collect();
+        assert_eq!(pooled_text(&pool, "alice", book), fresh);
+    }
+    assert_eq!(pool.spawned(), 1, "six extractions, one child");
+}
+
+#[test]
+fn a_failed_extraction_retires_its_child() {
+    let pool = pool(50);
+    let hello = common::hello();
+    pooled_text(&pool, "alice", &hello);
+    let e = pool
+        .extract(
+            "alice",
+            b"not a pdf",
+            &IsolationLimits::default(),
+            |_, _| {},
+            || false,
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "not_a_pdf");
+    assert_eq!(pool.spawned(), 1, "the reused child ran the failing file");
+    pooled_text(&pool, "alice", &hello);
+    assert_eq!(pool.spawned(), 2, "and was replaced after it");
+}
+
+#[test]
+fn running_out_of_memory_in_a_reused_child_is_retried_in_a_fresh_one() {
+    let pool = pool(50);
+    let limits = IsolationLimits {
+        memory_bytes: 64 * 1024 * 1024,
+        ..IsolationLimits::default()
+    };
+    let hello = common::hello();
+    pool.extract("alice", &hello, &limits, |_, _| {}, || false)
+        .unwrap();
+    let mut big = common::hello();
+    big.extend(std::iter::repeat_n(b' ', 96 * 1024 * 1024));
+    let e = pool
+        .extract("alice", &big, &limits, |_, _| {}, || false)
+        .unwrap_err();
+    assert_eq!(e.code(), "resource_limit", "{e}");
+    assert_eq!(
+        pool.spawned(),
+        2,
+        "the failure was tried again in a fresh child"
+    );
+}
+
+#[test]
+fn each_extraction_in_a_reusable_child_has_the_whole_cpu_limit_and_no_more() {
+    // The child may run 50 extractions, so the kernel's limit is 50 s: the 1 s of this one
+    // is the parent's to enforce.
+    let sh = Path::new("/bin/sh");
+    let args = [OsString::from("-c"), OsString::from("while :; do :; done")];
+    let pool = ChildPool::new(sh, &args, 50, 2).without_spares();
+    let limits = IsolationLimits {
+        cpu_seconds: 1,
+        wall_timeout: Duration::from_secs(30),
+        ..IsolationLimits::default()
+    };
+    let started = Instant::now();
+    let e = pool
+        .extract("alice", b"%PDF-1.4", &limits, |_, _| {}, || false)
+        .unwrap_err();
+    assert_eq!(
+        e,
+        pdfq_extract::ExtractError::ResourceLimit {
+            resource: "cpu time".into()
+        }
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
     );
 }

@@ -49,6 +49,52 @@ fn cpu_seconds(pid: u32) -> f64 {
     fields.iter().sum::<u64>() as f64 / 100.0
 }
 
+/// CPU seconds the whole machine has been busy (every process: worker, children, PostgreSQL,
+/// Redis, this benchmark), from /proc/stat (clock ticks of 10 ms).
+fn machine_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .enumerate()
+        // user, nice, system, (idle, iowait skipped), irq, softirq, steal
+        .filter(|(i, _)| !matches!(i, 3 | 4) && *i < 8)
+        .map(|(_, v)| v.parse::<u64>().unwrap_or(0))
+        .sum();
+    ticks as f64 / 100.0
+}
+
+/// CPU seconds used so far by every live process named `name` (PostgreSQL's backends).
+fn cpu_seconds_named(name: &str) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name)
+        })
+        .map(cpu_seconds_own)
+        .sum()
+}
+
+/// CPU seconds of process `pid` alone (not its children).
+fn cpu_seconds_own(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    fields.iter().sum::<u64>() as f64 / 100.0
+}
+
 /// A page as books have it: a couple of thousand characters.
 fn book_page(n: usize) -> String {
     (1..=20)
@@ -57,6 +103,27 @@ fn book_page(n: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Jobs of a batch of `pages`-page documents: a tenth for 100 pages, at least 10.
+fn jobs_of(pages: usize, jobs: usize) -> usize {
+    (if pages >= 100 { jobs / 10 } else { jobs }).max(10)
+}
+
+/// `--documents 1=a.pdf,b.pdf;10=c.pdf,...`: documents by page count.
+fn documents() -> Vec<(usize, Vec<PathBuf>)> {
+    let Some(spec) = arg("--documents") else {
+        return Vec::new();
+    };
+    spec.split(';')
+        .filter_map(|size| {
+            let (pages, files) = size.split_once('=')?;
+            Some((
+                pages.parse().ok()?,
+                files.split(',').map(PathBuf::from).collect(),
+            ))
+        })
+        .collect()
 }
 
 fn book(pages: usize) -> Vec<u8> {
@@ -109,22 +176,34 @@ impl Bench {
         }
     }
 
-    /// `jobs` jobs of `pages` pages queued at once: jobs per second, wall and CPU per job.
-    async fn batch(&mut self, pages: usize, jobs: usize) -> (f64, f64, f64, Vec<JobId>) {
-        let pdf = book(pages);
+    /// `jobs` jobs queued at once, cycling through `pdfs`: jobs per second, wall and CPU per
+    /// job.
+    async fn batch(&mut self, pdfs: &[Vec<u8>], jobs: usize) -> (f64, f64, f64, f64, Vec<JobId>) {
         let cpu_before = cpu_seconds(self.worker_pid);
+        let machine_before = machine_cpu_seconds();
+        let postgres_before = cpu_seconds_named("postgres");
+        let own_before = cpu_seconds_own(std::process::id());
         let started = Instant::now();
         let mut ids = Vec::with_capacity(jobs);
-        for _ in 0..jobs {
-            ids.push(self.submit(&pdf, "batch.pdf").await);
+        for pdf in pdfs.iter().cycle().take(jobs) {
+            ids.push(self.submit(pdf, "batch.pdf").await);
         }
         self.settle(jobs).await;
         let wall = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds(self.worker_pid) - cpu_before;
+        let machine = machine_cpu_seconds() - machine_before;
+        let postgres = cpu_seconds_named("postgres") - postgres_before;
+        let own = cpu_seconds_own(std::process::id()) - own_before;
+        eprintln!(
+            "bench pipeline: {jobs} jobs: PostgreSQL {:.1} ms, this benchmark (submitting) {:.1} ms of CPU per job",
+            postgres * 1000.0 / jobs as f64,
+            own * 1000.0 / jobs as f64
+        );
         (
             jobs as f64 / wall,
             wall / jobs as f64,
             cpu / jobs as f64,
+            machine / jobs as f64,
             ids,
         )
     }
@@ -232,10 +311,23 @@ async fn main() {
 
     // Jobs of book-like pages, by size: what per-job overhead costs where it matters.
     let mut sizes = Vec::new();
-    for (pages, count) in [(1, jobs), (10, jobs), (100, jobs / 10)] {
-        let (per_second, wall, cpu, batch_ids) = bench.batch(pages, count.max(10)).await;
+    for pages in [1, 10, 100] {
+        let pdfs = [book(pages)];
+        let label = format!("{pages}-page jobs");
+        let count = jobs_of(pages, jobs);
+        let (per_second, wall, cpu, machine, batch_ids) = bench.batch(&pdfs, count).await;
         ids.extend(batch_ids);
-        sizes.push((pages, count.max(10), per_second, wall, cpu));
+        sizes.push((label, count, per_second, wall, cpu, machine));
+    }
+    // The same sizes cut from real documents (`--documents`, written by `cargo xtask bench
+    // pipeline` from the corpus): pages as users upload them.
+    for (pages, files) in documents() {
+        let pdfs: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+        let label = format!("{pages}-page corpus jobs");
+        let count = jobs_of(pages, jobs);
+        let (per_second, wall, cpu, machine, batch_ids) = bench.batch(&pdfs, count).await;
+        ids.extend(batch_ids);
+        sizes.push((label, count, per_second, wall, cpu, machine));
     }
 
     // Live progress of one 1,000-page job, as the API's event streams receive it.
@@ -311,11 +403,12 @@ async fn main() {
         percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
         percentile(&latencies, 0.99).as_secs_f64() * 1000.0
     );
-    for (pages, count, per_second, wall, cpu) in sizes {
+    for (label, count, per_second, wall, cpu, machine) in sizes {
         println!(
-            "| {pages}-page jobs ({count} queued at once): jobs per second; wall / worker+child CPU per job | {per_second:.1}; {:.1} ms / {:.1} ms |",
+            "| {label} ({count} queued at once): jobs per second; wall / worker+child CPU / machine CPU per job | {per_second:.1}; {:.1} ms / {:.1} ms / {:.1} ms |",
             wall * 1000.0,
-            cpu * 1000.0
+            cpu * 1000.0,
+            machine * 1000.0
         );
     }
     println!(

@@ -99,6 +99,13 @@ pub struct JobConfig {
           default_value = "512MB", value_parser = parse_bytes)]
     pub extract_memory_limit: u64,
 
+    /// Extractions one child process runs before it is replaced. Children are started ahead
+    /// and reused only for the same user's files, and replaced after any failure; 1 starts a
+    /// fresh child for every job (the slowest, for the strictest separation).
+    #[arg(long, env = "EXTRACT_CHILD_JOBS", value_name = "EXTRACT_CHILD_JOBS", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub extract_child_jobs: u32,
+
     /// Most glyphs drawn on one page; over it the job fails with result_too_large.
     #[arg(long, env = "MAX_PAGE_GLYPHS", value_name = "MAX_PAGE_GLYPHS",
           default_value_t = pdfq_extract::DEFAULT_MAX_PAGE_GLYPHS,

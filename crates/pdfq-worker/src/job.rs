@@ -215,8 +215,9 @@ async fn run_attempt(
     let extractor = ctx.settings.extractor.clone();
     let hard_limit = ctx.settings.hard_time_limit;
     let stop_flag = control.flag();
+    let owner = claimed.job.owner_id.to_string();
     let extraction = tokio::task::spawn_blocking(move || {
-        extractor.extract(&bytes, hard_limit, &stop_flag, |page, total| {
+        extractor.extract(&owner, &bytes, hard_limit, &stop_flag, |page, total| {
             let _ = page_tx.send((page.clone(), total));
         })
     });

@@ -52,8 +52,14 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         .await
         .context("configuring Redis")?
         .into();
-    let extractor = Extractor::current_exe(CHILD_SUBCOMMAND, config.isolation_limits())
-        .context("locating this executable")?;
+    let extractor = Extractor::current_exe(
+        CHILD_SUBCOMMAND,
+        config.isolation_limits(),
+        config.jobs.extract_child_jobs,
+        config.concurrency,
+    )
+    .context("locating this executable")?;
+    extractor.prestart();
     let worker = Worker::new(
         store,
         broker,

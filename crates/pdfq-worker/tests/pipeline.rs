@@ -7,7 +7,7 @@
 )]
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use pdfq_domain::{Attempt, JobId, JobStatus, UserId};
@@ -69,21 +69,21 @@ async fn env(backend: Backend, options: QueueOptions) -> Env {
     }
 }
 
+/// The worker's own child, reused for up to 50 jobs as by default.
 fn real_extractor() -> Extractor {
-    Extractor {
-        program: PathBuf::from(env!("CARGO_BIN_EXE_pdfq-worker")),
-        args: vec![OsString::from("extract-child")],
-        limits: IsolationLimits::default(),
-    }
+    Extractor::new(
+        Path::new(env!("CARGO_BIN_EXE_pdfq-worker")),
+        &[OsString::from("extract-child")],
+        IsolationLimits::default(),
+        50,
+        2,
+    )
 }
 
 /// An "extractor" that is a plain program: `false` dies at once, `sleep` never answers.
 fn program_extractor(program: &str, args: &[&str]) -> Extractor {
-    Extractor {
-        program: PathBuf::from(program),
-        args: args.iter().map(OsString::from).collect(),
-        limits: IsolationLimits::default(),
-    }
+    let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+    Extractor::new(Path::new(program), &args, IsolationLimits::default(), 50, 2)
 }
 
 fn settings(extractor: Extractor) -> WorkerSettings {

@@ -122,15 +122,7 @@ fn build(pdf_dir: &Path, merged: &Path) -> anyhow::Result<u64> {
     // Damaged and encrypted files are the corpus's other tests; this one is about size.
     let readable: Vec<PathBuf> = sources
         .into_iter()
-        .filter(|source| {
-            Command::new("qpdf")
-                .arg("--check")
-                .arg(source)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+        .filter(|source| readable_by_qpdf(source))
         .collect();
     if readable.is_empty() {
         bail!(
@@ -172,7 +164,18 @@ fn build(pdf_dir: &Path, merged: &Path) -> anyhow::Result<u64> {
     page_count(merged)
 }
 
-fn page_count(pdf: &Path) -> anyhow::Result<u64> {
+/// A file qpdf checks without error: not damaged, not encrypted with a password.
+pub(super) fn readable_by_qpdf(pdf: &Path) -> bool {
+    Command::new("qpdf")
+        .arg("--check")
+        .arg(pdf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub(super) fn page_count(pdf: &Path) -> anyhow::Result<u64> {
     let out = Command::new("qpdf")
         .arg("--show-npages")
         .arg(pdf)
@@ -185,7 +188,7 @@ fn page_count(pdf: &Path) -> anyhow::Result<u64> {
 }
 
 /// Runs qpdf; its exit status 3 means "done, with warnings" (a corpus file's oddities).
-fn run(command: &mut Command) -> anyhow::Result<()> {
+pub(super) fn run(command: &mut Command) -> anyhow::Result<()> {
     let out = command
         .stdin(Stdio::null())
         .output()

@@ -3,6 +3,7 @@
 mod all;
 mod api;
 mod big_document;
+mod corpus_jobs;
 mod extract;
 mod pipeline;
 mod reading_order;

@@ -3,6 +3,7 @@
 //! the bare extraction, and enqueue-to-start latency. The work is in
 //! crates/pdfq-worker/examples/bench_pipeline.rs, which needs the workspace's crates.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
@@ -25,7 +26,16 @@ pub struct Args {
     /// Jobs of each size for the Python stack (a tenth of them for 100 pages).
     #[arg(long, default_value_t = 50)]
     python_jobs: usize,
+
+    /// The corpus directory (holding MANIFEST.tsv and pdf/), relative to the repo root: 1-,
+    /// 10- and 100-page documents are cut from its text documents with qpdf for the "corpus
+    /// jobs" rows. Skipped, with a note, when it is missing.
+    #[arg(long, default_value = "../shared/corpus")]
+    corpus: PathBuf,
 }
+
+/// Sizes of the jobs measured, in pages.
+const SIZES: [u64; 3] = [1, 10, 100];
 
 pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -46,7 +56,21 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     let services = TestServices::ensure(false)?;
     let root = std::env::current_dir()?;
     let target = crate::paths::target_dir(&root);
-    let output = Command::new(target.join("release/examples/bench_pipeline"))
+    let corpus = root.join(&args.corpus);
+    let documents = if corpus.join("MANIFEST.tsv").is_file() {
+        super::corpus_jobs::documents(&corpus, &target.join("bench-corpus-jobs"), &SIZES)?
+    } else {
+        eprintln!(
+            "bench pipeline: no corpus at {}: the corpus-job rows are skipped (pass --corpus)",
+            corpus.display()
+        );
+        Vec::new()
+    };
+    let mut bench = Command::new(target.join("release/examples/bench_pipeline"));
+    if !documents.is_empty() {
+        bench.args(["--documents", &documents_arg(&documents)]);
+    }
+    let output = bench
         .args(["--jobs", &args.jobs.to_string(), "--worker-bin"])
         .arg(target.join("release/pdfq-worker"))
         .env("TEST_DATABASE_URL", &services.database_url)
@@ -61,10 +85,15 @@ pub fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     }
     let mut rows = rows_from_markdown("pipeline", &printed);
     if args.python_stack {
-        let python = python_stack(&root, &target, &services, args.python_jobs)?;
+        let python = python_stack(&root, &target, &services, args.python_jobs, &documents)?;
         print!("{python}");
-        for pages in [1, 10, 100] {
-            let label = format!("{pages}-page jobs");
+        let labels = SIZES.iter().flat_map(|pages| {
+            [
+                format!("{pages}-page jobs"),
+                format!("{pages}-page corpus jobs"),
+            ]
+        });
+        for label in labels {
             if let (Some(ours), Some(theirs)) = (
                 jobs_per_second(&printed, &label),
                 jobs_per_second(&python, &label),
@@ -91,12 +120,30 @@ fn jobs_per_second(table: &str, label: &str) -> Option<f64> {
     value.split(';').next()?.trim().parse().ok()
 }
 
+/// `1=a.pdf,b.pdf;10=c.pdf,...`, as bench_pipeline reads `--documents`.
+fn documents_arg(documents: &[(u64, Vec<PathBuf>)]) -> String {
+    documents
+        .iter()
+        .map(|(pages, files)| format!("{pages}={}", joined(files)))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn joined(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Runs xtask/python_stack/drive.py on the benchmark's PDFs; returns the rows it printed.
 fn python_stack(
-    root: &std::path::Path,
-    target: &std::path::Path,
+    root: &Path,
+    target: &Path,
     services: &TestServices,
     jobs: usize,
+    documents: &[(u64, Vec<PathBuf>)],
 ) -> anyhow::Result<String> {
     let modules = ["celery", "redis", "sqlalchemy", "psycopg2", "pypdf"];
     let present = Command::new("python3")
@@ -133,7 +180,12 @@ fn python_stack(
         .args(["--admin-url", &services.database_url])
         .args(["--redis-url", &services.redis_url])
         .args(["--jobs", &jobs.to_string()])
-        .args([1, 10, 100].map(|pages| format!("{pages}={books}/book-{pages}.pdf")))
+        .args(SIZES.map(|pages| format!("{pages}-page jobs={books}/book-{pages}.pdf")))
+        .args(
+            documents
+                .iter()
+                .map(|(pages, files)| format!("{pages}-page corpus jobs={}", joined(files))),
+        )
         .stderr(std::process::Stdio::inherit())
         .output()
         .context("running xtask/python_stack/drive.py")?;

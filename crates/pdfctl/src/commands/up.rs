@@ -136,8 +136,14 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             )
         })?;
 
-    let extractor = Extractor::current_exe(crate::EXTRACT_CHILD, args.jobs.isolation_limits())
-        .context("cannot find pdfctl's own executable")?;
+    let extractor = Extractor::current_exe(
+        crate::EXTRACT_CHILD,
+        args.jobs.isolation_limits(),
+        args.jobs.extract_child_jobs,
+        u32::try_from(args.concurrency.max(1)).unwrap_or(u32::MAX),
+    )
+    .context("cannot find pdfctl's own executable")?;
+    extractor.prestart();
     let mut worker_settings = WorkerSettings {
         concurrency: args.concurrency.max(1),
         file_retention: args.service.storage.file_retention,
