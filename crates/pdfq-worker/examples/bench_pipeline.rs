@@ -35,18 +35,24 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// CPU seconds used so far by process `pid` and its waited-for children (the extraction
-/// children), from /proc (clock ticks of 10 ms).
+/// children), from /proc.
 fn cpu_seconds(pid: u32) -> f64 {
+    stat_cpu_seconds(pid, 4)
+}
+
+/// The first `fields` CPU counters of /proc/PID/stat (utime, stime, cutime, cstime; clock
+/// ticks of 10 ms), in seconds.
+fn stat_cpu_seconds(pid: u32, fields: usize) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces), from field 3 on.
     let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<u64> = rest
+    let ticks: u64 = rest
         .split_whitespace()
         .skip(11)
-        .take(4)
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    fields.iter().sum::<u64>() as f64 / 100.0
+        .take(fields)
+        .map(|f| f.parse::<u64>().unwrap_or(0))
+        .sum();
+    ticks as f64 / 100.0
 }
 
 /// CPU seconds the whole machine has been busy (every process: worker, children, PostgreSQL,
@@ -84,15 +90,7 @@ fn cpu_seconds_named(name: &str) -> f64 {
 
 /// CPU seconds of process `pid` alone (not its children).
 fn cpu_seconds_own(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<u64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    fields.iter().sum::<u64>() as f64 / 100.0
+    stat_cpu_seconds(pid, 2)
 }
 
 /// A page as books have it: a couple of thousand characters.
