@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::content::{DocState, Interpreter};
 use crate::error::ExtractError;
+use crate::geometry::{PageLines, Rect, page_lines};
 use crate::limits::{Budget, Limits};
 use crate::missing::MissingObjects;
 use crate::output::OutputBudget;
@@ -16,7 +17,7 @@ use crate::pagetree::{PageNode, deref};
 use crate::{load, pagetree, streams};
 
 /// The text of one page. `number` is 1-based.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PageText {
     pub number: u32,
     /// Lines separated by `\n`, in reading order; blocks (paragraphs, columns, cells) separated
@@ -26,6 +27,26 @@ pub struct PageText {
     /// and page numbers. They stay in `text` and are left out of sentences.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub furniture: Vec<u32>,
+    /// The page's width and height as a viewer shows it (crop box, /Rotate applied), in
+    /// points: the frame of `line_boxes`. 0 when unknown.
+    #[serde(default)]
+    pub width: f32,
+    #[serde(default)]
+    pub height: f32,
+    /// The box of each line of `text` that is not blank, in order: `[x0, y0, x1, y1]` in
+    /// points from the displayed page's top-left corner, y down; all 0 where unknown. Empty
+    /// when the page has none (see [`crate::MAX_PAGE_LINES`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line_boxes: Vec<Rect>,
+    /// Indexes in `line_boxes` of the lines that run down the displayed page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vertical_lines: Vec<u32>,
+    /// Every word (whitespace-separated) of those lines in order, as its extent along its
+    /// line: from and to, in 65535ths of the line box's width (its height for vertical lines).
+    /// Four bytes a word, so a sentence that starts or ends inside a line gets the box of its
+    /// own part. Empty when unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<[u16; 2]>,
 }
 
 impl PageText {
@@ -34,7 +55,7 @@ impl PageText {
         PageText {
             number,
             text: text.into(),
-            furniture: Vec::new(),
+            ..PageText::default()
         }
     }
 
@@ -57,7 +78,7 @@ pub struct PageWarning {
 }
 
 /// An extracted document.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Document {
     pub pages: Vec<PageText>,
     /// Pages whose text is lost, in page order, and damage to the file as a whole first.
@@ -197,15 +218,19 @@ fn extract_loaded(
     for (i, page) in pages.iter().enumerate() {
         budget.check_time()?;
         let number = i as u32 + 1;
-        let text = match page_text(doc, page, state, &mut missing, &mut budget) {
-            Ok(PageContent { text, damage }) => {
+        let (text, lines) = match page_text(doc, page, state, &mut missing, &mut budget) {
+            Ok(PageContent {
+                text,
+                lines,
+                damage,
+            }) => {
                 if let Some(reason) = damage {
                     warnings.push(PageWarning {
                         page: Some(number),
                         reason,
                     });
                 }
-                text
+                (text, lines)
             }
             // One damaged page loses its own text, not the document's.
             Err(ExtractError::Damaged { reason }) => {
@@ -213,12 +238,20 @@ fn extract_loaded(
                     page: Some(number),
                     reason,
                 });
-                String::new()
+                (String::new(), PageLines::default())
             }
             Err(e) => return Err(e),
         };
         any_text |= text.chars().any(|c| !c.is_whitespace());
-        let p = PageText::new(number, text);
+        let (width, height) = page.view.size();
+        let p = PageText {
+            width,
+            height,
+            line_boxes: lines.boxes,
+            vertical_lines: lines.vertical,
+            words: lines.words,
+            ..PageText::new(number, text)
+        };
         output.add_page(&p)?;
         on_page(p, total);
     }
@@ -250,6 +283,7 @@ fn nothing_readable(warnings: &[PageWarning]) -> ExtractError {
 /// A page's text, and why part of it was lost if it was.
 struct PageContent {
     text: String,
+    lines: PageLines,
     damage: Option<String>,
 }
 
@@ -308,8 +342,11 @@ fn page_text(
     if interp.out.overflowed {
         return Err(interp.too_many_glyphs());
     }
+    let (text, geometry) = interp.out.into_lines();
+    let lines = page_lines(&page.view, &text, &geometry);
     Ok(PageContent {
-        text: interp.out.into_text(),
+        text,
+        lines,
         damage,
     })
 }

@@ -13,6 +13,7 @@ mod error;
 mod extract;
 mod fonts;
 mod furniture;
+mod geometry;
 mod isolate;
 mod layout;
 mod lexer;
@@ -32,6 +33,7 @@ mod streams;
 pub use chunks::{Chunk, DEFAULT_MAX_CHUNKS, chunk_pages};
 pub use error::{ExtractError, ResultLimit, SizeLimit};
 pub use extract::{Document, PageText, PageWarning, extract_pages, extract_pages_streaming};
+pub use geometry::{MAX_PAGE_LINES, MAX_PAGE_WORDS, PageSize, SentenceBox};
 pub use isolate::{
     CHILD_ENV_ALLOWED, CHILD_MAX_OPEN_FILES, CHILD_STACK_BYTES, IsolationLimits, child_main,
     extract_isolated, extract_isolated_until,
@@ -42,4 +44,6 @@ pub use limits::{
 };
 pub use output::OutputBudget;
 pub use render::{OutputFormat, render};
-pub use sentences::{Sentence, segment, sentences_for_chunk, sentences_for_pages};
+pub use sentences::{
+    MAX_SENTENCE_BOXES, Sentence, segment, sentences_for_chunk, sentences_for_pages,
+};

@@ -23,8 +23,34 @@ pub(crate) struct Fragment {
     pub top: f32,
     pub baseline: f32,
     pub size: f32,
+    /// Its glyphs' boxes, as x0, y0, x1, y1 in user space, whatever the text's direction.
+    pub bounds: [f32; 4],
+    /// The unit direction its text runs in (user space).
+    pub dir: (f32, f32),
+    /// Each word's extent in user space (x0, y0, x1, y1 of its glyphs' origins and ends), in
+    /// text order; empty when unknown.
+    pub words: Vec<[f32; 4]>,
     pub orientation: Orientation,
     pub rtl: bool,
+}
+
+/// Where one line of a page's text was drawn, in user space.
+#[derive(Debug, Clone)]
+pub(crate) struct LineGeometry {
+    pub bounds: [f32; 4],
+    pub dir: (f32, f32),
+    /// One per whitespace-separated word of the line's text, or empty when unknown.
+    pub words: Vec<[f32; 4]>,
+}
+
+impl LineGeometry {
+    fn of(line: &mut Fragment) -> Option<Self> {
+        Some(LineGeometry {
+            bounds: line.bounds,
+            dir: line.dir,
+            words: std::mem::take(&mut line.words),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,11 +78,12 @@ const MAX_ORDERED_BLOCKS: usize = 200;
 /// A gap wider than this fraction of the font size between joined fragments is a space.
 const SPACE_GAP: f32 = 0.12;
 
-/// The page's text: blocks in reading order, lines separated by `\n`, blocks by a blank line.
-pub(crate) fn page_text(fragments: Vec<Fragment>) -> String {
+/// The page's text: blocks in reading order, lines separated by `\n`, blocks by a blank line;
+/// and where each line of it was drawn (none for the blank lines).
+pub(crate) fn page_text(fragments: Vec<Fragment>) -> (String, Vec<Option<LineGeometry>>) {
     let lines = join_rows(fragments);
     if lines.is_empty() {
-        return String::new();
+        return (String::new(), Vec::new());
     }
     let rtl_lines = lines.iter().filter(|l| l.rtl).count();
     let rtl_page = rtl_lines * 2 > lines.len();
@@ -68,7 +95,7 @@ pub(crate) fn page_text(fragments: Vec<Fragment>) -> String {
         .iter()
         .filter(|l| l.orientation == Orientation::Horizontal && l.text.chars().nth(1).is_some())
         .count();
-    let blocks = form_blocks(lines);
+    let mut blocks = form_blocks(lines);
     let order = if vertical > 0 && vertical >= horizontal {
         vertical_order(&blocks)
     } else {
@@ -86,32 +113,41 @@ pub(crate) fn page_text(fragments: Vec<Fragment>) -> String {
         order
     };
     let mut out = String::new();
+    let mut geometry = Vec::new();
     for item in order {
         let start = out.len();
         match item {
             Item::Block(b) => {
-                for line in &blocks[b].lines {
+                for line in &mut blocks[b].lines {
                     out.push_str(&line.text);
                     out.push('\n');
+                    geometry.push(LineGeometry::of(line));
                 }
             }
-            Item::Band(members) => band_text(&blocks, &members, rtl_page, &mut out),
+            Item::Band(members) => {
+                band_text(&blocks, &members, rtl_page, &mut out, &mut geometry);
+            }
             Item::Lines(members) => {
-                for line in members.iter().flat_map(|&b| &blocks[b].lines) {
-                    out.push_str(&line.text);
-                    out.push('\n');
+                for &b in &members {
+                    for line in &mut blocks[b].lines {
+                        out.push_str(&line.text);
+                        out.push('\n');
+                        geometry.push(LineGeometry::of(line));
+                    }
                 }
             }
         }
         if out.len() > start {
             out.push('\n');
+            geometry.push(None);
         }
     }
     // No blank line after the last block.
     if out.ends_with("\n\n") {
         out.pop();
+        geometry.pop();
     }
-    out
+    (out, geometry)
 }
 
 enum Item {
@@ -230,21 +266,42 @@ fn merge(parts: &[&Fragment]) -> Fragment {
         parts.iter().collect()
     };
     let mut prev: Option<&Fragment> = None;
+    // Word extents follow the text: a part joined without a space continues the last word.
+    line.words.clear();
+    let mut words_known = !rtl;
     for p in ordered {
+        let mut joined = false;
         if let Some(q) = prev {
             let gap = if rtl { q.x0 - p.x1 } else { p.x0 - q.x1 };
             if gap > SPACE_GAP * p.size.max(q.size) {
                 line.text.push(' ');
+            } else {
+                joined = !line.text.ends_with(' ') && !p.text.starts_with(' ');
             }
         }
         line.text.push_str(&p.text);
+        words_known &= !p.words.is_empty();
+        if words_known {
+            let mut words = p.words.as_slice();
+            if let (true, Some(last), Some((&first, rest))) =
+                (joined, line.words.last_mut(), words.split_first())
+            {
+                *last = crate::layout::union(*last, first);
+                words = rest;
+            }
+            line.words.extend_from_slice(words);
+        }
         prev = Some(p);
+    }
+    if !words_known || line.text.split_whitespace().count() != line.words.len() {
+        line.words.clear();
     }
     for p in parts {
         line.x0 = line.x0.min(p.x0);
         line.x1 = line.x1.max(p.x1);
         line.bottom = line.bottom.min(p.bottom);
         line.top = line.top.max(p.top);
+        line.bounds = crate::layout::union(line.bounds, p.bounds);
     }
     line.baseline = main.baseline;
     line.size = main.size;
@@ -433,7 +490,13 @@ fn band(
 }
 
 /// A band's blocks, row by row, each row on one line in reading order.
-fn band_text(blocks: &[Block], members: &[usize], rtl: bool, out: &mut String) {
+fn band_text(
+    blocks: &[Block],
+    members: &[usize],
+    rtl: bool,
+    out: &mut String,
+    geometry: &mut Vec<Option<LineGeometry>>,
+) {
     let mut items: Vec<&Block> = members.iter().map(|&b| &blocks[b]).collect();
     items.sort_by(|a, b| b.top.total_cmp(&a.top));
     let mut rows: Vec<Vec<&Block>> = Vec::new();
@@ -456,6 +519,22 @@ fn band_text(blocks: &[Block], members: &[usize], rtl: bool, out: &mut String) {
             .collect();
         out.push_str(&texts.join(" "));
         out.push('\n');
+        let lines = || row.iter().flat_map(|b| &b.lines);
+        let known = lines().all(|l| !l.words.is_empty());
+        geometry.push(
+            lines()
+                .map(|l| (l.bounds, l.dir))
+                .reduce(|a, b| (crate::layout::union(a.0, b.0), a.1))
+                .map(|(bounds, dir)| LineGeometry {
+                    bounds,
+                    dir,
+                    words: if known {
+                        lines().flat_map(|l| l.words.iter().copied()).collect()
+                    } else {
+                        Vec::new()
+                    },
+                }),
+        );
     }
 }
 
@@ -648,6 +727,9 @@ mod tests {
             top: baseline + 7.5,
             baseline,
             size: 10.0,
+            bounds: [x0, baseline - 2.5, x1, baseline + 7.5],
+            dir: (1.0, 0.0),
+            words: Vec::new(),
             orientation: Orientation::Horizontal,
             rtl,
         }
@@ -663,7 +745,7 @@ mod tests {
             frags.push(line(&format!("\u{05D0}{row}"), 322.0, 540.0, y, true));
         }
         assert_eq!(
-            page_text(frags),
+            page_text(frags).0,
             "\u{05D0}0\n\u{05D0}1\n\u{05D0}2\n\n\u{05D1}0\n\u{05D1}1\n\u{05D1}2\n"
         );
     }
@@ -678,7 +760,7 @@ mod tests {
             line("seven eight nine", 72.0, 290.0, 676.0, false),
         ];
         assert_eq!(
-            page_text(frags),
+            page_text(frags).0,
             "one two three four\nfive six\nseven eight nine\n"
         );
     }

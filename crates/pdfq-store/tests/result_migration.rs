@@ -38,6 +38,7 @@ fn old_result() -> Vec<ChunkResult> {
     let s = |text: &str, page| Sentence {
         text: text.to_owned(),
         page,
+        ..Sentence::default()
     };
     vec![
         ChunkResult {
