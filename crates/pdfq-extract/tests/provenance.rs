@@ -107,8 +107,8 @@ fn a_sentences_boxes_hold_exactly_the_glyphs_of_its_words() {
         .map(|(row, t)| at(340.0, 700.0 - 12.0 * row as f32, t))
         .collect();
     let mut drawn = Vec::new();
-    for row in 0..LEFT.len() {
-        drawn.push(left[row].clone());
+    for (row, l) in left.iter().enumerate() {
+        drawn.push(l.clone());
         if let Some(r) = right.get(row) {
             drawn.push(r.clone());
         }
