@@ -269,6 +269,7 @@ impl TestApp {
                 .map(|s| Sentence {
                     text: (*s).to_owned(),
                     page: 1,
+                    ..Sentence::default()
                 })
                 .collect(),
         };

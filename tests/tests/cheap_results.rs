@@ -241,7 +241,11 @@ async fn pollers_get_304_until_the_job_changes(app: TestApp) {
         last_page: 1,
         sentences: sentences(3)
             .into_iter()
-            .map(|text| Sentence { text, page: 1 })
+            .map(|text| Sentence {
+                text,
+                page: 1,
+                ..Sentence::default()
+            })
             .collect(),
     };
     let saved = app

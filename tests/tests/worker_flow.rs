@@ -11,12 +11,13 @@ use pdfq_client::types::{JobView, JobWarning};
 use pdfq_domain::{JobId, JobStatus};
 use pdfq_e2e::worker::RunningWorker;
 use pdfq_e2e::{TestApp, on_both_backends, pdf};
-use pdfq_test_support::pdf::{text_pdf, text_pdf_with_corrupt_page};
+use pdfq_test_support::pdf::{Placed, placed_text_pdf_in, text_pdf, text_pdf_with_corrupt_page};
 
 on_both_backends!(
     a_real_worker_completes_an_upload,
     damaged_files_are_told_apart_from_files_without_text,
     a_thousand_page_job_moves_its_bar_over_sse,
+    the_sentences_endpoint_tells_where_each_sentence_is_drawn,
 );
 
 /// Waits until the job has ended (polling its status alone) and returns its full view.
@@ -134,6 +135,79 @@ async fn a_real_worker_completes_an_upload(app: TestApp) {
     let page = user.client.sentences(id, Default::default()).await.unwrap();
     assert_eq!(page.total, sentences.len() as u64);
     assert_eq!(page.sentences.last().unwrap().page, 2);
+
+    worker.stop().await;
+}
+
+/// Issue 15 item 7: each sentence of the sentences endpoint carries its pages, their sizes
+/// and its lines' boxes (top-left origin, y down), stored with the result and read back page by
+/// page. Courier at 10 points advances 6 points a glyph, so each sentence's extent is known.
+async fn the_sentences_endpoint_tells_where_each_sentence_is_drawn(app: TestApp) {
+    let worker = RunningWorker::start(&app, env!("CARGO_BIN_EXE_pdfq-e2e-extract-child"));
+    let user = app.user().await;
+    let line = |y: f32, text: &str| Placed {
+        x: 100.0,
+        y,
+        size: 10.0,
+        text: text.to_owned(),
+    };
+    let pages = [
+        vec![
+            line(700.0, "One short sentence. Another that runs"),
+            line(688.0, "over the line."),
+        ],
+        vec![line(500.0, "The second page is turned.")],
+    ];
+    // The second page is shown turned a quarter clockwise (/Rotate 90 on every page here, so
+    // the first is too: its glyph at (x, y) is shown at (y, x)).
+    let bytes = placed_text_pdf_in(&pages, "Courier", 90);
+    let id = user.client.upload("boxes.pdf", bytes).await.unwrap().job_id;
+    let job = ended(&user.client, id).await;
+    assert_eq!(job.status, JobStatus::Completed, "{job:?}");
+    let page = user.client.sentences(id, Default::default()).await.unwrap();
+    let found: Vec<(&str, &[u32])> = page
+        .sentences
+        .iter()
+        .map(|s| (s.text.as_str(), s.pages.as_slice()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("One short sentence.", &[1][..]),
+            ("Another that runs over the line.", &[1][..]),
+            ("The second page is turned.", &[2][..]),
+        ]
+    );
+    let close = |a: f32, b: f32| (a - b).abs() < 0.05;
+    for s in &page.sentences {
+        assert_eq!(s.page_sizes.len(), 1);
+        assert_eq!(
+            (s.page_sizes[0].width, s.page_sizes[0].height),
+            (792.0, 612.0)
+        );
+    }
+    // "One short sentence.": 19 glyphs from x = 100 on the baseline y = 700, shown running
+    // down from (700, 100) to (700, 214).
+    let first = &page.sentences[0].boxes;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(
+        close(first[0].y0, 100.0) && close(first[0].y1, 100.0 + 19.0 * 6.0),
+        "{first:?}"
+    );
+    assert!(first[0].x0 < 700.0 && first[0].x1 > 700.0, "{first:?}");
+    // The second runs from glyph 20 of the first line over the whole second line.
+    let second = &page.sentences[1].boxes;
+    assert_eq!(second.len(), 2, "{second:?}");
+    assert!(
+        close(second[0].y0, 100.0 + 20.0 * 6.0) && close(second[0].y1, 100.0 + 37.0 * 6.0),
+        "{second:?}"
+    );
+    assert!(
+        close(second[1].y0, 100.0) && close(second[1].y1, 100.0 + 14.0 * 6.0),
+        "{second:?}"
+    );
+    assert!(second[1].x0 < 688.0 && second[1].x1 > 688.0, "{second:?}");
+    assert_eq!(page.sentences[2].boxes[0].page, 2);
 
     worker.stop().await;
 }

@@ -297,20 +297,64 @@ pub struct PageQuery {
 }
 
 /// One sentence of a result, with where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct SentenceItem {
     /// Position in the whole result, from 0.
     pub index: u64,
     pub text: String,
-    /// The PDF page it was read from (1-based).
+    /// The PDF page it starts on (1-based).
     pub page: u32,
     /// The chunk of pages that produced it (0-based).
     pub chunk: u32,
+    /// Every page (1-based) its lines are on, ascending: more than one when it flows over a
+    /// page break. Empty for results stored before pdfq kept where sentences are drawn.
+    #[serde(default)]
+    pub pages: Vec<u32>,
+    /// The size of each of `pages` as a viewer shows it: the frame of `boxes`.
+    #[serde(default)]
+    pub page_sizes: Vec<PageSize>,
+    /// Where it is drawn, for highlighting: one box per line, or part of a line, it covers, in
+    /// reading order, at most 64 (parts of lines past the 64th widen the last box when on its
+    /// page, and have no box otherwise). Empty where the page's layout is unknown.
+    #[serde(default)]
+    pub boxes: Vec<SentenceBox>,
+}
+
+/// A page as a viewer shows it: the crop box (the media box when there is none) turned by the
+/// page's /Rotate, in PDF points. Scale `boxes` by the rendered page's width over `width`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PageSize {
+    /// The page (1-based).
+    pub page: u32,
+    /// Width in points (1/72 inch), after /Rotate.
+    pub width: f32,
+    /// Height in points, after /Rotate.
+    pub height: f32,
+}
+
+/// A rectangle of a sentence on one page, in PDF points from the top-left corner of the page
+/// as a viewer shows it (crop box, /Rotate applied), x to the right and y downwards, the frame
+/// PDF.js viewports and browsers use; `x0 <= x1`, `y0 <= y1`. It covers the glyphs' ascent
+/// and descent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SentenceBox {
+    /// The page (1-based).
+    pub page: u32,
+    /// Left edge, points from the page's left edge.
+    pub x0: f32,
+    /// Top edge, points from the page's top edge.
+    pub y0: f32,
+    /// Right edge.
+    pub x1: f32,
+    /// Bottom edge.
+    pub y1: f32,
 }
 
 /// A page of a completed job's sentences.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct SentencePage {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = "uuid"))]

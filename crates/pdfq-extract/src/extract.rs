@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::content::{DocState, Interpreter};
 use crate::error::ExtractError;
+use crate::geometry::{PageLines, Rect, page_lines};
 use crate::limits::{Budget, Limits};
 use crate::missing::MissingObjects;
 use crate::output::OutputBudget;
@@ -17,7 +18,7 @@ use crate::structure::{self, LogicalOrder};
 use crate::{load, pagetree, streams};
 
 /// The text of one page. `number` is 1-based.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PageText {
     pub number: u32,
     /// Lines separated by `\n`, in reading order; blocks (paragraphs, columns, cells) separated
@@ -27,6 +28,26 @@ pub struct PageText {
     /// and page numbers. They stay in `text` and are left out of sentences.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub furniture: Vec<u32>,
+    /// The page's width and height as a viewer shows it (crop box, /Rotate applied), in
+    /// points: the frame of `line_boxes`. 0 when unknown.
+    #[serde(default)]
+    pub width: f32,
+    #[serde(default)]
+    pub height: f32,
+    /// The box of each line of `text` that is not blank, in order: `[x0, y0, x1, y1]` in
+    /// points from the displayed page's top-left corner, y down; all 0 where unknown. Empty
+    /// when the page has none (see [`crate::MAX_PAGE_LINES`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line_boxes: Vec<Rect>,
+    /// Indexes in `line_boxes` of the lines that run down the displayed page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vertical_lines: Vec<u32>,
+    /// Every word (whitespace-separated) of those lines in order, as its extent along its
+    /// line: from and to, in 65535ths of the line box's width (its height for vertical lines).
+    /// Four bytes a word, so a sentence that starts or ends inside a line gets the box of its
+    /// own part. Empty when unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<[u16; 2]>,
 }
 
 impl PageText {
@@ -35,7 +56,7 @@ impl PageText {
         PageText {
             number,
             text: text.into(),
-            furniture: Vec::new(),
+            ..PageText::default()
         }
     }
 
@@ -58,7 +79,7 @@ pub struct PageWarning {
 }
 
 /// An extracted document.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Document {
     pub pages: Vec<PageText>,
     /// Pages whose text is lost, in page order, and damage to the file as a whole first.
@@ -214,33 +235,43 @@ fn extract_loaded(
     for (i, page) in pages.iter().enumerate() {
         budget.check_time()?;
         let number = i as u32 + 1;
-        let (text, furniture) = match page_text(doc, page, tags, state, &mut missing, &mut budget) {
-            Ok(PageContent {
-                text,
-                furniture,
-                damage,
-            }) => {
-                if let Some(reason) = damage {
+        let (text, furniture, lines) =
+            match page_text(doc, page, tags, state, &mut missing, &mut budget) {
+                Ok(PageContent {
+                    text,
+                    furniture,
+                    lines,
+                    damage,
+                }) => {
+                    if let Some(reason) = damage {
+                        warnings.push(PageWarning {
+                            page: Some(number),
+                            reason,
+                        });
+                    }
+                    (text, furniture, lines)
+                }
+                // One damaged page loses its own text, not the document's.
+                Err(ExtractError::Damaged { reason }) => {
                     warnings.push(PageWarning {
                         page: Some(number),
                         reason,
                     });
+                    (String::new(), Vec::new(), PageLines::default())
                 }
-                (text, furniture)
-            }
-            // One damaged page loses its own text, not the document's.
-            Err(ExtractError::Damaged { reason }) => {
-                warnings.push(PageWarning {
-                    page: Some(number),
-                    reason,
-                });
-                (String::new(), Vec::new())
-            }
-            Err(e) => return Err(e),
-        };
+                Err(e) => return Err(e),
+            };
         any_text |= text.chars().any(|c| !c.is_whitespace());
-        let mut p = PageText::new(number, text);
-        p.furniture = furniture;
+        let (width, height) = page.view.size();
+        let p = PageText {
+            furniture,
+            width,
+            height,
+            line_boxes: lines.boxes,
+            vertical_lines: lines.vertical,
+            words: lines.words,
+            ..PageText::new(number, text)
+        };
         output.add_page(&p)?;
         on_page(p, total);
     }
@@ -274,6 +305,7 @@ struct PageContent {
     text: String,
     /// Lines drawn as artifacts in a tagged file (see [`PageText::furniture`]).
     furniture: Vec<u32>,
+    lines: PageLines,
     damage: Option<String>,
 }
 
@@ -335,6 +367,8 @@ fn page_text(
     }
     let order = tags.order.as_ref().and_then(|o| o.page(page.id));
     let layout = interp.out.into_text(order.as_ref());
+    // The boxes are of the lines as finally ordered: the geometry follows the text.
+    let lines = page_lines(&page.view, &layout.text, &layout.geometry);
     Ok(PageContent {
         text: layout.text,
         furniture: if tags.artifacts_are_furniture {
@@ -342,6 +376,7 @@ fn page_text(
         } else {
             Vec::new()
         },
+        lines,
         damage,
     })
 }

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ExtractError;
 use crate::extract::{Document, PageText, PageWarning};
+use crate::geometry::{MAX_PAGE_LINES, MAX_PAGE_WORDS};
 use crate::limits::Limits;
 use crate::output::OutputBudget;
 
@@ -101,12 +102,15 @@ const MAX_STDERR: usize = 16 * 1024;
 const MESSAGE_BACKLOG: usize = 16;
 
 /// The longest line the parent reads from the child: a page message holds at most
-/// `max_page_text_bytes` of text, which JSON escaping can at most sextuple (`\u001f`).
+/// `max_page_text_bytes` of text, which JSON escaping can at most sextuple (`\u001f`), and its
+/// lines' geometry, bounded apart from the text (a box of four numbers and an index per line,
+/// a pair of 16-bit integers per word).
 fn max_line_bytes(limits: &Limits) -> u64 {
+    const GEOMETRY_BYTES: u64 = MAX_PAGE_LINES as u64 * 80 + MAX_PAGE_WORDS as u64 * 14;
     limits
         .max_page_text_bytes
         .saturating_mul(6)
-        .saturating_add(64 * 1024)
+        .saturating_add(64 * 1024 + GEOMETRY_BYTES)
 }
 
 /// Runs the extraction in `program args...` (which must call [`child_main`]), calling

@@ -101,7 +101,7 @@ impl PageGlyphs {
 
     /// The page's text in reading order: blocks separated by blank lines (see
     /// [`crate::reading_order`]), in the structure tree's order (`order`) where it is to be
-    /// followed.
+    /// followed, with where each line of that text was drawn.
     pub fn into_text(self, order: Option<&PageOrder>) -> PageLayout {
         let ranks: Vec<Option<u32>> = match order {
             Some(order) => self
@@ -149,6 +149,7 @@ impl PageGlyphs {
     fn fragments(&self, ranks: &[Option<u32>]) -> Vec<Fragment> {
         let mut out: Vec<Fragment> = Vec::new();
         let mut buf = String::new();
+        let mut words: Vec<[f32; 4]> = Vec::new();
         let mut run: Vec<(f32, usize)> = Vec::new();
         let gl = &self.glyphs;
         let mut i = 0;
@@ -205,7 +206,8 @@ impl PageGlyphs {
                 run.sort_by(|a, b| a.0.total_cmp(&b.0));
             }
             buf.clear();
-            self.emit_run(&run, &first, stacked, &mut buf);
+            words.clear();
+            self.emit_run(&run, &first, stacked, &mut buf, &mut words);
             if !buf.is_empty() {
                 let mut frag = self.fragment(&run, &first, stacked, has_rtl, &buf);
                 frag.rank = run
@@ -213,6 +215,7 @@ impl PageGlyphs {
                     .filter_map(|&(_, k)| Self::rank(ranks, &gl[k]))
                     .min();
                 frag.artifact = run.iter().all(|&(_, k)| gl[k].mark == ARTIFACT);
+                frag.words.extend_from_slice(&words);
                 // The same text drawn again at (nearly) the same place: fake bold or a shadow.
                 let tol = 0.2 * size;
                 let repeated = out.last().is_some_and(|p| {
@@ -263,6 +266,14 @@ impl PageGlyphs {
         let (mut x0, mut x1) = (f32::INFINITY, f32::NEG_INFINITY);
         let (mut y0, mut y1) = (f32::INFINITY, f32::NEG_INFINITY);
         let mut size = 0.0f32;
+        // The glyphs' boxes whatever their direction (ascent and descent along their "up"):
+        // what a highlight covers.
+        let mut bounds = [
+            f32::INFINITY,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NEG_INFINITY,
+        ];
         for &(_, idx) in run {
             let g = &self.glyphs[idx];
             x0 = x0.min(g.x.min(g.ex));
@@ -270,6 +281,18 @@ impl PageGlyphs {
             y0 = y0.min(g.y.min(g.ey));
             y1 = y1.max(g.y.max(g.ey));
             size = size.max(g.size);
+            let (ux, uy) = (-g.dy * g.size, g.dx * g.size);
+            for (px, py) in [(g.x, g.y), (g.ex, g.ey)] {
+                for k in [-0.25f32, 0.75] {
+                    let (cx, cy) = (px + k * ux, py + k * uy);
+                    bounds = [
+                        bounds[0].min(cx),
+                        bounds[1].min(cy),
+                        bounds[2].max(cx),
+                        bounds[3].max(cy),
+                    ];
+                }
+            }
         }
         let size = size.max(0.1);
         let horizontal = !stacked && first.dx > 0.9 && first.dy.abs() < 0.2;
@@ -288,6 +311,9 @@ impl PageGlyphs {
             top: y1 + 0.75 * size,
             baseline: first.y,
             size,
+            bounds,
+            dir: (first.dx, first.dy),
+            words: Vec::new(),
             orientation: if horizontal {
                 Orientation::Horizontal
             } else if vertical {
@@ -314,7 +340,17 @@ impl PageGlyphs {
             && cjk(self.str_of(n))
     }
 
-    fn emit_run(&self, run: &[(f32, usize)], first: &Glyph, stacked: bool, out: &mut String) {
+    /// Appends the run's text to `out` and, to `words`, the extent in user space (x0, y0, x1,
+    /// y1 of its glyphs' origins and ends) of each word it appended; `words` is left empty when
+    /// they cannot be told (right-to-left text, reordered after).
+    fn emit_run(
+        &self,
+        run: &[(f32, usize)],
+        first: &Glyph,
+        stacked: bool,
+        out: &mut String,
+        words: &mut Vec<[f32; 4]>,
+    ) {
         let line_start = out.len();
         // Letter-spaced text: a word gap must clearly exceed the run's own letter spacing.
         let mut min_gap = f32::INFINITY;
@@ -394,6 +430,13 @@ impl PageGlyphs {
             }
             pending_space = false;
             rtl |= t.chars().any(is_rtl);
+            let extent = [g.x.min(g.ex), g.y.min(g.ey), g.x.max(g.ex), g.y.max(g.ey)];
+            match words.last_mut() {
+                Some(w) if out.len() > line_start && !out.ends_with(' ') => {
+                    *w = union(*w, extent);
+                }
+                _ => words.push(extent),
+            }
             out.push_str(t);
             if let Some(mark) = mark_after {
                 out.push(mark);
@@ -404,6 +447,9 @@ impl PageGlyphs {
             out.pop();
         }
         let line = &out[line_start..];
+        if rtl || line.split_whitespace().count() != words.len() {
+            words.clear();
+        }
         let needs_nfc = line.chars().any(|c| ('\u{0300}'..='\u{036F}').contains(&c));
         if rtl || needs_nfc {
             let mut fixed = if rtl {
@@ -418,6 +464,16 @@ impl PageGlyphs {
             out.push_str(&fixed);
         }
     }
+}
+
+/// The smallest rectangle (x0, y0, x1, y1) holding both.
+pub(crate) fn union(a: [f32; 4], b: [f32; 4]) -> [f32; 4] {
+    [
+        a[0].min(b[0]),
+        a[1].min(b[1]),
+        a[2].max(b[2]),
+        a[3].max(b[3]),
+    ]
 }
 
 /// The combining mark for a spacing diacritic (TeX and others draw accents as glyphs).

@@ -13,6 +13,7 @@ mod error;
 mod extract;
 mod fonts;
 mod furniture;
+mod geometry;
 mod isolate;
 mod layout;
 mod lexer;
@@ -35,6 +36,7 @@ mod structure;
 pub use chunks::{Chunk, DEFAULT_MAX_CHUNKS, chunk_pages};
 pub use error::{ExtractError, ResultLimit, SizeLimit};
 pub use extract::{Document, PageText, PageWarning, extract_pages, extract_pages_streaming};
+pub use geometry::{MAX_PAGE_LINES, MAX_PAGE_WORDS, PageSize, SentenceBox};
 pub use isolate::{
     CHILD_ENV_ALLOWED, CHILD_MAX_OPEN_FILES, CHILD_STACK_BYTES, IsolationLimits, child_main,
     extract_isolated, extract_isolated_until,
@@ -46,4 +48,6 @@ pub use limits::{
 pub use output::OutputBudget;
 pub use pool::ChildPool;
 pub use render::{OutputFormat, render};
-pub use sentences::{Sentence, segment, sentences_for_chunk, sentences_for_pages};
+pub use sentences::{
+    MAX_SENTENCE_BOXES, Sentence, segment, sentences_for_chunk, sentences_for_pages,
+};

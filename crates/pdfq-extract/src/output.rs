@@ -89,6 +89,7 @@ mod tests {
             .map(|&page| Sentence {
                 text: "A sentence.".into(),
                 page,
+                ..Sentence::default()
             })
             .collect()
     }

@@ -17,12 +17,26 @@ pub(crate) struct PageNode<'a> {
     /// The media box as x0, y0, x1, y1. Text outside it is dropped; pdftotext also keeps
     /// text outside the crop box by default, so it is not used.
     pub bbox: [f32; 4],
+    /// The region a viewer shows (the crop box within the media box) and its /Rotate: where
+    /// sentence boxes are measured from.
+    pub view: crate::geometry::PageView,
 }
 
 #[derive(Clone, Copy)]
 struct Inherited<'a> {
     resources: Option<&'a Dictionary>,
     media: Option<[f32; 4]>,
+    crop: Option<[f32; 4]>,
+    rotate: Option<i64>,
+}
+
+impl Inherited<'_> {
+    const NONE: Self = Inherited {
+        resources: None,
+        media: None,
+        crop: None,
+        rotate: None,
+    };
 }
 
 /// The pages found, and how many nodes of the tree are referenced but missing from the file
@@ -43,10 +57,7 @@ pub(crate) fn pages<'a>(doc: &'a Document, limits: &Limits) -> Result<PageTree<'
         .and_then(|o| o.as_reference().ok());
     if let Some(root) = root {
         let mut visited = HashSet::new();
-        let inherited = Inherited {
-            resources: None,
-            media: None,
-        };
+        let inherited = Inherited::NONE;
         let mut state = Walk {
             visited: &mut visited,
             out: &mut out,
@@ -60,11 +71,7 @@ pub(crate) fn pages<'a>(doc: &'a Document, limits: &Limits) -> Result<PageTree<'
         for (&id, obj) in &doc.objects {
             let Ok(dict) = obj.as_dict() else { continue };
             if dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page".as_slice()) {
-                let inherited = Inherited {
-                    resources: None,
-                    media: None,
-                };
-                push_page(doc, id, dict, inherited, &mut out, limits)?;
+                push_page(doc, id, dict, Inherited::NONE, &mut out, limits)?;
             }
         }
     }
@@ -102,6 +109,8 @@ fn walk<'a>(
     let inherited = Inherited {
         resources: resolve_dict(doc, dict.get(b"Resources").ok()).or(inherited.resources),
         media: rect(doc, dict.get(b"MediaBox").ok()).or(inherited.media),
+        crop: rect(doc, dict.get(b"CropBox").ok()).or(inherited.crop),
+        rotate: rotation(doc, dict).or(inherited.rotate),
     };
     let kids = dict
         .get(b"Kids")
@@ -141,13 +150,25 @@ fn push_page<'a>(
     let media = rect(doc, dict.get(b"MediaBox").ok())
         .or(inherited.media)
         .unwrap_or([0.0, 0.0, 612.0, 792.0]);
+    let crop = rect(doc, dict.get(b"CropBox").ok()).or(inherited.crop);
+    let rotate = rotation(doc, dict).or(inherited.rotate).unwrap_or(0);
     out.push(PageNode {
         id,
         dict,
         resources,
         bbox: media,
+        view: crate::geometry::PageView::new(media, crop, rotate),
     });
     Ok(())
+}
+
+/// The page's /Rotate, an integer (a multiple of 90 when valid).
+fn rotation(doc: &Document, dict: &Dictionary) -> Option<i64> {
+    match deref(doc, dict.get(b"Rotate").ok()?)? {
+        Object::Integer(i) => Some(*i),
+        Object::Real(r) if r.is_finite() => Some(*r as i64),
+        _ => None,
+    }
 }
 
 pub(crate) fn deref<'a>(doc: &'a Document, obj: &'a Object) -> Option<&'a Object> {

@@ -23,12 +23,38 @@ pub(crate) struct Fragment {
     pub top: f32,
     pub baseline: f32,
     pub size: f32,
+    /// Its glyphs' boxes, as x0, y0, x1, y1 in user space, whatever the text's direction.
+    pub bounds: [f32; 4],
+    /// The unit direction its text runs in (user space).
+    pub dir: (f32, f32),
+    /// Each word's extent in user space (x0, y0, x1, y1 of its glyphs' origins and ends), in
+    /// text order; empty when unknown.
+    pub words: Vec<[f32; 4]>,
     pub orientation: Orientation,
     pub rtl: bool,
     /// Its earliest place in the structure tree's logical order, when tagged.
     pub rank: Option<u32>,
     /// Drawn as an /Artifact (page furniture, in a tagged file) only.
     pub artifact: bool,
+}
+
+/// Where one line of a page's text was drawn, in user space.
+#[derive(Debug, Clone)]
+pub(crate) struct LineGeometry {
+    pub bounds: [f32; 4],
+    pub dir: (f32, f32),
+    /// One per whitespace-separated word of the line's text, or empty when unknown.
+    pub words: Vec<[f32; 4]>,
+}
+
+impl LineGeometry {
+    fn of(line: &mut Fragment) -> Option<Self> {
+        Some(LineGeometry {
+            bounds: line.bounds,
+            dir: line.dir,
+            words: std::mem::take(&mut line.words),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,18 +82,21 @@ const MAX_ORDERED_BLOCKS: usize = 200;
 /// A gap wider than this fraction of the font size between joined fragments is a space.
 const SPACE_GAP: f32 = 0.12;
 
-/// A page's text and which of its lines are furniture.
+/// A page's text, where each of its lines was drawn, and which of them are furniture.
 #[derive(Debug, Default)]
 pub(crate) struct PageLayout {
     /// Lines separated by `\n`, blocks by a blank line.
     pub text: String,
+    /// Where each line of `text` was drawn, one entry per line (none for the blank lines).
+    pub geometry: Vec<Option<LineGeometry>>,
     /// Indexes, among `text.lines()`, of lines drawn as artifacts only (ascending).
     pub artifact_lines: Vec<u32>,
 }
 
-/// The page's text: blocks in reading order, lines separated by `\n`, blocks by a blank line.
-/// With `logical`, the structure tree's order (the fragments' ranks) is followed where it is
-/// consistent with the page's blocks ([`crate::logical_order`]); geometry orders the rest.
+/// The page's text: blocks in reading order, lines separated by `\n`, blocks by a blank line;
+/// and where each line of it was drawn. With `logical`, the structure tree's order (the
+/// fragments' ranks) is followed where it is consistent with the page's blocks
+/// ([`crate::logical_order`]); geometry orders the rest.
 pub(crate) fn page_text(fragments: Vec<Fragment>, logical: bool) -> PageLayout {
     let lines = join_rows(fragments);
     if lines.is_empty() {
@@ -83,7 +112,7 @@ pub(crate) fn page_text(fragments: Vec<Fragment>, logical: bool) -> PageLayout {
         .iter()
         .filter(|l| l.orientation == Orientation::Horizontal && l.text.chars().nth(1).is_some())
         .count();
-    let blocks = form_blocks(lines);
+    let mut blocks = form_blocks(lines);
     let order = if vertical > 0 && vertical >= horizontal {
         vertical_order(&blocks)
     } else {
@@ -110,52 +139,68 @@ pub(crate) fn page_text(fragments: Vec<Fragment>, logical: bool) -> PageLayout {
         let start = out.text.len();
         match item {
             Item::Block(b) => {
-                for line in &blocks[b].lines {
-                    out.line(&line.text, line.artifact);
+                for line in &mut blocks[b].lines {
+                    out.fragment(line);
                 }
             }
-            Item::Band(members) => band_text(&blocks, &members, rtl_page, &mut out),
+            Item::Band(members) => {
+                band_text(&blocks, &members, rtl_page, &mut out);
+            }
             Item::Lines(members) => {
-                for line in members.iter().flat_map(|&b| &blocks[b].lines) {
-                    out.line(&line.text, line.artifact);
+                for &b in &members {
+                    for line in &mut blocks[b].lines {
+                        out.fragment(line);
+                    }
                 }
             }
             Item::Run { block, lines } => {
-                for line in blocks[block].lines.get(lines).unwrap_or_default() {
-                    out.line(&line.text, line.artifact);
+                let run = blocks[block].lines.get_mut(lines).unwrap_or_default();
+                for line in run {
+                    out.fragment(line);
                 }
             }
         }
         if out.text.len() > start {
-            out.line("", false);
+            out.line("", false, None);
         }
     }
     // No blank line after the last block.
     if out.text.ends_with("\n\n") {
         out.text.pop();
+        out.geometry.pop();
     }
     PageLayout {
         text: out.text,
+        geometry: out.geometry,
         artifact_lines: out.artifact_lines,
     }
 }
 
-/// The page's text as it is written, counting its lines.
+/// The page's text as it is written, counting its lines and keeping where each was drawn.
 #[derive(Default)]
 struct Output {
     text: String,
     lines: u32,
+    /// One entry per line of `text`.
+    geometry: Vec<Option<LineGeometry>>,
     artifact_lines: Vec<u32>,
 }
 
 impl Output {
-    fn line(&mut self, text: &str, artifact: bool) {
+    fn line(&mut self, text: &str, artifact: bool, geometry: Option<LineGeometry>) {
         if artifact {
             self.artifact_lines.push(self.lines);
         }
         self.text.push_str(text);
         self.text.push('\n');
+        self.geometry.push(geometry);
         self.lines += 1;
+    }
+
+    /// A line of a block, its word extents moved into the geometry.
+    fn fragment(&mut self, line: &mut Fragment) {
+        let geometry = LineGeometry::of(line);
+        self.line(&line.text, line.artifact, geometry);
     }
 }
 
@@ -280,21 +325,42 @@ fn merge(parts: &[&Fragment]) -> Fragment {
         parts.iter().collect()
     };
     let mut prev: Option<&Fragment> = None;
+    // Word extents follow the text: a part joined without a space continues the last word.
+    line.words.clear();
+    let mut words_known = !rtl;
     for p in ordered {
+        let mut joined = false;
         if let Some(q) = prev {
             let gap = if rtl { q.x0 - p.x1 } else { p.x0 - q.x1 };
             if gap > SPACE_GAP * p.size.max(q.size) {
                 line.text.push(' ');
+            } else {
+                joined = !line.text.ends_with(' ') && !p.text.starts_with(' ');
             }
         }
         line.text.push_str(&p.text);
+        words_known &= !p.words.is_empty();
+        if words_known {
+            let mut words = p.words.as_slice();
+            if let (true, Some(last), Some((&first, rest))) =
+                (joined, line.words.last_mut(), words.split_first())
+            {
+                *last = crate::layout::union(*last, first);
+                words = rest;
+            }
+            line.words.extend_from_slice(words);
+        }
         prev = Some(p);
+    }
+    if !words_known || line.text.split_whitespace().count() != line.words.len() {
+        line.words.clear();
     }
     for p in parts {
         line.x0 = line.x0.min(p.x0);
         line.x1 = line.x1.max(p.x1);
         line.bottom = line.bottom.min(p.bottom);
         line.top = line.top.max(p.top);
+        line.bounds = crate::layout::union(line.bounds, p.bounds);
     }
     line.baseline = main.baseline;
     line.size = main.size;
@@ -508,7 +574,21 @@ fn band_text(blocks: &[Block], members: &[usize], rtl: bool, out: &mut Output) {
             .flat_map(|b| b.lines.iter().map(|l| l.text.as_str()))
             .collect();
         let artifact = row.iter().all(|b| b.lines.iter().all(|l| l.artifact));
-        out.line(&texts.join(" "), artifact);
+        let lines = || row.iter().flat_map(|b| &b.lines);
+        let known = lines().all(|l| !l.words.is_empty());
+        let geometry = lines()
+            .map(|l| (l.bounds, l.dir))
+            .reduce(|a, b| (crate::layout::union(a.0, b.0), a.1))
+            .map(|(bounds, dir)| LineGeometry {
+                bounds,
+                dir,
+                words: if known {
+                    lines().flat_map(|l| l.words.iter().copied()).collect()
+                } else {
+                    Vec::new()
+                },
+            });
+        out.line(&texts.join(" "), artifact, geometry);
     }
 }
 
@@ -701,6 +781,9 @@ mod tests {
             top: baseline + 7.5,
             baseline,
             size: 10.0,
+            bounds: [x0, baseline - 2.5, x1, baseline + 7.5],
+            dir: (1.0, 0.0),
+            words: Vec::new(),
             orientation: Orientation::Horizontal,
             rtl,
             rank: None,

@@ -213,3 +213,54 @@ fn artifact_heads_and_footers_are_furniture_kept_out_of_sentences() {
         .collect();
     assert_eq!(sentences, expected);
 }
+
+/// Line boxes follow the text as the tree orders it, not as geometry would have: each line's
+/// box is where that line was drawn, sentences are boxed in their own column, and the
+/// artifact footer is still furniture.
+#[test]
+fn a_tagged_pages_line_boxes_are_those_of_its_lines_in_logical_order() {
+    let mut drawn = vec![(at(72.0, 40.0, "Printed on recycled paper"), Mark::Artifact)];
+    drawn.extend(sidebar_page().into_iter().map(|(p, mark)| match mark {
+        Mark::Content(mcid) => (p, Mark::Content(mcid + 1)),
+        other => (p, other),
+    }));
+    let reading: Vec<&str> = MAIN.iter().chain(&SIDEBAR).copied().collect();
+    let logical = mcids_of(&drawn, &reading);
+    let pdf = tagged_pdf(
+        &[TaggedPage {
+            drawn: drawn.clone(),
+            logical,
+        }],
+        TreeFault::None,
+    );
+    let doc = extract_pages(&pdf, &Limits::default()).unwrap();
+    let page = &doc.pages[0];
+    assert!(page.text.starts_with(MAIN[0]), "{}", page.text);
+    let furniture: Vec<&str> = page.furniture_lines().collect();
+    assert_eq!(furniture, ["Printed on recycled paper"], "{}", page.text);
+    let lines: Vec<&str> = page.text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(page.line_boxes.len(), lines.len(), "{}", page.text);
+    for (line, b) in lines.iter().zip(&page.line_boxes) {
+        let (p, _) = drawn.iter().find(|(p, _)| p.text == line.trim()).unwrap();
+        // Top-left origin, y down: the baseline is 792 - y from the top.
+        let baseline = 792.0 - p.y;
+        assert!(
+            (b[0] - p.x).abs() < 1.0 && b[1] < baseline && baseline < b[3],
+            "{line:?} drawn at ({}, {}) has the box {b:?}",
+            p.x,
+            p.y
+        );
+    }
+    let sentences = sentences_for_pages(&doc.pages);
+    let sidebar = sentences
+        .iter()
+        .find(|s| s.text.starts_with("A sidebar note"))
+        .unwrap();
+    let main = sentences
+        .iter()
+        .find(|s| s.text.starts_with("The main text"))
+        .unwrap();
+    assert!(!sidebar.boxes.is_empty() && !main.boxes.is_empty());
+    assert!(sidebar.boxes.iter().all(|b| b.x1 < 300.0), "{sidebar:?}");
+    assert!(main.boxes.iter().all(|b| b.x0 >= 299.0), "{main:?}");
+}

@@ -89,6 +89,7 @@ async fn completed_job(store: &Store) -> JobId {
             .map(|n| Sentence {
                 text: format!("Sentence {n} of chunk {index}, of a typical length for prose."),
                 page: index * 100 + n / 50 + 1,
+                ..Sentence::default()
             })
             .collect();
         let chunk = ChunkResult {

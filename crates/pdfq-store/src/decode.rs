@@ -71,7 +71,16 @@ pub(crate) fn sentence_triples(json: Option<&str>) -> Result<Vec<(u32, Sentence)
         .map_err(|e| StoreError::Corrupt(format!("the stored sentences do not decode: {e}")))?;
     Ok(triples
         .into_iter()
-        .map(|(chunk, page, text)| (chunk, Sentence { text, page }))
+        .map(|(chunk, page, text)| {
+            (
+                chunk,
+                Sentence {
+                    text,
+                    page,
+                    ..Sentence::default()
+                },
+            )
+        })
         .collect())
 }
 
@@ -162,6 +171,7 @@ mod tests {
         let s = |text: &str| Sentence {
             text: text.to_owned(),
             page: 1,
+            ..Sentence::default()
         };
         // Chunk 1 has no sentences: it is kept, empty, between the others.
         let whole = result_of(

@@ -6,7 +6,7 @@
 //! - [`store`]: the interface, dispatching to the PostgreSQL or the SQLite store.
 //! - `sql_store`: every operation, written once for both dialects ([`dialect`]): the SQL that
 //!   differs between [`postgres`] and [`sqlite`] stands side by side there.
-//! - [`model`]: the typed rows and inputs.
+//! - [`model`]: the typed rows and inputs; [`provenance`]: where a sentence is drawn, stored compactly.
 //! - [`files`]: where uploaded files are kept (the database or an S3-compatible bucket),
 //!   retention and per-user usage.
 //! - [`error`]: [`StoreError`], and which database errors are transient.
@@ -21,6 +21,7 @@ pub mod files;
 pub mod model;
 pub mod pool;
 pub mod postgres;
+pub mod provenance;
 pub mod retry;
 mod sql_store;
 pub mod sqlite;
@@ -39,6 +40,7 @@ pub use model::{
 };
 pub use pool::{MIGRATOR, PoolStats, SQLITE_MIGRATOR, connect_postgres, ping};
 pub use postgres::{PgDialect, PgStore};
+pub use provenance::{PageSize, Provenance, SentenceBox};
 pub use retry::{RetryPolicy, with_retry};
 pub use sql_store::{SENTENCE_PAGE, SqlStore};
 pub use sqlite::{SqliteDialect, SqliteStore};

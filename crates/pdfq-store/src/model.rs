@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::provenance::Provenance;
+
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -207,14 +209,18 @@ pub struct Claimed {
 }
 
 /// One sentence of the result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sentence {
     pub text: String,
     pub page: u32,
+    /// Its pages and line boxes; empty for results stored before they were kept, and where
+    /// the whole result is read at once (the job's answer with its sentences inline).
+    #[serde(default, rename = "prov", skip_serializing_if = "Provenance::is_empty")]
+    pub provenance: Provenance,
 }
 
 /// The result of one chunk of pages; a job's whole result is these in chunk order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChunkResult {
     pub index: u32,
     pub first_page: u32,
@@ -223,12 +229,13 @@ pub struct ChunkResult {
 }
 
 /// A sentence as the API pages through them: its place in the whole result and its chunk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SentenceRow {
     pub index: u64,
     pub text: String,
     pub page: u32,
     pub chunk: u32,
+    pub provenance: Provenance,
 }
 
 /// One page of a longer list, and how many items the whole list has.

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use pdfq_domain::JobId;
 use pdfq_store::{
-    ChunkResult, DatabaseConfig, MIGRATOR, SQLITE_MIGRATOR, Sentence, SentenceRow, Store,
+    ChunkResult, DatabaseConfig, MIGRATOR, Provenance, SQLITE_MIGRATOR, Sentence, SentenceRow,
+    Store,
 };
 use pdfq_test_support::TestDatabase;
 use sqlx::migrate::Migrator;
@@ -38,6 +39,7 @@ fn old_result() -> Vec<ChunkResult> {
     let s = |text: &str, page| Sentence {
         text: text.to_owned(),
         page,
+        ..Sentence::default()
     };
     vec![
         ChunkResult {
@@ -76,6 +78,8 @@ async fn reads_as_before(store: &Store, id: JobId) {
         text: text.to_owned(),
         page,
         chunk,
+        // Rows from before provenance was kept have none.
+        provenance: Provenance::default(),
     };
     assert_eq!(
         page.items,

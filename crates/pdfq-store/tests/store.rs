@@ -105,6 +105,7 @@ fn large_chunk(index: u32) -> ChunkResult {
             .map(|n| Sentence {
                 text: format!("c{index} s{n}"),
                 page: index * 10 + 1 + n / 250,
+                ..Sentence::default()
             })
             .collect(),
     }
@@ -142,6 +143,7 @@ fn sentences(texts: &[&str], page: u32) -> Vec<Sentence> {
         .map(|t| Sentence {
             text: (*t).to_owned(),
             page,
+            ..Sentence::default()
         })
         .collect()
 }

@@ -43,6 +43,11 @@ fn text_objects(pages: &[&str]) -> Vec<String> {
 
 /// Catalog, page tree, Helvetica, then a page and its content stream per entry of `streams`.
 fn page_objects(streams: &[String]) -> Vec<String> {
+    page_objects_in(streams, "Helvetica", 0)
+}
+
+/// As [`page_objects`], in the standard font `font`, each page turned by `rotate` (/Rotate).
+fn page_objects_in(streams: &[String], font: &str, rotate: i32) -> Vec<String> {
     let page_count = streams.len();
     let mut objects: Vec<String> = Vec::new();
     objects.push("<< /Type /Catalog /Pages 2 0 R >>".to_owned());
@@ -53,14 +58,19 @@ fn page_objects(streams: &[String]) -> Vec<String> {
         "<< /Type /Pages /Kids [{}] /Count {page_count} >>",
         kids.join(" ")
     ));
-    objects.push(
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-            .to_owned(),
-    );
+    objects.push(format!(
+        "<< /Type /Font /Subtype /Type1 /BaseFont /{font} /Encoding /WinAnsiEncoding >>"
+    ));
+    // Unturned pages stay byte for byte as they were.
+    let rotate = if rotate == 0 {
+        String::new()
+    } else {
+        format!("/Rotate {rotate} ")
+    };
     for (i, stream) in streams.iter().enumerate() {
         let content_id = 5 + 2 * i;
         objects.push(format!(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {content_id} 0 R >>"
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] {rotate}/Resources << /Font << /F1 3 0 R >> >> /Contents {content_id} 0 R >>"
         ));
         objects.push(format!(
             "<< /Length {} >>\nstream\n{stream}endstream",
@@ -84,6 +94,14 @@ pub struct Placed {
 /// each), whatever order a reader would read them in.
 #[must_use]
 pub fn placed_text_pdf(pages: &[Vec<Placed>]) -> Vec<u8> {
+    placed_text_pdf_in(pages, "Helvetica", 0)
+}
+
+/// As [`placed_text_pdf`], in the standard 14 font `font` (e.g. `Courier`, whose glyphs all
+/// advance 0.6 em, so every glyph's place is known), each page turned by `rotate` degrees
+/// clockwise (its /Rotate).
+#[must_use]
+pub fn placed_text_pdf_in(pages: &[Vec<Placed>], font: &str, rotate: i32) -> Vec<u8> {
     let streams: Vec<String> = pages
         .iter()
         .map(|items| {
@@ -101,7 +119,7 @@ pub fn placed_text_pdf(pages: &[Vec<Placed>]) -> Vec<u8> {
             stream
         })
         .collect();
-    assemble(&page_objects(&streams))
+    assemble(&page_objects_in(&streams, font, rotate))
 }
 
 /// How a piece of text of a tagged page is marked in its content stream.

@@ -7,7 +7,10 @@ use std::time::Duration;
 use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, WorkerId};
 use pdfq_extract::{Chunk, ExtractError, OutputBudget, PageText, PageWarning};
 use pdfq_queue::{Broker, Delivery};
-use pdfq_store::{ChunkResult, Claimed, Commit, JobWarning, Sentence, Store, StoreError};
+use pdfq_store::{
+    ChunkResult, Claimed, Commit, JobWarning, PageSize, Provenance, Sentence, SentenceBox, Store,
+    StoreError,
+};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -370,6 +373,28 @@ fn finish_chunk(
         .map(|s| Sentence {
             text: s.text,
             page: s.page,
+            provenance: Provenance {
+                pages: s
+                    .page_sizes
+                    .iter()
+                    .map(|p| PageSize {
+                        page: p.page,
+                        width: p.width,
+                        height: p.height,
+                    })
+                    .collect(),
+                boxes: s
+                    .boxes
+                    .iter()
+                    .map(|b| SentenceBox {
+                        page: b.page,
+                        x0: b.x0,
+                        y0: b.y0,
+                        x1: b.x1,
+                        y1: b.y1,
+                    })
+                    .collect(),
+            },
         })
         .collect();
     Ok(Some(ChunkResult {

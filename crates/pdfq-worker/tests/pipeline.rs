@@ -600,6 +600,7 @@ async fn a_retried_job_resumes_after_its_last_finished_chunk(backend: Backend) {
         sentences: vec![Sentence {
             text: "Saved by the first attempt.".into(),
             page: 1,
+            ..Sentence::default()
         }],
     };
     assert!(

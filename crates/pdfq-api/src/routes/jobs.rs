@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use pdfq_api_types::{
-    ErrorBody, JobInclude, JobList, JobListQuery, JobQuery, JobView, PageQuery, SentenceItem,
-    SentencePage,
+    ErrorBody, JobInclude, JobList, JobListQuery, JobQuery, JobView, PageQuery, PageSize,
+    SentenceBox, SentenceItem, SentencePage,
 };
 use pdfq_domain::{JobId, JobStatus, UserId};
 use pdfq_store::{Job, JobFilter};
@@ -165,7 +165,7 @@ pub async fn list_jobs(
     }))
 }
 
-/// A page of a job's sentences, each with its PDF page number and chunk.
+/// A page of a job's sentences, each with its PDF page numbers, chunk and line boxes.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/sentences", tag = "jobs", security(("bearer" = [])),
     params(
         ("id" = String, Path, format = "uuid", description = "job id"),
@@ -215,6 +215,34 @@ pub async fn sentences(
                 text: s.text,
                 page: s.page,
                 chunk: s.chunk,
+                // Rows stored before provenance was kept still name their first page.
+                pages: if s.provenance.pages.is_empty() {
+                    vec![s.page]
+                } else {
+                    s.provenance.pages.iter().map(|p| p.page).collect()
+                },
+                page_sizes: s
+                    .provenance
+                    .pages
+                    .iter()
+                    .map(|p| PageSize {
+                        page: p.page,
+                        width: p.width,
+                        height: p.height,
+                    })
+                    .collect(),
+                boxes: s
+                    .provenance
+                    .boxes
+                    .iter()
+                    .map(|b| SentenceBox {
+                        page: b.page,
+                        x0: b.x0,
+                        y0: b.y0,
+                        x1: b.x1,
+                        y1: b.y1,
+                    })
+                    .collect(),
             })
             .collect(),
     });

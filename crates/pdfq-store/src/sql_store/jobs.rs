@@ -19,6 +19,7 @@ use crate::model::{
     ChunkResult, Failure, FinishedBucket, IDEMPOTENCY_KEY_TAKEN, IdempotencyKey, Job, JobEvent,
     JobFilter, JobSearch, JobSummary, NewJob, Page, Sentence, SentenceRow, StatusCounts,
 };
+use crate::provenance::Provenance;
 
 /// The columns of [`JobSummary`], read from `jobs j join users u`.
 macro_rules! summary_columns {
@@ -31,7 +32,8 @@ macro_rules! summary_columns {
 
 /// A page of sentences: `$1` the job, `$2` the first index, `$3` the index past the last. Public
 /// so that the tests can check its plan is a primary-key range read.
-pub const SENTENCE_PAGE: &str = "select sentence_index, text, page, chunk_index from job_sentences
+pub const SENTENCE_PAGE: &str = "select sentence_index, text, page, chunk_index, provenance
+     from job_sentences
      where job_id = $1 and sentence_index >= $2 and sentence_index < $3
      order by sentence_index";
 
@@ -445,6 +447,9 @@ impl<D: Dialect> SqlStore<D> {
                     text: c.text("text")?,
                     page: c.u32("page")?,
                     chunk: c.u32("chunk_index")?,
+                    provenance: c
+                        .opt_text("provenance")?
+                        .map_or(Ok(Provenance::default()), |p| Provenance::from_compact(&p))?,
                 })
             })
             .await?;

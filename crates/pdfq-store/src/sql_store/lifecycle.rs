@@ -193,16 +193,20 @@ const RETRY: Both = Both {
 /// A sentence row per sentence of job `$1`'s chunks, numbered across the whole result in chunk
 /// order.
 const PUBLISH_SENTENCES: Both = Both {
-    postgres: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text)
+    postgres: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
+                                         provenance)
                select c.job_id, (row_number() over (order by c.chunk_index, s.ord) - 1)::integer,
-                      c.chunk_index, (s.value ->> 'page')::integer, s.value ->> 'text'
+                      c.chunk_index, (s.value ->> 'page')::integer, s.value ->> 'text',
+                      s.value ->> 'prov'
                from job_chunks c
                cross join lateral jsonb_array_elements(c.sentences)
                    with ordinality as s(value, ord)
                where c.job_id = $1",
-    sqlite: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text)
+    sqlite: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
+                                       provenance)
              select c.job_id, row_number() over (order by c.chunk_index, s.key) - 1,
-                    c.chunk_index, json_extract(s.value, '$.page'), json_extract(s.value, '$.text')
+                    c.chunk_index, json_extract(s.value, '$.page'), json_extract(s.value, '$.text'),
+                    json_extract(s.value, '$.prov')
              from job_chunks c, json_each(c.sentences) as s
              where c.job_id = $1",
 };
