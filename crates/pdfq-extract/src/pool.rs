@@ -124,14 +124,17 @@ impl ChildPool {
         {
             return;
         }
+        // Called after every extraction: a thread is started only when a spare is missing.
+        if self.has_spare(limits) {
+            self.inner.starting.store(false, Ordering::Release);
+            return;
+        }
         let pool = self.clone();
         let limits = limits.clone();
         let started = std::thread::Builder::new()
             .name("pdfq-extract-spare".into())
             .spawn(move || {
-                if !pool.has_spare(&limits)
-                    && let Ok(child) = pool.start(&limits)
-                {
+                if let Ok(child) = pool.start(&limits) {
                     pool.keep(child, &limits, None);
                 }
                 pool.inner.starting.store(false, Ordering::Release);
