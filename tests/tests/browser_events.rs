@@ -22,24 +22,39 @@ use pdfq_e2e::{Backend, TestApp, pdf};
 use pdfq_worker::{Extractor, Worker, WorkerSettings};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// Forwards connections from its port to `upstream`, and cuts the first connection that asks
 /// for an event stream as soon as the first event has passed, as a flaky network would.
-async fn cutting_proxy(upstream: u16) -> u16 {
+/// `stream_asked` fires when the browser first asks for the stream, so the test can hold the
+/// job back until then: a job done before the stream opens would end it in its first read,
+/// leaving nothing to cut (CI saw that once the extraction children were reused).
+async fn cutting_proxy(upstream: u16) -> (u16, Arc<Notify>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let cut_done = Arc::new(AtomicBool::new(false));
+    let stream_asked = Arc::new(Notify::new());
+    let asked = Arc::clone(&stream_asked);
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             let server = TcpStream::connect(("127.0.0.1", upstream)).await.unwrap();
-            tokio::spawn(forward(client, server, Arc::clone(&cut_done)));
+            tokio::spawn(forward(
+                client,
+                server,
+                Arc::clone(&cut_done),
+                Arc::clone(&asked),
+            ));
         }
     });
-    port
+    (port, stream_asked)
 }
 
-async fn forward(client: TcpStream, server: TcpStream, cut_done: Arc<AtomicBool>) {
+async fn forward(
+    client: TcpStream,
+    server: TcpStream,
+    cut_done: Arc<AtomicBool>,
+    stream_asked: Arc<Notify>,
+) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let streaming = Arc::new(AtomicBool::new(false));
@@ -49,6 +64,7 @@ async fn forward(client: TcpStream, server: TcpStream, cut_done: Arc<AtomicBool>
         while let Ok(n @ 1..) = client_read.read(&mut buf).await {
             if String::from_utf8_lossy(&buf[..n]).contains("/events?ticket=") {
                 asked.store(true, Ordering::SeqCst);
+                stream_asked.notify_one();
             }
             if server_write.write_all(&buf[..n]).await.is_err() {
                 break;
@@ -173,7 +189,9 @@ async fn a_browser_on_another_origin_follows_a_job_to_its_end() {
     };
     let worker = Worker::new(app.store.clone(), app.broker.clone(), settings);
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (proxy, stream_asked) = cutting_proxy(app.port).await;
     let worker_task = tokio::spawn(async move {
+        stream_asked.notified().await;
         worker
             .run(async {
                 let _ = worker_stopped.await;
@@ -181,7 +199,6 @@ async fn a_browser_on_another_origin_follows_a_job_to_its_end() {
             .await
     });
 
-    let proxy = cutting_proxy(app.port).await;
     let user = app.user().await;
     let pdf = pdf::with_pages(&["A browser watched this page. It ended well."]);
     let page = PAGE
