@@ -61,7 +61,8 @@ async fn postgres_and_sqlite_schemas_match() {
         "refresh_tokens",
         "jobs",
         "job_files",
-        "job_chunks",
+        "job_result_chunks",
+        "job_sentences",
         "job_events",
         "audit_log",
     ] {

@@ -1,5 +1,7 @@
-//! The migration that moves results out of `jobs.chunk_results` into rows: a job completed
-//! before it reads the same afterwards, page by page and whole, on both backends.
+//! The migrations that moved results into rows: out of `jobs.chunk_results` (a job completed
+//! before reads the same afterwards, page by page and whole), and out of `job_chunks` (a job
+//! running across the upgrade keeps its saved chunks and completes with them), on both
+//! backends.
 
 #![allow(clippy::unwrap_used)] // tests may unwrap (clippy.toml); this covers their helper functions too
 
@@ -18,13 +20,16 @@ use uuid::Uuid;
 /// The first version that stores results as rows.
 const RESULT_ROWS: i64 = 20261201000003;
 
-/// `migrator` without the result-rows migration and those after it: the schema before.
-fn before(migrator: &Migrator) -> Migrator {
+/// The first version that saves finished chunks straight into those rows.
+const WRITTEN_ONCE: i64 = 20261207000300;
+
+/// `migrator` without migration `version` and those after it: the schema before.
+fn before(migrator: &Migrator, version: i64) -> Migrator {
     Migrator {
         migrations: Cow::Owned(
             migrator
                 .iter()
-                .filter(|m| m.version < RESULT_ROWS)
+                .filter(|m| m.version < version)
                 .cloned()
                 .collect(),
         ),
@@ -100,7 +105,7 @@ async fn reads_as_before(store: &Store, id: JobId) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_results_survive_the_move_to_rows() {
     let db = TestDatabase::empty().await;
-    before(&MIGRATOR).run(&db.pool).await.unwrap();
+    before(&MIGRATOR, RESULT_ROWS).run(&db.pool).await.unwrap();
     let (owner, id) = (Uuid::new_v4(), JobId::new());
     sqlx::query(INSERT_USER)
         .bind(owner)
@@ -128,7 +133,10 @@ async fn sqlite_results_survive_the_move_to_rows() {
     let Store::Sqlite(s) = &store else {
         unreachable!("opened as SQLite")
     };
-    before(&SQLITE_MIGRATOR).run(s.pool()).await.unwrap();
+    before(&SQLITE_MIGRATOR, RESULT_ROWS)
+        .run(s.pool())
+        .await
+        .unwrap();
     let (owner, id) = (Uuid::new_v4(), JobId::new());
     sqlx::query(INSERT_USER)
         .bind(owner.to_string())
@@ -146,4 +154,133 @@ async fn sqlite_results_survive_the_move_to_rows() {
         .unwrap();
     store.migrate().await.unwrap();
     reads_as_before(&store, id).await;
+}
+
+const INSERT_RUNNING_JOB: &str = "insert into jobs (id, owner_id, status, attempts, file_name,
+                                                  file_size, file_sha256, last_finished_chunk)
+                                  values ($1, $2, 'processing', 1, 'running.pdf', 1, $3, 2)";
+const INSERT_CHUNK: &str = "insert into job_chunks
+                                (job_id, chunk_index, attempt, first_page, last_page, sentences)
+                            values ($1, $2, 1, $3, $4, $5)";
+
+/// The chunks a running job had saved, as `job_chunks` kept them (the first sentence with
+/// its provenance, as the JSON held it).
+fn saved_chunks() -> (Vec<ChunkResult>, Provenance) {
+    let provenance =
+        Provenance::from_compact("[[[1,612.0,792.0]],[[1,72.0,90.5,300.0,102.5]]]").unwrap();
+    let mut chunks = old_result();
+    chunks[0].sentences[0].provenance = provenance.clone();
+    (chunks, provenance)
+}
+
+/// Saved chunks survive the upgrade: a retry sees them and the job completes with them,
+/// numbered as before, the provenance kept.
+async fn completes_with_its_saved_chunks(store: &Store, id: JobId, provenance: Provenance) {
+    let mut expected = saved_chunks().0;
+    expected[0].sentences[0].provenance = Provenance::default();
+    assert_eq!(store.finished_chunks(id).await.unwrap(), expected);
+    let attempt = pdfq_domain::Attempt::new(1);
+    store.complete_job(id, attempt, 6, 3).await.unwrap();
+    let read = Duration::from_secs(30);
+    let done = store.get_job(id).await.unwrap().unwrap();
+    assert_eq!(done.sentence_count, Some(5));
+    let page = store.sentences(id, 0, 10, read).await.unwrap();
+    let texts: Vec<(u64, &str, u32)> = page
+        .items
+        .iter()
+        .map(|s| (s.index, s.text.as_str(), s.chunk))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            (0, "One.", 0),
+            (1, "Two \"quoted\".", 0),
+            (2, "Three.", 2),
+            (3, "Four.", 2),
+            (4, "Five, ünïcode.", 2)
+        ]
+    );
+    assert_eq!(page.items[0].provenance, provenance);
+    assert_eq!(
+        store.job_results(id, read).await.unwrap().unwrap(),
+        expected
+    );
+    let diffs = store.verify_schema().await.unwrap();
+    assert!(diffs.is_empty(), "{diffs:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_saved_chunks_survive_the_move_to_written_once() {
+    let db = TestDatabase::empty().await;
+    before(&MIGRATOR, WRITTEN_ONCE).run(&db.pool).await.unwrap();
+    let (owner, id) = (Uuid::new_v4(), JobId::new());
+    sqlx::query(INSERT_USER)
+        .bind(owner)
+        .bind("ann@example.com")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query(INSERT_RUNNING_JOB)
+        .bind(id.as_uuid())
+        .bind(owner)
+        .bind([7_u8; 32].as_slice())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let (chunks, provenance) = saved_chunks();
+    for chunk in &chunks {
+        sqlx::query(INSERT_CHUNK)
+            .bind(id.as_uuid())
+            .bind(i32::try_from(chunk.index).unwrap())
+            .bind(i32::try_from(chunk.first_page).unwrap())
+            .bind(i32::try_from(chunk.last_page).unwrap())
+            .bind(sqlx::types::Json(&chunk.sentences))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    let store = Store::postgres(&DatabaseConfig::for_url(&db.url)).unwrap();
+    store.migrate().await.unwrap();
+    completes_with_its_saved_chunks(&store, id, provenance).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_saved_chunks_survive_the_move_to_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::sqlite(&dir.path().join("pdfq.db")).await.unwrap();
+    let Store::Sqlite(s) = &store else {
+        unreachable!("opened as SQLite")
+    };
+    before(&SQLITE_MIGRATOR, WRITTEN_ONCE)
+        .run(s.pool())
+        .await
+        .unwrap();
+    let (owner, id) = (Uuid::new_v4(), JobId::new());
+    sqlx::query(INSERT_USER)
+        .bind(owner.to_string())
+        .bind("ann@example.com")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    sqlx::query(INSERT_RUNNING_JOB)
+        .bind(id.to_string())
+        .bind(owner.to_string())
+        .bind([7_u8; 32].as_slice())
+        .execute(s.pool())
+        .await
+        .unwrap();
+    let (chunks, provenance) = saved_chunks();
+    for chunk in &chunks {
+        sqlx::query(INSERT_CHUNK)
+            .bind(id.to_string())
+            .bind(chunk.index)
+            .bind(chunk.first_page)
+            .bind(chunk.last_page)
+            .bind(serde_json::to_string(&chunk.sentences).unwrap())
+            .execute(s.pool())
+            .await
+            .unwrap();
+    }
+    store.migrate().await.unwrap();
+    completes_with_its_saved_chunks(&store, id, provenance).await;
 }

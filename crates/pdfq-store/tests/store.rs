@@ -56,6 +56,7 @@ both_backends!(
     progress_never_moves_backwards_within_an_attempt,
     chunks_and_progress_are_saved_together_or_not_at_all,
     chunks_are_written_once_and_a_retry_resumes_after_them,
+    chunks_are_saved_in_order_and_shown_only_once_completed,
     warnings_are_kept_with_the_attempt_that_found_them,
     concurrent_completers_complete_once,
     failures_retry_and_operator_actions,
@@ -111,7 +112,7 @@ fn large_chunk(index: u32) -> ChunkResult {
     }
 }
 
-/// A completed job with the large result, its chunks saved last one first.
+/// A completed job with the large result.
 async fn large_job(store: &Store) -> JobId {
     let ann = user(store, "ann@example.com").await;
     let j = job(store, ann.id, "large.pdf").await;
@@ -121,7 +122,7 @@ async fn large_job(store: &Store) -> JobId {
         .unwrap()
         .unwrap()
         .attempt;
-    for index in (0..LARGE_CHUNKS).rev() {
+    for index in 0..LARGE_CHUNKS {
         store
             .save_chunk(j.id, a, &large_chunk(index))
             .await
@@ -1012,12 +1013,46 @@ mod cases {
         assert_eq!(done.error_code, None, "the earlier failure is cleared");
         assert_eq!(
             store.job_results(j.id, READ).await.unwrap().unwrap(),
-            vec![c0, c1, c2]
+            vec![c0.clone(), c1.clone(), c2.clone()]
         );
-        assert!(
-            store.finished_chunks(j.id).await.unwrap().is_empty(),
-            "chunk rows go once the result is assembled"
+        assert_eq!(
+            store.finished_chunks(j.id).await.unwrap(),
+            vec![c0, c1, c2],
+            "the saved chunks are the result: written once"
         );
+    }
+
+    pub async fn chunks_are_saved_in_order_and_shown_only_once_completed(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let w = worker(1);
+        let a1 = store.claim_job(j.id, &w).await.unwrap().unwrap().attempt;
+        let c0 = chunk(0, &["One.", "Two."]);
+        store.save_chunk(j.id, a1, &c0).await.unwrap();
+        // Each chunk numbers its sentences after those saved before it, so a gap is refused
+        // rather than numbered wrongly, and changes nothing.
+        let err = store
+            .save_chunk(j.id, a1, &chunk(2, &["Five."]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(store.finished_chunks(j.id).await.unwrap(), vec![c0.clone()]);
+        // A running job's saved chunks are not yet a result.
+        let page = store.sentences(j.id, 0, 10, READ).await.unwrap();
+        assert_eq!((page.items.len(), page.total), (0, 0));
+        assert_eq!(store.job_results(j.id, READ).await.unwrap(), None);
+
+        let c1 = chunk(1, &["Three."]);
+        store.save_chunk(j.id, a1, &c1).await.unwrap();
+        store.complete_job(j.id, a1, 20, 2).await.unwrap();
+        let page = store.sentences(j.id, 1, 10, READ).await.unwrap();
+        let read: Vec<(u64, &str, u32)> = page
+            .items
+            .iter()
+            .map(|s| (s.index, s.text.as_str(), s.chunk))
+            .collect();
+        assert_eq!(read, vec![(1, "Two.", 0), (2, "Three.", 1)]);
+        assert_eq!(page.total, 3);
     }
 
     pub async fn concurrent_completers_complete_once(store: &Store) {
@@ -1641,13 +1676,12 @@ mod cases {
             .unwrap()
             .unwrap()
             .attempt;
-        // Saved out of order: the result is still in chunk order.
         store
-            .save_chunk(j.id, a, &chunk(1, &["Four.", "Five."]))
+            .save_chunk(j.id, a, &chunk(0, &["One.", "Two.", "Three."]))
             .await
             .unwrap();
         store
-            .save_chunk(j.id, a, &chunk(0, &["One.", "Two.", "Three."]))
+            .save_chunk(j.id, a, &chunk(1, &["Four.", "Five."]))
             .await
             .unwrap();
         store.complete_job(j.id, a, 20, 2).await.unwrap();

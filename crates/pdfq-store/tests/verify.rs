@@ -177,7 +177,8 @@ async fn postgres_an_empty_database_misses_everything() {
         "refresh_tokens",
         "jobs",
         "job_files",
-        "job_chunks",
+        "job_result_chunks",
+        "job_sentences",
         "job_events",
         "audit_log",
     ] {

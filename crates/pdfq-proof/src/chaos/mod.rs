@@ -462,11 +462,20 @@ async fn judge(
         .into_iter()
         .collect();
 
-    // Completing a job moves its chunk rows into the result and deletes them: a chunk row left
-    // on an ended job was written after it ended (a stale worker's late write).
+    // Completing a job fixes its chunk and sentence counts from the rows saved by then: rows
+    // beyond them were written after it completed (a stale worker's late write).
     let late_chunks: BTreeMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i64)>(
-        "select c.job_id, count(*) from job_chunks c join jobs j on j.id = c.job_id
-         where j.status in ('completed', 'failed', 'cancelled') group by c.job_id",
+        "select j.id,
+                (select count(*) from job_result_chunks c where c.job_id = j.id)
+                    - j.chunk_count
+                    + (select count(*) from job_sentences s where s.job_id = j.id)
+                    - j.sentence_count as late
+         from jobs j
+         where j.status = 'completed'
+           and ((select count(*) from job_result_chunks c where c.job_id = j.id)
+                    <> j.chunk_count
+                or (select count(*) from job_sentences s where s.job_id = j.id)
+                    <> j.sentence_count)",
     )
     .fetch_all(db)
     .await
@@ -548,7 +557,7 @@ async fn judge(
             && status == "completed"
         {
             report.duplicates.push(issue(format!(
-                "{late} chunk rows written after it completed ({attempts} attempts)"
+                "{late} chunk and sentence rows beyond its counts, written after it completed ({attempts} attempts)"
             )));
         }
         match (status.as_str(), spec.kind) {

@@ -120,14 +120,6 @@ const SENTENCE_TRIPLES: Both = Both {
              from job_sentences where job_id = $1",
 };
 
-/// The chunks saved so far for job `$1`, with their sentences as JSON text.
-const FINISHED_CHUNKS: Both = Both {
-    postgres: "select chunk_index, first_page, last_page, sentences::text as sentences
-               from job_chunks where job_id = $1 order by chunk_index",
-    sqlite: "select chunk_index, first_page, last_page, sentences
-             from job_chunks where job_id = $1 order by chunk_index",
-};
-
 /// Running jobs whose heartbeat is older than `$1` ago, at most `$2`.
 const STALE_PROCESSING: Both = Both {
     postgres: "select id, attempts from jobs
@@ -437,6 +429,14 @@ impl<D: Dialect> SqlStore<D> {
         let start = decode::i64_of(offset);
         let mut tx = self.begin_read().await?;
         limit_statements::<D>(&mut tx, timeout).await?;
+        // The rows of a job still running are its saved chunks, not yet a result.
+        let Some(total) = sentence_count::<D>(&mut tx, id).await? else {
+            tx.commit().await?;
+            return Ok(Page {
+                items: Vec::new(),
+                total: 0,
+            });
+        };
         let items = Stmt::<D>::new(SENTENCE_PAGE)
             .id(id)
             .int(start)
@@ -453,11 +453,10 @@ impl<D: Dialect> SqlStore<D> {
                 })
             })
             .await?;
-        let total = sentence_count::<D>(&mut tx, id).await?;
         tx.commit().await?;
         Ok(Page {
             items,
-            total: total.map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+            total: u64::try_from(total).unwrap_or(0),
         })
     }
 
@@ -470,37 +469,22 @@ impl<D: Dialect> SqlStore<D> {
     ) -> Result<Option<Vec<ChunkResult>>, StoreError> {
         let mut tx = self.begin_read().await?;
         limit_statements::<D>(&mut tx, timeout).await?;
-        // Set when the job completed: before that there is no result to read.
+        // Set when the job completed: before that its saved chunks are not yet a result.
         if sentence_count::<D>(&mut tx, id).await?.is_none() {
             return Ok(None);
         }
-        let chunks = Stmt::<D>::new(
-            "select chunk_index, first_page, last_page from job_result_chunks
-             where job_id = $1 order by chunk_index",
-        )
-        .id(id)
-        .fetch_all_as(&mut tx, |c| chunk_of(c, Vec::new()))
-        .await?;
-        // One JSON array of [chunk, page, text] rather than a row per sentence: decoding one
-        // value costs far less than the driver's per-row work.
-        let triples = Stmt::<D>::of(SENTENCE_TRIPLES)
-            .id(id)
-            .fetch_one_as(&mut tx, |c| c.opt_text("triples"))
-            .await?;
-        let sentences = decode::sentence_triples(triples.as_deref())?;
+        let chunks = saved_chunks::<D>(&mut tx, id).await?;
         tx.commit().await?;
-        decode::result_of(chunks, sentences).map(Some)
+        Ok(Some(chunks))
     }
 
+    /// The chunks saved so far, with their sentences (without provenance), whether or not the
+    /// job has completed: what a retry resumes after.
     pub(crate) async fn finished_chunks(&self, id: JobId) -> Result<Vec<ChunkResult>, StoreError> {
-        Stmt::<D>::of(FINISHED_CHUNKS)
-            .id(id)
-            .fetch_all_as(&mut *self.conn().await?, |c| {
-                let sentences: Vec<Sentence> = serde_json::from_str(&c.text("sentences")?)
-                    .map_err(|e| StoreError::Corrupt(format!("sentences of a chunk: {e}")))?;
-                chunk_of(c, sentences)
-            })
-            .await
+        let mut tx = self.begin_read().await?;
+        let chunks = saved_chunks::<D>(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(chunks)
     }
 
     pub(crate) async fn stale_processing(
@@ -575,6 +559,27 @@ fn chunk_of<D: Dialect>(
         last_page: c.u32("last_page")?,
         sentences,
     })
+}
+
+/// The chunks, then the sentences in key order: one pass over each.
+async fn saved_chunks<D: Dialect>(
+    conn: &mut DbConnection<D>,
+    id: JobId,
+) -> Result<Vec<ChunkResult>, StoreError> {
+    let chunks = Stmt::<D>::new(
+        "select chunk_index, first_page, last_page from job_result_chunks
+         where job_id = $1 order by chunk_index",
+    )
+    .id(id)
+    .fetch_all_as(&mut *conn, |c| chunk_of(c, Vec::new()))
+    .await?;
+    // One JSON array of [chunk, page, text] rather than a row per sentence: decoding one
+    // value costs far less than the driver's per-row work.
+    let triples = Stmt::<D>::of(SENTENCE_TRIPLES)
+        .id(id)
+        .fetch_one_as(&mut *conn, |c| c.opt_text("triples"))
+        .await?;
+    decode::result_of(chunks, decode::sentence_triples(triples.as_deref())?)
 }
 
 /// The job's sentence count: `None` while it has no result (or there is no such job).

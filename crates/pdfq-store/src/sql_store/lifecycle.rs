@@ -12,7 +12,7 @@ use super::{
 };
 use crate::StoreError;
 use crate::decode;
-use crate::dialect::{Both, DbConnection, Dialect, Stmt, Typed};
+use crate::dialect::{Both, Dialect, Stmt, Typed};
 use crate::model::{ChunkResult, Claimed, Commit, Job, JobWarning};
 
 /// Takes job `$1` for worker `$2` from one of the statuses `$3`; then the time.
@@ -72,17 +72,34 @@ const CHUNK_FINISHED: Both = Both {
              where id = $1 and attempts = $2 and status = 'processing'",
 };
 
-/// Saves a chunk once: `$1` job, `$2` index, `$3` attempt, `$4`-`$5` pages, `$6` the sentences as
-/// JSON text; then the time.
-const SAVE_CHUNK: Both = Both {
-    postgres:
-        "insert into job_chunks (job_id, chunk_index, attempt, first_page, last_page, sentences)
-               values ($1, $2, $3, $4, $5, $6::jsonb)
-               on conflict (job_id, chunk_index) do nothing",
-    sqlite: "insert into job_chunks
-                 (job_id, chunk_index, attempt, first_page, last_page, sentences, finished_at)
-             values ($1, $2, $3, $4, $5, $6, $7)
-             on conflict (job_id, chunk_index) do nothing",
+/// Saves a chunk's row once: `$1` job, `$2` index, `$3`-`$4` pages.
+const SAVE_CHUNK: &str =
+    "insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
+     values ($1, $2, $3, $4)
+     on conflict (job_id, chunk_index) do nothing";
+
+/// The index the next chunk of job `$1` must have: chunks are saved in order, which is what
+/// lets each one number its sentences after those already saved.
+const NEXT_CHUNK: &str = "select cast(coalesce(max(chunk_index) + 1, 0) as bigint) as next
+     from job_result_chunks where job_id = $1";
+
+/// Chunk `$2`'s sentences (`$3`, a JSON array of [`crate::model::Sentence`]) as rows of job
+/// `$1`, numbered on from the job's last saved sentence: their place in the whole result.
+const SAVE_SENTENCES: Both = Both {
+    postgres: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
+                                         provenance)
+               select $1, (n.next + s.ord - 1)::integer, $2, (s.value ->> 'page')::integer,
+                      s.value ->> 'text', s.value ->> 'prov'
+               from (select coalesce(max(sentence_index) + 1, 0) as next
+                     from job_sentences where job_id = $1) as n
+               cross join json_array_elements($3::json) with ordinality as s(value, ord)",
+    sqlite: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
+                                       provenance)
+             select $1, n.next + s.key, $2, json_extract(s.value, '$.page'),
+                    json_extract(s.value, '$.text'), json_extract(s.value, '$.prov')
+             from (select coalesce(max(sentence_index) + 1, 0) as next
+                   from job_sentences where job_id = $1) as n,
+                  json_each($3) as s",
 };
 
 /// Warnings `$3` (JSON text or null) for job `$1`'s attempt `$2`; then the time.
@@ -99,21 +116,21 @@ const COMPLETE: Both = Both {
     postgres: "update jobs
                set status = 'completed', progress_percent = 100, current_step = 'Completed',
                    page_count = $3, chunk_count = $4,
-                   sentence_count = (select coalesce(sum(jsonb_array_length(c.sentences)), 0)
-                                     from job_chunks c where c.job_id = $1),
+                   sentence_count = (select coalesce(max(s.sentence_index) + 1, 0)
+                                     from job_sentences s where s.job_id = $1),
                    error_code = null, error_message = null, next_attempt_at = null,
                    finished_at = now(), updated_at = now()
                where id = $1 and attempts = $2 and status = any($5)
-                 and (select count(*) from job_chunks c where c.job_id = $1) = $4",
+                 and (select count(*) from job_result_chunks c where c.job_id = $1) = $4",
     sqlite: "update jobs
              set status = 'completed', progress_percent = 100, current_step = 'Completed',
                  page_count = $3, chunk_count = $4,
-                 sentence_count = (select coalesce(sum(json_array_length(c.sentences)), 0)
-                                   from job_chunks c where c.job_id = $1),
+                 sentence_count = (select coalesce(max(s.sentence_index) + 1, 0)
+                                   from job_sentences s where s.job_id = $1),
                  error_code = null, error_message = null, next_attempt_at = null,
                  finished_at = $6, updated_at = $6
              where id = $1 and attempts = $2 and status in (select value from json_each($5))
-               and (select count(*) from job_chunks c where c.job_id = $1) = $4",
+               and (select count(*) from job_result_chunks c where c.job_id = $1) = $4",
 };
 
 /// Fails job `$1`'s attempt `$2` to status `$3` (`$4` code, `$5` message, `$6` retry time, `$7`
@@ -188,27 +205,6 @@ const RETRY: Both = Both {
          returning ",
         job_columns!()
     ),
-};
-
-/// A sentence row per sentence of job `$1`'s chunks, numbered across the whole result in chunk
-/// order.
-const PUBLISH_SENTENCES: Both = Both {
-    postgres: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
-                                         provenance)
-               select c.job_id, (row_number() over (order by c.chunk_index, s.ord) - 1)::integer,
-                      c.chunk_index, (s.value ->> 'page')::integer, s.value ->> 'text',
-                      s.value ->> 'prov'
-               from job_chunks c
-               cross join lateral jsonb_array_elements(c.sentences)
-                   with ordinality as s(value, ord)
-               where c.job_id = $1",
-    sqlite: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
-                                       provenance)
-             select c.job_id, row_number() over (order by c.chunk_index, s.key) - 1,
-                    c.chunk_index, json_extract(s.value, '$.page'), json_extract(s.value, '$.text'),
-                    json_extract(s.value, '$.prov')
-             from job_chunks c, json_each(c.sentences) as s
-             where c.job_id = $1",
 };
 
 impl<D: Dialect> SqlStore<D> {
@@ -338,16 +334,35 @@ impl<D: Dialect> SqlStore<D> {
                 tx.commit().await?;
                 return Ok(commit);
             }
-            inserted += Stmt::<D>::of(SAVE_CHUNK)
+            let next = Stmt::<D>::new(NEXT_CHUNK)
+                .id(id)
+                .fetch_one_as(&mut tx, |c| c.count("next"))
+                .await?;
+            if u64::from(chunk.index) > next {
+                return Err(StoreError::Conflict(
+                    format!(
+                        "job {id}: chunk {} saved before chunk {next}; chunks are saved in order",
+                        chunk.index
+                    )
+                    .into(),
+                ));
+            }
+            let saved = Stmt::<D>::new(SAVE_CHUNK)
                 .id(id)
                 .int(chunk.index)
-                .int(attempt.get())
                 .int(chunk.first_page)
                 .int(chunk.last_page)
-                .text(sentences)
-                .now()
                 .execute(&mut tx)
                 .await?;
+            if saved == 1 {
+                Stmt::<D>::of(SAVE_SENTENCES)
+                    .id(id)
+                    .int(chunk.index)
+                    .text(sentences)
+                    .execute(&mut tx)
+                    .await?;
+            }
+            inserted += saved;
         }
         if let Some((percent, step)) = progress {
             // Behind the current value (matches nothing) is not an error: see report_progress.
@@ -425,7 +440,7 @@ impl<D: Dialect> SqlStore<D> {
                 && attempts == attempt
             {
                 let saved =
-                    Stmt::<D>::new("select count(*) as n from job_chunks where job_id = $1")
+                    Stmt::<D>::new("select count(*) as n from job_result_chunks where job_id = $1")
                         .id(id)
                         .fetch_one_as(&mut tx, |c| c.count("n"))
                         .await?;
@@ -439,7 +454,6 @@ impl<D: Dialect> SqlStore<D> {
             tx.commit().await?;
             return Ok(commit);
         }
-        publish_result::<D>(&mut tx, id).await?;
         let worker = current_worker::<D>(&mut tx, id).await?;
         record_event_with_pages::<D>(
             &mut tx,
@@ -602,28 +616,4 @@ async fn settle<D: Dialect>(
     };
     tx.commit().await?;
     Ok(commit)
-}
-
-/// Moves the finished chunks into the result: a row per chunk and one per sentence, numbered
-/// across the whole result in chunk order (what a page of sentences seeks by).
-async fn publish_result<D: Dialect>(
-    conn: &mut DbConnection<D>,
-    id: JobId,
-) -> Result<(), StoreError> {
-    Stmt::<D>::new(
-        "insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
-         select job_id, chunk_index, first_page, last_page from job_chunks where job_id = $1",
-    )
-    .id(id)
-    .execute(conn)
-    .await?;
-    Stmt::<D>::of(PUBLISH_SENTENCES)
-        .id(id)
-        .execute(conn)
-        .await?;
-    Stmt::<D>::new("delete from job_chunks where job_id = $1")
-        .id(id)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
