@@ -60,7 +60,7 @@ const PROGRESS: Both = Both {
                and progress_percent <= $3",
 };
 
-/// Chunk `$3` of job `$1`'s attempt `$2` is finished; then the time.
+/// Chunks up to `$3` of job `$1`'s attempt `$2` are finished; then the time.
 const CHUNK_FINISHED: Both = Both {
     postgres: "update jobs
                set last_finished_chunk = greatest(coalesce(last_finished_chunk, -1), $3),
@@ -319,13 +319,13 @@ impl<D: Dialect> SqlStore<D> {
         }
         let mut tx = self.begin_write().await?;
         let mut inserted = 0;
-        for (chunk, sentences) in chunks.iter().zip(&bodies) {
+        if let Some(last) = chunks.last() {
             // The job row first: it checks the attempt and locks the row against a concurrent
             // requeue or cancel until the chunks are in.
             let current = Stmt::<D>::of(CHUNK_FINISHED)
                 .id(id)
                 .int(attempt.get())
-                .int(chunk.index)
+                .int(last.index)
                 .now()
                 .execute(&mut tx)
                 .await?;
@@ -334,35 +334,38 @@ impl<D: Dialect> SqlStore<D> {
                 tx.commit().await?;
                 return Ok(commit);
             }
-            let next = Stmt::<D>::new(NEXT_CHUNK)
+            let mut next = Stmt::<D>::new(NEXT_CHUNK)
                 .id(id)
                 .fetch_one_as(&mut tx, |c| c.count("next"))
                 .await?;
-            if u64::from(chunk.index) > next {
-                return Err(StoreError::Conflict(
-                    format!(
-                        "job {id}: chunk {} saved before chunk {next}; chunks are saved in order",
-                        chunk.index
-                    )
-                    .into(),
-                ));
-            }
-            let saved = Stmt::<D>::new(SAVE_CHUNK)
-                .id(id)
-                .int(chunk.index)
-                .int(chunk.first_page)
-                .int(chunk.last_page)
-                .execute(&mut tx)
-                .await?;
-            if saved == 1 {
-                Stmt::<D>::of(SAVE_SENTENCES)
+            for (chunk, sentences) in chunks.iter().zip(&bodies) {
+                let index = u64::from(chunk.index);
+                if index > next {
+                    return Err(StoreError::Conflict(
+                        format!(
+                            "job {id}: chunk {index} saved before chunk {next}; chunks are saved in order"
+                        )
+                        .into(),
+                    ));
+                }
+                let saved = Stmt::<D>::new(SAVE_CHUNK)
                     .id(id)
                     .int(chunk.index)
-                    .text(sentences)
+                    .int(chunk.first_page)
+                    .int(chunk.last_page)
                     .execute(&mut tx)
                     .await?;
+                if saved == 1 {
+                    Stmt::<D>::of(SAVE_SENTENCES)
+                        .id(id)
+                        .int(chunk.index)
+                        .text(sentences)
+                        .execute(&mut tx)
+                        .await?;
+                }
+                inserted += saved;
+                next = next.max(index + 1);
             }
-            inserted += saved;
         }
         if let Some((percent, step)) = progress {
             // Behind the current value (matches nothing) is not an error: see report_progress.
