@@ -340,6 +340,13 @@ fn a_libreoffice_tagged_page_reads_in_document_order_with_nothing_lost() {
             "{cell:?} in:\n{all}"
         );
     }
+    // The footnote's mark, raised right after "logbook.", ends that sentence with it.
+    assert!(
+        sentences
+            .iter()
+            .any(|s| s.ends_with("last year's logbook.1") || s.ends_with("last year’s logbook.1")),
+        "{all}"
+    );
     // The footnote is the last thing read, after the last paragraph.
     assert!(sentences.last().unwrap().ends_with(LO_FOOTNOTE), "{all}");
 }
