@@ -72,7 +72,8 @@ fn jobs_queue_and_workers_commands_operate_a_live_deployment() {
     let waiting = up.submit("waiting.pdf");
     let stats = up.json(&["queue", "stats", "--json"]);
     assert_eq!(stats["queue"]["waiting"], 1, "{stats}");
-    let resumed = up.json(&["queue", "resume", "--json"]);
+    // resume takes --yes as pause does, so scripts can pass the same flags to both.
+    let resumed = up.json(&["queue", "resume", "--yes", "--json"]);
     assert_eq!(resumed["paused"], false);
     assert_eq!(wait_terminal(&up, &waiting)["status"], "completed");
 

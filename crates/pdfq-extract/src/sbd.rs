@@ -377,13 +377,21 @@ pub(crate) fn segment_spans(text: &str) -> Vec<Range<usize>> {
             open_bracket = None;
             depth = 0;
         }
-        let after = &text[end..];
+        let mut after = &text[end..];
         if !cjk {
-            // Inside a word (3.14, example.com, e.g.x) a period ends nothing.
+            // Inside a word (3.14, example.com, e.g.x) a period ends nothing, unless what
+            // follows it is a footnote mark ("logbook.1 They").
             match after.chars().next() {
                 None => {}
                 Some(n) if n.is_whitespace() => {}
-                _ => continue,
+                _ => match footnote_mark(&text[start..at], after) {
+                    Some(len) => {
+                        end += len;
+                        i = end;
+                        after = &text[end..];
+                    }
+                    None => continue,
+                },
             }
         }
         if open_bracket.is_some() && !cjk {
@@ -575,6 +583,37 @@ fn is_roman(w: &str) -> bool {
         && w.len() <= 5
         && w.chars()
             .all(|c| matches!(c, 'i' | 'v' | 'x' | 'I' | 'V' | 'X'))
+}
+
+/// The byte length of a footnote mark glued to a sentence's final punctuation: one to three
+/// digits (ASCII or superscript) after a word of three or more letters that is no abbreviation
+/// or reference word ("logbook.1 They", "held.¹² Others"), before a space and a capitalised
+/// word. "version 2.1 The", "rev.2 Board" and "Fig.3 The" are not marks.
+fn footnote_mark(before: &str, after: &str) -> Option<usize> {
+    let word = word_before(before);
+    if word.chars().count() < 3
+        || !word.chars().all(char::is_alphabetic)
+        || !word.chars().last().is_some_and(char::is_lowercase)
+    {
+        return None;
+    }
+    let lower = word.to_lowercase();
+    if ABBREVIATIONS.contains(&lower.as_str()) || REFERENCE_WORDS.contains(&lower.as_str()) {
+        return None;
+    }
+    let is_mark_digit = |c: char| c.is_ascii_digit() || "⁰¹²³⁴⁵⁶⁷⁸⁹".contains(c);
+    let len: usize = after
+        .chars()
+        .take_while(|&c| is_mark_digit(c))
+        .take(4)
+        .map(char::len_utf8)
+        .sum();
+    let digits = after[..len].chars().count();
+    let rest = &after[len..];
+    ((1..=3).contains(&digits)
+        && rest.starts_with(char::is_whitespace)
+        && rest.trim_start().starts_with(char::is_uppercase))
+    .then_some(len)
 }
 
 /// A citation in parentheses right after a quotation's closing mark (`"...end." (Lee 2011)`)

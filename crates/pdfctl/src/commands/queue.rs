@@ -28,8 +28,13 @@ enum Action {
         #[arg(long, short)]
         yes: bool,
     },
-    /// Hand jobs to workers again.
-    Resume,
+    /// Hand jobs to workers again. It asks nothing (nothing is lost); --yes is accepted so
+    /// that pause and resume take the same flags in scripts.
+    Resume {
+        /// Accepted for symmetry with pause; resume does not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// List the newest dead letters: jobs that will not be retried automatically.
     Dead {
         /// How many to list.
@@ -79,7 +84,7 @@ pub async fn run(api_url: &str, args: &Args) -> anyhow::Result<ExitCode> {
                 .map_err(|e| explain(api_url, "pausing the queue", &e))?;
             print_state(state.paused, args.json);
         }
-        Action::Resume => {
+        Action::Resume { yes: _ } => {
             let state = client
                 .resume_queue()
                 .await

@@ -444,7 +444,7 @@ const ERRORS_READ: u32 = 10_000;
 
 /// Jobs that failed for good in a window, grouped by error code and message pattern (numbers
 /// as N, ids as <id>), with counts and first and last seen; largest group first.
-#[utoipa::path(get, path = "/api/v1/admin/errors", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/errors", tag = "admin", operation_id = "admin_errors", security(("bearer" = [])),
     params(ErrorsQuery),
     responses((status = 200, body = ErrorGroups)))]
 pub async fn errors(
@@ -526,7 +526,7 @@ const BULK_PAGE: u32 = 500;
 /// found (newest first); a dry run only counts. The matching jobs are collected first, up to
 /// 10,000 (more is a 400 asking for a narrower filter). `error_pattern` and `finished_since`
 /// narrow to one group of `GET /api/v1/admin/errors`.
-#[utoipa::path(post, path = "/api/v1/admin/jobs/bulk", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/admin/jobs/bulk", tag = "admin", operation_id = "admin_bulk_jobs", security(("bearer" = [])),
     request_body = BulkRequest,
     responses((status = 200, body = BulkOutcome),
               (status = 400, body = ErrorBody, description = "`invalid_query`: no filter, or more than 10,000 jobs match")))]
