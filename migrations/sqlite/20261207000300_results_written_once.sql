@@ -3,7 +3,7 @@
 
 insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
 select job_id, chunk_index, first_page, last_page from job_chunks
-where true
+where job_id in (select id from jobs where sentence_count is null)
 on conflict (job_id, chunk_index) do nothing;
 
 insert into job_sentences (job_id, sentence_index, chunk_index, page, text, provenance)
@@ -12,7 +12,7 @@ select c.job_id,
        c.chunk_index, json_extract(s.value, '$.page'), json_extract(s.value, '$.text'),
        json_extract(s.value, '$.prov')
 from job_chunks c, json_each(c.sentences) as s
-where true
+where c.job_id in (select id from jobs where sentence_count is null)
 on conflict (job_id, sentence_index) do nothing;
 
 drop table job_chunks;

@@ -26,15 +26,16 @@ use tokio::sync::{Notify, mpsc};
 
 /// Forwards connections from its port to `upstream`, and cuts the first connection that asks
 /// for an event stream as soon as the first event has passed, as a flaky network would.
-/// `stream_asked` fires when the browser first asks for the stream, so the test can hold the
-/// job back until then: a job done before the stream opens would end it in its first read,
-/// leaving nothing to cut (CI saw that once the extraction children were reused).
+/// `first_event_passed` fires when that first event has passed and the stream is cut, so the test
+/// can hold the job back until then: a job done before the stream's first event would end the
+/// stream in its first read, leaving nothing to cut (CI saw that once the extraction children
+/// were reused).
 async fn cutting_proxy(upstream: u16) -> (u16, Arc<Notify>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let cut_done = Arc::new(AtomicBool::new(false));
-    let stream_asked = Arc::new(Notify::new());
-    let asked = Arc::clone(&stream_asked);
+    let first_event_passed = Arc::new(Notify::new());
+    let passed = Arc::clone(&first_event_passed);
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             let server = TcpStream::connect(("127.0.0.1", upstream)).await.unwrap();
@@ -42,18 +43,18 @@ async fn cutting_proxy(upstream: u16) -> (u16, Arc<Notify>) {
                 client,
                 server,
                 Arc::clone(&cut_done),
-                Arc::clone(&asked),
+                Arc::clone(&passed),
             ));
         }
     });
-    (port, stream_asked)
+    (port, first_event_passed)
 }
 
 async fn forward(
     client: TcpStream,
     server: TcpStream,
     cut_done: Arc<AtomicBool>,
-    stream_asked: Arc<Notify>,
+    first_event_passed: Arc<Notify>,
 ) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
@@ -64,7 +65,6 @@ async fn forward(
         while let Ok(n @ 1..) = client_read.read(&mut buf).await {
             if String::from_utf8_lossy(&buf[..n]).contains("/events?ticket=") {
                 asked.store(true, Ordering::SeqCst);
-                stream_asked.notify_one();
             }
             if server_write.write_all(&buf[..n]).await.is_err() {
                 break;
@@ -78,6 +78,8 @@ async fn forward(
         }
         let has_event = String::from_utf8_lossy(&buf[..n]).contains("\nid:");
         if has_event && streaming.load(Ordering::SeqCst) && !cut_done.swap(true, Ordering::SeqCst) {
+            // The stream's first event has passed: only now may the job run.
+            first_event_passed.notify_one();
             break;
         }
     }
@@ -189,9 +191,9 @@ async fn a_browser_on_another_origin_follows_a_job_to_its_end() {
     };
     let worker = Worker::new(app.store.clone(), app.broker.clone(), settings);
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
-    let (proxy, stream_asked) = cutting_proxy(app.port).await;
+    let (proxy, first_event_passed) = cutting_proxy(app.port).await;
     let worker_task = tokio::spawn(async move {
-        stream_asked.notified().await;
+        first_event_passed.notified().await;
         worker
             .run(async {
                 let _ = worker_stopped.await;

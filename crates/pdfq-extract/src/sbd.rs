@@ -113,9 +113,43 @@ const EXCLAMATION_NAMES: &[&str] = &[
 
 /// Words after which a number is a reference ("Table 2. The ..."), not a list item (sorted).
 const REFERENCE_WORDS: &[&str] = &[
-    "appendix", "art", "ch", "chapter", "eq", "equation", "fig", "figure", "item", "lemma", "line",
-    "no", "note", "p", "page", "part", "pp", "ref", "rule", "sec", "section", "step", "table",
-    "theorem", "version", "vol", "volume",
+    "anm",
+    "annex",
+    "appendix",
+    "art",
+    "article",
+    "ch",
+    "chapter",
+    "clause",
+    "eq",
+    "equation",
+    "example",
+    "exercise",
+    "fig",
+    "figure",
+    "item",
+    "kap",
+    "lemma",
+    "line",
+    "no",
+    "note",
+    "p",
+    "page",
+    "para",
+    "paragraph",
+    "part",
+    "pp",
+    "ref",
+    "rule",
+    "sec",
+    "section",
+    "step",
+    "table",
+    "theorem",
+    "version",
+    "vol",
+    "volume",
+    "ziff",
 ];
 
 /// Inline list items further apart than this are not one list.
@@ -598,7 +632,12 @@ fn footnote_mark(before: &str, after: &str) -> Option<usize> {
         return None;
     }
     let lower = word.to_lowercase();
-    if ABBREVIATIONS.contains(&lower.as_str()) || REFERENCE_WORDS.contains(&lower.as_str()) {
+    // Plurals too: "pages.12 The" is a reference, as "page.12" is.
+    let singular = lower.strip_suffix('s').unwrap_or(&lower);
+    if [lower.as_str(), singular]
+        .iter()
+        .any(|w| ABBREVIATIONS.binary_search(w).is_ok() || REFERENCE_WORDS.binary_search(w).is_ok())
+    {
         return None;
     }
     let is_mark_digit = |c: char| c.is_ascii_digit() || "⁰¹²³⁴⁵⁶⁷⁸⁹".contains(c);
