@@ -39,6 +39,19 @@ fn before(migrator: &Migrator, version: i64) -> Migrator {
     }
 }
 
+/// A SQLite store in `dir` with the schema before migration `version`.
+async fn sqlite_before(dir: &tempfile::TempDir, version: i64) -> Store {
+    let store = Store::sqlite(&dir.path().join("pdfq.db")).await.unwrap();
+    let Store::Sqlite(s) = &store else {
+        unreachable!("opened as SQLite")
+    };
+    before(&SQLITE_MIGRATOR, version)
+        .run(s.pool())
+        .await
+        .unwrap();
+    store
+}
+
 /// Three chunks as the old schema stored them, the middle one without sentences.
 fn old_result() -> Vec<ChunkResult> {
     let s = |text: &str, page| Sentence {
@@ -129,14 +142,10 @@ async fn postgres_results_survive_the_move_to_rows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_results_survive_the_move_to_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::sqlite(&dir.path().join("pdfq.db")).await.unwrap();
+    let store = sqlite_before(&dir, RESULT_ROWS).await;
     let Store::Sqlite(s) = &store else {
         unreachable!("opened as SQLite")
     };
-    before(&SQLITE_MIGRATOR, RESULT_ROWS)
-        .run(s.pool())
-        .await
-        .unwrap();
     let (owner, id) = (Uuid::new_v4(), JobId::new());
     sqlx::query(INSERT_USER)
         .bind(owner.to_string())
@@ -247,14 +256,10 @@ async fn postgres_saved_chunks_survive_the_move_to_written_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_saved_chunks_survive_the_move_to_written_once() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::sqlite(&dir.path().join("pdfq.db")).await.unwrap();
+    let store = sqlite_before(&dir, WRITTEN_ONCE).await;
     let Store::Sqlite(s) = &store else {
         unreachable!("opened as SQLite")
     };
-    before(&SQLITE_MIGRATOR, WRITTEN_ONCE)
-        .run(s.pool())
-        .await
-        .unwrap();
     let (owner, id) = (Uuid::new_v4(), JobId::new());
     sqlx::query(INSERT_USER)
         .bind(owner.to_string())
