@@ -213,3 +213,46 @@ async fn large_uploads_within_the_limit_are_accepted() {
         5 << 20
     );
 }
+
+/// An upload refused from its headers alone (no token; the rate limit spent) is answered with
+/// its refusal, not a reset connection, however big the file it was sending: the server reads
+/// the rest of the body before closing. Closing a socket with unread bytes makes the kernel
+/// send a reset, which can destroy the answer before the client reads it; with a few MB in
+/// flight that happened to most such uploads (chaos runs counted them as "transport" errors).
+/// A plain HTTP client is used, without pdfq-client's probe for the reason of a reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_refused_before_their_body_are_answered_not_reset() {
+    let app = TestApp::spawn_with(Backend::Embedded, |s| {
+        s.upload_rate_limit = pdfq_domain::limits::RateLimit {
+            max: 1,
+            window: std::time::Duration::from_secs(3600),
+        };
+    })
+    .await;
+    let user = app.user().await;
+    user.client.upload("first.pdf", pdf::hello()).await.unwrap();
+    let mut big = pdf::hello();
+    big.resize(8 << 20, b' ');
+    let http = reqwest::Client::new();
+    let url = app.client.url("/api/v1/process-pdf-async");
+    for round in 0..5 {
+        for (token, status, code) in [
+            (None, 401, "unauthorized"),
+            (Some(&user.tokens.access_token), 429, "rate_limited"),
+        ] {
+            let form = reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(big.clone()).file_name("big.pdf"),
+            );
+            let mut request = http.post(&url).multipart(form);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("round {round}, expecting {status}: {e:?}"));
+            expect_error(response, status, code).await;
+        }
+    }
+}

@@ -23,6 +23,7 @@ pub mod error;
 pub mod etag;
 pub mod extract;
 pub mod limits;
+pub mod linger;
 pub mod live;
 pub mod metrics;
 pub mod middleware;

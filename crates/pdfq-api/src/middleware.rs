@@ -1,5 +1,5 @@
 //! The layers around every route: request ids, tracing, compression, panics as JSON 500s, CORS,
-//! metrics and the request timeout.
+//! metrics, reading bodies left unread (`linger`) and the request timeout.
 
 use std::any::Any;
 use std::pin::Pin;
@@ -32,7 +32,7 @@ pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// Wraps `router` in the layers, outermost first: request id, trace span, compression, panic
-/// catcher, CORS, metrics, timeout.
+/// catcher, CORS, metrics, lingering, timeout.
 pub fn apply(router: Router<AppState>, state: AppState) -> Router<AppState> {
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -59,6 +59,8 @@ pub fn apply(router: Router<AppState>, state: AppState) -> Router<AppState> {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors(&state.settings.allowed_origins))
         .layer(from_fn_with_state(state.clone(), record_metrics))
+        // Outside the timeout, so that what it reads is the connection's own body.
+        .layer(from_fn_with_state(state.clone(), crate::linger::linger))
         .layer(from_fn_with_state(state, timeout));
     router.layer(layers)
 }

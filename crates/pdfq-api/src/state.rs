@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::auth::jwt::JwtKeys;
 use crate::limits::{Limiter, PerUser, UploadSlots};
+use crate::linger::Lingering;
 use crate::live::LiveHub;
 use crate::metrics::HttpMetrics;
 use crate::settings::Settings;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub uploads: Arc<UploadSlots>,
     /// Open progress streams per user.
     pub streams: Arc<PerUser>,
+    /// Bodies left unread by an early answer, still being read (see `linger`).
+    pub lingering: Lingering,
     /// Live progress announced by the workers, for the open progress streams.
     pub live: Arc<LiveHub>,
     /// `/metrics`'s queue and job gauges, counted at most every `metrics_cache`.
@@ -54,6 +57,11 @@ impl AppState {
                 settings.max_concurrent_uploads_per_user,
             )),
             streams: Arc::new(PerUser::new(settings.event_streams_per_user)),
+            lingering: Lingering::new(
+                settings
+                    .max_upload_bytes
+                    .saturating_add(crate::routes::upload::MULTIPART_OVERHEAD),
+            ),
             gauges: Arc::default(),
             live: Arc::new(LiveHub::new(broker.clone())),
             broker,

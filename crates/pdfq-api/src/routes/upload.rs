@@ -31,7 +31,7 @@ use crate::extract::Json;
 use crate::state::AppState;
 
 /// Room for the multipart framing (boundaries, part headers) over the file itself.
-const MULTIPART_OVERHEAD: u64 = 16 * 1024;
+pub const MULTIPART_OVERHEAD: u64 = 16 * 1024;
 /// The PDF header may follow some junk; readers look for it in the first kilobyte.
 const SIGNATURE_WINDOW: usize = 1024;
 const MAX_FILE_NAME_CHARS: usize = 255;

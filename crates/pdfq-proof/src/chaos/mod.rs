@@ -325,6 +325,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
     let mut report = judge(&db, &plan, &accepted, &submissions).await?;
     report.faults = fault_reports(&db, &injected, &answers, start).await?;
     report.answers_outside_faults = outside_faults(&answers, &injected);
+    report.unanswered = answers.unanswered();
     report.worker_starts = worker_starts;
     report.log_dir = options.log_dir.display().to_string();
     db.close().await;
@@ -522,6 +523,7 @@ async fn judge(
             .unwrap_or_default(),
         faults: Vec::new(),
         answers_outside_faults: BTreeMap::new(),
+        unanswered: BTreeMap::new(),
         api_logged_bad_5xx: BTreeMap::new(),
         worker_starts: BTreeMap::new(),
         extra_attempts: 0,

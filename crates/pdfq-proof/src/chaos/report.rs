@@ -45,6 +45,8 @@ pub struct Report {
     pub faults: Vec<FaultReport>,
     /// Answers the driver got outside any fault window, by call and status.
     pub answers_outside_faults: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Calls that got no answer ("transport" above), by call and error.
+    pub unanswered: BTreeMap<String, u64>,
     /// 5xx answers other than 503 that the API logged (status -> count).
     pub api_logged_bad_5xx: BTreeMap<String, u64>,
     /// How many times each worker was started.
@@ -206,6 +208,9 @@ impl Report {
             "\nAPI answers outside faults: {}",
             statuses(&self.answers_outside_faults)
         );
+        for (error, count) in &self.unanswered {
+            let _ = writeln!(out, "not answered x{count}: {error}");
+        }
         for (title, issues) in [
             ("lost", &self.lost),
             ("written more than once", &self.duplicates),

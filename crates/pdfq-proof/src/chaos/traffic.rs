@@ -44,14 +44,17 @@ pub struct Answer {
     pub took: Duration,
 }
 
-/// Every answer seen, in order.
+/// Every answer seen, in order, and why each call left unanswered was.
 #[derive(Debug, Default)]
-pub struct AnswerLog(Mutex<Vec<Answer>>);
+pub struct AnswerLog {
+    answers: Mutex<Vec<Answer>>,
+    unanswered: Mutex<BTreeMap<String, u64>>,
+}
 
 impl AnswerLog {
     /// Records the answer to a call sent at `sent`.
     pub fn record(&self, call: Call, status: Option<u16>, sent: Instant) {
-        if let Ok(mut log) = self.0.lock() {
+        if let Ok(mut log) = self.answers.lock() {
             log.push(Answer {
                 at: Instant::now(),
                 call,
@@ -61,9 +64,49 @@ impl AnswerLog {
         }
     }
 
+    /// Records the outcome of a call sent at `sent`: its status, or for a call that got no
+    /// answer, the error with its causes (the report counts them, so a failure says why).
+    pub fn record_outcome<E: std::error::Error + 'static>(
+        &self,
+        call: Call,
+        outcome: Result<u16, &E>,
+        sent: Instant,
+    ) {
+        let status = match outcome {
+            Ok(status) => Some(status),
+            Err(error) => {
+                let mut text = error.to_string();
+                let mut cause = error.source();
+                while let Some(next) = cause {
+                    text = format!("{text}: {next}");
+                    cause = next.source();
+                }
+                if let Ok(mut unanswered) = self.unanswered.lock() {
+                    *unanswered
+                        .entry(format!("{}: {text}", call.name()))
+                        .or_insert(0) += 1;
+                }
+                None
+            }
+        };
+        self.record(call, status, sent);
+    }
+
     #[must_use]
     pub fn all(&self) -> Vec<Answer> {
-        self.0.lock().map(|log| log.clone()).unwrap_or_default()
+        self.answers
+            .lock()
+            .map(|log| log.clone())
+            .unwrap_or_default()
+    }
+
+    /// Calls that got no answer, by call and error.
+    #[must_use]
+    pub fn unanswered(&self) -> BTreeMap<String, u64> {
+        self.unanswered
+            .lock()
+            .map(|map| map.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -301,11 +344,7 @@ async fn upload_one(
         tries += 1;
         let sent = Instant::now();
         let result = user.client.upload(&name, bytes.clone()).await;
-        let status = match &result {
-            Ok(_) => Some(202),
-            Err(e) => e.status(),
-        };
-        log.record(Call::Upload, status, sent);
+        log.record_outcome(Call::Upload, answered(&result, 202), sent);
         let error = match result {
             Ok(accepted) => {
                 if let Ok(mut list) = out.accepted.lock() {
@@ -343,6 +382,14 @@ async fn upload_one(
     }
 }
 
+/// The status of a client call's answer (`ok` on success), or the error of one not answered.
+fn answered<T>(result: &Result<T, ClientError>, ok: u16) -> Result<u16, &ClientError> {
+    match result {
+        Ok(_) => Ok(ok),
+        Err(e) => e.status().ok_or(e),
+    }
+}
+
 /// Until `stop` is set: every 500 ms, the health check and the newest accepted job's status.
 pub async fn poll(
     users: Arc<Vec<User>>,
@@ -360,20 +407,17 @@ pub async fn poll(
     while !*stop.borrow() {
         let sent = Instant::now();
         let health = anon.request(Method::GET, "/api/v1/health").send().await;
-        log.record(
+        log.record_outcome(
             Call::Health,
-            health.as_ref().ok().map(|r| r.status().as_u16()),
+            health.as_ref().map(|r| r.status().as_u16()),
             sent,
         );
         if let Some(job) = submissions.last_accepted()
             && let Some(user) = users.get(job.spec.user)
         {
             let sent = Instant::now();
-            let status = match user.client.job(job.job).await {
-                Ok(_) => Some(200),
-                Err(e) => e.status(),
-            };
-            log.record(Call::JobStatus, status, sent);
+            let result = user.client.job(job.job).await;
+            log.record_outcome(Call::JobStatus, answered(&result, 200), sent);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
