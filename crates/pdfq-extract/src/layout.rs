@@ -103,29 +103,36 @@ impl PageGlyphs {
     /// [`crate::reading_order`]), in the structure tree's order (`order`) where it is to be
     /// followed, with where each line of that text was drawn.
     pub fn into_text(self, order: Option<&PageOrder>) -> PageLayout {
-        let ranks: Vec<Option<u32>> = match order {
+        let (ranks, mut blocks): (Vec<Option<u32>>, Vec<Option<u32>>) = match order {
             Some(order) => self
                 .marks
                 .iter()
-                .map(|&(stream, mcid)| order.rank(stream, mcid))
-                .collect(),
-            None => Vec::new(),
+                .map(|&(stream, mcid)| (order.rank(stream, mcid), order.block(stream, mcid)))
+                .unzip(),
+            None => Default::default(),
         };
-        let logical = self.follows_tree(&ranks);
-        crate::reading_order::page_text(self.fragments(&ranks), logical)
+        let (tagged, logical) = self.follows_tree(&ranks);
+        if !tagged {
+            // Blocks of a tree that names only part of the page's text would split lines of
+            // that part from the rest.
+            blocks.clear();
+        }
+        crate::reading_order::page_text(self.fragments(&ranks, &blocks), logical)
     }
 
-    fn rank(ranks: &[Option<u32>], g: &Glyph) -> Option<u32> {
+    /// What `values` (ranks or blocks, one per marked content) holds for `g`'s marked content.
+    fn of_mark(values: &[Option<u32>], g: &Glyph) -> Option<u32> {
         let i = g.mark.checked_sub(FIRST_CONTENT_MARK)?;
-        ranks.get(i as usize).copied().flatten()
+        values.get(i as usize).copied().flatten()
     }
 
-    /// Whether the tree's order is worth following: it ranks most of the page's text, and
-    /// differs from the drawing order (a tree that repeats the drawing order, as a single
-    /// element listing its content does, adds nothing that geometry would not do better).
-    fn follows_tree(&self, ranks: &[Option<u32>]) -> bool {
+    /// Whether the tree names most of the page's text (its blocks can then be trusted), and
+    /// whether its order is worth following: it does, and differs from the drawing order (a
+    /// tree that repeats the drawing order, as a single element listing its content does, adds
+    /// nothing that geometry would not do better).
+    fn follows_tree(&self, ranks: &[Option<u32>]) -> (bool, bool) {
         if ranks.iter().all(Option::is_none) {
-            return false;
+            return (false, false);
         }
         let (mut text, mut ranked, mut reordered) = (0usize, 0usize, false);
         let mut last: Option<u32> = None;
@@ -134,19 +141,20 @@ impl PageGlyphs {
                 continue;
             }
             text += 1;
-            if let Some(rank) = Self::rank(ranks, g) {
+            if let Some(rank) = Self::of_mark(ranks, g) {
                 ranked += 1;
                 reordered |= last.is_some_and(|l| rank < l);
                 last = Some(rank);
             }
         }
-        reordered && ranked as f32 >= MIN_TAGGED_SHARE * text as f32
+        let tagged = ranked as f32 >= MIN_TAGGED_SHARE * text as f32;
+        (tagged, tagged && reordered)
     }
 
     /// Line fragments in content order: runs of glyphs on one baseline, split where the
     /// drawing jumps back or leaps forward across a gap wider than a word space could be, or
     /// where artifacts start or end.
-    fn fragments(&self, ranks: &[Option<u32>]) -> Vec<Fragment> {
+    fn fragments(&self, ranks: &[Option<u32>], blocks: &[Option<u32>]) -> Vec<Fragment> {
         let mut out: Vec<Fragment> = Vec::new();
         let mut buf = String::new();
         let mut words: Vec<[f32; 4]> = Vec::new();
@@ -210,10 +218,12 @@ impl PageGlyphs {
             self.emit_run(&run, &first, stacked, &mut buf, &mut words);
             if !buf.is_empty() {
                 let mut frag = self.fragment(&run, &first, stacked, has_rtl, &buf);
-                frag.rank = run
+                let first_ranked = run
                     .iter()
-                    .filter_map(|&(_, k)| Self::rank(ranks, &gl[k]))
+                    .filter_map(|&(_, k)| Some((Self::of_mark(ranks, &gl[k])?, k)))
                     .min();
+                frag.rank = first_ranked.map(|(rank, _)| rank);
+                frag.block = first_ranked.and_then(|(_, k)| Self::of_mark(blocks, &gl[k]));
                 frag.artifact = run.iter().all(|&(_, k)| gl[k].mark == ARTIFACT);
                 frag.words.extend_from_slice(&words);
                 // The same text drawn again at (nearly) the same place: fake bold or a shadow.
@@ -323,6 +333,7 @@ impl PageGlyphs {
             },
             rtl,
             rank: None,
+            block: None,
             artifact: false,
         }
     }

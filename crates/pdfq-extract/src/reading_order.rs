@@ -34,6 +34,9 @@ pub(crate) struct Fragment {
     pub rtl: bool,
     /// Its earliest place in the structure tree's logical order, when tagged.
     pub rank: Option<u32>,
+    /// The structure tree's block (paragraph, cell, aside...) its text belongs to, when the
+    /// page's text is tagged: lines of two blocks are never joined, however close.
+    pub block: Option<u32>,
     /// Drawn as an /Artifact (page furniture, in a tagged file) only.
     pub artifact: bool,
 }
@@ -121,6 +124,7 @@ pub(crate) fn page_text(fragments: Vec<Fragment>, logical: bool) -> PageLayout {
         for band in horizontal_bands(&blocks, &body) {
             geometric.extend(body_order(&blocks, &band, rtl_page));
         }
+        keep_paragraphs_whole(&blocks, &mut geometric);
         let tagged = if logical {
             crate::logical_order::order(&blocks, &head, &geometric, &foot)
         } else {
@@ -217,6 +221,49 @@ pub(crate) enum Item {
     },
 }
 
+/// Blocks geometry reads after the first part of a paragraph it split (at a column break)
+/// and before the rest are moved after it, when the structure tree says the two parts are one
+/// paragraph and the first stops mid-sentence: a floating aside or figure caption at the top
+/// of the next column is not read into the middle of a sentence.
+fn keep_paragraphs_whole(blocks: &[Block], order: &mut [usize]) {
+    /// How far ahead the rest of a paragraph is looked for.
+    const MAX_SKIPPED: usize = 8;
+    let tree_block = |b: usize, last: bool| {
+        let lines = &blocks[b].lines;
+        let line = if last { lines.last() } else { lines.first() };
+        line.and_then(|l| l.block)
+    };
+    for i in 0..order.len() {
+        let Some(paragraph) = tree_block(order[i], true) else {
+            continue;
+        };
+        let stops_mid_sentence = blocks[order[i]].lines.last().is_some_and(|l| {
+            l.text
+                .trim_end()
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_alphanumeric() || matches!(c, ',' | '-' | '\u{2010}'))
+        });
+        if !stops_mid_sentence {
+            continue;
+        }
+        let end = order.len().min(i + 2 + MAX_SKIPPED);
+        let Some(rest) = (i + 2..end).find(|&j| tree_block(order[j], false) == Some(paragraph))
+        else {
+            continue;
+        };
+        let between_elsewhere = order[i + 1..rest].iter().all(|&b| {
+            blocks[b]
+                .lines
+                .iter()
+                .all(|l| l.block.is_some_and(|t| t != paragraph))
+        });
+        if between_elsewhere {
+            order[i + 1..=rest].rotate_right(1);
+        }
+    }
+}
+
 /// Joins fragments of one row into lines where no column gutter separates them.
 fn join_rows(mut frags: Vec<Fragment>) -> Vec<Fragment> {
     frags.sort_by(|a, b| b.baseline.total_cmp(&a.baseline));
@@ -271,6 +318,9 @@ fn join_rows(mut frags: Vec<Fragment>) -> Vec<Fragment> {
 /// Whether `b`, right of `a` on row `r`, continues `a`'s line: the gap between them is closed
 /// by a neighbouring line (a wide word space) rather than open above and below (a gutter).
 fn same_line(a: &Fragment, b: &Fragment, rows: &[Vec<Fragment>], r: usize) -> bool {
+    if other_blocks(a, b) {
+        return false;
+    }
     let size = a.size.max(b.size).max(0.1);
     let gap = b.x0 - a.x1;
     if gap < ALWAYS_JOIN_GAP * size {
@@ -304,6 +354,11 @@ fn same_line(a: &Fragment, b: &Fragment, rows: &[Vec<Fragment>], r: usize) -> bo
         return hi - lo < MIN_GUTTER * size;
     }
     neighbours == 0 && gap < LONE_JOIN_GAP * size
+}
+
+/// Whether the structure tree puts `a` and `b` in different blocks.
+fn other_blocks(a: &Fragment, b: &Fragment) -> bool {
+    matches!((a.block, b.block), (Some(x), Some(y)) if x != y)
 }
 
 /// One line out of fragments of a row, in reading order.
@@ -366,6 +421,7 @@ fn merge(parts: &[&Fragment]) -> Fragment {
     line.size = main.size;
     line.rtl = rtl;
     line.rank = parts.iter().filter_map(|p| p.rank).min();
+    line.block = parts.iter().find_map(|p| p.block);
     line.artifact = parts.iter().all(|p| p.artifact);
     line
 }
@@ -431,7 +487,10 @@ fn continues(block: &Block, last: &Fragment, line: &Fragment) -> bool {
 }
 
 /// Groups lines into blocks, top to bottom. A line that could continue two blocks (it spans
-/// columns) or whose block could take two lines of one row (it spans them) starts a new one.
+/// columns) or whose block could take two lines of one row (it spans them) starts a new one,
+/// unless the structure tree puts it in the block of just one of them (a paragraph going on
+/// under an aside it was wrapped around). Lines of different tree blocks may still form one
+/// block: some producers tag each line as a paragraph of its own.
 fn form_blocks(mut lines: Vec<Fragment>) -> Vec<Block> {
     lines.sort_by(|a, b| {
         b.baseline
@@ -460,22 +519,27 @@ fn form_blocks(mut lines: Vec<Fragment>) -> Vec<Block> {
         });
         choice.clear();
         for line in &lines[k..end] {
-            let mut found = None;
-            let mut count = 0;
+            let mut candidates: Vec<usize> = Vec::new();
             if line.orientation == Orientation::Horizontal {
-                for &b in &open {
-                    let Some(last) = blocks[b].lines.last() else {
-                        continue;
-                    };
-                    if last.orientation == Orientation::Horizontal
-                        && continues(&blocks[b], last, line)
-                    {
-                        found = Some(b);
-                        count += 1;
-                    }
-                }
+                candidates.extend(open.iter().copied().filter(|&b| {
+                    blocks[b].lines.last().is_some_and(|last| {
+                        last.orientation == Orientation::Horizontal
+                            && continues(&blocks[b], last, line)
+                    })
+                }));
             }
-            choice.push(if count == 1 { found } else { None });
+            if candidates.len() > 1 && line.block.is_some() {
+                candidates.retain(|&b| {
+                    blocks[b]
+                        .lines
+                        .last()
+                        .is_some_and(|last| last.block == line.block)
+                });
+            }
+            choice.push(match candidates[..] {
+                [only] => Some(only),
+                _ => None,
+            });
         }
         for (offset, line) in lines[k..end].iter().enumerate() {
             let claimed =
@@ -787,6 +851,7 @@ mod tests {
             orientation: Orientation::Horizontal,
             rtl,
             rank: None,
+            block: None,
             artifact: false,
         }
     }

@@ -1,5 +1,7 @@
 //! The structure tree of a tagged PDF, reduced to what reading order needs: for each page, its
-//! marked-content ids (MCIDs) in logical order.
+//! marked-content ids (MCIDs) in logical order, each with the block it belongs to (its nearest
+//! element that is not inline-level: a paragraph, heading, list item, table cell, aside...),
+//! so that text of two blocks drawn side by side is not joined into one line.
 //!
 //! The loader drops structure elements as it parses them (a tree holds an object per paragraph,
 //! span and link, and lopdf keeps each as a dictionary of several hundred bytes); the filter
@@ -39,7 +41,43 @@ struct Node {
     page: Option<ObjectId>,
     /// Range of `StructureRecord::kids`.
     kids: (u32, u32),
+    /// Its structure type (/S), an index into `StructureRecord::types`, if it has one.
+    kind: Option<u16>,
 }
+
+/// Standard structure types that are inline-level (PDF 32000-1, 14.8.4.4; PDF 2.0 adds Em,
+/// Strong, Sub, FENote), with a list item's label and body (Lbl, LBody), set on one line: text
+/// of these belongs to the block around it. Formula and Figure may be either; they are taken as
+/// inline, so that an equation in a sentence stays in its line.
+const INLINE_TYPES: &[&[u8]] = &[
+    b"Span",
+    b"Quote",
+    b"Note",
+    b"Reference",
+    b"BibEntry",
+    b"Code",
+    b"Link",
+    b"Annot",
+    b"Ruby",
+    b"RB",
+    b"RT",
+    b"RP",
+    b"Warichu",
+    b"WT",
+    b"WP",
+    b"Em",
+    b"Strong",
+    b"Sub",
+    b"FENote",
+    b"Lbl",
+    b"LBody",
+    b"Formula",
+    b"Figure",
+];
+/// Role maps chained longer than this are broken (a cycle).
+const MAX_ROLE_STEPS: usize = 8;
+/// Distinct structure type names recorded at most (real files use some dozens).
+const MAX_TYPES: usize = 1024;
 
 /// Structure nodes recorded while a file is parsed.
 #[derive(Debug, Default)]
@@ -48,6 +86,13 @@ pub(crate) struct StructureRecord {
     kids: Vec<Kid>,
     /// Ids given to structure elements written inline in another's /K (no object id of theirs).
     next_inline: u32,
+    /// Structure type names seen, indexed by `Node::kind`.
+    types: Vec<Vec<u8>>,
+    /// The root's /RoleMap when written in it: a producer's type name to a standard one's (or
+    /// to another mapped name).
+    role_map: HashMap<Vec<u8>, Vec<u8>>,
+    /// The root's /RoleMap when it is an object of its own (read from the document later).
+    role_map_ref: Option<ObjectId>,
     /// More nodes than [`MAX_RECORDED`]: the tree is incomplete.
     pub overflowed: bool,
 }
@@ -118,13 +163,53 @@ impl StructureRecord {
         let start = self.kids.len() as u32;
         self.kids.extend(kids);
         let end = self.kids.len() as u32;
+        match dict.get(b"RoleMap") {
+            Ok(Object::Dictionary(map)) => self.role_map.extend(names_of(map).take(MAX_TYPES)),
+            Ok(Object::Reference(map)) => self.role_map_ref = Some(*map),
+            _ => {}
+        }
+        let kind = dict
+            .get(b"S")
+            .and_then(Object::as_name)
+            .ok()
+            .and_then(|name| self.type_index(name));
         self.nodes.insert(
             id,
             Node {
                 page,
                 kids: (start, end),
+                kind,
             },
         );
+    }
+
+    fn type_index(&mut self, name: &[u8]) -> Option<u16> {
+        if let Some(i) = self.types.iter().position(|t| t == name) {
+            return u16::try_from(i).ok();
+        }
+        if self.types.len() >= MAX_TYPES {
+            return None;
+        }
+        self.types.push(name.to_vec());
+        u16::try_from(self.types.len() - 1).ok()
+    }
+
+    /// Whether elements of type `kind` are inline-level, after the role map. An element
+    /// without a type, or of an unknown one, is a block.
+    fn is_inline(&self, kind: Option<u16>) -> bool {
+        let Some(mut name) = kind.and_then(|k| self.types.get(usize::from(k))) else {
+            return false;
+        };
+        for _ in 0..MAX_ROLE_STEPS {
+            if INLINE_TYPES.contains(&name.as_slice()) {
+                return true;
+            }
+            match self.role_map.get(name) {
+                Some(mapped) if mapped != name => name = mapped,
+                _ => return false,
+            }
+        }
+        false
     }
 
     fn add_kid(&mut self, kid: &Object, inline_depth: usize, kids: &mut Vec<Kid>) {
@@ -160,6 +245,14 @@ impl StructureRecord {
     }
 }
 
+/// A role map's pairs of names.
+fn names_of(map: &Dictionary) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+    map.iter().filter_map(|(from, to)| {
+        let to = to.as_name().ok()?;
+        Some((from.clone(), to.to_vec()))
+    })
+}
+
 fn mcid_of(dict: &Dictionary) -> Option<u32> {
     match dict.get(b"MCID").ok()? {
         Object::Integer(n) => u32::try_from(*n).ok(),
@@ -167,22 +260,30 @@ fn mcid_of(dict: &Dictionary) -> Option<u32> {
     }
 }
 
-/// Each page's marked content in logical order: `(stream, mcid)` pairs, `stream` being `None`
-/// for the page's own content.
+/// Marked content: the content stream it is in (`None` for the page's own) and its MCID.
+type Marked = (Option<ObjectId>, u32);
+
+/// Each page's marked content in logical order, each with its block (see the module comment).
 #[derive(Debug, Default)]
 pub(crate) struct LogicalOrder {
-    pages: HashMap<ObjectId, Vec<(Option<ObjectId>, u32)>>,
+    pages: HashMap<ObjectId, Vec<(Marked, u32)>>,
 }
 
-/// A page's marked content ranked in logical order.
+/// A page's marked content ranked in logical order, each with its block.
 #[derive(Debug)]
 pub(crate) struct PageOrder {
-    ranks: HashMap<(Option<ObjectId>, u32), u32>,
+    ranks: HashMap<Marked, (u32, u32)>,
 }
 
 impl PageOrder {
     pub fn rank(&self, stream: Option<ObjectId>, mcid: u32) -> Option<u32> {
-        self.ranks.get(&(stream, mcid)).copied()
+        self.ranks.get(&(stream, mcid)).map(|&(rank, _)| rank)
+    }
+
+    /// The block the marked content belongs to: equal for content of one block, whatever its
+    /// inline elements, and different for two blocks.
+    pub fn block(&self, stream: Option<ObjectId>, mcid: u32) -> Option<u32> {
+        self.ranks.get(&(stream, mcid)).map(|&(_, block)| block)
     }
 }
 
@@ -192,8 +293,8 @@ impl LogicalOrder {
     pub fn page(&self, page: ObjectId) -> Option<PageOrder> {
         let sequence = self.pages.get(&page)?;
         let mut ranks = HashMap::with_capacity(sequence.len());
-        for (rank, key) in sequence.iter().enumerate() {
-            if ranks.insert(*key, rank as u32).is_some() {
+        for (rank, (key, block)) in sequence.iter().enumerate() {
+            if ranks.insert(*key, (rank as u32, *block)).is_some() {
                 return None;
             }
         }
@@ -220,11 +321,20 @@ pub(crate) fn logical_order(doc: &Document, mut record: StructureRecord) -> Opti
     if record.overflowed {
         return None;
     }
+    if let Some(map) = record
+        .role_map_ref
+        .and_then(|id| doc.get_dictionary(id).ok())
+    {
+        record.role_map.extend(names_of(map).take(MAX_TYPES));
+    }
     let mut order = LogicalOrder::default();
     let mut visited: HashSet<ObjectId> = HashSet::new();
-    let mut stack: Vec<(Kid, Option<ObjectId>, usize)> = vec![(Kid::Node(root_id), None, 0)];
+    // Each entry: the kid, the page it inherits, its depth, and the block it is in.
+    let mut stack: Vec<(Kid, Option<ObjectId>, usize, u32)> =
+        vec![(Kid::Node(root_id), None, 0, 0)];
+    let mut blocks = 0u32;
     let mut placed = 0usize;
-    while let Some((kid, inherited_page, depth)) = stack.pop() {
+    while let Some((kid, inherited_page, depth, block)) = stack.pop() {
         match kid {
             Kid::Node(id) => {
                 // A node reached twice is a cycle or a shared subtree: the tree is broken.
@@ -246,6 +356,7 @@ pub(crate) fn logical_order(doc: &Document, mut record: StructureRecord) -> Opti
                             },
                             inherited_page,
                             depth + 1,
+                            block,
                         ));
                     }
                     // Otherwise missing from the file: its content stays unranked, which the
@@ -253,12 +364,18 @@ pub(crate) fn logical_order(doc: &Document, mut record: StructureRecord) -> Opti
                     continue;
                 };
                 let page = node.page.or(inherited_page);
+                let block = if record.is_inline(node.kind) {
+                    block
+                } else {
+                    blocks += 1;
+                    blocks
+                };
                 let (start, end) = node.kids;
                 let kids = record
                     .kids
                     .get(start as usize..end as usize)
                     .unwrap_or_default();
-                stack.extend(kids.iter().rev().map(|k| (*k, page, depth + 1)));
+                stack.extend(kids.iter().rev().map(|k| (*k, page, depth + 1, block)));
             }
             Kid::Content { mcid, page, stream } => {
                 let Some(page) = page.or(inherited_page) else {
@@ -268,7 +385,11 @@ pub(crate) fn logical_order(doc: &Document, mut record: StructureRecord) -> Opti
                 if placed > MAX_RECORDED {
                     return None;
                 }
-                order.pages.entry(page).or_default().push((stream, mcid));
+                order
+                    .pages
+                    .entry(page)
+                    .or_default()
+                    .push(((stream, mcid), block));
             }
         }
     }
@@ -401,5 +522,61 @@ mod tests {
         let record = finish_recording();
         assert!(record.overflowed);
         assert!(record.nodes.len() + record.kids.len() <= MAX_RECORDED);
+    }
+
+    #[test]
+    fn marked_content_is_grouped_by_its_nearest_block_after_the_role_map() {
+        let page: ObjectId = (50, 0);
+        let elem = |s: &str, k: Vec<Object>| {
+            dictionary! { "Type" => "StructElem", "S" => s, "P" => Object::Reference((10, 0)), "Pg" => Object::Reference(page), "K" => k }
+        };
+        let objects = vec![
+            (
+                (10, 0),
+                dictionary! { "Type" => "StructTreeRoot",
+                "K" => vec![Object::Reference((11, 0)), Object::Reference((14, 0)), Object::Reference((16, 0))],
+                // A producer's names: its paragraph style is a P, its emphasis a Span.
+                "RoleMap" => dictionary! { "Standard" => "P", "Emphasis" => "Span", "Loud" => "Emphasis" } },
+            ),
+            // A paragraph with inline elements, mapped and chained through the role map.
+            (
+                (11, 0),
+                elem(
+                    "Standard",
+                    vec![
+                        0.into(),
+                        Object::Reference((12, 0)),
+                        Object::Reference((13, 0)),
+                    ],
+                ),
+            ),
+            ((12, 0), elem("Loud", vec![1.into()])),
+            ((13, 0), elem("Link", vec![2.into()])),
+            // An aside: a block of its own, whose text is another block.
+            ((14, 0), elem("Div", vec![Object::Reference((15, 0))])),
+            ((15, 0), elem("Standard", vec![3.into()])),
+            // A list item: its label is set on its body's line.
+            (
+                (16, 0),
+                elem(
+                    "LI",
+                    vec![Object::Reference((17, 0)), Object::Reference((18, 0))],
+                ),
+            ),
+            ((17, 0), elem("Lbl", vec![4.into()])),
+            ((18, 0), elem("LBody", vec![5.into()])),
+        ];
+        let order = logical_order(&doc_with_root((10, 0)), recorded(&objects)).unwrap();
+        let page = order.page(page).unwrap();
+        let block = |mcid| page.block(None, mcid).unwrap();
+        assert_eq!(block(0), block(1));
+        assert_eq!(block(0), block(2));
+        assert_ne!(block(0), block(3));
+        assert_eq!(
+            block(4),
+            block(5),
+            "a list item's label and body are one block"
+        );
+        assert_ne!(block(3), block(4));
     }
 }

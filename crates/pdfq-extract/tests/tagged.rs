@@ -379,7 +379,6 @@ fn a_libreoffice_tree_in_drawing_order_reads_as_the_untagged_file_does() {
 }
 
 #[test]
-#[ignore = "issue 15: an aside the text wraps around is joined line by line to that text"]
 fn a_libreoffice_aside_is_not_run_into_the_paragraph_beside_it() {
     // The frame's left edge is a few points from the paragraph's longest lines, narrower than
     // any gutter geometry can tell from a word space; its text is another structure element.
