@@ -2,8 +2,14 @@
 //!
 //! The reading order prints lines set off at a page's top and bottom edge as the page's first
 //! and last blocks. Such a line is furniture when it is a page number ("12", "- 12 -", "Page 3
-//! of 10", "iv"), or when the same line, digits aside, stands at the same edge of other pages
-//! too (odd and even pages may alternate two heads, so every repetition counts).
+//! of 10", "iv"); when the same line, digits aside, stands at the same edge of other pages too
+//! (odd and even pages may alternate two heads, so every repetition counts); or when it ends
+//! with a number that goes on from the one at the same edge of the page before or after
+//! ("File j: ltalloc.dtx ... 282" after "File i: ltcmdhooks.dtx 281"), which finds the footer
+//! of a section two pages long. A running line whose page number layout set apart as a
+//! block of its own is found behind that number: when a page's outermost block at an edge is a
+//! page number, the block behind it is furniture too if it repeats or runs on as above (a
+//! number alone is not enough there: it may be a code listing's line number).
 
 use std::collections::HashMap;
 
@@ -13,6 +19,8 @@ use crate::extract::PageText;
 const MAX_EDGE_LINES: usize = 3;
 /// A running head or footer is short.
 const MAX_FURNITURE_CHARS: usize = 160;
+/// Blocks taken from each edge of a page at most: a page number and a running line behind it.
+const MAX_EDGE_BLOCKS: usize = 2;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Edge {
@@ -20,24 +28,91 @@ enum Edge {
     Bottom,
 }
 
+/// A line of an edge block.
+struct EdgeLine {
+    index: u32,
+    edge: Edge,
+    /// 0 for the outermost block of its edge, 1 for the next.
+    depth: usize,
+    /// Its text normalised (see [`normalise`]).
+    key: String,
+    /// The number it ends with, or is.
+    number: Option<u32>,
+}
+
 /// Adds to every page's `furniture` (which may hold lines a tagged file marks as artifacts)
 /// what the whole document's pages show to be furniture.
 pub(crate) fn mark(pages: &mut [PageText]) {
-    // Pages on which each normalised edge line occurs.
-    let mut seen: HashMap<(Edge, String), usize> = HashMap::new();
-    let candidates: Vec<Vec<(u32, Edge, String)>> =
-        pages.iter().map(|p| edge_lines(&p.text)).collect();
+    let candidates: Vec<Vec<EdgeLine>> = pages.iter().map(|p| edge_lines(&p.text)).collect();
+    // Pages on which each normalised line occurs in an outermost edge block (a line behind a
+    // page number counts as repeated only when it repeats what stands outermost elsewhere).
+    let mut seen: HashMap<(Edge, &str), usize> = HashMap::new();
     for lines in &candidates {
-        let mut on_page: Vec<(Edge, &String)> = lines.iter().map(|(_, e, k)| (*e, k)).collect();
+        let mut on_page: Vec<(Edge, &str)> = lines
+            .iter()
+            .filter(|l| l.depth == 0)
+            .map(|l| (l.edge, l.key.as_str()))
+            .collect();
         on_page.sort_by(|a, b| a.1.cmp(b.1));
         on_page.dedup();
-        for (edge, key) in on_page {
-            *seen.entry((edge, key.clone())).or_default() += 1;
+        for key in on_page {
+            *seen.entry(key).or_default() += 1;
         }
     }
     // Two pages suffice in a two-page document; otherwise three (a page and two others).
     let needed = pages.len().clamp(2, 3);
-    for (page, lines) in pages.iter_mut().zip(candidates) {
+    let numbered = |page: Option<&Vec<EdgeLine>>, edge: Edge, number: u32| {
+        page.is_some_and(|lines| {
+            lines
+                .iter()
+                .any(|l| l.edge == edge && l.number == Some(number))
+        })
+    };
+    let mut found: Vec<Vec<u32>> = Vec::with_capacity(pages.len());
+    for (p, lines) in candidates.iter().enumerate() {
+        let text_lines: Vec<&str> = pages[p].text.lines().collect();
+        let text = |line: &EdgeLine| text_lines.get(line.index as usize).copied().unwrap_or("");
+        let repeats_or_runs_on = |line: &EdgeLine| {
+            let repeated = line.key.chars().any(char::is_alphabetic)
+                && seen
+                    .get(&(line.edge, line.key.as_str()))
+                    .is_some_and(|&n| n >= needed);
+            let runs_on = line.number.is_some_and(|n| {
+                let before = p.checked_sub(1).and_then(|q| candidates.get(q));
+                numbered(before, line.edge, n.wrapping_sub(1))
+                    || numbered(candidates.get(p + 1), line.edge, n + 1)
+            });
+            repeated || runs_on
+        };
+        let mut marks = Vec::new();
+        // An edge block is furniture as a whole or not at all: a body paragraph may share a
+        // line with another page's, never all of its lines.
+        for edge in [Edge::Top, Edge::Bottom] {
+            let block = |depth: usize| -> Vec<&EdgeLine> {
+                lines
+                    .iter()
+                    .filter(|l| l.edge == edge && l.depth == depth)
+                    .collect()
+            };
+            let outer = block(0);
+            if outer.is_empty()
+                || !outer
+                    .iter()
+                    .all(|l| repeats_or_runs_on(l) || is_page_number(text(l)))
+            {
+                continue;
+            }
+            marks.extend(outer.iter().map(|l| l.index));
+            if outer.iter().all(|l| is_page_number(text(l))) {
+                let inner = block(1);
+                if !inner.is_empty() && inner.iter().all(|l| repeats_or_runs_on(l)) {
+                    marks.extend(inner.iter().map(|l| l.index));
+                }
+            }
+        }
+        found.push(marks);
+    }
+    for (page, found) in pages.iter_mut().zip(found) {
         // Artifact lines, as the extraction found them (indexes past the text are dropped).
         let line_count = page.text.lines().count() as u32;
         let mut marks: Vec<u32> = page
@@ -45,35 +120,16 @@ pub(crate) fn mark(pages: &mut [PageText]) {
             .iter()
             .copied()
             .filter(|&i| i < line_count)
+            .chain(found)
             .collect();
-        let text_lines: Vec<&str> = page.text.lines().collect();
-        // An edge block is furniture as a whole or not at all: a body paragraph may share a
-        // line with another page's, never all of its lines.
-        for side in [Edge::Top, Edge::Bottom] {
-            let block: Vec<&(u32, Edge, String)> =
-                lines.iter().filter(|(_, e, _)| *e == side).collect();
-            let all = !block.is_empty()
-                && block.iter().all(|(index, edge, key)| {
-                    let line = text_lines.get(*index as usize).copied().unwrap_or("");
-                    let repeated = key.chars().any(char::is_alphabetic)
-                        && seen
-                            .get(&(*edge, key.clone()))
-                            .is_some_and(|&n| n >= needed);
-                    repeated || is_page_number(line)
-                });
-            if all {
-                marks.extend(block.iter().map(|(index, _, _)| *index));
-            }
-        }
         marks.sort_unstable();
         marks.dedup();
         page.furniture = marks;
     }
 }
 
-/// The lines of the page's first and last blocks when those are short: `(line index, edge,
-/// normalised text)`.
-fn edge_lines(text: &str) -> Vec<(u32, Edge, String)> {
+/// The lines of the page's first and last [`MAX_EDGE_BLOCKS`] blocks when those are short.
+fn edge_lines(text: &str) -> Vec<EdgeLine> {
     let lines: Vec<&str> = text.lines().collect();
     // Blocks as index ranges of non-blank lines.
     let mut blocks: Vec<(usize, usize)> = Vec::new();
@@ -91,14 +147,23 @@ fn edge_lines(text: &str) -> Vec<(u32, Edge, String)> {
     if let Some(s) = start {
         blocks.push((s, lines.len()));
     }
-    // A page of one block has no edge set off from a body.
-    if blocks.len() < 2 {
-        return Vec::new();
-    }
+    // A page of one block has no edge set off from a body; no block is taken from both edges.
+    let per_edge = MAX_EDGE_BLOCKS.min(blocks.len() / 2);
     let mut out = Vec::new();
-    let first = blocks[0];
-    let last = blocks[blocks.len() - 1];
-    for ((from, to), edge) in [(first, Edge::Top), (last, Edge::Bottom)] {
+    let edges = blocks
+        .iter()
+        .take(per_edge)
+        .enumerate()
+        .map(|(depth, b)| (*b, Edge::Top, depth))
+        .chain(
+            blocks
+                .iter()
+                .rev()
+                .take(per_edge)
+                .enumerate()
+                .map(|(depth, b)| (*b, Edge::Bottom, depth)),
+        );
+    for ((from, to), edge, depth) in edges {
         if to - from > MAX_EDGE_LINES
             || lines[from..to]
                 .iter()
@@ -107,10 +172,26 @@ fn edge_lines(text: &str) -> Vec<(u32, Edge, String)> {
             continue;
         }
         for (i, line) in lines.iter().enumerate().take(to).skip(from) {
-            out.push((i as u32, edge, normalise(line)));
+            out.push(EdgeLine {
+                index: i as u32,
+                edge,
+                depth,
+                key: normalise(line),
+                number: edge_number(line),
+            });
         }
     }
     out
+}
+
+/// The number a line ends with (a running head's or footer's page number), or that it is. Not
+/// one it starts with: footnotes and a code listing's lines start with numbers that run on.
+fn edge_number(line: &str) -> Option<u32> {
+    let last = line.split_whitespace().last()?;
+    if last.len() > 5 || !last.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    last.parse().ok()
 }
 
 /// Lower case, digits (page numbers, dates) and whitespace runs folded.
@@ -134,7 +215,10 @@ fn normalise(line: &str) -> String {
             out.extend(c.to_lowercase());
         }
     }
-    out.trim_end().to_owned()
+    // A page number at either end, which layout may also set apart on a line of its own.
+    let out = out.trim_end();
+    let out = out.strip_suffix(" #").unwrap_or(out);
+    out.strip_prefix("# ").unwrap_or(out).to_owned()
 }
 
 /// "12", "- 12 -", "[12]", "Page 12", "page 3 of 10", "3/10", "xii", "Seite 4".
@@ -163,6 +247,11 @@ pub(crate) fn is_page_number(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Body text that differs from page to page (digits alone would not: they are folded).
+    const WORDS: [&str; 6] = [
+        "Zeroth.", "First.", "Second.", "Third.", "Fourth.", "Fifth.",
+    ];
 
     fn page(number: u32, text: &str) -> PageText {
         PageText::new(number, text)
@@ -199,6 +288,54 @@ mod tests {
         ];
         mark(&mut pages);
         assert!(pages.iter().all(|p| p.furniture.is_empty()));
+    }
+
+    #[test]
+    fn a_running_footer_is_found_behind_a_page_number_set_apart() {
+        // Page 3's footer line and its number were laid out as two blocks.
+        let mut pages: Vec<PageText> = (1..=4)
+            .map(|n| {
+                let footer = if n == 3 {
+                    format!("File c: ltvers.dtx Version v1.1i\n\n{n}")
+                } else {
+                    format!("File c: ltvers.dtx Version v1.1i {n}")
+                };
+                page(
+                    n,
+                    &format!("{}\n\nIt goes on.\n\n{footer}\n", WORDS[n as usize]),
+                )
+            })
+            .collect();
+        mark(&mut pages);
+        assert_eq!(pages[2].furniture, [4, 6], "{:?}", pages[2].text);
+        assert_eq!(pages[1].furniture, [4]);
+        // Behind a body block, nothing more is taken.
+        for p in &pages {
+            assert!(p.furniture_lines().all(|l| !l.starts_with("It goes")));
+        }
+    }
+
+    #[test]
+    fn a_footer_whose_number_runs_on_from_the_next_pages_is_furniture() {
+        // Each section's footer names it and stands on two pages only; its number runs on.
+        let footers = [
+            "File i: ltcmdhooks.dtx 281",
+            "File j: ltalloc.dtx v1.1c 282",
+            "File j: ltalloc.dtx v1.1c 283",
+            "File k: ltcntrl.dtx v1.1a 284",
+        ];
+        let mut pages: Vec<PageText> = footers
+            .iter()
+            .zip(1..)
+            .map(|(footer, n)| page(n, &format!("{}\n\nMore.\n\n{footer}\n", WORDS[n as usize])))
+            .collect();
+        // A last line ending in a number that does not run on is text.
+        pages.push(page(5, "Fifth.\n\nSee the table on page 12\n"));
+        mark(&mut pages);
+        for p in &pages[..4] {
+            assert_eq!(p.furniture, [4], "{:?}", p.text);
+        }
+        assert!(pages[4].furniture.is_empty());
     }
 
     #[test]
