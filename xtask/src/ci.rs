@@ -77,12 +77,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 /// The programs the OpenAPI client and reference-page tests run (pdfq-e2e installs the npm and
-/// PyPI packages itself, under the target directory), as Debian packages.
+/// PyPI packages itself, under the target directory), and poppler's pdftotext, against which
+/// pdfq-extract's provenance test checks its boxes, as Debian packages.
 const CLIENT_TEST_PROGRAMS: &[(&str, &str)] = &[
     ("node", "nodejs"),
     ("npm", "npm"),
     ("python3", "python3-pip"),
     ("chromium", "chromium"),
+    ("pdftotext", "poppler-utils"),
 ];
 
 /// Installs the missing [`CLIENT_TEST_PROGRAMS`] with apt-get where there is one; elsewhere

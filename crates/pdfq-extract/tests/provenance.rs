@@ -267,3 +267,114 @@ fn a_rotated_pages_boxes_are_where_a_viewer_shows_the_glyphs() {
         }
     }
 }
+
+/// A word as poppler's `pdftotext -cropbox -bbox` places it: its box in the page as a viewer
+/// shows it (the crop box, origin top-left, y down), and its text.
+struct PopplerWord {
+    center: (f32, f32),
+    text: String,
+}
+
+/// Each page's words as poppler (the engine of Evince and Okular, also pdftotext's) places them.
+fn poppler_words(name: &str, pdf: &[u8]) -> Vec<Vec<PopplerWord>> {
+    let path = std::env::temp_dir().join(format!("pdfq-{}-{name}.pdf", std::process::id()));
+    std::fs::write(&path, pdf).unwrap();
+    let output = std::process::Command::new("pdftotext")
+        .args(["-cropbox", "-bbox"])
+        .arg(&path)
+        .arg("-")
+        .output();
+    let _ = std::fs::remove_file(&path);
+    let output = output.unwrap_or_else(|e| {
+        panic!("this test runs poppler's pdftotext (Debian: poppler-utils), and could not: {e}")
+    });
+    assert!(output.status.success(), "pdftotext failed on {name}");
+    let attribute = |line: &str, key: &str| -> f32 {
+        let start = line.find(&format!("{key}=\"")).unwrap() + key.len() + 2;
+        let end = start + line[start..].find('"').unwrap();
+        line[start..end].parse().unwrap()
+    };
+    let mut pages: Vec<Vec<PopplerWord>> = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let line = line.trim();
+        if line.starts_with("<page ") {
+            pages.push(Vec::new());
+        } else if line.starts_with("<word ") {
+            let text = &line[line.find('>').unwrap() + 1..line.rfind("</word>").unwrap()];
+            let text = text
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&");
+            let (x0, y0) = (attribute(line, "xMin"), attribute(line, "yMin"));
+            let (x1, y1) = (attribute(line, "xMax"), attribute(line, "yMax"));
+            pages.last_mut().unwrap().push(PopplerWord {
+                center: ((x0 + x1) / 2.0, (y0 + y1) / 2.0),
+                text,
+            });
+        }
+    }
+    pages
+}
+
+/// Checked against a real renderer rather than our own idea of the frame: every word poppler
+/// places on a page that is also a word of a sentence there has its center inside one of the
+/// boxes of that page's sentences, on a real producer's files (LibreOffice 7.4, tagged and not,
+/// with a text box) and on pages turned by /Rotate.
+#[test]
+fn sentence_boxes_hold_the_words_where_poppler_places_them() {
+    let rotated: Vec<Vec<Placed>> = vec![vec![
+        at(72.0, 500.0, "A page turned a quarter for landscape."),
+        at(72.0, 480.0, "Its second line is here."),
+    ]];
+    let files: [(&str, Vec<u8>); 6] = [
+        (
+            "lo-tagged",
+            include_bytes!("data/libreoffice/allotment-tagged.pdf").to_vec(),
+        ),
+        (
+            "lo-untagged",
+            include_bytes!("data/libreoffice/allotment-untagged.pdf").to_vec(),
+        ),
+        (
+            "lo-aside",
+            include_bytes!("data/libreoffice/allotment-aside-tagged.pdf").to_vec(),
+        ),
+        ("rotate-90", placed_text_pdf_in(&rotated, "Courier", 90)),
+        ("rotate-180", placed_text_pdf_in(&rotated, "Courier", 180)),
+        ("rotate-270", placed_text_pdf_in(&rotated, "Courier", 270)),
+    ];
+    for (name, pdf) in &files {
+        let doc = extract_pages(pdf, &Limits::default()).unwrap();
+        let sentences = sentences_for_pages(&doc.pages);
+        let poppler = poppler_words(name, pdf);
+        let (mut compared, mut inside) = (0, 0);
+        for (index, words) in poppler.iter().enumerate() {
+            let page = index as u32 + 1;
+            let on_page: Vec<&Sentence> = sentences.iter().filter(|s| s.page == page).collect();
+            let ours: std::collections::HashSet<&str> = on_page
+                .iter()
+                .flat_map(|s| s.text.split_whitespace())
+                .collect();
+            for word in words.iter().filter(|w| ours.contains(w.text.as_str())) {
+                compared += 1;
+                let held = on_page
+                    .iter()
+                    .flat_map(|s| &s.boxes)
+                    .filter(|b| b.page == page)
+                    .any(|b| contains(b, word.center));
+                if held {
+                    inside += 1;
+                } else {
+                    eprintln!("{name}: {:?} at {:?} is in no box", word.text, word.center);
+                }
+            }
+        }
+        assert!(compared >= 10, "{name}: {compared} words compared");
+        assert!(
+            inside as f32 >= 0.99 * compared as f32,
+            "{name}: {inside} of {compared} of poppler's words are inside the sentence boxes"
+        );
+    }
+}
