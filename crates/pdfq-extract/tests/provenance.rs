@@ -321,14 +321,23 @@ fn poppler_words(name: &str, pdf: &[u8]) -> Vec<Vec<PopplerWord>> {
 /// Checked against a real renderer rather than our own idea of the frame: every word poppler
 /// places on a page that is also a word of a sentence there has its center inside one of the
 /// boxes of that page's sentences, on a real producer's files (LibreOffice 7.4, tagged and not,
-/// with a text box) and on pages turned by /Rotate.
+/// with a text box), on pages turned by /Rotate, and on an unturned page whose text matrix turns
+/// its lines (running up the page, and down).
 #[test]
 fn sentence_boxes_hold_the_words_where_poppler_places_them() {
     let rotated: Vec<Vec<Placed>> = vec![vec![
         at(72.0, 500.0, "A page turned a quarter for landscape."),
         at(72.0, 480.0, "Its second line is here."),
     ]];
-    let files: [(&str, Vec<u8>); 6] = [
+    let turned_lines = pdfq_test_support::pdf::page_pdf(
+        &[(
+            "F1",
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        )],
+        "BT /F1 12 Tf 0 1 -1 0 300 100 Tm (These words run up the page.) Tj ET \
+         BT /F1 12 Tf 0 -1 1 0 400 700 Tm (These others run down the page.) Tj ET",
+    );
+    let files: [(&str, Vec<u8>); 7] = [
         (
             "lo-tagged",
             include_bytes!("data/libreoffice/allotment-tagged.pdf").to_vec(),
@@ -344,6 +353,7 @@ fn sentence_boxes_hold_the_words_where_poppler_places_them() {
         ("rotate-90", placed_text_pdf_in(&rotated, "Courier", 90)),
         ("rotate-180", placed_text_pdf_in(&rotated, "Courier", 180)),
         ("rotate-270", placed_text_pdf_in(&rotated, "Courier", 270)),
+        ("text-matrix-turned", turned_lines),
     ];
     for (name, pdf) in &files {
         let doc = extract_pages(pdf, &Limits::default()).unwrap();
