@@ -6,9 +6,9 @@
 //! (odd and even pages may alternate two heads, so every repetition counts); or when it ends
 //! with a number that goes on from the one at the same edge of the page before or after
 //! ("File j: ltalloc.dtx ... 282" after "File i: ltcmdhooks.dtx 281"), which finds the footer
-//! of a section two pages long. A running line whose page number layout set apart as a
-//! block of its own is found behind that number: when a page's outermost block at an edge is a
-//! page number, the block behind it is furniture too if it repeats or runs on as above (a
+//! of a section two pages long. A running line and its page number that layout set apart as
+//! two blocks are both found: behind an outermost block that is furniture, the next block is
+//! furniture too if it repeats what stands outermost on other pages or its number runs on (a
 //! number alone is not enough there: it may be a code listing's line number).
 
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ use crate::extract::PageText;
 const MAX_EDGE_LINES: usize = 3;
 /// A running head or footer is short.
 const MAX_FURNITURE_CHARS: usize = 160;
-/// Blocks taken from each edge of a page at most: a page number and a running line behind it.
+/// Blocks taken from each edge of a page at most: a running line and its page number.
 const MAX_EDGE_BLOCKS: usize = 2;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,11 +103,9 @@ pub(crate) fn mark(pages: &mut [PageText]) {
                 continue;
             }
             marks.extend(outer.iter().map(|l| l.index));
-            if outer.iter().all(|l| is_page_number(text(l))) {
-                let inner = block(1);
-                if !inner.is_empty() && inner.iter().all(|l| repeats_or_runs_on(l)) {
-                    marks.extend(inner.iter().map(|l| l.index));
-                }
+            let inner = block(1);
+            if !inner.is_empty() && inner.iter().all(|l| repeats_or_runs_on(l)) {
+                marks.extend(inner.iter().map(|l| l.index));
             }
         }
         found.push(marks);
@@ -215,17 +213,27 @@ fn normalise(line: &str) -> String {
             out.extend(c.to_lowercase());
         }
     }
-    // A page number at either end, which layout may also set apart on a line of its own.
+    // A page number at the end ("Page 5" too), which layout may also set apart on a line of
+    // its own. Not one at the start: a code listing's numbered lines would all look alike.
     let out = out.trim_end();
-    let out = out.strip_suffix(" #").unwrap_or(out);
-    out.strip_prefix("# ").unwrap_or(out).to_owned()
+    match out.strip_suffix(" #") {
+        Some(rest) => PAGE_WORDS
+            .iter()
+            .find_map(|word| rest.strip_suffix(word)?.strip_suffix(' '))
+            .unwrap_or(rest),
+        None => out,
+    }
+    .to_owned()
 }
+
+/// Words that may stand before a page number (lower case).
+const PAGE_WORDS: [&str; 7] = ["page", "p.", "seite", "página", "pagina", "pág.", "стр."];
 
 /// "12", "- 12 -", "[12]", "Page 12", "page 3 of 10", "3/10", "xii", "Seite 4".
 pub(crate) fn is_page_number(line: &str) -> bool {
     let lower = line.trim().to_lowercase();
     let mut rest = lower.as_str();
-    for word in ["page", "p.", "seite", "página", "pagina", "pág.", "стр."] {
+    for word in PAGE_WORDS {
         if let Some(r) = rest.strip_prefix(word) {
             rest = r.trim_start();
             break;
@@ -313,6 +321,37 @@ mod tests {
         for p in &pages {
             assert!(p.furniture_lines().all(|l| !l.starts_with("It goes")));
         }
+    }
+
+    #[test]
+    fn a_head_is_the_same_with_its_page_number_on_its_line_or_apart() {
+        // "Page N" joined to the head on some pages, a block of its own on others.
+        let mut pages: Vec<PageText> = (1..=5)
+            .map(|n| {
+                let head = if n % 2 == 0 {
+                    format!("Form 1040NR (2007)\n\nPage {n}")
+                } else {
+                    format!("Form 1040NR (2007) Page {n}")
+                };
+                let word = WORDS[n as usize];
+                page(n, &format!("{head}\n\n{word}\n\nThe end of {word}\n"))
+            })
+            .collect();
+        mark(&mut pages);
+        for p in &pages {
+            assert!(
+                p.furniture_lines()
+                    .all(|l| l.starts_with("Form") || l.starts_with("Page")),
+                "{:?}",
+                p.text
+            );
+            assert!(
+                p.furniture_lines().any(|l| l.starts_with("Form")),
+                "{:?}",
+                p.text
+            );
+        }
+        assert_eq!(pages[1].furniture, [0, 2]);
     }
 
     #[test]
