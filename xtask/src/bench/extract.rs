@@ -42,6 +42,8 @@ pub struct Args {
 
 /// A run over this is reported as a robustness failure.
 const SLOW_RUN: Duration = Duration::from_secs(20);
+/// How long after its timeout the measuring wrapper is given to kill its command and report.
+const WRAPPER_GRACE: Duration = Duration::from_secs(10);
 /// A run is killed after this (it then counts as slow, and is left out of the speed
 /// figures: pdftotext spends minutes and gigabytes on some decompression bombs).
 const KILL_AFTER: Duration = Duration::from_secs(30);
@@ -492,10 +494,14 @@ pub(super) fn measure_for(
         s
     });
     let mut killed = false;
+    // The wrapper kills the command itself at `kill_after` and reports it; killing the wrapper
+    // at the same moment would leave the command running, orphaned (a pdftotext on the big
+    // document held the build lock for minutes after its bench ended).
+    let give_up = kill_after + WRAPPER_GRACE;
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > kill_after => {
+            Ok(None) if started.elapsed() > give_up => {
                 let _ = child.kill();
                 let _ = child.wait();
                 killed = true;
