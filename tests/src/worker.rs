@@ -9,6 +9,32 @@ use tokio::task::JoinHandle;
 
 use crate::TestApp;
 
+/// A worker (concurrency 1, polling every 200 ms) on `app`'s store and broker, not yet running,
+/// with its settings changed by `configure`; for tests that run it themselves (to read its id
+/// first, or to start it at a moment of their choosing). `extract_child` as for
+/// [`RunningWorker::start`].
+#[must_use]
+pub fn test_worker(
+    app: &TestApp,
+    extract_child: &str,
+    configure: impl FnOnce(&mut WorkerSettings),
+) -> Worker {
+    let extractor = Extractor::new(
+        std::path::Path::new(extract_child),
+        &[],
+        Default::default(),
+        50,
+        1,
+    );
+    let mut settings = WorkerSettings {
+        concurrency: 1,
+        fetch_block: Duration::from_millis(200),
+        ..WorkerSettings::defaults(extractor)
+    };
+    configure(&mut settings);
+    Worker::new(app.store.clone(), app.broker.clone(), settings)
+}
+
 /// A worker task; [`RunningWorker::stop`] ends it.
 #[derive(Debug)]
 pub struct RunningWorker {
@@ -32,20 +58,7 @@ impl RunningWorker {
         extract_child: &str,
         configure: impl FnOnce(&mut WorkerSettings),
     ) -> Self {
-        let extractor = Extractor::new(
-            std::path::Path::new(extract_child),
-            &[],
-            Default::default(),
-            50,
-            1,
-        );
-        let mut settings = WorkerSettings {
-            concurrency: 1,
-            fetch_block: Duration::from_millis(200),
-            ..WorkerSettings::defaults(extractor)
-        };
-        configure(&mut settings);
-        let worker = Worker::new(app.store.clone(), app.broker.clone(), settings);
+        let worker = test_worker(app, extract_child, configure);
         let (stop, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             worker

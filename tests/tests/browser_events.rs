@@ -18,8 +18,8 @@ use axum::Router;
 use axum::response::Html;
 use axum::routing::{get, post};
 use base64::Engine as _;
+use pdfq_e2e::worker::test_worker;
 use pdfq_e2e::{Backend, TestApp, pdf};
-use pdfq_worker::{Extractor, Worker, WorkerSettings};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc};
@@ -177,19 +177,7 @@ async fn a_browser_on_another_origin_follows_a_job_to_its_end() {
     })
     .await;
 
-    let extractor = Extractor::new(
-        std::path::Path::new(env!("CARGO_BIN_EXE_pdfq-e2e-extract-child")),
-        &[],
-        Default::default(),
-        50,
-        1,
-    );
-    let settings = WorkerSettings {
-        concurrency: 1,
-        fetch_block: Duration::from_millis(200),
-        ..WorkerSettings::defaults(extractor)
-    };
-    let worker = Worker::new(app.store.clone(), app.broker.clone(), settings);
+    let worker = test_worker(&app, env!("CARGO_BIN_EXE_pdfq-e2e-extract-child"), |_| {});
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
     let (proxy, first_event_passed) = cutting_proxy(app.port).await;
     let worker_task = tokio::spawn(async move {

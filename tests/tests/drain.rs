@@ -8,26 +8,10 @@ use std::time::{Duration, Instant};
 
 use pdfq_client::types::InstanceView;
 use pdfq_domain::JobStatus;
+use pdfq_e2e::worker::test_worker;
 use pdfq_e2e::{TestApp, TestUser, on_both_backends, pdf};
-use pdfq_worker::{Extractor, Worker, WorkerSettings};
 
 on_both_backends!(a_drained_worker_takes_no_jobs_until_lifted_and_exits_when_asked);
-
-fn worker(app: &TestApp) -> Worker {
-    let extractor = Extractor::new(
-        std::path::Path::new(env!("CARGO_BIN_EXE_pdfq-e2e-extract-child")),
-        &[],
-        Default::default(),
-        50,
-        1,
-    );
-    let settings = WorkerSettings {
-        concurrency: 1,
-        fetch_block: Duration::from_millis(200),
-        ..WorkerSettings::defaults(extractor)
-    };
-    Worker::new(app.store.clone(), app.broker.clone(), settings)
-}
 
 /// The worker's entry in the overview once `check` holds, within 10 s.
 async fn instance_when(
@@ -63,7 +47,7 @@ async fn wait_for(user: &TestUser, id: pdfq_domain::JobId, status: JobStatus) {
 async fn a_drained_worker_takes_no_jobs_until_lifted_and_exits_when_asked(app: TestApp) {
     let admin = app.admin().await;
     let user = app.user().await;
-    let worker = worker(&app);
+    let worker = test_worker(&app, env!("CARGO_BIN_EXE_pdfq-e2e-extract-child"), |_| {});
     let worker_id = worker.id().as_str().to_owned();
     let running = tokio::spawn(async move { worker.run(std::future::pending()).await });
 
