@@ -55,6 +55,17 @@ impl Lingering {
             max_bytes,
         }
     }
+
+    /// Reads `body` to its end in a task of its own, if a slot is free.
+    fn discard(&self, body: Body) {
+        let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(discard(body, self.max_bytes, permit));
+    }
 }
 
 /// Middleware: the request's body, if it has one of a size worth reading, is read to its end
@@ -107,19 +118,6 @@ enum Left {
     Unanswered(Option<Body>),
     /// Answered: a body dropped later is discarded at once, unless the connection closes.
     Answered { closes: bool },
-}
-
-impl Lingering {
-    /// Reads `body` to its end in a task of its own, if a slot is free.
-    fn discard(&self, body: Body) {
-        let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        runtime.spawn(discard(body, self.max_bytes, permit));
-    }
 }
 
 /// A request body that, dropped before its end, is handed back for discarding.

@@ -57,11 +57,9 @@ impl AppState {
                 settings.max_concurrent_uploads_per_user,
             )),
             streams: Arc::new(PerUser::new(settings.event_streams_per_user)),
-            lingering: Lingering::new(
-                settings
-                    .max_upload_bytes
-                    .saturating_add(crate::routes::upload::MULTIPART_OVERHEAD),
-            ),
+            lingering: Lingering::new(crate::routes::upload::max_body_bytes(
+                settings.max_upload_bytes,
+            )),
             gauges: Arc::default(),
             live: Arc::new(LiveHub::new(broker.clone())),
             broker,

@@ -68,9 +68,8 @@ pub(crate) fn mark(pages: &mut [PageText]) {
                 .any(|l| l.edge == edge && l.number == Some(number))
         })
     };
-    let mut found: Vec<Vec<u32>> = Vec::with_capacity(pages.len());
-    for (p, lines) in candidates.iter().enumerate() {
-        let text_lines: Vec<&str> = pages[p].text.lines().collect();
+    for (p, (page, lines)) in pages.iter_mut().zip(&candidates).enumerate() {
+        let text_lines: Vec<&str> = page.text.lines().collect();
         let text = |line: &EdgeLine| text_lines.get(line.index as usize).copied().unwrap_or("");
         let repeats_or_runs_on = |line: &EdgeLine| {
             let repeated = line.key.chars().any(char::is_alphabetic)
@@ -84,7 +83,13 @@ pub(crate) fn mark(pages: &mut [PageText]) {
             });
             repeated || runs_on
         };
-        let mut marks = Vec::new();
+        // Artifact lines, as the extraction found them (indexes past the text are dropped).
+        let mut marks: Vec<u32> = page
+            .furniture
+            .iter()
+            .copied()
+            .filter(|&i| (i as usize) < text_lines.len())
+            .collect();
         // An edge block is furniture as a whole or not at all: a body paragraph may share a
         // line with another page's, never all of its lines.
         for edge in [Edge::Top, Edge::Bottom] {
@@ -108,18 +113,6 @@ pub(crate) fn mark(pages: &mut [PageText]) {
                 marks.extend(inner.iter().map(|l| l.index));
             }
         }
-        found.push(marks);
-    }
-    for (page, found) in pages.iter_mut().zip(found) {
-        // Artifact lines, as the extraction found them (indexes past the text are dropped).
-        let line_count = page.text.lines().count() as u32;
-        let mut marks: Vec<u32> = page
-            .furniture
-            .iter()
-            .copied()
-            .filter(|&i| i < line_count)
-            .chain(found)
-            .collect();
         marks.sort_unstable();
         marks.dedup();
         page.furniture = marks;

@@ -31,7 +31,13 @@ use crate::extract::Json;
 use crate::state::AppState;
 
 /// Room for the multipart framing (boundaries, part headers) over the file itself.
-pub const MULTIPART_OVERHEAD: u64 = 16 * 1024;
+const MULTIPART_OVERHEAD: u64 = 16 * 1024;
+
+/// The largest upload body: a file of `max_upload_bytes` in its multipart framing.
+#[must_use]
+pub fn max_body_bytes(max_upload_bytes: u64) -> u64 {
+    max_upload_bytes.saturating_add(MULTIPART_OVERHEAD)
+}
 /// The PDF header may follow some junk; readers look for it in the first kilobyte.
 const SIGNATURE_WINDOW: usize = 1024;
 const MAX_FILE_NAME_CHARS: usize = 255;
@@ -123,7 +129,7 @@ pub async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit.saturating_add(MULTIPART_OVERHEAD)) {
+    if declared.is_some_and(|len| len > max_body_bytes(limit)) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
     let multipart = multipart.map_err(|_| {

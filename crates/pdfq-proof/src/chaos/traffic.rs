@@ -52,8 +52,7 @@ pub struct AnswerLog {
 }
 
 impl AnswerLog {
-    /// Records the answer to a call sent at `sent`.
-    pub fn record(&self, call: Call, status: Option<u16>, sent: Instant) {
+    fn record(&self, call: Call, status: Option<u16>, sent: Instant) {
         if let Ok(mut log) = self.answers.lock() {
             log.push(Answer {
                 at: Instant::now(),
@@ -65,25 +64,15 @@ impl AnswerLog {
     }
 
     /// Records the outcome of a call sent at `sent`: its status, or for a call that got no
-    /// answer, the error with its causes (the report counts them, so a failure says why).
-    pub fn record_outcome<E: std::error::Error + 'static>(
-        &self,
-        call: Call,
-        outcome: Result<u16, &E>,
-        sent: Instant,
-    ) {
+    /// answer, its error (whose text holds reqwest's causes), which the report counts so that
+    /// a failure says why.
+    pub fn record_outcome(&self, call: Call, outcome: Result<u16, &ClientError>, sent: Instant) {
         let status = match outcome {
             Ok(status) => Some(status),
             Err(error) => {
-                let mut text = error.to_string();
-                let mut cause = error.source();
-                while let Some(next) = cause {
-                    text = format!("{text}: {next}");
-                    cause = next.source();
-                }
                 if let Ok(mut unanswered) = self.unanswered.lock() {
                     *unanswered
-                        .entry(format!("{}: {text}", call.name()))
+                        .entry(format!("{}: {error}", call.name()))
                         .or_insert(0) += 1;
                 }
                 None
@@ -406,12 +395,13 @@ pub async fn poll(
     let anon = Client::with_http(http, first.client.base_url());
     while !*stop.borrow() {
         let sent = Instant::now();
-        let health = anon.request(Method::GET, "/api/v1/health").send().await;
-        log.record_outcome(
-            Call::Health,
-            health.as_ref().map(|r| r.status().as_u16()),
-            sent,
-        );
+        let health = anon
+            .request(Method::GET, "/api/v1/health")
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .map_err(ClientError::from);
+        log.record_outcome(Call::Health, health.as_ref().copied(), sent);
         if let Some(job) = submissions.last_accepted()
             && let Some(user) = users.get(job.spec.user)
         {
