@@ -550,6 +550,11 @@ impl Store {
         dispatch!(self, s => s.finished_chunks(id).await)
     }
 
+    /// The indexes of the chunks saved so far, in order: what a retried attempt skips.
+    pub async fn finished_chunk_indexes(&self, id: JobId) -> Result<Vec<u32>, StoreError> {
+        dispatch!(self, s => s.finished_chunk_indexes(id).await)
+    }
+
     /// Completes the job with the saved chunks as its result, exactly once. `chunk_count` must
     /// equal the chunks saved (by this attempt and earlier ones); otherwise nothing changes and
     /// the answer is [`StoreError::Conflict`], since the result would have holes.
@@ -560,8 +565,22 @@ impl Store {
         page_count: u32,
         chunk_count: u32,
     ) -> Result<Commit, StoreError> {
+        self.complete_job_with_chunks(id, attempt, page_count, chunk_count, &[])
+            .await
+    }
+
+    /// [`Store::complete_job`] with the last finished chunks saved in the same transaction
+    /// (as [`Store::save_chunks`] saves them): a small job's whole result costs one commit.
+    pub async fn complete_job_with_chunks(
+        &self,
+        id: JobId,
+        attempt: Attempt,
+        page_count: u32,
+        chunk_count: u32,
+        last_chunks: &[ChunkResult],
+    ) -> Result<Commit, StoreError> {
         with_retry(self.retry_policy(), "complete_job", |_| async move {
-            dispatch!(self, s => s.complete_job(id, attempt, page_count, chunk_count).await)
+            dispatch!(self, s => s.complete_job(id, attempt, page_count, chunk_count, last_chunks).await)
         })
         .await
     }

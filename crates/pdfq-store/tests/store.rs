@@ -57,6 +57,7 @@ both_backends!(
     chunks_and_progress_are_saved_together_or_not_at_all,
     chunks_are_written_once_and_a_retry_resumes_after_them,
     chunks_are_saved_in_order_and_shown_only_once_completed,
+    the_last_chunks_are_saved_with_the_completion,
     warnings_are_kept_with_the_attempt_that_found_them,
     concurrent_completers_complete_once,
     failures_retry_and_operator_actions,
@@ -1053,6 +1054,76 @@ mod cases {
             .collect();
         assert_eq!(read, vec![(1, "Two.", 0), (2, "Three.", 1)]);
         assert_eq!(page.total, 3);
+    }
+
+    pub async fn the_last_chunks_are_saved_with_the_completion(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let w = worker(1);
+        let a1 = store.claim_job(j.id, &w).await.unwrap().unwrap().attempt;
+        // Several chunks in one save (one empty), numbered on across them.
+        let (c0, c1, c2) = (
+            chunk(0, &["One.", "Two."]),
+            chunk(1, &[]),
+            chunk(2, &["Three."]),
+        );
+        let saved = store
+            .save_chunks(j.id, a1, &[c0.clone(), c1.clone(), c2.clone()], None)
+            .await
+            .unwrap();
+        assert_eq!(saved, Commit::Applied);
+        assert_eq!(
+            store.finished_chunk_indexes(j.id).await.unwrap(),
+            vec![0, 1, 2]
+        );
+        // A stale attempt completes nothing and saves none of its chunks.
+        let late = store
+            .complete_job_with_chunks(j.id, Attempt::new(7), 40, 4, &[chunk(3, &["Late."])])
+            .await
+            .unwrap();
+        assert!(matches!(late, Commit::Stale { .. }), "{late:?}");
+        assert_eq!(
+            store.finished_chunk_indexes(j.id).await.unwrap(),
+            vec![0, 1, 2]
+        );
+        // The last chunks (one saved already: it keeps what it has) and the completion.
+        let c3 = chunk(3, &["Four.", "Five."]);
+        let last = [chunk(2, &["Other."]), c3.clone()];
+        let done = store
+            .complete_job_with_chunks(j.id, a1, 40, 4, &last)
+            .await
+            .unwrap();
+        assert_eq!(done, Commit::Applied);
+        let again = store
+            .complete_job_with_chunks(j.id, a1, 40, 4, &last)
+            .await
+            .unwrap();
+        assert_eq!(again, Commit::AlreadyApplied);
+        let job = store.get_job(j.id).await.unwrap().unwrap();
+        assert_eq!(
+            (job.status, job.chunk_count, job.sentence_count),
+            (JobStatus::Completed, Some(4), Some(5))
+        );
+        let page = store.sentences(j.id, 0, 10, READ).await.unwrap();
+        let read: Vec<(u64, &str, u32)> = page
+            .items
+            .iter()
+            .map(|s| (s.index, s.text.as_str(), s.chunk))
+            .collect();
+        assert_eq!(
+            read,
+            vec![
+                (0, "One.", 0),
+                (1, "Two.", 0),
+                (2, "Three.", 2),
+                (3, "Four.", 3),
+                (4, "Five.", 3)
+            ]
+        );
+        assert_eq!(
+            store.job_results(j.id, READ).await.unwrap(),
+            Some(vec![c0, c1, c2, c3])
+        );
     }
 
     pub async fn concurrent_completers_complete_once(store: &Store) {

@@ -171,12 +171,13 @@ async fn recover_if_orphaned(ctx: &Context, delivery: &Delivery) -> Result<bool,
     Ok(true)
 }
 
-/// Extracts, chunks and segments the job's PDF, committing each chunk as it is done.
+/// Extracts, chunks and segments the job's PDF, saving finished chunks with the progress
+/// writes; those finished after the last write are returned, to be saved with the completion.
 async fn run_attempt(
     ctx: &Context,
     claimed: &Claimed,
     control: &JobControl,
-) -> Result<(u32, u32), Interrupted> {
+) -> Result<Finished, Interrupted> {
     let job = claimed.job.id;
     let attempt = claimed.attempt;
     let bytes = ctx
@@ -187,13 +188,17 @@ async fn run_attempt(
             code: "file_missing",
             message: "the uploaded file is missing from the store".into(),
         })?;
-    let already_done: HashSet<u32> = ctx
-        .store
-        .finished_chunks(job)
-        .await?
-        .into_iter()
-        .map(|chunk| chunk.index)
-        .collect();
+    // Only a job that saved a chunk before (its row says so) has any to skip: a first attempt
+    // pays no read for them.
+    let already_done: HashSet<u32> = match claimed.job.last_finished_chunk {
+        Some(_) => ctx
+            .store
+            .finished_chunk_indexes(job)
+            .await?
+            .into_iter()
+            .collect(),
+        None => HashSet::new(),
+    };
     if !already_done.is_empty() {
         tracing::info!(%job, chunks = already_done.len(), "resuming after the chunks already finished");
     }
@@ -297,18 +302,26 @@ async fn run_attempt(
         )
         .await?;
     }
-    // The last state, with the chunks still waiting, in one transaction.
-    let last = throttle.take_pending(Instant::now());
-    if last.is_some() || !ready.is_empty() {
-        flush(ctx, job, attempt, last, &mut ready).await?;
-    }
+    // The chunks still waiting are saved with the completion, in its transaction; the last
+    // progress state is not written: completing writes 100 %.
     let warnings = job_warnings(std::mem::take(&mut document.warnings));
     if !warnings.is_empty() {
         tracing::warn!(%job, warnings = warnings.len(), "completing with pages that could not be read");
         settle(ctx.store.record_warnings(job, attempt, &warnings).await?)?;
     }
-    let page_count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
-    Ok((page_count, u32::try_from(plan.len()).unwrap_or(u32::MAX)))
+    Ok(Finished {
+        pages: u32::try_from(pages.len()).unwrap_or(u32::MAX),
+        chunks: u32::try_from(plan.len()).unwrap_or(u32::MAX),
+        last_chunks: ready,
+    })
+}
+
+/// An attempt that ran to its end: what completing it records.
+struct Finished {
+    pages: u32,
+    chunks: u32,
+    /// Chunks finished since the last write, saved with the completion.
+    last_chunks: Vec<ChunkResult>,
 }
 
 /// The most page warnings a job keeps; the rest are counted in one last warning, so a file
@@ -493,11 +506,19 @@ async fn finish(
     ctx: &Context,
     delivery: &Delivery,
     attempt: Attempt,
-    result: Result<(u32, u32), Interrupted>,
+    result: Result<Finished, Interrupted>,
 ) -> Outcome {
     let job = delivery.job_id;
     match result {
-        Ok((pages, chunks)) => match ctx.store.complete_job(job, attempt, pages, chunks).await {
+        Ok(Finished {
+            pages,
+            chunks,
+            last_chunks,
+        }) => match ctx
+            .store
+            .complete_job_with_chunks(job, attempt, pages, chunks, &last_chunks)
+            .await
+        {
             Ok(Commit::Stale {
                 status: Some(JobStatus::Cancelled),
                 ..

@@ -487,6 +487,15 @@ impl<D: Dialect> SqlStore<D> {
         Ok(chunks)
     }
 
+    pub(crate) async fn finished_chunk_indexes(&self, id: JobId) -> Result<Vec<u32>, StoreError> {
+        Stmt::<D>::new(
+            "select chunk_index from job_result_chunks where job_id = $1 order by chunk_index",
+        )
+        .id(id)
+        .fetch_all_as(&mut *self.conn().await?, |c| c.u32("chunk_index"))
+        .await
+    }
+
     pub(crate) async fn stale_processing(
         &self,
         older_than: Duration,

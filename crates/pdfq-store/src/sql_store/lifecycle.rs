@@ -2,6 +2,8 @@
 //! state machine allows the change from (`JobStatus::sources_of`) and, for a worker's writes,
 //! the attempt, so a duplicate or late write matches nothing.
 
+use std::collections::HashSet;
+
 use pdfq_domain::job::JobEvent as Event;
 use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, WorkerId};
 use sqlx::Transaction;
@@ -12,7 +14,7 @@ use super::{
 };
 use crate::StoreError;
 use crate::decode;
-use crate::dialect::{Both, Dialect, Stmt, Typed};
+use crate::dialect::{Both, DbConnection, Dialect, Stmt, Typed};
 use crate::model::{ChunkResult, Claimed, Commit, Job, JobWarning};
 
 /// Takes job `$1` for worker `$2` from one of the statuses `$3`; then the time.
@@ -72,35 +74,126 @@ const CHUNK_FINISHED: Both = Both {
              where id = $1 and attempts = $2 and status = 'processing'",
 };
 
-/// Saves a chunk's row once: `$1` job, `$2` index, `$3`-`$4` pages.
-const SAVE_CHUNK: &str =
-    "insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
-     values ($1, $2, $3, $4)
-     on conflict (job_id, chunk_index) do nothing";
+/// Saves chunks `$2` of job `$1` (a JSON array of `{"i": index, "f": first page, "l": last
+/// page}`), each once: a chunk saved before is left as it is. Returns the indexes saved now.
+const SAVE_CHUNKS: Both = Both {
+    postgres: "insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
+               select $1, c.i, c.f, c.l from json_to_recordset($2::json) as c(i int, f int, l int)
+               on conflict (job_id, chunk_index) do nothing
+               returning chunk_index",
+    sqlite: "insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
+             select $1, json_extract(c.value, '$.i'), json_extract(c.value, '$.f'),
+                    json_extract(c.value, '$.l')
+             from json_each($2) as c where true
+             on conflict (job_id, chunk_index) do nothing
+             returning chunk_index",
+};
 
 /// The index the next chunk of job `$1` must have: chunks are saved in order, which is what
 /// lets each one number its sentences after those already saved.
 const NEXT_CHUNK: &str = "select cast(coalesce(max(chunk_index) + 1, 0) as bigint) as next
      from job_result_chunks where job_id = $1";
 
-/// Chunk `$2`'s sentences (`$3`, a JSON array of [`crate::model::Sentence`]) as rows of job
-/// `$1`, numbered on from the job's last saved sentence: their place in the whole result.
+/// Sentences `$2` of job `$1` (a JSON array of [`SentenceIn`]: chunk, ordinal in the batch,
+/// page, text, provenance) as rows numbered on from the job's last saved sentence: their place
+/// in the whole result.
 const SAVE_SENTENCES: Both = Both {
     postgres: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
                                          provenance)
-               select $1, (n.next + s.ord - 1)::integer, $2, (s.value ->> 'page')::integer,
-                      s.value ->> 'text', s.value ->> 'prov'
+               select $1, (n.next + s.n)::integer, s.c, s.page, s.text, s.prov
                from (select coalesce(max(sentence_index) + 1, 0) as next
                      from job_sentences where job_id = $1) as n
-               cross join json_array_elements($3::json) with ordinality as s(value, ord)",
+               cross join json_to_recordset($2::json)
+                   as s(c int, n int, page int, text text, prov text)",
     sqlite: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
                                        provenance)
-             select $1, n.next + s.key, $2, json_extract(s.value, '$.page'),
-                    json_extract(s.value, '$.text'), json_extract(s.value, '$.prov')
+             select $1, n.next + json_extract(s.value, '$.n'), json_extract(s.value, '$.c'),
+                    json_extract(s.value, '$.page'), json_extract(s.value, '$.text'),
+                    json_extract(s.value, '$.prov')
              from (select coalesce(max(sentence_index) + 1, 0) as next
                    from job_sentences where job_id = $1) as n,
-                  json_each($3) as s",
+                  json_each($2) as s",
 };
+
+/// A chunk's row as [`SAVE_CHUNKS`] reads it.
+#[derive(serde::Serialize)]
+struct ChunkIn {
+    i: u32,
+    f: u32,
+    l: u32,
+}
+
+/// A sentence as [`SAVE_SENTENCES`] reads it: its chunk and its ordinal among the sentences
+/// saved together.
+#[derive(serde::Serialize)]
+struct SentenceIn<'a> {
+    c: u32,
+    n: usize,
+    #[serde(flatten)]
+    sentence: &'a crate::model::Sentence,
+}
+
+/// Saves `chunks` after those already saved, in two statements however many there are. They
+/// must come in order (a gap is refused with a conflict: sentences are numbered on from those
+/// saved); a chunk saved before (by an earlier try or attempt) keeps what it has. Returns how
+/// many were saved now.
+async fn insert_chunks<D: Dialect>(
+    conn: &mut DbConnection<D>,
+    id: JobId,
+    chunks: &[ChunkResult],
+) -> Result<u64, StoreError> {
+    let mut next = Stmt::<D>::new(NEXT_CHUNK)
+        .id(id)
+        .fetch_one_as(&mut *conn, |c| c.count("next"))
+        .await?;
+    for chunk in chunks {
+        let index = u64::from(chunk.index);
+        if index > next {
+            return Err(StoreError::Conflict(
+                format!(
+                    "job {id}: chunk {index} saved before chunk {next}; chunks are saved in order"
+                )
+                .into(),
+            ));
+        }
+        next = next.max(index + 1);
+    }
+    let rows: Vec<ChunkIn> = chunks
+        .iter()
+        .map(|c| ChunkIn {
+            i: c.index,
+            f: c.first_page,
+            l: c.last_page,
+        })
+        .collect();
+    let saved: HashSet<u32> = Stmt::<D>::of(SAVE_CHUNKS)
+        .id(id)
+        .text(&json_text(&rows)?)
+        .fetch_all_as(&mut *conn, |c| c.u32("chunk_index"))
+        .await?
+        .into_iter()
+        .collect();
+    let mut taken = HashSet::new();
+    let sentences: Vec<SentenceIn<'_>> = chunks
+        .iter()
+        .filter(|c| saved.contains(&c.index) && taken.insert(c.index))
+        .flat_map(|c| c.sentences.iter().map(move |s| (c.index, s)))
+        .enumerate()
+        .map(|(n, (c, sentence))| SentenceIn { c, n, sentence })
+        .collect();
+    if !sentences.is_empty() {
+        Stmt::<D>::of(SAVE_SENTENCES)
+            .id(id)
+            .text(&json_text(&sentences)?)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(saved.len() as u64)
+}
+
+fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("chunks to save: {e}")))
+}
 
 /// Warnings `$3` (JSON text or null) for job `$1`'s attempt `$2`; then the time.
 const WARNINGS: Both = Both {
@@ -111,7 +204,7 @@ const WARNINGS: Both = Both {
 };
 
 /// Completes job `$1`'s attempt `$2` from one of the statuses `$5` with `$3` pages and `$4`
-/// chunks, when exactly `$4` chunks are saved; then the time.
+/// chunks, when exactly `$4` chunks are saved; then the time. Returns the worker holding it.
 const COMPLETE: Both = Both {
     postgres: "update jobs
                set status = 'completed', progress_percent = 100, current_step = 'Completed',
@@ -121,7 +214,8 @@ const COMPLETE: Both = Both {
                    error_code = null, error_message = null, next_attempt_at = null,
                    finished_at = now(), updated_at = now()
                where id = $1 and attempts = $2 and status = any($5)
-                 and (select count(*) from job_result_chunks c where c.job_id = $1) = $4",
+                 and (select count(*) from job_result_chunks c where c.job_id = $1) = $4
+               returning worker_id",
     sqlite: "update jobs
              set status = 'completed', progress_percent = 100, current_step = 'Completed',
                  page_count = $3, chunk_count = $4,
@@ -130,7 +224,8 @@ const COMPLETE: Both = Both {
                  error_code = null, error_message = null, next_attempt_at = null,
                  finished_at = $6, updated_at = $6
              where id = $1 and attempts = $2 and status in (select value from json_each($5))
-               and (select count(*) from job_result_chunks c where c.job_id = $1) = $4",
+               and (select count(*) from job_result_chunks c where c.job_id = $1) = $4
+             returning worker_id",
 };
 
 /// Fails job `$1`'s attempt `$2` to status `$3` (`$4` code, `$5` message, `$6` retry time, `$7`
@@ -311,12 +406,6 @@ impl<D: Dialect> SqlStore<D> {
         chunks: &[ChunkResult],
         progress: Option<(Progress, &CurrentStep)>,
     ) -> Result<Commit, StoreError> {
-        let mut bodies = Vec::with_capacity(chunks.len());
-        for chunk in chunks {
-            bodies.push(serde_json::to_string(&chunk.sentences).map_err(|e| {
-                StoreError::Corrupt(format!("sentences of chunk {}: {e}", chunk.index))
-            })?);
-        }
         let mut tx = self.begin_write().await?;
         let mut inserted = 0;
         if let Some(last) = chunks.last() {
@@ -334,38 +423,7 @@ impl<D: Dialect> SqlStore<D> {
                 tx.commit().await?;
                 return Ok(commit);
             }
-            let mut next = Stmt::<D>::new(NEXT_CHUNK)
-                .id(id)
-                .fetch_one_as(&mut tx, |c| c.count("next"))
-                .await?;
-            for (chunk, sentences) in chunks.iter().zip(&bodies) {
-                let index = u64::from(chunk.index);
-                if index > next {
-                    return Err(StoreError::Conflict(
-                        format!(
-                            "job {id}: chunk {index} saved before chunk {next}; chunks are saved in order"
-                        )
-                        .into(),
-                    ));
-                }
-                let saved = Stmt::<D>::new(SAVE_CHUNK)
-                    .id(id)
-                    .int(chunk.index)
-                    .int(chunk.first_page)
-                    .int(chunk.last_page)
-                    .execute(&mut tx)
-                    .await?;
-                if saved == 1 {
-                    Stmt::<D>::of(SAVE_SENTENCES)
-                        .id(id)
-                        .int(chunk.index)
-                        .text(sentences)
-                        .execute(&mut tx)
-                        .await?;
-                }
-                inserted += saved;
-                next = next.max(index + 1);
-            }
+            inserted = insert_chunks::<D>(&mut tx, id, chunks).await?;
         }
         if let Some((percent, step)) = progress {
             // Behind the current value (matches nothing) is not an error: see report_progress.
@@ -418,8 +476,29 @@ impl<D: Dialect> SqlStore<D> {
         attempt: Attempt,
         page_count: u32,
         chunk_count: u32,
+        last_chunks: &[ChunkResult],
     ) -> Result<Commit, StoreError> {
         let mut tx = self.begin_write().await?;
+        if let Some(last) = last_chunks.last() {
+            // As save_chunks does: the row checked and locked, then the chunks, then completed,
+            // all in one transaction.
+            let current = Stmt::<D>::of(CHUNK_FINISHED)
+                .id(id)
+                .int(attempt.get())
+                .int(last.index)
+                .now()
+                .execute(&mut tx)
+                .await?;
+            if current == 0 {
+                let commit = explain::<D>(&mut tx, id, attempt, |job| {
+                    job.status == JobStatus::Completed
+                })
+                .await?;
+                tx.commit().await?;
+                return Ok(commit);
+            }
+            insert_chunks::<D>(&mut tx, id, last_chunks).await?;
+        }
         let updated = Stmt::<D>::of(COMPLETE)
             .id(id)
             .int(attempt.get())
@@ -427,9 +506,9 @@ impl<D: Dialect> SqlStore<D> {
             .int(chunk_count)
             .sources(Event::Complete)
             .now()
-            .execute(&mut tx)
+            .fetch_optional_as(&mut tx, |c| c.opt_text("worker_id"))
             .await?;
-        if updated == 0 {
+        let Some(worker) = updated else {
             let commit = explain::<D>(&mut tx, id, attempt, |job| {
                 job.status == JobStatus::Completed
             })
@@ -456,8 +535,8 @@ impl<D: Dialect> SqlStore<D> {
             }
             tx.commit().await?;
             return Ok(commit);
-        }
-        let worker = current_worker::<D>(&mut tx, id).await?;
+        };
+        let worker = worker.map(WorkerId::from_stored);
         record_event_with_pages::<D>(
             &mut tx,
             id,
