@@ -169,13 +169,22 @@ async fn record_event_with_pages<D: Dialect>(
     message: &str,
     pages: Option<u32>,
 ) -> Result<(), StoreError> {
+    // The owner's webhooks come back with the insert (a JSON array of [id, events]): one
+    // round trip, not two, on every status change.
     const RECORD_EVENT: Both = Both {
         postgres: "insert into job_events (job_id, attempt, status, worker_id, message, pages)
-                   values ($1, $2, $3, $4, $5, $6)",
+                   values ($1, $2, $3, $4, $5, $6)
+                   returning (select coalesce(json_agg(json_build_array(w.id, w.events)),
+                                              '[]'::json)::text
+                              from webhooks w join jobs j on j.owner_id = w.owner_id
+                              where j.id = $1) as hooks",
         sqlite: "insert into job_events (job_id, attempt, status, worker_id, message, pages, at)
-                 values ($1, $2, $3, $4, $5, $6, $7)",
+                 values ($1, $2, $3, $4, $5, $6, $7)
+                 returning (select json_group_array(json_array(w.id, w.events))
+                            from webhooks w join jobs j on j.owner_id = w.owner_id
+                            where j.id = $1) as hooks",
     };
-    Stmt::<D>::of(RECORD_EVENT)
+    let hooks = Stmt::<D>::of(RECORD_EVENT)
         .id(id)
         .int(attempt.get())
         .text(status)
@@ -183,9 +192,9 @@ async fn record_event_with_pages<D: Dialect>(
         .text(message)
         .opt_int(pages.map(i64::from))
         .now()
-        .execute(conn)
+        .fetch_one_as(&mut *conn, |c| c.text("hooks"))
         .await?;
-    webhooks::enqueue_deliveries::<D>(conn, id, attempt, status, message).await
+    webhooks::enqueue_deliveries::<D>(conn, &hooks, id, attempt, status, message).await
 }
 
 /// Runs `delete`, which deletes the row `$1`; [`StoreError::NotFound`] when there is none.
