@@ -745,22 +745,31 @@ fn body_order(blocks: &[Block], members: &[usize], rtl: bool) -> Vec<usize> {
         return order.into_iter().map(|i| members[i]).collect();
     }
     const TOL: f32 = 0.5;
-    let overlaps = |p: &Block, q: &Block| overlap(p.x0, p.x1, q.x0, q.x1) > TOL;
-    // `p` is entirely before `q` along the line direction.
-    let before_in_line = |p: &Block, q: &Block| {
+    let overlaps = |i: usize, j: usize| {
+        let (p, q) = (b(i), b(j));
+        overlap(p.x0, p.x1, q.x0, q.x1) > TOL
+    };
+    // `i` is entirely before `j` along the line direction.
+    let before_in_line = |i: usize, j: usize| {
+        let (p, q) = (b(i), b(j));
         if rtl {
             p.x0 >= q.x1 - TOL
         } else {
             p.x1 <= q.x0 + TOL
         }
     };
+    let mids: Vec<f32> = (0..n).map(|i| b(i).mid()).collect();
     // Blocks sorted by their middle height, to find those lying between two others.
     let mut by_mid: Vec<usize> = (0..n).collect();
-    by_mid.sort_by(|&i, &j| b(j).mid().total_cmp(&b(i).mid()));
+    by_mid.sort_by(|&i, &j| mids[j].total_cmp(&mids[i]));
     let mut rank = vec![0usize; n];
     for (r, &i) in by_mid.iter().enumerate() {
         rank[i] = r;
     }
+    // The blocks each one overlaps along the line, as a bit set by rank: whether a block lying
+    // between two others overlaps both is then a few word operations rather than a scan (the
+    // scan made busy pages cubic in their blocks).
+    let overlapping = RankSets::of(n, overlaps, &rank);
     let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut indegree = vec![0usize; n];
     for i in 0..n {
@@ -768,15 +777,11 @@ fn body_order(blocks: &[Block], members: &[usize], rtl: bool) -> Vec<usize> {
             if i == j {
                 continue;
             }
-            let (p, q) = (b(i), b(j));
-            let edge = if overlaps(p, q) {
-                p.mid() > q.mid() || (p.mid() == q.mid() && i < j)
-            } else if before_in_line(p, q) {
+            let edge = if overlaps(i, j) {
+                mids[i] > mids[j] || (mids[i] == mids[j] && i < j)
+            } else if before_in_line(i, j) {
                 let (lo, hi) = (rank[i].min(rank[j]), rank[i].max(rank[j]));
-                !by_mid[lo + 1..hi].iter().any(|&c| {
-                    let c = b(c);
-                    overlaps(c, p) && overlaps(c, q)
-                })
+                !overlapping.meet_between(i, j, lo + 1, hi)
             } else {
                 false
             };
@@ -786,14 +791,19 @@ fn body_order(blocks: &[Block], members: &[usize], rtl: bool) -> Vec<usize> {
             }
         }
     }
+    // Every block by reading-order key; a stable sort keeps ties in index order, so the first
+    // free block found here is the first minimum a scan over all of them would find.
+    let mut by_key: Vec<usize> = (0..n).collect();
+    by_key.sort_by(|&i, &j| key(i, j));
     let mut placed = vec![false; n];
     let mut order = Vec::with_capacity(n);
     for _ in 0..n {
         // The first free block in reading-order key; on a cycle, the first unplaced one.
-        let pick = (0..n)
-            .filter(|&i| !placed[i] && indegree[i] == 0)
-            .min_by(|&i, &j| key(i, j))
-            .or_else(|| (0..n).filter(|&i| !placed[i]).min_by(|&i, &j| key(i, j)));
+        let pick = by_key
+            .iter()
+            .copied()
+            .find(|&i| !placed[i] && indegree[i] == 0)
+            .or_else(|| by_key.iter().copied().find(|&i| !placed[i]));
         let Some(i) = pick else { break };
         placed[i] = true;
         order.push(members[i]);
@@ -802,6 +812,54 @@ fn body_order(blocks: &[Block], members: &[usize], rtl: bool) -> Vec<usize> {
         }
     }
     order
+}
+
+/// For each of `n` items, the set of items (by rank) it is related to, as bits.
+struct RankSets {
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl RankSets {
+    /// The sets of a symmetric relation `related`, each item's partners recorded by `rank`.
+    fn of(n: usize, related: impl Fn(usize, usize) -> bool, rank: &[usize]) -> Self {
+        let words = n.div_ceil(64);
+        let mut sets = Self {
+            words,
+            bits: vec![0; n * words],
+        };
+        for i in 0..n {
+            for j in i + 1..n {
+                if related(i, j) {
+                    sets.insert(i, rank[j]);
+                    sets.insert(j, rank[i]);
+                }
+            }
+        }
+        sets
+    }
+
+    fn insert(&mut self, item: usize, rank: usize) {
+        self.bits[item * self.words + rank / 64] |= 1 << (rank % 64);
+    }
+
+    /// Whether some rank in `from..to` is in the sets of both `i` and `j`.
+    fn meet_between(&self, i: usize, j: usize, from: usize, to: usize) -> bool {
+        if from >= to {
+            return false;
+        }
+        let (a, b) = (&self.bits[i * self.words..], &self.bits[j * self.words..]);
+        (from / 64..=(to - 1) / 64).any(|w| {
+            let low = if w == from / 64 { from % 64 } else { 0 };
+            let high = if w == (to - 1) / 64 {
+                (to - 1) % 64 + 1
+            } else {
+                64
+            };
+            let mask = (u64::MAX << low) & (u64::MAX >> (64 - high));
+            a[w] & b[w] & mask != 0
+        })
+    }
 }
 
 /// Vertical writing: columns from right to left, each top to bottom; neighbouring columns
@@ -834,6 +892,42 @@ fn vertical_order(blocks: &[Block]) -> Vec<Item> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rank_sets_find_a_common_partner_between_two_ranks_as_a_scan_does() {
+        // A relation over 150 items (three words of bits), ranks a permutation of the items.
+        let n = 150;
+        let related = |i: usize, j: usize| (i * 7 + j * 7) % 11 < 3 || i.abs_diff(j) == 64;
+        let rank: Vec<usize> = (0..n).map(|i| (i * 37) % n).collect();
+        let mut by_rank = vec![0; n];
+        for (i, &r) in rank.iter().enumerate() {
+            by_rank[r] = i;
+        }
+        let sets = RankSets::of(n, related, &rank);
+        for (i, j) in [(0, 1), (3, 140), (64, 128), (10, 11), (149, 0), (77, 5)] {
+            for (from, to) in [
+                (0, n),
+                (1, 63),
+                (63, 65),
+                (64, 128),
+                (5, 5),
+                (100, 150),
+                (0, 1),
+            ] {
+                let scanned = by_rank[from..to]
+                    .iter()
+                    .any(|&c| c != i && c != j && related(c, i) && related(c, j));
+                let excluded = [i, j].iter().any(|&x| (from..to).contains(&rank[x]));
+                if !excluded {
+                    assert_eq!(
+                        sets.meet_between(i, j, from, to),
+                        scanned,
+                        "items {i}, {j}, ranks {from}..{to}"
+                    );
+                }
+            }
+        }
+    }
 
     fn line(text: &str, x0: f32, x1: f32, baseline: f32, rtl: bool) -> Fragment {
         Fragment {
