@@ -86,6 +86,11 @@ impl PageGlyphs {
         let start = self.text.len();
         match ligature(text) {
             Some(expanded) => self.text.push_str(expanded),
+            // Control characters a font maps its glyphs to (NUL, BEL: a ToUnicode entry for a
+            // glyph with no text) are not text; PostgreSQL cannot even store a NUL.
+            None if text.chars().any(char::is_control) => {
+                self.text.extend(text.chars().filter(|c| !c.is_control()));
+            }
             None => self.text.push_str(text),
         }
         g.start = start as u32;

@@ -52,6 +52,44 @@ fn type0_identity_h_with_tounicode() {
 }
 
 #[test]
+fn a_tounicode_mapping_to_control_characters_adds_none_to_the_text() {
+    // NUL and BEL from a ToUnicode (and a pair holding one): PostgreSQL cannot store a NUL in
+    // text, so a job with one failed to save its sentences.
+    let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap
+        1 begincodespacerange <0000> <FFFF> endcodespacerange
+        5 beginbfchar <0001> <0048> <0002> <0000> <0003> <0007> <0004> <0069>
+        <0005> <0000006A> endbfchar
+        endcmap end end";
+    let mut doc = with_content(b"");
+    let tu = doc.add_object(Stream::new(dictionary! {}, cmap.to_vec()));
+    let cid_font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "CIDFontType2", "BaseFont" => "X",
+        "CIDSystemInfo" => dictionary! { "Registry" => Object::string_literal("Adobe"), "Ordering" => Object::string_literal("Identity"), "Supplement" => 0 },
+        "DW" => 500,
+    });
+    let font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type0", "BaseFont" => "X", "Encoding" => "Identity-H",
+        "DescendantFonts" => vec![cid_font.into()], "ToUnicode" => tu,
+    });
+    let content = doc.add_object(Stream::new(
+        dictionary! {},
+        b"BT /F1 10 Tf 72 700 Td <00010002000300040005> Tj ET".to_vec(),
+    ));
+    page_dict(&mut doc).set("Contents", content);
+    page_dict(&mut doc).set(
+        "Resources",
+        dictionary! { "Font" => dictionary! { "F1" => font } },
+    );
+    // The glyphs without text still take their width: a word space may stand there.
+    let text = page_text(&mut doc);
+    assert!(
+        !text.trim_end_matches('\n').contains(char::is_control),
+        "{text:?}"
+    );
+    assert_eq!(text.replace(' ', ""), "Hij\n");
+}
+
+#[test]
 fn differences_with_ligature_and_uni_names() {
     let font = dictionary! {
         "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Times-Roman",

@@ -191,6 +191,33 @@ async fn insert_chunks<D: Dialect>(
     Ok(saved.len() as u64)
 }
 
+/// Saves `chunks` (none: nothing to do) for job `id`'s `attempt`: the job row first, which
+/// checks the attempt and locks the row against a concurrent requeue or cancel until the chunks
+/// are in. Returns how many were saved now, or, when the attempt no longer holds the job, what
+/// to answer instead (`done` tells whether it is already done), once the transaction commits.
+async fn save_held<D: Dialect>(
+    conn: &mut DbConnection<D>,
+    id: JobId,
+    attempt: Attempt,
+    chunks: &[ChunkResult],
+    done: impl Fn(&Job) -> bool,
+) -> Result<Result<u64, Commit>, StoreError> {
+    let Some(last) = chunks.last() else {
+        return Ok(Ok(0));
+    };
+    let current = Stmt::<D>::of(CHUNK_FINISHED)
+        .id(id)
+        .int(attempt.get())
+        .int(last.index)
+        .now()
+        .execute(&mut *conn)
+        .await?;
+    if current == 0 {
+        return Ok(Err(explain::<D>(conn, id, attempt, done).await?));
+    }
+    Ok(Ok(insert_chunks::<D>(conn, id, chunks).await?))
+}
+
 fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("chunks to save: {e}")))
 }
@@ -407,24 +434,13 @@ impl<D: Dialect> SqlStore<D> {
         progress: Option<(Progress, &CurrentStep)>,
     ) -> Result<Commit, StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut inserted = 0;
-        if let Some(last) = chunks.last() {
-            // The job row first: it checks the attempt and locks the row against a concurrent
-            // requeue or cancel until the chunks are in.
-            let current = Stmt::<D>::of(CHUNK_FINISHED)
-                .id(id)
-                .int(attempt.get())
-                .int(last.index)
-                .now()
-                .execute(&mut tx)
-                .await?;
-            if current == 0 {
-                let commit = explain::<D>(&mut tx, id, attempt, |_| false).await?;
+        let inserted = match save_held::<D>(&mut tx, id, attempt, chunks, |_| false).await? {
+            Ok(inserted) => inserted,
+            Err(commit) => {
                 tx.commit().await?;
                 return Ok(commit);
             }
-            inserted = insert_chunks::<D>(&mut tx, id, chunks).await?;
-        }
+        };
         if let Some((percent, step)) = progress {
             // Behind the current value (matches nothing) is not an error: see report_progress.
             let updated = Stmt::<D>::of(PROGRESS)
@@ -479,25 +495,14 @@ impl<D: Dialect> SqlStore<D> {
         last_chunks: &[ChunkResult],
     ) -> Result<Commit, StoreError> {
         let mut tx = self.begin_write().await?;
-        if let Some(last) = last_chunks.last() {
-            // As save_chunks does: the row checked and locked, then the chunks, then completed,
-            // all in one transaction.
-            let current = Stmt::<D>::of(CHUNK_FINISHED)
-                .id(id)
-                .int(attempt.get())
-                .int(last.index)
-                .now()
-                .execute(&mut tx)
-                .await?;
-            if current == 0 {
-                let commit = explain::<D>(&mut tx, id, attempt, |job| {
-                    job.status == JobStatus::Completed
-                })
-                .await?;
-                tx.commit().await?;
-                return Ok(commit);
-            }
-            insert_chunks::<D>(&mut tx, id, last_chunks).await?;
+        // The last chunks, then the completion, in one transaction.
+        let saved = save_held::<D>(&mut tx, id, attempt, last_chunks, |job| {
+            job.status == JobStatus::Completed
+        })
+        .await?;
+        if let Err(commit) = saved {
+            tx.commit().await?;
+            return Ok(commit);
         }
         let updated = Stmt::<D>::of(COMPLETE)
             .id(id)
