@@ -22,31 +22,46 @@ fn with_font(font: lopdf::Dictionary, content: &[u8]) -> lopdf::Document {
     doc
 }
 
-#[test]
-fn type0_identity_h_with_tounicode() {
-    let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap
+/// A page showing `shown` (hex codes) in an Identity-H Type 0 font whose ToUnicode holds
+/// `bfchars` (`<code> <unicode>` pairs) and whose CIDFont has the widths `widths`.
+fn type0_page(bfchars: &str, widths: &lopdf::Dictionary, shown: &str) -> lopdf::Document {
+    let count = bfchars.split_whitespace().count() / 2;
+    let cmap = format!(
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap
         1 begincodespacerange <0000> <FFFF> endcodespacerange
-        3 beginbfchar <0001> <0048> <0002> <0069> <0003> <4E2D> endbfchar
-        endcmap end end";
+        {count} beginbfchar {bfchars} endbfchar
+        endcmap end end"
+    );
     let mut doc = with_content(b"");
-    let tu = doc.add_object(Stream::new(dictionary! {}, cmap.to_vec()));
-    let cid_font = doc.add_object(dictionary! {
+    let tu = doc.add_object(Stream::new(dictionary! {}, cmap.into_bytes()));
+    let mut cid_font = dictionary! {
         "Type" => "Font", "Subtype" => "CIDFontType2", "BaseFont" => "X",
         "CIDSystemInfo" => dictionary! { "Registry" => Object::string_literal("Adobe"), "Ordering" => Object::string_literal("Identity"), "Supplement" => 0 },
-        "DW" => 1000, "W" => vec![1.into(), vec![600.into(), 300.into()].into()],
-    });
+    };
+    cid_font.extend(widths);
+    let cid_font = doc.add_object(cid_font);
     let font = doc.add_object(dictionary! {
         "Type" => "Font", "Subtype" => "Type0", "BaseFont" => "X", "Encoding" => "Identity-H",
         "DescendantFonts" => vec![cid_font.into()], "ToUnicode" => tu,
     });
     let content = doc.add_object(Stream::new(
         dictionary! {},
-        b"BT /F1 10 Tf 72 700 Td <000100020003> Tj ET".to_vec(),
+        format!("BT /F1 10 Tf 72 700 Td <{shown}> Tj ET").into_bytes(),
     ));
     page_dict(&mut doc).set("Contents", content);
     page_dict(&mut doc).set(
         "Resources",
         dictionary! { "Font" => dictionary! { "F1" => font } },
+    );
+    doc
+}
+
+#[test]
+fn type0_identity_h_with_tounicode() {
+    let mut doc = type0_page(
+        "<0001> <0048> <0002> <0069> <0003> <4E2D>",
+        &dictionary! { "DW" => 1000, "W" => vec![1.into(), vec![600.into(), 300.into()].into()] },
+        "000100020003",
     );
     assert_eq!(page_text(&mut doc), "Hi\u{4E2D}\n");
 }
@@ -55,30 +70,10 @@ fn type0_identity_h_with_tounicode() {
 fn a_tounicode_mapping_to_control_characters_adds_none_to_the_text() {
     // NUL and BEL from a ToUnicode (and a pair holding one): PostgreSQL cannot store a NUL in
     // text, so a job with one failed to save its sentences.
-    let cmap = b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap
-        1 begincodespacerange <0000> <FFFF> endcodespacerange
-        5 beginbfchar <0001> <0048> <0002> <0000> <0003> <0007> <0004> <0069>
-        <0005> <0000006A> endbfchar
-        endcmap end end";
-    let mut doc = with_content(b"");
-    let tu = doc.add_object(Stream::new(dictionary! {}, cmap.to_vec()));
-    let cid_font = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "CIDFontType2", "BaseFont" => "X",
-        "CIDSystemInfo" => dictionary! { "Registry" => Object::string_literal("Adobe"), "Ordering" => Object::string_literal("Identity"), "Supplement" => 0 },
-        "DW" => 500,
-    });
-    let font = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "Type0", "BaseFont" => "X", "Encoding" => "Identity-H",
-        "DescendantFonts" => vec![cid_font.into()], "ToUnicode" => tu,
-    });
-    let content = doc.add_object(Stream::new(
-        dictionary! {},
-        b"BT /F1 10 Tf 72 700 Td <00010002000300040005> Tj ET".to_vec(),
-    ));
-    page_dict(&mut doc).set("Contents", content);
-    page_dict(&mut doc).set(
-        "Resources",
-        dictionary! { "Font" => dictionary! { "F1" => font } },
+    let mut doc = type0_page(
+        "<0001> <0048> <0002> <0000> <0003> <0007> <0004> <0069> <0005> <0000006A>",
+        &dictionary! { "DW" => 500 },
+        "00010002000300040005",
     );
     // The glyphs without text still take their width: a word space may stand there.
     let text = page_text(&mut doc);
