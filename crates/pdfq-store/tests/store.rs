@@ -75,6 +75,7 @@ both_backends!(
     sentences_page_through_the_result,
     a_large_result_pages_right_at_any_depth,
     a_deep_page_reads_no_more_than_the_first,
+    a_deleted_jobs_sentences_go_with_it,
     a_result_read_past_its_timeout_is_stopped_by_postgres,
     recovery_queries_find_stale_and_forgotten_jobs,
     pool_stats_are_reported,
@@ -208,6 +209,24 @@ async fn postgres_blocks(pool: &sqlx::PgPool, id: JobId, offset: u64) -> i64 {
     );
     assert_eq!(plan["Actual Rows"], 10, "{text}");
     plan["Shared Hit Blocks"].as_i64().unwrap() + plan["Shared Read Blocks"].as_i64().unwrap()
+}
+
+/// Rows of job `id` left in job_sentences, read past the store (which shows none of a
+/// deleted job): what deleting a job must not leave behind.
+async fn sentence_rows(store: &Store, id: JobId) -> i64 {
+    let sql = "select count(*) from job_sentences where job_id = ";
+    match store {
+        Store::Sqlite(s) => sqlx::query_scalar(&format!("{sql}$1"))
+            .bind(id.to_string())
+            .fetch_one(s.pool())
+            .await
+            .unwrap(),
+        Store::Postgres(s) => sqlx::query_scalar(&format!("{sql}$1"))
+            .bind(id.as_uuid())
+            .fetch_one(s.pool())
+            .await
+            .unwrap(),
+    }
 }
 
 fn stale(status: JobStatus, attempts: u32) -> Commit {
@@ -1827,6 +1846,44 @@ mod cases {
             whole,
             (0..LARGE_CHUNKS).map(large_chunk).collect::<Vec<_>>()
         );
+    }
+
+    /// Sentences carry no foreign key (a check per row cost half their saving): deleting a
+    /// job, or its owner, must still delete them, and only theirs.
+    pub async fn a_deleted_jobs_sentences_go_with_it(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let bob = user(store, "bob@example.com").await;
+        let mut ids = Vec::new();
+        for owner in [ann.id, ann.id, bob.id] {
+            let j = job(store, owner, "kept.pdf").await;
+            let a = store
+                .claim_job(j.id, &worker(1))
+                .await
+                .unwrap()
+                .unwrap()
+                .attempt;
+            let chunks = [chunk(0, &["One.", "Two."]), chunk(1, &["Three."])];
+            assert_eq!(
+                store
+                    .complete_job_with_chunks(j.id, a, 20, 2, &chunks)
+                    .await
+                    .unwrap(),
+                Commit::Applied
+            );
+            assert_eq!(sentence_rows(store, j.id).await, 3);
+            ids.push(j.id);
+        }
+        store.delete_job(ids[0]).await.unwrap();
+        assert_eq!(sentence_rows(store, ids[0]).await, 0);
+        assert_eq!(sentence_rows(store, ids[1]).await, 3, "another job's stay");
+        assert_eq!(sentence_rows(store, ids[2]).await, 3);
+        store.delete_user(bob.id).await.unwrap();
+        assert_eq!(
+            sentence_rows(store, ids[2]).await,
+            0,
+            "deleted with the owner"
+        );
+        assert_eq!(sentence_rows(store, ids[1]).await, 3);
     }
 
     /// The work of a page is measured, not timed: SQLite's virtual machine steps (a progress
