@@ -78,7 +78,7 @@ struct ChildRequest {
     more: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ChildMessage {
     Page {
@@ -93,6 +93,59 @@ enum ChildMessage {
     Error {
         error: ExtractError,
     },
+}
+
+/// A [`ChildMessage`] as the parent reads it: the same JSON, as a plain struct. serde reads an
+/// internally tagged enum by first copying the whole message into a generic tree (to find the
+/// tag), which cost more than parsing the page itself.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: MessageKind,
+    page: Option<PageText>,
+    total: Option<u32>,
+    warning: Option<PageWarning>,
+    error: Option<ExtractError>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum MessageKind {
+    Page,
+    Warning,
+    Done,
+    Error,
+}
+
+impl Envelope {
+    /// The message, or what it lacks.
+    fn into_message(self) -> Result<ChildMessage, &'static str> {
+        match self.kind {
+            MessageKind::Page => Ok(ChildMessage::Page {
+                page: self.page.ok_or("a page message without its page")?,
+                total: self.total.ok_or("a page message without the page count")?,
+            }),
+            MessageKind::Warning => Ok(ChildMessage::Warning {
+                warning: self
+                    .warning
+                    .ok_or("a warning message without its warning")?,
+            }),
+            MessageKind::Done => Ok(ChildMessage::Done),
+            MessageKind::Error => Ok(ChildMessage::Error {
+                error: self.error.ok_or("an error message without its error")?,
+            }),
+        }
+    }
+}
+
+/// Reads one line of the child's output.
+fn parse_message(line: &[u8]) -> Result<ChildMessage, ExtractError> {
+    serde_json::from_slice::<Envelope>(line)
+        .map_err(|e| e.to_string())
+        .and_then(|envelope| envelope.into_message().map_err(str::to_owned))
+        .map_err(|e| ExtractError::ExtractorCrashed {
+            reason: format!("it sent a malformed message: {e}"),
+        })
 }
 
 const MAX_STDERR: usize = 16 * 1024;
@@ -554,11 +607,7 @@ fn read_messages(
             // A last line cut short: the child died while writing it, and how it died (its
             // exit status) is the error to report.
             Ok(_) if line.last() != Some(&b'\n') => return,
-            Ok(_) => serde_json::from_slice::<ChildMessage>(&line).map_err(|e| {
-                ExtractError::ExtractorCrashed {
-                    reason: format!("it sent a malformed message: {e}"),
-                }
-            }),
+            Ok(_) => parse_message(&line),
         };
         let failed = message.is_err();
         if tx.send(message).is_err() || failed {
@@ -744,6 +793,16 @@ fn crash_error(status: std::process::ExitStatus, stderr: &str) -> ExtractError {
     }
 }
 
+/// Writes the `page` message of a borrowed page: by hand, as the enum would need a copy of it.
+fn write_page(out: &mut dyn Write, page: &PageText, total: u32) -> std::io::Result<()> {
+    let json = serde_json::to_string(page)?;
+    writeln!(
+        out,
+        "{{\"type\":\"page\",\"page\":{json},\"total\":{total}}}"
+    )?;
+    out.flush()
+}
+
 /// Entry point of the child process: reads requests (a header line, then the PDF) on stdin and
 /// writes each one's pages and outcome to stdout, until a request says it is the last or stdin
 /// ends. A host binary calls it in its child mode (for example `pdfq-worker extract-child`,
@@ -831,14 +890,7 @@ fn serve(
         *confined = true;
     }
     let result = crate::extract::stream_pages(bytes, &request.limits, |page, total| {
-        // Written by hand to serialise the borrowed page (the `page` message, without a copy).
-        if let Ok(json) = serde_json::to_string(page) {
-            let _ = writeln!(
-                out,
-                "{{\"type\":\"page\",\"page\":{json},\"total\":{total}}}"
-            );
-            let _ = out.flush();
-        }
+        let _ = write_page(out, page, total);
     });
     match result {
         Ok(warnings) => {
@@ -909,5 +961,47 @@ mod tests {
             .unwrap();
         assert_eq!(memory.2, (u64::MAX - 1).min(parent_hard));
         assert!(rlimits.iter().all(|&(_, soft, hard)| soft <= hard));
+    }
+
+    #[test]
+    fn every_message_the_child_writes_is_read_back_as_written() {
+        let page = PageText {
+            number: 3,
+            text: "Hello \"you\".\nWorld.".into(),
+            width: 612.0,
+            height: 792.0,
+            ..PageText::default()
+        };
+        let mut line = Vec::new();
+        write_page(&mut line, &page, 7).unwrap();
+        match parse_message(&line).unwrap() {
+            ChildMessage::Page { page: read, total } => assert_eq!((read, total), (page, 7)),
+            other => panic!("{other:?}"),
+        }
+        for message in [
+            ChildMessage::Warning {
+                warning: PageWarning {
+                    page: Some(2),
+                    reason: "damaged".into(),
+                },
+            },
+            ChildMessage::Done,
+            ChildMessage::Error {
+                error: ExtractError::PasswordRequired,
+            },
+        ] {
+            let line = serde_json::to_vec(&message).unwrap();
+            let read = parse_message(&line).unwrap();
+            assert_eq!(format!("{read:?}"), format!("{message:?}"));
+        }
+        for (line, lacking) in [
+            (r#"{"type":"page","total":1}"#, "without its page"),
+            (r#"{"type":"error"}"#, "without its error"),
+            (r#"{"type":"pages"}"#, "unknown variant"),
+        ] {
+            let e = parse_message(line.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains(lacking), "{line}: {e}");
+            assert_eq!(e.code(), "extractor_crashed", "{line}");
+        }
     }
 }
