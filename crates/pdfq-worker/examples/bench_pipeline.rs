@@ -220,6 +220,8 @@ async fn main() {
     let jobs: usize = arg("--jobs").and_then(|n| n.parse().ok()).unwrap_or(300);
     let worker_bin =
         PathBuf::from(arg("--worker-bin").expect("--worker-bin PATH to a release pdfq-worker"));
+    // Only the `--documents` batches: for profiling and interleaved before/after runs.
+    let documents_only = std::env::args().any(|a| a == "--documents-only");
     let pdf = text_pdf(&[
         "A small job. It has two pages and a few sentences.",
         "The second page. It ends here.",
@@ -229,7 +231,7 @@ async fn main() {
     let child_args = [OsString::from("extract-child")];
     let started = Instant::now();
     std::thread::scope(|scope| {
-        for lane in 0..2 {
+        for lane in 0..if documents_only { 0 } else { 2 } {
             let (worker_bin, child_args, pdf) = (&worker_bin, &child_args, &pdf);
             scope.spawn(move || {
                 for _ in (lane..jobs).step_by(2) {
@@ -283,6 +285,22 @@ async fn main() {
         worker_pid: worker.id(),
         done: 0,
     };
+    if documents_only {
+        for (pages, files) in documents() {
+            let pdfs: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+            let count = jobs_of(pages, jobs);
+            let (per_second, wall, cpu, machine, _) = bench.batch(&pdfs, count).await;
+            println!(
+                "| {pages}-page corpus jobs ({count} queued at once): jobs per second; wall / worker+child CPU / machine CPU per job | {per_second:.1}; {:.1} ms / {:.1} ms / {:.1} ms |",
+                wall * 1000.0,
+                cpu * 1000.0,
+                machine * 1000.0
+            );
+        }
+        let _ = worker.kill();
+        let _ = worker.wait();
+        return;
+    }
 
     let started = Instant::now();
     let mut ids = Vec::with_capacity(jobs);
