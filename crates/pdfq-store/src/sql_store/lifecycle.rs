@@ -62,16 +62,22 @@ const PROGRESS: Both = Both {
                and progress_percent <= $3",
 };
 
-/// Chunks up to `$3` of job `$1`'s attempt `$2` are finished; then the time.
+/// Chunks up to `$3` of job `$1`'s attempt `$2` are finished; then the time. Returns the
+/// index the next chunk to save must have (chunks are saved in order, which is what lets each
+/// one number its sentences after those already saved), read in the same round trip.
 const CHUNK_FINISHED: Both = Both {
     postgres: "update jobs
                set last_finished_chunk = greatest(coalesce(last_finished_chunk, -1), $3),
                    heartbeat_at = now(), updated_at = now()
-               where id = $1 and attempts = $2 and status = 'processing'",
+               where id = $1 and attempts = $2 and status = 'processing'
+               returning (select cast(coalesce(max(c.chunk_index) + 1, 0) as bigint)
+                          from job_result_chunks c where c.job_id = $1) as next",
     sqlite: "update jobs
              set last_finished_chunk = max(coalesce(last_finished_chunk, -1), $3),
                  heartbeat_at = $4, updated_at = $4
-             where id = $1 and attempts = $2 and status = 'processing'",
+             where id = $1 and attempts = $2 and status = 'processing'
+             returning (select coalesce(max(c.chunk_index) + 1, 0)
+                        from job_result_chunks c where c.job_id = $1) as next",
 };
 
 /// Saves chunks `$2` of job `$1` (a JSON array of `{"i": index, "f": first page, "l": last
@@ -88,11 +94,6 @@ const SAVE_CHUNKS: Both = Both {
              on conflict (job_id, chunk_index) do nothing
              returning chunk_index",
 };
-
-/// The index the next chunk of job `$1` must have: chunks are saved in order, which is what
-/// lets each one number its sentences after those already saved.
-const NEXT_CHUNK: &str = "select cast(coalesce(max(chunk_index) + 1, 0) as bigint) as next
-     from job_result_chunks where job_id = $1";
 
 /// Sentences `$2` of job `$1` (a JSON array of [`SentenceIn`]: chunk, ordinal in the batch,
 /// page, text, provenance) as rows numbered on from the job's last saved sentence: their place
@@ -133,19 +134,16 @@ struct SentenceIn<'a> {
     sentence: &'a crate::model::Sentence,
 }
 
-/// Saves `chunks` after those already saved, in two statements however many there are. They
-/// must come in order (a gap is refused with a conflict: sentences are numbered on from those
-/// saved); a chunk saved before (by an earlier try or attempt) keeps what it has. Returns how
-/// many were saved now.
+/// Saves `chunks` after those already saved (`next`: the index the next chunk must have), in
+/// two statements however many there are. They must come in order (a gap is refused with a
+/// conflict: sentences are numbered on from those saved); a chunk saved before (by an earlier
+/// try or attempt) keeps what it has. Returns how many were saved now.
 async fn insert_chunks<D: Dialect>(
     conn: &mut DbConnection<D>,
     id: JobId,
     chunks: &[ChunkResult],
+    mut next: u64,
 ) -> Result<u64, StoreError> {
-    let mut next = Stmt::<D>::new(NEXT_CHUNK)
-        .id(id)
-        .fetch_one_as(&mut *conn, |c| c.count("next"))
-        .await?;
     for chunk in chunks {
         let index = u64::from(chunk.index);
         if index > next {
@@ -205,17 +203,17 @@ async fn save_held<D: Dialect>(
     let Some(last) = chunks.last() else {
         return Ok(Ok(0));
     };
-    let current = Stmt::<D>::of(CHUNK_FINISHED)
+    let next = Stmt::<D>::of(CHUNK_FINISHED)
         .id(id)
         .int(attempt.get())
         .int(last.index)
         .now()
-        .execute(&mut *conn)
+        .fetch_optional_as(&mut *conn, |c| c.count("next"))
         .await?;
-    if current == 0 {
+    let Some(next) = next else {
         return Ok(Err(explain::<D>(conn, id, attempt, done).await?));
-    }
-    Ok(Ok(insert_chunks::<D>(conn, id, chunks).await?))
+    };
+    Ok(Ok(insert_chunks::<D>(conn, id, chunks, next).await?))
 }
 
 fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
