@@ -57,6 +57,19 @@ pub enum Typed {
     Sources(Event),
 }
 
+/// The sentences of one save, a vector per column (how [`Dialect::bind_sentences`] takes
+/// them): their chunk, their ordinal among the sentences saved together, page, text and
+/// stored provenance (`None`: none kept).
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct SentenceColumns<'q> {
+    pub chunk: Vec<i32>,
+    pub ordinal: Vec<i32>,
+    pub page: Vec<i32>,
+    pub text: Vec<&'q str>,
+    pub provenance: Vec<Option<String>>,
+}
+
 /// A SQL dialect the store runs on. Implemented by [`crate::postgres::PgDialect`] and
 /// [`crate::sqlite::SqliteDialect`].
 pub trait Dialect: fmt::Debug + Clone + Send + Sync + 'static {
@@ -76,6 +89,15 @@ pub trait Dialect: fmt::Debug + Clone + Send + Sync + 'static {
     /// Binds `value` in this dialect's stored form.
     #[doc(hidden)]
     fn bind(query: DbQuery<'_, Self::Db>, value: Typed) -> DbQuery<'_, Self::Db>;
+
+    /// Binds the sentences of a save: PostgreSQL one array per column (read with `unnest`:
+    /// nothing to parse, where a JSON text was parsed twice, at bind and at read), SQLite one
+    /// JSON array of `{"c", "n", "page", "text", "prov"}` (read with `json_each`).
+    #[doc(hidden)]
+    fn bind_sentences<'q>(
+        query: DbQuery<'q, Self::Db>,
+        sentences: SentenceColumns<'q>,
+    ) -> Result<DbQuery<'q, Self::Db>, StoreError>;
 
     /// A uuid column (`None` for null).
     #[doc(hidden)]
@@ -256,6 +278,12 @@ impl<'q, D: Dialect> Stmt<'q, D> {
 
     pub(crate) fn sources(self, event: Event) -> Self {
         self.typed(Typed::Sources(event))
+    }
+
+    pub(crate) fn sentences(self, sentences: SentenceColumns<'q>) -> Result<Self, StoreError> {
+        Ok(Self {
+            query: D::bind_sentences(self.query, sentences)?,
+        })
     }
 
     pub(crate) fn typed(self, value: Typed) -> Self {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::decode;
-use crate::dialect::{Both, DbQuery, Dialect, Typed};
+use crate::dialect::{Both, DbQuery, Dialect, SentenceColumns, Typed};
 use crate::sql_store::SqlStore;
 
 /// The store on a PostgreSQL pool.
@@ -41,6 +41,18 @@ impl Dialect for PgDialect {
             Typed::Ago(age) | Typed::Later(age) => query.bind(age.as_secs_f64()),
             Typed::Sources(event) => query.bind(decode::sources(event)),
         }
+    }
+
+    fn bind_sentences<'q>(
+        query: DbQuery<'q, sqlx::Postgres>,
+        sentences: SentenceColumns<'q>,
+    ) -> Result<DbQuery<'q, sqlx::Postgres>, StoreError> {
+        Ok(query
+            .bind(sentences.chunk)
+            .bind(sentences.ordinal)
+            .bind(sentences.page)
+            .bind(sentences.text)
+            .bind(sentences.provenance))
     }
 
     fn uuid(row: &PgRow, column: &str) -> Result<Option<Uuid>, StoreError> {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::decode;
-use crate::dialect::{Both, DbQuery, Dialect, Typed};
+use crate::dialect::{Both, DbQuery, Dialect, SentenceColumns, Typed};
 use crate::sql_store::SqlStore;
 
 /// The store on an SQLite database file.
@@ -55,6 +55,34 @@ impl Dialect for SqliteDialect {
             Typed::Later(delay) => query.bind(ts(OffsetDateTime::now_utc() + delay)),
             Typed::Sources(event) => query.bind(decode::sources_json(event)),
         }
+    }
+
+    fn bind_sentences<'q>(
+        query: DbQuery<'q, sqlx::Sqlite>,
+        sentences: SentenceColumns<'q>,
+    ) -> Result<DbQuery<'q, sqlx::Sqlite>, StoreError> {
+        /// A sentence as the statement reads it from the JSON array.
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            c: i32,
+            n: i32,
+            page: i32,
+            text: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            prov: Option<&'a str>,
+        }
+        let rows: Vec<Row<'_>> = (0..sentences.text.len())
+            .map(|i| Row {
+                c: sentences.chunk[i],
+                n: sentences.ordinal[i],
+                page: sentences.page[i],
+                text: sentences.text[i],
+                prov: sentences.provenance[i].as_deref(),
+            })
+            .collect();
+        let json = serde_json::to_string(&rows)
+            .map_err(|e| StoreError::Corrupt(format!("sentences to save: {e}")))?;
+        Ok(query.bind(json))
     }
 
     fn uuid(row: &SqliteRow, column: &str) -> Result<Option<Uuid>, StoreError> {

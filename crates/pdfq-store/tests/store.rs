@@ -16,7 +16,8 @@ use pdfq_domain::job::JobEvent as Event;
 use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, TransitionError};
 use pdfq_store::{
     ChunkResult, Commit, Created, IdempotencyKey, JobFilter, JobSearch, JobWarning,
-    NewRefreshToken, RefreshOutcome, Role, Sentence, Store, StoreError,
+    NewRefreshToken, PageSize, Provenance, RefreshOutcome, Role, Sentence, SentenceBox, Store,
+    StoreError,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -73,6 +74,7 @@ both_backends!(
     finished_jobs_and_pages_are_counted_per_bucket_and_worker,
     operator_actions_are_recorded_and_read_back_newest_first,
     sentences_page_through_the_result,
+    sentences_read_back_as_saved_with_their_provenance,
     a_large_result_pages_right_at_any_depth,
     a_deep_page_reads_no_more_than_the_first,
     a_deleted_jobs_sentences_go_with_it,
@@ -1753,6 +1755,79 @@ mod cases {
         })
         .await;
         assert_eq!((nothing.total, nothing.items.len()), (0, 0));
+    }
+
+    /// Every column of a saved sentence reads back as it was given: text with quotes, escapes
+    /// and non-ASCII, the page, the chunk, and the provenance (or none).
+    pub async fn sentences_read_back_as_saved_with_their_provenance(store: &Store) {
+        let ann = user(store, "ann@example.com").await;
+        let j = job(store, ann.id, "a.pdf").await;
+        let a = store
+            .claim_job(j.id, &worker(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .attempt;
+        let drawn = Provenance {
+            pages: vec![PageSize {
+                page: 12,
+                width: 595.276,
+                height: 841.89,
+            }],
+            boxes: vec![
+                SentenceBox {
+                    page: 12,
+                    x0: 72.0,
+                    y0: 90.25,
+                    x1: 300.5,
+                    y1: 102.75,
+                },
+                SentenceBox {
+                    page: 12,
+                    x0: 72.0,
+                    y0: 104.0,
+                    x1: 150.125,
+                    y1: 116.0,
+                },
+            ],
+        };
+        let mut first = chunk(0, &["Plain."]);
+        first.sentences.push(Sentence {
+            text: "\"Quoted\" \\ back\tslash, caf\u{e9} \u{4e2d}\u{6587}, {\"json\": [1]}.".into(),
+            page: 12,
+            provenance: drawn.clone(),
+        });
+        let second = chunk(1, &["Last."]);
+        assert_eq!(
+            store
+                .complete_job_with_chunks(j.id, a, 20, 2, &[first.clone(), second.clone()])
+                .await
+                .unwrap(),
+            Commit::Applied
+        );
+        let page = store.sentences(j.id, 0, 10, READ).await.unwrap();
+        let read: Vec<(u64, Sentence, u32)> = page
+            .items
+            .into_iter()
+            .map(|s| {
+                (
+                    s.index,
+                    Sentence {
+                        text: s.text,
+                        page: s.page,
+                        provenance: s.provenance,
+                    },
+                    s.chunk,
+                )
+            })
+            .collect();
+        let expected = vec![
+            (0, first.sentences[0].clone(), 0),
+            (1, first.sentences[1].clone(), 0),
+            (2, second.sentences[0].clone(), 1),
+        ];
+        assert_eq!(read, expected);
+        assert_eq!(read[1].1.provenance, drawn);
     }
 
     pub async fn sentences_page_through_the_result(store: &Store) {

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::StoreError;
 use crate::decode;
-use crate::dialect::{Both, DbConnection, Dialect, Stmt, Typed};
+use crate::dialect::{Both, DbConnection, Dialect, SentenceColumns, Stmt, Typed};
 use crate::model::{ChunkResult, Claimed, Commit, Job, JobWarning};
 
 /// Takes job `$1` for worker `$2` from one of the statuses `$3`; then the time.
@@ -95,17 +95,17 @@ const SAVE_CHUNKS: Both = Both {
              returning chunk_index",
 };
 
-/// Sentences `$2` of job `$1` (a JSON array of [`SentenceIn`]: chunk, ordinal in the batch,
-/// page, text, provenance) as rows numbered on from the job's last saved sentence: their place
-/// in the whole result.
+/// Sentences of job `$1` (bound by [`Dialect::bind_sentences`]: PostgreSQL `$2`..`$6`, one
+/// array per column; SQLite `$2`, a JSON array) as rows numbered on from the job's last saved
+/// sentence: their place in the whole result.
 const SAVE_SENTENCES: Both = Both {
     postgres: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
                                          provenance)
-               select $1, (n.next + s.n)::integer, s.c, s.page, s.text, s.prov
+               select $1, n.next + s.n, s.c, s.page, s.text, s.prov
                from (select coalesce(max(sentence_index) + 1, 0) as next
                      from job_sentences where job_id = $1) as n
-               cross join json_to_recordset($2::json)
-                   as s(c int, n int, page int, text text, prov text)",
+               cross join unnest($2::integer[], $3::integer[], $4::integer[], $5::text[],
+                                 $6::text[]) as s(c, n, page, text, prov)",
     sqlite: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
                                        provenance)
              select $1, n.next + json_extract(s.value, '$.n'), json_extract(s.value, '$.c'),
@@ -122,16 +122,6 @@ struct ChunkIn {
     i: u32,
     f: u32,
     l: u32,
-}
-
-/// A sentence as [`SAVE_SENTENCES`] reads it: its chunk and its ordinal among the sentences
-/// saved together.
-#[derive(serde::Serialize)]
-struct SentenceIn<'a> {
-    c: u32,
-    n: usize,
-    #[serde(flatten)]
-    sentence: &'a crate::model::Sentence,
 }
 
 /// Saves `chunks` after those already saved (`next`: the index the next chunk must have), in
@@ -172,17 +162,25 @@ async fn insert_chunks<D: Dialect>(
         .into_iter()
         .collect();
     let mut taken = HashSet::new();
-    let sentences: Vec<SentenceIn<'_>> = chunks
+    let mut sentences = SentenceColumns::default();
+    for (ordinal, (chunk, sentence)) in chunks
         .iter()
         .filter(|c| saved.contains(&c.index) && taken.insert(c.index))
         .flat_map(|c| c.sentences.iter().map(move |s| (c.index, s)))
         .enumerate()
-        .map(|(n, (c, sentence))| SentenceIn { c, n, sentence })
-        .collect();
-    if !sentences.is_empty() {
+    {
+        sentences.chunk.push(column_int(chunk)?);
+        sentences.ordinal.push(column_int(ordinal)?);
+        sentences.page.push(column_int(sentence.page)?);
+        sentences.text.push(&sentence.text);
+        sentences
+            .provenance
+            .push((!sentence.provenance.is_empty()).then(|| sentence.provenance.to_compact()));
+    }
+    if !sentences.text.is_empty() {
         Stmt::<D>::of(SAVE_SENTENCES)
             .id(id)
-            .text(&json_text(&sentences)?)
+            .sentences(sentences)?
             .execute(&mut *conn)
             .await?;
     }
@@ -214,6 +212,13 @@ async fn save_held<D: Dialect>(
         return Ok(Err(explain::<D>(conn, id, attempt, done).await?));
     };
     Ok(Ok(insert_chunks::<D>(conn, id, chunks, next).await?))
+}
+
+/// A number for an `integer` column; the result's numbers never come near its bound.
+fn column_int(value: impl TryInto<i32> + Copy + std::fmt::Display) -> Result<i32, StoreError> {
+    value
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("{value} does not fit an integer column")))
 }
 
 fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
