@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::{job, new_job, tick, user, worker};
+use common::{claimed_job, job, new_job, tick, user, worker};
 use pdfq_domain::job::JobEvent as Event;
 use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, TransitionError};
 use pdfq_store::{
@@ -119,13 +119,7 @@ fn large_chunk(index: u32) -> ChunkResult {
 /// A completed job with the large result.
 async fn large_job(store: &Store) -> JobId {
     let ann = user(store, "ann@example.com").await;
-    let j = job(store, ann.id, "large.pdf").await;
-    let a = store
-        .claim_job(j.id, &worker(1))
-        .await
-        .unwrap()
-        .unwrap()
-        .attempt;
+    let (j, a) = claimed_job(store, ann.id, "large.pdf").await;
     for index in 0..LARGE_CHUNKS {
         store
             .save_chunk(j.id, a, &large_chunk(index))
@@ -1149,13 +1143,7 @@ mod cases {
 
     pub async fn concurrent_completers_complete_once(store: &Store) {
         let ann = user(store, "ann@example.com").await;
-        let j = job(store, ann.id, "a.pdf").await;
-        let a = store
-            .claim_job(j.id, &worker(1))
-            .await
-            .unwrap()
-            .unwrap()
-            .attempt;
+        let (j, a) = claimed_job(store, ann.id, "a.pdf").await;
         store
             .save_chunk(j.id, a, &chunk(0, &["Only."]))
             .await
@@ -1761,13 +1749,7 @@ mod cases {
     /// and non-ASCII, the page, the chunk, and the provenance (or none).
     pub async fn sentences_read_back_as_saved_with_their_provenance(store: &Store) {
         let ann = user(store, "ann@example.com").await;
-        let j = job(store, ann.id, "a.pdf").await;
-        let a = store
-            .claim_job(j.id, &worker(1))
-            .await
-            .unwrap()
-            .unwrap()
-            .attempt;
+        let (j, a) = claimed_job(store, ann.id, "a.pdf").await;
         let drawn = Provenance {
             pages: vec![PageSize {
                 page: 12,
@@ -1930,13 +1912,7 @@ mod cases {
         let bob = user(store, "bob@example.com").await;
         let mut ids = Vec::new();
         for owner in [ann.id, ann.id, bob.id] {
-            let j = job(store, owner, "kept.pdf").await;
-            let a = store
-                .claim_job(j.id, &worker(1))
-                .await
-                .unwrap()
-                .unwrap()
-                .attempt;
+            let (j, a) = claimed_job(store, owner, "kept.pdf").await;
             let chunks = [chunk(0, &["One.", "Two."]), chunk(1, &["Three."])];
             assert_eq!(
                 store

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pdfq_domain::{JobId, UserId, WorkerId};
+use pdfq_domain::{Attempt, JobId, UserId, WorkerId};
 use pdfq_store::{DatabaseConfig, Job, MIGRATOR, NewJob, RetryPolicy, Role, Store, User};
 use pdfq_test_support::TestDatabase;
 
@@ -68,6 +68,18 @@ pub fn new_job(owner: UserId, file_name: &str) -> NewJob {
 
 pub async fn job(store: &Store, owner: UserId, file_name: &str) -> Job {
     store.create_job(&new_job(owner, file_name)).await.unwrap()
+}
+
+/// A new job of `owner`'s, claimed by worker 1: the job and the attempt it runs as.
+pub async fn claimed_job(store: &Store, owner: UserId, file_name: &str) -> (Job, Attempt) {
+    let j = job(store, owner, file_name).await;
+    let attempt = store
+        .claim_job(j.id, &worker(1))
+        .await
+        .unwrap()
+        .unwrap()
+        .attempt;
+    (j, attempt)
 }
 
 pub fn worker(n: u32) -> WorkerId {
