@@ -88,6 +88,7 @@ macro_rules! every_store {
 }
 
 every_store!(
+    the_claim_brings_the_upload,
     a_file_is_kept_while_a_retry_may_come_then_removed,
     ended_jobs_are_purged_by_status_and_age,
     an_object_whose_job_never_committed_is_deleted_after_its_grace,
@@ -127,6 +128,28 @@ async fn end(store: &Store, id: JobId, status: JobStatus) {
         }
         other => panic!("cannot end a job as {other}"),
     };
+}
+
+/// The claim's statement reads the upload too (the worker needs it next), from the database
+/// or through the key of its object; it is handed over once.
+async fn the_claim_brings_the_upload(store: &Store, files: &Files) {
+    let ann = user(store, "ann@example.com").await;
+    let new = new_job(ann.id, "claimed.pdf");
+    let created = store.create_job(&new).await.unwrap();
+    assert_eq!(
+        files.keys().await.len(),
+        usize::from(files.bucket.is_some())
+    );
+    let mut claimed = store
+        .claim_job(created.id, &worker(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.claimed_file(&mut claimed).await.unwrap(),
+        Some(new.content.to_vec().await.unwrap())
+    );
+    assert_eq!(store.claimed_file(&mut claimed).await.unwrap(), None);
 }
 
 async fn a_file_is_kept_while_a_retry_may_come_then_removed(store: &Store, files: &Files) {

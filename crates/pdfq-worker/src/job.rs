@@ -101,7 +101,7 @@ pub async fn execute(ctx: &Context, delivery: Delivery) -> Outcome {
         Ok(false) => return ack_and(ctx, &delivery, Outcome::Dropped { job }).await,
         Err(e) => return abandoned(job, &e),
     }
-    let claimed = match ctx.store.claim_job(job, &ctx.worker).await {
+    let mut claimed = match ctx.store.claim_job(job, &ctx.worker).await {
         Ok(Some(claimed)) => claimed,
         Ok(None) => return ack_and(ctx, &delivery, Outcome::Dropped { job }).await,
         Err(e) => return abandoned(job, &e),
@@ -128,7 +128,7 @@ pub async fn execute(ctx: &Context, delivery: Delivery) -> Outcome {
         })
     };
 
-    let result = run_attempt(ctx, &claimed, &control).await;
+    let result = run_attempt(ctx, &mut claimed, &control).await;
 
     soft_limit.abort();
     keeper.abort();
@@ -175,14 +175,14 @@ async fn recover_if_orphaned(ctx: &Context, delivery: &Delivery) -> Result<bool,
 /// writes; those finished after the last write are returned, to be saved with the completion.
 async fn run_attempt(
     ctx: &Context,
-    claimed: &Claimed,
+    claimed: &mut Claimed,
     control: &JobControl,
 ) -> Result<Finished, Interrupted> {
     let job = claimed.job.id;
     let attempt = claimed.attempt;
     let bytes = ctx
         .store
-        .job_file(job)
+        .claimed_file(claimed)
         .await?
         .ok_or(Interrupted::Permanent {
             code: "file_missing",

@@ -49,10 +49,20 @@ impl FileStore {
 }
 
 /// Where one job's file is.
-#[derive(Debug)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) enum StoredFile {
     /// The bytes, kept in the database.
     Bytes(Vec<u8>),
     /// The key of the object that holds it.
     Object(String),
+}
+
+impl std::fmt::Debug for StoredFile {
+    /// The size, not the bytes: a job's file can be tens of megabytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+            Self::Object(key) => f.debug_tuple("Object").field(key).finish(),
+        }
+    }
 }

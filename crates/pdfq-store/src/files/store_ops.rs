@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::objects::PART_BYTES;
 use super::{FileStore, StoredFile};
 use crate::StoreError;
-use crate::model::NewJob;
+use crate::model::{Claimed, NewJob};
 use crate::store::{Store, dispatch};
 
 /// How long an upload's object may wait for its job to commit before the sweeper counts it
@@ -112,7 +112,19 @@ impl Store {
 
     /// The uploaded PDF, wherever it is kept; `None` when the job or its file is gone.
     pub async fn job_file(&self, id: JobId) -> Result<Option<Vec<u8>>, StoreError> {
-        match dispatch!(self, s => s.stored_file(id).await)? {
+        let stored = dispatch!(self, s => s.stored_file(id).await)?;
+        self.file_of(stored).await
+    }
+
+    /// The upload of a job just claimed, read with the claim; taken out of `claimed`, so a
+    /// second call gives `None`, as for a job whose file is gone.
+    pub async fn claimed_file(&self, claimed: &mut Claimed) -> Result<Option<Vec<u8>>, StoreError> {
+        self.file_of(claimed.file.take()).await
+    }
+
+    /// The bytes of a file, from the database row or from its bucket.
+    async fn file_of(&self, stored: Option<StoredFile>) -> Result<Option<Vec<u8>>, StoreError> {
+        match stored {
             None => Ok(None),
             Some(StoredFile::Bytes(bytes)) => Ok(Some(bytes)),
             Some(StoredFile::Object(key)) => match self.file_store() {

@@ -51,13 +51,7 @@ impl<D: Dialect> SqlStore<D> {
              where j.id = $1",
         )
         .id(id)
-        .fetch_optional_as(&mut *self.conn().await?, |c| {
-            Ok(match (c.opt_bytes("content")?, c.opt_text("key")?) {
-                (Some(bytes), _) => Some(StoredFile::Bytes(bytes)),
-                (None, Some(key)) => Some(StoredFile::Object(key)),
-                (None, None) => None,
-            })
-        })
+        .fetch_optional_as(&mut *self.conn().await?, stored_file_of)
         .await?;
         Ok(found.flatten())
     }
@@ -253,5 +247,17 @@ pub(super) async fn usage_of<D: Dialect>(
     Ok(Usage {
         stored_bytes,
         active_jobs,
+    })
+}
+
+/// A job's file from a row's `content` (the bytes, kept in the database) and `key` (the
+/// object holding them) columns; `None` when neither is set (removed by retention).
+pub(super) fn stored_file_of<D: Dialect>(
+    c: &crate::dialect::Columns<'_, D>,
+) -> Result<Option<StoredFile>, StoreError> {
+    Ok(match (c.opt_bytes("content")?, c.opt_text("key")?) {
+        (Some(bytes), _) => Some(StoredFile::Bytes(bytes)),
+        (None, Some(key)) => Some(StoredFile::Object(key)),
+        (None, None) => None,
     })
 }

@@ -17,7 +17,18 @@ use crate::decode;
 use crate::dialect::{Both, DbConnection, Dialect, SentenceColumns, Stmt, Typed};
 use crate::model::{ChunkResult, Claimed, Commit, Job, JobWarning};
 
-/// Takes job `$1` for worker `$2` from one of the statuses `$3`; then the time.
+/// The claimed job's upload (`content` or the `key` of the object holding it), read by the
+/// claim's statement: the worker needs it next, and a read after the claim was a round trip
+/// of its own.
+macro_rules! claimed_file_columns {
+    () => {
+        ", (select f.content from job_files f where f.job_id = $1) as content, \
+         (select s.key from stored_files s where s.job_id = $1) as key"
+    };
+}
+
+/// Takes job `$1` for worker `$2` from one of the statuses `$3`; then the time. Returns the
+/// job and its upload.
 const CLAIM: Both = Both {
     postgres: concat!(
         "update jobs
@@ -27,7 +38,8 @@ const CLAIM: Both = Both {
              warnings = null
          where id = $1 and status = any($3) and not cancel_requested
          returning ",
-        job_columns!()
+        job_columns!(),
+        claimed_file_columns!()
     ),
     sqlite: concat!(
         "update jobs
@@ -37,7 +49,8 @@ const CLAIM: Both = Both {
              warnings = null
          where id = $1 and status in (select value from json_each($3)) and not cancel_requested
          returning ",
-        job_columns!()
+        job_columns!(),
+        claimed_file_columns!()
     ),
 };
 
@@ -332,6 +345,13 @@ const RETRY: Both = Both {
     ),
 };
 
+/// A claimed job and its upload.
+fn claimed_of<D: Dialect>(
+    c: &crate::dialect::Columns<'_, D>,
+) -> Result<(Job, Option<crate::files::StoredFile>), StoreError> {
+    Ok((job_of(c)?, super::files::stored_file_of(c)?))
+}
+
 impl<D: Dialect> SqlStore<D> {
     /// `repeat` is true when safe commit tries again: a claim of ours that committed but whose
     /// answer was lost is then found and returned instead of being reported as lost.
@@ -347,23 +367,25 @@ impl<D: Dialect> SqlStore<D> {
             .text(worker.as_str())
             .sources(Event::Claim)
             .now()
-            .fetch_optional_as(&mut tx, job_of)
+            .fetch_optional_as(&mut tx, claimed_of)
             .await?;
-        let job = match claimed {
-            Some(job) => job,
+        let (job, file) = match claimed {
+            Some(claimed) => claimed,
             None if repeat => {
                 let mine = Stmt::<D>::new(concat!(
                     "select ",
                     job_columns!(),
+                    claimed_file_columns!(),
                     " from jobs where id = $1 and status = 'processing' and worker_id = $2"
                 ))
                 .id(id)
                 .text(worker.as_str())
-                .fetch_optional_as(&mut tx, job_of)
+                .fetch_optional_as(&mut tx, claimed_of)
                 .await?;
-                return Ok(mine.map(|job| Claimed {
+                return Ok(mine.map(|(job, file)| Claimed {
                     attempt: job.attempts,
                     job,
+                    file,
                 }));
             }
             None => return Ok(None),
@@ -382,6 +404,7 @@ impl<D: Dialect> SqlStore<D> {
         Ok(Some(Claimed {
             attempt: job.attempts,
             job,
+            file,
         }))
     }
 
