@@ -206,9 +206,9 @@ pub struct JobEvent {
 pub struct Claimed {
     pub job: Job,
     pub attempt: Attempt,
-    /// The upload, read by the claim's own statement (a round trip fewer than a read after
-    /// it); [`crate::Store::claimed_file`] hands it over.
-    pub(crate) file: Option<crate::files::StoredFile>,
+    /// The upload, read by the claim's own statement where that saves a round trip;
+    /// [`crate::Store::claimed_file`] hands it over.
+    pub(crate) file: crate::files::ClaimedFile,
 }
 
 /// One sentence of the result.

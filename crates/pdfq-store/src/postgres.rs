@@ -22,6 +22,8 @@ impl Dialect for PgDialect {
 
     const BEGIN_WRITE: &'static str = "begin";
 
+    const CLAIM_READS_FILE: bool = true;
+
     // PostgreSQL goes on with a statement whose future was dropped; the server must be told.
     // (The limit is local to the transaction.)
     const STATEMENT_TIMEOUT: Option<&'static str> =

@@ -37,6 +37,8 @@ impl Dialect for SqliteDialect {
 
     const BEGIN_WRITE: &'static str = "begin immediate";
 
+    const CLAIM_READS_FILE: bool = false;
+
     // Not needed: the driver stops a statement at its next row once nobody waits for it.
     const STATEMENT_TIMEOUT: Option<&'static str> = None;
 

@@ -765,6 +765,14 @@ mod tests {
             .unwrap();
         assert_eq!(lost.attempt, first.attempt);
         assert_eq!(lost.attempt, Attempt::new(1));
+        let mut lost = lost;
+        let upload = store.job_file(id).await.unwrap();
+        assert!(upload.is_some());
+        assert_eq!(
+            store.claimed_file(&mut lost).await.unwrap(),
+            upload,
+            "the repeat brings the upload as the claim does"
+        );
         let fresh = dispatch!(store, s => s.claim_job(id, &me, false).await).unwrap();
         assert!(
             fresh.is_none(),

@@ -57,6 +57,17 @@ pub(crate) enum StoredFile {
     Object(String),
 }
 
+/// A claimed job's upload, as the claim left it ([`crate::Store::claimed_file`] hands it over).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ClaimedFile {
+    /// Not read by the claim (see `Dialect::CLAIM_READS_FILE`): read when it is asked for.
+    Unread,
+    /// Read by the claim's statement: where it is, or `None` when it is gone.
+    Read(Option<StoredFile>),
+    /// Handed over already.
+    Taken,
+}
+
 impl std::fmt::Debug for StoredFile {
     /// The size, not the bytes: a job's file can be tens of megabytes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

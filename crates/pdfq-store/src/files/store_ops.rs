@@ -7,7 +7,7 @@ use pdfq_domain::{JobId, JobStatus, UserId};
 use time::OffsetDateTime;
 
 use super::objects::PART_BYTES;
-use super::{FileStore, StoredFile};
+use super::{ClaimedFile, FileStore, StoredFile};
 use crate::StoreError;
 use crate::model::{Claimed, NewJob};
 use crate::store::{Store, dispatch};
@@ -116,10 +116,14 @@ impl Store {
         self.file_of(stored).await
     }
 
-    /// The upload of a job just claimed, read with the claim; taken out of `claimed`, so a
-    /// second call gives `None`, as for a job whose file is gone.
+    /// The upload of a job just claimed (read with the claim where the dialect does that);
+    /// taken out of `claimed`, so a second call gives `None`, as for a job whose file is gone.
     pub async fn claimed_file(&self, claimed: &mut Claimed) -> Result<Option<Vec<u8>>, StoreError> {
-        self.file_of(claimed.file.take()).await
+        match std::mem::replace(&mut claimed.file, ClaimedFile::Taken) {
+            ClaimedFile::Unread => self.job_file(claimed.job.id).await,
+            ClaimedFile::Read(stored) => self.file_of(stored).await,
+            ClaimedFile::Taken => Ok(None),
+        }
     }
 
     /// The bytes of a file, from the database row or from its bucket.

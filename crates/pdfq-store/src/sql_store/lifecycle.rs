@@ -15,11 +15,12 @@ use super::{
 use crate::StoreError;
 use crate::decode;
 use crate::dialect::{Both, DbConnection, Dialect, SentenceColumns, Stmt, Typed};
+use crate::files::ClaimedFile;
 use crate::model::{ChunkResult, Claimed, Commit, Job, JobWarning};
 
 /// The claimed job's upload (`content` or the `key` of the object holding it), read by the
-/// claim's statement: the worker needs it next, and a read after the claim was a round trip
-/// of its own.
+/// claim's statement where `Dialect::CLAIM_READS_FILE`: the worker needs it next, and a read
+/// after the claim is a round trip of its own.
 macro_rules! claimed_file_columns {
     () => {
         ", (select f.content from job_files f where f.job_id = $1) as content, \
@@ -28,7 +29,7 @@ macro_rules! claimed_file_columns {
 }
 
 /// Takes job `$1` for worker `$2` from one of the statuses `$3`; then the time. Returns the
-/// job and its upload.
+/// job, and on PostgreSQL its upload.
 const CLAIM: Both = Both {
     postgres: concat!(
         "update jobs
@@ -49,8 +50,23 @@ const CLAIM: Both = Both {
              warnings = null
          where id = $1 and status in (select value from json_each($3)) and not cancel_requested
          returning ",
+        job_columns!()
+    ),
+};
+
+/// Job `$1` as claimed by worker `$2`: a claim of ours whose answer was lost. Returns what
+/// [`CLAIM`] does.
+const CLAIMED_BY: Both = Both {
+    postgres: concat!(
+        "select ",
         job_columns!(),
-        claimed_file_columns!()
+        claimed_file_columns!(),
+        " from jobs where id = $1 and status = 'processing' and worker_id = $2"
+    ),
+    sqlite: concat!(
+        "select ",
+        job_columns!(),
+        " from jobs where id = $1 and status = 'processing' and worker_id = $2"
     ),
 };
 
@@ -77,7 +93,10 @@ const PROGRESS: Both = Both {
 
 /// Chunks up to `$3` of job `$1`'s attempt `$2` are finished; then the time. Returns the
 /// index the next chunk to save must have (chunks are saved in order, which is what lets each
-/// one number its sentences after those already saved), read in the same round trip.
+/// one number its sentences after those already saved), read in the same round trip. The read
+/// sees the statement's snapshot, not chunks committed while it waited for the row: an
+/// attempt's saves never overlap (its worker makes them one after another), and a save of
+/// another attempt matches nothing here.
 const CHUNK_FINISHED: Both = Both {
     postgres: "update jobs
                set last_finished_chunk = greatest(coalesce(last_finished_chunk, -1), $3),
@@ -345,11 +364,16 @@ const RETRY: Both = Both {
     ),
 };
 
-/// A claimed job and its upload.
+/// A claimed job, and its upload where the claim reads it.
 fn claimed_of<D: Dialect>(
     c: &crate::dialect::Columns<'_, D>,
-) -> Result<(Job, Option<crate::files::StoredFile>), StoreError> {
-    Ok((job_of(c)?, super::files::stored_file_of(c)?))
+) -> Result<(Job, ClaimedFile), StoreError> {
+    let file = if D::CLAIM_READS_FILE {
+        ClaimedFile::Read(super::files::stored_file_of(c)?)
+    } else {
+        ClaimedFile::Unread
+    };
+    Ok((job_of(c)?, file))
 }
 
 impl<D: Dialect> SqlStore<D> {
@@ -372,16 +396,11 @@ impl<D: Dialect> SqlStore<D> {
         let (job, file) = match claimed {
             Some(claimed) => claimed,
             None if repeat => {
-                let mine = Stmt::<D>::new(concat!(
-                    "select ",
-                    job_columns!(),
-                    claimed_file_columns!(),
-                    " from jobs where id = $1 and status = 'processing' and worker_id = $2"
-                ))
-                .id(id)
-                .text(worker.as_str())
-                .fetch_optional_as(&mut tx, claimed_of)
-                .await?;
+                let mine = Stmt::<D>::of(CLAIMED_BY)
+                    .id(id)
+                    .text(worker.as_str())
+                    .fetch_optional_as(&mut tx, claimed_of)
+                    .await?;
                 return Ok(mine.map(|(job, file)| Claimed {
                     attempt: job.attempts,
                     job,
