@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{job, user, worker};
+use common::{claimed_job, job, user, worker};
 use pdfq_store::{Commit, DatabaseConfig, MIGRATOR, RetryPolicy, SqliteStore, Store, StoreError};
 use pdfq_test_support::TestDatabase;
 use sqlx::pool::PoolConnection;
@@ -173,13 +173,7 @@ async fn running_job_on(
 ) -> (Store, pdfq_domain::JobId, pdfq_domain::Attempt) {
     let store = Store::postgres(&config).unwrap().with_retry_policy(policy);
     let ann = user(&store, "ann@example.com").await;
-    let j = job(&store, ann.id, "a.pdf").await;
-    let attempt = store
-        .claim_job(j.id, &worker(1))
-        .await
-        .unwrap()
-        .unwrap()
-        .attempt;
+    let (j, attempt) = claimed_job(&store, ann.id, "a.pdf").await;
     (store, j.id, attempt)
 }
 

@@ -10,7 +10,7 @@ use pdfq_store::{
 };
 use uuid::Uuid;
 
-use crate::common::{job, tick, user, worker};
+use crate::common::{claimed_job, job, tick, user};
 
 /// A lease long enough that nothing is due again during a test.
 const LEASE: Duration = Duration::from_secs(300);
@@ -71,13 +71,7 @@ pub async fn each_subscribed_status_change_writes_a_delivery(store: &Store) {
     let finished = hook(store, ann.id, &["job.completed", "job.failed"]).await;
     let all = hook(store, ann.id, &pdfq_domain::webhook::EVENTS).await;
     let bobs = hook(store, bob.id, &pdfq_domain::webhook::EVENTS).await;
-    let j = job(store, ann.id, "a.pdf").await;
-    let a = store
-        .claim_job(j.id, &worker(1))
-        .await
-        .unwrap()
-        .unwrap()
-        .attempt;
+    let (j, a) = claimed_job(store, ann.id, "a.pdf").await;
     store.complete_job(j.id, a, 1, 0).await.unwrap();
 
     let events = |hook: Uuid| async move {
