@@ -103,6 +103,24 @@ fn book_page(n: usize) -> String {
         .join(" ")
 }
 
+/// The table row of one batch: jobs per second, then wall, worker and child, and machine CPU
+/// per job (seconds in, milliseconds out).
+fn size_row(
+    label: &str,
+    count: usize,
+    per_second: f64,
+    wall: f64,
+    cpu: f64,
+    machine: f64,
+) -> String {
+    format!(
+        "| {label} ({count} queued at once): jobs per second; wall / worker+child CPU / machine CPU per job | {per_second:.1}; {:.1} ms / {:.1} ms / {:.1} ms |",
+        wall * 1000.0,
+        cpu * 1000.0,
+        machine * 1000.0
+    )
+}
+
 /// Jobs of a batch of `pages`-page documents: a tenth for 100 pages, at least 10.
 fn jobs_of(pages: usize, jobs: usize) -> usize {
     (if pages >= 100 { jobs / 10 } else { jobs }).max(10)
@@ -290,11 +308,10 @@ async fn main() {
             let pdfs: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
             let count = jobs_of(pages, jobs);
             let (per_second, wall, cpu, machine, _) = bench.batch(&pdfs, count).await;
+            let label = format!("{pages}-page corpus jobs");
             println!(
-                "| {pages}-page corpus jobs ({count} queued at once): jobs per second; wall / worker+child CPU / machine CPU per job | {per_second:.1}; {:.1} ms / {:.1} ms / {:.1} ms |",
-                wall * 1000.0,
-                cpu * 1000.0,
-                machine * 1000.0
+                "{}",
+                size_row(&label, count, per_second, wall, cpu, machine)
             );
         }
         let _ = worker.kill();
@@ -422,10 +439,8 @@ async fn main() {
     );
     for (label, count, per_second, wall, cpu, machine) in sizes {
         println!(
-            "| {label} ({count} queued at once): jobs per second; wall / worker+child CPU / machine CPU per job | {per_second:.1}; {:.1} ms / {:.1} ms / {:.1} ms |",
-            wall * 1000.0,
-            cpu * 1000.0,
-            machine * 1000.0
+            "{}",
+            size_row(&label, count, per_second, wall, cpu, machine)
         );
     }
     println!(
