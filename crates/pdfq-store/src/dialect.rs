@@ -70,6 +70,15 @@ pub struct SentenceColumns<'q> {
     pub provenance: Vec<Option<String>>,
 }
 
+/// The chunks of one save, a vector per column (how [`Dialect::bind_chunks`] takes them).
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct ChunkColumns {
+    pub index: Vec<i32>,
+    pub first_page: Vec<i32>,
+    pub last_page: Vec<i32>,
+}
+
 /// A SQL dialect the store runs on. Implemented by [`crate::postgres::PgDialect`] and
 /// [`crate::sqlite::SqliteDialect`].
 pub trait Dialect: fmt::Debug + Clone + Send + Sync + 'static {
@@ -83,6 +92,12 @@ pub trait Dialect: fmt::Debug + Clone + Send + Sync + 'static {
     /// where statements cross a network (PostgreSQL); SQLite reads it after the claim, for
     /// nothing, instead of holding the database's one write lock while the bytes are copied.
     const CLAIM_READS_FILE: bool;
+
+    /// Whether a statement may change several tables at once (PostgreSQL's data-modifying
+    /// `with`): a status change then records its timeline entry and returns the owner's
+    /// webhooks itself (a `hooks` column), and a save is one statement, each a round trip
+    /// fewer. SQLite runs them one after another, in-process.
+    const WRITABLE_CTES: bool;
 
     /// A statement that bounds every later statement of the transaction to `$1` (`"250ms"`) on
     /// the server, for a database that goes on with a statement nobody waits for any more.
@@ -102,6 +117,14 @@ pub trait Dialect: fmt::Debug + Clone + Send + Sync + 'static {
     fn bind_sentences<'q>(
         query: DbQuery<'q, Self::Db>,
         sentences: SentenceColumns<'q>,
+    ) -> Result<DbQuery<'q, Self::Db>, StoreError>;
+
+    /// Binds the chunks of a save: PostgreSQL one array per column (`unnest`), SQLite one JSON
+    /// array of `{"i": index, "f": first page, "l": last page}` (`json_each`).
+    #[doc(hidden)]
+    fn bind_chunks<'q>(
+        query: DbQuery<'q, Self::Db>,
+        chunks: ChunkColumns,
     ) -> Result<DbQuery<'q, Self::Db>, StoreError>;
 
     /// A uuid column (`None` for null).
@@ -288,6 +311,12 @@ impl<'q, D: Dialect> Stmt<'q, D> {
     pub(crate) fn sentences(self, sentences: SentenceColumns<'q>) -> Result<Self, StoreError> {
         Ok(Self {
             query: D::bind_sentences(self.query, sentences)?,
+        })
+    }
+
+    pub(crate) fn chunks(self, chunks: ChunkColumns) -> Result<Self, StoreError> {
+        Ok(Self {
+            query: D::bind_chunks(self.query, chunks)?,
         })
     }
 

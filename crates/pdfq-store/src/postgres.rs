@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::decode;
-use crate::dialect::{Both, DbQuery, Dialect, SentenceColumns, Typed};
+use crate::dialect::{Both, ChunkColumns, DbQuery, Dialect, SentenceColumns, Typed};
 use crate::sql_store::SqlStore;
 
 /// The store on a PostgreSQL pool.
@@ -23,6 +23,8 @@ impl Dialect for PgDialect {
     const BEGIN_WRITE: &'static str = "begin";
 
     const CLAIM_READS_FILE: bool = true;
+
+    const WRITABLE_CTES: bool = true;
 
     // PostgreSQL goes on with a statement whose future was dropped; the server must be told.
     // (The limit is local to the transaction.)
@@ -55,6 +57,16 @@ impl Dialect for PgDialect {
             .bind(sentences.page)
             .bind(sentences.text)
             .bind(sentences.provenance))
+    }
+
+    fn bind_chunks<'q>(
+        query: DbQuery<'q, sqlx::Postgres>,
+        chunks: ChunkColumns,
+    ) -> Result<DbQuery<'q, sqlx::Postgres>, StoreError> {
+        Ok(query
+            .bind(chunks.index)
+            .bind(chunks.first_page)
+            .bind(chunks.last_page))
     }
 
     fn uuid(row: &PgRow, column: &str) -> Result<Option<Uuid>, StoreError> {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::decode;
-use crate::dialect::{Both, DbQuery, Dialect, SentenceColumns, Typed};
+use crate::dialect::{Both, ChunkColumns, DbQuery, Dialect, SentenceColumns, Typed};
 use crate::sql_store::SqlStore;
 
 /// The store on an SQLite database file.
@@ -38,6 +38,8 @@ impl Dialect for SqliteDialect {
     const BEGIN_WRITE: &'static str = "begin immediate";
 
     const CLAIM_READS_FILE: bool = false;
+
+    const WRITABLE_CTES: bool = false;
 
     // Not needed: the driver stops a statement at its next row once nobody waits for it.
     const STATEMENT_TIMEOUT: Option<&'static str> = None;
@@ -84,6 +86,29 @@ impl Dialect for SqliteDialect {
             .collect();
         let json = serde_json::to_string(&rows)
             .map_err(|e| StoreError::Corrupt(format!("sentences to save: {e}")))?;
+        Ok(query.bind(json))
+    }
+
+    fn bind_chunks<'q>(
+        query: DbQuery<'q, sqlx::Sqlite>,
+        chunks: ChunkColumns,
+    ) -> Result<DbQuery<'q, sqlx::Sqlite>, StoreError> {
+        /// A chunk as the statement reads it from the JSON array.
+        #[derive(serde::Serialize)]
+        struct Row {
+            i: i32,
+            f: i32,
+            l: i32,
+        }
+        let rows: Vec<Row> = (0..chunks.index.len())
+            .map(|k| Row {
+                i: chunks.index[k],
+                f: chunks.first_page[k],
+                l: chunks.last_page[k],
+            })
+            .collect();
+        let json = serde_json::to_string(&rows)
+            .map_err(|e| StoreError::Corrupt(format!("chunks to save: {e}")))?;
         Ok(query.bind(json))
     }
 

@@ -1053,6 +1053,25 @@ mod cases {
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
         assert_eq!(store.finished_chunks(j.id).await.unwrap(), vec![c0.clone()]);
+        // So is a batch with a gap inside it, the chunk before the gap included (PostgreSQL
+        // writes the batch in one statement, then finds the gap: its transaction is undone).
+        let gapped = [chunk(1, &["Three."]), chunk(3, &["Seven."])];
+        let err = store
+            .save_chunks(j.id, a1, &gapped, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let err = store
+            .complete_job_with_chunks(j.id, a1, 40, 4, &gapped)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(store.finished_chunks(j.id).await.unwrap(), vec![c0.clone()]);
+        let held = store.get_job(j.id).await.unwrap().unwrap();
+        assert_eq!(
+            (held.status, held.last_finished_chunk),
+            (JobStatus::Processing, Some(0))
+        );
         // A running job's saved chunks are not yet a result.
         let page = store.sentences(j.id, 0, 10, READ).await.unwrap();
         assert_eq!((page.items.len(), page.total), (0, 0));

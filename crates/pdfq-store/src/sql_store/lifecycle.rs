@@ -10,11 +10,12 @@ use sqlx::Transaction;
 use time::OffsetDateTime;
 
 use super::{
-    SqlStore, current_worker, explain, job_columns, job_of, record_event, record_event_with_pages,
+    SqlStore, current_worker, explain, job_columns, job_of, owner_hooks, record_change,
+    record_event, recorded_hooks,
 };
 use crate::StoreError;
 use crate::decode;
-use crate::dialect::{Both, DbConnection, Dialect, SentenceColumns, Stmt, Typed};
+use crate::dialect::{Both, ChunkColumns, DbConnection, Dialect, SentenceColumns, Stmt, Typed};
 use crate::files::ClaimedFile;
 use crate::model::{ChunkResult, Claimed, Commit, Job, JobWarning};
 
@@ -28,19 +29,33 @@ macro_rules! claimed_file_columns {
     };
 }
 
+/// The timeline entry of a claim.
+fn claim_message(attempt: Attempt) -> String {
+    format!("claimed for attempt {attempt}")
+}
+
 /// Takes job `$1` for worker `$2` from one of the statuses `$3`; then the time. Returns the
-/// job, and on PostgreSQL its upload.
+/// job; on PostgreSQL also its upload, and it records the timeline entry (the message is
+/// [`claim_message`]'s) and returns the owner's webhooks.
 const CLAIM: Both = Both {
     postgres: concat!(
-        "update jobs
-         set status = 'processing', attempts = attempts + 1, worker_id = $2,
-             started_at = now(), heartbeat_at = now(), updated_at = now(),
-             progress_percent = 0, current_step = 'Starting', next_attempt_at = null,
-             warnings = null
-         where id = $1 and status = any($3) and not cancel_requested
-         returning ",
+        "with claimed as (
+           update jobs
+           set status = 'processing', attempts = attempts + 1, worker_id = $2,
+               started_at = now(), heartbeat_at = now(), updated_at = now(),
+               progress_percent = 0, current_step = 'Starting', next_attempt_at = null,
+               warnings = null
+           where id = $1 and status = any($3) and not cancel_requested
+           returning ",
         job_columns!(),
-        claimed_file_columns!()
+        claimed_file_columns!(),
+        "), recorded as (
+           insert into job_events (job_id, attempt, status, worker_id, message)
+           select id, attempts, 'processing', worker_id, 'claimed for attempt ' || attempts
+           from claimed
+           returning ",
+        owner_hooks!(),
+        ") select * from claimed cross join recorded"
     ),
     sqlite: concat!(
         "update jobs
@@ -91,113 +106,115 @@ const PROGRESS: Both = Both {
                and progress_percent <= $3",
 };
 
-/// Chunks up to `$3` of job `$1`'s attempt `$2` are finished; then the time. Returns the
-/// index the next chunk to save must have (chunks are saved in order, which is what lets each
-/// one number its sentences after those already saved), read in the same round trip. The read
-/// sees the statement's snapshot, not chunks committed while it waited for the row: an
-/// attempt's saves never overlap (its worker makes them one after another), and a save of
-/// another attempt matches nothing here.
-const CHUNK_FINISHED: Both = Both {
-    postgres: "update jobs
-               set last_finished_chunk = greatest(coalesce(last_finished_chunk, -1), $3),
-                   heartbeat_at = now(), updated_at = now()
-               where id = $1 and attempts = $2 and status = 'processing'
-               returning (select cast(coalesce(max(c.chunk_index) + 1, 0) as bigint)
-                          from job_result_chunks c where c.job_id = $1) as next",
-    sqlite: "update jobs
-             set last_finished_chunk = max(coalesce(last_finished_chunk, -1), $3),
-                 heartbeat_at = $4, updated_at = $4
-             where id = $1 and attempts = $2 and status = 'processing'
-             returning (select coalesce(max(c.chunk_index) + 1, 0)
-                        from job_result_chunks c where c.job_id = $1) as next",
-};
+/// Saves the chunks of job `$1`'s attempt `$2` in one statement: the job row first (which
+/// checks the attempt, locks the row against a concurrent requeue or cancel, and records `$3`,
+/// the last chunk saved), then the chunks (`$4`..`$6`, one array per column, by
+/// [`Dialect::bind_chunks`]), each once, a chunk saved before being left as it is, then the
+/// sentences (`$7`..`$11`, by [`Dialect::bind_sentences`]) of the chunks saved now, numbered
+/// on from the job's last saved sentence: their place in the whole result. Returns the index
+/// the first chunk had to have (`next`: chunks are saved in order) and how many were saved.
+/// PostgreSQL ([`Dialect::WRITABLE_CTES`]); SQLite runs [`SQLITE_SAVE`]'s three statements.
+///
+/// Every part reads the statement's snapshot, not rows committed while it waited for the job
+/// row: an attempt's saves never overlap (its worker makes them one after another), and a save
+/// of another attempt matches nothing here.
+const POSTGRES_SAVE: &str = "
+    with held as (
+      update jobs
+      set last_finished_chunk = greatest(coalesce(last_finished_chunk, -1), $3),
+          heartbeat_at = now(), updated_at = now()
+      where id = $1 and attempts = $2 and status = 'processing'
+      returning (select cast(coalesce(max(c.chunk_index) + 1, 0) as bigint)
+                 from job_result_chunks c where c.job_id = $1) as next
+    ), saved as (
+      insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
+      select $1, c.i, c.f, c.l
+      from held cross join unnest($4::integer[], $5::integer[], $6::integer[]) as c(i, f, l)
+      on conflict (job_id, chunk_index) do nothing
+      returning chunk_index
+    ), sentences as (
+      insert into job_sentences (job_id, sentence_index, chunk_index, page, text, provenance)
+      select $1, n.next + row_number() over (order by s.n) - 1, s.c, s.page, s.text, s.prov
+      from (select coalesce(max(sentence_index) + 1, 0) as next
+            from job_sentences where job_id = $1) as n
+      cross join unnest($7::integer[], $8::integer[], $9::integer[], $10::text[],
+                        $11::text[]) as s(c, n, page, text, prov)
+      where s.c in (select chunk_index from saved)
+    )
+    select next, (select count(*) from saved) as saved from held";
 
-/// Saves chunks `$2` of job `$1` (a JSON array of `{"i": index, "f": first page, "l": last
-/// page}`), each once: a chunk saved before is left as it is. Returns the indexes saved now.
-const SAVE_CHUNKS: Both = Both {
-    postgres: "insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
-               select $1, c.i, c.f, c.l from json_to_recordset($2::json) as c(i int, f int, l int)
-               on conflict (job_id, chunk_index) do nothing
-               returning chunk_index",
-    sqlite: "insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
+/// SQLite's save, the parts of [`POSTGRES_SAVE`] one after another.
+struct SqliteSave {
+    /// Chunks up to `$3` of job `$1`'s attempt `$2` are finished; then the time. Returns
+    /// `next`, as [`POSTGRES_SAVE`] does.
+    held: &'static str,
+    /// Saves chunks `$2` of job `$1` (by [`Dialect::bind_chunks`]), each once. Returns the
+    /// indexes saved now.
+    chunks: &'static str,
+    /// Sentences `$2` of job `$1` (by [`Dialect::bind_sentences`]) as rows numbered on from
+    /// the job's last saved sentence by their ordinal.
+    sentences: &'static str,
+}
+
+const SQLITE_SAVE: SqliteSave = SqliteSave {
+    held: "update jobs
+           set last_finished_chunk = max(coalesce(last_finished_chunk, -1), $3),
+               heartbeat_at = $4, updated_at = $4
+           where id = $1 and attempts = $2 and status = 'processing'
+           returning (select coalesce(max(c.chunk_index) + 1, 0)
+                      from job_result_chunks c where c.job_id = $1) as next",
+    chunks: "insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
              select $1, json_extract(c.value, '$.i'), json_extract(c.value, '$.f'),
                     json_extract(c.value, '$.l')
              from json_each($2) as c where true
              on conflict (job_id, chunk_index) do nothing
              returning chunk_index",
+    sentences: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
+                                          provenance)
+                select $1, n.next + json_extract(s.value, '$.n'), json_extract(s.value, '$.c'),
+                       json_extract(s.value, '$.page'), json_extract(s.value, '$.text'),
+                       json_extract(s.value, '$.prov')
+                from (select coalesce(max(sentence_index) + 1, 0) as next
+                      from job_sentences where job_id = $1) as n,
+                     json_each($2) as s",
 };
 
-/// Sentences of job `$1` (bound by [`Dialect::bind_sentences`]: PostgreSQL `$2`..`$6`, one
-/// array per column; SQLite `$2`, a JSON array) as rows numbered on from the job's last saved
-/// sentence: their place in the whole result.
-const SAVE_SENTENCES: Both = Both {
-    postgres: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
-                                         provenance)
-               select $1, n.next + s.n, s.c, s.page, s.text, s.prov
-               from (select coalesce(max(sentence_index) + 1, 0) as next
-                     from job_sentences where job_id = $1) as n
-               cross join unnest($2::integer[], $3::integer[], $4::integer[], $5::text[],
-                                 $6::text[]) as s(c, n, page, text, prov)",
-    sqlite: "insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
-                                       provenance)
-             select $1, n.next + json_extract(s.value, '$.n'), json_extract(s.value, '$.c'),
-                    json_extract(s.value, '$.page'), json_extract(s.value, '$.text'),
-                    json_extract(s.value, '$.prov')
-             from (select coalesce(max(sentence_index) + 1, 0) as next
-                   from job_sentences where job_id = $1) as n,
-                  json_each($2) as s",
-};
-
-/// A chunk's row as [`SAVE_CHUNKS`] reads it.
-#[derive(serde::Serialize)]
-struct ChunkIn {
-    i: u32,
-    f: u32,
-    l: u32,
-}
-
-/// Saves `chunks` after those already saved (`next`: the index the next chunk must have), in
-/// two statements however many there are. They must come in order (a gap is refused with a
-/// conflict: sentences are numbered on from those saved); a chunk saved before (by an earlier
-/// try or attempt) keeps what it has. Returns how many were saved now.
-async fn insert_chunks<D: Dialect>(
-    conn: &mut DbConnection<D>,
-    id: JobId,
-    chunks: &[ChunkResult],
-    mut next: u64,
-) -> Result<u64, StoreError> {
-    for chunk in chunks {
+/// Chunks are saved in order, each after the one before, the first no later than `next`
+/// (the index the next chunk to save must have): each numbers its sentences after those
+/// saved before it, so a gap is refused rather than numbered wrongly.
+fn check_in_order(id: JobId, chunks: &[ChunkResult], next: u64) -> Result<(), StoreError> {
+    let mut expected = next;
+    for (k, chunk) in chunks.iter().enumerate() {
         let index = u64::from(chunk.index);
-        if index > next {
+        if index > expected || (k > 0 && index != expected) {
             return Err(StoreError::Conflict(
                 format!(
-                    "job {id}: chunk {index} saved before chunk {next}; chunks are saved in order"
+                    "job {id}: chunk {index} saved where chunk {expected} was due; chunks are saved in order"
                 )
                 .into(),
             ));
         }
-        next = next.max(index + 1);
+        expected = index + 1;
     }
-    let rows: Vec<ChunkIn> = chunks
-        .iter()
-        .map(|c| ChunkIn {
-            i: c.index,
-            f: c.first_page,
-            l: c.last_page,
-        })
-        .collect();
-    let saved: HashSet<u32> = Stmt::<D>::of(SAVE_CHUNKS)
-        .id(id)
-        .text(&json_text(&rows)?)
-        .fetch_all_as(&mut *conn, |c| c.u32("chunk_index"))
-        .await?
-        .into_iter()
-        .collect();
-    let mut taken = HashSet::new();
+    Ok(())
+}
+
+/// The columns of `chunks` and of the sentences of those `keep` accepts, each sentence with its
+/// ordinal among them.
+fn save_columns<'c>(
+    chunks: &'c [ChunkResult],
+    keep: impl Fn(u32) -> bool,
+) -> Result<(ChunkColumns, SentenceColumns<'c>), StoreError> {
+    let mut columns = ChunkColumns::default();
+    for chunk in chunks {
+        columns.index.push(column_int(chunk.index)?);
+        columns.first_page.push(column_int(chunk.first_page)?);
+        columns.last_page.push(column_int(chunk.last_page)?);
+    }
     let mut sentences = SentenceColumns::default();
     for (ordinal, (chunk, sentence)) in chunks
         .iter()
-        .filter(|c| saved.contains(&c.index) && taken.insert(c.index))
+        .filter(|c| keep(c.index))
         .flat_map(|c| c.sentences.iter().map(move |s| (c.index, s)))
         .enumerate()
     {
@@ -209,20 +226,15 @@ async fn insert_chunks<D: Dialect>(
             .provenance
             .push((!sentence.provenance.is_empty()).then(|| sentence.provenance.to_compact()));
     }
-    if !sentences.text.is_empty() {
-        Stmt::<D>::of(SAVE_SENTENCES)
-            .id(id)
-            .sentences(sentences)?
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(saved.len() as u64)
+    Ok((columns, sentences))
 }
 
 /// Saves `chunks` (none: nothing to do) for job `id`'s `attempt`: the job row first, which
 /// checks the attempt and locks the row against a concurrent requeue or cancel until the chunks
 /// are in. Returns how many were saved now, or, when the attempt no longer holds the job, what
 /// to answer instead (`done` tells whether it is already done), once the transaction commits.
+/// A chunk out of order is refused with a conflict (the caller's transaction, dropped, undoes
+/// what was written).
 async fn save_held<D: Dialect>(
     conn: &mut DbConnection<D>,
     id: JobId,
@@ -233,7 +245,23 @@ async fn save_held<D: Dialect>(
     let Some(last) = chunks.last() else {
         return Ok(Ok(0));
     };
-    let next = Stmt::<D>::of(CHUNK_FINISHED)
+    if D::WRITABLE_CTES {
+        let (columns, sentences) = save_columns(chunks, |_| true)?;
+        let saved = Stmt::<D>::new(POSTGRES_SAVE)
+            .id(id)
+            .int(attempt.get())
+            .int(last.index)
+            .chunks(columns)?
+            .sentences(sentences)?
+            .fetch_optional_as(&mut *conn, |c| Ok((c.count("next")?, c.count("saved")?)))
+            .await?;
+        let Some((next, saved)) = saved else {
+            return Ok(Err(explain::<D>(conn, id, attempt, done).await?));
+        };
+        check_in_order(id, chunks, next)?;
+        return Ok(Ok(saved));
+    }
+    let next = Stmt::<D>::new(SQLITE_SAVE.held)
         .id(id)
         .int(attempt.get())
         .int(last.index)
@@ -243,7 +271,24 @@ async fn save_held<D: Dialect>(
     let Some(next) = next else {
         return Ok(Err(explain::<D>(conn, id, attempt, done).await?));
     };
-    Ok(Ok(insert_chunks::<D>(conn, id, chunks, next).await?))
+    check_in_order(id, chunks, next)?;
+    let (columns, _) = save_columns(chunks, |_| false)?;
+    let saved: HashSet<u32> = Stmt::<D>::new(SQLITE_SAVE.chunks)
+        .id(id)
+        .chunks(columns)?
+        .fetch_all_as(&mut *conn, |c| c.u32("chunk_index"))
+        .await?
+        .into_iter()
+        .collect();
+    let (_, sentences) = save_columns(chunks, |index| saved.contains(&index))?;
+    if !sentences.text.is_empty() {
+        Stmt::<D>::new(SQLITE_SAVE.sentences)
+            .id(id)
+            .sentences(sentences)?
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Ok(saved.len() as u64))
 }
 
 /// A number for an `integer` column; the result's numbers never come near its bound.
@@ -251,10 +296,6 @@ fn column_int(value: impl TryInto<i32> + Copy + std::fmt::Display) -> Result<i32
     value
         .try_into()
         .map_err(|_| StoreError::Corrupt(format!("{value} does not fit an integer column")))
-}
-
-fn json_text(value: &impl serde::Serialize) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("chunks to save: {e}")))
 }
 
 /// Warnings `$3` (JSON text or null) for job `$1`'s attempt `$2`; then the time.
@@ -267,17 +308,28 @@ const WARNINGS: Both = Both {
 
 /// Completes job `$1`'s attempt `$2` from one of the statuses `$5` with `$3` pages and `$4`
 /// chunks, when exactly `$4` chunks are saved; then the time. Returns the worker holding it.
+/// On PostgreSQL it also records the timeline entry (message `completed`, `$3` pages) and
+/// returns the owner's webhooks.
 const COMPLETE: Both = Both {
-    postgres: "update jobs
-               set status = 'completed', progress_percent = 100, current_step = 'Completed',
-                   page_count = $3, chunk_count = $4,
-                   sentence_count = (select coalesce(max(s.sentence_index) + 1, 0)
-                                     from job_sentences s where s.job_id = $1),
-                   error_code = null, error_message = null, next_attempt_at = null,
-                   finished_at = now(), updated_at = now()
-               where id = $1 and attempts = $2 and status = any($5)
-                 and (select count(*) from job_result_chunks c where c.job_id = $1) = $4
-               returning worker_id",
+    postgres: concat!(
+        "with completed as (
+           update jobs
+           set status = 'completed', progress_percent = 100, current_step = 'Completed',
+               page_count = $3, chunk_count = $4,
+               sentence_count = (select coalesce(max(s.sentence_index) + 1, 0)
+                                 from job_sentences s where s.job_id = $1),
+               error_code = null, error_message = null, next_attempt_at = null,
+               finished_at = now(), updated_at = now()
+           where id = $1 and attempts = $2 and status = any($5)
+             and (select count(*) from job_result_chunks c where c.job_id = $1) = $4
+           returning worker_id, page_count
+         ), recorded as (
+           insert into job_events (job_id, attempt, status, worker_id, message, pages)
+           select $1, $2, 'completed', worker_id, 'completed', page_count from completed
+           returning ",
+        owner_hooks!(),
+        ") select worker_id, hooks from completed cross join recorded"
+    ),
     sqlite: "update jobs
              set status = 'completed', progress_percent = 100, current_step = 'Completed',
                  page_count = $3, chunk_count = $4,
@@ -391,9 +443,9 @@ impl<D: Dialect> SqlStore<D> {
             .text(worker.as_str())
             .sources(Event::Claim)
             .now()
-            .fetch_optional_as(&mut tx, claimed_of)
+            .fetch_optional_as(&mut tx, |c| Ok((claimed_of(c)?, recorded_hooks(c)?)))
             .await?;
-        let (job, file) = match claimed {
+        let ((job, file), hooks) = match claimed {
             Some(claimed) => claimed,
             None if repeat => {
                 let mine = Stmt::<D>::of(CLAIMED_BY)
@@ -409,14 +461,15 @@ impl<D: Dialect> SqlStore<D> {
             }
             None => return Ok(None),
         };
-        let message = format!("claimed for attempt {}", job.attempts);
-        record_event::<D>(
+        record_change::<D>(
             &mut tx,
+            hooks,
             id,
             job.attempts,
             "processing",
             Some(worker),
-            &message,
+            &claim_message(job.attempts),
+            None,
         )
         .await?;
         tx.commit().await?;
@@ -556,9 +609,11 @@ impl<D: Dialect> SqlStore<D> {
             .int(chunk_count)
             .sources(Event::Complete)
             .now()
-            .fetch_optional_as(&mut tx, |c| c.opt_text("worker_id"))
+            .fetch_optional_as(&mut tx, |c| {
+                Ok((c.opt_text("worker_id")?, recorded_hooks(c)?))
+            })
             .await?;
-        let Some(worker) = updated else {
+        let Some((worker, hooks)) = updated else {
             let commit = explain::<D>(&mut tx, id, attempt, |job| {
                 job.status == JobStatus::Completed
             })
@@ -587,8 +642,9 @@ impl<D: Dialect> SqlStore<D> {
             return Ok(commit);
         };
         let worker = worker.map(WorkerId::from_stored);
-        record_event_with_pages::<D>(
+        record_change::<D>(
             &mut tx,
+            hooks,
             id,
             attempt,
             "completed",

@@ -146,6 +146,50 @@ async fn job_by_id<D: Dialect>(
     .await
 }
 
+/// The webhooks of job `$1`'s owner, as [`record_event`] and the statements that record their
+/// own timeline entry ([`Dialect::WRITABLE_CTES`]) return them: a JSON array of `[id, events]`
+/// in column `hooks`. PostgreSQL only.
+macro_rules! owner_hooks {
+    () => {
+        "(select coalesce(json_agg(json_build_array(w.id, w.events)), '[]'::json)::text
+          from webhooks w join jobs j on j.owner_id = w.owner_id where j.id = $1) as hooks"
+    };
+}
+pub(crate) use owner_hooks;
+
+/// The owner's webhooks a status change's statement returned with the timeline entry it
+/// recorded; `None` where the dialect records it apart ([`record_change`] then does).
+fn recorded_hooks<D: Dialect>(c: &Columns<'_, D>) -> Result<Option<String>, StoreError> {
+    if D::WRITABLE_CTES {
+        c.text("hooks").map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Completes a status change's record: the timeline entry where its statement did not write
+/// it (`hooks` is `None`), and the webhook deliveries it causes, in the change's transaction.
+#[allow(clippy::too_many_arguments)] // the entry's columns, each its own value
+async fn record_change<D: Dialect>(
+    conn: &mut DbConnection<D>,
+    hooks: Option<String>,
+    id: JobId,
+    attempt: Attempt,
+    status: &str,
+    worker: Option<&WorkerId>,
+    message: &str,
+    pages: Option<u32>,
+) -> Result<(), StoreError> {
+    match hooks {
+        Some(hooks) => {
+            webhooks::enqueue_deliveries::<D>(conn, &hooks, id, attempt, status, message).await
+        }
+        None => {
+            record_event_with_pages::<D>(conn, id, attempt, status, worker, message, pages).await
+        }
+    }
+}
+
 /// Appends an entry to the job's timeline, and the webhook deliveries it causes (an outbox in
 /// the same transaction: none is lost).
 async fn record_event<D: Dialect>(
@@ -172,12 +216,12 @@ async fn record_event_with_pages<D: Dialect>(
     // The owner's webhooks come back with the insert (a JSON array of [id, events]): one
     // round trip, not two, on every status change.
     const RECORD_EVENT: Both = Both {
-        postgres: "insert into job_events (job_id, attempt, status, worker_id, message, pages)
-                   values ($1, $2, $3, $4, $5, $6)
-                   returning (select coalesce(json_agg(json_build_array(w.id, w.events)),
-                                              '[]'::json)::text
-                              from webhooks w join jobs j on j.owner_id = w.owner_id
-                              where j.id = $1) as hooks",
+        postgres: concat!(
+            "insert into job_events (job_id, attempt, status, worker_id, message, pages)
+             values ($1, $2, $3, $4, $5, $6)
+             returning ",
+            owner_hooks!()
+        ),
         sqlite: "insert into job_events (job_id, attempt, status, worker_id, message, pages, at)
                  values ($1, $2, $3, $4, $5, $6, $7)
                  returning (select json_group_array(json_array(w.id, w.events))
