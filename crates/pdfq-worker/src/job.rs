@@ -95,6 +95,14 @@ impl From<StoreError> for Interrupted {
 /// Runs one delivery to its end. Never panics on the job's content; every path decides what
 /// happens to the queue entry (ack, retry later, hand back, or leave it for the reaper).
 pub async fn execute(ctx: &Context, delivery: Delivery) -> Outcome {
+    execute_in_slot(ctx, delivery, ()).await
+}
+
+/// [`execute`] in one of the worker's `slot`s, which is given back once the extraction has
+/// ended, before the result is committed: the next job's claim and extraction then run while
+/// this one's commit waits on the database, and no more extractions than slots ever run at
+/// once. The job stays the worker's until its commit and ack (shutdown waits for it).
+pub async fn execute_in_slot<S: Send>(ctx: &Context, delivery: Delivery, slot: S) -> Outcome {
     let job = delivery.job_id;
     match recover_if_orphaned(ctx, &delivery).await {
         Ok(true) => {}
@@ -129,6 +137,7 @@ pub async fn execute(ctx: &Context, delivery: Delivery) -> Outcome {
     };
 
     let result = run_attempt(ctx, &mut claimed, &control).await;
+    drop(slot);
 
     soft_limit.abort();
     keeper.abort();

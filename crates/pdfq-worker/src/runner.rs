@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::job::{Context, Outcome, execute};
+use crate::job::{Context, Outcome, execute, execute_in_slot};
 use crate::lease::{Running, StopReason};
 use crate::settings::WorkerSettings;
 use crate::sweeper::sweep;
@@ -147,6 +147,15 @@ impl Worker {
                 }
                 continue;
             }
+            // A slot is given back when its extraction ends, before the job's commit: jobs
+            // still committing are held too, at most as many as there are slots.
+            if jobs.len() >= 2 * settings.concurrency.max(1) {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    Some(done) = jobs.join_next() => log_outcome(done),
+                }
+                continue;
+            }
             let permit = tokio::select! {
                 () = &mut shutdown => break,
                 permit = Arc::clone(&slots).acquire_owned() => permit?,
@@ -198,11 +207,7 @@ impl Worker {
             };
             if let Some(delivery) = delivery {
                 let ctx = self.ctx.clone();
-                jobs.spawn(async move {
-                    let outcome = execute(&ctx, delivery).await;
-                    drop(permit);
-                    outcome
-                });
+                jobs.spawn(async move { execute_in_slot(&ctx, delivery, permit).await });
             }
         }
 

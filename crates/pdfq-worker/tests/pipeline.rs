@@ -820,3 +820,93 @@ async fn the_sweeper_enqueues_pending_jobs_that_never_reached_the_queue(backend:
         }]
     );
 }
+
+/// A job whose commit waits on the database has given its slot back: with one slot, the next
+/// job is claimed and extracted meanwhile; jobs still committing are held up to as many as
+/// there are slots, so a third waits in the queue. Nothing is lost once the database answers.
+/// (PostgreSQL: a lock taken from outside holds the commits up; SQLite has one writer, so a
+/// lock there would hold the claims up too.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_waiting_on_its_commit_gives_its_slot_to_the_next() {
+    let env = env(Backend::Distributed, QueueOptions::default()).await;
+    let url = &env._db.as_ref().unwrap().url;
+    let mut blocker = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap();
+    // Chunk rows are written by commits only (a one-page job saves its chunk with its
+    // completion); a claim does not touch them.
+    sqlx::raw_sql("begin; lock table job_result_chunks in share mode")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let jobs = [
+        submit(&env, pdf_of(1)).await,
+        submit(&env, pdf_of(1)).await,
+        submit(&env, pdf_of(1)).await,
+    ];
+    let mut settings = settings(real_extractor());
+    settings.concurrency = 1;
+    let worker = Worker::new(env.store.clone(), env.broker.clone(), settings);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = {
+        let worker = worker.clone();
+        tokio::spawn(async move {
+            worker
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        })
+    };
+    let status = |job: JobId| {
+        let store = env.store.clone();
+        async move { store.get_job(job).await.unwrap().unwrap().status }
+    };
+    let mut claimed = 0;
+    for _ in 0..200 {
+        claimed = 0;
+        for job in &jobs {
+            if status(*job).await != JobStatus::Pending {
+                claimed += 1;
+            }
+        }
+        if claimed >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        claimed, 2,
+        "the second job was claimed while the first one's commit waited"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut waiting = 0;
+    for job in &jobs {
+        if status(*job).await == JobStatus::Pending {
+            waiting += 1;
+        }
+    }
+    assert_eq!(waiting, 1, "two jobs held at once with one slot, no more");
+
+    sqlx::raw_sql("rollback")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    for job in jobs {
+        let mut done = false;
+        for _ in 0..200 {
+            if status(job).await == JobStatus::Completed {
+                done = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(done, "job {job} completed once the database answered");
+    }
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
