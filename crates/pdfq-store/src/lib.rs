@@ -45,4 +45,4 @@ pub use retry::{RetryPolicy, with_retry};
 pub use sql_store::{SENTENCE_PAGE, SqlStore};
 pub use sqlite::{SqliteDialect, SqliteStore};
 pub use store::Store;
-pub use verify::SchemaDifference;
+pub use verify::{SchemaDifference, SchemaObject};

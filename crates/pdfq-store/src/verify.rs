@@ -3,8 +3,9 @@
 //!
 //! The expected schema is not written down twice: the migrations are applied to a scratch
 //! space (a throwaway schema on PostgreSQL, an in-memory database for SQLite) and the catalogs
-//! of the two are compared: tables, columns (type and nullability) and indexes (definition),
-//! then the applied migration versions and checksums against the embedded migrator.
+//! of the two are compared: tables, columns (type and nullability), and indexes, triggers and
+//! functions (definition: a job's sentences are deleted with it by a trigger), then the applied
+//! migration versions and checksums against the embedded migrator.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -16,6 +17,25 @@ use time::OffsetDateTime;
 use crate::StoreError;
 use crate::model::MigrationStatus;
 use crate::pool::{MIGRATOR, SQLITE_MIGRATOR};
+
+/// A part of a schema compared by its definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SchemaObject {
+    Index,
+    Trigger,
+    /// A function (PostgreSQL: a trigger's body).
+    Function,
+}
+
+impl fmt::Display for SchemaObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Index => "index",
+            Self::Trigger => "trigger",
+            Self::Function => "function",
+        })
+    }
+}
 
 /// One way the live database differs from what the migrations define.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,15 +65,18 @@ pub enum SchemaDifference {
         column: String,
         expected_nullable: bool,
     },
-    MissingIndex {
+    MissingObject {
+        object: SchemaObject,
         name: String,
         definition: String,
     },
-    ExtraIndex {
+    ExtraObject {
+        object: SchemaObject,
         name: String,
         definition: String,
     },
-    IndexDefinition {
+    ObjectDefinition {
+        object: SchemaObject,
         name: String,
         expected: String,
         found: String,
@@ -118,19 +141,24 @@ impl fmt::Display for SchemaDifference {
                     "not null"
                 },
             ),
-            Self::MissingIndex { name, definition } => {
-                write!(f, "index {name} is missing ({definition})")
-            }
-            Self::ExtraIndex { name, definition } => {
-                write!(f, "index {name} is not in the migrations ({definition})")
-            }
-            Self::IndexDefinition {
+            Self::MissingObject {
+                object,
+                name,
+                definition,
+            } => write!(f, "{object} {name} is missing ({definition})"),
+            Self::ExtraObject {
+                object,
+                name,
+                definition,
+            } => write!(f, "{object} {name} is not in the migrations ({definition})"),
+            Self::ObjectDefinition {
+                object,
                 name,
                 expected,
                 found,
             } => write!(
                 f,
-                "index {name} is defined as {found}, the migrations say {expected}"
+                "{object} {name} is defined as {found}, the migrations say {expected}"
             ),
             Self::MigrationPending {
                 version,
@@ -176,8 +204,8 @@ struct Schema {
     tables: BTreeSet<String>,
     /// (table, column) -> (type, nullable)
     columns: BTreeMap<(String, String), (String, bool)>,
-    /// name -> normalised definition
-    indexes: BTreeMap<String, String>,
+    /// (kind, name) -> normalised definition
+    objects: BTreeMap<(SchemaObject, String), String>,
 }
 
 /// A row of the migrations table.
@@ -296,13 +324,15 @@ fn diff_schemas(expected: &Schema, live: &Schema) -> Vec<SchemaDifference> {
             });
         }
     }
-    for (name, definition) in &expected.indexes {
-        match live.indexes.get(name) {
-            None => out.push(SchemaDifference::MissingIndex {
+    for ((object, name), definition) in &expected.objects {
+        match live.objects.get(&(*object, name.clone())) {
+            None => out.push(SchemaDifference::MissingObject {
+                object: *object,
                 name: name.clone(),
                 definition: definition.clone(),
             }),
-            Some(found) if found != definition => out.push(SchemaDifference::IndexDefinition {
+            Some(found) if found != definition => out.push(SchemaDifference::ObjectDefinition {
+                object: *object,
                 name: name.clone(),
                 expected: definition.clone(),
                 found: found.clone(),
@@ -310,9 +340,10 @@ fn diff_schemas(expected: &Schema, live: &Schema) -> Vec<SchemaDifference> {
             Some(_) => {}
         }
     }
-    for (name, definition) in &live.indexes {
-        if !expected.indexes.contains_key(name) {
-            out.push(SchemaDifference::ExtraIndex {
+    for ((object, name), definition) in &live.objects {
+        if !expected.objects.contains_key(&(*object, name.clone())) {
+            out.push(SchemaDifference::ExtraObject {
+                object: *object,
                 name: name.clone(),
                 definition: definition.clone(),
             });
@@ -420,21 +451,42 @@ async fn postgres_schema(
             (row.try_get("data_type")?, row.try_get("nullable")?),
         );
     }
-    let indexes = sqlx::query(
-        "select indexname::text as name, indexdef::text as definition from pg_indexes
-         where schemaname = $1 and tablename <> '_sqlx_migrations'",
+    // Each kind with its definition as PostgreSQL writes it out; internal triggers (those of
+    // foreign keys) come with their constraint, and an extension's functions are its own.
+    let objects = sqlx::query(
+        "select 'index' as kind, indexname::text as name, indexdef::text as definition
+         from pg_indexes where schemaname = $1 and tablename <> '_sqlx_migrations'
+         union all
+         select 'trigger', t.tgname::text, pg_get_triggerdef(t.oid)
+         from pg_trigger t join pg_class c on c.oid = t.tgrelid
+              join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = $1 and not t.tgisinternal
+         union all
+         select 'function', p.proname::text, pg_get_functiondef(p.oid)
+         from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+         where n.nspname = $1
+           and not exists (select 1 from pg_depend d
+                           where d.classid = 'pg_proc'::regclass and d.objid = p.oid
+                             and d.deptype = 'e')",
     )
     .bind(schema)
     .fetch_all(&mut *conn)
     .await?;
-    // Definitions name the table with its schema; drop it so the two schemas compare.
+    // Definitions name tables and functions with their schema; drop it so the two compare.
     let qualifiers = [format!("{schema}."), format!("\"{schema}\".")];
-    for row in indexes {
+    for row in objects {
+        let kind: String = row.try_get("kind")?;
+        let object = match kind.as_str() {
+            "index" => SchemaObject::Index,
+            "trigger" => SchemaObject::Trigger,
+            _ => SchemaObject::Function,
+        };
         let mut definition: String = row.try_get("definition")?;
         for q in &qualifiers {
             definition = definition.replace(q.as_str(), "");
         }
-        out.indexes.insert(row.try_get("name")?, definition);
+        out.objects
+            .insert((object, row.try_get("name")?), normalized(&definition));
     }
     Ok(out)
 }
@@ -490,20 +542,28 @@ async fn sqlite_schema(conn: &mut sqlx::SqliteConnection) -> Result<Schema, Stor
     }
     out.tables = tables.into_iter().collect();
     // Indexes SQLite makes itself (for primary keys and unique constraints) have no SQL.
-    let indexes = sqlx::query(
-        "select name, sql from sqlite_master
-         where type = 'index' and sql is not null and tbl_name <> '_sqlx_migrations'",
+    let objects = sqlx::query(
+        "select type, name, sql from sqlite_master
+         where type in ('index', 'trigger') and sql is not null and tbl_name <> '_sqlx_migrations'",
     )
     .fetch_all(&mut *conn)
     .await?;
-    for row in indexes {
+    for row in objects {
+        let kind: String = row.try_get("type")?;
+        let object = match kind.as_str() {
+            "index" => SchemaObject::Index,
+            _ => SchemaObject::Trigger,
+        };
         let sql: String = row.try_get("sql")?;
-        out.indexes.insert(
-            row.try_get("name")?,
-            sql.split_whitespace().collect::<Vec<_>>().join(" "),
-        );
+        out.objects
+            .insert((object, row.try_get("name")?), normalized(&sql));
     }
     Ok(out)
+}
+
+/// A definition with its runs of white space made one space.
+fn normalized(definition: &str) -> String {
+    definition.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 async fn sqlite_applied(conn: &mut sqlx::SqliteConnection) -> Result<Vec<Applied>, StoreError> {
@@ -545,9 +605,9 @@ mod tests {
                 .iter()
                 .map(|(t, c, ty, n)| ((t.to_string(), c.to_string()), (ty.to_string(), *n)))
                 .collect(),
-            indexes: indexes
+            objects: indexes
                 .iter()
-                .map(|(n, d)| (n.to_string(), d.to_string()))
+                .map(|(n, d)| ((SchemaObject::Index, n.to_string()), d.to_string()))
                 .collect(),
         }
     }

@@ -7,7 +7,7 @@
 mod common;
 
 use common::Harness;
-use pdfq_store::{SchemaDifference, Store};
+use pdfq_store::{SchemaDifference, SchemaObject, Store};
 
 fn has(diffs: &[SchemaDifference], wanted: &SchemaDifference) -> bool {
     diffs.contains(wanted)
@@ -40,6 +40,15 @@ async fn damage_is_reported(h: &Harness) {
     exec(store, "create index jobs_file_name_idx on jobs (file_name)").await;
     exec(store, "alter table job_events add column extra integer").await;
     exec(store, "delete from _sqlx_migrations").await;
+    // The trigger that deletes a deleted job's sentences (they have no foreign key).
+    exec(
+        store,
+        match store {
+            Store::Postgres(_) => "drop trigger jobs_delete_sentences on jobs",
+            Store::Sqlite(_) => "drop trigger jobs_delete_sentences",
+        },
+    )
+    .await;
     let diffs = store.verify_schema().await.unwrap();
     let shown: Vec<String> = diffs.iter().map(ToString::to_string).collect();
     assert!(
@@ -53,7 +62,7 @@ async fn damage_is_reported(h: &Harness) {
         "{shown:#?}"
     );
     assert!(
-        diffs.iter().any(|d| matches!(d, SchemaDifference::ExtraIndex { name, .. } if name == "jobs_file_name_idx")),
+        diffs.iter().any(|d| matches!(d, SchemaDifference::ExtraObject { object: SchemaObject::Index, name, .. } if name == "jobs_file_name_idx")),
         "{shown:#?}"
     );
     assert!(
@@ -74,6 +83,10 @@ async fn damage_is_reported(h: &Harness) {
                 ..
             }
         )),
+        "{shown:#?}"
+    );
+    assert!(
+        diffs.iter().any(|d| matches!(d, SchemaDifference::MissingObject { object: SchemaObject::Trigger, name, .. } if name == "jobs_delete_sentences")),
         "{shown:#?}"
     );
     assert!(
@@ -101,7 +114,18 @@ async fn postgres_differences_are_reported() {
         "alter table jobs alter column error_code set not null",
     )
     .await;
+    // A trigger's body replaced by one that does nothing: the trigger itself is unchanged.
+    exec(
+        &h.store,
+        "create or replace function delete_sentences_of_deleted_jobs() returns trigger
+         language plpgsql as $$ begin return null; end $$",
+    )
+    .await;
     let diffs = h.store.verify_schema().await.unwrap();
+    assert!(
+        diffs.iter().any(|d| matches!(d, SchemaDifference::ObjectDefinition { object: SchemaObject::Function, name, .. } if name == "delete_sentences_of_deleted_jobs")),
+        "{diffs:#?}"
+    );
     assert!(
         diffs.contains(&SchemaDifference::ColumnType {
             table: "jobs".into(),

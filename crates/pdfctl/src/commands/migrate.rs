@@ -23,8 +23,8 @@ enum Action {
     Run,
     /// List the migrations and whether each is applied.
     Status,
-    /// Compare the live schema with the migrations (tables, columns, types, indexes, applied
-    /// versions and checksums); exits 1 on any difference.
+    /// Compare the live schema with the migrations (tables, columns, types, indexes, triggers
+    /// and functions, applied versions and checksums); exits 1 on any difference.
     Verify,
 }
 
