@@ -585,6 +585,16 @@ fn timed_out(limits: &IsolationLimits) -> ExtractError {
     }
 }
 
+/// The buffer each end of the child's output pipe goes through: the pages written between two
+/// flushes ([`PAGE_FLUSH`]) cross together, in one system call and one wake-up of the reader.
+const PIPE_BUFFER: usize = 256 * 1024;
+
+/// How long the child lets written pages wait for more before it sends them. Each flush wakes
+/// the parent's reader, the extraction's thread and the job; one per page was most of the
+/// parent's work on a small document. A page waits at most until the next one is written or
+/// the document ends, and progress is written every quarter second at most anyway.
+const PAGE_FLUSH: Duration = Duration::from_millis(20);
+
 /// Reads the child's messages, one JSON line each, never more than `max_line` bytes of a line:
 /// an over-long or malformed line ends the reading with an error (the caller kills the child).
 fn read_messages(
@@ -592,7 +602,7 @@ fn read_messages(
     max_line: u64,
     tx: &mpsc::SyncSender<Result<ChildMessage, ExtractError>>,
 ) {
-    let mut reader = BufReader::new(stdout);
+    let mut reader = BufReader::with_capacity(PIPE_BUFFER, stdout);
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -794,13 +804,13 @@ fn crash_error(status: std::process::ExitStatus, stderr: &str) -> ExtractError {
 }
 
 /// Writes the `page` message of a borrowed page: by hand, as the enum would need a copy of it.
+/// The caller flushes.
 fn write_page(out: &mut dyn Write, page: &PageText, total: u32) -> std::io::Result<()> {
     let json = serde_json::to_string(page)?;
     writeln!(
         out,
         "{{\"type\":\"page\",\"page\":{json},\"total\":{total}}}"
-    )?;
-    out.flush()
+    )
 }
 
 /// Entry point of the child process: reads requests (a header line, then the PDF) on stdin and
@@ -812,7 +822,7 @@ pub fn child_main() -> ExitCode {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = std::io::BufWriter::with_capacity(PIPE_BUFFER, stdout.lock());
     let mut confined = false;
     loop {
         let mut header = Vec::new();
@@ -889,8 +899,13 @@ fn serve(
         }
         *confined = true;
     }
+    let mut flushed = Instant::now();
     let result = crate::extract::stream_pages(bytes, &request.limits, |page, total| {
         let _ = write_page(out, page, total);
+        if flushed.elapsed() >= PAGE_FLUSH {
+            let _ = out.flush();
+            flushed = Instant::now();
+        }
     });
     match result {
         Ok(warnings) => {
