@@ -1138,6 +1138,11 @@ mod cases {
             (job.status, job.chunk_count, job.sentence_count),
             (JobStatus::Completed, Some(4), Some(5))
         );
+        assert_eq!(
+            job.last_finished_chunk,
+            Some(3),
+            "the completion records its last chunk (PostgreSQL's save in it only locks the row)"
+        );
         let page = store.sentences(j.id, 0, 10, READ).await.unwrap();
         let read: Vec<(u64, &str, u32)> = page
             .items

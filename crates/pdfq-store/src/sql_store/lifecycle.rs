@@ -106,6 +106,36 @@ const PROGRESS: Both = Both {
                and progress_percent <= $3",
 };
 
+/// A save of chunks and sentences in one statement around `$held`, the statement that checks
+/// the attempt and locks the job row, returning `next`.
+macro_rules! postgres_save {
+    ($held:literal) => {
+        concat!(
+            "with held as (",
+            $held,
+            "), saved as (
+               insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
+               select $1, c.i, c.f, c.l
+               from held cross join unnest($4::integer[], $5::integer[], $6::integer[])
+                    as c(i, f, l)
+               on conflict (job_id, chunk_index) do nothing
+               returning chunk_index
+             ), sentences as (
+               insert into job_sentences (job_id, sentence_index, chunk_index, page, text,
+                                          provenance)
+               select $1, n.next + row_number() over (order by s.n) - 1, s.c, s.page, s.text,
+                      s.prov
+               from (select coalesce(max(sentence_index) + 1, 0) as next
+                     from job_sentences where job_id = $1) as n
+               cross join unnest($7::integer[], $8::integer[], $9::integer[], $10::text[],
+                                 $11::text[]) as s(c, n, page, text, prov)
+               where s.c in (select chunk_index from saved)
+             )
+             select next, (select count(*) from saved) as saved from held"
+        )
+    };
+}
+
 /// Saves the chunks of job `$1`'s attempt `$2` in one statement: the job row first (which
 /// checks the attempt, locks the row against a concurrent requeue or cancel, and records `$3`,
 /// the last chunk saved), then the chunks (`$4`..`$6`, one array per column, by
@@ -118,30 +148,24 @@ const PROGRESS: Both = Both {
 /// Every part reads the statement's snapshot, not rows committed while it waited for the job
 /// row: an attempt's saves never overlap (its worker makes them one after another), and a save
 /// of another attempt matches nothing here.
-const POSTGRES_SAVE: &str = "
-    with held as (
-      update jobs
-      set last_finished_chunk = greatest(coalesce(last_finished_chunk, -1), $3),
-          heartbeat_at = now(), updated_at = now()
-      where id = $1 and attempts = $2 and status = 'processing'
-      returning (select cast(coalesce(max(c.chunk_index) + 1, 0) as bigint)
-                 from job_result_chunks c where c.job_id = $1) as next
-    ), saved as (
-      insert into job_result_chunks (job_id, chunk_index, first_page, last_page)
-      select $1, c.i, c.f, c.l
-      from held cross join unnest($4::integer[], $5::integer[], $6::integer[]) as c(i, f, l)
-      on conflict (job_id, chunk_index) do nothing
-      returning chunk_index
-    ), sentences as (
-      insert into job_sentences (job_id, sentence_index, chunk_index, page, text, provenance)
-      select $1, n.next + row_number() over (order by s.n) - 1, s.c, s.page, s.text, s.prov
-      from (select coalesce(max(sentence_index) + 1, 0) as next
-            from job_sentences where job_id = $1) as n
-      cross join unnest($7::integer[], $8::integer[], $9::integer[], $10::text[],
-                        $11::text[]) as s(c, n, page, text, prov)
-      where s.c in (select chunk_index from saved)
-    )
-    select next, (select count(*) from saved) as saved from held";
+const POSTGRES_SAVE: &str = postgres_save!(
+    "update jobs
+     set last_finished_chunk = greatest(coalesce(last_finished_chunk, -1), $3),
+         heartbeat_at = now(), updated_at = now()
+     where id = $1 and attempts = $2 and status = 'processing'
+     returning (select cast(coalesce(max(c.chunk_index) + 1, 0) as bigint)
+                from job_result_chunks c where c.job_id = $1) as next"
+);
+
+/// [`POSTGRES_SAVE`] in a completion: the job row is only locked (`$3` is not read), as the
+/// completion's own update follows in the transaction. An update of the row writes a new
+/// version of it and an entry in each of its indexes; one per job is saved.
+const POSTGRES_SAVE_COMPLETING: &str = postgres_save!(
+    "select (select cast(coalesce(max(c.chunk_index) + 1, 0) as bigint)
+             from job_result_chunks c where c.job_id = $1) as next
+     from jobs where id = $1 and attempts = $2 and status = 'processing'
+     for update"
+);
 
 /// SQLite's save, the parts of [`POSTGRES_SAVE`] one after another.
 struct SqliteSave {
@@ -240,6 +264,7 @@ async fn save_held<D: Dialect>(
     id: JobId,
     attempt: Attempt,
     chunks: &[ChunkResult],
+    completing: bool,
     done: impl Fn(&Job) -> bool,
 ) -> Result<Result<u64, Commit>, StoreError> {
     let Some(last) = chunks.last() else {
@@ -247,7 +272,12 @@ async fn save_held<D: Dialect>(
     };
     if D::WRITABLE_CTES {
         let (columns, sentences) = save_columns(chunks, |_| true)?;
-        let saved = Stmt::<D>::new(POSTGRES_SAVE)
+        let sql = if completing {
+            POSTGRES_SAVE_COMPLETING
+        } else {
+            POSTGRES_SAVE
+        };
+        let saved = Stmt::<D>::new(sql)
             .id(id)
             .int(attempt.get())
             .int(last.index)
@@ -316,6 +346,7 @@ const COMPLETE: Both = Both {
            update jobs
            set status = 'completed', progress_percent = 100, current_step = 'Completed',
                page_count = $3, chunk_count = $4,
+               last_finished_chunk = case when $4 > 0 then $4 - 1 else last_finished_chunk end,
                sentence_count = (select coalesce(max(s.sentence_index) + 1, 0)
                                  from job_sentences s where s.job_id = $1),
                error_code = null, error_message = null, next_attempt_at = null,
@@ -333,6 +364,7 @@ const COMPLETE: Both = Both {
     sqlite: "update jobs
              set status = 'completed', progress_percent = 100, current_step = 'Completed',
                  page_count = $3, chunk_count = $4,
+                 last_finished_chunk = case when $4 > 0 then $4 - 1 else last_finished_chunk end,
                  sentence_count = (select coalesce(max(s.sentence_index) + 1, 0)
                                    from job_sentences s where s.job_id = $1),
                  error_code = null, error_message = null, next_attempt_at = null,
@@ -532,7 +564,7 @@ impl<D: Dialect> SqlStore<D> {
         progress: Option<(Progress, &CurrentStep)>,
     ) -> Result<Commit, StoreError> {
         let mut tx = self.begin_write().await?;
-        let inserted = match save_held::<D>(&mut tx, id, attempt, chunks, |_| false).await? {
+        let inserted = match save_held::<D>(&mut tx, id, attempt, chunks, false, |_| false).await? {
             Ok(inserted) => inserted,
             Err(commit) => {
                 tx.commit().await?;
@@ -594,7 +626,7 @@ impl<D: Dialect> SqlStore<D> {
     ) -> Result<Commit, StoreError> {
         let mut tx = self.begin_write().await?;
         // The last chunks, then the completion, in one transaction.
-        let saved = save_held::<D>(&mut tx, id, attempt, last_chunks, |job| {
+        let saved = save_held::<D>(&mut tx, id, attempt, last_chunks, true, |job| {
             job.status == JobStatus::Completed
         })
         .await?;
