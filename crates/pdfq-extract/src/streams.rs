@@ -87,22 +87,29 @@ fn inflate_checked(input: &[u8], cap: u64) -> Option<(Vec<u8>, bool)> {
     Some((out, clean))
 }
 
+/// The least an inflate's output grows by.
+const INFLATE_STEP: usize = 64 * 1024;
+
 /// `Some(true)` at a clean end, `Some(false)` on corrupt or truncated input, `None` when
 /// `cap` is exceeded.
 fn inflate_into(input: &[u8], zlib: bool, out: &mut Vec<u8>, cap: u64) -> Option<bool> {
     let mut d = flate2::Decompress::new(zlib);
-    let mut buf = vec![0u8; 64 * 1024];
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
     loop {
         let (in0, out0) = (d.total_in(), d.total_out());
         let at = usize::try_from(in0).unwrap_or(input.len()).min(input.len());
-        let res = d.decompress(&input[at..], &mut buf, flate2::FlushDecompress::None);
-        let produced = usize::try_from(d.total_out() - out0)
-            .unwrap_or(0)
-            .min(buf.len());
-        if out.len() as u64 + produced as u64 > cap {
+        // Straight into `out`, growing it by doubling but never past one byte over the cap
+        // (that byte tells an output at the cap from one beyond it).
+        if out.len() == out.capacity() {
+            let left = cap.saturating_sub(out.len()).saturating_add(1);
+            let room = out.len().max(INFLATE_STEP).min(left);
+            out.reserve_exact(room);
+        }
+        let res = d.decompress_vec(&input[at..], out, flate2::FlushDecompress::None);
+        if out.len() > cap {
             return None;
         }
-        out.extend_from_slice(&buf[..produced]);
+        let produced = d.total_out() - out0;
         match res {
             Ok(flate2::Status::StreamEnd) => return Some(true),
             Ok(_) if produced == 0 && d.total_in() == in0 => return Some(false),
