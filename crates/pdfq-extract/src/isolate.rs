@@ -589,11 +589,13 @@ fn timed_out(limits: &IsolationLimits) -> ExtractError {
 /// flushes ([`PAGE_FLUSH`]) cross together, in one system call and one wake-up of the reader.
 const PIPE_BUFFER: usize = 256 * 1024;
 
-/// How long the child lets written pages wait for more before it sends them. Each flush wakes
-/// the parent's reader, the extraction's thread and the job; one per page was most of the
-/// parent's work on a small document. A page waits at most until the next one is written or
-/// the document ends, and progress is written every quarter second at most anyway.
+/// How long, and for how many more pages, the child lets written pages wait before it sends
+/// them. Each flush wakes the parent's reader, the extraction's thread and the job; one per
+/// page was most of the parent's work on a small document. A page waits at most until the
+/// next one is written or the document ends; a long document still streams (its progress
+/// moves at least every few pages), and progress is written every quarter second at most.
 const PAGE_FLUSH: Duration = Duration::from_millis(20);
+const PAGE_FLUSH_PAGES: u32 = 16;
 
 /// Reads the child's messages, one JSON line each, never more than `max_line` bytes of a line:
 /// an over-long or malformed line ends the reading with an error (the caller kills the child).
@@ -899,12 +901,13 @@ fn serve(
         }
         *confined = true;
     }
-    let mut flushed = Instant::now();
+    let (mut flushed, mut waiting) = (Instant::now(), 0u32);
     let result = crate::extract::stream_pages(bytes, &request.limits, |page, total| {
         let _ = write_page(out, page, total);
-        if flushed.elapsed() >= PAGE_FLUSH {
+        waiting += 1;
+        if waiting >= PAGE_FLUSH_PAGES || flushed.elapsed() >= PAGE_FLUSH {
             let _ = out.flush();
-            flushed = Instant::now();
+            (flushed, waiting) = (Instant::now(), 0);
         }
     });
     match result {
