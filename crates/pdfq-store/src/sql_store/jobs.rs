@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use super::files::usage_of;
 use super::{
-    SqlStore, delete_by_id, event_of, id_attempt, job_by_id, job_columns, job_of, record_event,
-    summary_of,
+    Entry, SqlStore, delete_by_id, event_of, id_attempt, job_by_id, job_columns, job_of,
+    record_event, summary_of,
 };
 use crate::StoreError;
 use crate::decode;
@@ -201,7 +201,8 @@ impl<D: Dialect> SqlStore<D> {
                     .await?;
             }
         }
-        record_event::<D>(&mut tx, new.id, Attempt::NONE, "pending", None, "created").await?;
+        let entry = Entry::new(Attempt::NONE, "pending", None, "created");
+        record_event::<D>(&mut tx, new.id, entry).await?;
         if let Some(key) = key {
             // Keys past their lifetime are free again (and this user's old ones are swept).
             Stmt::<D>::new("delete from idempotency_keys where owner_id = $1 and created_at < $2")

@@ -10,7 +10,7 @@ use sqlx::Transaction;
 use time::OffsetDateTime;
 
 use super::{
-    SqlStore, current_worker, explain, job_columns, job_of, owner_hooks, record_change,
+    Entry, SqlStore, current_worker, explain, job_columns, job_of, owner_hooks, record_change,
     record_event, recorded_hooks,
 };
 use crate::StoreError;
@@ -493,17 +493,9 @@ impl<D: Dialect> SqlStore<D> {
             }
             None => return Ok(None),
         };
-        record_change::<D>(
-            &mut tx,
-            hooks,
-            id,
-            job.attempts,
-            "processing",
-            Some(worker),
-            &claim_message(job.attempts),
-            None,
-        )
-        .await?;
+        let message = claim_message(job.attempts);
+        let entry = Entry::new(job.attempts, "processing", Some(worker), &message);
+        record_change::<D>(&mut tx, hooks, id, entry).await?;
         tx.commit().await?;
         Ok(Some(Claimed {
             attempt: job.attempts,
@@ -674,17 +666,11 @@ impl<D: Dialect> SqlStore<D> {
             return Ok(commit);
         };
         let worker = worker.map(WorkerId::from_stored);
-        record_change::<D>(
-            &mut tx,
-            hooks,
-            id,
-            attempt,
-            "completed",
-            worker.as_ref(),
-            "completed",
-            Some(page_count),
-        )
-        .await?;
+        let entry = Entry {
+            pages: Some(page_count),
+            ..Entry::new(attempt, "completed", worker.as_ref(), "completed")
+        };
+        record_change::<D>(&mut tx, hooks, id, entry).await?;
         tx.commit().await?;
         Ok(Commit::Applied)
     }
@@ -725,15 +711,8 @@ impl<D: Dialect> SqlStore<D> {
         }
         let worker = current_worker::<D>(&mut tx, id).await?;
         let text = format!("{code}: {message}");
-        record_event::<D>(
-            &mut tx,
-            id,
-            attempt,
-            target.as_str(),
-            worker.as_ref(),
-            &text,
-        )
-        .await?;
+        let entry = Entry::new(attempt, target.as_str(), worker.as_ref(), &text);
+        record_event::<D>(&mut tx, id, entry).await?;
         tx.commit().await?;
         Ok(Commit::Applied)
     }
@@ -759,7 +738,8 @@ impl<D: Dialect> SqlStore<D> {
             tx.commit().await?;
             return Ok(commit);
         }
-        record_event::<D>(&mut tx, id, attempt, "pending", worker.as_ref(), reason).await?;
+        let entry = Entry::new(attempt, "pending", worker.as_ref(), reason);
+        record_event::<D>(&mut tx, id, entry).await?;
         tx.commit().await?;
         Ok(Commit::Applied)
     }
@@ -806,15 +786,8 @@ impl<D: Dialect> SqlStore<D> {
             }
             return Err(pdfq_domain::TransitionError { from, event }.into());
         };
-        record_event::<D>(
-            &mut tx,
-            id,
-            job.attempts,
-            job.status.as_str(),
-            None,
-            message,
-        )
-        .await?;
+        let entry = Entry::new(job.attempts, job.status.as_str(), None, message);
+        record_event::<D>(&mut tx, id, entry).await?;
         tx.commit().await?;
         Ok(job)
     }

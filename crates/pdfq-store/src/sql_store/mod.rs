@@ -167,26 +167,45 @@ fn recorded_hooks<D: Dialect>(c: &Columns<'_, D>) -> Result<Option<String>, Stor
     }
 }
 
+/// An entry of a job's timeline: the attempt, the status it reached, the worker if any, what
+/// happened, and on a completion how many pages (for the throughput view).
+#[derive(Debug, Clone, Copy)]
+struct Entry<'a> {
+    attempt: Attempt,
+    status: &'a str,
+    worker: Option<&'a WorkerId>,
+    message: &'a str,
+    pages: Option<u32>,
+}
+
+impl<'a> Entry<'a> {
+    fn new(
+        attempt: Attempt,
+        status: &'a str,
+        worker: Option<&'a WorkerId>,
+        message: &'a str,
+    ) -> Self {
+        Self {
+            attempt,
+            status,
+            worker,
+            message,
+            pages: None,
+        }
+    }
+}
+
 /// Completes a status change's record: the timeline entry where its statement did not write
 /// it (`hooks` is `None`), and the webhook deliveries it causes, in the change's transaction.
-#[allow(clippy::too_many_arguments)] // the entry's columns, each its own value
 async fn record_change<D: Dialect>(
     conn: &mut DbConnection<D>,
     hooks: Option<String>,
     id: JobId,
-    attempt: Attempt,
-    status: &str,
-    worker: Option<&WorkerId>,
-    message: &str,
-    pages: Option<u32>,
+    entry: Entry<'_>,
 ) -> Result<(), StoreError> {
     match hooks {
-        Some(hooks) => {
-            webhooks::enqueue_deliveries::<D>(conn, &hooks, id, attempt, status, message).await
-        }
-        None => {
-            record_event_with_pages::<D>(conn, id, attempt, status, worker, message, pages).await
-        }
+        Some(hooks) => webhooks::enqueue_deliveries::<D>(conn, &hooks, id, entry).await,
+        None => record_event::<D>(conn, id, entry).await,
     }
 }
 
@@ -195,23 +214,7 @@ async fn record_change<D: Dialect>(
 async fn record_event<D: Dialect>(
     conn: &mut DbConnection<D>,
     id: JobId,
-    attempt: Attempt,
-    status: &str,
-    worker: Option<&WorkerId>,
-    message: &str,
-) -> Result<(), StoreError> {
-    record_event_with_pages::<D>(conn, id, attempt, status, worker, message, None).await
-}
-
-/// Appends an entry to the job's timeline; `pages` on a completion, for the throughput view.
-async fn record_event_with_pages<D: Dialect>(
-    conn: &mut DbConnection<D>,
-    id: JobId,
-    attempt: Attempt,
-    status: &str,
-    worker: Option<&WorkerId>,
-    message: &str,
-    pages: Option<u32>,
+    entry: Entry<'_>,
 ) -> Result<(), StoreError> {
     // The owner's webhooks come back with the insert (a JSON array of [id, events]): one
     // round trip, not two, on every status change.
@@ -230,15 +233,15 @@ async fn record_event_with_pages<D: Dialect>(
     };
     let hooks = Stmt::<D>::of(RECORD_EVENT)
         .id(id)
-        .int(attempt.get())
-        .text(status)
-        .opt_text(worker.map(WorkerId::as_str))
-        .text(message)
-        .opt_int(pages.map(i64::from))
+        .int(entry.attempt.get())
+        .text(entry.status)
+        .opt_text(entry.worker.map(WorkerId::as_str))
+        .text(entry.message)
+        .opt_int(entry.pages.map(i64::from))
         .now()
         .fetch_one_as(&mut *conn, |c| c.text("hooks"))
         .await?;
-    webhooks::enqueue_deliveries::<D>(conn, &hooks, id, attempt, status, message).await
+    webhooks::enqueue_deliveries::<D>(conn, &hooks, id, entry).await
 }
 
 /// Runs `delete`, which deletes the row `$1`; [`StoreError::NotFound`] when there is none.

@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use pdfq_domain::{Attempt, JobId, UserId, webhook};
+use pdfq_domain::{JobId, UserId, webhook};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::SqlStore;
+use super::{Entry, SqlStore};
 use crate::StoreError;
 use crate::decode;
 use crate::dialect::{Both, Columns, DbConnection, Dialect, Stmt};
@@ -263,10 +263,14 @@ pub(super) async fn enqueue_deliveries<D: Dialect>(
     conn: &mut DbConnection<D>,
     hooks: &str,
     job: JobId,
-    attempt: Attempt,
-    status: &str,
-    message: &str,
+    entry: Entry<'_>,
 ) -> Result<(), StoreError> {
+    let Entry {
+        attempt,
+        status,
+        message,
+        ..
+    } = entry;
     let hooks: Vec<(Uuid, String)> = serde_json::from_str(hooks)
         .map_err(|e| StoreError::Corrupt(format!("the job owner's webhooks: {e}")))?;
     if hooks.is_empty() {
