@@ -223,18 +223,23 @@ fn check_in_order(id: JobId, chunks: &[ChunkResult], next: u64) -> Result<(), St
     Ok(())
 }
 
-/// The columns of `chunks` and of the sentences of those `keep` accepts, each sentence with its
-/// ordinal among them.
-fn save_columns<'c>(
-    chunks: &'c [ChunkResult],
-    keep: impl Fn(u32) -> bool,
-) -> Result<(ChunkColumns, SentenceColumns<'c>), StoreError> {
+/// The columns of `chunks`.
+fn chunk_columns(chunks: &[ChunkResult]) -> Result<ChunkColumns, StoreError> {
     let mut columns = ChunkColumns::default();
     for chunk in chunks {
         columns.index.push(column_int(chunk.index)?);
         columns.first_page.push(column_int(chunk.first_page)?);
         columns.last_page.push(column_int(chunk.last_page)?);
     }
+    Ok(columns)
+}
+
+/// The columns of the sentences of the `chunks` that `keep` accepts, each sentence with its
+/// ordinal among them.
+fn sentence_columns<'c>(
+    chunks: &'c [ChunkResult],
+    keep: impl Fn(u32) -> bool,
+) -> Result<SentenceColumns<'c>, StoreError> {
     let mut sentences = SentenceColumns::default();
     for (ordinal, (chunk, sentence)) in chunks
         .iter()
@@ -250,28 +255,27 @@ fn save_columns<'c>(
             .provenance
             .push((!sentence.provenance.is_empty()).then(|| sentence.provenance.to_compact()));
     }
-    Ok((columns, sentences))
+    Ok(sentences)
 }
 
 /// Saves `chunks` (none: nothing to do) for job `id`'s `attempt`: the job row first, which
 /// checks the attempt and locks the row against a concurrent requeue or cancel until the chunks
 /// are in. Returns how many were saved now, or, when the attempt no longer holds the job, what
-/// to answer instead (`done` tells whether it is already done), once the transaction commits.
-/// A chunk out of order is refused with a conflict (the caller's transaction, dropped, undoes
-/// what was written).
+/// to answer instead (in a completion, a job completed by this attempt is already done), once
+/// the transaction commits. A chunk out of order is refused with a conflict (the caller's
+/// transaction, dropped, undoes what was written).
 async fn save_held<D: Dialect>(
     conn: &mut DbConnection<D>,
     id: JobId,
     attempt: Attempt,
     chunks: &[ChunkResult],
     completing: bool,
-    done: impl Fn(&Job) -> bool,
 ) -> Result<Result<u64, Commit>, StoreError> {
     let Some(last) = chunks.last() else {
         return Ok(Ok(0));
     };
+    let done = |job: &Job| completing && job.status == JobStatus::Completed;
     if D::WRITABLE_CTES {
-        let (columns, sentences) = save_columns(chunks, |_| true)?;
         let sql = if completing {
             POSTGRES_SAVE_COMPLETING
         } else {
@@ -281,8 +285,8 @@ async fn save_held<D: Dialect>(
             .id(id)
             .int(attempt.get())
             .int(last.index)
-            .chunks(columns)?
-            .sentences(sentences)?
+            .chunks(chunk_columns(chunks)?)?
+            .sentences(sentence_columns(chunks, |_| true)?)?
             .fetch_optional_as(&mut *conn, |c| Ok((c.count("next")?, c.count("saved")?)))
             .await?;
         let Some((next, saved)) = saved else {
@@ -302,15 +306,14 @@ async fn save_held<D: Dialect>(
         return Ok(Err(explain::<D>(conn, id, attempt, done).await?));
     };
     check_in_order(id, chunks, next)?;
-    let (columns, _) = save_columns(chunks, |_| false)?;
     let saved: HashSet<u32> = Stmt::<D>::new(SQLITE_SAVE.chunks)
         .id(id)
-        .chunks(columns)?
+        .chunks(chunk_columns(chunks)?)?
         .fetch_all_as(&mut *conn, |c| c.u32("chunk_index"))
         .await?
         .into_iter()
         .collect();
-    let (_, sentences) = save_columns(chunks, |index| saved.contains(&index))?;
+    let sentences = sentence_columns(chunks, |index| saved.contains(&index))?;
     if !sentences.text.is_empty() {
         Stmt::<D>::new(SQLITE_SAVE.sentences)
             .id(id)
@@ -556,7 +559,7 @@ impl<D: Dialect> SqlStore<D> {
         progress: Option<(Progress, &CurrentStep)>,
     ) -> Result<Commit, StoreError> {
         let mut tx = self.begin_write().await?;
-        let inserted = match save_held::<D>(&mut tx, id, attempt, chunks, false, |_| false).await? {
+        let inserted = match save_held::<D>(&mut tx, id, attempt, chunks, false).await? {
             Ok(inserted) => inserted,
             Err(commit) => {
                 tx.commit().await?;
@@ -618,10 +621,7 @@ impl<D: Dialect> SqlStore<D> {
     ) -> Result<Commit, StoreError> {
         let mut tx = self.begin_write().await?;
         // The last chunks, then the completion, in one transaction.
-        let saved = save_held::<D>(&mut tx, id, attempt, last_chunks, true, |job| {
-            job.status == JobStatus::Completed
-        })
-        .await?;
+        let saved = save_held::<D>(&mut tx, id, attempt, last_chunks, true).await?;
         if let Err(commit) = saved {
             tx.commit().await?;
             return Ok(commit);
