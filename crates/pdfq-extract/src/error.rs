@@ -13,6 +13,24 @@ pub enum SizeLimit {
     NestingDepth,
 }
 
+impl SizeLimit {
+    /// What the uploader (or the operator) can do about a file over this limit.
+    #[must_use]
+    pub fn next_step(self) -> &'static str {
+        match self {
+            SizeLimit::Pages => {
+                "split the PDF, or if it is genuine the operator can raise the worker's MAX_PAGES"
+            }
+            SizeLimit::Bytes | SizeLimit::DecompressedBytes | SizeLimit::Objects => {
+                "split the PDF into smaller files"
+            }
+            SizeLimit::NestingDepth => {
+                "no real document nests its objects this deep; export it again from its source"
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for SizeLimit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -72,7 +90,11 @@ pub enum ExtractError {
     PasswordRequired,
     #[error("the PDF is damaged beyond repair: {reason}")]
     Damaged { reason: String },
-    #[error("the PDF is too large: {limit} is {actual}, the limit is {max}")]
+    /// `actual` is what was counted when the limit was found passed: at least that much.
+    #[error(
+        "the PDF is too large: its {limit} is over the limit of {max} (at least {actual}); {}",
+        limit.next_step()
+    )]
     TooLarge {
         limit: SizeLimit,
         actual: u64,

@@ -11,6 +11,9 @@ use crate::error::{ExtractError, SizeLimit};
 // 96 real PDFs: 16.5 KB, 16,454 glyphs and 186 sentences; no form drawn more than 3 times on
 // a page) stay far inside them: a 2,000-page manual of the same density is about 5 MB and
 // 67,000 sentences.
+/// Default of [`Limits::max_pages`]: eight times the 1,221-page manual, and what a 50 MB
+/// upload of ordinary pages holds (a 47 MB merge of real files has 3,663).
+pub const DEFAULT_MAX_PAGES: u32 = 10_000;
 /// Default of [`Limits::max_glyphs_per_page`]: 30 times the busiest real page.
 pub const DEFAULT_MAX_PAGE_GLYPHS: u64 = 500_000;
 /// Default of [`Limits::max_form_draws_per_page`]: a chart drawing a marker form per point
@@ -69,7 +72,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_file_bytes: 256 * 1024 * 1024,
-            max_pages: 10_000,
+            max_pages: DEFAULT_MAX_PAGES,
             max_objects: 2_000_000,
             max_stream_bytes: 64 * 1024 * 1024,
             max_document_decompressed_bytes: 1024 * 1024 * 1024,

@@ -148,10 +148,19 @@ fn parse(
     let parser_failed = || ExtractError::damaged("the PDF parser failed on this file");
     let load = move || {
         structure::start_recording();
+        slim::start_counting(limits);
         let loaded = Document::load_mem_with_options(bytes, options);
-        (loaded, structure::finish_recording())
+        let counted = slim::finish_counting();
+        (loaded, counted, structure::finish_recording())
     };
-    let finish = |(loaded, record): (Result<Document, lopdf::Error>, StructureRecord)| {
+    type Parsed = (
+        Result<Document, lopdf::Error>,
+        Result<(), ExtractError>,
+        StructureRecord,
+    );
+    let finish = |(loaded, counted, record): Parsed| {
+        // Past a count limit the load kept nothing more, so what it returned is incomplete.
+        counted?;
         loaded
             .map(|doc| (doc, record))
             .map_err(|e| map_lopdf_error(&e, limits))

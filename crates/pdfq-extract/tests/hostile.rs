@@ -472,3 +472,74 @@ fn a_missing_font_reads_as_winansi() {
         out.pages[0].text
     );
 }
+
+/// `with_content`'s document with `listed` more pages in its page tree and `orphans` page
+/// objects no tree lists (pages an incremental update deleted), each with its own content.
+fn with_pages(listed: usize, orphans: usize) -> Vec<u8> {
+    let mut doc = with_content(b"BT /F1 12 Tf 72 720 Td (page 1) Tj ET");
+    let pages = pages_id(&doc);
+    let template = page_dict(&mut doc).clone();
+    let mut kids = vec![Object::Reference(first_page(&doc))];
+    for n in 0..listed + orphans {
+        let text = format!("BT /F1 12 Tf 72 720 Td (page {}) Tj ET", n + 2);
+        let content = doc.add_object(Stream::new(dictionary! {}, text.into_bytes()));
+        let mut page = template.clone();
+        page.set("Contents", content);
+        let id = doc.add_object(page);
+        if n < listed {
+            kids.push(id.into());
+        }
+    }
+    let tree = doc.get_dictionary_mut(pages).expect("page tree");
+    tree.set("Count", kids.len() as i64);
+    tree.set("Kids", kids);
+    save(&mut doc)
+}
+
+#[test]
+fn a_file_with_far_more_pages_than_the_limit_stops_loading_at_the_limit() {
+    let limits = Limits {
+        max_pages: 10,
+        ..Limits::default()
+    };
+    let err = extract_pages(&with_pages(59, 0), &limits).unwrap_err();
+    // Keeping stopped after twice the limit of page objects: a walk of the whole tree, after
+    // loading every page, would have stopped at the 11th.
+    assert_eq!(
+        err,
+        ExtractError::TooLarge {
+            limit: pdfq_extract::SizeLimit::Pages,
+            actual: 21,
+            max: 10,
+        }
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("over the limit of 10") && message.contains("MAX_PAGES"),
+        "{message}"
+    );
+    // Just over the limit, the tree's walk refuses it.
+    let err = extract_pages(&with_pages(10, 0), &limits).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ExtractError::TooLarge {
+                limit: pdfq_extract::SizeLimit::Pages,
+                actual: 11,
+                max: 10
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn page_objects_the_tree_no_longer_lists_do_not_count_against_the_limit() {
+    let limits = Limits {
+        max_pages: 10,
+        ..Limits::default()
+    };
+    let doc = extract_pages(&with_pages(9, 8), &limits).unwrap();
+    assert_eq!(doc.pages.len(), 10);
+    assert_eq!(doc.pages[9].text.trim(), "page 10");
+}

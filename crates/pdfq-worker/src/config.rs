@@ -106,6 +106,13 @@ pub struct JobConfig {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub extract_child_jobs: u32,
 
+    /// Most pages of one document; a PDF with more fails with too_large before its pages are
+    /// read.
+    #[arg(long, env = "MAX_PAGES", value_name = "MAX_PAGES",
+          default_value_t = pdfq_extract::DEFAULT_MAX_PAGES,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_pages: u32,
+
     /// Most glyphs drawn on one page; over it the job fails with result_too_large.
     #[arg(long, env = "MAX_PAGE_GLYPHS", value_name = "MAX_PAGE_GLYPHS",
           default_value_t = pdfq_extract::DEFAULT_MAX_PAGE_GLYPHS,
@@ -252,6 +259,7 @@ impl JobConfig {
     pub fn isolation_limits(&self) -> IsolationLimits {
         IsolationLimits {
             limits: Limits {
+                max_pages: self.max_pages,
                 max_glyphs_per_page: self.max_page_glyphs,
                 max_form_draws_per_page: self.max_form_draws_per_page,
                 max_page_text_bytes: self.max_page_text_bytes,
@@ -320,6 +328,7 @@ mod tests {
         assert_eq!(limits.limits.max_page_sentences, 4_000);
         assert_eq!(limits.limits.max_glyphs_per_page, 500_000);
         assert_eq!(limits.limits.max_form_draws_per_page, 1_000);
+        assert_eq!(limits.limits.max_pages, 10_000);
 
         let limits = parse(&[
             "--extract-cpu-limit=5s",
@@ -329,6 +338,7 @@ mod tests {
             "--max-page-sentences=3",
             "--max-page-glyphs=99",
             "--max-form-draws-per-page=7",
+            "--max-pages=25000",
             "--extract-memory-limit=1GB",
         ])
         .unwrap()
@@ -341,6 +351,7 @@ mod tests {
         assert_eq!(limits.limits.max_page_sentences, 3);
         assert_eq!(limits.limits.max_glyphs_per_page, 99);
         assert_eq!(limits.limits.max_form_draws_per_page, 7);
+        assert_eq!(limits.limits.max_pages, 25_000);
 
         let err = parse(&["--max-result-sentences=0"])
             .unwrap_err()

@@ -154,6 +154,7 @@ on_both_backends!(
     a_file_that_multiplies_its_text_fails_and_stores_nothing,
     a_result_over_the_sentence_limit_fails_without_storing_more_than_the_limit,
     a_spinning_extractor_is_stopped_by_its_cpu_limit,
+    a_file_over_the_page_limit_fails_once_naming_the_setting,
 );
 
 /// Every sentence byte stored for `job`: its finished chunks and its result.
@@ -223,6 +224,29 @@ async fn a_result_over_the_sentence_limit_fails_without_storing_more_than_the_li
     let stored = env.store.get_job(job).await.unwrap().unwrap();
     let message = stored.error_message.unwrap_or_default();
     assert!(message.contains("MAX_RESULT_SENTENCES"), "{message}");
+}
+
+async fn a_file_over_the_page_limit_fails_once_naming_the_setting(backend: Backend) {
+    let env = env(backend, QueueOptions::default()).await;
+    let job = submit(&env, pdf_of(12)).await;
+    let mut extractor = real_extractor();
+    extractor.limits.limits.max_pages = 5;
+    let worker = Worker::new(env.store.clone(), env.broker.clone(), settings(extractor));
+    let outcomes = worker.run_until_empty().await.unwrap();
+    assert_eq!(
+        outcomes,
+        vec![Outcome::Failed {
+            job,
+            code: "too_large".into()
+        }]
+    );
+    let stored = env.store.get_job(job).await.unwrap().unwrap();
+    assert_eq!(stored.attempts, Attempt::new(1), "no retry can help");
+    let message = stored.error_message.unwrap_or_default();
+    assert!(
+        message.contains("over the limit of 5") && message.contains("MAX_PAGES"),
+        "{message}"
+    );
 }
 
 async fn a_spinning_extractor_is_stopped_by_its_cpu_limit(backend: Backend) {
