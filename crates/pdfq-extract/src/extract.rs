@@ -164,7 +164,7 @@ fn run(
 ) -> Result<Vec<PageWarning>, ExtractError> {
     let load::Loaded {
         doc,
-        rebuilt,
+        completeness,
         structure,
     } = load::load(&bytes, limits)?;
     // The parsed document holds copies of what it needs (stream data included).
@@ -174,7 +174,7 @@ fn run(
         artifacts_are_furniture: structure::is_marked(&doc),
     };
     let mut state = DocState::default();
-    let result = extract_loaded(&doc, rebuilt, limits, &tags, &mut state, on_page);
+    let result = extract_loaded(&doc, completeness, limits, &tags, &mut state, on_page);
     if LEAK_ON_EXIT.load(Ordering::Relaxed) {
         // The process exits next: freeing millions of small objects one by one is wasted work.
         std::mem::forget(doc);
@@ -195,7 +195,7 @@ pub(crate) static LEAK_ON_EXIT: AtomicBool = AtomicBool::new(false);
 
 fn extract_loaded(
     doc: &lopdf::Document,
-    rebuilt: bool,
+    completeness: load::Completeness,
     limits: &Limits,
     tags: &Tags,
     state: &mut DocState,
@@ -204,7 +204,7 @@ fn extract_loaded(
     let pagetree::PageTree {
         pages,
         missing_nodes,
-    } = pagetree::pages(doc, limits)?;
+    } = pagetree::pages(doc, limits, completeness == load::Completeness::Truncated)?;
     if pages.is_empty() {
         return Err(ExtractError::damaged("no pages found"));
     }
@@ -212,12 +212,17 @@ fn extract_loaded(
     let mut budget = Budget::new(limits);
     let mut output = OutputBudget::new(limits);
     let mut warnings = Vec::new();
-    if rebuilt {
+    let damage = match completeness {
+        load::Completeness::Whole => None,
+        load::Completeness::Truncated => Some("it ends before its end-of-file marker"),
+        load::Completeness::Rebuilt => Some("no readable trailer or page tree"),
+    };
+    if let Some(damage) = damage {
         warnings.push(PageWarning {
             page: None,
             reason: format!(
-                "the file is truncated or damaged (no readable trailer or page tree): its pages \
-                 were recovered from the objects found ({total}), others may be missing"
+                "the file is truncated or damaged ({damage}): its pages were recovered from the \
+                 objects found ({total}), others may be missing"
             ),
         });
     }

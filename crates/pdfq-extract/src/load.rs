@@ -21,12 +21,25 @@ pub(crate) static PARSE_ON_CALLING_THREAD: AtomicBool = AtomicBool::new(false);
 /// Readers accept the header anywhere in the first KiB (PDF 32000-1, annex H).
 const HEADER_WINDOW: usize = 1024;
 
-/// A loaded document, and whether it had to be rebuilt from the page objects found because its
-/// trailer or catalog could not be read (a truncated upload, typically): pages may be missing.
+/// How much of a file was there to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Completeness {
+    Whole,
+    /// It ends before its end-of-file marker (an upload cut short, typically): lopdf rebuilt
+    /// its cross-reference from the objects that remain, and its page tree may be a stale one
+    /// (an earlier revision's, or an embedded document's) that lists few of its pages.
+    Truncated,
+    /// Its trailer or catalog could not be read, so its page tree was rebuilt from the page
+    /// objects found.
+    Rebuilt,
+}
+
+/// A loaded document, and how complete the file was: pages may be missing from one that was
+/// not whole.
 #[derive(Debug)]
 pub(crate) struct Loaded {
     pub doc: Document,
-    pub rebuilt: bool,
+    pub completeness: Completeness,
     /// The structure tree, recorded as the loader dropped it.
     pub structure: StructureRecord,
 }
@@ -89,9 +102,16 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, ExtractError
     if doc.objects.is_empty() {
         return Err(ExtractError::damaged("no readable objects"));
     }
+    let completeness = if rebuilt {
+        Completeness::Rebuilt
+    } else if ends_before_its_end(bytes) {
+        Completeness::Truncated
+    } else {
+        Completeness::Whole
+    };
     Ok(Loaded {
         doc,
-        rebuilt,
+        completeness,
         structure,
     })
 }
@@ -181,6 +201,14 @@ fn parse(
             .map_err(|_| parser_failed())
     })?;
     finish(loaded)
+}
+
+/// Whether no end-of-file marker follows the file's last object. Markers of earlier revisions
+/// (incremental updates, a linearized file's first page) come before objects of later ones.
+fn ends_before_its_end(bytes: &[u8]) -> bool {
+    let after_last_object =
+        memchr::memmem::rfind(bytes, b"endobj").map_or(bytes, |at| &bytes[at..]);
+    memchr::memmem::find(after_last_object, b"%%EOF").is_none()
 }
 
 /// `bytes` with a page tree, a catalog and a trailer appended, listing every `/Type /Page`

@@ -47,16 +47,23 @@ pub(crate) struct PageTree<'a> {
     pub missing_nodes: u32,
 }
 
-pub(crate) fn pages<'a>(doc: &'a Document, limits: &Limits) -> Result<PageTree<'a>, ExtractError> {
+/// The pages of `doc`'s page tree, in order. With `unlisted`, or when the tree lists none, page
+/// objects the tree does not reach follow, in object order: a truncated file's tree can be a
+/// stale one that lists few of them.
+pub(crate) fn pages<'a>(
+    doc: &'a Document,
+    limits: &Limits,
+    unlisted: bool,
+) -> Result<PageTree<'a>, ExtractError> {
     let mut out = Vec::new();
     let mut missing_nodes = 0;
+    let mut visited = HashSet::new();
     let root = doc
         .catalog()
         .ok()
         .and_then(|c| c.get(b"Pages").ok())
         .and_then(|o| o.as_reference().ok());
     if let Some(root) = root {
-        let mut visited = HashSet::new();
         let inherited = Inherited::NONE;
         let mut state = Walk {
             visited: &mut visited,
@@ -66,11 +73,13 @@ pub(crate) fn pages<'a>(doc: &'a Document, limits: &Limits) -> Result<PageTree<'
         };
         walk(doc, root, inherited, 0, &mut state)?;
     }
-    if out.is_empty() {
+    if out.is_empty() || unlisted {
         // A broken tree: fall back to every /Type /Page object, in object order.
         for (&id, obj) in &doc.objects {
             let Ok(dict) = obj.as_dict() else { continue };
-            if dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page".as_slice()) {
+            if dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page".as_slice())
+                && !visited.contains(&id)
+            {
                 push_page(doc, id, dict, Inherited::NONE, &mut out, limits)?;
             }
         }

@@ -79,6 +79,88 @@ fn truncated_generated_pdfs_are_damaged_or_say_what_they_lost() {
     }
 }
 
+/// A one-page file updated incrementally with `more` pages: the update appends its pages, a
+/// new page tree and catalog, and its own cross-reference section after the first %%EOF.
+fn updated_with_more_pages(more: &[&str]) -> Vec<u8> {
+    let first = text_pdf(&["Page 1 was there from the start."]);
+    let previous = lopdf::Document::load_mem(&first).unwrap();
+    let catalog = previous
+        .trailer
+        .get(b"Root")
+        .unwrap()
+        .as_reference()
+        .unwrap();
+    let tree = previous
+        .get_dictionary(catalog)
+        .unwrap()
+        .get(b"Pages")
+        .unwrap()
+        .as_reference()
+        .unwrap();
+    let first_page = *previous.get_pages().values().next().unwrap();
+    let template = previous.get_dictionary(first_page).unwrap().clone();
+    let mut update = lopdf::IncrementalDocument::create_from(first, previous);
+    update.opt_clone_object_to_new_document(tree).unwrap();
+    let mut kids = vec![lopdf::Object::Reference(first_page)];
+    for text in more {
+        let content = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
+        let content = update.new_document.add_object(lopdf::Stream::new(
+            lopdf::Dictionary::new(),
+            content.into_bytes(),
+        ));
+        let mut page = template.clone();
+        page.set("Contents", content);
+        kids.push(update.new_document.add_object(page).into());
+    }
+    let tree = update.new_document.get_dictionary_mut(tree).unwrap();
+    tree.set("Count", kids.len() as i64);
+    tree.set("Kids", kids);
+    let mut out = Vec::new();
+    update.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_file_cut_inside_an_update_recovers_the_pages_it_holds_and_says_it_is_cut() {
+    let texts: Vec<String> = (2..=20)
+        .map(|n| format!("Page {n} came with the update."))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let pdf = updated_with_more_pages(&refs);
+    let whole = extract_pages(&pdf, &Limits::default()).unwrap();
+    assert_eq!(whole.pages.len(), 20);
+    assert!(whole.warnings.is_empty(), "{:?}", whole.warnings);
+    // Cut after the update's pages, before its page tree and cross-reference: what is left
+    // names only the first revision's one-page tree.
+    let cut = memchr_last(&pdf, b"Page 20 came") + 200;
+    let doc = extract_pages(&pdf[..cut], &Limits::default()).unwrap();
+    assert_eq!(doc.pages.len(), 20, "{:?}", doc.warnings);
+    assert!(
+        doc.pages[19].text.contains("Page 20 came"),
+        "{:?}",
+        doc.pages[19]
+    );
+    assert!(
+        doc.warnings
+            .iter()
+            .any(|w| w.page.is_none() && w.reason.contains("end-of-file marker")),
+        "{:?}",
+        doc.warnings
+    );
+    for cut in CUTS {
+        let truncated = &pdf[..pdf.len() * cut / 100];
+        let r = extract_pages(truncated, &Limits::default());
+        assert_honest(&format!("updated, cut at {cut}%"), &r, &whole);
+    }
+}
+
+fn memchr_last(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .rposition(|w| w == needle)
+        .unwrap()
+}
+
 #[test]
 fn truncated_corpus_pdfs_are_damaged_or_say_what_they_lost() {
     let Some(dir) = corpus_dir() else {

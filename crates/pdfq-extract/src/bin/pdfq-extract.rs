@@ -88,10 +88,11 @@ fn extract(args: &[OsString]) -> ExitCode {
     let rendered = match result {
         Ok(doc) => {
             for warning in &doc.warnings {
+                // A warning about the whole file says so itself.
                 let at = warning
                     .page
-                    .map_or_else(|| "the file".to_owned(), |page| format!("page {page}"));
-                eprintln!("pdfq-extract: {}: {at}: {}", file.display(), warning.reason);
+                    .map_or_else(String::new, |page| format!("page {page}: "));
+                eprintln!("pdfq-extract: {}: {at}{}", file.display(), warning.reason);
             }
             pdfq_extract::render(&doc, format, json)
         }
