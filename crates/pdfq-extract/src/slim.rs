@@ -15,7 +15,7 @@
 //!
 //! The filter also counts what it keeps. A file can hold far more pages or objects than the
 //! limits allow, and each kept page costs a few KiB as lopdf objects (a 30 MB file of 60,000
-//! short pages peaked at 367 MiB before the page tree was walked and the file refused). Once a
+//! short pages peaked at 358 MiB before the page tree was walked and the file refused). Once a
 //! count is past its limit the load is going to be refused, so nothing more is kept.
 
 use std::cell::Cell;
@@ -201,8 +201,8 @@ fn dictionary_class(dict: &Dictionary) -> Class {
 
 /// The entries of an annotation its drawing reads (content.rs, `run_annotations`). A form's
 /// widgets also carry their field's name, value, default appearance, parent and page, each
-/// entry 152 bytes as lopdf holds it: an 18 MB form of 40,000 filled fields peaked at 332 MiB
-/// with them, 276 MiB without.
+/// entry 152 bytes as lopdf holds it: an 18 MB form of 40,000 filled fields peaked at 325 MiB
+/// with them, 269 MiB without.
 const ANNOTATION_DRAWN_BY: [&[u8]; 6] = [b"Type", b"Subtype", b"F", b"AP", b"AS", b"Rect"];
 
 fn annotation_as_drawn(dict: &Dictionary) -> Dictionary {
