@@ -132,7 +132,7 @@ fn a_file_cut_inside_an_update_recovers_the_pages_it_holds_and_says_it_is_cut() 
     assert!(whole.warnings.is_empty(), "{:?}", whole.warnings);
     // Cut after the update's pages, before its page tree and cross-reference: what is left
     // names only the first revision's one-page tree.
-    let cut = memchr_last(&pdf, b"Page 20 came") + 200;
+    let cut = memchr::memmem::rfind(&pdf, b"Page 20 came").unwrap() + 200;
     let doc = extract_pages(&pdf[..cut], &Limits::default()).unwrap();
     assert_eq!(doc.pages.len(), 20, "{:?}", doc.warnings);
     assert!(
@@ -152,13 +152,6 @@ fn a_file_cut_inside_an_update_recovers_the_pages_it_holds_and_says_it_is_cut() 
         let r = extract_pages(truncated, &Limits::default());
         assert_honest(&format!("updated, cut at {cut}%"), &r, &whole);
     }
-}
-
-fn memchr_last(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .rposition(|w| w == needle)
-        .unwrap()
 }
 
 #[test]

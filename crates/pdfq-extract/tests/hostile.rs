@@ -496,12 +496,16 @@ fn with_pages(listed: usize, orphans: usize) -> Vec<u8> {
     save(&mut doc)
 }
 
-#[test]
-fn a_file_with_far_more_pages_than_the_limit_stops_loading_at_the_limit() {
-    let limits = Limits {
+fn at_most_ten_pages() -> Limits {
+    Limits {
         max_pages: 10,
         ..Limits::default()
-    };
+    }
+}
+
+#[test]
+fn a_file_with_far_more_pages_than_the_limit_stops_loading_at_the_limit() {
+    let limits = at_most_ten_pages();
     let err = extract_pages(&with_pages(59, 0), &limits).unwrap_err();
     // Keeping stopped after twice the limit of page objects: a walk of the whole tree, after
     // loading every page, would have stopped at the 11th.
@@ -535,10 +539,7 @@ fn a_file_with_far_more_pages_than_the_limit_stops_loading_at_the_limit() {
 
 #[test]
 fn page_objects_the_tree_no_longer_lists_do_not_count_against_the_limit() {
-    let limits = Limits {
-        max_pages: 10,
-        ..Limits::default()
-    };
+    let limits = at_most_ten_pages();
     let doc = extract_pages(&with_pages(9, 8), &limits).unwrap();
     assert_eq!(doc.pages.len(), 10);
     assert_eq!(doc.pages[9].text.trim(), "page 10");

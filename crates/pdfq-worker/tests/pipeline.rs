@@ -206,43 +206,42 @@ async fn a_result_over_the_sentence_limit_fails_without_storing_more_than_the_li
 ) {
     let env = env(backend, QueueOptions::default()).await;
     // 12 pages of 2 sentences in 10 chunks; at most 9 sentences may be stored.
-    let job = submit(&env, pdf_of(12)).await;
-    let mut extractor = real_extractor();
-    extractor.limits.limits.max_sentences = 9;
-    let worker = Worker::new(env.store.clone(), env.broker.clone(), settings(extractor));
-    let outcomes = worker.run_until_empty().await.unwrap();
-    assert_eq!(
-        outcomes,
-        vec![Outcome::Failed {
-            job,
-            code: "result_too_large".into()
-        }]
-    );
+    let (job, message) =
+        twelve_pages_fail_under(&env, |limits| limits.max_sentences = 9, "result_too_large").await;
     let chunks = env.store.finished_chunks(job).await.unwrap();
     let sentences: usize = chunks.iter().map(|c| c.sentences.len()).sum();
     assert!(sentences <= 9, "{sentences} sentences stored");
-    let stored = env.store.get_job(job).await.unwrap().unwrap();
-    let message = stored.error_message.unwrap_or_default();
     assert!(message.contains("MAX_RESULT_SENTENCES"), "{message}");
 }
 
-async fn a_file_over_the_page_limit_fails_once_naming_the_setting(backend: Backend) {
-    let env = env(backend, QueueOptions::default()).await;
-    let job = submit(&env, pdf_of(12)).await;
+/// Runs a job of `pdf_of(12)` under the default limits changed by `change`, and checks it
+/// failed once, with `code` and no retry: its id and error message.
+async fn twelve_pages_fail_under(
+    env: &Env,
+    change: impl FnOnce(&mut pdfq_extract::Limits),
+    code: &str,
+) -> (JobId, String) {
+    let job = submit(env, pdf_of(12)).await;
     let mut extractor = real_extractor();
-    extractor.limits.limits.max_pages = 5;
+    change(&mut extractor.limits.limits);
     let worker = Worker::new(env.store.clone(), env.broker.clone(), settings(extractor));
     let outcomes = worker.run_until_empty().await.unwrap();
     assert_eq!(
         outcomes,
         vec![Outcome::Failed {
             job,
-            code: "too_large".into()
+            code: code.into()
         }]
     );
     let stored = env.store.get_job(job).await.unwrap().unwrap();
     assert_eq!(stored.attempts, Attempt::new(1), "no retry can help");
-    let message = stored.error_message.unwrap_or_default();
+    (job, stored.error_message.unwrap_or_default())
+}
+
+async fn a_file_over_the_page_limit_fails_once_naming_the_setting(backend: Backend) {
+    let env = env(backend, QueueOptions::default()).await;
+    let (_, message) =
+        twelve_pages_fail_under(&env, |limits| limits.max_pages = 5, "too_large").await;
     assert!(
         message.contains("over the limit of 5") && message.contains("MAX_PAGES"),
         "{message}"
