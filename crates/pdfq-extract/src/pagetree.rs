@@ -74,12 +74,10 @@ pub(crate) fn pages<'a>(
         walk(doc, root, inherited, 0, &mut state)?;
     }
     if out.is_empty() || unlisted {
-        // A broken tree: fall back to every /Type /Page object, in object order.
+        // A broken or stale tree: every /Type /Page object it did not reach, in object order.
         for (&id, obj) in &doc.objects {
             let Ok(dict) = obj.as_dict() else { continue };
-            if dict.get(b"Type").and_then(Object::as_name).ok() == Some(b"Page".as_slice())
-                && !visited.contains(&id)
-            {
+            if dict.has_type(b"Page") && !visited.contains(&id) {
                 push_page(doc, id, dict, Inherited::NONE, &mut out, limits)?;
             }
         }

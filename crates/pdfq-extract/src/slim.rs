@@ -29,9 +29,6 @@ use crate::limits::Limits;
 #[derive(Debug, Clone, Copy)]
 struct Kept {
     pages: u64,
-    /// Page objects kept at most. A file may hold page objects its tree no longer lists (pages
-    /// deleted by an incremental update), so this is twice the page limit: the walk of the
-    /// page tree applies the limit itself ([`crate::pagetree`]).
     max_pages: u64,
     objects: u64,
     max_objects: u64,
@@ -39,7 +36,10 @@ struct Kept {
 
 impl Kept {
     fn over(&self) -> Option<SizeLimit> {
-        if self.pages > self.max_pages {
+        // A file may hold page objects its tree no longer lists (pages deleted by an
+        // incremental update), so the load stops only past twice the page limit: the walk of
+        // the page tree applies the limit itself ([`crate::pagetree`]).
+        if self.pages > self.max_pages.saturating_mul(2) {
             Some(SizeLimit::Pages)
         } else if self.objects > self.max_objects {
             Some(SizeLimit::Objects)
@@ -58,7 +58,7 @@ thread_local! {
 pub(crate) fn start_counting(limits: &Limits) {
     KEPT.set(Some(Kept {
         pages: 0,
-        max_pages: u64::from(limits.max_pages).saturating_mul(2),
+        max_pages: u64::from(limits.max_pages),
         objects: 0,
         max_objects: limits.max_objects,
     }));
@@ -73,7 +73,7 @@ pub(crate) fn finish_counting() -> Result<(), ExtractError> {
         Some(SizeLimit::Pages) => Err(ExtractError::TooLarge {
             limit: SizeLimit::Pages,
             actual: kept.pages,
-            max: kept.max_pages / 2,
+            max: kept.max_pages,
         }),
         Some(limit) => Err(ExtractError::TooLarge {
             limit,
