@@ -1,5 +1,6 @@
 //! Content-stream interpreter: text and graphics state, Form XObjects; emits positioned glyphs.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -10,6 +11,7 @@ use crate::fonts::{Font, FontCache};
 use crate::layout::{ARTIFACT, FIRST_CONTENT_MARK, Glyph, PageGlyphs, UNMARKED};
 use crate::lexer::{Lexer, Operand, Token};
 use crate::limits::Budget;
+use crate::packed::PackedObjects;
 use crate::pagetree::{deref, resolve_dict};
 use crate::streams;
 
@@ -98,8 +100,25 @@ impl GState {
 #[derive(Debug, Default)]
 pub(crate) struct DocState {
     pub fonts: FontCache,
+    /// Objects the loader kept packed: read where the document does not hold them.
+    pub packed: PackedObjects,
+    /// Decoded Form XObjects, for forms drawn again (a logo on every page), up to
+    /// [`FORM_CACHE_BYTES`] of them: a form's appearance streams are drawn once each.
     forms: HashMap<ObjectId, Rc<Vec<u8>>>,
+    form_bytes: usize,
     fallback_font: Option<Rc<Font>>,
+}
+
+/// The most decoded form content [`DocState`] holds.
+const FORM_CACHE_BYTES: usize = 16 << 20;
+
+impl DocState {
+    pub fn new(packed: PackedObjects) -> Self {
+        DocState {
+            packed,
+            ..DocState::default()
+        }
+    }
 }
 
 pub(crate) struct Interpreter<'a, 's> {
@@ -151,6 +170,22 @@ impl<'a, 's> Interpreter<'a, 's> {
         }
     }
 
+    /// Object `id`: the document's, or one kept packed, unpacked for this use.
+    fn object(&self, id: ObjectId) -> Option<Cow<'a, Object>> {
+        match self.doc.get_object(id) {
+            Ok(object) => Some(Cow::Borrowed(object)),
+            Err(_) => self.state.packed.get(id).map(Cow::Owned),
+        }
+    }
+
+    /// The object `reference` names, or `reference` itself when it is direct.
+    fn resolve(&self, reference: &'a Object) -> Option<Cow<'a, Object>> {
+        match reference {
+            Object::Reference(id) => self.object(*id),
+            direct => Some(Cow::Borrowed(direct)),
+        }
+    }
+
     /// The mark of glyphs drawn now: the innermost marked-content sequence's.
     fn current_mark(&self) -> u32 {
         self.marked.last().copied().unwrap_or(UNMARKED)
@@ -187,7 +222,7 @@ impl<'a, 's> Interpreter<'a, 's> {
     /// The mark a `BDC` opens: `tag` and its properties (inline, or a /Properties resource).
     fn marked_content(
         &mut self,
-        resources: Option<&'a Dictionary>,
+        resources: Option<&Dictionary>,
         tag: Option<&Operand<'_>>,
         properties: Option<&Operand<'_>>,
     ) -> u32 {
@@ -231,7 +266,10 @@ impl<'a, 's> Interpreter<'a, 's> {
             return Ok(());
         };
         for annot in annots.iter().take(10_000) {
-            let Some(a) = deref(doc, annot).and_then(|o| o.as_dict().ok()) else {
+            let Some(annot) = self.resolve(annot) else {
+                continue;
+            };
+            let Ok(a) = annot.as_dict() else {
                 continue;
             };
             let flags = a
@@ -251,36 +289,29 @@ impl<'a, 's> Interpreter<'a, 's> {
             let Some(normal) = ap.get(b"N").ok() else {
                 continue;
             };
-            let (id, stream) = match normal {
-                Object::Reference(id) => match doc.get_object(*id) {
-                    Ok(Object::Stream(s)) => (*id, s),
-                    Ok(Object::Dictionary(states)) => {
-                        let Some(state) = a.get(b"AS").and_then(Object::as_name).ok() else {
-                            continue;
-                        };
-                        let Ok(Object::Reference(sid)) = states.get(state) else {
-                            continue;
-                        };
-                        let Ok(s) = doc.get_object(*sid).and_then(Object::as_stream) else {
-                            continue;
-                        };
-                        (*sid, s)
-                    }
-                    _ => continue,
+            // /N is the appearance, or a dictionary of them by state (/AS picks one).
+            let (mut id, mut appearance) = match normal {
+                Object::Reference(id) => match self.object(*id) {
+                    Some(object) => (*id, object),
+                    None => continue,
                 },
-                Object::Dictionary(states) => {
-                    let Some(state) = a.get(b"AS").and_then(Object::as_name).ok() else {
-                        continue;
-                    };
-                    let Ok(Object::Reference(sid)) = states.get(state) else {
-                        continue;
-                    };
-                    let Ok(s) = doc.get_object(*sid).and_then(Object::as_stream) else {
-                        continue;
-                    };
-                    (*sid, s)
-                }
-                _ => continue,
+                direct => ((0, 0), Cow::Borrowed(direct)),
+            };
+            if let Ok(states) = appearance.as_dict() {
+                let Some(state) = a.get(b"AS").and_then(Object::as_name).ok() else {
+                    continue;
+                };
+                let Ok(Object::Reference(sid)) = states.get(state) else {
+                    continue;
+                };
+                let sid = *sid;
+                let Some(object) = self.object(sid) else {
+                    continue;
+                };
+                (id, appearance) = (sid, object);
+            }
+            let Ok(stream) = appearance.as_stream() else {
+                continue;
             };
             let Some(rect) = rect_entry(doc, a, b"Rect") else {
                 continue;
@@ -331,7 +362,7 @@ impl<'a, 's> Interpreter<'a, 's> {
     fn run(
         &mut self,
         content: &[u8],
-        resources: Option<&'a Dictionary>,
+        resources: Option<&Dictionary>,
         gs: GState,
     ) -> Result<(), ExtractError> {
         let max_depth = self.budget.limits.max_nesting_depth;
@@ -481,11 +512,14 @@ impl<'a, 's> Interpreter<'a, 's> {
         Ok(())
     }
 
-    fn font(&mut self, resources: Option<&'a Dictionary>, name: &[u8]) -> Option<Rc<Font>> {
+    fn font(&mut self, resources: Option<&Dictionary>, name: &[u8]) -> Option<Rc<Font>> {
         let found = resources
             .and_then(|r| resolve_dict(self.doc, r.get(b"Font").ok()))
             .and_then(|fonts| fonts.get(name).ok())
-            .and_then(|obj| self.state.fonts.get(self.doc, obj, self.budget));
+            .and_then(|obj| {
+                let state = &mut *self.state;
+                state.fonts.get(self.doc, &state.packed, obj, self.budget)
+            });
         // A font that is missing (a truncated or broken file) reads as WinAnsi, which keeps
         // most Latin text rather than none.
         found.or_else(|| {
@@ -503,7 +537,7 @@ impl<'a, 's> Interpreter<'a, 's> {
 
     fn form(
         &mut self,
-        resources: Option<&'a Dictionary>,
+        resources: Option<&Dictionary>,
         name: &[u8],
         gs: &GState,
     ) -> Result<(), ExtractError> {
@@ -521,7 +555,10 @@ impl<'a, 's> Interpreter<'a, 's> {
         {
             return Ok(());
         }
-        let Ok(stream) = self.doc.get_object(id).and_then(Object::as_stream) else {
+        let Some(object) = self.object(id) else {
+            return Ok(());
+        };
+        let Ok(stream) = object.as_stream() else {
             return Ok(());
         };
         if stream.dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Form".as_slice()) {
@@ -533,8 +570,8 @@ impl<'a, 's> Interpreter<'a, 's> {
     fn draw_form(
         &mut self,
         id: ObjectId,
-        stream: &'a lopdf::Stream,
-        resources: Option<&'a Dictionary>,
+        stream: &lopdf::Stream,
+        resources: Option<&Dictionary>,
         gs: &GState,
     ) -> Result<(), ExtractError> {
         if self.form_chain.contains(&id)
@@ -551,7 +588,10 @@ impl<'a, 's> Interpreter<'a, 's> {
             Some(c) => c.clone(),
             None => {
                 let c = Rc::new(streams::decode(stream, self.budget)?);
-                self.state.forms.insert(id, c.clone());
+                if self.state.form_bytes + c.len() <= FORM_CACHE_BYTES {
+                    self.state.form_bytes += c.len();
+                    self.state.forms.insert(id, c.clone());
+                }
                 c
             }
         };

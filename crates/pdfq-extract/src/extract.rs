@@ -166,6 +166,7 @@ fn run(
         doc,
         completeness,
         structure,
+        packed,
     } = load::load(&bytes, limits)?;
     // The parsed document holds copies of what it needs (stream data included).
     drop(bytes);
@@ -173,7 +174,7 @@ fn run(
         order: structure::logical_order(&doc, structure),
         artifacts_are_furniture: structure::is_marked(&doc),
     };
-    let mut state = DocState::default();
+    let mut state = DocState::new(packed);
     let result = extract_loaded(&doc, completeness, limits, &tags, &mut state, on_page);
     if LEAK_ON_EXIT.load(Ordering::Relaxed) {
         // The process exits next: freeing millions of small objects one by one is wasted work.
@@ -359,7 +360,7 @@ fn page_text(
     if damage.is_none()
         && page
             .resources
-            .is_some_and(|resources| missing_objects.in_resources(doc, resources))
+            .is_some_and(|resources| missing_objects.in_resources(doc, &state.packed, resources))
     {
         damage = Some("a font, form or image it uses is missing from the file".to_owned());
     }

@@ -22,6 +22,7 @@ mod load;
 mod logical_order;
 mod missing;
 mod output;
+mod packed;
 mod pagetree;
 mod pool;
 mod reading_order;

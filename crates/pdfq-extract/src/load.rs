@@ -7,6 +7,7 @@ use lopdf::{DecompressError, Document, LoadOptions};
 
 use crate::error::{ExtractError, SizeLimit};
 use crate::limits::Limits;
+use crate::packed::{self, PackedObjects};
 use crate::slim;
 use crate::structure::{self, StructureRecord};
 
@@ -42,6 +43,8 @@ pub(crate) struct Loaded {
     pub completeness: Completeness,
     /// The structure tree, recorded as the loader dropped it.
     pub structure: StructureRecord,
+    /// Objects the loader kept packed, not in `doc`.
+    pub packed: PackedObjects,
 }
 
 pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, ExtractError> {
@@ -71,22 +74,23 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, ExtractError
         filter: Some(slim::keep_what_extraction_reads),
         ..LoadOptions::default()
     };
-    let ((doc, structure), rebuilt) = match parse_slim(bytes, options.clone(), limits) {
-        Ok(parsed) => (parsed, false),
-        Err(ExtractError::Damaged { reason }) => {
-            // No usable trailer or catalog (a truncated upload, typically): give the page
-            // objects that survive a synthetic page tree and let lopdf rebuild the rest.
-            match with_synthetic_page_tree(bytes) {
-                Some(patched) => (
-                    parse_slim(&patched, options, limits)
-                        .map_err(|_| ExtractError::Damaged { reason })?,
-                    true,
-                ),
-                None => return Err(ExtractError::Damaged { reason }),
+    let ((doc, Recorded { structure, packed }), rebuilt) =
+        match parse_slim(bytes, options.clone(), limits) {
+            Ok(parsed) => (parsed, false),
+            Err(ExtractError::Damaged { reason }) => {
+                // No usable trailer or catalog (a truncated upload, typically): give the page
+                // objects that survive a synthetic page tree and let lopdf rebuild the rest.
+                match with_synthetic_page_tree(bytes) {
+                    Some(patched) => (
+                        parse_slim(&patched, options, limits)
+                            .map_err(|_| ExtractError::Damaged { reason })?,
+                        true,
+                    ),
+                    None => return Err(ExtractError::Damaged { reason }),
+                }
             }
-        }
-        Err(e) => return Err(e),
-    };
+            Err(e) => return Err(e),
+        };
     if doc.trailer.has(b"Encrypt") {
         // lopdf tries the empty user password itself; an /Encrypt left in place means it failed.
         return Err(ExtractError::PasswordRequired);
@@ -113,6 +117,7 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, ExtractError
         doc,
         completeness,
         structure,
+        packed,
     })
 }
 
@@ -122,24 +127,24 @@ fn parse_slim(
     bytes: &[u8],
     options: LoadOptions,
     limits: &Limits,
-) -> Result<(Document, StructureRecord), ExtractError> {
-    let (mut doc, mut structure) = parse(bytes, options.clone(), limits)?;
+) -> Result<(Document, Recorded), ExtractError> {
+    let (mut doc, mut recorded) = parse(bytes, options.clone(), limits)?;
     if !has_page_tree(&doc) {
         let rescan = LoadOptions {
             force_reconstruct: true,
             ..options
         };
-        if let Ok((rebuilt, rebuilt_structure)) = parse(bytes, rescan, limits)
+        if let Ok((rebuilt, rebuilt_recorded)) = parse(bytes, rescan, limits)
             && (has_page_tree(&rebuilt) || !has_page_objects(&doc))
         {
             doc = rebuilt;
-            structure = rebuilt_structure;
+            recorded = rebuilt_recorded;
         }
     }
     // Object streams were parsed into their members at load; their data is not read again.
     doc.objects
         .retain(|_, object| !object.as_stream().is_ok_and(|s| s.dict.has_type(b"ObjStm")));
-    Ok((doc, structure))
+    Ok((doc, recorded))
 }
 
 fn has_page_objects(doc: &Document) -> bool {
@@ -159,24 +164,36 @@ fn has_page_tree(doc: &Document) -> bool {
         .is_some_and(|pages| pages.as_dict().is_ok())
 }
 
-/// lopdf's load, with the structure tree the filter recorded on the parsing thread.
+/// What the loader's filter set aside on the parsing thread.
+#[derive(Debug)]
+struct Recorded {
+    structure: StructureRecord,
+    packed: PackedObjects,
+}
+
+/// lopdf's load, with what the filter recorded on the parsing thread.
 fn parse(
     bytes: &[u8],
     options: LoadOptions,
     limits: &Limits,
-) -> Result<(Document, StructureRecord), ExtractError> {
+) -> Result<(Document, Recorded), ExtractError> {
     let parser_failed = || ExtractError::damaged("the PDF parser failed on this file");
     let load = move || {
         structure::start_recording();
+        packed::start_packing();
         slim::start_counting(limits);
         let loaded = Document::load_mem_with_options(bytes, options);
         let counted = slim::finish_counting();
-        (loaded, counted, structure::finish_recording())
+        let record = Recorded {
+            structure: structure::finish_recording(),
+            packed: packed::finish_packing(),
+        };
+        (loaded, counted, record)
     };
     type Parsed = (
         Result<Document, lopdf::Error>,
         Result<(), ExtractError>,
-        StructureRecord,
+        Recorded,
     );
     let finish = |(loaded, counted, record): Parsed| {
         // Past a count limit the load kept nothing more, so what it returned is incomplete.
@@ -365,6 +382,30 @@ fn max_nesting_depth(bytes: &[u8], cap: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forms_widgets_appearances_and_fonts_are_held_packed_and_still_drawn() {
+        let value = |n: usize| format!("Value of field {n}.");
+        let pdf = pdfq_test_support::pdf::form_pdf(10, 30, value);
+        let loaded = load(&pdf, &Limits::default()).unwrap();
+        // Catalog, page tree, 10 pages and their contents, and the check boxes' appearances
+        // (their font is inline); not a widget, an appearance and a font for each field.
+        assert!(
+            loaded.doc.objects.len() <= 32,
+            "{} objects held",
+            loaded.doc.objects.len()
+        );
+        let text: String = crate::extract_pages(&pdf, &Limits::default())
+            .unwrap()
+            .pages
+            .iter()
+            .map(|page| page.text.as_str())
+            .collect();
+        for n in 0..300 {
+            assert!(text.contains(&value(n)), "field {n} is drawn");
+        }
+        assert!(text.contains("Form page 10"));
+    }
 
     #[test]
     fn only_what_extraction_reads_is_held() {

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use lopdf::{Document, Object, ObjectId};
 
+use crate::packed::PackedObjects;
+
 /// How deep references are followed from a page's resources: fonts, their descendants and
 /// descriptors, forms and their own resources are all within it.
 const MAX_DEPTH: u32 = 8;
@@ -20,13 +22,19 @@ pub(crate) struct MissingObjects {
 
 impl MissingObjects {
     /// Whether `resources` refer, directly or not, to an object the file does not have.
-    pub(crate) fn in_resources(&mut self, doc: &Document, resources: &lopdf::Dictionary) -> bool {
+    pub(crate) fn in_resources(
+        &mut self,
+        doc: &Document,
+        packed: &PackedObjects,
+        resources: &lopdf::Dictionary,
+    ) -> bool {
+        let objects = Objects { doc, packed };
         resources
             .iter()
-            .any(|(_, value)| self.in_object(doc, value, 0))
+            .any(|(_, value)| self.in_object(objects, value, 0))
     }
 
-    fn in_object(&mut self, doc: &Document, object: &Object, depth: u32) -> bool {
+    fn in_object(&mut self, doc: Objects<'_>, object: &Object, depth: u32) -> bool {
         if depth > MAX_DEPTH {
             return false;
         }
@@ -45,13 +53,23 @@ impl MissingObjects {
         }
     }
 
-    fn in_reference(&mut self, doc: &Document, id: ObjectId, depth: u32) -> bool {
+    fn in_reference(&mut self, doc: Objects<'_>, id: ObjectId, depth: u32) -> bool {
         if let Some(known) = self.known.get(&id) {
             return *known;
         }
-        let Some(object) = doc.objects.get(&id) else {
-            self.known.insert(id, true);
-            return true;
+        let unpacked;
+        let object = match doc.doc.objects.get(&id) {
+            Some(object) => object,
+            None => match doc.packed.get(id) {
+                Some(object) => {
+                    unpacked = object;
+                    &unpacked
+                }
+                None => {
+                    self.known.insert(id, true);
+                    return true;
+                }
+            },
         };
         // Provisionally intact, so a cycle ends here.
         self.known.insert(id, false);
@@ -59,6 +77,13 @@ impl MissingObjects {
         self.known.insert(id, missing);
         missing
     }
+}
+
+/// The objects of a document: those it holds and those kept packed.
+#[derive(Clone, Copy)]
+struct Objects<'d> {
+    doc: &'d Document,
+    packed: &'d PackedObjects,
 }
 
 #[cfg(test)]
@@ -85,9 +110,9 @@ mod tests {
 
         let mut missing = MissingObjects::default();
         let good = dictionary! { "Font" => dictionary! { "F1" => intact }, "Other" => a };
-        assert!(!missing.in_resources(&doc, &good));
+        assert!(!missing.in_resources(&doc, &PackedObjects::default(), &good));
         let bad = dictionary! { "Font" => dictionary! { "F1" => intact, "F2" => font } };
-        assert!(missing.in_resources(&doc, &bad));
+        assert!(missing.in_resources(&doc, &PackedObjects::default(), &bad));
         assert!(missing.known[&font], "remembered for the next page");
     }
 }

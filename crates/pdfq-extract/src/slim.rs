@@ -106,14 +106,51 @@ pub(crate) fn keep_what_extraction_reads(
     object: &mut Object,
 ) -> Option<(ObjectId, Object)> {
     let kept = keep(id, object)?;
-    if count(object) {
-        Some(kept)
-    } else {
+    if !count(object) {
         if let Object::Stream(stream) = object {
             stream.content = Vec::new();
         }
-        None
+        return None;
     }
+    if packed_until_drawn(object) && crate::packed::pack_object(id, object) {
+        return None;
+    }
+    Some(kept)
+}
+
+/// Objects a document may hold one of per form field, each read only when a page draws it:
+/// annotations drawn by an appearance stream, Form XObjects (appearance streams among them)
+/// and fonts. They are kept packed ([`crate::packed`]). Not a form whose resources hold a font
+/// inline: fonts written inline are cached by their address, which an unpacked copy does not
+/// keep. Not a Type 3 font, whose glyphs are forms, nor a CIDFont, read through its parent.
+fn packed_until_drawn(object: &Object) -> bool {
+    match object {
+        Object::Dictionary(dict) => {
+            let name = |key: &[u8]| dict.get(key).and_then(Object::as_name).ok();
+            matches!(dictionary_class(dict), Class::DrawnAnnotation)
+                || (name(b"Type") == Some(b"Font".as_slice())
+                    && matches!(
+                        name(b"Subtype"),
+                        Some(b"Type1" | b"MMType1" | b"TrueType" | b"Type0")
+                    ))
+        }
+        Object::Stream(stream) => {
+            let dict = &stream.dict;
+            dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Form".as_slice())
+                && !has_inline_font(dict)
+        }
+        _ => false,
+    }
+}
+
+fn has_inline_font(form: &Dictionary) -> bool {
+    let Ok(Object::Dictionary(resources)) = form.get(b"Resources") else {
+        return false;
+    };
+    let Ok(Object::Dictionary(fonts)) = resources.get(b"Font") else {
+        return false;
+    };
+    fonts.iter().any(|(_, font)| font.as_dict().is_ok())
 }
 
 fn keep(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {

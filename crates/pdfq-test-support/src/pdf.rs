@@ -285,6 +285,81 @@ pub fn repeated_form_pdf(pages: usize, draws_per_page: usize, form_text: &str) -
     assemble(&objects)
 }
 
+/// A filled form as ReportLab writes one: `pages` pages of `fields_per_page` text fields,
+/// each a widget drawn by an appearance stream of its own with a font object of its own (all
+/// alike), listed by the catalog's /AcroForm. Field `n` shows `value(n)`. The last field of
+/// each page is a check box whose /AP holds its states, and its "On" appearance names its font
+/// inline, as some producers write it.
+#[must_use]
+pub fn form_pdf(pages: usize, fields_per_page: usize, value: impl Fn(usize) -> String) -> Vec<u8> {
+    // Objects: 1 catalog, 2 page tree, then per page: the page, its content, and per field
+    // its appearance, widget and font.
+    let mut objects = vec![String::new(), String::new()];
+    let mut kids = Vec::new();
+    let mut fields = Vec::new();
+    for page in 0..pages {
+        let page_id = objects.len() + 1;
+        kids.push(format!("{page_id} 0 R"));
+        objects.push(String::new());
+        let label = format!("BT /F1 9 Tf 40 810 Td (Form page {}) Tj ET", page + 1);
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{label}\nendstream",
+            label.len() + 1
+        ));
+        let mut annots = Vec::new();
+        for i in 0..fields_per_page {
+            let n = page * fields_per_page + i;
+            let (appearance, widget, font) =
+                (objects.len() + 1, objects.len() + 2, objects.len() + 3);
+            let y = 780 - 19 * i;
+            let text = format!("BT /Helv 9 Tf 2 4 Td ({}) Tj ET", escape(&value(n)));
+            let check_box = i + 1 == fields_per_page;
+            let (resources, ap, extra) = if check_box {
+                (
+                    "<< /Font << /Helv << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >>".to_owned(),
+                    format!("<< /N << /On {appearance} 0 R >> >>"),
+                    "/FT /Btn /AS /On /V /On",
+                )
+            } else {
+                (
+                    format!("<< /ProcSet [/PDF /Text] /Font << /Helv {font} 0 R >> >>"),
+                    format!("<< /N {appearance} 0 R >>"),
+                    "/FT /Tx /DA (/Helv 9 Tf 0 g)",
+                )
+            };
+            objects.push(format!(
+                "<< /BBox [0 0 420 16] /FormType 1 /Matrix [1 0 0 1 0 0] /Resources {resources} /Subtype /Form /Type /XObject /Length {} >>\nstream\n{text}\nendstream",
+                text.len() + 1
+            ));
+            objects.push(format!(
+                "<< /AP {ap} /F 4 /MK << /BG [0.8 0.84 1] >> /P {page_id} 0 R /Rect [120 {y} 540 {}] /Subtype /Widget /T (f{n}) /Type /Annot {extra} >>",
+                y + 16
+            ));
+            objects.push(
+                "<< /BaseFont /Helvetica /Subtype /Type1 /Name /Helv /Type /Font >>".to_owned(),
+            );
+            annots.push(format!("{widget} 0 R"));
+            fields.push(format!("{widget} 0 R"));
+        }
+        objects[page_id - 1] = format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Resources << /Font << /F1 {} 0 R >> >> /Contents {} 0 R /Annots [{}] >>",
+            // The page's label shares the first field's font.
+            page_id + 4,
+            page_id + 1,
+            annots.join(" ")
+        );
+    }
+    objects[0] = format!(
+        "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [{}] /NeedAppearances false >> >>",
+        fields.join(" ")
+    );
+    objects[1] = format!(
+        "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+        kids.join(" ")
+    );
+    assemble(&objects)
+}
+
 /// As [`text_pdf`], with what a hyperlinked manual carries besides its text: `links_per_page`
 /// link annotations on every page, an outline item and a named destination per page, and on
 /// every page an image of `image_bytes` bytes (drawn, so a reader must resolve it).

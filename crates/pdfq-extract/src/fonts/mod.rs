@@ -10,6 +10,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId};
 
 use crate::cmap::CMap;
 use crate::limits::Budget;
+use crate::packed::PackedObjects;
 use crate::pagetree::{deref, number};
 use crate::streams;
 
@@ -95,16 +96,20 @@ impl Font {
 }
 
 /// Fonts loaded once per document, keyed by object id (or address, for inline dictionaries).
+/// Fonts kept packed are also keyed by their packed dictionary: a form may give each field a
+/// font object of its own, all alike, and a font loaded takes a few KiB.
 #[derive(Debug, Default)]
 pub(crate) struct FontCache {
     by_id: HashMap<ObjectId, std::rc::Rc<Font>>,
     by_addr: HashMap<usize, std::rc::Rc<Font>>,
+    by_packed: HashMap<Box<[u8]>, std::rc::Rc<Font>>,
 }
 
 impl FontCache {
     pub fn get(
         &mut self,
         doc: &Document,
+        packed: &PackedObjects,
         obj: &Object,
         budget: &mut Budget,
     ) -> Option<std::rc::Rc<Font>> {
@@ -113,8 +118,22 @@ impl FontCache {
                 if let Some(f) = self.by_id.get(id) {
                     return Some(f.clone());
                 }
-                let dict = doc.get_dictionary(*id).ok()?;
-                let f = std::rc::Rc::new(Font::load(doc, dict, budget));
+                let f = match doc.get_dictionary(*id) {
+                    Ok(dict) => std::rc::Rc::new(Font::load(doc, dict, budget)),
+                    Err(_) => {
+                        let key = packed.dictionary_bytes(*id)?;
+                        match self.by_packed.get(key) {
+                            Some(f) => f.clone(),
+                            None => {
+                                let dict = packed.get(*id)?;
+                                let f =
+                                    std::rc::Rc::new(Font::load(doc, dict.as_dict().ok()?, budget));
+                                self.by_packed.insert(key.into(), f.clone());
+                                f
+                            }
+                        }
+                    }
+                };
                 self.by_id.insert(*id, f.clone());
                 Some(f)
             }
@@ -169,5 +188,44 @@ pub(crate) fn dict_entry<'a>(
         Object::Dictionary(d) => Some(d),
         Object::Stream(s) => Some(&s.dict),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use lopdf::dictionary;
+
+    use super::*;
+    use crate::limits::Limits;
+    use crate::packed;
+
+    #[test]
+    fn alike_fonts_kept_packed_are_loaded_once() {
+        let helvetica =
+            || dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" };
+        let courier =
+            dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Courier" };
+        packed::start_packing();
+        for (id, font) in [
+            ((5, 0), helvetica()),
+            ((6, 0), helvetica()),
+            ((7, 0), courier),
+        ] {
+            assert!(packed::pack_object(id, &mut Object::Dictionary(font)));
+        }
+        let packed = packed::finish_packing();
+        let doc = Document::with_version("1.5");
+        let mut cache = FontCache::default();
+        let mut budget = Budget::new(&Limits::default());
+        let mut font = |id| {
+            cache
+                .get(&doc, &packed, &Object::Reference(id), &mut budget)
+                .expect("a font")
+        };
+        let (first, second, other) = (font((5, 0)), font((6, 0)), font((7, 0)));
+        assert!(Rc::ptr_eq(&first, &second), "one font for two alike");
+        assert!(!Rc::ptr_eq(&first, &other));
     }
 }
