@@ -5,6 +5,7 @@ mod composite;
 mod simple;
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use lopdf::{Dictionary, Document, Object, ObjectId};
 
@@ -98,11 +99,58 @@ impl Font {
 /// Fonts loaded once per document, keyed by object id (or address, for inline dictionaries).
 /// Fonts kept packed are also keyed by their packed dictionary: a form may give each field a
 /// font object of its own, all alike, and a font loaded takes a few KiB.
+///
+/// Each map holds the fonts of recent pages only ([`Recent`]): a file may hold tens of
+/// thousands of fonts, one per page or per field, each with its own Unicode map (a 46 MB file
+/// of 56,000 such fonts needed 853 MiB when every font stayed loaded).
 #[derive(Debug, Default)]
 pub(crate) struct FontCache {
-    by_id: HashMap<ObjectId, std::rc::Rc<Font>>,
-    by_addr: HashMap<usize, std::rc::Rc<Font>>,
-    by_packed: HashMap<Box<[u8]>, std::rc::Rc<Font>>,
+    by_id: Recent<ObjectId>,
+    by_addr: Recent<usize>,
+    by_packed: Recent<Box<[u8]>>,
+}
+
+/// Fonts each map keeps loaded before the older half is dropped: far more than pages use.
+const RECENT_FONTS: usize = 256;
+
+/// A map of at most `2 * RECENT_FONTS` fonts in two generations: when the newer is full, the
+/// older is dropped and the newer takes its place; a font found in the older moves to the newer.
+/// Fonts in use stay loaded; fonts of pages long past go.
+#[derive(Debug)]
+struct Recent<K> {
+    newer: HashMap<K, Rc<Font>>,
+    older: HashMap<K, Rc<Font>>,
+}
+
+impl<K> Default for Recent<K> {
+    fn default() -> Self {
+        Recent {
+            newer: HashMap::new(),
+            older: HashMap::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Recent<K> {
+    fn get<Q>(&mut self, key: &Q) -> Option<Rc<Font>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        if let Some(font) = self.newer.get(key) {
+            return Some(font.clone());
+        }
+        let (key, font) = self.older.remove_entry(key)?;
+        self.insert(key, font.clone());
+        Some(font)
+    }
+
+    fn insert(&mut self, key: K, font: Rc<Font>) {
+        if self.newer.len() >= RECENT_FONTS {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(key, font);
+    }
 }
 
 impl FontCache {
@@ -112,22 +160,21 @@ impl FontCache {
         packed: &PackedObjects,
         obj: &Object,
         budget: &mut Budget,
-    ) -> Option<std::rc::Rc<Font>> {
+    ) -> Option<Rc<Font>> {
         match obj {
             Object::Reference(id) => {
                 if let Some(f) = self.by_id.get(id) {
-                    return Some(f.clone());
+                    return Some(f);
                 }
                 let f = match doc.get_dictionary(*id) {
-                    Ok(dict) => std::rc::Rc::new(Font::load(doc, dict, budget)),
+                    Ok(dict) => Rc::new(Font::load(doc, dict, budget)),
                     Err(_) => {
                         let key = packed.dictionary_bytes(*id)?;
                         match self.by_packed.get(key) {
-                            Some(f) => f.clone(),
+                            Some(f) => f,
                             None => {
                                 let dict = packed.get(*id)?;
-                                let f =
-                                    std::rc::Rc::new(Font::load(doc, dict.as_dict().ok()?, budget));
+                                let f = Rc::new(Font::load(doc, dict.as_dict().ok()?, budget));
                                 self.by_packed.insert(key.into(), f.clone());
                                 f
                             }
@@ -140,9 +187,9 @@ impl FontCache {
             Object::Dictionary(dict) => {
                 let key = std::ptr::from_ref(dict) as usize;
                 if let Some(f) = self.by_addr.get(&key) {
-                    return Some(f.clone());
+                    return Some(f);
                 }
-                let f = std::rc::Rc::new(Font::load(doc, dict, budget));
+                let f = Rc::new(Font::load(doc, dict, budget));
                 self.by_addr.insert(key, f.clone());
                 Some(f)
             }
@@ -193,13 +240,44 @@ pub(crate) fn dict_entry<'a>(
 
 #[cfg(test)]
 mod tests {
-    use std::rc::Rc;
-
     use lopdf::dictionary;
 
     use super::*;
     use crate::limits::Limits;
     use crate::packed;
+
+    #[test]
+    fn fonts_of_pages_long_past_are_dropped_and_fonts_in_use_stay() {
+        let mut doc = Document::with_version("1.5");
+        let ids: Vec<ObjectId> = (0..3 * RECENT_FONTS)
+            .map(|i| {
+                doc.add_object(dictionary! {
+                    "Type" => "Font", "Subtype" => "Type1",
+                    "BaseFont" => Object::Name(format!("Font{i}").into_bytes()),
+                })
+            })
+            .collect();
+        let packed = PackedObjects::default();
+        let mut cache = FontCache::default();
+        let mut budget = Budget::new(&Limits::default());
+        let mut font = |cache: &mut FontCache, id| {
+            cache
+                .get(&doc, &packed, &Object::Reference(id), &mut budget)
+                .expect("a font")
+        };
+        let first = font(&mut cache, ids[0]);
+        let in_use = font(&mut cache, ids[1]);
+        for &id in &ids[2..] {
+            font(&mut cache, id);
+            // Drawn on every page: never reloaded.
+            assert!(Rc::ptr_eq(&in_use, &font(&mut cache, ids[1])));
+        }
+        assert!(cache.by_id.newer.len() + cache.by_id.older.len() <= 2 * RECENT_FONTS);
+        assert!(
+            !Rc::ptr_eq(&first, &font(&mut cache, ids[0])),
+            "a font unused for long is loaded again"
+        );
+    }
 
     #[test]
     fn alike_fonts_kept_packed_are_loaded_once() {
