@@ -238,6 +238,7 @@ fn extract_loaded(
     }
     let mut missing = MissingObjects::default();
     let mut any_text = false;
+    let mut unicode_maps_cut_from = None;
     for (i, page) in pages.iter().enumerate() {
         budget.check_time()?;
         let number = i as u32 + 1;
@@ -267,6 +268,9 @@ fn extract_loaded(
                 }
                 Err(e) => return Err(e),
             };
+        if unicode_maps_cut_from.is_none() && budget.cmap_cut() {
+            unicode_maps_cut_from = Some(number);
+        }
         any_text |= text.chars().any(|c| !c.is_whitespace());
         let (width, height) = page.view.size();
         let p = PageText {
@@ -283,6 +287,18 @@ fn extract_loaded(
     }
     if !any_text {
         return Err(nothing_readable(&warnings));
+    }
+    if let Some(page) = unicode_maps_cut_from {
+        // Text still comes out, by the fonts' encodings: say which may be wrong, and why.
+        warnings.push(PageWarning {
+            page: None,
+            reason: format!(
+                "the fonts' Unicode maps hold more than {} entries in all, the most one \
+                 document may use: from page {page} on, text in fonts whose map was not read \
+                 follows their encodings and may be wrong",
+                limits.max_cmap_entries
+            ),
+        });
     }
     Ok(warnings)
 }

@@ -98,6 +98,8 @@ pub(crate) struct Budget {
     started: Instant,
     decompressed: u64,
     cmap_entries: u64,
+    /// A Unicode map was cut short or not read because `max_cmap_entries` were spent.
+    cmap_cut: bool,
 }
 
 impl Budget {
@@ -107,6 +109,7 @@ impl Budget {
             started: Instant::now(),
             decompressed: 0,
             cmap_entries: 0,
+            cmap_cut: false,
         }
     }
 
@@ -144,7 +147,16 @@ impl Budget {
             .min(crate::cmap::MAX_ENTRIES);
         let cmap = crate::cmap::CMap::parse_bounded(data, cap);
         self.cmap_entries += cmap.entry_count() as u64;
+        // Filled up to what the budget had left: the map was (most likely) cut.
+        if cmap.entry_count() as u64 >= left {
+            self.cmap_cut = true;
+        }
         cmap
+    }
+
+    /// Whether a Unicode map has been cut short by `max_cmap_entries` so far.
+    pub fn cmap_cut(&self) -> bool {
+        self.cmap_cut
     }
 
     pub fn check_time(&self) -> Result<(), ExtractError> {

@@ -141,3 +141,67 @@ fn rotated_text_stays_in_words() {
     let mut doc = with_content(b"BT /F1 12 Tf 0 1 -1 0 300 100 Tm (Rotated words here) Tj ET");
     assert_eq!(page_text(&mut doc), "Rotated words here\n");
 }
+
+#[test]
+fn unicode_maps_past_the_documents_budget_are_said_to_be_cut() {
+    // Three pages, each in a font of its own whose map reads A-Z as Cyrillic А-Я (26 entries).
+    let mut doc = lopdf::Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let mut kids: Vec<Object> = Vec::new();
+    for _ in 0..3 {
+        let bfchars: String = (b'A'..=b'Z')
+            .map(|c| format!("<{c:02X}> <{:04X}> ", 0x410 + u32::from(c - b'A')))
+            .collect();
+        let cmap = format!(
+            "/CIDInit /ProcSet findresource begin 12 dict begin begincmap
+            1 begincodespacerange <00> <FF> endcodespacerange
+            26 beginbfchar {bfchars} endbfchar
+            endcmap end end"
+        );
+        let tu = doc.add_object(Stream::new(dictionary! {}, cmap.into_bytes()));
+        let font = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "ToUnicode" => tu,
+        });
+        let content = doc.add_object(Stream::new(
+            dictionary! {},
+            b"BT /F1 10 Tf 72 700 Td (ABC) Tj ET".to_vec(),
+        ));
+        let page = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id,
+            "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+            "Contents" => content,
+            "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
+        });
+        kids.push(page.into());
+    }
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => 3 }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let pdf = save(&mut doc);
+
+    let whole = extract_pages(&pdf, &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(whole.pages.iter().all(|p| p.text.trim() == "АБВ"));
+    assert!(whole.warnings.is_empty(), "{:?}", whole.warnings);
+
+    // 40 entries: the first map whole, the second cut after 14, the third not read.
+    let limits = Limits {
+        max_cmap_entries: 40,
+        ..Limits::default()
+    };
+    let cut = extract_pages(&pdf, &limits).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cut.pages[0].text.trim(), "АБВ");
+    assert_eq!(cut.pages[2].text.trim(), "ABC", "by the font's encoding");
+    let [warning] = cut.warnings.as_slice() else {
+        panic!("one warning, not {:?}", cut.warnings);
+    };
+    assert_eq!(warning.page, None);
+    assert!(
+        warning.reason.contains("more than 40 entries")
+            && warning.reason.contains("from page 2 on"),
+        "{}",
+        warning.reason
+    );
+}
