@@ -21,9 +21,10 @@ impl SizeLimit {
             SizeLimit::Pages => {
                 "split the PDF, or if it is genuine the operator can raise the worker's MAX_PAGES"
             }
-            SizeLimit::Bytes | SizeLimit::DecompressedBytes | SizeLimit::Objects => {
-                "split the PDF into smaller files"
+            SizeLimit::Objects => {
+                "split the PDF, or if it is genuine the operator can raise the worker's MAX_OBJECTS"
             }
+            SizeLimit::Bytes | SizeLimit::DecompressedBytes => "split the PDF into smaller files",
             SizeLimit::NestingDepth => {
                 "no real document nests its objects this deep; export it again from its source"
             }

@@ -14,6 +14,11 @@ use crate::error::{ExtractError, SizeLimit};
 /// Default of [`Limits::max_pages`]: eight times the 1,221-page manual, and what a 50 MB
 /// upload of ordinary pages holds (a 47 MB merge of real files has 3,663).
 pub const DEFAULT_MAX_PAGES: u32 = 10_000;
+/// Default of [`Limits::max_objects`]: over ten times what the biggest real files hold parsed
+/// (a 50 MB, 3,600-page merge of the corpus: 13,258; a 56,000-field form: 1,400 besides those
+/// packed), and few enough that a file of nothing but tiny objects is refused within 256 MiB
+/// (940,000 three-number arrays in 50 MB needed more than 512 MiB).
+pub const DEFAULT_MAX_OBJECTS: u64 = 150_000;
 /// Default of [`Limits::max_glyphs_per_page`]: 30 times the busiest real page.
 pub const DEFAULT_MAX_PAGE_GLYPHS: u64 = 500_000;
 /// Default of [`Limits::max_form_draws_per_page`]: a chart drawing a marker form per point
@@ -36,7 +41,8 @@ pub struct Limits {
     pub max_file_bytes: u64,
     /// Most pages processed; a document with more is rejected.
     pub max_pages: u32,
-    /// Most indirect objects in the file.
+    /// Most objects the loader holds parsed. Those it keeps packed (a few dozen bytes each,
+    /// [`crate::packed`]) and those it drops are not counted.
     pub max_objects: u64,
     /// Largest size one stream may decompress to.
     pub max_stream_bytes: u64,
@@ -73,7 +79,7 @@ impl Default for Limits {
         Limits {
             max_file_bytes: 256 * 1024 * 1024,
             max_pages: DEFAULT_MAX_PAGES,
-            max_objects: 2_000_000,
+            max_objects: DEFAULT_MAX_OBJECTS,
             max_stream_bytes: 64 * 1024 * 1024,
             max_document_decompressed_bytes: 1024 * 1024 * 1024,
             max_nesting_depth: 64,

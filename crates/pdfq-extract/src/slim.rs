@@ -106,13 +106,14 @@ pub(crate) fn keep_what_extraction_reads(
     object: &mut Object,
 ) -> Option<(ObjectId, Object)> {
     let kept = keep(id, object)?;
+    // Packed objects cost about their size in the file: only parsed ones count.
+    if packed_until_drawn(object) && crate::packed::pack_object(id, object) {
+        return None;
+    }
     if !count(object) {
         if let Object::Stream(stream) = object {
             stream.content = Vec::new();
         }
-        return None;
-    }
-    if packed_until_drawn(object) && crate::packed::pack_object(id, object) {
         return None;
     }
     Some(kept)

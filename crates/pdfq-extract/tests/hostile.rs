@@ -544,3 +544,42 @@ fn page_objects_the_tree_no_longer_lists_do_not_count_against_the_limit() {
     assert_eq!(doc.pages.len(), 10);
     assert_eq!(doc.pages[9].text.trim(), "page 10");
 }
+
+#[test]
+fn a_file_of_tiny_objects_stops_loading_at_the_object_limit_and_packed_objects_do_not_count() {
+    // Thousands of three-number arrays nothing refers to: each is small in the file, hundreds
+    // of bytes parsed.
+    let mut doc = with_content(b"BT /F1 12 Tf 72 720 Td (tiny) Tj ET");
+    for n in 0..5_000 {
+        doc.add_object(vec![Object::Integer(n), 0.into(), 0.into()]);
+    }
+    let limits = Limits {
+        max_objects: 100,
+        ..Limits::default()
+    };
+    let err = extract_pages(&save(&mut doc), &limits).unwrap_err();
+    assert_eq!(
+        err,
+        ExtractError::TooLarge {
+            limit: pdfq_extract::SizeLimit::Objects,
+            actual: 101,
+            max: 100,
+        },
+        "keeping stops at the limit"
+    );
+    let message = err.to_string();
+    assert!(message.contains("MAX_OBJECTS"), "{message}");
+
+    // A form of 60 fields holds 180 objects for them, packed: only its pages, their
+    // contents and the check boxes' appearances (their font is inline) count.
+    let form = pdfq_test_support::pdf::form_pdf(2, 30, |n| format!("Field {n}."));
+    let read = extract_pages(
+        &form,
+        &Limits {
+            max_objects: 20,
+            ..Limits::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(read.pages[1].text.contains("Field 59."));
+}

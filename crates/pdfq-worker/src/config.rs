@@ -113,6 +113,13 @@ pub struct JobConfig {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_pages: u32,
 
+    /// Most objects of one document held parsed while it is read (drawn annotations, forms
+    /// and fonts are held packed and not counted); a PDF with more fails with too_large.
+    #[arg(long, env = "MAX_OBJECTS", value_name = "MAX_OBJECTS",
+          default_value_t = pdfq_extract::DEFAULT_MAX_OBJECTS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_objects: u64,
+
     /// Most glyphs drawn on one page; over it the job fails with result_too_large.
     #[arg(long, env = "MAX_PAGE_GLYPHS", value_name = "MAX_PAGE_GLYPHS",
           default_value_t = pdfq_extract::DEFAULT_MAX_PAGE_GLYPHS,
@@ -260,6 +267,7 @@ impl JobConfig {
         IsolationLimits {
             limits: Limits {
                 max_pages: self.max_pages,
+                max_objects: self.max_objects,
                 max_glyphs_per_page: self.max_page_glyphs,
                 max_form_draws_per_page: self.max_form_draws_per_page,
                 max_page_text_bytes: self.max_page_text_bytes,
@@ -329,6 +337,7 @@ mod tests {
         assert_eq!(limits.limits.max_glyphs_per_page, 500_000);
         assert_eq!(limits.limits.max_form_draws_per_page, 1_000);
         assert_eq!(limits.limits.max_pages, 10_000);
+        assert_eq!(limits.limits.max_objects, 150_000);
 
         let limits = parse(&[
             "--extract-cpu-limit=5s",
@@ -339,6 +348,7 @@ mod tests {
             "--max-page-glyphs=99",
             "--max-form-draws-per-page=7",
             "--max-pages=25000",
+            "--max-objects=400000",
             "--extract-memory-limit=1GB",
         ])
         .unwrap()
@@ -352,6 +362,7 @@ mod tests {
         assert_eq!(limits.limits.max_glyphs_per_page, 99);
         assert_eq!(limits.limits.max_form_draws_per_page, 7);
         assert_eq!(limits.limits.max_pages, 25_000);
+        assert_eq!(limits.limits.max_objects, 400_000);
 
         let err = parse(&["--max-result-sentences=0"])
             .unwrap_err()
