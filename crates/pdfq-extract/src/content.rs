@@ -172,9 +172,14 @@ impl<'a, 's> Interpreter<'a, 's> {
 
     /// Object `id`: the document's, or one kept packed, unpacked for this use.
     fn object(&self, id: ObjectId) -> Option<Cow<'a, Object>> {
+        self.object_with(id, true)
+    }
+
+    /// As [`Self::object`]; a packed stream without its data unless `data`.
+    fn object_with(&self, id: ObjectId, data: bool) -> Option<Cow<'a, Object>> {
         match self.doc.get_object(id) {
             Ok(object) => Some(Cow::Borrowed(object)),
-            Err(_) => self.state.packed.get(id).map(Cow::Owned),
+            Err(_) => self.state.packed.get_with(id, data).map(Cow::Owned),
         }
     }
 
@@ -555,7 +560,9 @@ impl<'a, 's> Interpreter<'a, 's> {
         {
             return Ok(());
         }
-        let Some(object) = self.object(id) else {
+        // A form drawn again is decoded already: its data need not be copied out again.
+        let decoded = self.state.forms.contains_key(&id);
+        let Some(object) = self.object_with(id, !decoded) else {
             return Ok(());
         };
         let Ok(stream) = object.as_stream() else {

@@ -33,12 +33,18 @@ enum Packed {
 impl PackedObjects {
     /// The object `id`, unpacked (a copy: the packed form stays).
     pub(crate) fn get(&self, id: ObjectId) -> Option<Object> {
+        self.get_with(id, true)
+    }
+
+    /// The object `id`, unpacked; a stream without its data unless `data`, for a reader that
+    /// has it decoded already.
+    pub(crate) fn get_with(&self, id: ObjectId, data: bool) -> Option<Object> {
         match self.objects.get(&id)? {
             Packed::Dictionary(bytes) => unpack(bytes).map(Object::Dictionary),
             Packed::Stream { dict, content } => unpack(dict).map(|dict| {
                 Object::Stream(Stream {
                     dict,
-                    content: content.clone(),
+                    content: if data { content.clone() } else { Vec::new() },
                     allows_compression: true,
                     start_position: None,
                 })
