@@ -177,10 +177,7 @@ impl<'a, 's> Interpreter<'a, 's> {
 
     /// As [`Self::object`]; a packed stream without its data unless `data`.
     fn object_with(&self, id: ObjectId, data: bool) -> Option<Cow<'a, Object>> {
-        match self.doc.get_object(id) {
-            Ok(object) => Some(Cow::Borrowed(object)),
-            Err(_) => self.state.packed.get_with(id, data).map(Cow::Owned),
-        }
+        self.state.packed.lookup(self.doc, id, data)
     }
 
     /// The object `reference` names, or `reference` itself when it is direct.

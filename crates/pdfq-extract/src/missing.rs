@@ -57,23 +57,13 @@ impl MissingObjects {
         if let Some(known) = self.known.get(&id) {
             return *known;
         }
-        let unpacked;
-        let object = match doc.doc.objects.get(&id) {
-            Some(object) => object,
-            None => match doc.packed.get(id) {
-                Some(object) => {
-                    unpacked = object;
-                    &unpacked
-                }
-                None => {
-                    self.known.insert(id, true);
-                    return true;
-                }
-            },
+        let Some(object) = doc.packed.lookup(doc.doc, id, false) else {
+            self.known.insert(id, true);
+            return true;
         };
         // Provisionally intact, so a cycle ends here.
         self.known.insert(id, false);
-        let missing = self.in_object(doc, object, depth + 1);
+        let missing = self.in_object(doc, &object, depth + 1);
         self.known.insert(id, missing);
         missing
     }

@@ -9,10 +9,11 @@
 //! Which objects are packed is the loader's choice ([`crate::slim`]); every reader of such an
 //! object goes through [`PackedObjects`] when the document does not hold it.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use lopdf::{Dictionary, Object, ObjectId, Stream, StringFormat};
+use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat};
 
 /// Objects kept packed, by id.
 #[derive(Debug, Default)]
@@ -31,6 +32,20 @@ enum Packed {
 }
 
 impl PackedObjects {
+    /// Object `id`: the document's, or one kept packed, unpacked for this use (a stream without
+    /// its data unless `data`).
+    pub(crate) fn lookup<'d>(
+        &self,
+        doc: &'d Document,
+        id: ObjectId,
+        data: bool,
+    ) -> Option<Cow<'d, Object>> {
+        match doc.get_object(id) {
+            Ok(object) => Some(Cow::Borrowed(object)),
+            Err(_) => self.get_with(id, data).map(Cow::Owned),
+        }
+    }
+
     /// The object `id`, unpacked (a copy: the packed form stays).
     pub(crate) fn get(&self, id: ObjectId) -> Option<Object> {
         self.get_with(id, true)

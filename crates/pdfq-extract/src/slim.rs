@@ -105,7 +105,9 @@ pub(crate) fn keep_what_extraction_reads(
     id: ObjectId,
     object: &mut Object,
 ) -> Option<(ObjectId, Object)> {
-    let kept = keep(id, object)?;
+    if !keep(id, object) {
+        return None;
+    }
     // Packed objects cost about their size in the file: only parsed ones count.
     if packed_until_drawn(object) && crate::packed::pack_object(id, object) {
         return None;
@@ -116,7 +118,13 @@ pub(crate) fn keep_what_extraction_reads(
         }
         return None;
     }
-    Some(kept)
+    // The copy is what an object stream's member keeps; a stream, never one, is kept in place
+    // (see the module comment), so it is not copied.
+    let copy = match object {
+        Object::Stream(_) => Object::Null,
+        other => other.clone(),
+    };
+    Some((id, copy))
 }
 
 /// Objects a document may hold one of per form field, each read only when a page draws it:
@@ -154,31 +162,31 @@ fn has_inline_font(form: &Dictionary) -> bool {
     fonts.iter().any(|(_, font)| font.as_dict().is_ok())
 }
 
-fn keep(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
+/// Whether `object` is kept, slimmed in place to what extraction reads of it.
+fn keep(id: ObjectId, object: &mut Object) -> bool {
     match object {
         Object::Stream(stream) => {
             if stream_data_unread(&stream.dict) {
                 // Keep the dictionary, so references to it resolve and nothing looks missing.
                 stream.content = Vec::new();
             }
-            // Ignored by lopdf for body objects, where streams are (see the module comment).
-            Some((id, Object::Null))
+            true
         }
         Object::Dictionary(dict) => match dictionary_class(dict) {
-            Class::Read => Some((id, Object::Dictionary(dict.clone()))),
+            Class::Read => true,
             Class::DrawnAnnotation => {
                 *dict = annotation_as_drawn(dict);
-                Some((id, Object::Dictionary(dict.clone())))
+                true
             }
-            Class::Unread => None,
+            Class::Unread => false,
             Class::Structure => {
                 // Kept compactly, for the reading order of tagged files, not as lopdf objects.
                 crate::structure::record(id, dict);
-                None
+                false
             }
         },
-        Object::Array(items) if is_destination(items) => None,
-        _ => Some((id, object.clone())),
+        Object::Array(items) => !is_destination(items),
+        _ => true,
     }
 }
 

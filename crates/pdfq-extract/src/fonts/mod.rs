@@ -116,19 +116,10 @@ const RECENT_FONTS: usize = 256;
 /// A map of at most `2 * RECENT_FONTS` fonts in two generations: when the newer is full, the
 /// older is dropped and the newer takes its place; a font found in the older moves to the newer.
 /// Fonts in use stay loaded; fonts of pages long past go.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Recent<K> {
     newer: HashMap<K, Rc<Font>>,
     older: HashMap<K, Rc<Font>>,
-}
-
-impl<K> Default for Recent<K> {
-    fn default() -> Self {
-        Recent {
-            newer: HashMap::new(),
-            older: HashMap::new(),
-        }
-    }
 }
 
 impl<K: std::hash::Hash + Eq> Recent<K> {
