@@ -468,10 +468,7 @@ fn push_span(text: &str, r: Range<usize>, out: &mut Vec<Range<usize>>) {
     }
     let (mut start, end) = (r.start + lead, r.end - trail);
     while end - start > MAX_SENTENCE_BYTES {
-        let mut cut = start + MAX_SENTENCE_BYTES;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
+        let cut = floor_boundary(text, start + MAX_SENTENCE_BYTES);
         let piece = &text[start..cut];
         let at = match piece.rfind(char::is_whitespace) {
             Some(p) if p > MAX_SENTENCE_BYTES / 2 => start + p,
@@ -486,6 +483,16 @@ fn push_span(text: &str, r: Range<usize>, out: &mut Vec<Range<usize>>) {
     if start < end {
         out.push(start..end);
     }
+}
+
+/// The last character boundary of `text` at or before byte `at` (`str::floor_char_boundary`,
+/// which is newer than the workspace's minimum Rust).
+fn floor_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// The word that ends `before` (after its last space, bracket or opening quote).
@@ -664,7 +671,8 @@ fn citation_after(after: &str) -> Option<usize> {
     if !rest.starts_with('(') {
         return None;
     }
-    let close = rest[..rest.len().min(MAX_CITATION_BYTES)].find(')')?;
+    // The window ends on a character boundary: a wide character may straddle its edge.
+    let close = rest[..floor_boundary(rest, MAX_CITATION_BYTES)].find(')')?;
     let inner = &rest[1..close];
     if inner.contains('(')
         || !inner.contains(|c: char| c.is_ascii_digit())

@@ -71,3 +71,65 @@ fn every_class_of_hard_cases_passes() {
         failures.join("\n")
     );
 }
+
+/// Characters of one to four bytes, quotes and closers among them: the splitter looks around
+/// marks by byte offsets, and each of these lands a character boundary somewhere else.
+const WIDE: [char; 8] = ['é', '‘', '’', '“', '”', '—', '中', '😀'];
+
+/// `text` with its `at`th character replaced by `wide`, and with `wide` inserted before it.
+fn variants(text: &str, at: usize, wide: char) -> [String; 2] {
+    let (start, old) = text.char_indices().nth(at).unwrap_or((text.len(), ' '));
+    let end = (start + old.len_utf8()).min(text.len());
+    [
+        format!("{}{wide}{}", &text[..start], &text[end..]),
+        format!("{}{wide}{}", &text[..start], &text[start..]),
+    ]
+}
+
+/// The letters and digits of `text`: what no split may lose (a piece with neither, a stray
+/// mark, is dropped on purpose).
+fn words_of(text: &str) -> String {
+    text.chars().filter(|c| c.is_alphanumeric()).collect()
+}
+
+/// Texts that reach the splitter's bounded look-arounds: a citation after a quotation, longer
+/// than the splitter looks for its closing parenthesis, and a run with no sentence punctuation
+/// longer than a sentence may be.
+fn long_reaches() -> Vec<String> {
+    vec![
+        "She wrote “the end is near.” (a remark made in passing, 2011, that runs on for longer \
+         than anyone would cite) Then it stopped."
+            .to_owned(),
+        "word ".repeat(420),
+    ]
+}
+
+#[test]
+fn wide_characters_anywhere_in_the_hard_cases_neither_panic_nor_lose_text() {
+    let mut failures = Vec::new();
+    let mut tried = 0usize;
+    let hard_cases = cases().into_iter().map(|case| case.expected.join(" "));
+    for input in hard_cases.chain(long_reaches()) {
+        for at in 0..=input.chars().count() {
+            for wide in WIDE {
+                for text in variants(&input, at, wide) {
+                    tried += 1;
+                    match std::panic::catch_unwind(|| pdfq_extract::segment(&text)) {
+                        Ok(sentences) if words_of(&sentences.concat()) == words_of(&text) => {}
+                        Ok(sentences) => {
+                            failures.push(format!("lost text: {text:?} -> {sentences:?}"));
+                        }
+                        Err(_) => failures.push(format!("panicked: {text:?}")),
+                    }
+                }
+            }
+        }
+    }
+    assert!(tried > 10_000, "too few variants: {tried}");
+    assert!(
+        failures.is_empty(),
+        "{} of {tried} variants failed, the first:\n{}",
+        failures.len(),
+        failures[..failures.len().min(10)].join("\n")
+    );
+}
