@@ -1,9 +1,11 @@
 //! One delivery, from claim to its end: completed, failed, retrying, or handed back.
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use pdfq_domain::{Attempt, CurrentStep, JobId, JobStatus, Progress, WorkerId};
 use pdfq_extract::{Chunk, ExtractError, OutputBudget, PageText, PageWarning};
 use pdfq_queue::{Broker, Delivery};
@@ -136,13 +138,46 @@ pub async fn execute_in_slot<S: Send>(ctx: &Context, delivery: Delivery, slot: S
         })
     };
 
-    let result = run_attempt(ctx, &mut claimed, &control).await;
+    let result = contained(job, &control, run_attempt(ctx, &mut claimed, &control)).await;
     drop(slot);
 
     soft_limit.abort();
     keeper.abort();
     ctx.running.remove(job);
     finish(ctx, &delivery, attempt, result).await
+}
+
+/// `attempt`, with a panic in this process's share of the work (sentences, chunks) turned into
+/// the job's failure. Uncaught, it left the job `processing` for good: the lease keeper, whose
+/// handle the unwinding dropped, went on renewing the lease.
+///
+/// The failure is a bug in pdfq, which the same bytes would hit again, so it is not retried.
+/// The panic's text stays in the worker's log (it may quote the document); the job says what
+/// happened and what to do.
+async fn contained<T>(
+    job: JobId,
+    control: &JobControl,
+    attempt: impl Future<Output = Result<T, Interrupted>>,
+) -> Result<T, Interrupted> {
+    let panic = match AssertUnwindSafe(attempt).catch_unwind().await {
+        Ok(result) => return result,
+        Err(panic) => panic,
+    };
+    // Only to end an extraction still running for it; the reason is not read again.
+    control.stop(StopReason::Cancelled);
+    let text = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    tracing::error!(%job, panic = text, "the job's processing panicked; failing the job");
+    Err(Interrupted::Permanent {
+        code: "internal_error",
+        message: "pdfq hit an internal error (a bug) while processing this file; the upload is \
+                  kept: report the job id to the operator, who can retry it once pdfq is \
+                  updated"
+            .into(),
+    })
 }
 
 /// A reaped delivery may point at a job still marked `processing` by a worker that died. If
@@ -733,6 +768,21 @@ mod tests {
         };
         assert!(matches!(settle(taken), Err(Interrupted::Stale)));
         assert!(settle(Commit::AlreadyApplied).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_attempt_fails_for_good_and_stops_its_extraction() {
+        let control = JobControl::new();
+        let result: Result<(), Interrupted> =
+            contained(JobId::new(), &control, async { panic!("a bug") }).await;
+        assert!(
+            matches!(result, Err(Interrupted::Permanent { code: "internal_error", ref message }) if message.contains("report the job id")),
+            "{result:?}"
+        );
+        assert!(control.flag().load(std::sync::atomic::Ordering::SeqCst));
+        let finished: Result<u32, Interrupted> =
+            contained(JobId::new(), &control, async { Ok(7) }).await;
+        assert!(matches!(finished, Ok(7)));
     }
 
     #[test]
