@@ -83,10 +83,10 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, ExtractError
                 match with_synthetic_page_tree(bytes) {
                     Some(patched) => (
                         parse_slim(&patched, options, limits)
-                            .map_err(|_| ExtractError::Damaged { reason })?,
+                            .map_err(|_| unreadable(bytes, reason))?,
                         true,
                     ),
-                    None => return Err(ExtractError::Damaged { reason }),
+                    None => return Err(unreadable(bytes, reason)),
                 }
             }
             Err(e) => return Err(e),
@@ -104,7 +104,7 @@ pub(crate) fn load(bytes: &[u8], limits: &Limits) -> Result<Loaded, ExtractError
         });
     }
     if doc.objects.is_empty() {
-        return Err(ExtractError::damaged("no readable objects"));
+        return Err(unreadable(bytes, "no readable objects".into()));
     }
     let completeness = if rebuilt {
         Completeness::Rebuilt
@@ -218,6 +218,20 @@ fn parse(
             .map_err(|_| parser_failed())
     })?;
     finish(loaded)
+}
+
+/// A file that could not be read at all, for `reason`. One that ends before its end-of-file
+/// marker says so, since the way out is then to upload it whole, not to repair it.
+fn unreadable(bytes: &[u8], reason: String) -> ExtractError {
+    let reason = if ends_before_its_end(bytes) {
+        format!(
+            "{reason}; the file ends before its end-of-file marker, so it was probably cut short \
+             (an interrupted download or upload): upload the complete file again"
+        )
+    } else {
+        reason
+    };
+    ExtractError::Damaged { reason }
 }
 
 /// Whether no end-of-file marker follows the file's last object. Markers of earlier revisions

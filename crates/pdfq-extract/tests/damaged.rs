@@ -79,6 +79,27 @@ fn truncated_generated_pdfs_are_damaged_or_say_what_they_lost() {
     }
 }
 
+#[test]
+fn a_file_cut_before_any_page_says_it_was_cut_short_and_a_whole_but_broken_one_does_not() {
+    let pages: Vec<String> = (1..=20).map(|n| format!("Page {n} reads.")).collect();
+    let refs: Vec<&str> = pages.iter().map(String::as_str).collect();
+    let pdf = text_pdf(&refs);
+    // Cut inside its first object, as an upload interrupted after a few bytes (or a file whose
+    // producer writes its pages last, as Ghostscript does, cut before them).
+    let Err(ExtractError::Damaged { reason }) = extract_pages(&pdf[..40], &Limits::default())
+    else {
+        panic!("a cut file was not damaged");
+    };
+    assert!(reason.contains("cut short"), "{reason}");
+    assert!(reason.contains("upload the complete file"), "{reason}");
+    // Whole (it ends with its end-of-file marker) but unreadable: nothing suggests a cut.
+    let broken = b"%PDF-1.7\nthese bytes are no PDF objects at all\n%%EOF\n";
+    let Err(ExtractError::Damaged { reason }) = extract_pages(broken, &Limits::default()) else {
+        panic!("a broken file was not damaged");
+    };
+    assert!(!reason.contains("cut short"), "{reason}");
+}
+
 /// A one-page file updated incrementally with `more` pages: the update appends its pages, a
 /// new page tree and catalog, and its own cross-reference section after the first %%EOF.
 fn updated_with_more_pages(more: &[&str]) -> Vec<u8> {
@@ -171,11 +192,14 @@ fn truncated_corpus_pdfs_are_damaged_or_say_what_they_lost() {
     }
 }
 
-/// A truncated file is `damaged`, or completes with warnings, or (when the cut only took what
-/// no page needed) reads exactly as the whole file did. Never `no_text_layer`.
+/// A truncated file is `damaged`, saying the way out (upload the complete file), or completes
+/// with warnings, or (when the cut only took what no page needed) reads exactly as the whole
+/// file did. Never `no_text_layer`.
 fn assert_honest(what: &str, r: &Result<Document, ExtractError>, whole: &Document) {
     match r {
-        Err(ExtractError::Damaged { .. }) => {}
+        Err(ExtractError::Damaged { reason }) => {
+            assert!(reason.contains("upload the complete"), "{what}: {reason}");
+        }
         Err(e) => panic!("{what}: {} ({e})", e.code()),
         Ok(doc) if doc.warnings.is_empty() => {
             assert_eq!(doc.to_text(), whole.to_text(), "{what}: text lost silently");
