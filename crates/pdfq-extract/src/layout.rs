@@ -528,7 +528,7 @@ fn extent(g: &Glyph, axis: &Glyph, stacked: bool) -> f32 {
 }
 
 /// Han, kana, Hangul, CJK punctuation and full-width forms.
-fn is_cjk(c: char) -> bool {
+pub(crate) fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3000..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0xFE10..=0xFE4F | 0xFF00..=0xFFEF | 0x20000..=0x2FFFF)
 }
 

@@ -133,7 +133,11 @@ pub(crate) fn page_text(fragments: Vec<Fragment>, logical: bool) -> PageLayout {
         tagged.unwrap_or_else(|| {
             let mut order = Vec::with_capacity(blocks.len() + 2);
             order.push(Item::Band(head));
-            order.extend(geometric.into_iter().map(Item::Block));
+            if rtl_page {
+                order.extend(geometric.into_iter().map(Item::Block));
+            } else {
+                order.extend(with_tables(&blocks, &geometric));
+            }
             order.push(Item::Band(foot));
             order
         })
@@ -149,6 +153,11 @@ pub(crate) fn page_text(fragments: Vec<Fragment>, logical: bool) -> PageLayout {
             }
             Item::Band(members) => {
                 band_text(&blocks, &members, rtl_page, &mut out);
+            }
+            Item::Rows(members) => {
+                for mut row in table_rows(&blocks, &members) {
+                    out.fragment(&mut row);
+                }
             }
             Item::Lines(members) => {
                 for &b in &members {
@@ -214,11 +223,132 @@ pub(crate) enum Item {
     Band(Vec<usize>),
     /// Blocks printed as one, one after the other.
     Lines(Vec<usize>),
+    /// A table's columns, left to right, printed row by row.
+    Rows(Vec<usize>),
     /// Some consecutive lines of a block, printed as a block.
     Run {
         block: usize,
         lines: std::ops::Range<usize>,
     },
+}
+
+/// Fewest rows side-by-side blocks share to be read as a table.
+const MIN_TABLE_ROWS: usize = 3;
+/// Share of each column's lines that sit on a row of the column beside it, in a table.
+const MIN_SHARED_ROWS: f32 = 0.8;
+/// Most words the median line of a table's column holds: a column of running text holds
+/// more on each line, however narrow.
+const MAX_CELL_WORDS: usize = 4;
+/// A column is ragged when its median line is at most this share of its width: cells, not
+/// justified or filled lines.
+const RAGGED_SHARE: f32 = 0.75;
+
+/// `order` (blocks in reading order) with each run of consecutive blocks side by side that
+/// share their rows and hold cells (a table's columns) made one [`Item::Rows`], so that a
+/// table is read row by row, as its rows are meant: each block alone would be read down its
+/// column, the first column's cells before any of the second's.
+///
+/// Cells are told from columns of running text, which may share a baseline grid too, by
+/// their lines: few words each, and ragged in at least one column, or at most two words in
+/// every column. A Chinese, Japanese or Korean character counts as a word: those scripts
+/// leave no spaces, and their justified columns of running text keep to a baseline grid.
+fn with_tables(blocks: &[Block], order: &[usize]) -> Vec<Item> {
+    let mut items = Vec::with_capacity(order.len());
+    let mut i = 0;
+    while i < order.len() {
+        let mut end = i + 1;
+        while end < order.len() && shares_rows(&blocks[order[end - 1]], &blocks[order[end]]) {
+            end += 1;
+        }
+        let run = &order[i..end];
+        if run.len() >= 2 && holds_cells(blocks, run) {
+            items.push(Item::Rows(run.to_vec()));
+            i = end;
+        } else {
+            items.push(Item::Block(order[i]));
+            i += 1;
+        }
+    }
+    items
+}
+
+/// Whether `right` stands right of `left` with its lines on `left`'s rows: most lines of each
+/// on a baseline of the other, at least [`MIN_TABLE_ROWS`] of them.
+fn shares_rows(left: &Block, right: &Block) -> bool {
+    if right.x0 < left.x1 {
+        return false;
+    }
+    // Lines run top to bottom in both: one merge-like walk pairs their baselines.
+    let (a, b) = (&left.lines, &right.lines);
+    let (mut i, mut j, mut shared) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        let tolerance = ROW_TOLERANCE * a[i].size.max(b[j].size).max(0.1);
+        let d = a[i].baseline - b[j].baseline;
+        if d.abs() < tolerance {
+            shared += 1;
+            i += 1;
+            j += 1;
+        } else if d > 0.0 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    let enough = |lines: usize| shared as f32 >= MIN_SHARED_ROWS * lines as f32;
+    shared >= MIN_TABLE_ROWS && enough(a.len()) && enough(b.len())
+}
+
+/// Whether the blocks of `run` hold a table's cells rather than running text.
+fn holds_cells(blocks: &[Block], run: &[usize]) -> bool {
+    let words = |block: &Block| {
+        let mut counts: Vec<usize> = block.lines.iter().map(|l| words_in(&l.text)).collect();
+        counts.sort_unstable();
+        counts[counts.len() / 2]
+    };
+    let ragged = |block: &Block| {
+        let mut widths: Vec<f32> = block.lines.iter().map(|l| l.x1 - l.x0).collect();
+        widths.sort_by(f32::total_cmp);
+        widths[widths.len() / 2] <= RAGGED_SHARE * (block.x1 - block.x0)
+    };
+    let columns = || run.iter().map(|&b| &blocks[b]);
+    columns().all(|block| words(block) <= MAX_CELL_WORDS)
+        && (columns().any(ragged) || columns().all(|block| words(block) <= 2))
+}
+
+/// The words of `text`: runs between spaces, each CJK character one of its own.
+fn words_in(text: &str) -> usize {
+    text.split_whitespace()
+        .map(|word| {
+            let cjk = word.chars().filter(|&c| crate::layout::is_cjk(c)).count();
+            let rest = word.split(crate::layout::is_cjk).filter(|r| !r.is_empty());
+            cjk + rest.count()
+        })
+        .sum()
+}
+
+/// A table's rows: the lines of its columns `members` grouped by baseline, top to bottom,
+/// each row one line of its cells from left to right.
+fn table_rows(blocks: &[Block], members: &[usize]) -> Vec<Fragment> {
+    let mut cells: Vec<&Fragment> = members.iter().flat_map(|&b| &blocks[b].lines).collect();
+    cells.sort_by(|a, b| b.baseline.total_cmp(&a.baseline));
+    let mut rows: Vec<Vec<&Fragment>> = Vec::new();
+    for cell in cells {
+        match rows.last_mut() {
+            Some(row)
+                if row[0].baseline - cell.baseline
+                    < ROW_TOLERANCE * row[0].size.max(cell.size).max(0.1) =>
+            {
+                row.push(cell);
+            }
+            _ => rows.push(vec![cell]),
+        }
+    }
+    rows.into_iter()
+        .map(|mut row| {
+            row.sort_by(|a, b| a.x0.total_cmp(&b.x0));
+            merge(&row)
+        })
+        .collect()
 }
 
 /// Blocks geometry reads after the first part of a paragraph it split (at a column break)

@@ -5,6 +5,10 @@
     reason = "in tests an unwrap failing is the test failing"
 )]
 
+mod common;
+
+use common::{page_dict, save, with_content};
+use lopdf::{Object, Stream, dictionary};
 use pdfq_extract::{Limits, extract_pages, sentences_for_pages};
 use pdfq_test_support::pdf::{Placed, placed_text_pdf};
 
@@ -61,6 +65,119 @@ fn a_two_column_page_drawn_row_by_row_comes_out_column_by_column() {
     let text = &text_of(&[columns(&order)])[0];
     let expected = words(&format!("{} {}", LEFT.join(" "), RIGHT.join(" ")));
     assert_eq!(words(text), expected, "{text}");
+}
+
+/// A table of files: name, package and size, one row each.
+const TABLE: [[&str; 3]; 6] = [
+    ["copyright", "libelf1", "8709"],
+    ["changelog.Debian.gz", "libelf1", "3477"],
+    ["README", "bash", "2011"],
+    ["accessibility.properties", "libatk-wrapper-java", "358"],
+    ["NEWS.gz", "coreutils", "45193"],
+    ["AUTHORS", "coreutils", "1093"],
+];
+
+/// [`TABLE`]'s cells under a title, drawn in the order `order` gives (column, row) pairs.
+fn table(order: &[(usize, usize)]) -> Vec<Placed> {
+    let mut placed = vec![at(72.0, 640.0, 14.0, "Files of the system")];
+    placed.extend(order.iter().map(|&(col, row)| {
+        at(
+            [72.0, 260.0, 420.0][col],
+            600.0 - 14.0 * row as f32,
+            10.0,
+            TABLE[row][col],
+        )
+    }));
+    placed
+}
+
+#[test]
+fn a_table_is_read_row_by_row_whichever_order_its_cells_were_drawn_in() {
+    let rows: Vec<(usize, usize)> = (0..6).flat_map(|r| [(0, r), (1, r), (2, r)]).collect();
+    let columns: Vec<(usize, usize)> = (0..3).flat_map(|c| (0..6).map(move |r| (c, r))).collect();
+    let expected: Vec<String> = TABLE.iter().map(|row| row.join(" ")).collect();
+    for order in [rows, columns] {
+        let text = &text_of(&[table(&order)])[0];
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines[0], "Files of the system", "{text}");
+        assert_eq!(lines[1..], expected, "{text}");
+    }
+}
+
+/// Two columns of Chinese running text, `rows` lines each (`rows[r] = (left, right)`), on
+/// shared baselines, in an Identity-H font whose ToUnicode maps code `n` to the `n`th
+/// character used.
+fn chinese_columns(rows: &[(&str, &str)]) -> Vec<u8> {
+    let mut chars: Vec<char> = Vec::new();
+    for c in rows.iter().flat_map(|(l, r)| l.chars().chain(r.chars())) {
+        if !chars.contains(&c) {
+            chars.push(c);
+        }
+    }
+    let code = |c: char| chars.iter().position(|&d| d == c).map_or(0, |i| i + 1);
+    let hex = |s: &str| {
+        s.chars()
+            .map(|c| format!("{:04X}", code(c)))
+            .collect::<String>()
+    };
+    let bfchars: Vec<String> = chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| format!("<{:04X}> <{:04X}>", i + 1, c as u32))
+        .collect();
+    let cmap = format!(
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap
+        1 begincodespacerange <0000> <FFFF> endcodespacerange
+        {} beginbfchar {} endbfchar endcmap end end",
+        bfchars.len(),
+        bfchars.join(" ")
+    );
+    let mut content = String::new();
+    for (r, (left, right)) in rows.iter().enumerate() {
+        let y = 700 - 14 * r;
+        content.push_str(&format!("BT /F1 10 Tf 72 {y} Td <{}> Tj ET\n", hex(left)));
+        content.push_str(&format!("BT /F1 10 Tf 320 {y} Td <{}> Tj ET\n", hex(right)));
+    }
+    let mut doc = with_content(content.as_bytes());
+    let to_unicode = doc.add_object(Stream::new(dictionary! {}, cmap.into_bytes()));
+    let cid_font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "CIDFontType2", "BaseFont" => "X", "DW" => 1000,
+        "CIDSystemInfo" => dictionary! { "Registry" => Object::string_literal("Adobe"), "Ordering" => Object::string_literal("Identity"), "Supplement" => 0 },
+    });
+    let font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type0", "BaseFont" => "X", "Encoding" => "Identity-H",
+        "DescendantFonts" => vec![cid_font.into()], "ToUnicode" => to_unicode,
+    });
+    page_dict(&mut doc).set(
+        "Resources",
+        dictionary! { "Font" => dictionary! { "F1" => font } },
+    );
+    save(&mut doc)
+}
+
+#[test]
+fn two_columns_of_chinese_on_one_baseline_grid_are_read_column_by_column() {
+    // Justified lines with no spaces, both columns on the same baselines, as Chinese is set.
+    let rows = [
+        ("中文排版的段落从左栏开始一直", "右栏接着讲述故事的其余部分"),
+        (
+            "写到左栏底部然后转到右栏继续",
+            "每一行都排在与左栏相同的基线",
+        ),
+        (
+            "这是左栏的第三行文字的内容了",
+            "上面直到页面底部为止都是这样",
+        ),
+        (
+            "左栏到这里就结束了全部的内容",
+            "全文到这里就结束了没有别的了",
+        ),
+    ];
+    let doc = extract_pages(&chinese_columns(&rows), &Limits::default()).unwrap();
+    let text: String = doc.pages[0].text.split_whitespace().collect();
+    let left: String = rows.iter().map(|r| r.0).collect();
+    let right: String = rows.iter().map(|r| r.1).collect();
+    assert_eq!(text, format!("{left}{right}"), "{}", doc.pages[0].text);
 }
 
 #[test]
