@@ -282,13 +282,11 @@ fn shares_rows(left: &Block, right: &Block) -> bool {
     let (a, b) = (&left.lines, &right.lines);
     let (mut i, mut j, mut shared) = (0, 0, 0usize);
     while i < a.len() && j < b.len() {
-        let tolerance = ROW_TOLERANCE * a[i].size.max(b[j].size).max(0.1);
-        let d = a[i].baseline - b[j].baseline;
-        if d.abs() < tolerance {
+        if on_one_row(&a[i], &b[j]) {
             shared += 1;
             i += 1;
             j += 1;
-        } else if d > 0.0 {
+        } else if a[i].baseline > b[j].baseline {
             i += 1;
         } else {
             j += 1;
@@ -333,15 +331,7 @@ fn table_rows(blocks: &[Block], members: &[usize]) -> Vec<Fragment> {
     cells.sort_by(|a, b| b.baseline.total_cmp(&a.baseline));
     let mut rows: Vec<Vec<&Fragment>> = Vec::new();
     for cell in cells {
-        match rows.last_mut() {
-            Some(row)
-                if row[0].baseline - cell.baseline
-                    < ROW_TOLERANCE * row[0].size.max(cell.size).max(0.1) =>
-            {
-                row.push(cell);
-            }
-            _ => rows.push(vec![cell]),
-        }
+        push_on_row(&mut rows, cell);
     }
     rows.into_iter()
         .map(|mut row| {
@@ -394,6 +384,20 @@ fn keep_paragraphs_whole(blocks: &[Block], order: &mut [usize]) {
     }
 }
 
+/// Whether baselines `a` and `b` are one row (superscripts and subscripts included).
+fn on_one_row(a: &Fragment, b: &Fragment) -> bool {
+    (a.baseline - b.baseline).abs() < ROW_TOLERANCE * a.size.max(b.size).max(0.1)
+}
+
+/// Adds `f` to the last of `rows` when it sits on that row, else starts a new row; fragments
+/// come top to bottom.
+fn push_on_row<F: std::borrow::Borrow<Fragment>>(rows: &mut Vec<Vec<F>>, f: F) {
+    match rows.last_mut() {
+        Some(row) if on_one_row(row[0].borrow(), f.borrow()) => row.push(f),
+        _ => rows.push(vec![f]),
+    }
+}
+
 /// Joins fragments of one row into lines where no column gutter separates them.
 fn join_rows(mut frags: Vec<Fragment>) -> Vec<Fragment> {
     frags.sort_by(|a, b| b.baseline.total_cmp(&a.baseline));
@@ -405,15 +409,7 @@ fn join_rows(mut frags: Vec<Fragment>) -> Vec<Fragment> {
             other.push(f);
             continue;
         }
-        match rows.last_mut() {
-            Some(row)
-                if row[0].baseline - f.baseline
-                    < ROW_TOLERANCE * row[0].size.max(f.size).max(0.1) =>
-            {
-                row.push(f);
-            }
-            _ => rows.push(vec![f]),
-        }
+        push_on_row(&mut rows, f);
     }
     for row in &mut rows {
         row.sort_by(|a, b| a.x0.total_cmp(&b.x0));
