@@ -308,9 +308,9 @@ fn holds_cells(blocks: &[Block], run: &[usize]) -> bool {
         widths.sort_by(f32::total_cmp);
         widths[widths.len() / 2] <= RAGGED_SHARE * (block.x1 - block.x0)
     };
-    let columns = || run.iter().map(|&b| &blocks[b]);
-    columns().all(|block| words(block) <= MAX_CELL_WORDS)
-        && (columns().any(ragged) || columns().all(|block| words(block) <= 2))
+    let medians: Vec<usize> = run.iter().map(|&b| words(&blocks[b])).collect();
+    medians.iter().all(|&w| w <= MAX_CELL_WORDS)
+        && (run.iter().any(|&b| ragged(&blocks[b])) || medians.iter().all(|&w| w <= 2))
 }
 
 /// The words of `text`: runs between spaces, each CJK character one of its own.

@@ -25,35 +25,8 @@ fn with_font(font: lopdf::Dictionary, content: &[u8]) -> lopdf::Document {
 /// A page showing `shown` (hex codes) in an Identity-H Type 0 font whose ToUnicode holds
 /// `bfchars` (`<code> <unicode>` pairs) and whose CIDFont has the widths `widths`.
 fn type0_page(bfchars: &str, widths: &lopdf::Dictionary, shown: &str) -> lopdf::Document {
-    let count = bfchars.split_whitespace().count() / 2;
-    let cmap = format!(
-        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap
-        1 begincodespacerange <0000> <FFFF> endcodespacerange
-        {count} beginbfchar {bfchars} endbfchar
-        endcmap end end"
-    );
-    let mut doc = with_content(b"");
-    let tu = doc.add_object(Stream::new(dictionary! {}, cmap.into_bytes()));
-    let mut cid_font = dictionary! {
-        "Type" => "Font", "Subtype" => "CIDFontType2", "BaseFont" => "X",
-        "CIDSystemInfo" => dictionary! { "Registry" => Object::string_literal("Adobe"), "Ordering" => Object::string_literal("Identity"), "Supplement" => 0 },
-    };
-    cid_font.extend(widths);
-    let cid_font = doc.add_object(cid_font);
-    let font = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "Type0", "BaseFont" => "X", "Encoding" => "Identity-H",
-        "DescendantFonts" => vec![cid_font.into()], "ToUnicode" => tu,
-    });
-    let content = doc.add_object(Stream::new(
-        dictionary! {},
-        format!("BT /F1 10 Tf 72 700 Td <{shown}> Tj ET").into_bytes(),
-    ));
-    page_dict(&mut doc).set("Contents", content);
-    page_dict(&mut doc).set(
-        "Resources",
-        dictionary! { "Font" => dictionary! { "F1" => font } },
-    );
-    doc
+    let content = format!("BT /F1 10 Tf 72 700 Td <{shown}> Tj ET");
+    with_type0_font(content.as_bytes(), bfchars, widths)
 }
 
 #[test]

@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::{page_dict, save, with_content};
-use lopdf::{Object, Stream, dictionary};
+use common::{save, with_type0_font};
+use lopdf::dictionary;
 use pdfq_extract::{Limits, extract_pages, sentences_for_pages};
 use pdfq_test_support::pdf::{Placed, placed_text_pdf};
 
@@ -125,32 +125,16 @@ fn chinese_columns(rows: &[(&str, &str)]) -> Vec<u8> {
         .enumerate()
         .map(|(i, &c)| format!("<{:04X}> <{:04X}>", i + 1, c as u32))
         .collect();
-    let cmap = format!(
-        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap
-        1 begincodespacerange <0000> <FFFF> endcodespacerange
-        {} beginbfchar {} endbfchar endcmap end end",
-        bfchars.len(),
-        bfchars.join(" ")
-    );
     let mut content = String::new();
     for (r, (left, right)) in rows.iter().enumerate() {
         let y = 700 - 14 * r;
         content.push_str(&format!("BT /F1 10 Tf 72 {y} Td <{}> Tj ET\n", hex(left)));
         content.push_str(&format!("BT /F1 10 Tf 320 {y} Td <{}> Tj ET\n", hex(right)));
     }
-    let mut doc = with_content(content.as_bytes());
-    let to_unicode = doc.add_object(Stream::new(dictionary! {}, cmap.into_bytes()));
-    let cid_font = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "CIDFontType2", "BaseFont" => "X", "DW" => 1000,
-        "CIDSystemInfo" => dictionary! { "Registry" => Object::string_literal("Adobe"), "Ordering" => Object::string_literal("Identity"), "Supplement" => 0 },
-    });
-    let font = doc.add_object(dictionary! {
-        "Type" => "Font", "Subtype" => "Type0", "BaseFont" => "X", "Encoding" => "Identity-H",
-        "DescendantFonts" => vec![cid_font.into()], "ToUnicode" => to_unicode,
-    });
-    page_dict(&mut doc).set(
-        "Resources",
-        dictionary! { "Font" => dictionary! { "F1" => font } },
+    let mut doc = with_type0_font(
+        content.as_bytes(),
+        &bfchars.join(" "),
+        &dictionary! { "DW" => 1000 },
     );
     save(&mut doc)
 }

@@ -66,3 +66,33 @@ pub fn page_dict(doc: &mut Document) -> &mut Dictionary {
     let id = first_page(doc);
     doc.get_dictionary_mut(id).expect("page")
 }
+
+/// A one-page document whose page content is `content`, with /F1 an Identity-H Type 0 font
+/// whose ToUnicode holds `bfchars` (`<code> <unicode>` pairs) and whose CIDFont has the
+/// widths `widths` (`DW`, `W`).
+pub fn with_type0_font(content: &[u8], bfchars: &str, widths: &Dictionary) -> Document {
+    let count = bfchars.split_whitespace().count() / 2;
+    let cmap = format!(
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap
+        1 begincodespacerange <0000> <FFFF> endcodespacerange
+        {count} beginbfchar {bfchars} endbfchar
+        endcmap end end"
+    );
+    let mut doc = with_content(content);
+    let tu = doc.add_object(Stream::new(dictionary! {}, cmap.into_bytes()));
+    let mut cid_font = dictionary! {
+        "Type" => "Font", "Subtype" => "CIDFontType2", "BaseFont" => "X",
+        "CIDSystemInfo" => dictionary! { "Registry" => Object::string_literal("Adobe"), "Ordering" => Object::string_literal("Identity"), "Supplement" => 0 },
+    };
+    cid_font.extend(widths);
+    let cid_font = doc.add_object(cid_font);
+    let font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type0", "BaseFont" => "X", "Encoding" => "Identity-H",
+        "DescendantFonts" => vec![cid_font.into()], "ToUnicode" => tu,
+    });
+    page_dict(&mut doc).set(
+        "Resources",
+        dictionary! { "Font" => dictionary! { "F1" => font } },
+    );
+    doc
+}
