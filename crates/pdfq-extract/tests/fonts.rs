@@ -74,6 +74,44 @@ fn differences_with_ligature_and_uni_names() {
 }
 
 #[test]
+fn an_embedded_type1_programs_own_encoding_names_what_the_differences_cannot() {
+    // pdfTeX's subset fonts: /Differences names a reader cannot read (g18), the program's
+    // clear text says which glyph sits at that code. The program is read only up to its
+    // `eexec`, wherever that falls among the steps it is inflated by.
+    for padding in [0, 900, 1000, 1010, 1017, 1019, 1021, 1023, 1024, 3000] {
+        let clear = format!(
+            "%!PS-AdobeFont-1.0: ABCDEF+Custom 001.000\n%{}\n/Encoding 256 array\n\
+             0 1 255 {{1 index exch /.notdef put}} for\ndup 65 /H put\ndup 66 /i put\n\
+             readonly def\ncurrentfile eexec\n",
+            "x".repeat(padding)
+        );
+        // What follows `eexec` is encrypted; a name there is not part of the encoding.
+        let program = [clear.as_bytes(), &b"dup 65 /Z put ".repeat(2000)].concat();
+        let mut doc = with_content(b"BT /F1 12 Tf 72 700 Td (AB) Tj ET");
+        let mut file = Stream::new(dictionary! { "Length1" => clear.len() as i64 }, program);
+        file.compress().unwrap();
+        let file = doc.add_object(file);
+        let descriptor = doc.add_object(dictionary! {
+            "Type" => "FontDescriptor", "FontName" => "ABCDEF+Custom", "Flags" => 4,
+            "FontFile" => file,
+        });
+        let font = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "ABCDEF+Custom",
+            "FirstChar" => 65, "LastChar" => 66, "Widths" => vec![700.into(), 300.into()],
+            "FontDescriptor" => descriptor,
+            "Encoding" => dictionary! {
+                "Differences" => vec![65.into(), Object::Name(b"g18".to_vec()), Object::Name(b"g19".to_vec())],
+            },
+        });
+        page_dict(&mut doc).set(
+            "Resources",
+            dictionary! { "Font" => dictionary! { "F1" => font } },
+        );
+        assert_eq!(page_text(&mut doc), "Hi\n", "padding {padding}");
+    }
+}
+
+#[test]
 fn type3_numeric_glyph_names() {
     let font = dictionary! {
         "Type" => "Font", "Subtype" => "Type3", "FontMatrix" => vec![0.001.into(), 0.into(), 0.into(), 0.001.into(), 0.into(), 0.into()],

@@ -200,6 +200,18 @@ pub(crate) fn stream_entry(
     streams::decode(s, budget).ok()
 }
 
+/// As [`stream_entry`], decoding only as much as `enough` needs ([`streams::decode_prefix`]).
+pub(crate) fn stream_entry_prefix(
+    doc: &Document,
+    dict: &Dictionary,
+    key: &[u8],
+    budget: &mut Budget,
+    enough: streams::Enough,
+) -> Option<Vec<u8>> {
+    let s = deref(doc, dict.get(key).ok()?)?.as_stream().ok()?;
+    streams::decode_prefix(s, budget, enough).ok()
+}
+
 pub(crate) fn to_unicode(doc: &Document, dict: &Dictionary, budget: &mut Budget) -> Option<CMap> {
     let data = stream_entry(doc, dict, b"ToUnicode", budget)?;
     let cmap = budget.parse_cmap(&data);

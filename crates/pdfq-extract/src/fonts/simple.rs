@@ -2,7 +2,7 @@
 
 use lopdf::{Dictionary, Document, Object};
 
-use super::{dict_entry, num_array, stream_entry, to_unicode};
+use super::{dict_entry, num_array, stream_entry, stream_entry_prefix, to_unicode};
 use crate::encoding::{BaseEncoding, glyph_name_text};
 use crate::limits::Budget;
 use crate::pagetree::{deref, number};
@@ -244,7 +244,9 @@ fn builtin_encoding(
     descriptor: &Dictionary,
     budget: &mut Budget,
 ) -> Option<Box<[Option<String>; 256]>> {
-    if let Some(program) = stream_entry(doc, descriptor, b"FontFile", budget) {
+    if let Some(program) =
+        stream_entry_prefix(doc, descriptor, b"FontFile", budget, &holds_clear_text)
+    {
         return pdfboss_encoding::type1_builtin_encoding(&program);
     }
     let program = stream_entry(doc, descriptor, b"FontFile3", budget)?;
@@ -258,6 +260,23 @@ fn builtin_encoding(
             .map(str::to_string);
     }
     Some(table)
+}
+
+/// Whether `program`, the head of a Type 1 font program of which the bytes from `from` are
+/// new, holds the program's whole clear text, where its encoding is: as
+/// `type1_builtin_encoding` reads it, the first segment of a PFB wrapper, or everything before
+/// the first `eexec`.
+fn holds_clear_text(program: &[u8], from: usize) -> bool {
+    if program.first() == Some(&0x80) {
+        return program.get(2..6).is_some_and(|n| {
+            let len = u32::from_le_bytes([n[0], n[1], n[2], n[3]]);
+            usize::try_from(len).is_ok_and(|len| program.len() - 6 >= len)
+        });
+    }
+    const EEXEC: &[u8] = b"eexec";
+    program[from.saturating_sub(EEXEC.len() - 1)..]
+        .windows(EEXEC.len())
+        .any(|w| w == EEXEC)
 }
 
 /// A ToUnicode entry that maps to nothing useful (NUL, controls) is ignored in favour of names.
