@@ -28,6 +28,11 @@ pub struct PageText {
     /// and page numbers. They stay in `text` and are left out of sentences.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub furniture: Vec<u32>,
+    /// The 0-based indexes, among `text.lines()`, of a table's rows, each read as one line
+    /// (cells left to right): each is a unit of its own, not a line of running text, so a row
+    /// is not run into the next as a sentence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub table_rows: Vec<u32>,
     /// The page's width and height as a viewer shows it (crop box, /Rotate applied), in
     /// points: the frame of `line_boxes`. 0 when unknown.
     #[serde(default)]
@@ -242,11 +247,12 @@ fn extract_loaded(
     for (i, page) in pages.iter().enumerate() {
         budget.check_time()?;
         let number = i as u32 + 1;
-        let (text, furniture, lines) =
+        let (text, furniture, table_rows, lines) =
             match page_text(doc, page, tags, state, &mut missing, &mut budget) {
                 Ok(PageContent {
                     text,
                     furniture,
+                    table_rows,
                     lines,
                     damage,
                 }) => {
@@ -256,7 +262,7 @@ fn extract_loaded(
                             reason,
                         });
                     }
-                    (text, furniture, lines)
+                    (text, furniture, table_rows, lines)
                 }
                 // One damaged page loses its own text, not the document's.
                 Err(ExtractError::Damaged { reason }) => {
@@ -264,7 +270,7 @@ fn extract_loaded(
                         page: Some(number),
                         reason,
                     });
-                    (String::new(), Vec::new(), PageLines::default())
+                    (String::new(), Vec::new(), Vec::new(), PageLines::default())
                 }
                 Err(e) => return Err(e),
             };
@@ -275,6 +281,7 @@ fn extract_loaded(
         let (width, height) = page.view.size();
         let p = PageText {
             furniture,
+            table_rows,
             width,
             height,
             line_boxes: lines.boxes,
@@ -327,6 +334,8 @@ struct PageContent {
     text: String,
     /// Lines drawn as artifacts in a tagged file (see [`PageText::furniture`]).
     furniture: Vec<u32>,
+    /// A table's rows (see [`PageText::table_rows`]).
+    table_rows: Vec<u32>,
     lines: PageLines,
     damage: Option<String>,
 }
@@ -398,6 +407,7 @@ fn page_text(
         } else {
             Vec::new()
         },
+        table_rows: layout.table_rows,
         lines,
         damage,
     })

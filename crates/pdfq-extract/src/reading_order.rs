@@ -94,6 +94,8 @@ pub(crate) struct PageLayout {
     pub geometry: Vec<Option<LineGeometry>>,
     /// Indexes, among `text.lines()`, of lines drawn as artifacts only (ascending).
     pub artifact_lines: Vec<u32>,
+    /// Indexes, among `text.lines()`, of a table's rows (ascending).
+    pub table_rows: Vec<u32>,
 }
 
 /// The page's text: blocks in reading order, lines separated by `\n`, blocks by a blank line;
@@ -156,6 +158,7 @@ pub(crate) fn page_text(fragments: Vec<Fragment>, logical: bool) -> PageLayout {
             }
             Item::Rows(members) => {
                 for mut row in table_rows(&blocks, &members) {
+                    out.table_rows.push(out.lines);
                     out.fragment(&mut row);
                 }
             }
@@ -186,6 +189,7 @@ pub(crate) fn page_text(fragments: Vec<Fragment>, logical: bool) -> PageLayout {
         text: out.text,
         geometry: out.geometry,
         artifact_lines: out.artifact_lines,
+        table_rows: out.table_rows,
     }
 }
 
@@ -197,6 +201,7 @@ struct Output {
     /// One entry per line of `text`.
     geometry: Vec<Option<LineGeometry>>,
     artifact_lines: Vec<u32>,
+    table_rows: Vec<u32>,
 }
 
 impl Output {

@@ -30,12 +30,14 @@ pub struct Sentence {
 }
 
 /// A line as the joiner sees it: its text (trimmed; empty for blank lines and furniture), its
-/// page's number and place in the chunk, and where its box and first word's extent are.
+/// page's number and place in the chunk, where its box and first word's extent are, and
+/// whether it is a table's row.
 struct Line<'a> {
     text: &'a str,
     number: u32,
     page: usize,
     geometry: Option<(usize, usize)>,
+    row: bool,
 }
 
 /// Joins wrapped lines into running text: a line ending in a hyphenated word part is joined
@@ -43,7 +45,10 @@ struct Line<'a> {
 /// are joined with a space. A block break (blank line) ends a paragraph unless the text plainly
 /// flows on: the next block continues in lower case, or the block ended mid-sentence on a full
 /// line (a column or page break); never after or before a caption. A short line without final
-/// punctuation before a capitalised line (a heading) ends a paragraph. Each line carries its
+/// punctuation before a capitalised line (a heading) ends a paragraph. A table's row is a
+/// paragraph of its own (with any line of punctuation only beside it): its cells are not
+/// running text, and rows without final punctuation ran together into one "sentence" up to
+/// the length cut. Each line carries its
 /// page; `starts` gets the offset in `out` where each page's text begins, `placed` the range
 /// of `out` each line's text went to, with the line's index.
 fn join_lines(
@@ -77,14 +82,17 @@ fn join_lines(
             block_first = line;
         }
         let gap = i < lines.len() && lines[i].text.is_empty();
-        let next = lines[i..]
-            .iter()
-            .map(|l| l.text)
-            .find(|l| !l.is_empty())
-            .unwrap_or("");
+        let next_line = lines[i..].iter().find(|l| !l.text.is_empty());
+        let next = next_line.map_or("", |l| l.text);
+        // A line of punctuation only ("}", "...") stays with the lines beside it: alone it
+        // would be no sentence, and its text would be lost.
+        let own_paragraph = has_content(line)
+            && next_line.is_none_or(|l| has_content(l.text))
+            && (lines[index].row || next_line.is_some_and(|l| l.row));
         let next_first = next.chars().next();
         let last = line.chars().last().unwrap_or(' ');
-        let hyphenated = line.chars().count() > 1
+        let hyphenated = !own_paragraph
+            && line.chars().count() > 1
             && (last == '-' || last == '\u{00AD}')
             && line.chars().rev().nth(1).is_some_and(char::is_alphabetic)
             && next_first.is_some_and(char::is_lowercase);
@@ -123,7 +131,7 @@ fn join_lines(
                 '.' | '!' | '?' | ':' | ';' | ',' | '-' | '(' | '\u{3002}'
             )
             && next_first.is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
-        if (gap && !flows) || heading {
+        if (gap && !flows) || heading || own_paragraph {
             out.push_str("\n\n");
         } else {
             out.push(' ');
@@ -181,6 +189,7 @@ pub fn sentences_for_pages(pages: &[PageText]) -> Vec<Sentence> {
                 number: p.number,
                 page,
                 geometry,
+                row: p.table_rows.binary_search(&(i as u32)).is_ok(),
             });
         }
         // A page break is a block break.
@@ -189,6 +198,7 @@ pub fn sentences_for_pages(pages: &[PageText]) -> Vec<Sentence> {
             number: p.number,
             page,
             geometry: None,
+            row: false,
         });
     }
     let mut text = String::new();

@@ -104,6 +104,41 @@ fn a_table_is_read_row_by_row_whichever_order_its_cells_were_drawn_in() {
     }
 }
 
+#[test]
+fn each_row_of_a_table_is_a_sentence_of_its_own() {
+    // The rows end without punctuation and most start in lower case: as running text they
+    // flowed into one another and the title into the first, one "sentence" for the table.
+    let rows: Vec<(usize, usize)> = (0..6).flat_map(|r| [(0, r), (1, r), (2, r)]).collect();
+    let mut page = vec![
+        at(
+            72.0,
+            700.0,
+            10.0,
+            "The files below come with the system and they are",
+        ),
+        at(
+            72.0,
+            686.0,
+            10.0,
+            "listed with the package that installed each of them.",
+        ),
+    ];
+    page.extend(table(&rows));
+    let doc = extract_pages(&placed_text_pdf(&[page]), &Limits::default()).unwrap();
+    let sentences: Vec<String> = sentences_for_pages(&doc.pages)
+        .into_iter()
+        .map(|s| s.text)
+        .collect();
+    let mut expected = vec![
+        "The files below come with the system and they are listed with the package that \
+         installed each of them."
+            .to_owned(),
+        "Files of the system".to_owned(),
+    ];
+    expected.extend(TABLE.iter().map(|row| row.join(" ")));
+    assert_eq!(sentences, expected);
+}
+
 /// Two columns of Chinese running text, `rows` lines each (`rows[r] = (left, right)`), on
 /// shared baselines, in an Identity-H font whose ToUnicode maps code `n` to the `n`th
 /// character used.
