@@ -11,6 +11,8 @@
 //! the body's order and printed first or last, so the document-wide furniture pass
 //! ([`crate::furniture`]) finds it at the page's edges.
 
+use std::ops::Range;
+
 /// A run of glyphs on one baseline, with its text already in logical order.
 #[derive(Debug, Clone)]
 pub(crate) struct Fragment {
@@ -233,7 +235,7 @@ pub(crate) enum Item {
     /// Some consecutive lines of a block, printed as a block.
     Run {
         block: usize,
-        lines: std::ops::Range<usize>,
+        lines: Range<usize>,
     },
 }
 
@@ -248,10 +250,11 @@ const MAX_CELL_WORDS: usize = 4;
 /// justified or filled lines.
 const RAGGED_SHARE: f32 = 0.75;
 
-/// `order` (blocks in reading order) with each run of consecutive blocks side by side that
+/// `order` (blocks in reading order) with each run of consecutive columns side by side that
 /// share their rows and hold cells (a table's columns) made one [`Item::Rows`], so that a
-/// table is read row by row, as its rows are meant: each block alone would be read down its
-/// column, the first column's cells before any of the second's.
+/// table is read row by row, as its rows are meant: each column alone would be read down, the
+/// first column's cells before any of the second's. A column is a block or, where cells are
+/// padded apart (a word processor's bordered table), a [`stack`] of one-line blocks.
 ///
 /// Cells are told from columns of running text, which may share a baseline grid too, by
 /// their lines: few words each, and ragged in at least one column, or at most two words in
@@ -260,14 +263,20 @@ const RAGGED_SHARE: f32 = 0.75;
 fn with_tables(blocks: &[Block], order: &[usize]) -> Vec<Item> {
     let mut items = Vec::with_capacity(order.len());
     let mut i = 0;
+    // Where the last stack tried ends: the other blocks of a stack that is no table's column
+    // start no stack of their own (a one-line block alone is never a column: it shares too
+    // few rows), so a page of one-line blocks is looked at once, not once a block.
+    let mut stacked_to = 0;
     while i < order.len() {
-        let mut end = i + 1;
-        while end < order.len() && shares_rows(&blocks[order[end - 1]], &blocks[order[end]]) {
-            end += 1;
-        }
-        let run = &order[i..end];
-        if run.len() >= 2 && holds_cells(blocks, run) {
-            items.push(Item::Rows(run.to_vec()));
+        let found = if i >= stacked_to {
+            let first = stack(blocks, order, i);
+            stacked_to = first.end;
+            table_from(blocks, order, first)
+        } else {
+            None
+        };
+        if let Some(end) = found {
+            items.push(Item::Rows(order[i..end].to_vec()));
             i = end;
         } else {
             items.push(Item::Block(order[i]));
@@ -277,9 +286,76 @@ fn with_tables(blocks: &[Block], order: &[usize]) -> Vec<Item> {
     items
 }
 
+/// The end, in `order`, of the table whose first column is `first` (a range of `order`):
+/// columns follow while each shares its rows with the one before; `None` unless two or more
+/// do and they hold cells.
+fn table_from(blocks: &[Block], order: &[usize], first: Range<usize>) -> Option<usize> {
+    let mut columns = vec![Column::of(blocks, &order[first.clone()])];
+    let mut end = first.end;
+    while end < order.len() {
+        let next = stack(blocks, order, end);
+        let column = Column::of(blocks, &order[next.clone()]);
+        if !columns
+            .last()
+            .is_some_and(|left| shares_rows(left, &column))
+        {
+            break;
+        }
+        columns.push(column);
+        end = next.end;
+    }
+    (columns.len() >= 2 && holds_cells(&columns)).then_some(end)
+}
+
+/// The blocks from `order[start]` that stand one below the other, each a single line
+/// overlapping the one above across the page: one column's cells, where a table pads its
+/// rows apart so far that each cell is a block of its own. Just `start` when that block has
+/// more than one line.
+fn stack(blocks: &[Block], order: &[usize], start: usize) -> Range<usize> {
+    let mut end = start + 1;
+    if blocks[order[start]].lines.len() != 1 {
+        return start..end;
+    }
+    while let Some(&next) = order.get(end) {
+        let (above, below) = (&blocks[order[end - 1]], &blocks[next]);
+        let single = below.lines.len() == 1;
+        let under = below.top <= above.bottom;
+        let overlaps = below.x0 < above.x1 && above.x0 < below.x1;
+        if !(single && under && overlaps) {
+            break;
+        }
+        end += 1;
+    }
+    start..end
+}
+
+/// A possible column of a table: the lines of one or more blocks, top to bottom, and their
+/// horizontal extent.
+struct Column<'a> {
+    lines: Vec<&'a Fragment>,
+    x0: f32,
+    x1: f32,
+}
+
+impl<'a> Column<'a> {
+    fn of(blocks: &'a [Block], members: &[usize]) -> Column<'a> {
+        let mut column = Column {
+            lines: Vec::new(),
+            x0: f32::INFINITY,
+            x1: f32::NEG_INFINITY,
+        };
+        for &b in members {
+            column.lines.extend(&blocks[b].lines);
+            column.x0 = column.x0.min(blocks[b].x0);
+            column.x1 = column.x1.max(blocks[b].x1);
+        }
+        column
+    }
+}
+
 /// Whether `right` stands right of `left` with its lines on `left`'s rows: most lines of each
 /// on a baseline of the other, at least [`MIN_TABLE_ROWS`] of them.
-fn shares_rows(left: &Block, right: &Block) -> bool {
+fn shares_rows(left: &Column<'_>, right: &Column<'_>) -> bool {
     if right.x0 < left.x1 {
         return false;
     }
@@ -287,7 +363,7 @@ fn shares_rows(left: &Block, right: &Block) -> bool {
     let (a, b) = (&left.lines, &right.lines);
     let (mut i, mut j, mut shared) = (0, 0, 0usize);
     while i < a.len() && j < b.len() {
-        if on_one_row(&a[i], &b[j]) {
+        if on_one_row(a[i], b[j]) {
             shared += 1;
             i += 1;
             j += 1;
@@ -301,21 +377,21 @@ fn shares_rows(left: &Block, right: &Block) -> bool {
     shared >= MIN_TABLE_ROWS && enough(a.len()) && enough(b.len())
 }
 
-/// Whether the blocks of `run` hold a table's cells rather than running text.
-fn holds_cells(blocks: &[Block], run: &[usize]) -> bool {
-    let words = |block: &Block| {
-        let mut counts: Vec<usize> = block.lines.iter().map(|l| words_in(&l.text)).collect();
+/// Whether `columns` hold a table's cells rather than running text.
+fn holds_cells(columns: &[Column<'_>]) -> bool {
+    let words = |column: &Column<'_>| {
+        let mut counts: Vec<usize> = column.lines.iter().map(|l| words_in(&l.text)).collect();
         counts.sort_unstable();
         counts[counts.len() / 2]
     };
-    let ragged = |block: &Block| {
-        let mut widths: Vec<f32> = block.lines.iter().map(|l| l.x1 - l.x0).collect();
+    let ragged = |column: &Column<'_>| {
+        let mut widths: Vec<f32> = column.lines.iter().map(|l| l.x1 - l.x0).collect();
         widths.sort_by(f32::total_cmp);
-        widths[widths.len() / 2] <= RAGGED_SHARE * (block.x1 - block.x0)
+        widths[widths.len() / 2] <= RAGGED_SHARE * (column.x1 - column.x0)
     };
-    let medians: Vec<usize> = run.iter().map(|&b| words(&blocks[b])).collect();
+    let medians: Vec<usize> = columns.iter().map(words).collect();
     medians.iter().all(|&w| w <= MAX_CELL_WORDS)
-        && (run.iter().any(|&b| ragged(&blocks[b])) || medians.iter().all(|&w| w <= 2))
+        && (columns.iter().any(ragged) || medians.iter().all(|&w| w <= 2))
 }
 
 /// The words of `text`: runs between spaces, each CJK character one of its own.

@@ -77,13 +77,14 @@ const TABLE: [[&str; 3]; 6] = [
     ["AUTHORS", "coreutils", "1093"],
 ];
 
-/// [`TABLE`]'s cells under a title, drawn in the order `order` gives (column, row) pairs.
-fn table(order: &[(usize, usize)]) -> Vec<Placed> {
+/// [`TABLE`]'s cells under a title, drawn in the order `order` gives (column, row) pairs,
+/// `pitch` points from one row to the next.
+fn table(order: &[(usize, usize)], pitch: f32) -> Vec<Placed> {
     let mut placed = vec![at(72.0, 640.0, 14.0, "Files of the system")];
     placed.extend(order.iter().map(|&(col, row)| {
         at(
             [72.0, 260.0, 420.0][col],
-            600.0 - 14.0 * row as f32,
+            600.0 - pitch * row as f32,
             10.0,
             TABLE[row][col],
         )
@@ -97,7 +98,23 @@ fn a_table_is_read_row_by_row_whichever_order_its_cells_were_drawn_in() {
     let columns: Vec<(usize, usize)> = (0..3).flat_map(|c| (0..6).map(move |r| (c, r))).collect();
     let expected: Vec<String> = TABLE.iter().map(|row| row.join(" ")).collect();
     for order in [rows, columns] {
-        let text = &text_of(&[table(&order)])[0];
+        let text = &text_of(&[table(&order, 14.0)])[0];
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines[0], "Files of the system", "{text}");
+        assert_eq!(lines[1..], expected, "{text}");
+    }
+}
+
+#[test]
+fn a_table_whose_rows_are_padded_apart_is_read_row_by_row() {
+    // A word processor's bordered table (LibreOffice's, of an HTML table) pads each row so
+    // far that every cell is a block of its own, one below the other down its column: each
+    // column of cells was read down before the next.
+    let rows: Vec<(usize, usize)> = (0..6).flat_map(|r| [(0, r), (1, r), (2, r)]).collect();
+    let columns: Vec<(usize, usize)> = (0..3).flat_map(|c| (0..6).map(move |r| (c, r))).collect();
+    let expected: Vec<String> = TABLE.iter().map(|row| row.join(" ")).collect();
+    for order in [rows, columns] {
+        let text = &text_of(&[table(&order, 30.0)])[0];
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(lines[0], "Files of the system", "{text}");
         assert_eq!(lines[1..], expected, "{text}");
@@ -123,7 +140,7 @@ fn each_row_of_a_table_is_a_sentence_of_its_own() {
             "listed with the package that installed each of them.",
         ),
     ];
-    page.extend(table(&rows));
+    page.extend(table(&rows, 14.0));
     let doc = extract_pages(&placed_text_pdf(&[page]), &Limits::default()).unwrap();
     let sentences: Vec<String> = sentences_for_pages(&doc.pages)
         .into_iter()
