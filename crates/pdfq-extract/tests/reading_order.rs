@@ -94,30 +94,19 @@ fn table(order: &[(usize, usize)], pitch: f32) -> Vec<Placed> {
 
 #[test]
 fn a_table_is_read_row_by_row_whichever_order_its_cells_were_drawn_in() {
-    let rows: Vec<(usize, usize)> = (0..6).flat_map(|r| [(0, r), (1, r), (2, r)]).collect();
-    let columns: Vec<(usize, usize)> = (0..3).flat_map(|c| (0..6).map(move |r| (c, r))).collect();
-    let expected: Vec<String> = TABLE.iter().map(|row| row.join(" ")).collect();
-    for order in [rows, columns] {
-        let text = &text_of(&[table(&order, 14.0)])[0];
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines[0], "Files of the system", "{text}");
-        assert_eq!(lines[1..], expected, "{text}");
-    }
-}
-
-#[test]
-fn a_table_whose_rows_are_padded_apart_is_read_row_by_row() {
-    // A word processor's bordered table (LibreOffice's, of an HTML table) pads each row so
-    // far that every cell is a block of its own, one below the other down its column: each
+    // At a 30 pt pitch every cell is a block of its own, one below the other down its
+    // column, as in a word processor's bordered table (LibreOffice's, of an HTML table): each
     // column of cells was read down before the next.
     let rows: Vec<(usize, usize)> = (0..6).flat_map(|r| [(0, r), (1, r), (2, r)]).collect();
     let columns: Vec<(usize, usize)> = (0..3).flat_map(|c| (0..6).map(move |r| (c, r))).collect();
     let expected: Vec<String> = TABLE.iter().map(|row| row.join(" ")).collect();
-    for order in [rows, columns] {
-        let text = &text_of(&[table(&order, 30.0)])[0];
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines[0], "Files of the system", "{text}");
-        assert_eq!(lines[1..], expected, "{text}");
+    for pitch in [14.0, 30.0] {
+        for order in [&rows, &columns] {
+            let text = &text_of(&[table(order, pitch)])[0];
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(lines[0], "Files of the system", "{text}");
+            assert_eq!(lines[1..], expected, "pitch {pitch}: {text}");
+        }
     }
 }
 
