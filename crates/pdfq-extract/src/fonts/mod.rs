@@ -7,7 +7,7 @@ mod simple;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use lopdf::{Dictionary, Document, Object, ObjectId};
+use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 
 use crate::cmap::CMap;
 use crate::limits::Budget;
@@ -196,8 +196,7 @@ pub(crate) fn stream_entry(
     key: &[u8],
     budget: &mut Budget,
 ) -> Option<Vec<u8>> {
-    let s = deref(doc, dict.get(key).ok()?)?.as_stream().ok()?;
-    streams::decode(s, budget).ok()
+    streams::decode(stream_of(doc, dict, key)?, budget).ok()
 }
 
 /// As [`stream_entry`], decoding only as much as `enough` needs ([`streams::decode_prefix`]).
@@ -208,8 +207,12 @@ pub(crate) fn stream_entry_prefix(
     budget: &mut Budget,
     enough: streams::Enough,
 ) -> Option<Vec<u8>> {
-    let s = deref(doc, dict.get(key).ok()?)?.as_stream().ok()?;
-    streams::decode_prefix(s, budget, enough).ok()
+    streams::decode_prefix(stream_of(doc, dict, key)?, budget, enough).ok()
+}
+
+/// The stream `dict[key]` refers to.
+fn stream_of<'a>(doc: &'a Document, dict: &'a Dictionary, key: &[u8]) -> Option<&'a Stream> {
+    deref(doc, dict.get(key).ok()?)?.as_stream().ok()
 }
 
 pub(crate) fn to_unicode(doc: &Document, dict: &Dictionary, budget: &mut Budget) -> Option<CMap> {
